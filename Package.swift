@@ -1,0 +1,88 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+/// Settings every first-party Swift target shares: Swift 6 mode (from the tools version), internal imports by
+/// default so C modules never leak, and warnings as errors.
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .treatAllWarnings(as: .error),
+]
+
+let package = Package(
+    name: "imgarchive",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "imgarchive", targets: ["imgarchive"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
+    ],
+    targets: [
+        // System C libraries: one module each, with the apt package that provides the headers.
+        .systemLibrary(
+            name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(
+            name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"])]),
+        .systemLibrary(
+            name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+
+        // Pure logic: scanning posts, CDN URL rules. No C library, no database.
+        .target(
+            name: "ImgArchiveCore",
+            dependencies: [.product(name: "Yams", package: "Yams")],
+            swiftSettings: strict),
+        // Decode, resample, encode (libjpeg-turbo, libpng).
+        .target(
+            name: "ImgArchiveImage",
+            dependencies: ["CJPEG", "CPNG"],
+            swiftSettings: strict),
+        // The libcurl multi-interface downloader.
+        .target(
+            name: "ImgArchiveFetch",
+            dependencies: [
+                "CCurl",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        // The content-addressed archive and its SQLite manifest.
+        .target(
+            name: "ImgArchiveStore",
+            dependencies: [
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict),
+        .executableTarget(
+            name: "imgarchive",
+            dependencies: [
+                "ImgArchiveCore", "ImgArchiveImage", "ImgArchiveFetch", "ImgArchiveStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+
+        .testTarget(
+            name: "ImgArchiveCoreTests",
+            dependencies: ["ImgArchiveCore"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: strict),
+        .testTarget(
+            name: "ImgArchiveImageTests",
+            dependencies: ["ImgArchiveImage"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "ImgArchiveFetchTests",
+            dependencies: ["ImgArchiveFetch", .product(name: "FlyingFox", package: "FlyingFox")],
+            swiftSettings: strict),
+        .testTarget(
+            name: "ImgArchiveStoreTests",
+            dependencies: ["ImgArchiveStore"],
+            swiftSettings: strict),
+    ]
+)

@@ -1,0 +1,1 @@
+// ImgArchiveFetch: see docs/architecture.md.

@@ -1,0 +1,1 @@
+// ImgArchiveImage: see docs/architecture.md.

@@ -1,0 +1,1 @@
+// ImgArchiveStore: see docs/architecture.md.
