@@ -39,13 +39,13 @@ let package = Package(
         // Decode, resample, encode (libjpeg-turbo, libpng).
         .target(
             name: "ImgArchiveImage",
-            dependencies: ["CJPEG", "CPNG"],
+            dependencies: ["ImgArchiveCore", "CJPEG", "CPNG"],
             swiftSettings: strict),
         // The libcurl multi-interface downloader.
         .target(
             name: "ImgArchiveFetch",
             dependencies: [
-                "CCurl",
+                "ImgArchiveCore", "CCurl",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -54,6 +54,7 @@ let package = Package(
         .target(
             name: "ImgArchiveStore",
             dependencies: [
+                "ImgArchiveCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],

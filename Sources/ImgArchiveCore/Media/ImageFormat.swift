@@ -1,0 +1,82 @@
+/// The image formats imgarchive recognises by their first bytes (never by a URL's extension or a
+/// `Content-Type` header).
+public enum ImageFormat: String, Sendable, Hashable, Codable, CaseIterable {
+    case jpeg, png, gif, webp, avif, svg, bmp, ico
+
+    /// The file extension used for archived objects of this format.
+    public var fileExtension: String {
+        switch self {
+        case .jpeg: "jpg"
+        case .png: "png"
+        case .gif: "gif"
+        case .webp: "webp"
+        case .avif: "avif"
+        case .svg: "svg"
+        case .bmp: "bmp"
+        case .ico: "ico"
+        }
+    }
+
+    /// The media type of this format.
+    public var mediaType: String {
+        switch self {
+        case .jpeg: "image/jpeg"
+        case .png: "image/png"
+        case .gif: "image/gif"
+        case .webp: "image/webp"
+        case .avif: "image/avif"
+        case .svg: "image/svg+xml"
+        case .bmp: "image/bmp"
+        case .ico: "image/vnd.microsoft.icon"
+        }
+    }
+
+    /// The number of leading bytes `sniff` needs to decide (fewer is fine for short files).
+    public static let sniffLength = 512
+
+    /// Identifies the format from the leading bytes of a file, or nil when they are not a known image
+    /// (HTML, JSON, text, empty, ...).
+    public static func sniff<C: Collection<UInt8>>(_ prefix: C) -> ImageFormat? where C.Index == Int {
+        let b = Array(prefix.prefix(sniffLength))
+        func starts(_ magic: [UInt8], at offset: Int = 0) -> Bool {
+            b.count >= offset + magic.count && Array(b[offset..<offset + magic.count]) == magic
+        }
+        if starts([0xFF, 0xD8, 0xFF]) { return .jpeg }
+        if starts([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) { return .png }
+        if starts(Array("GIF87a".utf8)) || starts(Array("GIF89a".utf8)) { return .gif }
+        if starts(Array("RIFF".utf8)) && starts(Array("WEBP".utf8), at: 8) { return .webp }
+        if starts(Array("ftyp".utf8), at: 4) && b.count >= 12 {
+            // ISO-BMFF: the major brand, then compatible brands up to the box size.
+            let boxSize = min(b.count, Int(b[0]) << 24 | Int(b[1]) << 16 | Int(b[2]) << 8 | Int(b[3]))
+            var offset = 8
+            while offset + 4 <= max(boxSize, 12) && offset + 4 <= b.count {
+                let brand = String(decoding: b[offset..<offset + 4], as: UTF8.self)
+                if brand == "avif" || brand == "avis" { return .avif }
+                offset += offset == 8 ? 8 : 4  // skip minor_version after the major brand
+            }
+            return nil
+        }
+        if starts(Array("BM".utf8)) && b.count >= 14 { return .bmp }
+        if starts([0x00, 0x00, 0x01, 0x00]) && b.count >= 6 && (b[4] != 0 || b[5] != 0) { return .ico }
+        if looksLikeSVG(b) { return .svg }
+        return nil
+    }
+
+    /// SVG is text: after an optional BOM, whitespace, XML declaration, comments and doctype, the first
+    /// element must be `<svg`.
+    private static func looksLikeSVG(_ b: [UInt8]) -> Bool {
+        var text = String(decoding: b, as: UTF8.self)
+        if text.hasPrefix("\u{FEFF}") { text.removeFirst() }
+        var rest = Substring(text)
+        while true {
+            rest = rest.drop(while: { $0.isWhitespace })
+            if rest.hasPrefix("<?") || rest.hasPrefix("<!--") || rest.hasPrefix("<!") {
+                let close = rest.hasPrefix("<!--") ? "-->" : ">"
+                guard let end = rest.firstRange(of: close) else { return false }
+                rest = rest[end.upperBound...]
+                continue
+            }
+            return rest.hasPrefix("<svg")
+        }
+    }
+}
