@@ -1,0 +1,227 @@
+/// A link destination as written: the bytes to replace and the pieces that make up the URL.
+struct Destination {
+    /// The bytes to replace (inside `<...>` for a pointy destination; all pieces of a wrapped one).
+    var span: Range<Int>
+    /// The URL's pieces: one, or several when a converter wrapped it across lines.
+    var pieces: [Range<Int>]
+    /// True when the URL was broken across lines.
+    var wrapped: Bool
+}
+
+/// Parsers for the parts of a Markdown link after its text: `(dest "title")` and `[label]: dest "title"`.
+struct DestinationParser {
+    let b: ByteView
+    /// Deepest parenthesis nesting accepted in a raw destination (as cmark does); keeps failing parses short.
+    static let maxParenDepth = 32
+    /// How many lines a wrapped URL may be broken into.
+    static let maxWrappedLines = 8
+
+    @inline(__always) func skipSpaces(_ i: Int, _ e: Int) -> Int {
+        var i = i
+        while i < e, ASCII.isSpaceOrTab(b[i]) { i += 1 }
+        return i
+    }
+
+    /// Skips one line ending at `i`, if there is one; returns nil when there is none.
+    @inline(__always) func skipLineEnd(_ i: Int, _ e: Int) -> Int? {
+        guard i < e else { return nil }
+        if b[i] == ASCII.lf { return i + 1 }
+        if b[i] == ASCII.cr { return i + 1 < e && b[i + 1] == ASCII.lf ? i + 2 : i + 1 }
+        return nil
+    }
+
+    /// Skips a continuation line's indentation and blockquote markers.
+    private func skipContinuationPrefix(_ i: Int, _ e: Int) -> Int {
+        var i = skipSpaces(i, e)
+        while i < e, b[i] == ASCII.greaterThan {
+            i = skipSpaces(i + 1, e)
+        }
+        return i
+    }
+
+    private func looksRemote(_ start: Int, _ e: Int) -> Bool {
+        b.matchesCaseInsensitive("http://", at: start, end: e) || b.matchesCaseInsensitive("https://", at: start, end: e)
+            || b.matches("//", at: start, end: e)
+    }
+
+    /// Parses `dest "title")` starting just after the `(` of an inline link or image. Returns the destination
+    /// (nil span for `()`) and the position after the closing `)`.
+    func parseInlineTail(from q: Int, end e: Int) -> (destination: Destination?, end: Int)? {
+        var i = skipSpaces(q, e)
+        if let n = skipLineEnd(i, e) { i = skipSpaces(n, e) }
+        guard i < e else { return nil }
+        if b[i] == ASCII.closeParen { return (nil, i + 1) }
+        var destination: Destination
+        if b[i] == ASCII.lessThan {
+            guard let (d, after) = parsePointy(from: i, end: e) else { return nil }
+            destination = d
+            i = after
+        } else {
+            guard let (d, after) = parseRaw(from: i, end: e, inline: true) else { return nil }
+            destination = d
+            i = after
+        }
+        guard let after = parseTitleAndClose(from: i, end: e) else { return nil }
+        return (destination, after)
+    }
+
+    /// `<...>`: no line endings (unless wrapped) and no unescaped `<`.
+    private func parsePointy(from open: Int, end e: Int) -> (Destination, Int)? {
+        var pieces: [Range<Int>] = []
+        var pieceStart = open + 1
+        var j = pieceStart
+        while j < e {
+            let c = b[j]
+            if c == ASCII.backslash && j + 1 < e && ASCII.isPunctuation(b[j + 1]) {
+                j += 2
+            } else if c == ASCII.greaterThan {
+                pieces.append(pieceStart..<j)
+                let span = (open + 1)..<j
+                return (Destination(span: span, pieces: pieces, wrapped: pieces.count > 1), j + 1)
+            } else if c == ASCII.lessThan {
+                return nil
+            } else if ASCII.isLineEnd(c) {
+                guard pieces.count < Self.maxWrappedLines, looksRemote(open + 1, e),
+                    let n = skipLineEnd(j, e)
+                else { return nil }
+                pieces.append(pieceStart..<j)
+                pieceStart = skipContinuationPrefix(n, e)
+                j = pieceStart
+            } else {
+                j += 1
+            }
+        }
+        return nil
+    }
+
+    /// A raw destination: no spaces, balanced parentheses. In an inline link, a URL that a converter broke across
+    /// lines is joined when the first piece is a remote URL and the next line goes on with more URL.
+    func parseRaw(from start: Int, end e: Int, inline: Bool) -> (Destination, Int)? {
+        var pieces: [Range<Int>] = []
+        var pieceStart = start
+        var j = start
+        var depth = 0
+        while true {
+            while j < e {
+                let c = b[j]
+                if c == ASCII.backslash && j + 1 < e && ASCII.isPunctuation(b[j + 1]) {
+                    j += 2
+                    continue
+                }
+                if c <= ASCII.space || c == 0x7F { break }
+                if c == ASCII.openParen {
+                    depth += 1
+                    if depth > Self.maxParenDepth { return nil }
+                } else if c == ASCII.closeParen {
+                    if depth == 0 { break }
+                    depth -= 1
+                }
+                j += 1
+            }
+            if j > pieceStart { pieces.append(pieceStart..<j) }
+            guard inline, j < e, !pieces.isEmpty else { break }
+            // A line break inside the destination: either a title or `)` follows on the next line (valid
+            // CommonMark), or the URL goes on (a wrapped URL).
+            let k = skipSpaces(j, e)
+            guard let n = skipLineEnd(k, e) else { break }
+            let m = skipContinuationPrefix(n, e)
+            guard m < e else { break }
+            let c = b[m]
+            if c == ASCII.quote || c == ASCII.apostrophe || c == ASCII.openParen || c == ASCII.closeParen
+                || c <= ASCII.space
+            {
+                break
+            }
+            guard pieces.count < Self.maxWrappedLines, looksRemote(start, e) else { return nil }
+            pieceStart = m
+            j = m
+        }
+        guard let first = pieces.first, let last = pieces.last, depth == 0 else { return nil }
+        return (Destination(span: first.lowerBound..<last.upperBound, pieces: pieces, wrapped: pieces.count > 1), j)
+    }
+
+    /// After a destination: optional whitespace (one line ending at most), an optional title, whitespace, `)`.
+    private func parseTitleAndClose(from i: Int, end e: Int) -> Int? {
+        var k = skipSpaces(i, e)
+        if let n = skipLineEnd(k, e) { k = skipSpaces(n, e) }
+        guard k < e else { return nil }
+        if b[k] == ASCII.closeParen { return k + 1 }
+        guard k > i, let afterTitle = skipTitle(from: k, end: e) else { return nil }
+        k = skipSpaces(afterTitle, e)
+        if let n = skipLineEnd(k, e) { k = skipSpaces(n, e) }
+        guard k < e, b[k] == ASCII.closeParen else { return nil }
+        return k + 1
+    }
+
+    /// A title in `"..."`, `'...'` or `(...)`; returns the position after it.
+    func skipTitle(from k: Int, end e: Int) -> Int? {
+        let open = b[k]
+        let close: UInt8
+        switch open {
+        case ASCII.quote, ASCII.apostrophe: close = open
+        case ASCII.openParen: close = ASCII.closeParen
+        default: return nil
+        }
+        var j = k + 1
+        while j < e {
+            let c = b[j]
+            if c == ASCII.backslash && j + 1 < e && ASCII.isPunctuation(b[j + 1]) {
+                j += 2
+            } else if c == close {
+                return j + 1
+            } else if open == ASCII.openParen && c == ASCII.openParen {
+                return nil
+            } else {
+                j += 1
+            }
+        }
+        return nil
+    }
+
+    /// A link reference definition `[label]: dest "title"` starting at `i` (after indentation), on one line.
+    /// Returns the normalised label, the destination and the end of its line content.
+    func parseDefinition(from i: Int, lineEnd e: Int, fileEnd: Int) -> (label: String, destination: Destination)? {
+        guard i < e, b[i] == ASCII.openBracket else { return nil }
+        var j = i + 1
+        var nonBlank = false
+        while j < e, j - i <= 1000 {
+            let c = b[j]
+            if c == ASCII.backslash && j + 1 < e && ASCII.isPunctuation(b[j + 1]) {
+                j += 2
+                nonBlank = true
+                continue
+            }
+            if c == ASCII.openBracket { return nil }
+            if c == ASCII.closeBracket { break }
+            if !ASCII.isSpaceOrTab(c) { nonBlank = true }
+            j += 1
+        }
+        guard nonBlank, j < e, b[j] == ASCII.closeBracket, j + 1 < e, b[j + 1] == ASCII.colon else { return nil }
+        let label = Self.normalizeLabel(b.string((i + 1)..<j))
+        var k = skipSpaces(j + 2, e)
+        guard k < e else { return nil }
+        let destination: Destination
+        if b[k] == ASCII.lessThan {
+            guard let (d, after) = parsePointy(from: k, end: e), !d.wrapped else { return nil }
+            destination = d
+            k = after
+        } else {
+            guard let (d, after) = parseRaw(from: k, end: e, inline: false) else { return nil }
+            destination = d
+            k = after
+        }
+        let afterDest = skipSpaces(k, e)
+        if afterDest < e {
+            guard afterDest > k, let t = skipTitle(from: afterDest, end: e), skipSpaces(t, e) == e else {
+                return nil
+            }
+        }
+        return (label, destination)
+    }
+
+    /// CommonMark label matching: case-folded, inner whitespace collapsed, trimmed.
+    static func normalizeLabel(_ s: String) -> String {
+        s.lowercased().split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" })
+            .joined(separator: " ")
+    }
+}

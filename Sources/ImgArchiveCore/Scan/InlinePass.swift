@@ -1,0 +1,272 @@
+/// A reference as found, before its URL is decoded and resolved.
+struct RawReference {
+    var kind: ImageReference.Kind
+    /// The bytes to replace.
+    var span: Range<Int>
+    /// The pieces of the URL (several when wrapped).
+    var pieces: [Range<Int>]
+    var wrapped: Bool
+    /// Markdown destinations take backslash escapes; HTML attributes and CSS do not.
+    var backslashEscapes: Bool
+    /// HTML and Markdown decode character references; CSS in a `<style>` block does not.
+    var entities: Bool
+    /// A width or height the markup asks for (`<img width>`, `{: width=}`, `|550`, `550w`).
+    var hint: SizeHint
+}
+
+/// A size the markup around a reference asks for; it wins over the size in a CDN URL.
+struct SizeHint {
+    var width: Int?
+    var height: Int?
+}
+
+/// The inline pass over one chunk: code spans, Markdown images and links (a delimiter stack, as CommonMark's
+/// "look for link or image"), HTML tags, comments and autolinks. Everything it skips it skips once, so it is
+/// linear in the chunk's size.
+struct InlinePass {
+    let b: ByteView
+    let definitions: [String: Destination]
+    private let parser: DestinationParser
+    private let html: HTMLReader
+    private(set) var found: [RawReference] = []
+    /// Labels of reference definitions used by an image, with the first usage's size hint.
+    private(set) var usedLabels: [String: SizeHint] = [:]
+    private(set) var usedLabelOrder: [String] = []
+
+    init(b: ByteView, definitions: [String: Destination]) {
+        self.b = b
+        self.definitions = definitions
+        self.parser = DestinationParser(b: b)
+        self.html = HTMLReader(b: b)
+    }
+
+    mutating func scan(_ chunk: Chunk) {
+        switch chunk.mode {
+        case .markdown: scanMarkdown(chunk.range)
+        case .html: scanHTML(chunk.range)
+        case .css: found.append(contentsOf: html.cssURLs(in: chunk.range, entities: false))
+        }
+    }
+
+    // MARK: Markdown
+
+    private struct Opener {
+        var position: Int  // of `[`
+        var image: Bool
+    }
+
+    private mutating func scanMarkdown(_ range: Range<Int>) {
+        let e = range.upperBound
+        let codeSpans = findCodeSpans(range)
+        var nextCode = 0
+        var stack: [Opener] = []
+        var inactiveBelow = 0  // link openers below this stack index are inactive (links do not nest)
+        var p = range.lowerBound
+        while p < e {
+            if nextCode < codeSpans.count, p >= codeSpans[nextCode].lowerBound {
+                if p < codeSpans[nextCode].upperBound { p = codeSpans[nextCode].upperBound }
+                nextCode += 1
+                continue
+            }
+            let c = b[p]
+            switch c {
+            case ASCII.backslash:
+                p += (p + 1 < e && ASCII.isPunctuation(b[p + 1])) ? 2 : 1
+            case ASCII.bang where p + 1 < e && b[p + 1] == ASCII.openBracket:
+                stack.append(Opener(position: p + 1, image: true))
+                p += 2
+            case ASCII.openBracket:
+                stack.append(Opener(position: p, image: false))
+                p += 1
+            case ASCII.closeBracket:
+                guard let opener = stack.popLast() else {
+                    p += 1
+                    continue
+                }
+                if !opener.image && stack.count < inactiveBelow {
+                    p += 1
+                    continue
+                }
+                if let after = closeBracket(opener, at: p, end: e) {
+                    if !opener.image { inactiveBelow = stack.count }
+                    p = after
+                    while nextCode < codeSpans.count, codeSpans[nextCode].upperBound <= p { nextCode += 1 }
+                } else {
+                    p += 1
+                }
+            case ASCII.lessThan:
+                p = lessThan(at: p, end: e, markdown: true)
+                while nextCode < codeSpans.count, codeSpans[nextCode].upperBound <= p { nextCode += 1 }
+            default:
+                p += 1
+            }
+            if inactiveBelow > stack.count { inactiveBelow = stack.count }
+        }
+    }
+
+    /// At a `]` that closes `opener`: an image or a link, inline or by reference. Returns where to go on, or nil
+    /// when the brackets are plain text.
+    private mutating func closeBracket(_ opener: Opener, at close: Int, end e: Int) -> Int? {
+        let textRange = (opener.position + 1)..<close
+        if close + 1 < e, b[close + 1] == ASCII.openParen,
+            let (destination, after) = parser.parseInlineTail(from: close + 2, end: e)
+        {
+            guard opener.image else { return after }  // a link: its destination is skipped, never an image
+            var hint = obsidianHint(textRange)
+            let (attributeHint, afterAttributes) = attributeListHint(after: after, end: e)
+            if let w = attributeHint.width { hint.width = w }
+            if let h = attributeHint.height { hint.height = h }
+            if let d = destination {
+                found.append(
+                    RawReference(
+                        kind: .markdownInline, span: d.span, pieces: d.pieces, wrapped: d.wrapped,
+                        backslashEscapes: true, entities: true, hint: hint))
+            }
+            return afterAttributes
+        }
+        // Reference forms: [text][label], [text][], [text].
+        var label = textRange
+        var after = close + 1
+        if close + 1 < e, b[close + 1] == ASCII.openBracket {
+            var j = close + 2
+            while j < e, b[j] != ASCII.closeBracket, b[j] != ASCII.openBracket, j - close <= 1000 {
+                j += b[j] == ASCII.backslash ? 2 : 1
+            }
+            if j < e, b[j] == ASCII.closeBracket {
+                if j > close + 2 { label = (close + 2)..<j }
+                after = j + 1
+            }
+        }
+        guard label.count <= 999 else { return nil }
+        let key = DestinationParser.normalizeLabel(b.string(label))
+        guard definitions[key] != nil else { return nil }
+        guard opener.image else { return after }
+        var hint = obsidianHint(textRange)
+        let (attributeHint, afterAttributes) = attributeListHint(after: after, end: e)
+        if let w = attributeHint.width { hint.width = w }
+        if let h = attributeHint.height { hint.height = h }
+        if usedLabels[key] == nil {
+            usedLabels[key] = hint
+            usedLabelOrder.append(key)
+        }
+        return afterAttributes
+    }
+
+    /// Obsidian's `![alt|550](url)` and `![alt|550x300](url)`.
+    private func obsidianHint(_ alt: Range<Int>) -> SizeHint {
+        var i = alt.upperBound
+        while i > alt.lowerBound, ASCII.isDigit(b[i - 1]) || b[i - 1] == 0x78 { i -= 1 }
+        guard i > alt.lowerBound, b[i - 1] == ASCII.pipe, i < alt.upperBound else { return SizeHint() }
+        let parts = b.string(i..<alt.upperBound).split(separator: "x", omittingEmptySubsequences: false)
+        guard parts.count <= 2, let w = Int(parts[0]), w > 0 else { return SizeHint() }
+        return SizeHint(width: w, height: parts.count == 2 ? Int(parts[1]) : nil)
+    }
+
+    /// kramdown `{: width="550"}` (after the image or on the next line) and Pandoc `{width=550px}`.
+    private func attributeListHint(after: Int, end e: Int) -> (SizeHint, Int) {
+        var i = after
+        if i >= e || b[i] != ASCII.openBrace {
+            // kramdown also takes a block attribute list on the next line.
+            var j = parser.skipSpaces(i, e)
+            guard let n = parser.skipLineEnd(j, e) else { return (SizeHint(), after) }
+            j = parser.skipSpaces(n, e)
+            guard j + 1 < e, b[j] == ASCII.openBrace, b[j + 1] == ASCII.colon else { return (SizeHint(), after) }
+            i = j
+        }
+        var j = i + 1
+        while j < e, b[j] != ASCII.closeBrace, !ASCII.isLineEnd(b[j]), j - i < 500 { j += 1 }
+        guard j < e, b[j] == ASCII.closeBrace else { return (SizeHint(), after) }
+        let attributes = html.attributes(in: (i + 1)..<j)
+        var hint = SizeHint()
+        for (name, value) in attributes {
+            switch name {
+            case "width": hint.width = HTMLReader.pixels(value)
+            case "height": hint.height = HTMLReader.pixels(value)
+            default: break
+            }
+        }
+        return (hint, j + 1)
+    }
+
+    /// Code spans: a backtick run closes at the next run of the same length (CommonMark). Runs are collected
+    /// once and paired with one cursor per run length, so this is linear.
+    private func findCodeSpans(_ range: Range<Int>) -> [Range<Int>] {
+        var runs: [(start: Int, length: Int)] = []
+        var i = range.lowerBound
+        let e = range.upperBound
+        while i < e {
+            let c = b[i]
+            if c == ASCII.backslash {
+                i += 2
+                continue
+            }
+            if c == ASCII.backtick {
+                let s = i
+                while i < e, b[i] == ASCII.backtick { i += 1 }
+                runs.append((s, i - s))
+                continue
+            }
+            i += 1
+        }
+        guard runs.count > 1 else { return [] }
+        var byLength: [Int: [Int]] = [:]
+        for (k, run) in runs.enumerated() { byLength[run.length, default: []].append(k) }
+        var cursor: [Int: Int] = [:]
+        var spans: [Range<Int>] = []
+        var k = 0
+        while k < runs.count {
+            let length = runs[k].length
+            let candidates = byLength[length] ?? []
+            var c = cursor[length] ?? 0
+            while c < candidates.count, candidates[c] <= k { c += 1 }
+            cursor[length] = c
+            if c < candidates.count {
+                let closer = candidates[c]
+                spans.append(runs[k].start..<(runs[closer].start + runs[closer].length))
+                k = closer + 1
+            } else {
+                k += 1
+            }
+        }
+        return spans
+    }
+
+    // MARK: HTML
+
+    private mutating func scanHTML(_ range: Range<Int>) {
+        var p = range.lowerBound
+        let e = range.upperBound
+        while p < e {
+            if b[p] == ASCII.lessThan {
+                p = lessThan(at: p, end: e, markdown: false)
+            } else {
+                p += 1
+            }
+        }
+    }
+
+    /// At a `<`: a comment, an autolink, a tag (reading `<img>`, `<source>`, `style=`, `<style>`), or text.
+    private mutating func lessThan(at p: Int, end e: Int, markdown: Bool) -> Int {
+        if b.matches("<!--", at: p, end: e) {
+            guard let close = b.find("-->", from: p + 4, end: e) else { return p + 1 }
+            return close + 3
+        }
+        if markdown, let after = html.autolinkEnd(at: p, end: e) { return after }
+        guard let tag = html.tag(at: p, end: e) else { return p + 1 }
+        found.append(contentsOf: html.references(in: tag))
+        switch tag.name {
+        case "style":
+            let close = b.findCaseInsensitive("</style", from: tag.end, end: e) ?? e
+            found.append(contentsOf: html.cssURLs(in: tag.end..<close, entities: false))
+            return close
+        case "script", "textarea":
+            let close =
+                tag.name == "script"
+                ? b.findCaseInsensitive("</script", from: tag.end, end: e)
+                : b.findCaseInsensitive("</textarea", from: tag.end, end: e)
+            return close ?? e
+        default:
+            return tag.end
+        }
+    }
+}

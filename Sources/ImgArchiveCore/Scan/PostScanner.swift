@@ -1,0 +1,117 @@
+import Synchronization
+
+/// What the scanner looks for, beyond the syntax it always reads.
+public struct ScanOptions: Sendable {
+    /// Front-matter fields that hold images; `a.b` names a nested field.
+    public var frontMatterFields: [String]
+    /// The rules that map CDN resize URLs to their originals and widths.
+    public var cdnRules: CDNRules
+
+    /// The front-matter image fields of the common Jekyll, Hexo and Hugo themes.
+    public static let defaultFrontMatterFields = [
+        "image", "images", "cover", "cover.image", "thumbnail", "header-img", "banner", "feature",
+        "featured_image", "og_image", "index_img", "photos", "header.image", "header.teaser", "header.overlay_image",
+    ]
+
+    /// Creates options; the defaults suit Jekyll, Hexo and Hugo sites.
+    public init(frontMatterFields: [String] = ScanOptions.defaultFrontMatterFields, cdnRules: CDNRules = .builtIn) {
+        self.frontMatterFields = frontMatterFields
+        self.cdnRules = cdnRules
+    }
+}
+
+/// Finds every image a post references, with the exact bytes of each URL. Parses; never guesses with regular
+/// expressions. Safe to share between threads.
+public struct PostScanner: Sendable {
+    /// The options this scanner was made with.
+    public let options: ScanOptions
+    private let cache = ResolutionCache()
+
+    /// Creates a scanner.
+    public init(options: ScanOptions = ScanOptions()) {
+        self.options = options
+    }
+
+    /// Scans the bytes of one post. Any bytes at all: invalid UTF-8, CRLF or CR line endings and a BOM are fine.
+    public func scan(_ bytes: [UInt8]) -> PostScan {
+        bytes.withUnsafeBufferPointer { buffer in
+            let b = ByteView(base: buffer)
+            let contentStart = b.matches("\u{FEFF}", at: 0, end: b.count) ? 3 : 0
+            let lines = LineTable(b, from: 0)
+            let frontMatter = FrontMatter.read(
+                b, lines: lines, contentStart: contentStart, fields: options.frontMatterFields)
+            var blocks = BlockPass(b: b, lines: lines)
+            if frontMatter.bodyStart < b.count { blocks.run(from: frontMatter.bodyStart) }
+            var inline = InlinePass(b: b, definitions: blocks.definitions)
+            for chunk in blocks.chunks { inline.scan(chunk) }
+            var raw = frontMatter.references + inline.found
+            for label in inline.usedLabelOrder {
+                guard let d = blocks.definitions[label] else { continue }
+                raw.append(
+                    RawReference(
+                        kind: .markdownReference, span: d.span, pieces: d.pieces, wrapped: d.wrapped,
+                        backslashEscapes: true, entities: true, hint: inline.usedLabels[label] ?? SizeHint()))
+            }
+            raw.sort { $0.span.lowerBound < $1.span.lowerBound }
+            var references: [ImageReference] = []
+            references.reserveCapacity(raw.count)
+            var lastEnd = -1
+            for r in raw where r.span.lowerBound >= lastEnd {  // one reference per span
+                references.append(resolve(r, b, lines: lines, contentStart: contentStart))
+                lastEnd = max(r.span.upperBound, r.span.lowerBound + 1)
+            }
+            return PostScan(references: references, diagnostics: frontMatter.diagnostics)
+        }
+    }
+
+    private func resolve(_ r: RawReference, _ b: ByteView, lines: LineTable, contentStart: Int) -> ImageReference {
+        var decoded: [UInt8] = []
+        for piece in r.pieces {
+            let bytes = b.base[piece]
+            if r.backslashEscapes || r.entities {
+                decoded += URLText.decode(bytes, backslashEscapes: r.backslashEscapes)
+            } else {
+                decoded += bytes
+            }
+        }
+        let resolved = URLText.resolve(decoded)
+        var origin = resolved.url
+        var width = r.hint.width
+        var height = r.hint.height
+        if resolved.remote {
+            let cdn = cache.resolve(resolved.url, rules: options.cdnRules)
+            origin = cdn.origin
+            if width == nil {
+                width = cdn.width
+                height = height ?? cdn.height
+            }
+        }
+        let lineIndex = lines.lineIndex(of: r.span.lowerBound)
+        var i = lineIndex == 0 ? contentStart : lines.starts[lineIndex]
+        var column = 1
+        while i < r.span.lowerBound {
+            if b[i] & 0xC0 != 0x80 { column += 1 }
+            i += 1
+        }
+        return ImageReference(
+            kind: r.kind, range: r.span, line: lineIndex + 1, column: column, written: b.string(r.span),
+            url: resolved.url, origin: origin, width: width, height: height, wrapped: r.wrapped,
+            remote: resolved.remote)
+    }
+}
+
+/// CDN resolutions by URL: the same image is usually referenced from many posts.
+private final class ResolutionCache: Sendable {
+    private let entries = Mutex<[String: CDNResolution]>([:])
+    private static let limit = 100_000
+
+    func resolve(_ url: String, rules: CDNRules) -> CDNResolution {
+        if let hit = entries.withLock({ $0[url] }) { return hit }
+        let resolution = rules.resolve(url)
+        entries.withLock {
+            if $0.count >= Self.limit { $0.removeAll(keepingCapacity: true) }
+            $0[url] = resolution
+        }
+        return resolution
+    }
+}
