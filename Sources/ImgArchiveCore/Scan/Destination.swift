@@ -108,6 +108,12 @@ struct DestinationParser {
                     j += 2
                     continue
                 }
+                if c == ASCII.openBrace, j + 1 < e, b[j + 1] == ASCII.openBrace || b[j + 1] == 0x25,
+                    let close = templateEnd(from: j, end: e)
+                {
+                    j = close  // `{{ site.url }}` is one piece of a templated URL, spaces and all
+                    continue
+                }
                 if c <= ASCII.space || c == 0x7F { break }
                 if c == ASCII.openParen {
                     depth += 1
@@ -138,6 +144,18 @@ struct DestinationParser {
         }
         guard let first = pieces.first, let last = pieces.last, depth == 0 else { return nil }
         return (Destination(span: first.lowerBound..<last.upperBound, pieces: pieces, wrapped: pieces.count > 1), j)
+    }
+
+    /// The position after the `}}` or `%}` closing a Liquid/Hugo template tag that opens at `j`, on the same
+    /// line and within 200 bytes; nil otherwise.
+    private func templateEnd(from j: Int, end e: Int) -> Int? {
+        let closer: UInt8 = b[j + 1] == ASCII.openBrace ? ASCII.closeBrace : 0x25
+        var k = j + 2
+        while k + 1 < e, k - j < 200, !ASCII.isLineEnd(b[k]) {
+            if b[k] == closer && b[k + 1] == ASCII.closeBrace { return k + 2 }
+            k += 1
+        }
+        return nil
     }
 
     /// After a destination: optional whitespace (one line ending at most), an optional title, whitespace, `)`.

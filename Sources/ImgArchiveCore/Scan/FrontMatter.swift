@@ -135,10 +135,11 @@ struct FrontMatter {
             guard q == ASCII.apostrophe || q == ASCII.quote else { return nil }
             var j = i + 1
             while j < e, b[j] != q {
-                if b[j] == ASCII.backslash || (q == ASCII.apostrophe && j + 1 < e && b[j + 1] == q) { return nil }
+                if b[j] == ASCII.backslash && q == ASCII.quote { return nil }
                 j += 1
             }
-            guard j < e, Array(b.base[(i + 1)..<j]) == value else { return nil }
+            // An escaped quote ('' or \") means the value differs from its bytes: not located.
+            guard j < e, j + 1 >= e || b[j + 1] != q, Array(b.base[(i + 1)..<j]) == value else { return nil }
             return (i + 1)..<j
         case .plain, .any:
             guard i + value.count <= e, Array(b.base[i..<(i + value.count)]) == value else { return nil }
