@@ -37,10 +37,18 @@ struct ScanCommand: AsyncParsableCommand {
         let scanner = PostScanner(options: configuration.scanOptions)
         let (posts, problems) = SiteWalker.posts(in: paths)
         for problem in problems { Diagnostics.warn("\(problem.path): \(problem.message)") }
-        let results = ScanRun.scan(posts, with: scanner)
+        let all = self.all
+        let json = format == .json
+        // Posts are scanned (and their JSON lines formatted) on all cores; results are printed in order.
+        let results = ScanRun.scan(posts, with: scanner) { (post, scan) -> [UInt8] in
+            guard json else { return [] }
+            var bytes: [UInt8] = []
+            for r in scan.references where r.remote || all { ReferenceJSON.append(post: post, r, to: &bytes) }
+            return bytes
+        }
 
         var out = StandardOutput()
-        let table = format == .text ? ReferenceTable() : nil
+        let table = json ? nil : ReferenceTable()
         var referenceCount = 0
         var urls = Set<String>()
         var hosts = Set<String>()
@@ -50,19 +58,13 @@ struct ScanCommand: AsyncParsableCommand {
             case .failure(let problem):
                 unreadable += 1
                 Diagnostics.warn("\(problem.path): \(problem.message)")
-            case .success(let scan):
+            case .success(let (scan, formatted)):
                 for d in scan.diagnostics { Diagnostics.warn("\(post):\(d.line): \(d.message)") }
+                out.write { $0 += formatted }
                 for r in scan.references where r.remote || all {
                     referenceCount += 1
-                    if r.remote {
-                        urls.insert(r.url)
-                        if let host = URLComponents(string: r.url)?.host { hosts.insert(host.lowercased()) }
-                    }
-                    if let table {
-                        table.add(post: post, r)
-                    } else {
-                        out.write(ReferenceJSON.line(post: post, r))
-                    }
+                    if r.remote, urls.insert(r.url).inserted { hosts.insert(Self.host(of: r.url)) }
+                    table?.add(post: post, r)
                 }
             }
         }
@@ -75,55 +77,86 @@ struct ScanCommand: AsyncParsableCommand {
     }
 }
 
+extension ScanCommand {
+    /// The host of an http(s) URL, lower-cased.
+    static func host(of url: String) -> String {
+        let u = Array(url.utf8)
+        var s = 0
+        if let colon = u.firstIndex(of: UInt8(ascii: ":")) { s = min(colon + 3, u.count) }
+        var e = s
+        while e < u.count, u[e] != UInt8(ascii: "/"), u[e] != UInt8(ascii: "?"), u[e] != UInt8(ascii: "#") { e += 1 }
+        return String(decoding: u[s..<e], as: UTF8.self).lowercased()
+    }
+}
+
 /// Scans many posts on all cores, keeping their order.
 enum ScanRun {
-    static func scan(_ posts: [String], with scanner: PostScanner) -> [Result<PostScan, SiteWalker.Problem>] {
-        let results = Mutex<[Result<PostScan, SiteWalker.Problem>?]>(Array(repeating: nil, count: posts.count))
+    typealias Outcome<T> = Result<(PostScan, T), SiteWalker.Problem>
+
+    /// Scans `posts` and runs `then` on each result, on all cores; returns the outcomes in the posts' order.
+    static func scan<T: Sendable>(
+        _ posts: [String], with scanner: PostScanner, then: @Sendable @escaping (String, PostScan) -> T
+    ) -> [Outcome<T>] {
+        let results = Mutex<[Outcome<T>?]>(Array(repeating: nil, count: posts.count))
         let workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
         let next = Atomic<Int>(0)
         DispatchQueue.concurrentPerform(iterations: min(workers, max(posts.count, 1))) { _ in
             while true {
                 let i = next.add(1, ordering: .relaxed).oldValue
                 guard i < posts.count else { return }
-                let result = SiteWalker.read(posts[i]).map { scanner.scan($0) }
+                let result: Outcome<T> = SiteWalker.read(posts[i]).map {
+                    let scan = scanner.scan($0)
+                    return (scan, then(posts[i], scan))
+                }
                 results.withLock { $0[i] = result }
             }
         }
-        return results.withLock { $0.map { $0 ?? .failure(SiteWalker.Problem(path: "?", message: "not scanned")) } }
+        return results.withLock { list in
+            list.enumerated().map { i, r in
+                r ?? .failure(SiteWalker.Problem(path: posts[i], message: "was not scanned; run the scan again"))
+            }
+        }
     }
 }
 
-/// One JSON object per reference, keys in a fixed order.
+/// One JSON object per reference, keys in a fixed order, written as bytes.
 enum ReferenceJSON {
-    static func line(post: String, _ r: ImageReference) -> String {
-        var s = "{\"post\":\(quote(post)),\"line\":\(r.line),\"column\":\(r.column),\"kind\":\"\(r.kind.rawValue)\""
-        s += ",\"url\":\(quote(r.url)),\"written\":\(quote(r.written)),\"origin\":\(quote(r.origin))"
-        s += ",\"width\":\(r.width.map(String.init) ?? "null"),\"wrapped\":\(r.wrapped),\"remote\":\(r.remote)"
-        s += ",\"range\":[\(r.range.lowerBound),\(r.range.upperBound)]}\n"
-        return s
+    static func append(post: String, _ r: ImageReference, to out: inout [UInt8]) {
+        out += #"{"post":"#.utf8
+        quote(post, to: &out)
+        out += #","line":\#(r.line),"column":\#(r.column),"kind":"\#(r.kind.rawValue)","url":"#.utf8
+        quote(r.url, to: &out)
+        out += #","written":"#.utf8
+        quote(r.written, to: &out)
+        out += #","origin":"#.utf8
+        quote(r.origin, to: &out)
+        out += #","width":\#(r.width.map(String.init) ?? "null"),"wrapped":\#(r.wrapped),"remote":\#(r.remote)"#.utf8
+        out += #","range":[\#(r.range.lowerBound),\#(r.range.upperBound)]}"#.utf8
+        out.append(0x0A)
     }
 
-    /// A JSON string literal.
-    static func quote(_ text: String) -> String {
-        var out = "\""
-        out.reserveCapacity(text.utf8.count + 2)
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
-                        + String(scalar.value, radix: 16)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
+    private static let hex = Array("0123456789abcdef".utf8)
+
+    /// Appends a JSON string literal.
+    static func quote(_ text: String, to out: inout [UInt8]) {
+        out.append(0x22)
+        if !text.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
+            out += text.utf8
+            out.append(0x22)
+            return
+        }
+        for c in text.utf8 {
+            switch c {
+            case 0x22: out += [0x5C, 0x22]
+            case 0x5C: out += [0x5C, 0x5C]
+            case 0x0A: out += [0x5C, 0x6E]
+            case 0x0D: out += [0x5C, 0x72]
+            case 0x09: out += [0x5C, 0x74]
+            case 0..<0x20: out += [0x5C, 0x75, 0x30, 0x30, hex[Int(c >> 4)], hex[Int(c & 0xF)]]
+            default: out.append(c)
             }
         }
-        return out + "\""
+        out.append(0x22)
     }
 }
 
@@ -159,6 +192,11 @@ struct StandardOutput {
 
     mutating func write(_ s: String) {
         buffer.append(contentsOf: s.utf8)
+        if buffer.count >= 1 << 16 { flush() }
+    }
+
+    mutating func write(_ body: (inout [UInt8]) -> Void) {
+        body(&buffer)
         if buffer.count >= 1 << 16 { flush() }
     }
 

@@ -209,10 +209,22 @@ struct InlinePass {
             i += 1
         }
         guard runs.count > 1 else { return [] }
+        var spans: [Range<Int>] = []
+        if runs.count <= 32 {  // few runs (the usual case): pair them directly
+            var k = 0
+            while k < runs.count {
+                if let closer = runs[(k + 1)...].firstIndex(where: { $0.length == runs[k].length }) {
+                    spans.append(runs[k].start..<(runs[closer].start + runs[closer].length))
+                    k = closer + 1
+                } else {
+                    k += 1
+                }
+            }
+            return spans
+        }
         var byLength: [Int: [Int]] = [:]
         for (k, run) in runs.enumerated() { byLength[run.length, default: []].append(k) }
         var cursor: [Int: Int] = [:]
-        var spans: [Range<Int>] = []
         var k = 0
         while k < runs.count {
             let length = runs[k].length
