@@ -76,7 +76,8 @@ enum URLText {
     }
 
     /// Classifies and normalises a decoded URL: http(s) and `//host` are remote (the latter made https);
-    /// templates, local paths and other schemes are not. Characters a URL cannot hold are percent-encoded.
+    /// templates, local paths and other schemes are not. Characters a URL cannot hold (the WHATWG path set:
+    /// controls, space, `"`, `<`, `>`, backtick, `{`, `}` and non-ASCII bytes) are percent-encoded.
     static func resolve(_ decoded: [UInt8]) -> Resolved {
         var bytes = decoded[...]
         while let f = bytes.first, ASCII.isWhitespace(f) { bytes.removeFirst() }
@@ -99,8 +100,7 @@ enum URLText {
             if k < schemeEnd {
                 out.append(ASCII.lower(c))
             } else if c <= 0x20 || c >= 0x7F || c == ASCII.quote || c == ASCII.lessThan || c == ASCII.greaterThan
-                || c == ASCII.backslash || c == 0x5E || c == ASCII.backtick || c == ASCII.openBrace
-                || c == ASCII.pipe || c == ASCII.closeBrace
+                || c == ASCII.backtick || c == ASCII.openBrace || c == ASCII.closeBrace
             {
                 out.append(ASCII.percent)
                 out.append(hexDigit(c >> 4))
