@@ -1,0 +1,146 @@
+import Yams
+
+/// An ordered list of CDN rules and the engine that applies them.
+public struct CDNRules: Sendable {
+    /// How many proxies deep `resolve` unwraps.
+    public static let maxUnwrapDepth = 3
+
+    /// The rules from docs/cdn-rules.md, compiled once.
+    public static let builtIn = CDNRules(rules: CDNRule.builtIn)
+
+    private let compiled: [CompiledRule]
+
+    /// The rules in the order they are tried.
+    public var rules: [CDNRule] { compiled.map(\.rule) }
+
+    /// Compiles `rules`; a rule that does not compile is left out (use `validate(_:)` or `decodeRules(yaml:)` to
+    /// learn why first).
+    public init(rules: [CDNRule]) {
+        compiled = rules.compactMap { try? CompiledRule($0) }
+    }
+
+    private init(compiled: [CompiledRule]) {
+        self.compiled = compiled
+    }
+
+    /// User rules are tried before the built-in ones.
+    public func adding(userRules: [CDNRule]) -> CDNRules {
+        CDNRules(compiled: CDNRules(rules: userRules).compiled + compiled)
+    }
+
+    /// Checks that every rule compiles; the error names the rule's index and field.
+    public static func validate(_ rules: [CDNRule]) throws(CDNRuleError) {
+        for (index, rule) in rules.enumerated() {
+            do throws(CDNRuleError) {
+                _ = try CompiledRule(rule)
+            } catch {
+                var located = error
+                located.ruleIndex = index
+                throw located
+            }
+        }
+    }
+
+    /// Decodes and validates the rules of a config file: the list under a top-level `cdn-rules:` key (other keys
+    /// are ignored), or a bare YAML list. Errors name the rule index and field.
+    public static func decodeRules(yaml: String) throws(CDNRuleError) -> [CDNRule] {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: yaml)
+        } catch {
+            throw CDNRuleError(code: .invalidYAML, underlying: "\(error)")
+        }
+        let list: Node
+        switch root {
+        case nil:
+            return []
+        case .some(.mapping(let mapping)):
+            guard let value = mapping["cdn-rules"] else { return [] }
+            if case .scalar(let scalar) = value, scalar.string.isEmpty || scalar.string == "~" || scalar.string == "null" {
+                return []
+            }
+            list = value
+        case .some(let node):
+            list = node
+        }
+        guard case .sequence(let sequence) = list else {
+            throw CDNRuleError(code: .invalidField, field: "cdn-rules", underlying: "expected a list of rules")
+        }
+        var rules: [CDNRule] = []
+        let decoder = YAMLDecoder()
+        for (index, node) in sequence.enumerated() {
+            do {
+                rules.append(try decoder.decode(CDNRule.self, from: node))
+            } catch let error as DecodingError {
+                let (field, cause) = describe(error)
+                let name = node.mapping?["name"]?.string
+                throw CDNRuleError(code: .invalidField, ruleIndex: index, ruleName: name, field: field, underlying: cause)
+            } catch {
+                throw CDNRuleError(code: .invalidField, ruleIndex: index, underlying: "\(error)")
+            }
+        }
+        try validate(rules)
+        return rules
+    }
+
+    /// Works out the original asset's URL and the size `url` asks the CDN for.
+    public func resolve(_ url: String) -> CDNResolution {
+        resolve(url, depth: 0)
+    }
+
+    private func resolve(_ url: String, depth: Int) -> CDNResolution {
+        guard let parts = CDNURL(url) else { return CDNResolution(origin: url) }
+        for rule in compiled where rule.admits(host: parts.host) {
+            guard let outcome = rule.apply(url, parts) else { continue }
+            let here = CDNResolution(
+                origin: outcome.origin, width: outcome.width, height: outcome.height, mode: outcome.mode,
+                rule: rule.rule.name)
+            guard rule.rule.unwrap else { return here }
+            // A proxy: the inner URL must itself be absolute http(s), else the rule does not apply.
+            guard CDNURL(outcome.origin) != nil else { continue }
+            guard depth < Self.maxUnwrapDepth else { return here }
+            let inner = resolve(outcome.origin, depth: depth + 1)
+            var result = here
+            result.origin = inner.origin
+            if let innerRule = inner.rule { result.rule = "\(rule.rule.name)>\(innerRule)" }
+            // The size comes from the outermost layer that gives a width (else one that gives a height).
+            if here.width == nil && (inner.width != nil || here.height == nil) {
+                result.width = inner.width
+                result.height = inner.height
+                result.mode = inner.mode
+            }
+            return result
+        }
+        return CDNResolution(origin: url)
+    }
+
+    /// The key path (`find[1]`) and cause of a decoding error.
+    private static func describe(_ error: DecodingError) -> (field: String?, cause: String) {
+        let context: DecodingError.Context?
+        var cause: String
+        switch error {
+        case .keyNotFound(let key, let ctx):
+            context = ctx
+            cause = "missing key '\(key.stringValue)'"
+            return (key.stringValue, cause)
+        case .typeMismatch(_, let ctx), .valueNotFound(_, let ctx), .dataCorrupted(let ctx):
+            context = ctx
+            cause = ctx.debugDescription
+        @unknown default:
+            context = nil
+            cause = "\(error)"
+        }
+        let path = context?.codingPath ?? []
+        guard !path.isEmpty else { return (nil, cause) }
+        var field = ""
+        for key in path {
+            if let index = key.intValue {
+                field += "[\(index)]"
+            } else {
+                field += field.isEmpty ? key.stringValue : ".\(key.stringValue)"
+            }
+        }
+        if cause.isEmpty { cause = "invalid value" }
+        return (field, cause)
+    }
+}
