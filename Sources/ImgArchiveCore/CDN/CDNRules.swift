@@ -2,7 +2,7 @@ import Yams
 
 /// An ordered list of CDN rules and the engine that applies them.
 public struct CDNRules: Sendable {
-    /// How many proxies deep `resolve` unwraps.
+    /// How many proxy layers `resolve` peels off; a deeper proxy URL is taken as the origin as written.
     public static let maxUnwrapDepth = 3
 
     /// The rules from docs/cdn-rules.md, compiled once.
@@ -98,7 +98,12 @@ public struct CDNRules: Sendable {
             guard rule.rule.unwrap else { return here }
             // A proxy: the inner URL must itself be absolute http(s), else the rule does not apply.
             guard CDNURL(outcome.origin) != nil else { continue }
-            guard depth < Self.maxUnwrapDepth else { return here }
+            // Past the depth limit the proxy URL itself is the origin (still fetchable), with its size.
+            guard depth < Self.maxUnwrapDepth else {
+                var asWritten = here
+                asWritten.origin = url
+                return asWritten
+            }
             let inner = resolve(outcome.origin, depth: depth + 1)
             var result = here
             result.origin = inner.origin
