@@ -17,22 +17,22 @@ extension CDNRule {
             find: [#"[?&]thumbnail=(?<width>\d+)(?<mode>[xyz])(?<height>\d+)"#],
             origin: "${inner|url}", unwrap: true, modes: ["x": .fitInside, "y": .crop, "z": .cover]),
         CDNRule(
-            name: "baidu-timg", hostRegex: #"^timg[a-z0-9]*\.baidu\.com$"#,
+            name: "baidu-timg", hosts: ["*.baidu.com"], hostRegex: #"^timg[a-z0-9]*\.baidu\.com$"#,
             pattern: #"[?&]src=(?<inner>[^&#]+)"#,
             find: [#"[?&]size=[a-z](?<width>\d+)[_,](?<height>\d+)"#],
             origin: "${inner|url}", unwrap: true, mode: .fitInside),
         CDNRule(
-            name: "baidu-gimg", hostRegex: #"^gimg\d*\.baidu\.com$"#,
+            name: "baidu-gimg", hosts: ["*.baidu.com"], hostRegex: #"^gimg\d*\.baidu\.com$"#,
             pattern: #"^https?://[^/]+/image_search/src=(?<inner>[^&?#]+)"#,
             find: [#"[?&]size=[a-z](?<width>\d+)[_,](?<height>\d+)"#],
             origin: "${inner|url}", unwrap: true, mode: .fitInside),
         // Photon: https only when ssl=1; Photon's query (and the origin's own query) is dropped.
         CDNRule(
-            name: "wordpress-photon", hostRegex: #"^i[0-3]\.wp\.com$"#,
+            name: "wordpress-photon", hosts: ["i0.wp.com", "i1.wp.com", "i2.wp.com", "i3.wp.com"],
             pattern: #"^https?://[^/]+/(?<rest>[^?#]+)\?(?:[^#]*&)?ssl=1(?:[&#]|$)"#,
             find: photonFinds, origin: "https://${rest}", unwrap: true, mode: .fitInside, modes: photonModes),
         CDNRule(
-            name: "wordpress-photon", hostRegex: #"^i[0-3]\.wp\.com$"#,
+            name: "wordpress-photon", hosts: ["i0.wp.com", "i1.wp.com", "i2.wp.com", "i3.wp.com"],
             pattern: #"^https?://[^/]+/(?<rest>[^?#]+)"#,
             find: photonFinds, origin: "http://${rest}", unwrap: true, mode: .fitInside, modes: photonModes),
         CDNRule(
@@ -40,7 +40,7 @@ extension CDNRule {
             pattern: #"^https?://[^/]+/(?:[^/?#]+/)?image/fetch/(?:(?<scope>[^?#]*?)/)??(?<inner>https?(?::|%3A)[^#]*)$"#,
             find: cloudinaryFinds, origin: "${inner|url}", unwrap: true, mode: .fitInside, modes: cloudinaryModes),
         CDNRule(
-            name: "thumbor",
+            name: "thumbor", requires: ["/unsafe/"],
             pattern: #"^https?://[^?#]+?/unsafe/(?<scope>(?:[^/?#]+/)*?)(?<inner>https?(?::|%3A)[^#]*)$"#,
             find: [#"(?:^|/)(?<width>\d+)x(?<height>\d+)/"#, #"(?:^|/)(?<mode>fit-in)/"#],
             origin: "${inner|url}", unwrap: true, mode: .crop, modes: ["fit-in": .fitInside]),
@@ -97,12 +97,12 @@ extension CDNRule {
             pattern: #"^(?<origin>https?://[^/]+/[^?#_]+)_(?<mode>fw|sq)(?<width>\d+)(?:[a-z]*)(?:[?#].*)?$"#,
             modes: ["fw": .fitInside, "sq": .crop]),
         CDNRule(
-            name: "sinaimg", hostRegex: #"^(?:ww|wx|wxt|tva|tvax)\d*\.sinaimg\.cn$"#,
+            name: "sinaimg", hosts: ["*.sinaimg.cn"], hostRegex: #"^(?:ww|wx|wxt|tva|tvax)\d*\.sinaimg\.cn$"#,
             pattern: #"^(?<base>https?://[^/]+/)(?:(?<mode>mw|orj|thumb)(?<width>\d+)|(?<size>thumbnail|small|bmiddle|square|large))/(?<rest>[^?#]+)"#,
             origin: "${base}large/${rest}", sizes: ["bmiddle": 440], mode: .fitInside,
             modes: ["thumb": .crop, "square": .crop], signed: ["Expires", "ssig", "KID"]),
         CDNRule(
-            name: "sinaimg-ss", hostRegex: #"^ss\d*\.sinaimg\.cn$"#,
+            name: "sinaimg-ss", hosts: ["*.sinaimg.cn"], hostRegex: #"^ss\d*\.sinaimg\.cn$"#,
             pattern: #"^(?<base>https?://[^/]+/)(?:(?<mode>mw|orj|thumb)(?<width>\d+)|(?<size>thumbnail|small|bmiddle|square|large|orignal))/(?<rest>[^?#]+)"#,
             origin: "${base}orignal/${rest}", sizes: ["bmiddle": 440], mode: .fitInside,
             modes: ["thumb": .crop, "square": .crop]),
@@ -196,7 +196,7 @@ extension CDNRule {
             pattern: #"^(?<head>https?://[^/]+/(?:img/b/[^/]+/[^/]+|[^/]+/[^/]+/[^/]+/[^/]+))/(?<scope>[swh]\d+(?:-[a-z]+\d*)*|d)/(?<file>[^/?#]+)"#,
             find: googleFinds, origin: "${head}/s0/${file}", mode: .fitInside, modes: googleModes),
         CDNRule(
-            name: "flickr", hostRegex: #"^(?:live|farm\d+|c\d+)\.staticflickr\.com$"#,
+            name: "flickr", hosts: ["*.staticflickr.com"], hostRegex: #"^(?:live|farm\d+|c\d+)\.staticflickr\.com$"#,
             pattern: #"^(?<origin>https?://[^?#]+/\d+_[0-9a-f]+(?:_(?<size>[sqtmnwzcbhko]|[3-6]k))?\.\w+)"#,
             sizes: ["s": 75, "q": 150, "t": 100, "m": 240, "n": 320, "w": 400, "z": 640, "c": 800, "b": 1024,
                     "h": 1600, "k": 2048, "3k": 3072, "4k": 4096, "5k": 5120, "6k": 6144],
@@ -246,22 +246,22 @@ extension CDNRule {
 
     static let syntaxRules: [CDNRule] = [
         CDNRule(
-            name: "netease-imageView",
+            name: "netease-imageView", requires: ["?imageView"],
             pattern: #"^(?<origin>https?://[^?#]+)\?(?<scope>imageView(?:&[^#]*)?)(?:#.*)?$"#,
             find: [#"(?:^|&)thumbnail=(?<width>\d+)(?<mode>[xyz])(?<height>\d+)"#],
             modes: ["x": .fitInside, "y": .crop, "z": .cover]),
         CDNRule(
-            name: "qiniu-imageView2", subject: .queryItem,
+            name: "qiniu-imageView2", requires: ["imageView2"], subject: .queryItem,
             pattern: #"^(?:imageMogr2/[^|]*\|)*imageView2/(?<mode>\d)(?<scope>(?:/[^/|]+/[^/|]*)*)"#,
             find: [#"/w/(?<width>\d+)"#, #"/h/(?<height>\d+)"#],
             modes: ["0": .longEdge, "1": .crop, "2": .fitInside, "3": .cover, "4": .cover, "5": .crop]),
         CDNRule(
-            name: "qiniu-imageMogr2", subject: .queryItem,
+            name: "qiniu-imageMogr2", requires: ["imageMogr2"], subject: .queryItem,
             pattern: #"^imageMogr2/(?<scope>[^|]*)"#,
             find: [#"(?:^|/)thumbnail/!?(?<width>\d*)x(?<height>\d*)(?<mode>[!<>r]?)"#],
             mode: .fitInside, modes: ["r": .crop, "!": .exact]),
         CDNRule(
-            name: "aliyun-oss", subject: .queryItem,
+            name: "aliyun-oss", requires: ["x-oss-process"], subject: .queryItem,
             pattern: #"^x-oss-process=(?<scope>.*)$"#,
             find: [
                 #"(?:^|/)resize,(?:[^/]*,)?w_(?<width>\d+)"#, #"(?:^|/)resize,(?:[^/]*,)?h_(?<height>\d+)"#,
@@ -271,7 +271,7 @@ extension CDNRule {
             modes: ["lfit": .fitInside, "mfit": .cover, "fill": .crop, "pad": .fitInside, "fixed": .exact],
             signed: ["Signature", "x-oss-signature"]),
         CDNRule(
-            name: "upyun",
+            name: "upyun", requires: ["!/", "%21/"],
             pattern: #"^(?<origin>https?://[^!?#]+?)(?:!|%21)/(?<scope>(?:fw|fh|fwfh|fp|sq|both|max|min|scale|clip|crop|quality|unsharp|compress|rotate|format|watermark|gaussblur|force|strip|progressive)/[^?#]*)"#,
             find: [
                 #"(?:^|/)(?<mode>fw|fwfh|both|sq|max)/(?<width>\d+)"#, #"(?:^|/)(?:fwfh|both)/\d+x(?<height>\d+)"#,
@@ -280,11 +280,11 @@ extension CDNRule {
             mode: .fitInside, modes: ["fw": .fitInside, "fwfh": .fitInside, "both": .exact, "sq": .crop, "max": .longEdge],
             signed: ["_upt"]),
         CDNRule(
-            name: "image-style-bang",
+            name: "image-style-bang", requires: ["!"],
             pattern: #"^(?<origin>https?://[^?#!]+\.\#(image))!(?<scope>[^/?#]+)$"#,
             find: [#"^(?<width>\d+)x(?<height>\d+)$"#], mode: .fitInside),
         CDNRule(
-            name: "aliyun-style-at",
+            name: "aliyun-style-at", requires: ["@"],
             pattern: #"^(?<origin>https?://[^?#@]+\.\#(image))@(?<scope>[^/?#]+)$"#,
             find: [
                 #"(?:^|_)(?<width>\d+)w(?:_|\.|$)"#, #"(?:^|_)(?<height>\d+)h(?:_|\.|$)"#, #"_(?<mode>1c)(?:_|\.|$)"#,
@@ -294,17 +294,19 @@ extension CDNRule {
 
     // MARK: Filename-suffix rules, gated by path.
 
+    static let wordpressPaths = ["/wp-content/uploads/", "/wp/uploads/", "/blogs.dir/"]
+
     static let suffixRules: [CDNRule] = [
         CDNRule(
-            name: "wordpress-size",
+            name: "wordpress-size", requires: wordpressPaths,
             pattern: #"^(?<head>https?://[^?#]*/(?:wp-content/uploads|wp/uploads|blogs\.dir)/[^?#]*?)-(?<width>\d+)x(?<height>\d+)(?:(?<mode>_c|-c)(?:-[a-z]+)*)?(?:@[2-4]x)?(?<ext>\.\#(image)(?:\.webp|\.avif)?)(?<query>\?[^#]*)?(?:#.*)?$"#,
             origin: "${head}${ext}${query}", modes: ["_c": .crop, "-c": .crop]),
         CDNRule(
-            name: "wordpress-scaled",
+            name: "wordpress-scaled", requires: wordpressPaths,
             pattern: #"^(?<head>https?://[^?#]*/(?:wp-content/uploads|wp/uploads|blogs\.dir)/[^?#]*?)-scaled(?<ext>\.\#(image))(?<query>\?[^#]*)?(?:#.*)?$"#,
             origin: "${head}${ext}${query}"),
         CDNRule(
-            name: "discourse",
+            name: "discourse", requires: ["/optimized/"],
             pattern: #"^(?<head>https?://[^?#]+/uploads/[^/]+/)optimized/(?<path>\d+X/(?:[0-9a-f]{1,2}/)*[0-9a-f]{40})_\d+_(?<width>\d+)x(?<height>\d+)(?<ext>\.\w+)(?:[?#].*)?$"#,
             origin: "${head}original/${path}${ext}", mode: .fitInside),
     ]

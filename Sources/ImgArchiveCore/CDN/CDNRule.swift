@@ -18,6 +18,9 @@ public struct CDNRule: Sendable, Hashable, Codable {
     public var hosts: [String]
     /// Host gate as a regular expression on the lowercased host (nil: no regex gate).
     public var hostRegex: String?
+    /// Cheap prefilter: the URL must contain one of these strings (case-sensitive) before any regex runs.
+    /// Empty: no prefilter.
+    public var requires: [String]
     /// What `pattern` is matched against.
     public var subject: Subject
     /// Regular expression (ICU syntax) that must match. Named captures `width`, `height`, `size`, `mode`,
@@ -47,7 +50,8 @@ public struct CDNRule: Sendable, Hashable, Codable {
 
     /// Creates a rule; every part but the name and the pattern has a neutral default.
     public init(
-        name: String, hosts: [String] = [], hostRegex: String? = nil, subject: Subject = .url, pattern: String,
+        name: String, hosts: [String] = [], hostRegex: String? = nil, requires: [String] = [],
+        subject: Subject = .url, pattern: String,
         find: [String] = [], origin: String? = nil, unwrap: Bool = false, sizes: [String: Int] = [:],
         mode: ResizeMode? = nil, modes: [String: ResizeMode] = [:], removeParams: [String] = [],
         setParams: [String: String] = [:], signed: [String] = []
@@ -55,6 +59,7 @@ public struct CDNRule: Sendable, Hashable, Codable {
         self.name = name
         self.hosts = hosts
         self.hostRegex = hostRegex
+        self.requires = requires
         self.subject = subject
         self.pattern = pattern
         self.find = find
@@ -70,16 +75,17 @@ public struct CDNRule: Sendable, Hashable, Codable {
 
     /// The YAML keys (kebab-case, as in the config file).
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, host, hostRegex = "host-regex", subject = "in", pattern, find, origin, unwrap, sizes, mode, modes
+        case name, host, hostRegex = "host-regex", requires, subject = "in", pattern, find, origin, unwrap, sizes, mode, modes
         case removeParams = "remove-params", setParams = "set-params", signed
     }
 
-    /// Decodes a rule; `host`, `find`, `remove-params` and `signed` take one string or a list.
+    /// Decodes a rule; `host`, `requires`, `find`, `remove-params` and `signed` take one string or a list.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         name = try container.decode(String.self, forKey: .name)
         hosts = try Self.decodeList(container, .host)
         hostRegex = try container.decodeIfPresent(String.self, forKey: .hostRegex)
+        requires = try Self.decodeList(container, .requires)
         subject = try container.decodeIfPresent(Subject.self, forKey: .subject) ?? .url
         pattern = try container.decode(String.self, forKey: .pattern)
         find = try Self.decodeList(container, .find)
@@ -99,6 +105,7 @@ public struct CDNRule: Sendable, Hashable, Codable {
         try container.encode(name, forKey: .name)
         if !hosts.isEmpty { try container.encode(hosts, forKey: .host) }
         try container.encodeIfPresent(hostRegex, forKey: .hostRegex)
+        if !requires.isEmpty { try container.encode(requires, forKey: .requires) }
         if subject != .url { try container.encode(subject, forKey: .subject) }
         try container.encode(pattern, forKey: .pattern)
         if !find.isEmpty { try container.encode(find, forKey: .find) }

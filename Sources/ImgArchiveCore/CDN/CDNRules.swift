@@ -9,6 +9,12 @@ public struct CDNRules: Sendable {
     public static let builtIn = CDNRules(rules: CDNRule.builtIn)
 
     private let compiled: [CompiledRule]
+    /// Positions of the rules without a host list.
+    private let anyHost: [Int]
+    /// Positions of the rules by exact host name.
+    private let byHost: [String: [Int]]
+    /// Positions of the rules by `*.domain` domain.
+    private let byDomain: [String: [Int]]
 
     /// The rules in the order they are tried.
     public var rules: [CDNRule] { compiled.map(\.rule) }
@@ -16,11 +22,36 @@ public struct CDNRules: Sendable {
     /// Compiles `rules`; a rule that does not compile is left out (use `validate(_:)` or `decodeRules(yaml:)` to
     /// learn why first).
     public init(rules: [CDNRule]) {
-        compiled = rules.compactMap { try? CompiledRule($0) }
+        self.init(compiled: rules.compactMap { try? CompiledRule($0) })
     }
 
     private init(compiled: [CompiledRule]) {
         self.compiled = compiled
+        var anyHost: [Int] = []
+        var byHost: [String: [Int]] = [:]
+        var byDomain: [String: [Int]] = [:]
+        for (index, rule) in compiled.enumerated() {
+            if rule.isAnyHost { anyHost.append(index) }
+            for host in rule.exactHosts { byHost[host, default: []].append(index) }
+            for domain in rule.wildcardDomains { byDomain[domain, default: []].append(index) }
+        }
+        self.anyHost = anyHost
+        self.byHost = byHost
+        self.byDomain = byDomain
+    }
+
+    /// Positions of the rules whose host list admits `host`, in table order.
+    private func candidates(for host: String) -> [Int] {
+        var found = anyHost
+        if let exact = byHost[host] { found += exact }
+        var domain = Substring(host)
+        while true {
+            if let rules = byDomain[String(domain)] { found += rules }
+            guard let dot = domain.utf8.firstIndex(of: UInt8(ascii: ".")) else { break }
+            domain = domain[domain.utf8.index(after: dot)...]
+        }
+        found.sort()
+        return found
     }
 
     /// User rules are tried before the built-in ones.
@@ -90,7 +121,11 @@ public struct CDNRules: Sendable {
 
     private func resolve(_ url: String, depth: Int) -> CDNResolution {
         guard let parts = CDNURL(url) else { return CDNResolution(origin: url) }
-        for rule in compiled where rule.admits(host: parts.host) {
+        var previous = -1
+        for index in candidates(for: parts.host) where index != previous {
+            previous = index
+            let rule = compiled[index]
+            guard rule.admitsByRegex(host: parts.host) else { continue }
             guard let outcome = rule.apply(url, parts) else { continue }
             let here = CDNResolution(
                 origin: outcome.origin, width: outcome.width, height: outcome.height, mode: outcome.mode,

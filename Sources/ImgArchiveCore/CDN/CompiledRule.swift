@@ -153,9 +153,12 @@ struct RuleOutcome: Sendable {
 /// A `CDNRule` with its regexes compiled and its template parsed.
 struct CompiledRule: Sendable {
     let rule: CDNRule
-    private let exactHosts: Set<String>
-    private let suffixes: [String]
+    /// Exact host names the rule admits.
+    let exactHosts: Set<String>
+    /// Domains whose subdomains (and the domain itself) the rule admits (`*.example.com` → `example.com`).
+    let wildcardDomains: Set<String>
     private let hostRegex: CompiledRegex?
+    private let requires: [[UInt8]]
     private let pattern: CompiledRegex
     private let finds: [CompiledRegex]
     private let template: OriginTemplate?
@@ -168,14 +171,15 @@ struct CompiledRule: Sendable {
         }
         guard !rule.name.isEmpty else { throw fail(.invalidField, "name", "empty name") }
         var exact: Set<String> = []
-        var suffixes: [String] = []
+        var wildcards: Set<String> = []
         for host in rule.hosts {
             let lower = host.lowercased()
             if lower.hasPrefix("*.") {
                 let apex = String(lower.dropFirst(2))
-                guard !apex.isEmpty else { throw fail(.invalidField, "host", "'*.' needs a domain") }
-                exact.insert(apex)
-                suffixes.append(String(lower.dropFirst(1)))
+                guard !apex.isEmpty, !apex.contains("*") else {
+                    throw fail(.invalidField, "host", "'\(host)': '*.' needs a domain")
+                }
+                wildcards.insert(apex)
             } else {
                 guard !lower.isEmpty, !lower.contains("*") else {
                     throw fail(.invalidField, "host", "'\(host)': use an exact name or *.domain")
@@ -184,7 +188,9 @@ struct CompiledRule: Sendable {
             }
         }
         exactHosts = exact
-        self.suffixes = suffixes
+        guard !rule.requires.contains(where: \.isEmpty) else { throw fail(.invalidField, "requires", "empty string") }
+        requires = rule.requires.map { Array($0.utf8) }
+        wildcardDomains = wildcards
         do {
             hostRegex = try rule.hostRegex.map { try CompiledRegex($0, caseInsensitive: true) }
         } catch {
@@ -222,17 +228,17 @@ struct CompiledRule: Sendable {
         }
     }
 
-    /// Whether the rule's host gate admits `host` (already lowercased).
-    func admits(host: String) -> Bool {
-        if !exactHosts.isEmpty || !suffixes.isEmpty {
-            guard exactHosts.contains(host) || suffixes.contains(where: { host.hasSuffix($0) }) else { return false }
-        }
-        if let hostRegex, !hostRegex.matches(host) { return false }
-        return true
+    /// Whether the rule has no host list (it is tried on every host that passes its host regex).
+    var isAnyHost: Bool { exactHosts.isEmpty && wildcardDomains.isEmpty }
+
+    /// Whether the host regex (if any) admits `host`; the host list is checked by `CDNRules`' index.
+    func admitsByRegex(host: String) -> Bool {
+        hostRegex.map { $0.matches(host) } ?? true
     }
 
     /// Applies the rule to `url`; nil when it does not match.
     func apply(_ url: String, _ parts: CDNURL) -> RuleOutcome? {
+        if !requires.isEmpty, !requires.contains(where: { CDNURL.contains(url, $0) }) { return nil }
         var captures: [String: String]
         var origin: String?
         switch rule.subject {
@@ -244,6 +250,7 @@ struct CompiledRule: Sendable {
         case .queryItem:
             var match: (index: Int, captures: [String: String])?
             let items = parts.queryItems
+            guard !items.isEmpty else { return nil }
             for (index, item) in items.enumerated() {
                 let decoded = item.removingPercentEncoding ?? String(item)
                 if var found = pattern.captures(in: decoded) {
