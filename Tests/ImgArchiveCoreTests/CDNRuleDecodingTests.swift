@@ -50,7 +50,10 @@ struct CDNRuleDecodingTests {
         let rules = CDNRules.builtIn.adding(userRules: user)
 
         let mine = rules.resolve("https://img.example.com/a/b.jpg!w640")
-        #expect(mine == CDNResolution(origin: "https://img.example.com/a/b.jpg", width: 640, mode: .fitInside, rule: "my-cdn"))
+        #expect(
+            mine
+                == CDNResolution(
+                    origin: "https://img.example.com/a/b.jpg", width: 640, mode: .fitInside, rule: "my-cdn"))
 
         let imgur = "https://i.imgur.com/c7EXjJum.jpeg"
         #expect(CDNRules.builtIn.resolve(imgur).rule == "imgur")
@@ -66,7 +69,11 @@ struct CDNRuleDecodingTests {
         #expect(proxied.rule == "my-proxy>my-imgur")
 
         let query = rules.resolve("https://media7.example.org/p.jpg?a=1&resize=300x200&quality=80")
-        #expect(query == CDNResolution(origin: "https://media7.example.org/p.jpg?a=1", width: 300, height: 200, mode: .crop, rule: "my-query"))
+        #expect(
+            query
+                == CDNResolution(
+                    origin: "https://media7.example.org/p.jpg?a=1", width: 300, height: 200, mode: .crop,
+                    rule: "my-query"))
         let signed = "https://media7.example.org/p.jpg?resize=300x200&token=abc"
         #expect(rules.resolve(signed).origin == signed)
         #expect(rules.resolve("https://other.example.org/p.jpg?resize=300x200").rule == nil)
@@ -167,6 +174,7 @@ struct CDNRuleDecodingTests {
         let good = CDNRule(name: "good", hosts: ["a.example"], pattern: "^(?<origin>.*)!x$")
         #expect(CDNRules(rules: [broken, good]).rules == [good])
         #expect(throws: CDNRuleError.self) { try CDNRules.validate([good, broken]) }
-        #expect(CDNRules(rules: [broken, good]).resolve("https://a.example/p.jpg!x").origin == "https://a.example/p.jpg")
+        #expect(
+            CDNRules(rules: [broken, good]).resolve("https://a.example/p.jpg!x").origin == "https://a.example/p.jpg")
     }
 }

@@ -74,7 +74,9 @@ struct CDNExtraCase: Sendable, CustomTestStringConvertible {
     let mode: ResizeMode?
     var testDescription: String { why }
 
-    init(_ why: String, _ input: String, _ origin: String, _ width: Int?, _ height: Int? = nil, _ mode: ResizeMode? = nil) {
+    init(
+        _ why: String, _ input: String, _ origin: String, _ width: Int?, _ height: Int? = nil, _ mode: ResizeMode? = nil
+    ) {
         self.why = why
         self.input = input
         self.origin = origin
@@ -87,7 +89,8 @@ struct CDNExtraCase: Sendable, CustomTestStringConvertible {
         CDNExtraCase(
             "unknown host: bare w= is not trusted", "https://example.com/img/a.jpg?w=300&h=200",
             "https://example.com/img/a.jpg?w=300&h=200", nil),
-        CDNExtraCase("unknown URL keeps its fragment", "https://example.com/a.png#frag", "https://example.com/a.png#frag", nil),
+        CDNExtraCase(
+            "unknown URL keeps its fragment", "https://example.com/a.png#frag", "https://example.com/a.png#frag", nil),
         CDNExtraCase(
             "signed OSS URL is kept as written, size still read",
             "https://bucket.oss-cn-hangzhou.aliyuncs.com/a.jpg?x-oss-process=image/resize,w_300&OSSAccessKeyId=AK&Expires=1700000000&Signature=abc%3D",
@@ -97,7 +100,8 @@ struct CDNExtraCase: Sendable, CustomTestStringConvertible {
             "signed imgix URL (s=) is kept", "https://assets.imgix.net/a.jpg?w=400&fit=max&s=0123abcd",
             "https://assets.imgix.net/a.jpg?w=400&fit=max&s=0123abcd", 400, nil, .fitInside),
         CDNExtraCase(
-            "signed sinaimg URL is kept", "https://tvax1.sinaimg.cn/mw690/abc.jpg?KID=imgbed,tva&Expires=1700000000&ssig=xyz",
+            "signed sinaimg URL is kept",
+            "https://tvax1.sinaimg.cn/mw690/abc.jpg?KID=imgbed,tva&Expires=1700000000&ssig=xyz",
             "https://tvax1.sinaimg.cn/mw690/abc.jpg?KID=imgbed,tva&Expires=1700000000&ssig=xyz", 690, nil, .fitInside),
         CDNExtraCase(
             "only x-oss-process is removed, other params kept in order",
@@ -107,15 +111,19 @@ struct CDNExtraCase: Sendable, CustomTestStringConvertible {
             "only the imageMogr2 item is removed", "https://cdn.example.net/k?v=1&imageMogr2/thumbnail/300x&b=2",
             "https://cdn.example.net/k?v=1&b=2", 300, nil, .fitInside),
         CDNExtraCase(
-            "Shopify ?width= dropped, ?v= kept", "https://cdn.shopify.com/s/files/1/0001/products/shirt.jpg?v=12&width=640&height=480",
+            "Shopify ?width= dropped, ?v= kept",
+            "https://cdn.shopify.com/s/files/1/0001/products/shirt.jpg?v=12&width=640&height=480",
             "https://cdn.shopify.com/s/files/1/0001/products/shirt.jpg?v=12", 640, nil, .fitInside),
         CDNExtraCase(
             "percent-encoded imageView2", "https://a.example.com/k.jpg?imageView2%2F1%2Fw%2F120%2Fh%2F90",
             "https://a.example.com/k.jpg", 120, 90, .crop),
         CDNExtraCase(
-            "percent-encoded pipe chain", "https://b.example.com/k.png?imageMogr2%2Fauto-orient%7CimageView2%2F2%2Fw%2F480",
+            "percent-encoded pipe chain",
+            "https://b.example.com/k.png?imageMogr2%2Fauto-orient%7CimageView2%2F2%2Fw%2F480",
             "https://b.example.com/k.png", 480, nil, .fitInside),
-        CDNExtraCase("Upyun %21 separator", "https://c.example.com/a.jpg%21/fw/100", "https://c.example.com/a.jpg", 100, nil, .fitInside),
+        CDNExtraCase(
+            "Upyun %21 separator", "https://c.example.com/a.jpg%21/fw/100", "https://c.example.com/a.jpg", 100, nil,
+            .fitInside),
         CDNExtraCase(
             "Photon around a WordPress size: outer width and mode win",
             "https://i0.wp.com/example.com/wp-content/uploads/2020/01/a-300x200.jpg?resize=300%2C200&ssl=1",
@@ -138,7 +146,9 @@ struct CDNExtraCase: Sendable, CustomTestStringConvertible {
         CDNExtraCase(
             "height only (NetEase 0x300)", "http://cms-bucket.ws.126.net/a.jpg?imageView&thumbnail=0x300",
             "http://cms-bucket.ws.126.net/a.jpg", nil, 300, .fitInside),
-        CDNExtraCase("height only (Upyun fh)", "https://x.example/a.jpg!/fh/200", "https://x.example/a.jpg", nil, 200, .fitInside),
+        CDNExtraCase(
+            "height only (Upyun fh)", "https://x.example/a.jpg!/fh/200", "https://x.example/a.jpg", nil, 200, .fitInside
+        ),
         CDNExtraCase(
             "Google w9999-h9999 is unbounded", "https://lh3.googleusercontent.com/abc=w9999-h9999",
             "https://lh3.googleusercontent.com/abc=s0", nil),
@@ -146,21 +156,26 @@ struct CDNExtraCase: Sendable, CustomTestStringConvertible {
             "99999999x99999999 is unbounded", "https://k.example/a.jpg?imageMogr2/thumbnail/99999999x99999999",
             "https://k.example/a.jpg", nil),
         CDNExtraCase(
-            "NetEase 2147483647 height is unbounded", "http://cms-bucket.ws.126.net/a.jpg?imageView&thumbnail=660x2147483647",
+            "NetEase 2147483647 height is unbounded",
+            "http://cms-bucket.ws.126.net/a.jpg?imageView&thumbnail=660x2147483647",
             "http://cms-bucket.ws.126.net/a.jpg", 660, nil, .fitInside),
         CDNExtraCase(
             "Baidu b9999_10000 is unbounded",
             "https://timgsa.baidu.com/timg?image&size=b9999_10000&src=http%3A%2F%2Fa.example%2Fb.jpg",
             "http://a.example/b.jpg", nil),
-        CDNExtraCase("imageView2 mode 0 bounds the long edge", "https://q.example/a.jpg?imageView2/0/w/800", "https://q.example/a.jpg", 800, nil, .longEdge),
         CDNExtraCase(
-            "imageMogr2 WxH! is exact", "https://q.example/a.jpg?imageMogr2/thumbnail/200x100!", "https://q.example/a.jpg",
+            "imageView2 mode 0 bounds the long edge", "https://q.example/a.jpg?imageView2/0/w/800",
+            "https://q.example/a.jpg", 800, nil, .longEdge),
+        CDNExtraCase(
+            "imageMogr2 WxH! is exact", "https://q.example/a.jpg?imageMogr2/thumbnail/200x100!",
+            "https://q.example/a.jpg",
             200, 100, .exact),
         CDNExtraCase(
             "OSS m_mfit is cover", "https://q.example/a.jpg?x-oss-process=image/resize,m_mfit,w_64,h_64",
             "https://q.example/a.jpg", 64, 64, .cover),
         CDNExtraCase(
-            "NetEase WzH is cover", "http://p.example/a.jpg?imageView&thumbnail=120z90", "http://p.example/a.jpg", 120, 90, .cover),
+            "NetEase WzH is cover", "http://p.example/a.jpg?imageView&thumbnail=120z90", "http://p.example/a.jpg", 120,
+            90, .cover),
         CDNExtraCase(
             "Flickr _q is a 150 square", "https://live.staticflickr.com/65535/1_ab12_q.jpg",
             "https://live.staticflickr.com/65535/1_ab12_q.jpg", 150, nil, .crop),
@@ -177,15 +192,19 @@ struct CDNExtraCase: Sendable, CustomTestStringConvertible {
         CDNExtraCase(
             "-WxH outside wp-content/uploads is not a size", "https://s.ma.tt/files/2012/06/DSC-1600x1066.jpg",
             "https://s.ma.tt/files/2012/06/DSC-1600x1066.jpg", nil),
-        CDNExtraCase("7-char Imgur id ending in h is not a size", "https://i.imgur.com/abcdefh.jpg", "https://i.imgur.com/abcdefh.jpg", nil),
         CDNExtraCase(
-            "6-char Imgur name is id + size letter", "https://i.imgur.com/abcdeh.jpg", "https://i.imgur.com/abcde.jpg", 1024, nil,
+            "7-char Imgur id ending in h is not a size", "https://i.imgur.com/abcdefh.jpg",
+            "https://i.imgur.com/abcdefh.jpg", nil),
+        CDNExtraCase(
+            "6-char Imgur name is id + size letter", "https://i.imgur.com/abcdeh.jpg", "https://i.imgur.com/abcde.jpg",
+            1024, nil,
             .longEdge),
         CDNExtraCase(
             "Douban size directory -> raw", "https://img1.doubanio.com/view/photo/l/public/p2223361605.webp",
             "https://img1.doubanio.com/view/photo/raw/public/p2223361605.jpg", nil),
         CDNExtraCase(
-            "Aliyun-style !WxH after an image extension", "https://example.com/u/27657e7bf73bfcc1d11e32865462d54c.jpg!200x200",
+            "Aliyun-style !WxH after an image extension",
+            "https://example.com/u/27657e7bf73bfcc1d11e32865462d54c.jpg!200x200",
             "https://example.com/u/27657e7bf73bfcc1d11e32865462d54c.jpg", 200, 200, .fitInside),
         CDNExtraCase(
             "Blogger /img/a/ =sN", "https://blogger.googleusercontent.com/img/a/AVvXsEabc=s400",
@@ -200,7 +219,8 @@ struct CDNExtraCase: Sendable, CustomTestStringConvertible {
             "YouTube hqdefault", "https://i.ytimg.com/vi/BQ0mxQXmLsk/hqdefault.jpg",
             "https://i.ytimg.com/vi/BQ0mxQXmLsk/maxresdefault.jpg", 480, nil, .crop),
         CDNExtraCase(
-            "host match is case-insensitive", "https://I.IMGUR.COM/c7EXjJum.jpeg", "https://I.IMGUR.COM/c7EXjJu.jpeg", 320, nil,
+            "host match is case-insensitive", "https://I.IMGUR.COM/c7EXjJum.jpeg", "https://I.IMGUR.COM/c7EXjJu.jpeg",
+            320, nil,
             .longEdge),
     ]
 }

@@ -37,7 +37,8 @@ extension CDNRule {
             find: photonFinds, origin: "http://${rest}", unwrap: true, mode: .fitInside, modes: photonModes),
         CDNRule(
             name: "cloudinary-fetch", hosts: ["*.cloudinary.com", "substackcdn.com"],
-            pattern: #"^https?://[^/]+/(?:[^/?#]+/)?image/fetch/(?:(?<scope>[^?#]*?)/)??(?<inner>https?(?::|%3A)[^#]*)$"#,
+            pattern:
+                #"^https?://[^/]+/(?:[^/?#]+/)?image/fetch/(?:(?<scope>[^?#]*?)/)??(?<inner>https?(?::|%3A)[^#]*)$"#,
             find: cloudinaryFinds, origin: "${inner|url}", unwrap: true, mode: .fitInside, modes: cloudinaryModes),
         CDNRule(
             name: "thumbor", requires: ["/unsafe/"],
@@ -76,7 +77,8 @@ extension CDNRule {
     static let hostRules: [CDNRule] = [
         CDNRule(
             name: "github-private-user-images", hosts: ["private-user-images.githubusercontent.com"],
-            pattern: #"^https?://[^/]+/\d+/\d+-(?<uuid>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.\w+(?:[?#].*)?$"#,
+            pattern:
+                #"^https?://[^/]+/\d+/\d+-(?<uuid>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.\w+(?:[?#].*)?$"#,
             origin: "https://github.com/user-attachments/assets/${uuid}"),
         CDNRule(
             name: "netease-music", hosts: ["*.music.126.net"],
@@ -98,12 +100,14 @@ extension CDNRule {
             modes: ["fw": .fitInside, "sq": .crop]),
         CDNRule(
             name: "sinaimg", hosts: ["*.sinaimg.cn"], hostRegex: #"^(?:ww|wx|wxt|tva|tvax)\d*\.sinaimg\.cn$"#,
-            pattern: #"^(?<base>https?://[^/]+/)(?:(?<mode>mw|orj|thumb)(?<width>\d+)|(?<size>thumbnail|small|bmiddle|square|large))/(?<rest>[^?#]+)"#,
+            pattern:
+                #"^(?<base>https?://[^/]+/)(?:(?<mode>mw|orj|thumb)(?<width>\d+)|(?<size>thumbnail|small|bmiddle|square|large))/(?<rest>[^?#]+)"#,
             origin: "${base}large/${rest}", sizes: ["bmiddle": 440], mode: .fitInside,
             modes: ["thumb": .crop, "square": .crop], signed: ["Expires", "ssig", "KID"]),
         CDNRule(
             name: "sinaimg-ss", hosts: ["*.sinaimg.cn"], hostRegex: #"^ss\d*\.sinaimg\.cn$"#,
-            pattern: #"^(?<base>https?://[^/]+/)(?:(?<mode>mw|orj|thumb)(?<width>\d+)|(?<size>thumbnail|small|bmiddle|square|large|orignal))/(?<rest>[^?#]+)"#,
+            pattern:
+                #"^(?<base>https?://[^/]+/)(?:(?<mode>mw|orj|thumb)(?<width>\d+)|(?<size>thumbnail|small|bmiddle|square|large|orignal))/(?<rest>[^?#]+)"#,
             origin: "${base}orignal/${rest}", sizes: ["bmiddle": 440], mode: .fitInside,
             modes: ["thumb": .crop, "square": .crop]),
         CDNRule(
@@ -115,13 +119,16 @@ extension CDNRule {
             pattern: #"^(?<head>https?://[^?#]*/\d+_)img(?<tail>/[^?#]+)"#,
             origin: "${head}ori${tail}"),
         CDNRule(
-            name: "baidu", hosts: ["imgsrc.baidu.com", "imgsa.baidu.com", "tiebapic.baidu.com", "*.hiphotos.baidu.com"],
-            pattern: #"^(?<base>https?://[^/]+/[^/]+/)(?<scope>w(?:=|%3D|%3d)\d+|wh(?:=|%3D|%3d)\d+(?:,|%2C|%2c)\d+)/sign=[^/]+/(?<file>[^/?#]+)"#,
+            name: "baidu",
+            hosts: ["imgsrc.baidu.com", "imgsa.baidu.com", "tiebapic.baidu.com", "*.hiphotos.baidu.com"],
+            pattern:
+                #"^(?<base>https?://[^/]+/[^/]+/)(?<scope>w(?:=|%3D|%3d)\d+|wh(?:=|%3D|%3d)\d+(?:,|%2C|%2c)\d+)/sign=[^/]+/(?<file>[^/?#]+)"#,
             find: [#"^wh?(?:=|%3D|%3d)(?<width>\d+)"#, #"^wh(?:=|%3D|%3d)\d+(?:,|%2C|%2c)(?<height>\d+)"#],
             origin: "${base}pic/item/${file}", mode: .fitInside),
         CDNRule(
             name: "zhihu", hosts: ["*.zhimg.com"],
-            pattern: #"^(?<base>https?://[^/]+/)(?:\d+/)?(?<id>(?:v2-)?[0-9a-f]{32})_(?<scope>[0-9a-z]+)(?<ext>\.\w+)(?<query>\?[^#]*)?(?:#.*)?$"#,
+            pattern:
+                #"^(?<base>https?://[^/]+/)(?:\d+/)?(?<id>(?:v2-)?[0-9a-f]{32})_(?<scope>[0-9a-z]+)(?<ext>\.\w+)(?<query>\?[^#]*)?(?:#.*)?$"#,
             find: [#"^(?<width>\d+)(?:w|x(?<height>\d+))$"#], origin: "${base}${id}_r${ext}${query}", mode: .fitInside),
         CDNRule(
             name: "wechat", hosts: ["mmbiz.qpic.cn", "mmbiz.qlogo.cn"],
@@ -140,7 +147,8 @@ extension CDNRule {
             mode: .crop),
         CDNRule(
             name: "douban", hosts: ["*.doubanio.com"],
-            pattern: #"^(?<base>https?://[^/]+/view/photo/)(?:s|m|l|sqxs|photo|[sml]_ratio_poster)/public/(?<id>p\d+)\.\w+(?:[?#].*)?$"#,
+            pattern:
+                #"^(?<base>https?://[^/]+/view/photo/)(?:s|m|l|sqxs|photo|[sml]_ratio_poster)/public/(?<id>p\d+)\.\w+(?:[?#].*)?$"#,
             origin: "${base}raw/public/${id}.jpg"),
         CDNRule(
             name: "imgix", hosts: ["images.unsplash.com", "plus.unsplash.com", "*.imgix.net"],
@@ -149,8 +157,10 @@ extension CDNRule {
                 #"[?&](?:w|max-w)=(?<width>\d+)"#, #"[?&](?:h|max-h)=(?<height>\d+)"#, #"[?&]fit=(?<mode>[a-z]+)"#,
             ],
             mode: .fitInside,
-            modes: ["crop": .crop, "clip": .fitInside, "max": .fitInside, "min": .cover, "scale": .exact,
-                    "fill": .fitInside, "facearea": .crop, "clamp": .fitInside],
+            modes: [
+                "crop": .crop, "clip": .fitInside, "max": .fitInside, "min": .cover, "scale": .exact,
+                "fill": .fitInside, "facearea": .crop, "clamp": .fitInside,
+            ],
             removeParams: [
                 "w", "h", "max-w", "max-h", "min-w", "min-h", "fit", "crop", "auto", "dpr", "q", "fm", "cs", "ar",
                 "rect", "fp-x", "fp-y", "fp-z",
@@ -158,11 +168,13 @@ extension CDNRule {
             signed: ["s"]),
         CDNRule(
             name: "cloudinary-upload", hosts: ["*.cloudinary.com"],
-            pattern: #"^(?<base>https?://[^/]+/(?:[^/?#]+/)?(?:image|video)/upload/)(?<scope>(?:\#(cloudinaryTransform)(?:,\#(cloudinaryTransform))*/)+)(?<rest>[^?#]+)"#,
+            pattern:
+                #"^(?<base>https?://[^/]+/(?:[^/?#]+/)?(?:image|video)/upload/)(?<scope>(?:\#(cloudinaryTransform)(?:,\#(cloudinaryTransform))*/)+)(?<rest>[^?#]+)"#,
             find: cloudinaryFinds, origin: "${base}${rest}", mode: .fitInside, modes: cloudinaryModes),
         CDNRule(
             name: "imgur", hosts: ["i.imgur.com"],
-            pattern: #"^(?<base>https?://[^/]+/)(?<id>[A-Za-z0-9]{7}|[A-Za-z0-9]{5})(?:(?<size>[sbtmlhrg])|_d)(?<ext>\.\w+)(?:\?(?<scope>[^#]*))?(?:#.*)?$"#,
+            pattern:
+                #"^(?<base>https?://[^/]+/)(?<id>[A-Za-z0-9]{7}|[A-Za-z0-9]{5})(?:(?<size>[sbtmlhrg])|_d)(?<ext>\.\w+)(?:\?(?<scope>[^#]*))?(?:#.*)?$"#,
             find: [#"(?:^|&)maxwidth=(?<width>\d+)"#], origin: "${base}${id}${ext}",
             sizes: ["s": 90, "b": 160, "t": 160, "m": 320, "l": 640, "h": 1024], mode: .longEdge,
             modes: ["s": .crop, "b": .crop]),
@@ -178,11 +190,14 @@ extension CDNRule {
             origin: "${base}${file}", mode: .fitInside, modes: ["c/": .crop]),
         CDNRule(
             name: "shopify", hosts: ["cdn.shopify.com"],
-            pattern: #"^(?<head>https?://[^?#]+/(?:products|files|collections)/[^/?#]+?)_(?<scope>(?:\d*x\d*|pico|icon|thumb|small|compact|medium|large|grande|master)(?:_crop_[a-z]+)?(?:@\dx)?)(?:\.progressive)?(?<ext>\.\w+)(?<query>\?[^#]*)?(?:#.*)?$"#,
+            pattern:
+                #"^(?<head>https?://[^?#]+/(?:products|files|collections)/[^/?#]+?)_(?<scope>(?:\d*x\d*|pico|icon|thumb|small|compact|medium|large|grande|master)(?:_crop_[a-z]+)?(?:@\dx)?)(?:\.progressive)?(?<ext>\.\w+)(?<query>\?[^#]*)?(?:#.*)?$"#,
             find: [#"^(?<width>\d+)x(?<height>\d*)"#, #"^x(?<height>\d+)"#, #"^(?<size>[a-z]+)"#],
             origin: "${head}${ext}${query}",
-            sizes: ["pico": 16, "icon": 32, "thumb": 50, "small": 100, "compact": 160, "medium": 240, "large": 480,
-                    "grande": 600],
+            sizes: [
+                "pico": 16, "icon": 32, "thumb": 50, "small": 100, "compact": 160, "medium": 240, "large": 480,
+                "grande": 600,
+            ],
             mode: .fitInside, removeParams: ["width", "height", "crop"]),
         CDNRule(
             name: "shopify-query", hosts: ["cdn.shopify.com"], subject: .queryItem,
@@ -193,17 +208,21 @@ extension CDNRule {
             find: googleFinds, origin: "${base}=s0", mode: .fitInside, modes: googleModes),
         CDNRule(
             name: "blogger", hosts: ["*.bp.blogspot.com", "blogger.googleusercontent.com"],
-            pattern: #"^(?<head>https?://[^/]+/(?:img/b/[^/]+/[^/]+|[^/]+/[^/]+/[^/]+/[^/]+))/(?<scope>[swh]\d+(?:-[a-z]+\d*)*|d)/(?<file>[^/?#]+)"#,
+            pattern:
+                #"^(?<head>https?://[^/]+/(?:img/b/[^/]+/[^/]+|[^/]+/[^/]+/[^/]+/[^/]+))/(?<scope>[swh]\d+(?:-[a-z]+\d*)*|d)/(?<file>[^/?#]+)"#,
             find: googleFinds, origin: "${head}/s0/${file}", mode: .fitInside, modes: googleModes),
         CDNRule(
             name: "flickr", hosts: ["*.staticflickr.com"], hostRegex: #"^(?:live|farm\d+|c\d+)\.staticflickr\.com$"#,
             pattern: #"^(?<origin>https?://[^?#]+/\d+_[0-9a-f]+(?:_(?<size>[sqtmnwzcbhko]|[3-6]k))?\.\w+)"#,
-            sizes: ["s": 75, "q": 150, "t": 100, "m": 240, "n": 320, "w": 400, "z": 640, "c": 800, "b": 1024,
-                    "h": 1600, "k": 2048, "3k": 3072, "4k": 4096, "5k": 5120, "6k": 6144],
+            sizes: [
+                "s": 75, "q": 150, "t": 100, "m": 240, "n": 320, "w": 400, "z": 640, "c": 800, "b": 1024,
+                "h": 1600, "k": 2048, "3k": 3072, "4k": 4096, "5k": 5120, "6k": 6144,
+            ],
             mode: .longEdge, modes: ["s": .crop, "q": .crop]),
         CDNRule(
             name: "twitter-avatar", hosts: ["pbs.twimg.com"],
-            pattern: #"^(?<head>https?://[^/]+/profile_images/\d+/[^/?#]+?)_(?<scope>normal|bigger|mini|\d+x\d+)(?<ext>\.\w+)(?:[?#].*)?$"#,
+            pattern:
+                #"^(?<head>https?://[^/]+/profile_images/\d+/[^/?#]+?)_(?<scope>normal|bigger|mini|\d+x\d+)(?<ext>\.\w+)(?:[?#].*)?$"#,
             find: [#"^(?<width>\d+)x(?<height>\d+)$"#, #"^(?<size>[a-z]+)$"#], origin: "${head}${ext}",
             sizes: ["normal": 48, "bigger": 73, "mini": 24], mode: .crop),
         CDNRule(
@@ -219,15 +238,18 @@ extension CDNRule {
             modes: ["thumb": .crop]),
         CDNRule(
             name: "pinterest", hosts: ["i.pinimg.com"],
-            pattern: #"^(?<base>https?://[^/]+/)(?<scope>\d+x\d*(?:_[A-Z]+)?)/(?<rest>[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{2}/[^?#]+)"#,
+            pattern:
+                #"^(?<base>https?://[^/]+/)(?<scope>\d+x\d*(?:_[A-Z]+)?)/(?<rest>[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{2}/[^?#]+)"#,
             find: [#"^(?<width>\d+)x(?<height>\d*)"#], origin: "${base}originals/${rest}", mode: .fitInside),
         CDNRule(
             name: "wikimedia", hosts: ["upload.wikimedia.org"],
-            pattern: #"^(?<head>https?://[^/]+/[^/]+/[^/]+/)thumb/(?<file>[0-9a-f]/[0-9a-f]{2}/[^/?#]+)/(?:[a-z0-9-]*-)?(?<width>\d+)px-[^/?#]+$"#,
+            pattern:
+                #"^(?<head>https?://[^/]+/[^/]+/[^/]+/)thumb/(?<file>[0-9a-f]/[0-9a-f]{2}/[^/?#]+)/(?:[a-z0-9-]*-)?(?<width>\d+)px-[^/?#]+$"#,
             origin: "${head}${file}", mode: .fitInside),
         CDNRule(
             name: "youtube", hosts: ["i.ytimg.com", "img.youtube.com"],
-            pattern: #"^(?<base>https?://[^/]+/vi(?:_webp)?/[^/?#]+/)(?<size>default|mqdefault|hqdefault|sddefault|maxresdefault)(?<ext>\.\w+)(?:[?#].*)?$"#,
+            pattern:
+                #"^(?<base>https?://[^/]+/vi(?:_webp)?/[^/?#]+/)(?<size>default|mqdefault|hqdefault|sddefault|maxresdefault)(?<ext>\.\w+)(?:[?#].*)?$"#,
             origin: "${base}maxresdefault${ext}",
             sizes: ["default": 120, "mqdefault": 320, "hqdefault": 480, "sddefault": 640, "maxresdefault": 1280],
             mode: .crop),
@@ -272,12 +294,14 @@ extension CDNRule {
             signed: ["Signature", "x-oss-signature"]),
         CDNRule(
             name: "upyun", requires: ["!/", "%21/"],
-            pattern: #"^(?<origin>https?://[^!?#]+?)(?:!|%21)/(?<scope>(?:fw|fh|fwfh|fp|sq|both|max|min|scale|clip|crop|quality|unsharp|compress|rotate|format|watermark|gaussblur|force|strip|progressive)/[^?#]*)"#,
+            pattern:
+                #"^(?<origin>https?://[^!?#]+?)(?:!|%21)/(?<scope>(?:fw|fh|fwfh|fp|sq|both|max|min|scale|clip|crop|quality|unsharp|compress|rotate|format|watermark|gaussblur|force|strip|progressive)/[^?#]*)"#,
             find: [
                 #"(?:^|/)(?<mode>fw|fwfh|both|sq|max)/(?<width>\d+)"#, #"(?:^|/)(?:fwfh|both)/\d+x(?<height>\d+)"#,
                 #"(?:^|/)fh/(?<height>\d+)"#,
             ],
-            mode: .fitInside, modes: ["fw": .fitInside, "fwfh": .fitInside, "both": .exact, "sq": .crop, "max": .longEdge],
+            mode: .fitInside,
+            modes: ["fw": .fitInside, "fwfh": .fitInside, "both": .exact, "sq": .crop, "max": .longEdge],
             signed: ["_upt"]),
         CDNRule(
             name: "image-style-bang", requires: ["!"],
@@ -299,15 +323,18 @@ extension CDNRule {
     static let suffixRules: [CDNRule] = [
         CDNRule(
             name: "wordpress-size", requires: wordpressPaths,
-            pattern: #"^(?<head>https?://[^?#]*/(?:wp-content/uploads|wp/uploads|blogs\.dir)/[^?#]*?)-(?<width>\d+)x(?<height>\d+)(?:(?<mode>_c|-c)(?:-[a-z]+)*)?(?:@[2-4]x)?(?<ext>\.\#(image)(?:\.webp|\.avif)?)(?<query>\?[^#]*)?(?:#.*)?$"#,
+            pattern:
+                #"^(?<head>https?://[^?#]*/(?:wp-content/uploads|wp/uploads|blogs\.dir)/[^?#]*?)-(?<width>\d+)x(?<height>\d+)(?:(?<mode>_c|-c)(?:-[a-z]+)*)?(?:@[2-4]x)?(?<ext>\.\#(image)(?:\.webp|\.avif)?)(?<query>\?[^#]*)?(?:#.*)?$"#,
             origin: "${head}${ext}${query}", modes: ["_c": .crop, "-c": .crop]),
         CDNRule(
             name: "wordpress-scaled", requires: wordpressPaths,
-            pattern: #"^(?<head>https?://[^?#]*/(?:wp-content/uploads|wp/uploads|blogs\.dir)/[^?#]*?)-scaled(?<ext>\.\#(image))(?<query>\?[^#]*)?(?:#.*)?$"#,
+            pattern:
+                #"^(?<head>https?://[^?#]*/(?:wp-content/uploads|wp/uploads|blogs\.dir)/[^?#]*?)-scaled(?<ext>\.\#(image))(?<query>\?[^#]*)?(?:#.*)?$"#,
             origin: "${head}${ext}${query}"),
         CDNRule(
             name: "discourse", requires: ["/optimized/"],
-            pattern: #"^(?<head>https?://[^?#]+/uploads/[^/]+/)optimized/(?<path>\d+X/(?:[0-9a-f]{1,2}/)*[0-9a-f]{40})_\d+_(?<width>\d+)x(?<height>\d+)(?<ext>\.\w+)(?:[?#].*)?$"#,
+            pattern:
+                #"^(?<head>https?://[^?#]+/uploads/[^/]+/)optimized/(?<path>\d+X/(?:[0-9a-f]{1,2}/)*[0-9a-f]{40})_\d+_(?<width>\d+)x(?<height>\d+)(?<ext>\.\w+)(?:[?#].*)?$"#,
             origin: "${head}original/${path}${ext}", mode: .fitInside),
     ]
 }

@@ -75,7 +75,8 @@ public struct CDNRule: Sendable, Hashable, Codable {
 
     /// The YAML keys (kebab-case, as in the config file).
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, host, hostRegex = "host-regex", requires, subject = "in", pattern, find, origin, unwrap, sizes, mode, modes
+        case name, host, hostRegex = "host-regex", requires, subject = "in", pattern, find, origin, unwrap, sizes, mode,
+            modes
         case removeParams = "remove-params", setParams = "set-params", signed
     }
 

@@ -87,7 +87,9 @@ public struct CDNRules: Sendable {
             return []
         case .some(.mapping(let mapping)):
             guard let value = mapping["cdn-rules"] else { return [] }
-            if case .scalar(let scalar) = value, scalar.string.isEmpty || scalar.string == "~" || scalar.string == "null" {
+            if case .scalar(let scalar) = value,
+                scalar.string.isEmpty || scalar.string == "~" || scalar.string == "null"
+            {
                 return []
             }
             list = value
@@ -105,7 +107,8 @@ public struct CDNRules: Sendable {
             } catch let error as DecodingError {
                 let (field, cause) = describe(error)
                 let name = node.mapping?["name"]?.string
-                throw CDNRuleError(code: .invalidField, ruleIndex: index, ruleName: name, field: field, underlying: cause)
+                throw CDNRuleError(
+                    code: .invalidField, ruleIndex: index, ruleName: name, field: field, underlying: cause)
             } catch {
                 throw CDNRuleError(code: .invalidField, ruleIndex: index, underlying: "\(error)")
             }

@@ -50,7 +50,9 @@ struct CDNURL: Sendable {
                     || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || "-._[]:".utf8.contains(byte)
             })
         else { return nil }
-        host = String(decoding: authority.map { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") ? $0 | 0x20 : $0 }, as: UTF8.self)
+        host = String(
+            decoding: authority.map { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") ? $0 | 0x20 : $0 },
+            as: UTF8.self)
     }
 
     /// The query's `&`-separated items (empty items dropped).

@@ -267,7 +267,8 @@ struct CompiledRule: Sendable {
         }
         guard var origin else { return nil }
         origin = CDNURL.editQuery(origin, remove: rule.removeParams, set: rule.setParams)
-        if !rule.signed.isEmpty, parts.queryItems.contains(where: { rule.signed.contains(String(CDNURL.key(of: $0))) }) {
+        if !rule.signed.isEmpty, parts.queryItems.contains(where: { rule.signed.contains(String(CDNURL.key(of: $0))) })
+        {
             origin = url
         }
         var width = Self.size(captures["width"])
