@@ -259,8 +259,7 @@ extension CDNRule {
     ]
 
     static let googleFinds = [
-        #"^s(?<width>\d+)"#, #"(?:^|-)w(?<width>\d+)"#, #"(?:^|-)h(?<height>\d+)"#,
-        #"^(?<mode>s|w|h)\d"#, #"-(?<mode>c|p)(?:-|$)"#,
+        #"^s(?<width>\d+)"#, #"(?:^|-)w(?<width>\d+)"#, #"(?:^|-)h(?<height>\d+)"#, #"^(?<mode>s|w|h)\d"#,
     ]
     static let googleModes: [String: ResizeMode] = ["s": .longEdge, "w": .fitInside, "h": .fitInside]
 

@@ -30,7 +30,8 @@ public struct CDNRule: Sendable, Hashable, Codable {
     /// pattern's `scope` capture when it has one, else the whole subject.
     public var find: [String]
     /// Template for the origin (`${name}`, `${name|url}` percent-decodes an encoded URL, `${name|hex}`
-    /// hex-decodes). Nil: the `origin` capture, else (query-item rules) the URL without the processing item.
+    /// hex-decodes). Nil: the `origin` capture if the pattern has one; else, for `query-item` rules, the URL without
+    /// the processing item and fragment, and for `url` rules, the URL without its fragment.
     public var origin: String?
     /// The origin is a wrapped URL to resolve again (proxies), at most three levels deep.
     public var unwrap: Bool

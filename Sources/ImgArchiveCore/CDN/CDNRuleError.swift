@@ -14,8 +14,7 @@ public struct CDNRuleError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let invalidRegex = Code(rawValue: "invalidRegex")
         /// An origin template is malformed or names a capture the pattern does not have.
         public static let invalidTemplate = Code(rawValue: "invalidTemplate")
-        /// The rule can never produce an origin (a url rule without `origin` template or `origin` capture is fine;
-        /// this covers contradictory settings).
+        /// The keys contradict each other (an `unwrap` rule with neither an `origin` template nor capture).
         public static let invalidRule = Code(rawValue: "invalidRule")
         /// The code's name.
         public var description: String { rawValue }
