@@ -272,6 +272,28 @@ extension CDNRulesTests {
         #expect(resolved.rule == nil)
     }
 
+    /// Crafted ~16 KB URLs that would make a careless regex backtrack quadratically; they must resolve to the
+    /// same answer as their short forms. (Timing is reported in docs/cdn-rules.md, not asserted.)
+    static let crafted: [(url: String, rule: String?)] = [
+        (
+            "https://a.example/wp-content/uploads/" + String(repeating: "-1x1/wp-content/uploads/", count: 650)
+                + "x.jpg", nil
+        ),
+        ("https://a.example/unsafe/" + String(repeating: "a/unsafe/", count: 1800) + "x", nil),
+        ("https://a.example/k?imageMogr2/" + String(repeating: "a|imageMogr2/", count: 1200) + "x", "qiniu-imageMogr2"),
+        ("https://a.example/" + String(repeating: "a!/fw/", count: 2700), "upyun"),
+        ("https://a.example/k?x-oss-process=" + String(repeating: "resize,w_1,", count: 1400), "aliyun-oss"),
+    ]
+
+    @Test("crafted long URLs resolve like their short forms", arguments: crafted.indices)
+    func craftedLongURL(_ index: Int) {
+        let (url, rule) = Self.crafted[index]
+        #expect(url.utf8.count > 15_000)
+        let resolved = rules.resolve(url)
+        #expect(resolved.rule == rule)
+        if rule == nil { #expect(resolved.origin == url) }
+    }
+
     @Test("absurd sizes are not sizes", arguments: ["99999999999999999999999", "0", "00", "9999", "-5"])
     func absurdSizes(_ number: String) {
         let resolved = rules.resolve("https://x.example/a.jpg?imageView2/2/w/\(number)")

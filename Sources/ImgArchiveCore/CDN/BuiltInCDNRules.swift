@@ -42,7 +42,7 @@ extension CDNRule {
             find: cloudinaryFinds, origin: "${inner|url}", unwrap: true, mode: .fitInside, modes: cloudinaryModes),
         CDNRule(
             name: "thumbor", requires: ["/unsafe/"],
-            pattern: #"^https?://[^?#]+?/unsafe/(?<scope>(?:[^/?#]+/)*?)(?<inner>https?(?::|%3A)[^#]*)$"#,
+            pattern: #"^(?>https?://[^?#]+?/unsafe/)(?<scope>(?:[^/?#]+/)*?)(?<inner>https?(?::|%3A)[^#]*)$"#,
             find: [#"(?:^|/)(?<width>\d+)x(?<height>\d+)/"#, #"(?:^|/)(?<mode>fit-in)/"#],
             origin: "${inner|url}", unwrap: true, mode: .crop, modes: ["fit-in": .fitInside]),
         CDNRule(
@@ -323,12 +323,12 @@ extension CDNRule {
         CDNRule(
             name: "wordpress-size", requires: wordpressPaths,
             pattern:
-                #"^(?<head>https?://[^?#]*/(?:wp-content/uploads|wp/uploads|blogs\.dir)/[^?#]*?)-(?<width>\d+)x(?<height>\d+)(?:(?<mode>_c|-c)(?:-[a-z]+)*)?(?:@[2-4]x)?(?<ext>\.\#(image)(?:\.webp|\.avif)?)(?<query>\?[^#]*)?(?:#.*)?$"#,
+                #"^(?=https?://[^?#]*/(?:wp-content/uploads|wp/uploads|blogs\.dir)/)(?<head>[^?#]*?)-(?<width>\d+)x(?<height>\d+)(?:(?<mode>_c|-c)(?:-[a-z]+)*)?(?:@[2-4]x)?(?<ext>\.\#(image)(?:\.webp|\.avif)?)(?<query>\?[^#]*)?(?:#.*)?$"#,
             origin: "${head}${ext}${query}", modes: ["_c": .crop, "-c": .crop]),
         CDNRule(
             name: "wordpress-scaled", requires: wordpressPaths,
             pattern:
-                #"^(?<head>https?://[^?#]*/(?:wp-content/uploads|wp/uploads|blogs\.dir)/[^?#]*?)-scaled(?<ext>\.\#(image))(?<query>\?[^#]*)?(?:#.*)?$"#,
+                #"^(?=https?://[^?#]*/(?:wp-content/uploads|wp/uploads|blogs\.dir)/)(?<head>[^?#]*?)-scaled(?<ext>\.\#(image))(?<query>\?[^#]*)?(?:#.*)?$"#,
             origin: "${head}${ext}${query}"),
         CDNRule(
             name: "discourse", requires: ["/optimized/"],

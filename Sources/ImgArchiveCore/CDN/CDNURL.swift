@@ -5,8 +5,6 @@ struct CDNURL: Sendable {
     let base: Substring
     /// The query without its `?`, nil when the URL has none.
     let query: Substring?
-    /// The fragment without its `#`, nil when the URL has none.
-    let fragment: Substring?
     /// The host, lowercased, without user info or port.
     let host: String
 
@@ -32,7 +30,6 @@ struct CDNURL: Sendable {
         let questionIndex = beforeFragment.utf8.firstIndex(of: UInt8(ascii: "?"))
         base = beforeFragment[..<(questionIndex ?? beforeFragment.endIndex)]
         query = questionIndex.map { beforeFragment[beforeFragment.utf8.index(after: $0)...] }
-        fragment = hashIndex.map { url[url.utf8.index(after: $0)...] }
         guard afterScheme <= base.endIndex else { return nil }
         let rest = base[afterScheme...].utf8
         var authority = rest[..<(rest.firstIndex(of: UInt8(ascii: "/")) ?? rest.endIndex)]
