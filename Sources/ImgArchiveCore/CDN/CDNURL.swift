@@ -1,0 +1,136 @@
+/// The pieces of an absolute http(s) URL the rule engine needs, found by plain string scanning (no decoding, no
+/// normalisation: what is not touched stays byte for byte).
+struct CDNURL: Sendable {
+    /// Scheme, authority and path: everything before `?` or `#`.
+    let base: Substring
+    /// The query without its `?`, nil when the URL has none.
+    let query: Substring?
+    /// The host, lowercased, without user info or port.
+    let host: String
+
+    /// Splits `url`; nil when it is not an absolute http or https URL with a host. Scans UTF-8 bytes only
+    /// (Character iteration would cost tens of microseconds per URL).
+    init?(_ url: String) {
+        let bytes = url.utf8
+        guard bytes.count <= 16_384, !bytes.contains(where: { $0 <= 0x20 || $0 == 0x7F }) else { return nil }
+        var cursor = bytes.startIndex
+        func take(_ ascii: String) -> Bool {
+            var probe = cursor
+            for expected in ascii.utf8 {
+                guard probe != bytes.endIndex, bytes[probe] | 0x20 == expected else { return false }
+                probe = bytes.index(after: probe)
+            }
+            cursor = probe
+            return true
+        }
+        guard take("http"), take("s://") || take("://") else { return nil }
+        let afterScheme = cursor
+        let hashIndex = bytes.firstIndex(of: UInt8(ascii: "#"))
+        let beforeFragment = url[..<(hashIndex ?? url.endIndex)]
+        let questionIndex = beforeFragment.utf8.firstIndex(of: UInt8(ascii: "?"))
+        base = beforeFragment[..<(questionIndex ?? beforeFragment.endIndex)]
+        query = questionIndex.map { beforeFragment[beforeFragment.utf8.index(after: $0)...] }
+        guard afterScheme <= base.endIndex else { return nil }
+        let rest = base[afterScheme...].utf8
+        var authority = rest[..<(rest.firstIndex(of: UInt8(ascii: "/")) ?? rest.endIndex)]
+        if let at = authority.lastIndex(of: UInt8(ascii: "@")) { authority = authority[authority.index(after: at)...] }
+        if authority.first == UInt8(ascii: "[") {
+            guard let close = authority.firstIndex(of: UInt8(ascii: "]")) else { return nil }
+            authority = authority[...close]
+        } else if let colon = authority.firstIndex(of: UInt8(ascii: ":")) {
+            authority = authority[..<colon]
+        }
+        guard !authority.isEmpty,
+            authority.allSatisfy({ byte in
+                byte >= 0x80 || (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z"))
+                    || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
+                    || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || "-._[]:".utf8.contains(byte)
+            })
+        else { return nil }
+        host = String(
+            decoding: authority.map { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") ? $0 | 0x20 : $0 },
+            as: UTF8.self)
+    }
+
+    /// The query's `&`-separated items (empty items dropped).
+    var queryItems: [Substring] {
+        query.map(Self.split) ?? []
+    }
+
+    /// The URL without its fragment.
+    var withoutFragment: String {
+        query.map { "\(base)?\($0)" } ?? String(base)
+    }
+
+    /// Splits a query at `&` (empty items dropped), scanning bytes.
+    static func split(_ query: Substring) -> [Substring] {
+        var items: [Substring] = []
+        var start = query.startIndex
+        for index in query.utf8.indices where query.utf8[index] == UInt8(ascii: "&") {
+            if start < index { items.append(query[start..<index]) }
+            start = query.utf8.index(after: index)
+        }
+        if start < query.endIndex { items.append(query[start...]) }
+        return items
+    }
+
+    /// Whether `text` contains `needle` (UTF-8 bytes, case-sensitive).
+    static func contains(_ text: String, _ needle: [UInt8]) -> Bool {
+        guard let first = needle.first else { return true }
+        var text = text
+        return text.withUTF8 { haystack in
+            guard haystack.count >= needle.count else { return false }
+            var index = 0
+            let last = haystack.count - needle.count
+            while index <= last {
+                if haystack[index] == first {
+                    var offset = 1
+                    while offset < needle.count && haystack[index + offset] == needle[offset] { offset += 1 }
+                    if offset == needle.count { return true }
+                }
+                index += 1
+            }
+            return false
+        }
+    }
+
+    /// The name of a query item: the text before `=`, or the whole item.
+    static func key(of item: Substring) -> Substring {
+        item.utf8.firstIndex(of: UInt8(ascii: "=")).map { item[..<$0] } ?? item
+    }
+
+    /// `base`, plus `?` and the items when there are any.
+    static func join(_ base: Substring, _ items: [Substring]) -> String {
+        items.isEmpty ? String(base) : "\(base)?\(items.joined(separator: "&"))"
+    }
+
+    /// Applies `remove` (names; `*` = every item) and `set` (name → value) to the query of `url`.
+    /// The fragment, if any, is kept after the new query.
+    static func editQuery(_ url: String, remove: [String], set: [String: String]) -> String {
+        if remove.isEmpty && set.isEmpty { return url }
+        let hashIndex = url.utf8.firstIndex(of: UInt8(ascii: "#"))
+        let beforeFragment = url[..<(hashIndex ?? url.endIndex)]
+        let fragment = hashIndex.map { url[$0...] } ?? ""
+        let questionIndex = beforeFragment.utf8.firstIndex(of: UInt8(ascii: "?"))
+        let base = beforeFragment[..<(questionIndex ?? beforeFragment.endIndex)]
+        var items: [Substring] =
+            questionIndex.map {
+                split(beforeFragment[beforeFragment.utf8.index(after: $0)...])
+            } ?? []
+        if remove.contains("*") {
+            items = []
+        } else if !remove.isEmpty {
+            items.removeAll { remove.contains(String(key(of: $0))) }
+        }
+        for name in set.keys.sorted() {
+            let value = set[name] ?? ""
+            let item = Substring("\(name)=\(value)")
+            if let index = items.firstIndex(where: { key(of: $0) == name }) {
+                items[index] = item
+            } else {
+                items.append(item)
+            }
+        }
+        return join(base, items) + fragment
+    }
+}
