@@ -2,17 +2,20 @@ import ArgumentParser
 import Foundation
 import ImgArchiveCore
 
-/// The options a command takes from `imgarchive.yml`.
-struct Configuration {
-    var scanOptions = ScanOptions()
+/// Finds and reads the configuration file for a command.
+enum ConfigurationLoader {
+    /// The default file name, looked for in the current folder.
+    static let defaultName = "imgarchive.yml"
 
-    /// Reads `explicitPath`, or `imgarchive.yml` in the current folder when it exists.
+    /// Reads `explicitPath`, or `imgarchive.yml` in the current folder when it exists, else the defaults.
     static func load(explicitPath: String?) throws -> Configuration {
-        let path = explicitPath ?? "imgarchive.yml"
-        guard FileManager.default.fileExists(atPath: path) else {
-            if let explicitPath { throw ValidationError("\(explicitPath): no such configuration file") }
-            return Configuration()
+        if let explicitPath {
+            guard FileManager.default.fileExists(atPath: explicitPath) else {
+                throw ValidationError("\(explicitPath): no such configuration file; check --config")
+            }
+            return try Configuration.load(path: explicitPath)
         }
-        return Configuration()
+        guard FileManager.default.fileExists(atPath: defaultName) else { return Configuration() }
+        return try Configuration.load(path: defaultName)
     }
 }

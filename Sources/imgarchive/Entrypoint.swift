@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 /// The `imgarchive` command: parses options and hands each subcommand to the library modules.
 @main
@@ -6,11 +7,39 @@ struct ImgArchive: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "imgarchive",
         abstract: "Archive the remote images that blog posts hotlink, and point the posts at the copies.",
+        discussion: """
+            Exit codes: 0 all fine; 1 some posts or references failed (each is reported); 2 usage or set-up \
+            error (bad option, bad configuration, unusable archive).
+            """,
         version: ImgArchiveVersion.current,
         subcommands: [
             ScanCommand.self,
         ]
     )
+
+    /// Runs the command and maps errors to the documented exit codes: a command's own `ExitCode` stands,
+    /// help and version exit 0, every other error (usage, configuration, set-up) prints its message and exits 2.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let code as ExitCode {
+            Foundation.exit(code.rawValue)
+        } catch {
+            let code = exitCode(for: error)
+            let message = fullMessage(for: error)
+            if code == .success {
+                print(message)
+                Foundation.exit(0)
+            }
+            FileHandle.standardError.write(Data((message + "\n").utf8))
+            Foundation.exit(2)
+        }
+    }
 }
 
 enum ImgArchiveVersion {

@@ -33,7 +33,7 @@ struct ScanCommand: AsyncParsableCommand {
     var config: String?
 
     func run() async throws {
-        let configuration = try Configuration.load(explicitPath: config)
+        let configuration = try ConfigurationLoader.load(explicitPath: config)
         let scanner = PostScanner(options: configuration.scanOptions)
         let (posts, problems) = SiteWalker.posts(in: paths)
         for problem in problems { Diagnostics.warn("\(problem.path): \(problem.message)") }

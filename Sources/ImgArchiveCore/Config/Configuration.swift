@@ -1,0 +1,318 @@
+public import Foundation
+import Yams
+
+/// A problem in the configuration file, with the file, the line and the fix.
+public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
+    /// The configuration file.
+    public var path: String
+    /// The 1-based line of the offending key or value, when known.
+    public var line: Int?
+    /// What is wrong and how to fix it.
+    public var message: String
+
+    /// Creates an error.
+    public init(path: String, line: Int?, message: String) {
+        self.path = path
+        self.line = line
+        self.message = message
+    }
+
+    /// `file:line: message`.
+    public var description: String { "\(path)\(line.map { ":\($0)" } ?? ""): \(message)" }
+}
+
+/// Request headers for the hosts a pattern names: `host`, or `*.domain` for the domain and its subdomains.
+public struct HostProfile: Sendable {
+    /// The pattern as written.
+    public var pattern: String
+    /// Headers sent to matching hosts (Referer, User-Agent, Cookie, ...), in the order written.
+    public var headers: [(name: String, value: String)]
+
+    /// Creates a profile.
+    public init(pattern: String, headers: [(name: String, value: String)]) {
+        self.pattern = pattern
+        self.headers = headers
+    }
+
+    /// Whether the profile applies to `host` (compared case-insensitively).
+    public func matches(host: String) -> Bool {
+        let h = host.lowercased()
+        let p = pattern.lowercased()
+        if p.hasPrefix("*.") {
+            let domain = p.dropFirst(2)
+            return h == domain || h.hasSuffix("." + domain)
+        }
+        return h == p
+    }
+
+    /// The profile for a host: the first whose pattern matches.
+    public static func first(in profiles: [HostProfile], host: String) -> HostProfile? {
+        profiles.first { $0.matches(host: host) }
+    }
+}
+
+/// `imgarchive.yml`: every setting a command-line option can also give, plus CDN rules and host profiles.
+/// Read with a real YAML parser; an unknown key or a bad value is an error naming the file, the line and the fix.
+public struct Configuration: Sendable {
+    /// Where it was read from (nil for the defaults).
+    public var path: String?
+    /// The archive folder.
+    public var archive: String?
+    /// The site's public URL, for the Referer ladder (`url` in Jekyll/Hexo, `baseURL` in Hugo, when unset).
+    public var siteURL: String?
+    /// Front-matter fields that hold images.
+    public var frontMatterFields: [String]?
+    /// Extra CDN rules, tried before the built-in ones.
+    public var cdnRules: [CDNRule] = []
+    /// Request headers per host.
+    public var hostProfiles: [HostProfile] = []
+    /// Download settings.
+    public var jobs: Int?
+    public var perHost: Int?
+    public var retries: Int?
+    /// Total time for one request, in seconds.
+    public var timeout: Int?
+    public var maxBytes: Int64?
+    public var userAgent: String?
+    /// `HOST:PORT:ADDR:PORT` entries, as `--connect-to`.
+    public var connectTo: [String] = []
+    /// Re-check archived URLs whose last check is older than this many seconds.
+    public var revalidateAfter: TimeInterval?
+    /// Thumbnail JPEG quality (1-100).
+    public var quality: Int?
+    /// The largest image, in pixels, that is decoded.
+    public var maxPixels: Int?
+
+    /// The defaults.
+    public init() {}
+
+    /// The keys this file may hold, with what each takes (for error messages).
+    public static let keys: [(String, String)] = [
+        ("archive", "a folder"), ("site-url", "a URL"), ("front-matter-fields", "a list of field names"),
+        ("cdn-rules", "a list of rules (docs/cdn-rules.md)"), ("hosts", "a mapping of host patterns to headers"),
+        ("jobs", "a whole number from 1 to 256"), ("per-host", "a whole number from 1 to 64"),
+        ("retries", "a whole number from 0 to 20"), ("timeout", "seconds, from 1 to 3600"),
+        ("max-bytes", "a size such as 50MB"), ("user-agent", "a string"),
+        ("connect-to", "a list of HOST:PORT:ADDR:PORT"), ("revalidate-after", "a duration such as 30d or 12h"),
+        ("quality", "a whole number from 1 to 100"), ("max-pixels", "a whole number such as 100000000"),
+    ]
+
+    /// Reads `path`.
+    public static func load(path: String) throws(ConfigurationError) -> Configuration {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigurationError(path: path, line: nil, message: "cannot read the configuration file (\(error.localizedDescription))")
+        }
+        return try parse(text, path: path)
+    }
+
+    /// Parses configuration text.
+    public static func parse(_ text: String, path: String) throws(ConfigurationError) -> Configuration {
+        var config = Configuration()
+        config.path = path
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch {
+            let message = String(describing: error).split(separator: "\n").first.map(String.init) ?? "parse error"
+            throw ConfigurationError(path: path, line: nil, message: "not valid YAML: \(message)")
+        }
+        guard let root else { return config }
+        guard case .mapping(let mapping) = root else {
+            throw ConfigurationError(path: path, line: root.mark?.line, message: "expected key: value lines at the top level")
+        }
+        let known = Set(keys.map(\.0))
+        for (keyNode, value) in mapping {
+            let key = keyNode.string ?? ""
+            let line = keyNode.mark?.line
+            guard known.contains(key) else {
+                let suggestion = keys.map(\.0).min { editDistance($0, key) < editDistance($1, key) } ?? ""
+                throw ConfigurationError(
+                    path: path, line: line,
+                    message: "unknown key '\(key)'" + (editDistance(suggestion, key) <= 3 ? " (did you mean '\(suggestion)'?)" : "")
+                        + "; known keys: " + keys.map(\.0).joined(separator: ", "))
+            }
+            let reader = ValueReader(path: path, key: key, node: value)
+            switch key {
+            case "archive": config.archive = try reader.string()
+            case "site-url": config.siteURL = try reader.string()
+            case "front-matter-fields": config.frontMatterFields = try reader.strings()
+            case "cdn-rules":
+                do {
+                    config.cdnRules = try CDNRules.decodeRules(yaml: text)
+                } catch {
+                    throw ConfigurationError(path: path, line: line, message: "\(error)")
+                }
+            case "hosts": config.hostProfiles = try reader.hostProfiles()
+            case "jobs": config.jobs = try reader.integer(in: 1...256)
+            case "per-host": config.perHost = try reader.integer(in: 1...64)
+            case "retries": config.retries = try reader.integer(in: 0...20)
+            case "timeout": config.timeout = try reader.integer(in: 1...3600)
+            case "max-bytes": config.maxBytes = try reader.byteSize()
+            case "user-agent": config.userAgent = try reader.string()
+            case "connect-to": config.connectTo = try reader.strings()
+            case "revalidate-after": config.revalidateAfter = try reader.duration()
+            case "quality": config.quality = try reader.integer(in: 1...100)
+            case "max-pixels": config.maxPixels = try reader.integer(in: 1...1_000_000_000)
+            default: break
+            }
+        }
+        return config
+    }
+
+    /// The scanner options this configuration asks for.
+    public var scanOptions: ScanOptions {
+        ScanOptions(
+            frontMatterFields: frontMatterFields ?? ScanOptions.defaultFrontMatterFields,
+            cdnRules: cdnRules.isEmpty ? .builtIn : CDNRules.builtIn.adding(userRules: cdnRules))
+    }
+
+    /// Levenshtein distance, for "did you mean".
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a)
+        let b = Array(b)
+        guard !a.isEmpty else { return b.count }
+        guard !b.isEmpty else { return a.count }
+        var previous = Array(0...b.count)
+        for i in 1...a.count {
+            var current = [i] + Array(repeating: 0, count: b.count)
+            for j in 1...b.count {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            previous = current
+        }
+        return previous[b.count]
+    }
+
+    /// Parses a duration: `30d`, `12h`, `45m`, `90s`, `2w`, or plain seconds.
+    public static func parseDuration(_ text: String) -> TimeInterval? {
+        let t = text.trimmingCharacters(in: .whitespaces).lowercased()
+        let units: [Character: TimeInterval] = ["s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604_800]
+        if let last = t.last, let unit = units[last], let n = Double(t.dropLast()), n >= 0 { return n * unit }
+        if let n = Double(t), n >= 0 { return n }
+        return nil
+    }
+
+    /// Parses a byte size: `50MB`, `512k`, `1GiB`, or plain bytes.
+    public static func parseByteSize(_ text: String) -> Int64? {
+        let t = text.trimmingCharacters(in: .whitespaces).lowercased().replacingOccurrences(of: " ", with: "")
+        let units: [(String, Int64)] = [
+            ("gib", 1 << 30), ("mib", 1 << 20), ("kib", 1 << 10), ("gb", 1_000_000_000), ("mb", 1_000_000),
+            ("kb", 1000), ("g", 1 << 30), ("m", 1 << 20), ("k", 1 << 10), ("b", 1),
+        ]
+        for (suffix, factor) in units where t.hasSuffix(suffix) {
+            guard let n = Double(t.dropLast(suffix.count)), n > 0 else { return nil }
+            return Int64(n * Double(factor))
+        }
+        return Int64(t).flatMap { $0 > 0 ? $0 : nil }
+    }
+}
+
+/// Reads one value of the configuration, with errors that say which key wants what.
+private struct ValueReader {
+    var path: String
+    var key: String
+    var node: Node
+
+    private func fail(_ wants: String) -> ConfigurationError {
+        ConfigurationError(
+            path: path, line: node.mark?.line,
+            message: "'\(key)' must be \(wants), not '\(node.string ?? "a \(kind)")'")
+    }
+
+    private var kind: String {
+        switch node {
+        case .mapping: "mapping"
+        case .sequence: "list"
+        default: "value"
+        }
+    }
+
+    func string() throws(ConfigurationError) -> String {
+        guard let s = node.scalar?.string, !s.isEmpty else { throw fail("a string") }
+        return s
+    }
+
+    func strings() throws(ConfigurationError) -> [String] {
+        if let s = node.scalar?.string { return [s] }
+        guard case .sequence(let seq) = node else { throw fail("a list of strings") }
+        var out: [String] = []
+        for item in seq {
+            guard let s = item.scalar?.string else { throw fail("a list of strings") }
+            out.append(s)
+        }
+        return out
+    }
+
+    func integer(in range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
+        guard let s = node.scalar?.string, let n = Int(s), range.contains(n) else {
+            throw fail("a whole number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return n
+    }
+
+    func byteSize() throws(ConfigurationError) -> Int64 {
+        guard let s = node.scalar?.string, let n = Configuration.parseByteSize(s) else {
+            throw fail("a size such as 50MB or 512KiB")
+        }
+        return n
+    }
+
+    func duration() throws(ConfigurationError) -> TimeInterval {
+        guard let s = node.scalar?.string, let d = Configuration.parseDuration(s) else {
+            throw fail("a duration such as 30d, 12h or 90m")
+        }
+        return d
+    }
+
+    /// `hosts:` maps host patterns to `referer`, `user-agent` and a `headers` mapping.
+    func hostProfiles() throws(ConfigurationError) -> [HostProfile] {
+        guard case .mapping(let mapping) = node else { throw fail("a mapping of host patterns to headers") }
+        var out: [HostProfile] = []
+        for (hostNode, settings) in mapping {
+            let host = hostNode.string ?? ""
+            guard case .mapping(let fields) = settings else {
+                throw ConfigurationError(
+                    path: path, line: hostNode.mark?.line,
+                    message: "hosts: '\(host)' must map to referer, user-agent or headers")
+            }
+            var headers: [(name: String, value: String)] = []
+            for (fieldNode, value) in fields {
+                let field = fieldNode.string ?? ""
+                switch field {
+                case "referer", "user-agent":
+                    guard let v = value.scalar?.string else {
+                        throw ConfigurationError(
+                            path: path, line: fieldNode.mark?.line, message: "hosts: '\(host).\(field)' must be a string")
+                    }
+                    headers.append((field == "referer" ? "Referer" : "User-Agent", v))
+                case "headers":
+                    guard case .mapping(let hs) = value else {
+                        throw ConfigurationError(
+                            path: path, line: fieldNode.mark?.line,
+                            message: "hosts: '\(host).headers' must be a mapping of header names to values")
+                    }
+                    for (n, v) in hs {
+                        guard let name = n.string, let v = v.scalar?.string,
+                            !name.isEmpty, !name.contains(where: { $0 == ":" || $0.isWhitespace }),
+                            !v.contains(where: { $0 == "\r" || $0 == "\n" })
+                        else {
+                            throw ConfigurationError(
+                                path: path, line: n.mark?.line,
+                                message: "hosts: '\(host).headers' has a bad header; write Name: value on one line")
+                        }
+                        headers.append((name, v))
+                    }
+                default:
+                    throw ConfigurationError(
+                        path: path, line: fieldNode.mark?.line,
+                        message: "hosts: unknown setting '\(field)' for '\(host)'; use referer, user-agent or headers")
+                }
+            }
+            out.append(HostProfile(pattern: host, headers: headers))
+        }
+        return out
+    }
+}

@@ -1,0 +1,90 @@
+import Testing
+
+@testable import ImgArchiveCore
+
+@Test func readsEveryKey() throws {
+    let text = """
+        archive: /srv/blog-archive
+        site-url: https://blog.example.com/
+        front-matter-fields: [cover, hero.image]
+        jobs: 8
+        per-host: 2
+        retries: 5
+        timeout: 60
+        max-bytes: 20MB
+        user-agent: test-agent
+        connect-to: ["cdn.test:80:127.0.0.1:8080"]
+        revalidate-after: 30d
+        quality: 80
+        max-pixels: 50000000
+        hosts:
+          "*.sinaimg.cn":
+            referer: https://weibo.com/
+          img.example.com:
+            user-agent: Mozilla/5.0
+            headers:
+              Cookie: a=1
+        cdn-rules:
+          - name: my-cdn
+            host: img.example.com
+            pattern: '^(?<origin>https?://[^?]+)\\?w=(?<width>\\d+)$'
+        """
+    let c = try Configuration.parse(text, path: "imgarchive.yml")
+    #expect(c.archive == "/srv/blog-archive")
+    #expect(c.siteURL == "https://blog.example.com/")
+    #expect(c.frontMatterFields == ["cover", "hero.image"])
+    #expect(c.jobs == 8 && c.perHost == 2 && c.retries == 5 && c.timeout == 60)
+    #expect(c.maxBytes == 20_000_000)
+    #expect(c.userAgent == "test-agent")
+    #expect(c.connectTo == ["cdn.test:80:127.0.0.1:8080"])
+    #expect(c.revalidateAfter == 2_592_000.0)
+    #expect(c.quality == 80 && c.maxPixels == 50_000_000)
+    #expect(c.hostProfiles.count == 2)
+    let sina = try #require(HostProfile.first(in: c.hostProfiles, host: "WX4.sinaimg.cn"))
+    #expect(sina.headers.map(\.name) == ["Referer"])
+    #expect(HostProfile.first(in: c.hostProfiles, host: "sinaimg.cn.evil.test") == nil)
+    let img = try #require(HostProfile.first(in: c.hostProfiles, host: "img.example.com"))
+    #expect(img.headers.map(\.name) == ["User-Agent", "Cookie"])
+    let resolved = c.scanOptions.cdnRules.resolve("https://img.example.com/a.jpg?w=300")
+    #expect(resolved.origin == "https://img.example.com/a.jpg")
+    #expect(resolved.width == 300)
+}
+
+struct BadConfig: Sendable, CustomTestStringConvertible {
+    var text: String
+    var line: Int?
+    var says: String
+    var testDescription: String { text }
+}
+
+@Test(arguments: [
+    BadConfig(text: "jobs: 4\njbos: 3\n", line: 2, says: "did you mean 'jobs'"),
+    BadConfig(text: "jobs: many\n", line: 1, says: "'jobs' must be a whole number from 1 to 256"),
+    BadConfig(text: "retries: -1\n", line: 1, says: "'retries' must be"),
+    BadConfig(text: "max-bytes: lots\n", line: 1, says: "a size such as 50MB"),
+    BadConfig(text: "revalidate-after: soon\n", line: 1, says: "a duration such as 30d"),
+    BadConfig(text: "hosts:\n  a.test:\n    referrer: x\n", line: 3, says: "unknown setting 'referrer'"),
+    BadConfig(text: "hosts:\n  a.test:\n    headers:\n      \"Bad Name\": x\n", line: 4, says: "bad header"),
+    BadConfig(text: "cdn-rules:\n  - name: x\n    pattern: '('\n", line: 1, says: "cdn-rules[0]"),
+    BadConfig(text: "- just\n- a list\n", line: 1, says: "key: value"),
+    BadConfig(text: "jobs: [1\n", line: nil, says: "not valid YAML"),
+])
+func badConfigurationNamesTheLineAndTheFix(_ c: BadConfig) {
+    do {
+        _ = try Configuration.parse(c.text, path: "site/imgarchive.yml")
+        Issue.record("accepted \(c.text)")
+    } catch {
+        #expect(error.line == c.line)
+        #expect(error.description.hasPrefix("site/imgarchive.yml"))
+        #expect(error.message.contains(c.says), "\(error.message)")
+    }
+}
+
+@Test func durationsAndSizes() {
+    #expect(Configuration.parseDuration("12h") == 43200)
+    #expect(Configuration.parseDuration("90") == 90)
+    #expect(Configuration.parseDuration("x") == nil)
+    #expect(Configuration.parseByteSize("512KiB") == 524_288)
+    #expect(Configuration.parseByteSize("1.5MB") == 1_500_000)
+    #expect(Configuration.parseByteSize("0") == nil)
+}
