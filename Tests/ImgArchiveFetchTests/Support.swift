@@ -69,7 +69,7 @@ struct RouteServer: Sendable {
     let port: UInt16
 
     static func start(_ configure: (HTTPServer) async -> Void) async throws -> RouteServer {
-        let server = HTTPServer(address: try .inet(ip4: "127.0.0.1", port: 0), timeout: 30)
+        let server = HTTPServer(address: try .inet(ip4: "127.0.0.1", port: 0), timeout: 30, logger: .disabled)
         await configure(server)
         let task = Task { try await server.run() }
         try await server.waitUntilListening()

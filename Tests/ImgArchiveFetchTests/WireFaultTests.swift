@@ -59,7 +59,10 @@ func head(_ status: String, _ headers: [String]) -> String {
             for index in 0..<pieces {
                 let end = index == pieces - 1 ? total : (index + 1) * piece
                 guard connection.send(Array(image[(index * piece)..<end])) else { return }
-                if index < pieces - 1 { Thread.sleep(forTimeInterval: Double(pause.components.attoseconds) / 1e18) }
+                if index < pieces - 1 {
+                    let (seconds, attoseconds) = pause.components
+                    Thread.sleep(forTimeInterval: Double(seconds) + Double(attoseconds) / 1e18)
+                }
             }
         }
         return (server, image)
@@ -79,8 +82,8 @@ func head(_ status: String, _ headers: [String]) -> String {
     }
 
     @Test func dripBelowTheStallSpeedIsStalled() async throws {
-        // 20 bytes, then nothing for 3 s: under 100 B/s for longer than the 1 s window.
-        let (server, _) = try Self.drip(total: 40, pieces: 2, pause: .milliseconds(999))
+        // 20 bytes, then nothing for 2.5 s: under 100 B/s for longer than the 1 s window.
+        let (server, _) = try Self.drip(total: 40, pieces: 2, pause: .milliseconds(2500))
         defer { server.stop() }
         let options = testOptions(retries: 0, totalTimeout: .seconds(20), stallSeconds: 1, stallBytesPerSecond: 100)
         try await withTestDownloader(options) { downloader, tmp in
