@@ -59,7 +59,7 @@ public struct Download: Sendable {
     public var notModified: Bool
     /// The body's temporary file; the caller renames it into the archive or deletes it. Nil on 304.
     public var temporaryFile: String?
-    /// SHA-256 of the body, lowercase hex (of the decoded bytes when the server compressed them).
+    /// SHA-256 of the body, lowercase hex (of the decoded bytes when the server compressed them); empty on 304.
     public var sha256: String
     /// Bytes in the body.
     public var byteCount: Int

@@ -164,23 +164,29 @@ final class Engine: @unchecked Sendable {
 
     /// Hands a request to the curl thread. Runs inside the caller's task, so the cancellation check under
     /// the lock pairs with `cancel(_:)`: a submission is either refused here or findable by its id.
+    ///
+    /// Only the submission that finds the inbox empty wakes the thread: the thread takes the whole inbox at
+    /// once, so a non-empty inbox means a wakeup is already pending.
     func submit(_ submission: Submission) {
-        let refused: FetchError? = inbox.withLock { state in
+        let (refused, wake): (FetchError?, Bool) = inbox.withLock { state in
             if state.shuttingDown {
-                return FetchError(
+                let error = FetchError(
                     code: .cancelled, url: submission.request.url, attempts: 0,
                     message: "the downloader has shut down")
+                return (error, false)
             }
             if Task.isCancelled {
-                return FetchError(
+                let error = FetchError(
                     code: .cancelled, url: submission.request.url, attempts: 0, message: "the download was cancelled")
+                return (error, false)
             }
+            let wasEmpty = state.submissions.isEmpty
             state.submissions.append(submission)
-            return nil
+            return (nil, wasEmpty)
         }
         if let refused {
             submission.continuation.resume(returning: .failure(refused))
-        } else {
+        } else if wake {
             curl_multi_wakeup(multi)
         }
     }

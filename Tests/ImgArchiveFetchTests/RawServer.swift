@@ -83,7 +83,7 @@ final class RawServer: @unchecked Sendable {
     let port: UInt16
     private let listener: Int32
     private let handler: @Sendable (RawConnection, RawServer) -> Void
-    /// Open connections per Host right now, and the most ever open at once.
+    /// Open connections per Host right now, and the most ever open at once (key \"*\": all hosts).
     let connections = Mutex<(open: [String: Int], peak: [String: Int])>(([:], [:]))
 
     init(handler: @escaping @Sendable (RawConnection, RawServer) -> Void) throws {
@@ -133,13 +133,17 @@ final class RawServer: @unchecked Sendable {
     /// Records a connection to `host` as open (call once per connection) until `closed(host:)`.
     func opened(host: String) {
         connections.withLock { state in
-            state.open[host, default: 0] += 1
-            state.peak[host] = max(state.peak[host] ?? 0, state.open[host] ?? 0)
+            for key in [host, "*"] {
+                state.open[key, default: 0] += 1
+                state.peak[key] = max(state.peak[key] ?? 0, state.open[key] ?? 0)
+            }
         }
     }
 
     func closed(host: String) {
-        connections.withLock { $0.open[host, default: 0] -= 1 }
+        connections.withLock { state in
+            for key in [host, "*"] { state.open[key, default: 0] -= 1 }
+        }
     }
 
     /// Stops accepting (connections already open finish on their own).

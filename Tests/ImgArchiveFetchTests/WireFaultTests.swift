@@ -185,7 +185,62 @@ func head(_ status: String, _ headers: [String]) -> String {
                 let peak = peaks["\(host):\(port)"] ?? 0
                 #expect(peak >= 1 && peak <= 4, "peak connections for \(host): \(peak)")
             }
+            #expect((peaks["*"] ?? 0) <= 16)
             for download in downloads { if let file = download.temporaryFile { unlink(file) } }
+            #expect(directoryEntries(tmp).isEmpty)
+        }
+    }
+
+    @Test func jobsCapsConnectionsOverall() async throws {
+        let image = jpegLikeBytes(count: 2000, seed: 5)
+        let reply = Array(head("200 OK", ["Content-Length: \(image.count)"]).utf8) + image
+        let server = try RawServer { connection, server in
+            guard var request = connection.readRequest() else { return }
+            server.opened(host: "any")
+            defer { server.closed(host: "any") }
+            repeat {
+                Thread.sleep(forTimeInterval: 0.002)
+                guard connection.send(reply) else { return }
+                guard let next = connection.readRequest() else { return }
+                request = next
+            } while !request.path.isEmpty
+        }
+        defer { server.stop() }
+        try await withTestDownloader(testOptions(jobs: 2, perHost: 8)) { downloader, tmp in
+            let results = await withTaskGroup(of: Bool.self) { group in
+                for index in 0..<60 {
+                    let url = "http://127.0.0.1:\(server.port)/\(index).jpg"
+                    group.addTask {
+                        guard case .success(let download) = await downloader.download(
+                            DownloadRequest(url: url, temporaryDirectory: tmp))
+                        else { return false }
+                        if let file = download.temporaryFile { unlink(file) }
+                        return true
+                    }
+                }
+                var ok = 0
+                for await success in group where success { ok += 1 }
+                return ok
+            }
+            #expect(results == 60)
+            let peak = server.connections.withLock { $0.peak["*"] ?? 0 }
+            #expect(peak >= 1 && peak <= 2, "peak connections: \(peak)")
+        }
+    }
+
+    @Test func missingTemporaryDirectoryIsAnIOError() async throws {
+        let image = jpegLikeBytes(count: 500)
+        let server = try RawServer { connection, _ in
+            guard connection.readRequest() != nil else { return }
+            connection.send(Array(head("200 OK", ["Content-Length: \(image.count)"]).utf8) + image)
+        }
+        defer { server.stop() }
+        try await withTestDownloader { downloader, tmp in
+            let result = await downloader.download(
+                DownloadRequest(url: "http://127.0.0.1:\(server.port)/a.jpg", temporaryDirectory: tmp + "/missing"))
+            guard case .failure(let error) = result else { Issue.record("expected a failure"); return }
+            #expect(error.code == .io)
+            #expect(error.detail != nil)
             #expect(directoryEntries(tmp).isEmpty)
         }
     }
