@@ -1,0 +1,82 @@
+/// Limits and politeness settings for a `Downloader`; every limit is enforced by a libcurl option.
+public struct DownloadOptions: Sendable {
+    /// Transfers in flight at once (also libcurl's total connection limit).
+    public var jobs: Int
+    /// Connections (and transfers in flight) per host.
+    public var perHost: Int
+    /// Retries after a timeout, connection error, 408, 429 or 5xx (so at most `retries + 1` attempts).
+    public var retries: Int
+    /// Time allowed to set up a connection (TCP and TLS).
+    public var connectTimeout: Duration
+    /// Time allowed for a whole attempt, redirects included.
+    public var totalTimeout: Duration
+    /// An attempt is stalled when it moves fewer than `stallBytesPerSecond` for this many seconds.
+    public var stallSeconds: Int
+    /// The speed under which a transfer counts as stalled.
+    public var stallBytesPerSecond: Int
+    /// The largest body accepted, in bytes (decoded bytes when the server compresses).
+    public var maxBytes: Int64
+    /// Redirects followed per attempt.
+    public var maxRedirects: Int
+    /// The User-Agent sent unless a request's headers set another.
+    public var userAgent: String
+    /// libcurl `CONNECT_TO` entries, `HOST:PORT:CONNECT-TO-HOST:CONNECT-TO-PORT`.
+    public var connectTo: [String]
+    /// The first retry waits about this long; each later retry doubles it (with jitter).
+    public var backoffBase: Duration
+    /// The longest backoff between two attempts.
+    public var maxBackoff: Duration
+    /// The longest wait a server's `Retry-After` may ask for; longer requests are cut to this.
+    public var maxRetryAfter: Duration
+
+    /// The library version named in the default User-Agent.
+    public static let libraryVersion = "0.1.0"
+
+    /// The User-Agent imgarchive sends: `imgarchive/<version> (+https://github.com/imgarchive)`.
+    public static func userAgent(version: String) -> String {
+        "imgarchive/\(version) (+https://github.com/imgarchive)"
+    }
+
+    /// Creates options; the defaults are the command line's defaults.
+    public init(
+        jobs: Int = 16,
+        perHost: Int = 4,
+        retries: Int = 3,
+        connectTimeout: Duration = .seconds(15),
+        totalTimeout: Duration = .seconds(120),
+        stallSeconds: Int = 30,
+        stallBytesPerSecond: Int = 1,
+        maxBytes: Int64 = 50_000_000,
+        maxRedirects: Int = 5,
+        userAgent: String = DownloadOptions.userAgent(version: DownloadOptions.libraryVersion),
+        connectTo: [String] = [],
+        backoffBase: Duration = .milliseconds(500),
+        maxBackoff: Duration = .seconds(30),
+        maxRetryAfter: Duration = .seconds(120)
+    ) {
+        self.jobs = max(1, jobs)
+        self.perHost = max(1, perHost)
+        self.retries = max(0, retries)
+        self.connectTimeout = connectTimeout
+        self.totalTimeout = totalTimeout
+        self.stallSeconds = max(1, stallSeconds)
+        self.stallBytesPerSecond = max(1, stallBytesPerSecond)
+        self.maxBytes = max(1, maxBytes)
+        self.maxRedirects = max(0, maxRedirects)
+        self.userAgent = userAgent
+        self.connectTo = connectTo
+        self.backoffBase = backoffBase
+        self.maxBackoff = maxBackoff
+        self.maxRetryAfter = maxRetryAfter
+    }
+}
+
+extension Duration {
+    /// Whole milliseconds, at least 1 for any positive duration (libcurl treats 0 as "no limit").
+    var milliseconds: Int {
+        let (seconds, attoseconds) = components
+        let ms = seconds * 1000 + attoseconds / 1_000_000_000_000_000
+        if ms <= 0 { return self > .zero ? 1 : 0 }
+        return Int(clamping: ms)
+    }
+}

@@ -1,0 +1,45 @@
+public import Logging
+
+/// Downloads images with libcurl's multi interface: one multi handle driven by one dedicated thread,
+/// many concurrent `download` calls queued to it. Create one with `withDownloader`.
+public final class Downloader: Sendable {
+    private let engine: Engine
+
+    private init(engine: Engine) {
+        self.engine = engine
+    }
+
+    /// Runs `body` with a downloader, then stops its thread and frees every libcurl handle (downloads
+    /// still running then fail as `cancelled`). Throws a `FetchError` when libcurl cannot be set up.
+    public static func withDownloader<R: Sendable>(
+        options: DownloadOptions = DownloadOptions(),
+        logger: Logger,
+        isolation: isolated (any Actor)? = #isolation,
+        _ body: (Downloader) async throws -> R
+    ) async throws -> R {
+        let engine = try Engine(options: options, logger: logger)
+        engine.start()
+        let downloader = Downloader(engine: engine)
+        do {
+            let result = try await body(downloader)
+            await engine.shutdown()
+            return result
+        } catch {
+            await engine.shutdown()
+            throw error
+        }
+    }
+
+    /// Fetches one URL: the image in a temporary file, a 304, or a classified failure. Retries, backoff and
+    /// the Referer ladder happen inside; cancelling the calling task cancels the download.
+    public func download(_ request: DownloadRequest) async -> Result<Download, FetchError> {
+        let id = engine.makeID()
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                engine.submit(Submission(id: id, request: request, continuation: continuation))
+            }
+        } onCancel: {
+            engine.cancel(id)
+        }
+    }
+}

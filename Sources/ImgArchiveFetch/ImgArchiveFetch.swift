@@ -1,1 +1,0 @@
-// ImgArchiveFetch: see docs/architecture.md.

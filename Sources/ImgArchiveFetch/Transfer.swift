@@ -1,0 +1,281 @@
+internal import CCurl
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import ImgArchiveCore
+
+/// One libcurl easy handle and its body file, reused from download to download. Used only on the curl
+/// thread: libcurl calls `receive` from `curl_multi_perform` on that thread.
+final class Transfer {
+    /// What an attempt came to.
+    enum Outcome {
+        case success(Download)
+        case failure(FetchError, retriable: Bool, retryAfter: Duration?)
+    }
+
+    let easy: UnsafeMutableRawPointer
+    let body = BodyFile()
+    private let errorBuffer: UnsafeMutablePointer<CChar>
+    private var headerList: UnsafeMutablePointer<curl_slist>?
+    /// The job being served, nil while idle.
+    var job: Job?
+    private var directory = ""
+    private var maxBytes: Int64 = 0
+    private var exceededCap = false
+    private var errorBodyBytes = 0
+    private var abortedErrorBody = false
+    private var refererSent: String?
+
+    /// Error bodies (404 pages and the like) are read and dropped up to this size, so the connection can be
+    /// reused; past it the transfer is cut.
+    private static let maxErrorBody = 64 * 1024
+
+    init?() {
+        guard let easy = curl_easy_init() else { return nil }
+        self.easy = easy
+        errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
+        errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
+    }
+
+    deinit {
+        curl_easy_cleanup(easy)
+        freeHeaders()
+        errorBuffer.deallocate()
+    }
+
+    /// Prepares the handle for `job`'s next attempt; returns an error when the request is unusable.
+    func configure(for job: Job, options: DownloadOptions, connectTo: UnsafeMutablePointer<curl_slist>?)
+        -> FetchError?
+    {
+        curl_easy_reset(easy)
+        freeHeaders()
+        body.reset()
+        self.job = job
+        directory = job.request.temporaryDirectory
+        maxBytes = options.maxBytes
+        exceededCap = false
+        errorBodyBytes = 0
+        abortedErrorBody = false
+        errorBuffer[0] = 0
+
+        let request = job.request
+        var lines: [String] = []
+        var referer: String?
+        for header in request.headers {
+            guard Self.isValidHeader(header) else {
+                return FetchError(
+                    code: .invalidRequest, url: request.url, attempts: job.attempts,
+                    message: "the header \"\(header.name)\" has a line break or bad name; fix the profile")
+            }
+            if header.name.lowercased() == "referer" {
+                referer = header.value
+                continue
+            }
+            lines.append("\(header.name): \(header.value)")
+        }
+        if job.ladderIndex >= 0 && job.ladderIndex < request.refererLadder.count {
+            referer = request.refererLadder[job.ladderIndex]
+        }
+        if let referer {
+            guard Self.isValidHeader(HTTPHeaderField(name: "Referer", value: referer)) else {
+                return FetchError(
+                    code: .invalidRequest, url: request.url, attempts: job.attempts,
+                    message: "the Referer has a line break; fix the profile")
+            }
+            lines.append("Referer: \(referer)")
+        }
+        refererSent = referer
+        if let etag = request.ifNoneMatch, !etag.contains(where: \.isNewline) {
+            lines.append("If-None-Match: \(etag)")
+        }
+        if let date = request.ifModifiedSince, !date.contains(where: \.isNewline) {
+            lines.append("If-Modified-Since: \(date)")
+        }
+        for line in lines {
+            guard let list = curl_slist_append(headerList, line) else {
+                return FetchError(code: .other, url: request.url, attempts: job.attempts, message: "out of memory")
+            }
+            headerList = list
+        }
+
+        var code = CURLE_OK
+        func set(_ result: CURLcode) { if code == CURLE_OK { code = result } }
+        set(CCurl_easy_setopt_string(easy, CURLOPT_URL, request.url))
+        set(CCurl_easy_setopt_pointer(easy, CURLOPT_ERRORBUFFER, errorBuffer))
+        set(CCurl_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1))
+        set(CCurl_easy_setopt_string(easy, CURLOPT_PROTOCOLS_STR, "http,https"))
+        set(CCurl_easy_setopt_string(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https"))
+        set(CCurl_easy_setopt_long(easy, CURLOPT_FOLLOWLOCATION, 1))
+        set(CCurl_easy_setopt_long(easy, CURLOPT_MAXREDIRS, options.maxRedirects))
+        set(CCurl_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, options.connectTimeout.milliseconds))
+        set(CCurl_easy_setopt_long(easy, CURLOPT_TIMEOUT_MS, options.totalTimeout.milliseconds))
+        set(CCurl_easy_setopt_long(easy, CURLOPT_LOW_SPEED_LIMIT, options.stallBytesPerSecond))
+        set(CCurl_easy_setopt_long(easy, CURLOPT_LOW_SPEED_TIME, options.stallSeconds))
+        set(CCurl_easy_setopt_off_t(easy, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(options.maxBytes)))
+        set(CCurl_easy_setopt_string(easy, CURLOPT_ACCEPT_ENCODING, ""))
+        set(CCurl_easy_setopt_long(easy, CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_2TLS)))
+        set(CCurl_easy_setopt_string(easy, CURLOPT_USERAGENT, options.userAgent))
+        set(CCurl_easy_setopt_long(easy, CURLOPT_BUFFERSIZE, 128 * 1024))
+        if let connectTo { set(CCurl_easy_setopt_slist(easy, CURLOPT_CONNECT_TO, connectTo)) }
+        if let headerList { set(CCurl_easy_setopt_slist(easy, CURLOPT_HTTPHEADER, headerList)) }
+        set(CCurl_easy_setopt_pointer(easy, CURLOPT_WRITEDATA, Unmanaged.passUnretained(self).toOpaque()))
+        set(
+            CCurl_easy_setopt_write_callback(easy, CURLOPT_WRITEFUNCTION) { data, size, count, context in
+                guard let context else { return 0 }
+                let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
+                return transfer.receive(UnsafeRawBufferPointer(start: data, count: size * count))
+            })
+        guard code == CURLE_OK else {
+            let (failure, message) = CurlResultMapping.classify(code, errorText: "")
+            return FetchError(
+                code: failure == .other ? .invalidRequest : failure, url: request.url, attempts: job.attempts,
+                message: message, curlCode: Int(code.rawValue), detail: String(cString: curl_easy_strerror(code)))
+        }
+        return nil
+    }
+
+    /// The write callback: streams a 2xx body to the file, drops error bodies. Returning anything but the
+    /// chunk's size makes libcurl stop the transfer with `CURLE_WRITE_ERROR`.
+    private func receive(_ chunk: UnsafeRawBufferPointer) -> Int {
+        var status = 0
+        _ = CCurl_easy_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
+        guard (200..<300).contains(status) else {
+            errorBodyBytes += chunk.count
+            if errorBodyBytes > Self.maxErrorBody {
+                abortedErrorBody = true
+                return 0
+            }
+            return chunk.count
+        }
+        if body.byteCount + Int64(chunk.count) > maxBytes {
+            exceededCap = true
+            return 0
+        }
+        guard body.append(chunk, directory: directory, sniffLength: ImageFormat.sniffLength) else { return 0 }
+        return chunk.count
+    }
+
+    /// Reads the attempt's result off the handle once libcurl reports it done. The body file is either
+    /// handed over in the `Download` or deleted.
+    func outcome(of result: CURLcode, job: Job) -> Outcome {
+        let url = job.request.url
+        var status = 0
+        _ = CCurl_easy_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
+        let httpStatus = status > 0 ? status : nil
+        var retryAfterSeconds: curl_off_t = 0
+        _ = CCurl_easy_getinfo_off_t(easy, CURLINFO_RETRY_AFTER, &retryAfterSeconds)
+        let retryAfter: Duration? = retryAfterSeconds > 0 ? .seconds(Int64(retryAfterSeconds)) : nil
+
+        func fail(_ code: FetchError.Code, _ message: String, retriable: Bool = false, curl: CURLcode? = nil,
+            detail: String? = nil) -> Outcome
+        {
+            body.discard()
+            let error = FetchError(
+                code: code, url: url, httpStatus: httpStatus, attempts: job.attempts, message: message,
+                curlCode: curl.map { Int($0.rawValue) }, detail: detail)
+            return .failure(error, retriable: retriable, retryAfter: retryAfter)
+        }
+
+        if exceededCap {
+            return fail(.tooLarge, "the image is larger than the byte cap (\(maxBytes) bytes); raise --max-bytes")
+        }
+        if let errno = body.systemError {
+            return fail(.io, "the temporary file could not be written; check the archive's disk",
+                detail: String(cString: strerror(errno)))
+        }
+        let isErrorStatus = status >= 300 && status != 304
+        if result != CURLE_OK && !(isErrorStatus && (result == CURLE_WRITE_ERROR || result == CURLE_FILESIZE_EXCEEDED)) {
+            let text = String(cString: errorBuffer)
+            let (code, message) = CurlResultMapping.classify(result, errorText: text)
+            return fail(code, message, retriable: CurlResultMapping.isRetriable(code), curl: result,
+                detail: text.isEmpty ? String(cString: curl_easy_strerror(result)) : text)
+        }
+        if status == 304 {
+            body.discard()
+            return .success(makeDownload(status: status, notModified: true, file: nil, format: nil))
+        }
+        guard (200..<300).contains(status) else {
+            let (code, message, retriable) = CurlResultMapping.classify(httpStatus: status)
+            return fail(code, message, retriable: retriable)
+        }
+        let finished = body.finish()
+        guard finished.ok else {
+            return fail(.io, "the temporary file could not be written; check the archive's disk",
+                detail: body.systemError.map { String(cString: strerror($0)) })
+        }
+        func reject(_ code: FetchError.Code, _ message: String, retriable: Bool = false) -> Outcome {
+            if let path = finished.path { _ = unlink(path) }
+            return fail(code, message, retriable: retriable)
+        }
+        var expected: curl_off_t = -1
+        var received: curl_off_t = 0
+        _ = CCurl_easy_getinfo_off_t(easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &expected)
+        _ = CCurl_easy_getinfo_off_t(easy, CURLINFO_SIZE_DOWNLOAD_T, &received)
+        if expected >= 0 && received != expected {
+            return reject(.truncated, "got \(received) of \(expected) bytes; try again later", retriable: true)
+        }
+        guard body.byteCount > 0, finished.path != nil else {
+            return reject(.notAnImage, "the server sent an empty body with status \(status)")
+        }
+        guard let format = ImageFormat.sniff(body.prefix) else {
+            let type = contentType ?? "no Content-Type"
+            return reject(.notAnImage, "the body is not an image (\(type)); the host may block hotlinks or the image moved")
+        }
+        return .success(makeDownload(status: status, notModified: false, file: finished.path, format: format))
+    }
+
+    /// Forgets the job and deletes any body file (after a failure, cancellation or shutdown).
+    func recycle() {
+        body.discard()
+        freeHeaders()
+        job = nil
+    }
+
+    private var contentType: String? {
+        var value: UnsafeMutablePointer<CChar>?
+        guard CCurl_easy_getinfo_string(easy, CURLINFO_CONTENT_TYPE, &value) == CURLE_OK, let value else { return nil }
+        return String(cString: value)
+    }
+
+    private func makeDownload(status: Int, notModified: Bool, file: String?, format: ImageFormat?) -> Download {
+        var effective: UnsafeMutablePointer<CChar>?
+        _ = CCurl_easy_getinfo_string(easy, CURLINFO_EFFECTIVE_URL, &effective)
+        let requested = job?.request.url ?? ""
+        return Download(
+            requestedURL: requested,
+            finalURL: effective.map { String(cString: $0) } ?? requested,
+            httpStatus: status,
+            notModified: notModified,
+            temporaryFile: file,
+            sha256: notModified ? "" : body.digestHex(),
+            byteCount: notModified ? 0 : Int(body.byteCount),
+            format: format,
+            contentType: contentType,
+            etag: header("ETag"),
+            lastModified: header("Last-Modified"),
+            attempts: job?.attempts ?? 0,
+            refererUsed: refererSent)
+    }
+
+    /// A header of the last response (after redirects).
+    private func header(_ name: String) -> String? {
+        var found: UnsafeMutablePointer<curl_header>?
+        guard curl_easy_header(easy, name, 0, UInt32(CURLH_HEADER), -1, &found) == CURLHE_OK,
+            let found, let value = found.pointee.value
+        else { return nil }
+        return String(cString: value)
+    }
+
+    private func freeHeaders() {
+        if let headerList { curl_slist_free_all(headerList) }
+        headerList = nil
+    }
+
+    private static func isValidHeader(_ header: HTTPHeaderField) -> Bool {
+        !header.name.isEmpty
+            && !header.name.contains(where: { $0 == ":" || $0.isWhitespace || $0.isNewline })
+            && !header.value.contains(where: { $0.isNewline || $0 == "\0" })
+    }
+}

@@ -1,0 +1,87 @@
+public import Foundation
+public import ImgArchiveCore
+
+/// Where everything lives under an archive root. The manifest stores the relative paths this type makes;
+/// no part of any path comes from a URL or a header, only from content hashes, widths and formats.
+public struct ArchiveLayout: Sendable, Hashable {
+    /// The archive's root folder.
+    public let root: URL
+
+    /// The folder of originals, relative to the root.
+    public static let objectsFolder = "objects"
+    /// The folder of in-flight files, relative to the root.
+    public static let temporaryFolder = "tmp"
+    /// The folder of run reports, relative to the root.
+    public static let reportsFolder = "reports"
+    /// The manifest's file name.
+    public static let manifestName = "manifest.sqlite"
+    /// The lock file's name.
+    public static let lockName = "lock"
+
+    /// Describes the archive at `root` (nothing is created).
+    public init(root: URL) {
+        self.root = root.standardizedFileURL
+    }
+
+    /// The root as a file-system path.
+    public var rootPath: String { root.path }
+    /// The folder of in-flight files.
+    public var temporaryDirectory: URL { root.appendingPathComponent(Self.temporaryFolder, isDirectory: true) }
+    /// The folder of run reports.
+    public var reportsDirectory: URL { root.appendingPathComponent(Self.reportsFolder, isDirectory: true) }
+    /// The SQLite manifest.
+    public var manifestURL: URL { root.appendingPathComponent(Self.manifestName, isDirectory: false) }
+    /// The lock file.
+    public var lockURL: URL { root.appendingPathComponent(Self.lockName, isDirectory: false) }
+
+    /// The absolute location of a path relative to the root (as stored in the manifest).
+    public func url(for relativePath: String) -> URL {
+        root.appendingPathComponent(relativePath, isDirectory: false)
+    }
+
+    /// The relative path of an original: `objects/ab/<sha256>.<ext>`.
+    public static func objectPath(sha256: String, format: ImageFormat) throws(StoreError) -> String {
+        try checkSHA256(sha256)
+        return "\(objectsFolder)/\(sha256.prefix(2))/\(sha256).\(format.fileExtension)"
+    }
+
+    /// The relative path of a derivative `width` pixels wide: `w<width>/ab/<sha256>.<ext>`, where the hash is
+    /// the original's and the extension is the derivative's own format.
+    public static func thumbnailPath(sha256: String, width: Int, format: ImageFormat) throws(StoreError) -> String {
+        try checkSHA256(sha256)
+        guard width > 0 && width <= 1_000_000 else {
+            throw StoreError(code: .invalidArgument, message: "a thumbnail width must be a positive pixel count, not \(width)")
+        }
+        return "w\(width)/\(sha256.prefix(2))/\(sha256).\(format.fileExtension)"
+    }
+
+    /// Whether `text` is a SHA-256 digest in lowercase hex (the only form the archive uses in names).
+    public static func isSHA256(_ text: String) -> Bool {
+        text.utf8.count == 64 && text.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
+    }
+
+    static func checkSHA256(_ text: String) throws(StoreError) {
+        guard isSHA256(text) else {
+            throw StoreError(
+                code: .invalidArgument, message: "not a lowercase hex SHA-256 digest: \(text.prefix(80).debugDescription)")
+        }
+    }
+
+    /// Checks that a relative path stays inside the archive and is one the archive makes
+    /// (`objects/..`, `w<n>/..`), so a manifest value can never point outside the root.
+    static func checkRelativePath(_ path: String) throws(StoreError) {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+        let valid =
+            parts.count == 3 && !path.hasPrefix("/")
+            && parts.allSatisfy { !$0.isEmpty && $0 != "." && $0 != ".." }
+            && (parts[0] == Substring(objectsFolder) || isWidthFolder(parts[0]))
+        guard valid else {
+            throw StoreError(
+                code: .invalidArgument, path: path, message: "not an archive path: \(path.prefix(200).debugDescription)")
+        }
+    }
+
+    private static func isWidthFolder(_ part: Substring) -> Bool {
+        part.count > 1 && part.first == "w" && part.dropFirst().allSatisfy { $0.isASCII && $0.isNumber }
+    }
+}

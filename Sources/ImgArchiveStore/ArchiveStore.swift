@@ -1,0 +1,160 @@
+public import Foundation
+public import ImgArchiveCore
+import Crypto
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The content-addressed archive on disk: originals under `objects/`, derivatives under `w<width>/`,
+/// in-flight files under `tmp/`. Files enter only by rename from `tmp/`, after fsync, so a crash leaves
+/// either no file or a complete one at an archive path.
+public struct ArchiveStore: Sendable {
+    /// Where everything lives.
+    public let layout: ArchiveLayout
+
+    /// The outcome of re-hashing an archived file.
+    public enum Verification: Sendable, Hashable {
+        /// The file exists and hashes to the expected digest.
+        case intact
+        /// No file at the path.
+        case missing
+        /// The file's bytes hash to another digest.
+        case mismatch(actualSHA256: String)
+    }
+
+    /// Opens the archive at `root`, creating it and its folders when missing.
+    public init(root: URL) throws(StoreError) {
+        layout = ArchiveLayout(root: root)
+        for folder in ["", ArchiveLayout.objectsFolder, ArchiveLayout.temporaryFolder, ArchiveLayout.reportsFolder] {
+            try FileSystem.makeDirectory(folder.isEmpty ? layout.rootPath : layout.rootPath + "/" + folder)
+        }
+    }
+
+    /// The folder where in-flight files are written (same file system as the archive, so rename works).
+    public var temporaryDirectory: URL { layout.temporaryDirectory }
+
+    /// A fresh, unused path in the temporary folder (the name is random, never from a URL).
+    public func makeTemporaryFileURL(suffix: String = "part") -> URL {
+        let name = UUID().uuidString.lowercased() + "." + suffix.filter { $0.isLetter || $0.isNumber }
+        return temporaryDirectory.appendingPathComponent(name, isDirectory: false)
+    }
+
+    /// Moves a complete temporary file to its content address and returns the relative object path.
+    ///
+    /// The file is fsynced, renamed into place when no object has that address yet (or when the one there
+    /// has another size, which only a damaged archive has), and the folder is fsynced. When the object is
+    /// already there (the same bytes from another URL), the temporary file is deleted. The caller vouches
+    /// for `sha256` (computed while streaming); `verify` re-hashes.
+    public func commitObject(temporaryFile: URL, sha256: String, format: ImageFormat) throws(StoreError) -> String {
+        let relative = try ArchiveLayout.objectPath(sha256: sha256, format: format)
+        try commit(temporaryFile: temporaryFile, relativePath: relative, replace: false)
+        return relative
+    }
+
+    /// The relative path of the derivative of original `sha256` at `width` pixels in `format`.
+    public func thumbnailPath(sha256: String, width: Int, format: ImageFormat) throws(StoreError) -> String {
+        try ArchiveLayout.thumbnailPath(sha256: sha256, width: width, format: format)
+    }
+
+    /// Moves a complete temporary file to a derivative path made by `thumbnailPath`, replacing any file
+    /// there (a rebuilt derivative), with the same fsync and rename discipline as originals.
+    public func commitDerivative(temporaryFile: URL, to relativePath: String) throws(StoreError) {
+        try ArchiveLayout.checkRelativePath(relativePath)
+        guard !relativePath.hasPrefix(ArchiveLayout.objectsFolder + "/") else {
+            throw StoreError(
+                code: .invalidArgument, path: relativePath, message: "derivatives never replace originals: \(relativePath)")
+        }
+        try commit(temporaryFile: temporaryFile, relativePath: relativePath, replace: true)
+    }
+
+    private func commit(temporaryFile: URL, relativePath: String, replace: Bool) throws(StoreError) {
+        let source = temporaryFile.standardizedFileURL.path
+        let destination = layout.url(for: relativePath).path
+        let shard = (destination as NSString).deletingLastPathComponent
+        let parent = (shard as NSString).deletingLastPathComponent
+        guard let size = try FileSystem.fileSize(source) else {
+            throw StoreError(code: .io, path: source, message: "the temporary file \(source) does not exist", cCode: ENOENT)
+        }
+        if !replace, let existing = try FileSystem.fileSize(destination), existing == size {
+            try FileSystem.removeFile(source)
+            return
+        }
+        try FileSystem.syncFile(source)
+        let shardExisted = try FileSystem.fileSize(shard) != nil
+        if !shardExisted {
+            try FileSystem.makeDirectory(shard)
+            try FileSystem.syncDirectory(parent)
+            try FileSystem.syncDirectory((parent as NSString).deletingLastPathComponent)
+        }
+        try FileSystem.moveIntoPlace(source, to: destination)
+        try FileSystem.syncDirectory(shard)
+    }
+
+    /// Whether a file exists at a relative archive path.
+    public func fileExists(_ relativePath: String) throws(StoreError) -> Bool {
+        try ArchiveLayout.checkRelativePath(relativePath)
+        return try FileSystem.fileSize(layout.url(for: relativePath).path) != nil
+    }
+
+    /// Deletes everything in the temporary folder: files left by a run that died. Only safe while no other
+    /// run writes there, hence the lock parameter; returns how many entries were removed.
+    @discardableResult
+    public func removeStaleTemporaryFiles(holding lock: ArchiveLock) throws(StoreError) -> Int {
+        guard lock.isHeld, lock.root.path == layout.root.path else {
+            throw StoreError(
+                code: .invalidArgument, path: lock.path,
+                message: "removing temporary files needs this archive's lock, held (\(lock.path))")
+        }
+        let folder = temporaryDirectory.path
+        let names = try FileSystem.contents(of: folder)
+        for name in names { try FileSystem.removeTree(folder + "/" + name) }
+        return names.count
+    }
+
+    /// Re-hashes the file at a relative archive path (streaming) and compares it with `sha256`.
+    public func verify(_ relativePath: String, sha256: String) throws(StoreError) -> Verification {
+        try ArchiveLayout.checkRelativePath(relativePath)
+        try ArchiveLayout.checkSHA256(sha256)
+        guard let actual = try Self.sha256(ofFileAt: layout.url(for: relativePath), missingOK: true) else {
+            return .missing
+        }
+        return actual == sha256 ? .intact : .mismatch(actualSHA256: actual)
+    }
+
+    /// The lowercase hex SHA-256 of a file's bytes, read in 1 MiB chunks.
+    public static func sha256(ofFileAt url: URL) throws(StoreError) -> String {
+        guard let digest = try sha256(ofFileAt: url, missingOK: false) else {
+            throw StoreError(code: .io, path: url.path, message: "no file at \(url.path)", cCode: ENOENT)
+        }
+        return digest
+    }
+
+    private static func sha256(ofFileAt url: URL, missingOK: Bool) throws(StoreError) -> String? {
+        let path = url.path
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            if errno == ENOENT && missingOK { return nil }
+            throw StoreError.posix("opening the file", path: path)
+        }
+        defer { close(fd) }
+        var hasher = SHA256()
+        let chunk = 1 << 20
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 16)
+        defer { buffer.deallocate() }
+        while true {
+            let count = read(fd, buffer.baseAddress, chunk)
+            if count == 0 { break }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw StoreError.posix("reading the file", path: path)
+            }
+            hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+        }
+        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+    }
+}

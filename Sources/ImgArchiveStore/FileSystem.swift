@@ -1,0 +1,97 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Thin POSIX wrappers: every call that can fail maps `errno` through `StoreError.posix`.
+enum FileSystem {
+    /// Creates a folder (and its parents); an existing folder is fine.
+    static func makeDirectory(_ path: String) throws(StoreError) {
+        if mkdir(path, 0o755) == 0 { return }
+        let code = errno
+        if code == EEXIST {
+            var info = stat()
+            if stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR { return }
+            throw StoreError(code: .io, path: path, message: "\(path) exists and is not a folder", cCode: EEXIST)
+        }
+        if code == ENOENT {
+            let parent = (path as NSString).deletingLastPathComponent
+            if !parent.isEmpty && parent != path {
+                try makeDirectory(parent)
+                if mkdir(path, 0o755) == 0 || errno == EEXIST { return }
+            }
+        }
+        throw StoreError.posix("creating the folder", path: path, errno: code)
+    }
+
+    /// Whether a path exists, and its size when it is a regular file.
+    static func fileSize(_ path: String) throws(StoreError) -> Int64? {
+        var info = stat()
+        if stat(path, &info) == 0 { return Int64(info.st_size) }
+        if errno == ENOENT { return nil }
+        throw StoreError.posix("reading the file's status", path: path)
+    }
+
+    /// Flushes a file's bytes to stable storage.
+    static func syncFile(_ path: String) throws(StoreError) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw StoreError.posix("opening the file to sync it", path: path) }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw StoreError.posix("fsync", path: path) }
+    }
+
+    /// Flushes a folder's entries (a rename into it) to stable storage.
+    static func syncDirectory(_ path: String) throws(StoreError) {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw StoreError.posix("opening the folder to sync it", path: path) }
+        defer { close(fd) }
+        // Some file systems refuse fsync on folders (EINVAL); the rename is then as durable as they allow.
+        guard fsync(fd) == 0 || errno == EINVAL else { throw StoreError.posix("fsync of the folder", path: path) }
+    }
+
+    /// Atomically renames `source` to `destination` (replacing it when present).
+    static func moveIntoPlace(_ source: String, to destination: String) throws(StoreError) {
+        guard rename(source, destination) == 0 else {
+            throw StoreError.posix("renaming \(source) into place", path: destination)
+        }
+    }
+
+    /// Removes a file; a missing file is fine.
+    static func removeFile(_ path: String) throws(StoreError) {
+        guard unlink(path) == 0 || errno == ENOENT else { throw StoreError.posix("removing the file", path: path) }
+    }
+
+    /// The names in a folder (without `.` and `..`).
+    static func contents(of path: String) throws(StoreError) -> [String] {
+        guard let dir = opendir(path) else { throw StoreError.posix("listing the folder", path: path) }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    /// Removes a file or a folder tree.
+    static func removeTree(_ path: String) throws(StoreError) {
+        var info = stat()
+        guard lstat(path, &info) == 0 else {
+            if errno == ENOENT { return }
+            throw StoreError.posix("reading the file's status", path: path)
+        }
+        if (info.st_mode & S_IFMT) == S_IFDIR {
+            for name in try contents(of: path) { try removeTree(path + "/" + name) }
+            guard rmdir(path) == 0 || errno == ENOENT else { throw StoreError.posix("removing the folder", path: path) }
+        } else {
+            try removeFile(path)
+        }
+    }
+}

@@ -1,1 +1,0 @@
-// ImgArchiveStore: see docs/architecture.md.

@@ -1,0 +1,102 @@
+import GRDB
+
+/// The manifest's versioned migrations. Never edit a shipped migration: add "v2", "v3", ...
+enum ManifestSchema {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE object (
+                        sha256     TEXT    NOT NULL PRIMARY KEY CHECK (length(sha256) = 64),
+                        ext        TEXT    NOT NULL,
+                        media_type TEXT    NOT NULL,
+                        bytes      INTEGER NOT NULL CHECK (bytes >= 0),
+                        width      INTEGER,
+                        height     INTEGER,
+                        path       TEXT    NOT NULL UNIQUE,
+                        created_at TEXT    NOT NULL
+                    );
+                    CREATE TABLE url (
+                        url              TEXT    NOT NULL PRIMARY KEY,
+                        status           TEXT    NOT NULL CHECK (status IN ('archived', 'failed')),
+                        http_status      INTEGER,
+                        error_class      TEXT,
+                        error_message    TEXT,
+                        attempts         INTEGER NOT NULL DEFAULT 0,
+                        etag             TEXT,
+                        last_modified    TEXT,
+                        first_fetched_at TEXT,
+                        last_fetched_at  TEXT,
+                        last_checked_at  TEXT,
+                        failing_since    TEXT,
+                        object_sha256    TEXT    REFERENCES object(sha256),
+                        archived_from    TEXT,
+                        CHECK ((status = 'archived') = (object_sha256 IS NOT NULL))
+                    );
+                    CREATE INDEX url_by_object ON url(object_sha256);
+                    CREATE TABLE url_object (
+                        url               TEXT NOT NULL REFERENCES url(url) ON DELETE CASCADE,
+                        object_sha256     TEXT NOT NULL REFERENCES object(sha256),
+                        archived_from     TEXT NOT NULL,
+                        first_archived_at TEXT NOT NULL,
+                        PRIMARY KEY (url, object_sha256)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX url_object_by_object ON url_object(object_sha256);
+                    CREATE TABLE thumbnail (
+                        object_sha256 TEXT    NOT NULL REFERENCES object(sha256) ON DELETE CASCADE,
+                        width         INTEGER NOT NULL CHECK (width > 0),
+                        height        INTEGER NOT NULL CHECK (height > 0),
+                        format        TEXT    NOT NULL,
+                        bytes         INTEGER NOT NULL CHECK (bytes >= 0),
+                        path          TEXT    NOT NULL UNIQUE,
+                        created_at    TEXT    NOT NULL,
+                        PRIMARY KEY (object_sha256, width)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE post (
+                        path             TEXT NOT NULL PRIMARY KEY,
+                        content_sha256   TEXT NOT NULL,
+                        scanned_at       TEXT NOT NULL,
+                        rewritten_at     TEXT,
+                        rewritten_sha256 TEXT
+                    );
+                    CREATE TABLE reference (
+                        post        TEXT    NOT NULL REFERENCES post(path) ON DELETE CASCADE,
+                        ordinal     INTEGER NOT NULL,
+                        range_start INTEGER NOT NULL CHECK (range_start >= 0),
+                        range_end   INTEGER NOT NULL CHECK (range_end >= range_start),
+                        line        INTEGER NOT NULL,
+                        "column"    INTEGER NOT NULL,
+                        kind        TEXT    NOT NULL,
+                        written     TEXT    NOT NULL,
+                        url         TEXT    NOT NULL,
+                        origin      TEXT,
+                        width       INTEGER,
+                        wrapped     INTEGER NOT NULL DEFAULT 0 CHECK (wrapped IN (0, 1)),
+                        PRIMARY KEY (post, ordinal)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX reference_by_url ON reference(url);
+                    CREATE TABLE rewrite (
+                        post         TEXT    NOT NULL REFERENCES post(path) ON DELETE CASCADE,
+                        generation   INTEGER NOT NULL,
+                        range_start  INTEGER NOT NULL CHECK (range_start >= 0),
+                        range_end    INTEGER NOT NULL CHECK (range_end >= range_start),
+                        replacement  TEXT    NOT NULL,
+                        original     BLOB    NOT NULL,
+                        url          TEXT    NOT NULL,
+                        rewritten_at TEXT    NOT NULL,
+                        PRIMARY KEY (post, generation, range_start)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE run (
+                        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+                        command     TEXT    NOT NULL,
+                        started_at  TEXT    NOT NULL,
+                        finished_at TEXT,
+                        counts      TEXT    NOT NULL DEFAULT '{}',
+                        exit_code   INTEGER
+                    );
+                    """)
+        }
+        return migrator
+    }
+}

@@ -1,0 +1,279 @@
+public import Foundation
+public import ImgArchiveCore
+
+/// What the manifest knows about one image URL.
+public struct URLRecord: Sendable, Hashable {
+    /// Whether the archive holds bytes for a URL.
+    public enum Status: String, Sendable, Hashable, CaseIterable {
+        /// An object was archived for this URL (a later failed re-check keeps this status).
+        case archived
+        /// Every attempt so far failed; nothing is archived.
+        case failed
+    }
+
+    /// The URL as the fetcher requested it (the manifest's key).
+    public var url: String
+    /// Whether an object is archived.
+    public var status: Status
+    /// The HTTP status of the last response (304 after a successful revalidation), nil when none came.
+    public var httpStatus: Int?
+    /// The failure class of the last attempt (dns, timeout, http-4xx, not-an-image, ...), nil after a success.
+    public var errorClass: String?
+    /// A sentence about the last failure, nil after a success.
+    public var errorMessage: String?
+    /// Attempts (retries included) made by the last fetch.
+    public var attempts: Int
+    /// The ETag of the archived response, for conditional GETs.
+    public var etag: String?
+    /// The Last-Modified of the archived response, for conditional GETs.
+    public var lastModified: String?
+    /// When bytes were first archived for this URL.
+    public var firstFetchedAt: Date?
+    /// When bytes were last downloaded and archived for this URL.
+    public var lastFetchedAt: Date?
+    /// When the URL was last tried, whatever the outcome.
+    public var lastCheckedAt: Date?
+    /// Since when attempts have failed without a success in between, nil when the last attempt succeeded.
+    public var failingSince: Date?
+    /// The SHA-256 of the archived object (the latest one, when the image changed).
+    public var objectSHA256: String?
+    /// The URL actually archived: the CDN origin or the URL as written.
+    public var archivedFrom: String?
+
+    /// Creates a record.
+    public init(
+        url: String, status: Status, httpStatus: Int? = nil, errorClass: String? = nil, errorMessage: String? = nil,
+        attempts: Int = 0, etag: String? = nil, lastModified: String? = nil, firstFetchedAt: Date? = nil,
+        lastFetchedAt: Date? = nil, lastCheckedAt: Date? = nil, failingSince: Date? = nil,
+        objectSHA256: String? = nil, archivedFrom: String? = nil
+    ) {
+        self.url = url
+        self.status = status
+        self.httpStatus = httpStatus
+        self.errorClass = errorClass
+        self.errorMessage = errorMessage
+        self.attempts = attempts
+        self.etag = etag
+        self.lastModified = lastModified
+        self.firstFetchedAt = firstFetchedAt
+        self.lastFetchedAt = lastFetchedAt
+        self.lastCheckedAt = lastCheckedAt
+        self.failingSince = failingSince
+        self.objectSHA256 = objectSHA256
+        self.archivedFrom = archivedFrom
+    }
+}
+
+/// One archived original.
+public struct ObjectRecord: Sendable, Hashable {
+    /// The SHA-256 of its bytes, lowercase hex.
+    public var sha256: String
+    /// Its format, from its magic number.
+    public var format: ImageFormat
+    /// Its size in bytes.
+    public var bytes: Int64
+    /// Its pixel width, when decoded.
+    public var width: Int?
+    /// Its pixel height, when decoded.
+    public var height: Int?
+    /// Its path relative to the archive root.
+    public var path: String
+    /// When it entered the archive.
+    public var createdAt: Date
+
+    /// Creates a record.
+    public init(
+        sha256: String, format: ImageFormat, bytes: Int64, width: Int? = nil, height: Int? = nil, path: String,
+        createdAt: Date
+    ) {
+        self.sha256 = sha256
+        self.format = format
+        self.bytes = bytes
+        self.width = width
+        self.height = height
+        self.path = path
+        self.createdAt = createdAt
+    }
+}
+
+/// One derivative of an original at a given width.
+public struct ThumbnailRecord: Sendable, Hashable {
+    /// The original's SHA-256.
+    public var objectSHA256: String
+    /// The requested width in pixels (the key with the original).
+    public var width: Int
+    /// Its actual pixel height.
+    public var height: Int
+    /// Its own format.
+    public var format: ImageFormat
+    /// Its size in bytes.
+    public var bytes: Int64
+    /// Its path relative to the archive root.
+    public var path: String
+    /// When it was made.
+    public var createdAt: Date
+
+    /// Creates a record.
+    public init(
+        objectSHA256: String, width: Int, height: Int, format: ImageFormat, bytes: Int64, path: String, createdAt: Date
+    ) {
+        self.objectSHA256 = objectSHA256
+        self.width = width
+        self.height = height
+        self.format = format
+        self.bytes = bytes
+        self.path = path
+        self.createdAt = createdAt
+    }
+}
+
+/// One post as last scanned and rewritten.
+public struct PostRecord: Sendable, Hashable {
+    /// The post's path (as the scanner names it, relative to the site root).
+    public var path: String
+    /// The SHA-256 of the post's bytes at the last scan.
+    public var contentSHA256: String
+    /// When it was last scanned.
+    public var scannedAt: Date
+    /// When imgarchive last rewrote it, nil when never (or after a revert).
+    public var rewrittenAt: Date?
+    /// The SHA-256 of the bytes imgarchive wrote, to tell whether someone edited the post since.
+    public var rewrittenSHA256: String?
+
+    /// Creates a record.
+    public init(
+        path: String, contentSHA256: String, scannedAt: Date, rewrittenAt: Date? = nil, rewrittenSHA256: String? = nil
+    ) {
+        self.path = path
+        self.contentSHA256 = contentSHA256
+        self.scannedAt = scannedAt
+        self.rewrittenAt = rewrittenAt
+        self.rewrittenSHA256 = rewrittenSHA256
+    }
+}
+
+/// One image reference found in a post by the scanner.
+public struct ReferenceRecord: Sendable, Hashable {
+    /// The byte offset of the span's first byte in the post.
+    public var rangeStart: Int
+    /// The byte offset just past the span.
+    public var rangeEnd: Int
+    /// The 1-based line of the span's start.
+    public var line: Int
+    /// The 1-based column (in bytes) of the span's start.
+    public var column: Int
+    /// The syntax it came from (markdown-image, html-img, srcset, front-matter, ...), as the scanner names it.
+    public var kind: String
+    /// The span's raw text as written (a wrapped URL keeps its line breaks).
+    public var written: String
+    /// The URL after unwrapping and normalisation: the key into the `url` table.
+    public var url: String
+    /// The origin URL the CDN rules give, when it differs from `url`.
+    public var origin: String?
+    /// The width the post asks for (a thumbnail parameter or attribute), when any.
+    public var width: Int?
+    /// Whether the URL was broken over several lines.
+    public var wrapped: Bool
+
+    /// Creates a record.
+    public init(
+        rangeStart: Int, rangeEnd: Int, line: Int, column: Int, kind: String, written: String, url: String,
+        origin: String? = nil, width: Int? = nil, wrapped: Bool = false
+    ) {
+        self.rangeStart = rangeStart
+        self.rangeEnd = rangeEnd
+        self.line = line
+        self.column = column
+        self.kind = kind
+        self.written = written
+        self.url = url
+        self.origin = origin
+        self.width = width
+        self.wrapped = wrapped
+    }
+}
+
+/// One span imgarchive replaced in a post, with what is needed to put the original bytes back.
+public struct RewriteRecord: Sendable, Hashable {
+    /// The byte offset of the replacement in the post as rewritten.
+    public var rangeStart: Int
+    /// The byte offset just past the replacement in the post as rewritten.
+    public var rangeEnd: Int
+    /// The text written (the local path).
+    public var replacement: String
+    /// The exact bytes that were there before (revert writes these back).
+    public var original: Data
+    /// The URL of the reference that was rewritten.
+    public var url: String
+    /// When it was written.
+    public var rewrittenAt: Date
+
+    /// Creates a record.
+    public init(rangeStart: Int, rangeEnd: Int, replacement: String, original: Data, url: String, rewrittenAt: Date) {
+        self.rangeStart = rangeStart
+        self.rangeEnd = rangeEnd
+        self.replacement = replacement
+        self.original = original
+        self.url = url
+        self.rewrittenAt = rewrittenAt
+    }
+}
+
+/// What the fetcher must do for one candidate URL.
+public struct FetchNeed: Sendable, Hashable {
+    /// Why the URL must be fetched.
+    public enum Reason: String, Sendable, Hashable {
+        /// Never tried.
+        case new
+        /// Tried before, nothing archived yet.
+        case retry
+        /// Archived, but last checked before the revalidation cutoff: send a conditional GET.
+        case revalidate
+    }
+
+    /// The URL.
+    public var url: String
+    /// Why.
+    public var reason: Reason
+    /// The ETag for `If-None-Match` (revalidation only).
+    public var etag: String?
+    /// The Last-Modified for `If-Modified-Since` (revalidation only).
+    public var lastModified: String?
+
+    /// Creates a need.
+    public init(url: String, reason: Reason, etag: String? = nil, lastModified: String? = nil) {
+        self.url = url
+        self.reason = reason
+        self.etag = etag
+        self.lastModified = lastModified
+    }
+}
+
+/// One run of an imgarchive command, for reports.
+public struct RunRecord: Sendable, Hashable {
+    /// The run's id.
+    public var id: Int64
+    /// The command (fetch, archive, rewrite, ...).
+    public var command: String
+    /// When it started.
+    public var startedAt: Date
+    /// When it finished, nil while running (or when it died).
+    public var finishedAt: Date?
+    /// Named counts (archived, failed, ...).
+    public var counts: [String: Int]
+    /// Its exit code, nil while running.
+    public var exitCode: Int?
+
+    /// Creates a record.
+    public init(
+        id: Int64, command: String, startedAt: Date, finishedAt: Date? = nil, counts: [String: Int] = [:],
+        exitCode: Int? = nil
+    ) {
+        self.id = id
+        self.command = command
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.counts = counts
+        self.exitCode = exitCode
+    }
+}

@@ -1,0 +1,247 @@
+import Foundation
+import ImgArchiveFetch
+import Synchronization
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+func head(_ status: String, _ headers: [String]) -> String {
+    "HTTP/1.1 \(status)\r\n" + headers.map { $0 + "\r\n" }.joined() + "\r\n"
+}
+
+/// Faults below HTTP, from a raw socket server on 127.0.0.1.
+@Suite struct WireFaultTests {
+    @Test func bodyCutBeforeContentLengthIsTruncated() async throws {
+        let image = jpegLikeBytes(count: 1000)
+        let server = try RawServer { connection, _ in
+            guard connection.readRequest() != nil else { return }
+            connection.send(head("200 OK", ["Content-Type: image/jpeg", "Content-Length: 1000"]))
+            connection.send(Array(image.prefix(300)))
+        }
+        defer { server.stop() }
+        try await withTestDownloader(testOptions(retries: 1)) { downloader, tmp in
+            let result = await downloader.download(
+                DownloadRequest(url: "http://127.0.0.1:\(server.port)/cut.jpg", temporaryDirectory: tmp))
+            guard case .failure(let error) = result else { Issue.record("expected a failure"); return }
+            #expect(error.code == .truncated)
+            #expect(error.attempts == 2)
+            #expect(directoryEntries(tmp).isEmpty)
+        }
+    }
+
+    @Test func serverThatNeverAnswersTimesOut() async throws {
+        let server = try RawServer { connection, _ in
+            guard connection.readRequest() != nil else { return }
+            connection.waitForClose()
+        }
+        defer { server.stop() }
+        let options = testOptions(retries: 1, totalTimeout: .milliseconds(300), stallSeconds: 30)
+        try await withTestDownloader(options) { downloader, tmp in
+            let result = await downloader.download(
+                DownloadRequest(url: "http://127.0.0.1:\(server.port)/silent", temporaryDirectory: tmp))
+            guard case .failure(let error) = result else { Issue.record("expected a failure"); return }
+            #expect(error.code == .timeout)
+            #expect(error.attempts == 2)
+            #expect(error.curlCode == 28)
+            #expect(directoryEntries(tmp).isEmpty)
+        }
+    }
+
+    /// Sends `total` bytes of an image in `pieces` pieces, `pause` apart.
+    static func drip(total: Int, pieces: Int, pause: Duration) throws -> (RawServer, [UInt8]) {
+        let image = jpegLikeBytes(count: total, seed: 3)
+        let server = try RawServer { connection, _ in
+            guard connection.readRequest() != nil else { return }
+            connection.send(head("200 OK", ["Content-Length: \(total)"]))
+            let piece = total / pieces
+            for index in 0..<pieces {
+                let end = index == pieces - 1 ? total : (index + 1) * piece
+                guard connection.send(Array(image[(index * piece)..<end])) else { return }
+                if index < pieces - 1 {
+                    let (seconds, attoseconds) = pause.components
+                    Thread.sleep(forTimeInterval: Double(seconds) + Double(attoseconds) / 1e18)
+                }
+            }
+        }
+        return (server, image)
+    }
+
+    @Test func slowDripAboveTheStallSpeedSucceeds() async throws {
+        // 2000 bytes over about 0.8 s: 2500 B/s against a limit of 100 B/s over 1 s.
+        let (server, image) = try Self.drip(total: 2000, pieces: 9, pause: .milliseconds(100))
+        defer { server.stop() }
+        try await withTestDownloader(testOptions(retries: 0)) { downloader, tmp in
+            let download = try await downloader.download(
+                DownloadRequest(url: "http://127.0.0.1:\(server.port)/drip", temporaryDirectory: tmp)
+            ).get()
+            #expect(download.sha256 == sha256Hex(image))
+            #expect(download.attempts == 1)
+        }
+    }
+
+    @Test func dripBelowTheStallSpeedIsStalled() async throws {
+        // 20 bytes, then nothing for 2.5 s: under 100 B/s for longer than the 1 s window.
+        let (server, _) = try Self.drip(total: 40, pieces: 2, pause: .milliseconds(2500))
+        defer { server.stop() }
+        let options = testOptions(retries: 0, totalTimeout: .seconds(20), stallSeconds: 1, stallBytesPerSecond: 100)
+        try await withTestDownloader(options) { downloader, tmp in
+            let result = await downloader.download(
+                DownloadRequest(url: "http://127.0.0.1:\(server.port)/drip", temporaryDirectory: tmp))
+            guard case .failure(let error) = result else { Issue.record("expected a failure"); return }
+            #expect(error.code == .stalled)
+            #expect(directoryEntries(tmp).isEmpty)
+        }
+    }
+
+    @Test(arguments: [false, true])
+    func bodyOverTheCapWithoutContentLengthIsCut(chunked: Bool) async throws {
+        let image = jpegLikeBytes(count: 30_000)
+        let sentAll = Mutex(false)
+        let server = try RawServer { connection, _ in
+            guard connection.readRequest() != nil else { return }
+            if chunked {
+                connection.send(head("200 OK", ["Transfer-Encoding: chunked"]))
+                for start in stride(from: 0, to: image.count, by: 1000) {
+                    let piece = Array(image[start..<min(start + 1000, image.count)])
+                    guard connection.send(String(piece.count, radix: 16) + "\r\n"), connection.send(piece),
+                        connection.send("\r\n")
+                    else { return }
+                }
+                connection.send("0\r\n\r\n")
+            } else {
+                connection.send(head("200 OK", ["Connection: close"]))
+                guard connection.send(image) else { return }
+            }
+            sentAll.withLock { $0 = true }
+        }
+        defer { server.stop() }
+        try await withTestDownloader(testOptions(maxBytes: 10_000)) { downloader, tmp in
+            let result = await downloader.download(
+                DownloadRequest(url: "http://127.0.0.1:\(server.port)/endless", temporaryDirectory: tmp))
+            guard case .failure(let error) = result else { Issue.record("expected a failure"); return }
+            #expect(error.code == .tooLarge)
+            #expect(error.attempts == 1)
+            #expect(directoryEntries(tmp).isEmpty)
+        }
+    }
+
+    @Test func cancellingTheTaskCancelsTheTransfer() async throws {
+        let arrived = Counter()
+        let server = try RawServer { connection, _ in
+            guard connection.readRequest() != nil else { return }
+            _ = arrived.next()
+            connection.waitForClose()
+        }
+        defer { server.stop() }
+        try await withTestDownloader(testOptions(totalTimeout: .seconds(60), stallSeconds: 60)) { downloader, tmp in
+            let task = Task {
+                await downloader.download(
+                    DownloadRequest(url: "http://127.0.0.1:\(server.port)/hang", temporaryDirectory: tmp))
+            }
+            while arrived.current == 0 { try await Task.sleep(for: .milliseconds(5)) }
+            task.cancel()
+            guard case .failure(let error) = await task.value else { Issue.record("expected a failure"); return }
+            #expect(error.code == .cancelled)
+            #expect(directoryEntries(tmp).isEmpty)
+        }
+    }
+
+    @Test func politenessCapsConnectionsPerHost() async throws {
+        let image = jpegLikeBytes(count: 4000, seed: 11)
+        let reply = Array(head("200 OK", ["Content-Type: image/jpeg", "Content-Length: \(image.count)"]).utf8) + image
+        let server = try RawServer { connection, server in
+            guard let first = connection.readRequest() else { return }
+            let host = first.headers["host"] ?? "?"
+            server.opened(host: host)
+            defer { server.closed(host: host) }
+            var request: RawRequest? = first
+            while request != nil {
+                Thread.sleep(forTimeInterval: 0.002)  // keep transfers overlapping
+                guard connection.send(reply) else { return }
+                request = connection.readRequest()
+            }
+        }
+        defer { server.stop() }
+        let port = server.port
+        let hosts = ["a.test", "b.test", "c.test"]
+        let options = testOptions(jobs: 16, perHost: 4, connectTo: hosts.map { "\($0):\(port):127.0.0.1:\(port)" })
+        try await withTestDownloader(options) { downloader, tmp in
+            let results = await withTaskGroup(of: Result<Download, FetchError>.self) { group in
+                for index in 0..<500 {
+                    let url = "http://\(hosts[index % 3]):\(port)/img/\(index).jpg"
+                    group.addTask { await downloader.download(DownloadRequest(url: url, temporaryDirectory: tmp)) }
+                }
+                var all: [Result<Download, FetchError>] = []
+                for await result in group { all.append(result) }
+                return all
+            }
+            let downloads = results.compactMap { try? $0.get() }
+            #expect(downloads.count == 500)
+            #expect(downloads.allSatisfy { $0.sha256 == sha256Hex(image) })
+            let peaks = server.connections.withLock { $0.peak }
+            for host in hosts {
+                let peak = peaks["\(host):\(port)"] ?? 0
+                #expect(peak >= 1 && peak <= 4, "peak connections for \(host): \(peak)")
+            }
+            #expect((peaks["*"] ?? 0) <= 16)
+            for download in downloads { if let file = download.temporaryFile { unlink(file) } }
+            #expect(directoryEntries(tmp).isEmpty)
+        }
+    }
+
+    @Test func jobsCapsConnectionsOverall() async throws {
+        let image = jpegLikeBytes(count: 2000, seed: 5)
+        let reply = Array(head("200 OK", ["Content-Length: \(image.count)"]).utf8) + image
+        let server = try RawServer { connection, server in
+            guard var request = connection.readRequest() else { return }
+            server.opened(host: "any")
+            defer { server.closed(host: "any") }
+            repeat {
+                Thread.sleep(forTimeInterval: 0.002)
+                guard connection.send(reply) else { return }
+                guard let next = connection.readRequest() else { return }
+                request = next
+            } while !request.path.isEmpty
+        }
+        defer { server.stop() }
+        try await withTestDownloader(testOptions(jobs: 2, perHost: 8)) { downloader, tmp in
+            let results = await withTaskGroup(of: Bool.self) { group in
+                for index in 0..<60 {
+                    let url = "http://127.0.0.1:\(server.port)/\(index).jpg"
+                    group.addTask {
+                        guard case .success(let download) = await downloader.download(
+                            DownloadRequest(url: url, temporaryDirectory: tmp))
+                        else { return false }
+                        if let file = download.temporaryFile { unlink(file) }
+                        return true
+                    }
+                }
+                var ok = 0
+                for await success in group where success { ok += 1 }
+                return ok
+            }
+            #expect(results == 60)
+            let peak = server.connections.withLock { $0.peak["*"] ?? 0 }
+            #expect(peak >= 1 && peak <= 2, "peak connections: \(peak)")
+        }
+    }
+
+    @Test func missingTemporaryDirectoryIsAnIOError() async throws {
+        let image = jpegLikeBytes(count: 500)
+        let server = try RawServer { connection, _ in
+            guard connection.readRequest() != nil else { return }
+            connection.send(Array(head("200 OK", ["Content-Length: \(image.count)"]).utf8) + image)
+        }
+        defer { server.stop() }
+        try await withTestDownloader { downloader, tmp in
+            let result = await downloader.download(
+                DownloadRequest(url: "http://127.0.0.1:\(server.port)/a.jpg", temporaryDirectory: tmp + "/missing"))
+            guard case .failure(let error) = result else { Issue.record("expected a failure"); return }
+            #expect(error.code == .io)
+            #expect(error.detail != nil)
+            #expect(directoryEntries(tmp).isEmpty)
+        }
+    }
+}
