@@ -29,7 +29,7 @@ import Testing
             host: img.example.com
             pattern: '^(?<origin>https?://[^?]+)\\?w=(?<width>\\d+)$'
         """
-    let c = try Configuration.parse(text, path: "imgarchive.yml")
+    let c = try ConfigFile.parse(text, path: "imgarchive.yml")
     #expect(c.archive == "/srv/blog-archive")
     #expect(c.siteURL == "https://blog.example.com/")
     #expect(c.frontMatterFields == ["cover", "hero.image"])
@@ -71,7 +71,7 @@ struct BadConfig: Sendable, CustomTestStringConvertible {
 ])
 func badConfigurationNamesTheLineAndTheFix(_ c: BadConfig) {
     do {
-        _ = try Configuration.parse(c.text, path: "site/imgarchive.yml")
+        _ = try ConfigFile.parse(c.text, path: "site/imgarchive.yml")
         Issue.record("accepted \(c.text)")
     } catch {
         #expect(error.line == c.line)
@@ -81,10 +81,10 @@ func badConfigurationNamesTheLineAndTheFix(_ c: BadConfig) {
 }
 
 @Test func durationsAndSizes() {
-    #expect(Configuration.parseDuration("12h") == 43200)
-    #expect(Configuration.parseDuration("90") == 90)
-    #expect(Configuration.parseDuration("x") == nil)
-    #expect(Configuration.parseByteSize("512KiB") == 524_288)
-    #expect(Configuration.parseByteSize("1.5MB") == 1_500_000)
-    #expect(Configuration.parseByteSize("0") == nil)
+    #expect(ConfigFile.parseDuration("12h") == 43200)
+    #expect(ConfigFile.parseDuration("90") == 90)
+    #expect(ConfigFile.parseDuration("x") == nil)
+    #expect(ConfigFile.parseByteSize("512KiB") == 524_288)
+    #expect(ConfigFile.parseByteSize("1.5MB") == 1_500_000)
+    #expect(ConfigFile.parseByteSize("0") == nil)
 }

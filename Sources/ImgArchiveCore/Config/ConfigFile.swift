@@ -2,7 +2,7 @@ public import Foundation
 import Yams
 
 /// A problem in the configuration file, with the file, the line and the fix.
-public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
+public struct ConfigFileError: Error, Sendable, CustomStringConvertible {
     /// The configuration file.
     public var path: String
     /// The 1-based line of the offending key or value, when known.
@@ -53,7 +53,7 @@ public struct HostProfile: Sendable {
 
 /// `imgarchive.yml`: every setting a command-line option can also give, plus CDN rules and host profiles.
 /// Read with a real YAML parser; an unknown key or a bad value is an error naming the file, the line and the fix.
-public struct Configuration: Sendable {
+public struct ConfigFile: Sendable {
     /// Where it was read from (nil for the defaults).
     public var path: String?
     /// The archive folder.
@@ -98,30 +98,30 @@ public struct Configuration: Sendable {
     ]
 
     /// Reads `path`.
-    public static func load(path: String) throws(ConfigurationError) -> Configuration {
+    public static func load(path: String) throws(ConfigFileError) -> ConfigFile {
         let text: String
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw ConfigurationError(path: path, line: nil, message: "cannot read the configuration file (\(error.localizedDescription))")
+            throw ConfigFileError(path: path, line: nil, message: "cannot read the configuration file (\(error.localizedDescription))")
         }
         return try parse(text, path: path)
     }
 
     /// Parses configuration text.
-    public static func parse(_ text: String, path: String) throws(ConfigurationError) -> Configuration {
-        var config = Configuration()
+    public static func parse(_ text: String, path: String) throws(ConfigFileError) -> ConfigFile {
+        var config = ConfigFile()
         config.path = path
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)
         } catch {
             let message = String(describing: error).split(separator: "\n").first.map(String.init) ?? "parse error"
-            throw ConfigurationError(path: path, line: nil, message: "not valid YAML: \(message)")
+            throw ConfigFileError(path: path, line: nil, message: "not valid YAML: \(message)")
         }
         guard let root else { return config }
         guard case .mapping(let mapping) = root else {
-            throw ConfigurationError(path: path, line: root.mark?.line, message: "expected key: value lines at the top level")
+            throw ConfigFileError(path: path, line: root.mark?.line, message: "expected key: value lines at the top level")
         }
         let known = Set(keys.map(\.0))
         for (keyNode, value) in mapping {
@@ -129,7 +129,7 @@ public struct Configuration: Sendable {
             let line = keyNode.mark?.line
             guard known.contains(key) else {
                 let suggestion = keys.map(\.0).min { editDistance($0, key) < editDistance($1, key) } ?? ""
-                throw ConfigurationError(
+                throw ConfigFileError(
                     path: path, line: line,
                     message: "unknown key '\(key)'" + (editDistance(suggestion, key) <= 3 ? " (did you mean '\(suggestion)'?)" : "")
                         + "; known keys: " + keys.map(\.0).joined(separator: ", "))
@@ -143,7 +143,7 @@ public struct Configuration: Sendable {
                 do {
                     config.cdnRules = try CDNRules.decodeRules(yaml: text)
                 } catch {
-                    throw ConfigurationError(path: path, line: line, message: "\(error)")
+                    throw ConfigFileError(path: path, line: line, message: "\(error)")
                 }
             case "hosts": config.hostProfiles = try reader.hostProfiles()
             case "jobs": config.jobs = try reader.integer(in: 1...256)
@@ -216,8 +216,8 @@ private struct ValueReader {
     var key: String
     var node: Node
 
-    private func fail(_ wants: String) -> ConfigurationError {
-        ConfigurationError(
+    private func fail(_ wants: String) -> ConfigFileError {
+        ConfigFileError(
             path: path, line: node.mark?.line,
             message: "'\(key)' must be \(wants), not '\(node.string ?? "a \(kind)")'")
     }
@@ -230,12 +230,12 @@ private struct ValueReader {
         }
     }
 
-    func string() throws(ConfigurationError) -> String {
+    func string() throws(ConfigFileError) -> String {
         guard let s = node.scalar?.string, !s.isEmpty else { throw fail("a string") }
         return s
     }
 
-    func strings() throws(ConfigurationError) -> [String] {
+    func strings() throws(ConfigFileError) -> [String] {
         if let s = node.scalar?.string { return [s] }
         guard case .sequence(let seq) = node else { throw fail("a list of strings") }
         var out: [String] = []
@@ -246,35 +246,35 @@ private struct ValueReader {
         return out
     }
 
-    func integer(in range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
+    func integer(in range: ClosedRange<Int>) throws(ConfigFileError) -> Int {
         guard let s = node.scalar?.string, let n = Int(s), range.contains(n) else {
             throw fail("a whole number from \(range.lowerBound) to \(range.upperBound)")
         }
         return n
     }
 
-    func byteSize() throws(ConfigurationError) -> Int64 {
-        guard let s = node.scalar?.string, let n = Configuration.parseByteSize(s) else {
+    func byteSize() throws(ConfigFileError) -> Int64 {
+        guard let s = node.scalar?.string, let n = ConfigFile.parseByteSize(s) else {
             throw fail("a size such as 50MB or 512KiB")
         }
         return n
     }
 
-    func duration() throws(ConfigurationError) -> TimeInterval {
-        guard let s = node.scalar?.string, let d = Configuration.parseDuration(s) else {
+    func duration() throws(ConfigFileError) -> TimeInterval {
+        guard let s = node.scalar?.string, let d = ConfigFile.parseDuration(s) else {
             throw fail("a duration such as 30d, 12h or 90m")
         }
         return d
     }
 
     /// `hosts:` maps host patterns to `referer`, `user-agent` and a `headers` mapping.
-    func hostProfiles() throws(ConfigurationError) -> [HostProfile] {
+    func hostProfiles() throws(ConfigFileError) -> [HostProfile] {
         guard case .mapping(let mapping) = node else { throw fail("a mapping of host patterns to headers") }
         var out: [HostProfile] = []
         for (hostNode, settings) in mapping {
             let host = hostNode.string ?? ""
             guard case .mapping(let fields) = settings else {
-                throw ConfigurationError(
+                throw ConfigFileError(
                     path: path, line: hostNode.mark?.line,
                     message: "hosts: '\(host)' must map to referer, user-agent or headers")
             }
@@ -284,13 +284,13 @@ private struct ValueReader {
                 switch field {
                 case "referer", "user-agent":
                     guard let v = value.scalar?.string else {
-                        throw ConfigurationError(
+                        throw ConfigFileError(
                             path: path, line: fieldNode.mark?.line, message: "hosts: '\(host).\(field)' must be a string")
                     }
                     headers.append((field == "referer" ? "Referer" : "User-Agent", v))
                 case "headers":
                     guard case .mapping(let hs) = value else {
-                        throw ConfigurationError(
+                        throw ConfigFileError(
                             path: path, line: fieldNode.mark?.line,
                             message: "hosts: '\(host).headers' must be a mapping of header names to values")
                     }
@@ -299,14 +299,14 @@ private struct ValueReader {
                             !name.isEmpty, !name.contains(where: { $0 == ":" || $0.isWhitespace }),
                             !v.contains(where: { $0 == "\r" || $0 == "\n" })
                         else {
-                            throw ConfigurationError(
+                            throw ConfigFileError(
                                 path: path, line: n.mark?.line,
                                 message: "hosts: '\(host).headers' has a bad header; write Name: value on one line")
                         }
                         headers.append((name, v))
                     }
                 default:
-                    throw ConfigurationError(
+                    throw ConfigFileError(
                         path: path, line: fieldNode.mark?.line,
                         message: "hosts: unknown setting '\(field)' for '\(host)'; use referer, user-agent or headers")
                 }

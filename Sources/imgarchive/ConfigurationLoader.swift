@@ -8,14 +8,14 @@ enum ConfigurationLoader {
     static let defaultName = "imgarchive.yml"
 
     /// Reads `explicitPath`, or `imgarchive.yml` in the current folder when it exists, else the defaults.
-    static func load(explicitPath: String?) throws -> Configuration {
+    static func load(explicitPath: String?) throws -> ConfigFile {
         if let explicitPath {
             guard FileManager.default.fileExists(atPath: explicitPath) else {
                 throw ValidationError("\(explicitPath): no such configuration file; check --config")
             }
-            return try Configuration.load(path: explicitPath)
+            return try ConfigFile.load(path: explicitPath)
         }
-        guard FileManager.default.fileExists(atPath: defaultName) else { return Configuration() }
-        return try Configuration.load(path: defaultName)
+        guard FileManager.default.fileExists(atPath: defaultName) else { return ConfigFile() }
+        return try ConfigFile.load(path: defaultName)
     }
 }
