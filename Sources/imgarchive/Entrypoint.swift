@@ -9,6 +9,7 @@ struct ImgArchive: AsyncParsableCommand {
         version: ImgArchiveVersion.current,
         subcommands: [
             ScanCommand.self,
+            ThumbCommand.self,
         ]
     )
 }
