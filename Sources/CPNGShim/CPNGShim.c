@@ -52,8 +52,45 @@ static png_uint_32 format_for(int channels) {
     }
 }
 
+// libpng 1.6.39's simplified reader returns wrong rows for interlaced 16-bit images with alpha when
+// asked for 8-bit output (the 16-bit linear output is right). So 16-bit images with alpha are read as
+// 16-bit premultiplied samples (the file's 16-bit values, as no gAMA means linear to libpng) and turned
+// into 8-bit straight alpha here: the same values the 8-bit path gives for non-interlaced files.
+static int read_sixteen_with_alpha(CPNGShim_Reader *r, uint8_t *pixels, size_t stride, int channels) {
+    r->image.format = channels == 2 ? PNG_FORMAT_LINEAR_Y_ALPHA : PNG_FORMAT_LINEAR_RGB_ALPHA;
+    r->image.flags &= ~(png_uint_32)PNG_IMAGE_FLAG_16BIT_sRGB;
+    size_t wide = (size_t)r->image.width * (size_t)channels;
+    uint16_t *buffer = malloc(wide * 2 * r->image.height);
+    if (buffer == NULL) {
+        r->code = CPNGShim_NOMEM;
+        snprintf(r->message, sizeof r->message, "out of memory");
+        return r->code;
+    }
+    if (!png_image_finish_read(&r->image, NULL, buffer, 0, NULL)) {
+        keep_message(r);
+        free(buffer);
+        return r->code;
+    }
+    for (png_uint_32 y = 0; y < r->image.height; y++) {
+        const uint16_t *in = buffer + (size_t)y * wide;
+        uint8_t *out = pixels + (size_t)y * stride;
+        for (png_uint_32 x = 0; x < r->image.width; x++, in += channels, out += channels) {
+            uint32_t a = in[channels - 1];
+            for (int k = 0; k < channels - 1; k++) {
+                uint32_t v = a == 0 ? 0 : (uint32_t)(((uint64_t)in[k] * 65535u + a / 2) / a);
+                if (v > 65535u) v = 65535u;
+                out[k] = (uint8_t)((v * 255u + 32767u) / 65535u);
+            }
+            out[channels - 1] = (uint8_t)((a * 255u + 32767u) / 65535u);
+        }
+    }
+    free(buffer);
+    return r->code;
+}
+
 int CPNGShim_readPixels(CPNGShim_Reader *r, uint8_t *pixels, size_t stride, int channels) {
     if (r->code != CPNGShim_OK) return r->code;
+    png_uint_32 f = r->image.format;  // the file's format, from the header
     r->image.format = format_for(channels);
     r->image.flags |= PNG_IMAGE_FLAG_16BIT_sRGB;  // 16-bit samples are sRGB-encoded, as PNG files are in practice
     if (stride > 0x7fffffff || stride < PNG_IMAGE_ROW_STRIDE(r->image)) {
@@ -61,6 +98,8 @@ int CPNGShim_readPixels(CPNGShim_Reader *r, uint8_t *pixels, size_t stride, int 
         snprintf(r->message, sizeof r->message, "row stride too large or too small");
         return r->code;
     }
+    if ((f & PNG_FORMAT_FLAG_LINEAR) && (f & PNG_FORMAT_FLAG_ALPHA) && (channels == 2 || channels == 4))
+        return read_sixteen_with_alpha(r, pixels, stride, channels);
     if (!png_image_finish_read(&r->image, NULL, pixels, (png_int_32)stride, NULL)) keep_message(r);
     return r->code;
 }
