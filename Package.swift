@@ -30,6 +30,9 @@ let package = Package(
             name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"])]),
         .systemLibrary(
             name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        // C shims: libjpeg's setjmp/longjmp error exit and decode/encode loops; libpng's macros.
+        .target(name: "CJPEGShim", dependencies: ["CJPEG"], linkerSettings: [.linkedLibrary("jpeg")]),
+        .target(name: "CPNGShim", dependencies: ["CPNG"], linkerSettings: [.linkedLibrary("png16")]),
 
         // Pure logic: scanning posts, CDN URL rules. No C library, no database.
         .target(
@@ -39,7 +42,7 @@ let package = Package(
         // Decode, resample, encode (libjpeg-turbo, libpng).
         .target(
             name: "ImgArchiveImage",
-            dependencies: ["ImgArchiveCore", "CJPEG", "CPNG"],
+            dependencies: ["ImgArchiveCore", "CJPEG", "CPNG", "CJPEGShim", "CPNGShim"],
             swiftSettings: strict),
         // The libcurl multi-interface downloader.
         .target(

@@ -1,1 +1,0 @@
-// ImgArchiveImage: see docs/architecture.md.
