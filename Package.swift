@@ -62,10 +62,18 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strict),
+        // The runs: fetch (download, commit, record, thumbnails) over the modules above.
+        .target(
+            name: "ImgArchivePipeline",
+            dependencies: [
+                "ImgArchiveCore", "ImgArchiveImage", "ImgArchiveFetch", "ImgArchiveStore",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
         .executableTarget(
             name: "imgarchive",
             dependencies: [
-                "ImgArchiveCore", "ImgArchiveImage", "ImgArchiveFetch", "ImgArchiveStore",
+                "ImgArchiveCore", "ImgArchiveImage", "ImgArchiveFetch", "ImgArchiveStore", "ImgArchivePipeline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -126,6 +126,11 @@ public struct ArchiveStore: Sendable {
         return actual == sha256 ? .intact : .mismatch(actualSHA256: actual)
     }
 
+    /// The SHA-256 of bytes in memory (a post's content), lowercase hex.
+    public static func sha256(of bytes: [UInt8]) -> String {
+        SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+    }
+
     /// The lowercase hex SHA-256 of a file's bytes, read in 1 MiB chunks.
     public static func sha256(ofFileAt url: URL) throws(StoreError) -> String {
         guard let digest = try sha256(ofFileAt: url, missingOK: false) else {

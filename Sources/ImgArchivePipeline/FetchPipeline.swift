@@ -1,0 +1,405 @@
+public import Foundation
+public import ImgArchiveCore
+public import ImgArchiveFetch
+public import ImgArchiveImage
+import ImgArchiveStore
+public import Logging
+import Synchronization
+
+/// Settings of one fetch run (command-line options over the configuration file over defaults).
+public struct FetchSettings: Sendable {
+    /// The archive folder.
+    public var archiveRoot: URL
+    /// libcurl limits, concurrency, retries.
+    public var download: DownloadOptions
+    /// Re-check every archived URL with a conditional GET.
+    public var revalidateAll = false
+    /// Re-check archived URLs last checked longer ago than this.
+    public var revalidateAfter: TimeInterval?
+    /// The site's public URL: the last step of the Referer ladder.
+    public var siteURL: String?
+    /// Request headers per host.
+    public var hostProfiles: [HostProfile] = []
+    /// Thumbnail settings; nil makes no thumbnails.
+    public var thumbnails: ThumbnailOptions? = ThumbnailOptions()
+
+    /// Creates settings.
+    public init(archiveRoot: URL, download: DownloadOptions) {
+        self.archiveRoot = archiveRoot
+        self.download = download
+    }
+}
+
+/// What happened to one URL in a run.
+public struct URLOutcome: Sendable, Hashable {
+    /// How it ended.
+    public enum Status: String, Sendable, Hashable {
+        /// Fetched now and archived.
+        case archived
+        /// Archived by an earlier run; not fetched.
+        case alreadyArchived = "already-archived"
+        /// Revalidated: the server said it has not changed.
+        case notModified = "not-modified"
+        /// Not archived (or a revalidation failed); `errorClass` says why.
+        case failed
+        /// Would be fetched (dry run).
+        case planned
+    }
+
+    /// The URL as written in the posts.
+    public var url: String
+    /// How it ended.
+    public var status: Status
+    /// The URL actually archived (the origin or the URL as written).
+    public var archivedFrom: String?
+    /// The archived object's path, relative to the archive.
+    public var objectPath: String?
+    /// The failure class (`dns`, `http-4xx`, `not-an-image`, ...).
+    public var errorClass: String?
+    /// What went wrong and what to do.
+    public var message: String?
+    /// The last HTTP status.
+    public var httpStatus: Int?
+    /// A post that references the URL.
+    public var post: String?
+}
+
+/// What a run did.
+public struct FetchReport: Sendable {
+    /// One outcome per URL, in the order of the input.
+    public var outcomes: [URLOutcome] = []
+    /// Derivatives made in this run.
+    public var thumbnailsMade = 0
+    /// Derivatives that could not be made: object path and message.
+    public var thumbnailFailures: [String] = []
+
+    /// Outcomes counted by status.
+    public var counts: [URLOutcome.Status: Int] {
+        outcomes.reduce(into: [:]) { $0[$1.status, default: 0] += 1 }
+    }
+
+    /// Failures counted by class.
+    public var failuresByClass: [String: Int] {
+        outcomes.filter { $0.status == .failed }.reduce(into: [:]) { $0[$1.errorClass ?? "other", default: 0] += 1 }
+    }
+}
+
+/// Progress of a run, for a progress bar.
+public struct FetchProgress: Sendable {
+    /// URLs to fetch in this run.
+    public var total = 0
+    /// URLs finished.
+    public var done = 0
+    /// URLs that failed.
+    public var failed = 0
+    /// Bytes archived so far.
+    public var bytes: Int64 = 0
+}
+
+/// A post as scanned, for the manifest.
+public struct ScannedPost: Sendable {
+    /// Its path.
+    public var path: String
+    /// The SHA-256 of its bytes.
+    public var contentSHA256: String
+    /// Its references.
+    public var references: [ImageReference]
+
+    /// Creates a record.
+    public init(path: String, contentSHA256: String, references: [ImageReference]) {
+        self.path = path
+        self.contentSHA256 = contentSHA256
+        self.references = references
+    }
+}
+
+/// Mirrors images into the archive: plans from the manifest, downloads (origin first, then the URL as written),
+/// commits by content address, records everything, and makes thumbnails at the widths posts show.
+public enum FetchPipeline {
+    /// Runs a fetch under the archive's lock. Throws `StoreError` (`.locked` when another run holds the archive)
+    /// or `FetchError` for set-up failures; per-URL failures are outcomes, not errors.
+    public static func run(
+        items: [FetchItem], posts: [ScannedPost], settings: FetchSettings, logger: Logger,
+        progress: (@Sendable (FetchProgress) -> Void)? = nil
+    ) async throws -> FetchReport {
+        let lock = try ArchiveLock.acquire(settings.archiveRoot)
+        defer { lock.release() }
+        let store = try ArchiveStore(root: settings.archiveRoot)
+        let manifest = try Manifest(layout: store.layout)
+        defer { try? manifest.close() }
+        let stale = try store.removeStaleTemporaryFiles(holding: lock)
+        if stale > 0 { logger.info("removed temporary files of an interrupted run", metadata: ["count": "\(stale)"]) }
+
+        let now = Date()
+        for post in posts {
+            try manifest.replaceReferences(
+                post: post.path, contentSHA256: post.contentSHA256, scannedAt: now,
+                references: post.references.filter(\.remote).map(referenceRecord))
+        }
+
+        let needs = try plan(items: items, settings: settings, manifest: manifest, now: now)
+        let runner = Runner(settings: settings, store: store, manifest: manifest, logger: logger, progress: progress)
+        var outcomes = try await runner.fetch(items: items, needs: needs)
+
+        let records = try manifest.urlRecords(items.map(\.url))
+        for i in outcomes.indices where outcomes[i].status == .alreadyArchived {
+            if let sha = records[outcomes[i].url]?.objectSHA256 {
+                outcomes[i].objectPath = try manifest.object(sha256: sha)?.path
+                outcomes[i].archivedFrom = records[outcomes[i].url]?.archivedFrom
+            }
+        }
+        var report = FetchReport(outcomes: outcomes)
+        if let thumbnailOptions = settings.thumbnails {
+            (report.thumbnailsMade, report.thumbnailFailures) = try await runner.makeThumbnails(
+                items: items, records: records, options: thumbnailOptions)
+        }
+        return report
+    }
+
+    /// What a dry run would fetch, reading the manifest when there is one and changing nothing.
+    public static func dryRun(items: [FetchItem], settings: FetchSettings) throws -> [URLOutcome] {
+        let layout = ArchiveLayout(root: settings.archiveRoot)
+        let needs: [String: FetchNeed]
+        if FileManager.default.fileExists(atPath: layout.manifestURL.path) {
+            let manifest = try Manifest(layout: layout)
+            defer { try? manifest.close() }
+            needs = try plan(items: items, settings: settings, manifest: manifest, now: Date())
+        } else {
+            needs = Dictionary(items.map { ($0.url, FetchNeed(url: $0.url, reason: .new)) }, uniquingKeysWith: { a, _ in a })
+        }
+        return items.map { item in
+            URLOutcome(
+                url: item.url, status: needs[item.url] == nil ? .alreadyArchived : .planned,
+                archivedFrom: nil, objectPath: nil, errorClass: nil,
+                message: needs[item.url].map { need in
+                    "\(need.reason.rawValue): " + FetchPlanning.candidates(for: item).joined(separator: " then ")
+                }, httpStatus: nil, post: item.post)
+        }
+    }
+
+    private static func plan(items: [FetchItem], settings: FetchSettings, manifest: Manifest, now: Date) throws
+        -> [String: FetchNeed]
+    {
+        let cutoff: Date? =
+            settings.revalidateAll ? now.addingTimeInterval(1) : settings.revalidateAfter.map { now.addingTimeInterval(-$0) }
+        let needs = try manifest.urlsNeedingFetch(candidates: items.map(\.url), revalidateOlderThan: cutoff)
+        return Dictionary(needs.map { ($0.url, $0) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    private static func referenceRecord(_ r: ImageReference) -> ReferenceRecord {
+        ReferenceRecord(
+            rangeStart: r.range.lowerBound, rangeEnd: r.range.upperBound, line: r.line, column: r.column,
+            kind: r.kind.rawValue, written: r.written, url: r.url, origin: r.origin == r.url ? nil : r.origin,
+            width: r.width, wrapped: r.wrapped)
+    }
+}
+
+/// The I/O of one run: downloads and thumbnails, bounded, with progress.
+private final class Runner: Sendable {
+    let settings: FetchSettings
+    let store: ArchiveStore
+    let manifest: Manifest
+    let logger: Logger
+    let progress: (@Sendable (FetchProgress) -> Void)?
+    private let state = Mutex(FetchProgress())
+
+    init(
+        settings: FetchSettings, store: ArchiveStore, manifest: Manifest, logger: Logger,
+        progress: (@Sendable (FetchProgress) -> Void)?
+    ) {
+        self.settings = settings
+        self.store = store
+        self.manifest = manifest
+        self.logger = logger
+        self.progress = progress
+    }
+
+    private func advance(failed: Bool, bytes: Int64) {
+        let snapshot = state.withLock {
+            $0.done += 1
+            if failed { $0.failed += 1 }
+            $0.bytes += bytes
+            return $0
+        }
+        progress?(snapshot)
+    }
+
+    func fetch(items: [FetchItem], needs: [String: FetchNeed]) async throws -> [URLOutcome] {
+        var outcomes = items.map {
+            URLOutcome(url: $0.url, status: .alreadyArchived, post: $0.post)
+        }
+        let work = items.indices.filter { needs[items[$0].url] != nil }
+        let snapshot = state.withLock {
+            $0.total = work.count
+            return $0
+        }
+        progress?(snapshot)
+        guard !work.isEmpty else { return outcomes }
+        try await Downloader.withDownloader(options: settings.download, logger: logger) { downloader in
+            // A window of waiting downloads keeps memory flat however many URLs there are; the downloader
+            // itself never runs more than `jobs` transfers.
+            let window = max(64, settings.download.jobs * 4)
+            await withTaskGroup(of: (Int, URLOutcome).self) { group in
+                var next = 0
+                func addNext() {
+                    guard next < work.count else { return }
+                    let index = work[next]
+                    next += 1
+                    let item = items[index]
+                    let need = needs[item.url] ?? FetchNeed(url: item.url, reason: .new)
+                    group.addTask { (index, await self.fetchOne(item, need: need, downloader: downloader)) }
+                }
+                for _ in 0..<window { addNext() }
+                while let (index, outcome) = await group.next() {
+                    outcomes[index] = outcome
+                    addNext()
+                }
+            }
+        }
+        return outcomes
+    }
+
+    /// Fetches one URL: the origin first, then the URL as written; a revalidation asks only the URL that was
+    /// archived, conditionally.
+    private func fetchOne(_ item: FetchItem, need: FetchNeed, downloader: Downloader) async -> URLOutcome {
+        var outcome = URLOutcome(url: item.url, status: .failed, post: item.post)
+        var candidates = FetchPlanning.candidates(for: item)
+        var record: URLRecord?
+        if need.reason == .revalidate {
+            record = try? manifest.urlRecord(item.url)
+            candidates = [record?.archivedFrom ?? item.url]
+        }
+        var lastError: FetchError?
+        var errors: [String] = []
+        for candidate in candidates {
+            let request = makeRequest(candidate, need: need)
+            switch await downloader.download(request) {
+            case .success(let download):
+                do {
+                    if download.notModified {
+                        try manifest.recordNotModified(url: item.url, httpStatus: download.httpStatus, at: Date())
+                        outcome.status = .notModified
+                        outcome.archivedFrom = candidate
+                        outcome.httpStatus = download.httpStatus
+                    } else {
+                        outcome = try commit(download, item: item, candidate: candidate)
+                    }
+                    advance(failed: false, bytes: Int64(download.byteCount))
+                    return outcome
+                } catch {
+                    if let file = download.temporaryFile { try? FileManager.default.removeItem(atPath: file) }
+                    lastError = FetchError(
+                        code: .io, url: candidate, attempts: download.attempts,
+                        message: "the download could not be stored in the archive (\(error)); check free space and permissions")
+                }
+            case .failure(let error):
+                lastError = error
+            }
+            if let e = lastError { errors.append(candidate == item.url ? e.message : "origin \(candidate): \(e.message)") }
+        }
+        let error = lastError ?? FetchError(code: .other, url: item.url, attempts: 0, message: "nothing was tried")
+        outcome.errorClass = error.code.name
+        outcome.httpStatus = error.httpStatus
+        outcome.message = errors.joined(separator: "; ")
+        try? manifest.recordFetchFailure(
+            url: item.url, errorClass: error.code.name, message: outcome.message ?? error.message,
+            httpStatus: error.httpStatus, attempts: error.attempts, at: Date())
+        logger.info("fetch failed", metadata: ["url": "\(item.url)", "class": "\(error.code.name)"])
+        advance(failed: true, bytes: 0)
+        return outcome
+    }
+
+    private func makeRequest(_ url: String, need: FetchNeed) -> DownloadRequest {
+        let host = FetchPlanning.host(of: url) ?? ""
+        let profile = HostProfile.first(in: settings.hostProfiles, host: host)
+        let headers = (profile?.headers ?? []).map { HTTPHeaderField(name: $0.name, value: $0.value) }
+        let sent = profile?.headers.first { $0.name.lowercased() == "referer" }?.value
+        return DownloadRequest(
+            url: url, temporaryDirectory: store.temporaryDirectory.path, headers: headers,
+            refererLadder: FetchPlanning.refererLadder(imageURL: url, siteURL: settings.siteURL, sentReferer: sent),
+            ifNoneMatch: need.reason == .revalidate ? need.etag : nil,
+            ifModifiedSince: need.reason == .revalidate ? need.lastModified : nil)
+    }
+
+    /// Moves a downloaded image to its content address and records it.
+    private func commit(_ download: Download, item: FetchItem, candidate: String) throws -> URLOutcome {
+        guard let file = download.temporaryFile, let format = download.format else {
+            throw StoreError(code: .invalidArgument, path: nil, message: "a download without an image file")
+        }
+        let path = try store.commitObject(temporaryFile: URL(fileURLWithPath: file), sha256: download.sha256, format: format)
+        let info = try? imageInfo(path: store.layout.url(for: path).path)
+        let object = ObjectRecord(
+            sha256: download.sha256, format: format, bytes: Int64(download.byteCount), width: info?.width,
+            height: info?.height, path: path, createdAt: Date())
+        try manifest.recordFetchSuccess(
+            url: item.url, archivedFrom: candidate, object: object, httpStatus: download.httpStatus,
+            etag: download.etag, lastModified: download.lastModified, attempts: download.attempts, at: Date())
+        return URLOutcome(
+            url: item.url, status: .archived, archivedFrom: candidate, objectPath: path, httpStatus: download.httpStatus,
+            post: item.post)
+    }
+
+    /// Makes the missing derivatives of every archived item at the widths its posts show, on a pool no wider
+    /// than the cores.
+    func makeThumbnails(items: [FetchItem], records: [String: URLRecord], options: ThumbnailOptions) async throws
+        -> (Int, [String])
+    {
+        var jobs: [(object: ObjectRecord, width: Int)] = []
+        var seen = Set<String>()
+        let fresh = try manifest.urlRecords(items.map(\.url))
+        for item in items where !item.widths.isEmpty {
+            guard let sha = (fresh[item.url] ?? records[item.url])?.objectSHA256,
+                let object = try manifest.object(sha256: sha), object.format == .jpeg || object.format == .png
+            else { continue }
+            for width in FetchPlanning.thumbnailWidths(requested: item.widths, imageWidth: object.width)
+            where seen.insert("\(sha)/\(width)").inserted {
+                if let existing = try manifest.thumbnail(sha256: sha, width: width), try store.fileExists(existing.path) {
+                    continue
+                }
+                jobs.append((object, width))
+            }
+        }
+        guard !jobs.isEmpty else { return (0, []) }
+        let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        return await withTaskGroup(of: String?.self) { group in
+            var next = 0
+            var made = 0
+            var failures: [String] = []
+            func addNext() {
+                guard next < jobs.count else { return }
+                let job = jobs[next]
+                next += 1
+                group.addTask { self.thumbnail(job.object, width: job.width, options: options) }
+            }
+            for _ in 0..<cores { addNext() }
+            while let result = await group.next() {
+                if let failure = result { failures.append(failure) } else { made += 1 }
+                addNext()
+            }
+            return (made, failures)
+        }
+    }
+
+    /// Makes one derivative; returns a failure message, or nil when it was made.
+    private func thumbnail(_ object: ObjectRecord, width: Int, options: ThumbnailOptions) -> String? {
+        let temporary = store.makeTemporaryFileURL(suffix: object.format.fileExtension)
+        do {
+            let outcome = try makeThumbnail(
+                inputPath: store.layout.url(for: object.path).path, outputPath: temporary.path, width: width,
+                options: options)
+            guard case .written(_, let h, let format) = outcome else { return nil }
+            let path = try store.thumbnailPath(sha256: object.sha256, width: width, format: format)
+            let size = try? FileManager.default.attributesOfItem(atPath: temporary.path)[.size] as? NSNumber
+            let bytes = size?.int64Value ?? 0
+            try store.commitDerivative(temporaryFile: temporary, to: path)
+            try manifest.recordThumbnail(
+                ThumbnailRecord(
+                    objectSHA256: object.sha256, width: width, height: h, format: format, bytes: bytes, path: path,
+                    createdAt: Date()))
+            return nil
+        } catch {
+            try? FileManager.default.removeItem(at: temporary)
+            return "\(object.path) at \(width) px: \(error)"
+        }
+    }
+}
