@@ -270,7 +270,7 @@ private final class Runner: Sendable {
             candidates = [record?.archivedFrom ?? item.url]
         }
         var lastError: FetchError?
-        var errors: [String] = []
+        var errors: [(url: String, message: String)] = []
         for candidate in candidates {
             let request = makeRequest(candidate, need: need)
             switch await downloader.download(request) {
@@ -295,18 +295,27 @@ private final class Runner: Sendable {
             case .failure(let error):
                 lastError = error
             }
-            if let e = lastError { errors.append(candidate == item.url ? e.message : "origin \(candidate): \(e.message)") }
+            if let e = lastError { errors.append((candidate, e.message)) }
         }
         let error = lastError ?? FetchError(code: .other, url: item.url, attempts: 0, message: "nothing was tried")
         outcome.errorClass = error.code.name
         outcome.httpStatus = error.httpStatus
-        outcome.message = errors.joined(separator: "; ")
+        outcome.message = Self.describe(errors, url: item.url)
         try? manifest.recordFetchFailure(
             url: item.url, errorClass: error.code.name, message: outcome.message ?? error.message,
             httpStatus: error.httpStatus, attempts: error.attempts, at: Date())
         logger.info("fetch failed", metadata: ["url": "\(item.url)", "class": "\(error.code.name)"])
         advance(failed: true, bytes: 0)
         return outcome
+    }
+
+    /// One message for the failures of an item's candidates: the original's, then the URL's as written.
+    static func describe(_ errors: [(url: String, message: String)], url: String) -> String {
+        if errors.count == 2, errors[0].message == errors[1].message {
+            return "the original (\(errors[0].url)) and the URL as written: \(errors[1].message)"
+        }
+        return errors.map { $0.url == url ? $0.message : "the original (\($0.url)): \($0.message)" }
+            .joined(separator: "; as written: ")
     }
 
     private func makeRequest(_ url: String, need: FetchNeed) -> DownloadRequest {

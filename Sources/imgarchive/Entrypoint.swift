@@ -14,6 +14,7 @@ struct ImgArchive: AsyncParsableCommand {
         version: ImgArchiveVersion.current,
         subcommands: [
             ScanCommand.self,
+            FetchCommand.self,
             ThumbCommand.self,
         ]
     )

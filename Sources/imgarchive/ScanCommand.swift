@@ -40,7 +40,7 @@ struct ScanCommand: AsyncParsableCommand {
         let all = self.all
         let json = format == .json
         // Posts are scanned (and their JSON lines formatted) on all cores; results are printed in order.
-        let results = ScanRun.scan(posts, with: scanner) { (post, scan) -> [UInt8] in
+        let results = ScanRun.scan(posts, with: scanner) { (post, _, scan) -> [UInt8] in
             guard json else { return [] }
             var bytes: [UInt8] = []
             for r in scan.references where r.remote || all { ReferenceJSON.append(post: post, r, to: &bytes) }
@@ -95,7 +95,7 @@ enum ScanRun {
 
     /// Scans `posts` and runs `then` on each result, on all cores; returns the outcomes in the posts' order.
     static func scan<T: Sendable>(
-        _ posts: [String], with scanner: PostScanner, then: @Sendable @escaping (String, PostScan) -> T
+        _ posts: [String], with scanner: PostScanner, then: @Sendable @escaping (String, [UInt8], PostScan) -> T
     ) -> [Outcome<T>] {
         let results = Mutex<[Outcome<T>?]>(Array(repeating: nil, count: posts.count))
         let workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
@@ -106,7 +106,7 @@ enum ScanRun {
                 guard i < posts.count else { return }
                 let result: Outcome<T> = SiteWalker.read(posts[i]).map {
                     let scan = scanner.scan($0)
-                    return (scan, then(posts[i], scan))
+                    return (scan, then(posts[i], $0, scan))
                 }
                 results.withLock { $0[i] = result }
             }

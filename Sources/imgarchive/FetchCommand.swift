@@ -1,0 +1,292 @@
+import ArgumentParser
+import Foundation
+import ImgArchiveCore
+import ImgArchiveFetch
+import ImgArchiveImage
+import ImgArchivePipeline
+import ImgArchiveStore
+import Logging
+
+/// Options shared by the commands that fetch (`fetch`, and the archive job).
+struct FetchOptionGroup: ParsableArguments {
+    @Option(help: "The archive folder (default: ./archive, or 'archive' in the configuration).")
+    var archive: String?
+
+    @Option(help: "Transfers at once (default 16).")
+    var jobs: Int?
+
+    @Option(name: .customLong("per-host"), help: "Connections per host at once (default 4).")
+    var perHost: Int?
+
+    @Option(help: "Retries after a timeout, connection error, 408, 429 or 5xx (default 3).")
+    var retries: Int?
+
+    @Option(help: "Seconds one request may take in all (default 120).")
+    var timeout: Int?
+
+    @Option(name: .customLong("max-bytes"), help: "Largest image accepted, e.g. 50MB (default 50MB).")
+    var maxBytes: String?
+
+    @Flag(help: "Re-check every archived URL with a conditional GET.")
+    var revalidate = false
+
+    @Option(
+        name: .customLong("connect-to"),
+        help: "HOST:PORT:ADDR:PORT: fetch HOST:PORT's URLs from ADDR:PORT instead (repeatable).")
+    var connectTo: [String] = []
+
+    @Option(help: "JPEG quality of thumbnails, 1-100 (default 85).")
+    var quality: Int?
+
+    @Option(help: "The configuration file (default: imgarchive.yml in the current folder, if present).")
+    var config: String?
+
+    /// Command line over configuration over defaults.
+    func settings(_ file: ConfigFile, site: SiteInfo?) throws -> FetchSettings {
+        let archive = self.archive ?? file.archive ?? "archive"
+        var download = DownloadOptions()
+        download.jobs = try Self.check(jobs ?? file.jobs ?? download.jobs, "--jobs", 1...256)
+        download.perHost = try Self.check(perHost ?? file.perHost ?? download.perHost, "--per-host", 1...64)
+        download.retries = try Self.check(retries ?? file.retries ?? download.retries, "--retries", 0...20)
+        if let t = timeout ?? file.timeout { download.totalTimeout = .seconds(try Self.check(t, "--timeout", 1...3600)) }
+        if let text = maxBytes {
+            guard let n = ConfigFile.parseByteSize(text) else {
+                throw ValidationError("--max-bytes \(text): write a size such as 50MB or 512KiB")
+            }
+            download.maxBytes = n
+        } else if let n = file.maxBytes {
+            download.maxBytes = n
+        }
+        if let ua = file.userAgent { download.userAgent = ua }
+        download.connectTo = file.connectTo + connectTo
+        for entry in download.connectTo where entry.split(separator: ":", omittingEmptySubsequences: false).count != 4 {
+            throw ValidationError("--connect-to \(entry): write HOST:PORT:ADDR:PORT, e.g. cdn.example.com:80:127.0.0.1:8080")
+        }
+        var settings = FetchSettings(archiveRoot: URL(fileURLWithPath: archive), download: download)
+        settings.revalidateAll = revalidate
+        settings.revalidateAfter = file.revalidateAfter
+        settings.siteURL = file.siteURL ?? site?.url
+        settings.hostProfiles = file.hostProfiles
+        var thumbnails = ThumbnailOptions()
+        thumbnails.quality = try Self.check(quality ?? file.quality ?? thumbnails.quality, "--quality", 1...100)
+        if let m = file.maxPixels { thumbnails.maxPixels = m }
+        settings.thumbnails = thumbnails
+        return settings
+    }
+
+    private static func check(_ value: Int, _ name: String, _ range: ClosedRange<Int>) throws -> Int {
+        guard range.contains(value) else {
+            throw ValidationError("\(name) \(value): use a whole number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return value
+    }
+}
+
+struct FetchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fetch",
+        abstract: "Mirror the images posts reference into the archive.",
+        discussion: """
+            Scans the posts, then downloads each remote image not yet archived: the original behind a CDN \
+            resize URL first, then the URL as written. Images are checked by their bytes, stored once by \
+            SHA-256 under archive/objects/, recorded in archive/manifest.sqlite, and thumbnails are made at \
+            the widths the posts show. Exit codes: 0 every reference archived, 1 some failed, 2 usage or \
+            set-up error, 75 another run holds the archive.
+            """)
+
+    @Argument(help: "Posts or folders to scan (default: the current folder, unless --urls is given).")
+    var paths: [String] = []
+
+    @OptionGroup var options: FetchOptionGroup
+
+    @Option(help: "Also mirror the image URLs listed in this file, one per line.")
+    var urls: String?
+
+    @Flag(name: .customLong("dry-run"), help: "Show what would be fetched; change nothing.")
+    var dryRun = false
+
+    @Option(help: "Output format: a summary (text) or one JSON object per URL plus a summary (json).")
+    var format: OutputFormat = .text
+
+    func run() async throws {
+        let file = try ConfigurationLoader.load(explicitPath: options.config)
+        let roots = paths.isEmpty && urls == nil ? ["."] : paths
+        let site = SiteInfo.discover(from: roots.first ?? ".")
+        let settings = try options.settings(file, site: site)
+        let (items, posts, unreadable) = try Self.collect(roots: roots, urlList: urls, scanOptions: file.scanOptions)
+
+        if dryRun {
+            let planned = try FetchPipeline.dryRun(items: items, settings: settings)
+            var out = StandardOutput()
+            for o in planned {
+                if format == .json {
+                    out.write { FetchOutput.json(o, to: &$0) }
+                } else if o.status == .planned {
+                    out.write("would fetch \(o.url)\n    \(o.message ?? "")\n")
+                }
+            }
+            out.flush()
+            let count = planned.filter { $0.status == .planned }.count
+            Diagnostics.note("\(count) of \(planned.count) URLs would be fetched; nothing was changed")
+            return
+        }
+
+        let bar = ProgressBar.ifTerminal()
+        var progress: (@Sendable (FetchProgress) -> Void)?
+        if let bar { progress = { bar.show($0) } }
+        let report: FetchReport
+        do {
+            report = try await FetchPipeline.run(
+                items: items, posts: posts, settings: settings, logger: ProcessLogger.logger, progress: progress)
+        } catch let error as StoreError where error.code == .locked {
+            Diagnostics.warn("another imgarchive run holds \(settings.archiveRoot.path)/lock; try again when it has finished")
+            throw ExitCode(75)
+        }
+        bar?.finish()
+        FetchOutput.print(report, format: format)
+        if report.counts[.failed, default: 0] > 0 || unreadable > 0 { throw ExitCode(1) }
+    }
+
+    /// Scans the posts and reads the URL list: the items to fetch, the posts for the manifest, and how many
+    /// posts could not be read.
+    static func collect(roots: [String], urlList: String?, scanOptions: ScanOptions) throws
+        -> (items: [FetchItem], posts: [ScannedPost], unreadable: Int)
+    {
+        let scanner = PostScanner(options: scanOptions)
+        let (files, problems) = SiteWalker.posts(in: roots)
+        for problem in problems { Diagnostics.warn("\(problem.path): \(problem.message)") }
+        var unreadable = problems.count
+        var references: [(post: String?, reference: ImageReference)] = []
+        var posts: [ScannedPost] = []
+        let results = ScanRun.scan(files, with: scanner) { _, bytes, _ in ArchiveStore.sha256(of: bytes) }
+        for (path, result) in zip(files, results) {
+            switch result {
+            case .failure(let problem):
+                unreadable += 1
+                Diagnostics.warn("\(problem.path): \(problem.message)")
+            case .success(let (scan, sha)):
+                for d in scan.diagnostics { Diagnostics.warn("\(path):\(d.line): \(d.message)") }
+                posts.append(ScannedPost(path: path, contentSHA256: sha, references: scan.references))
+                references += scan.references.map { (path, $0) }
+            }
+        }
+        if let urlList {
+            references += try readURLList(urlList, scanOptions: scanOptions).map { (nil, $0) }
+        }
+        return (FetchItem.items(from: references), posts, unreadable)
+    }
+
+    /// A plain list of image URLs, one per line (blank lines and `#` comments skipped). Each line is resolved
+    /// as a post's URL would be; a line that is not an http(s) URL is reported and skipped.
+    static func readURLList(_ path: String, scanOptions: ScanOptions) throws -> [ImageReference] {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ValidationError("--urls \(path): cannot read the list (\(error.localizedDescription))")
+        }
+        let scanner = PostScanner(options: scanOptions)
+        var out: [ImageReference] = []
+        for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let entry = line.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !entry.isEmpty, !entry.hasPrefix("#") else { continue }
+            let refs = scanner.scan(Array("<img src=\"\(entry.replacingOccurrences(of: "\"", with: "%22"))\">".utf8))
+                .references
+            guard let r = refs.first, r.remote else {
+                Diagnostics.warn("\(path):\(n + 1): not an http(s) URL, skipped: \(entry)")
+                continue
+            }
+            out.append(r)
+        }
+        return out
+    }
+}
+
+/// The fetch summary and per-URL lines.
+enum FetchOutput {
+    static func print(_ report: FetchReport, format: OutputFormat) {
+        var out = StandardOutput()
+        let counts = report.counts
+        if format == .json {
+            for o in report.outcomes { out.write { json(o, to: &$0) } }
+            var s = "{\"summary\":{\"archived\":\(counts[.archived, default: 0])"
+            s += ",\"already_archived\":\(counts[.alreadyArchived, default: 0])"
+            s += ",\"not_modified\":\(counts[.notModified, default: 0]),\"failed\":\(counts[.failed, default: 0])"
+            s += ",\"thumbnails\":\(report.thumbnailsMade),\"failed_by_class\":{"
+            s += report.failuresByClass.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\($0.value)" }
+                .joined(separator: ",")
+            s += "}}}\n"
+            out.write(s)
+        } else {
+            for o in report.outcomes where o.status == .failed {
+                out.write("failed \(o.errorClass ?? "?"): \(o.url)\n")
+                if let post = o.post { out.write("    in \(post)\n") }
+                if let m = o.message { out.write("    \(m)\n") }
+            }
+            for failure in report.thumbnailFailures { out.write("thumbnail failed: \(failure)\n") }
+            var line = "archived \(counts[.archived, default: 0]), already had \(counts[.alreadyArchived, default: 0])"
+            if let n = counts[.notModified] { line += ", unchanged \(n)" }
+            line += ", failed \(counts[.failed, default: 0])"
+            if !report.failuresByClass.isEmpty {
+                line += " (" + report.failuresByClass.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+                    .joined(separator: ", ") + ")"
+            }
+            line += "; thumbnails made \(report.thumbnailsMade)"
+            out.write(line + "\n")
+        }
+        out.flush()
+    }
+
+    static func json(_ o: URLOutcome, to out: inout [UInt8]) {
+        func field(_ name: String, _ value: String?) {
+            out += ",\"\(name)\":".utf8
+            if let value { ReferenceJSON.quote(value, to: &out) } else { out += "null".utf8 }
+        }
+        out += "{\"url\":".utf8
+        ReferenceJSON.quote(o.url, to: &out)
+        field("status", o.status.rawValue)
+        field("archived_from", o.archivedFrom)
+        field("object", o.objectPath)
+        field("error_class", o.errorClass)
+        field("message", o.message)
+        out += ",\"http_status\":\(o.httpStatus.map(String.init) ?? "null")".utf8
+        field("post", o.post)
+        out += "}\n".utf8
+    }
+}
+
+/// One line on standard error, redrawn: done/total, bytes, rate, failures. Only on a terminal.
+final class ProgressBar: @unchecked Sendable {
+    private let start = Date()
+    private let lock = NSLock()
+    private var lastDraw = Date.distantPast
+
+    static func ifTerminal() -> ProgressBar? { isatty(STDERR_FILENO) == 1 ? ProgressBar() : nil }
+
+    func show(_ p: FetchProgress) {
+        lock.lock()
+        defer { lock.unlock() }
+        let now = Date()
+        guard now.timeIntervalSince(lastDraw) > 0.1 || p.done == p.total else { return }
+        lastDraw = now
+        let rate = Double(p.bytes) / max(now.timeIntervalSince(start), 0.001) / 1e6
+        let width = 30
+        let filled = p.total > 0 ? width * p.done / p.total : width
+        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+        let text = String(
+            format: "\r[%@] %d/%d  %.1f MB  %.1f MB/s  %d failed ", bar, p.done, p.total, Double(p.bytes) / 1e6, rate,
+            p.failed)
+        FileHandle.standardError.write(Data(text.utf8))
+    }
+
+    func finish() { FileHandle.standardError.write(Data("\n".utf8)) }
+}
+
+/// The process's logger: warnings and errors on standard error (libraries log at info or below).
+enum ProcessLogger {
+    static let logger: Logger = {
+        var l = Logger(label: "imgarchive")
+        l.logLevel = ProcessInfo.processInfo.environment["IMGARCHIVE_LOG"].flatMap { Logger.Level(rawValue: $0) } ?? .warning
+        return l
+    }()
+}
