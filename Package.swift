@@ -94,6 +94,12 @@ let package = Package(
             dependencies: ["ImgArchiveFetch", .product(name: "FlyingFox", package: "FlyingFox")],
             swiftSettings: strict),
         .testTarget(
+            name: "EndToEndTests",
+            dependencies: [
+                "ImgArchiveStore", "ImgArchiveImage", .product(name: "FlyingFox", package: "FlyingFox"),
+            ],
+            swiftSettings: strict),
+        .testTarget(
             name: "ImgArchiveStoreTests",
             dependencies: ["ImgArchiveStore"],
             swiftSettings: strict),
