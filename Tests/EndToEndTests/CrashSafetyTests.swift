@@ -1,0 +1,68 @@
+import FlyingFox
+import Foundation
+import Testing
+
+@testable import ImgArchiveStore
+
+/// SIGKILL in the middle of a fetch: what is in the archive is whole, and the next run finishes the job.
+@Suite(.serialized) struct CrashSafetyTests {
+    @Test(arguments: [0.3, 0.8])
+    func killedFetchLeavesOnlyWholeFilesAndTheNextRunCompletes(afterSeconds delay: Double) async throws {
+        let count = 40
+        var images: [String: [UInt8]] = [:]
+        for i in 0..<count { images["/img/\(i).jpg"] = try FixtureImages.jpeg(width: 96 + i, height: 64, seed: i) }
+        let frozen = images
+        var routes: [String: @Sendable (HTTPRequest) async -> HTTPResponse] = [:]
+        for (path, bytes) in frozen {
+            routes[path] = { _ in
+                try? await Task.sleep(for: .milliseconds(60))  // slow enough to be killed mid-run
+                return reply(200, ["Content-Type": "image/jpeg"], bytes)
+            }
+        }
+        let server = try await ImageServer.start(routes)
+        defer { Task { await server.stop() } }
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let host = "img.example.test"
+        try folder.write("list.txt", (0..<count).map { "http://\(host)/img/\($0).jpg" }.joined(separator: "\n"))
+        let args = ["fetch", "--urls", "list.txt", "--jobs", "4", "--per-host", "4", "--connect-to", server.connectTo(host)]
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: imgarchiveBinary)
+        process.arguments = args
+        process.currentDirectoryURL = URL(fileURLWithPath: folder.path)
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        try await Task.sleep(for: .seconds(delay))
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .uncaughtSignal)
+
+        // Everything at an archive path is complete: its name is the SHA-256 of its bytes.
+        let archive = folder.path + "/archive"
+        let before = folder.files(under: "archive/objects")
+        #expect(before.count < count, "the run was killed before it finished")
+        for object in before {
+            let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: archive + "/objects/" + object)))
+            #expect((object as NSString).lastPathComponent.hasPrefix(ArchiveStore.sha256(of: bytes)))
+        }
+        if FileManager.default.fileExists(atPath: archive + "/manifest.sqlite") {
+            let manifest = try Manifest(layout: ArchiveLayout(root: URL(fileURLWithPath: archive)))
+            #expect(try manifest.integrityCheck())
+            try manifest.close()
+        }
+
+        let rerun = try runImgarchive(args, in: folder.path)
+        #expect(rerun.status == 0, "\(rerun.stdout) \(rerun.stderr)")
+        let after = folder.files(under: "archive/objects")
+        #expect(after.count == count)
+        let expected = Set(frozen.values.map { ArchiveStore.sha256(of: $0) })
+        #expect(Set(after.map { String(($0 as NSString).lastPathComponent.split(separator: ".")[0]) }) == expected)
+        #expect(folder.files(under: "archive/tmp").isEmpty, "the next run removes what the killed one left in tmp")
+        let manifest = try Manifest(layout: ArchiveLayout(root: URL(fileURLWithPath: archive)))
+        #expect(try manifest.integrityCheck())
+        #expect(try manifest.allURLRecords().filter { $0.status == .archived }.count == count)
+        try manifest.close()
+    }
+}
