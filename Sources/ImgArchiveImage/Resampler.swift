@@ -64,6 +64,73 @@ struct FilterBank: Sendable {
 enum Resampler {
     static func resize(_ image: PixelBuffer, width outW: Int, height outH: Int) -> PixelBuffer {
         if outW == image.width && outH == image.height { return image }
+        // Large reductions: average f x f blocks first (f = the integer part of half the reduction),
+        // so the Lanczos pass still reduces by at least 2 but runs on far fewer input rows and taps.
+        let fx = image.width / (2 * outW), fy = image.height / (2 * outH)
+        if fx >= 2 || fy >= 2 {
+            return lanczos(boxShrink(image, max(fx, 1), max(fy, 1)), width: outW, height: outH)
+        }
+        return lanczos(image, width: outW, height: outH)
+    }
+
+    /// Averages fx x fy blocks (premultiplied by alpha when there is alpha). The last partial block
+    /// of a row or column is averaged over the pixels it has.
+    static func boxShrink(_ image: PixelBuffer, _ fx: Int, _ fy: Int) -> PixelBuffer {
+        let c = image.channels, inW = image.width, inH = image.height
+        let outW = (inW + fx - 1) / fx, outH = (inH + fy - 1) / fy
+        let alpha = image.hasAlpha
+        let sums = UnsafeMutableBufferPointer<UInt32>.allocate(capacity: outW * c)
+        defer { sums.deallocate() }
+        let pixels = [UInt8](unsafeUninitializedCapacity: outW * outH * c) { dst, initialized in
+            image.pixels.withUnsafeBufferPointer { src in
+                for oy in 0..<outH {
+                    sums.initialize(repeating: 0)
+                    let y0 = oy * fy, y1 = min(y0 + fy, inH)
+                    for y in y0..<y1 {
+                        let row = y * inW * c
+                        for ox in 0..<outW {
+                            let x1 = min((ox + 1) * fx, inW)
+                            var p = row + ox * fx * c
+                            let end = row + x1 * c
+                            let o = ox * c
+                            if alpha {
+                                let colors = c - 1
+                                while p < end {
+                                    let a = UInt32(src[p + colors])
+                                    for k in 0..<colors { sums[o + k] &+= UInt32(src[p + k]) &* a }
+                                    sums[o + colors] &+= a
+                                    p += c
+                                }
+                            } else {
+                                while p < end {
+                                    for k in 0..<c { sums[o + k] &+= UInt32(src[p + k]) }
+                                    p += c
+                                }
+                            }
+                        }
+                    }
+                    for ox in 0..<outW {
+                        let n = UInt32((min((ox + 1) * fx, inW) - ox * fx) * (y1 - y0))
+                        let o = ox * c, d = (oy * outW + ox) * c
+                        if alpha {
+                            let colors = c - 1
+                            let a = sums[o + colors]
+                            for k in 0..<colors { dst[d + k] = a == 0 ? 0 : UInt8((sums[o + k] + a / 2) / a) }
+                            dst[d + colors] = UInt8((a + n / 2) / n)
+                        } else {
+                            for k in 0..<c { dst[d + k] = UInt8((sums[o + k] + n / 2) / n) }
+                        }
+                    }
+                }
+            }
+            initialized = outW * outH * c
+        }
+        return PixelBuffer(width: outW, height: outH, channels: c, pixels: pixels)
+    }
+
+    /// Lanczos-3 from `image` to exactly outW x outH.
+    static func lanczos(_ image: PixelBuffer, width outW: Int, height outH: Int) -> PixelBuffer {
+        if outW == image.width && outH == image.height { return image }
         let c = image.channels
         let inW = image.width, inH = image.height
         let horizontal = FilterBank(inSize: inW, outSize: outW)
