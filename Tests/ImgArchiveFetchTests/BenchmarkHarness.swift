@@ -3,7 +3,7 @@ import ImgArchiveFetch
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Not a test: a benchmark driver for `shared/bench/fetch.sh`, enabled only when
@@ -15,7 +15,8 @@ import Glibc
 
     @Test(.enabled(if: environment["IMGARCHIVE_FETCH_BENCH_LIST"] != nil))
     func downloadList() async throws {
-        let list = try String(contentsOfFile: try #require(Self.environment["IMGARCHIVE_FETCH_BENCH_LIST"]), encoding: .utf8)
+        let list = try String(
+            contentsOfFile: try #require(Self.environment["IMGARCHIVE_FETCH_BENCH_LIST"]), encoding: .utf8)
         let out = try #require(Self.environment["IMGARCHIVE_FETCH_BENCH_OUT"])
         let jobs = Int(Self.environment["IMGARCHIVE_FETCH_BENCH_JOBS"] ?? "") ?? 16
         let tmp = out + "/tmp"

@@ -84,7 +84,8 @@ func response(_ code: Int, _ headers: [String: String] = [:], body: [UInt8] = []
         let server = try await Self.startGuarded(accepting: "https://site.example/", hits: hits, seen: seen)
         defer { Task { await server.stop() } }
         try await withTestDownloader { downloader, tmp in
-            let result = await downloader.download(DownloadRequest(url: server.url("/guarded"), temporaryDirectory: tmp))
+            let result = await downloader.download(
+                DownloadRequest(url: server.url("/guarded"), temporaryDirectory: tmp))
             guard case .failure(let error) = result else { Issue.record("expected a failure"); return }
             #expect(error.httpStatus == 403)
             #expect(error.attempts == 1)
@@ -138,7 +139,9 @@ func response(_ code: Int, _ headers: [String: String] = [:], body: [UInt8] = []
         defer { Task { await server.stop() } }
         try await withTestDownloader { downloader, tmp in
             let started = ContinuousClock.now
-            let download = try await downloader.download(DownloadRequest(url: server.url("/busy"), temporaryDirectory: tmp)).get()
+            let download = try await downloader.download(
+                DownloadRequest(url: server.url("/busy"), temporaryDirectory: tmp)
+            ).get()
             let waited = ContinuousClock.now - started
             #expect(download.attempts == 2)
             #expect(download.sha256 == sha256Hex(image))
@@ -157,7 +160,9 @@ func response(_ code: Int, _ headers: [String: String] = [:], body: [UInt8] = []
         }
         defer { Task { await server.stop() } }
         try await withTestDownloader { downloader, tmp in
-            let download = try await downloader.download(DownloadRequest(url: server.url("/flaky"), temporaryDirectory: tmp)).get()
+            let download = try await downloader.download(
+                DownloadRequest(url: server.url("/flaky"), temporaryDirectory: tmp)
+            ).get()
             #expect(download.attempts == 2)
             #expect(hits.current == 2)
         }
@@ -194,7 +199,9 @@ func response(_ code: Int, _ headers: [String: String] = [:], body: [UInt8] = []
         }
         defer { Task { await server.stop() } }
         try await withTestDownloader { downloader, tmp in
-            let download = try await downloader.download(DownloadRequest(url: server.url("/r1"), temporaryDirectory: tmp)).get()
+            let download = try await downloader.download(
+                DownloadRequest(url: server.url("/r1"), temporaryDirectory: tmp)
+            ).get()
             #expect(download.requestedURL == server.url("/r1"))
             #expect(download.finalURL == server.url("/final.jpg"))
             #expect(download.sha256 == sha256Hex(image))
@@ -250,7 +257,8 @@ func response(_ code: Int, _ headers: [String: String] = [:], body: [UInt8] = []
         }
         defer { Task { await server.stop() } }
         try await withTestDownloader { downloader, tmp in
-            let result = await downloader.download(DownloadRequest(url: server.url("/fake.jpg"), temporaryDirectory: tmp))
+            let result = await downloader.download(
+                DownloadRequest(url: server.url("/fake.jpg"), temporaryDirectory: tmp))
             guard case .failure(let error) = result else { Issue.record("expected a failure for \(name)"); return }
             #expect(error.code == .notAnImage)
             #expect(error.code.name == "not-an-image")
@@ -271,7 +279,9 @@ func response(_ code: Int, _ headers: [String: String] = [:], body: [UInt8] = []
         }
         defer { Task { await server.stop() } }
         try await withTestDownloader { downloader, tmp in
-            let download = try await downloader.download(DownloadRequest(url: server.url("/zipped"), temporaryDirectory: tmp)).get()
+            let download = try await downloader.download(
+                DownloadRequest(url: server.url("/zipped"), temporaryDirectory: tmp)
+            ).get()
             #expect(download.byteCount == image.count)
             #expect(download.sha256 == sha256Hex(image))
             #expect(fileBytes(try #require(download.temporaryFile)) == image)
@@ -293,7 +303,9 @@ func response(_ code: Int, _ headers: [String: String] = [:], body: [UInt8] = []
         }
         defer { Task { await server.stop() } }
         try await withTestDownloader { downloader, tmp in
-            let first = try await downloader.download(DownloadRequest(url: server.url("/cached"), temporaryDirectory: tmp)).get()
+            let first = try await downloader.download(
+                DownloadRequest(url: server.url("/cached"), temporaryDirectory: tmp)
+            ).get()
             #expect(first.notModified == false)
             #expect(first.etag == "\"v1\"")
             #expect(first.lastModified == lastModified)
@@ -307,7 +319,8 @@ func response(_ code: Int, _ headers: [String: String] = [:], body: [UInt8] = []
             #expect(byETag.temporaryFile == nil)
 
             let byDate = try await downloader.download(
-                DownloadRequest(url: server.url("/cached"), temporaryDirectory: tmp, ifModifiedSince: first.lastModified)
+                DownloadRequest(
+                    url: server.url("/cached"), temporaryDirectory: tmp, ifModifiedSince: first.lastModified)
             ).get()
             #expect(byDate.notModified)
             #expect(directoryEntries(tmp).isEmpty)
