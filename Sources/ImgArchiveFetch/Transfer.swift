@@ -26,7 +26,6 @@ final class Transfer {
     private var maxBytes: Int64 = 0
     private var exceededCap = false
     private var errorBodyBytes = 0
-    private var abortedErrorBody = false
     private var refererSent: String?
 
     /// Error bodies (404 pages and the like) are read and dropped up to this size, so the connection can be
@@ -58,7 +57,6 @@ final class Transfer {
         maxBytes = options.maxBytes
         exceededCap = false
         errorBodyBytes = 0
-        abortedErrorBody = false
         errorBuffer[0] = 0
 
         let request = job.request
@@ -145,7 +143,6 @@ final class Transfer {
         guard (200..<300).contains(status) else {
             errorBodyBytes += chunk.count
             if errorBodyBytes > Self.maxErrorBody {
-                abortedErrorBody = true
                 return 0
             }
             return chunk.count

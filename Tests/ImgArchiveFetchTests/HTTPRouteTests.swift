@@ -150,12 +150,13 @@ func response(_ code: Int, _ headers: [String: String] = [:], body: [UInt8] = []
         }
     }
 
-    @Test func serverErrorThenSuccessIsRetried() async throws {
+    @Test(arguments: [500, 502, 503, 504, 408, 429])
+    func transientStatusThenSuccessIsRetried(code: Int) async throws {
         let hits = Counter()
         let image = jpegLikeBytes(count: 1000)
         let server = try await RouteServer.start { server in
             await server.appendRoute("GET /flaky") { _ in
-                hits.next() == 1 ? response(500) : response(200, body: image)
+                hits.next() == 1 ? response(code) : response(200, body: image)
             }
         }
         defer { Task { await server.stop() } }
@@ -165,6 +166,22 @@ func response(_ code: Int, _ headers: [String: String] = [:], body: [UInt8] = []
             ).get()
             #expect(download.attempts == 2)
             #expect(hits.current == 2)
+        }
+    }
+
+    @Test func largeErrorBodyKeepsItsHTTPClass() async throws {
+        let page = Array(String(repeating: "<p>not here</p>", count: 10_000).utf8)  // 150 KB, over the 64 KB drop limit
+        let server = try await RouteServer.start { server in
+            await server.appendRoute("GET /big404") { _ in response(404, ["Content-Type": "text/html"], body: page) }
+        }
+        defer { Task { await server.stop() } }
+        try await withTestDownloader { downloader, tmp in
+            let result = await downloader.download(DownloadRequest(url: server.url("/big404"), temporaryDirectory: tmp))
+            guard case .failure(let error) = result else { Issue.record("expected a failure"); return }
+            #expect(error.code == .http4xx)
+            #expect(error.httpStatus == 404)
+            #expect(error.attempts == 1)
+            #expect(directoryEntries(tmp).isEmpty)
         }
     }
 
