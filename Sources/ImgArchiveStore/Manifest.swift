@@ -462,6 +462,25 @@ public final class Manifest: Sendable {
         do { try pool.close() } catch { throw StoreError.database(error, path: path, operation: "closing") }
     }
 
+    /// Test support: runs `body` while this connection holds an open write transaction of `rows` new runs,
+    /// with a tiny page cache so the uncommitted pages spill into the WAL, then rolls it back.
+    func withUncommittedWriteForTesting(rows: Int, _ body: () throws -> Void) throws {
+        try pool.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA cache_size = 8")
+            defer { try? db.execute(sql: "PRAGMA cache_size = -2000") }
+            try db.execute(sql: "BEGIN IMMEDIATE")
+            defer { try? db.execute(sql: "ROLLBACK") }
+            try db.execute(
+                sql: """
+                    INSERT INTO run (command, started_at)
+                    WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+                    SELECT 'uncommitted ' || i || ' ' || hex(randomblob(64)), '2027-01-15 08:00:00.000' FROM n
+                    """,
+                arguments: [rows])
+            try body()
+        }
+    }
+
     // MARK: - Plumbing
 
     private func read<T>(_ operation: String, _ body: (Database) throws -> T) throws(StoreError) -> T {
