@@ -28,6 +28,10 @@ public final class Manifest: Sendable {
         configuration.busyMode = .timeout(Self.busyTimeout)
         configuration.foreignKeysEnabled = true
         configuration.label = "imgarchive.manifest"
+        // WAL + synchronous=NORMAL: a commit is safe against a process crash; a power loss may drop the last
+        // commits but never corrupts. Objects are fsynced before they are recorded, so a lost row only means
+        // a URL is fetched again.
+        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
         // Two processes creating or migrating the same new file race on the schema: the loser's
         // "table already exists" or busy error is retried, and then finds the migration applied.
         var attempt = 0

@@ -59,6 +59,19 @@ import Testing
         #expect(try Data(contentsOf: store.layout.url(for: path1)) == bytes)
     }
 
+    @Test func deferredDurabilityCommitsTheSameWayAndSynchronizesOnce() throws {
+        let folder = try TemporaryFolder()
+        let store = try ArchiveStore(root: folder.url, durability: .deferred)
+        var paths: [String] = []
+        for seed in 10..<14 {
+            let temporary = try write(jpegLikeBytes(seed: UInt64(seed)), into: store)
+            paths.append(try store.commitObject(temporaryFile: temporary, sha256: try coreutilsSHA256(temporary), format: .jpeg))
+        }
+        try store.synchronize()
+        #expect(regularFiles(under: folder.url) == paths.sorted())
+        #expect(try FileManager.default.contentsOfDirectory(atPath: store.temporaryDirectory.path).isEmpty)
+    }
+
     @Test func aTruncatedObjectInPlaceIsReplacedByACompleteCommit() throws {
         let folder = try TemporaryFolder()
         let store = try ArchiveStore(root: folder.url)
