@@ -21,7 +21,7 @@ final class TemporaryFolder {
 
 /// Deterministic pseudo-random bytes (xorshift), so tests need no fixture files.
 func pseudoRandomBytes(count: Int, seed: UInt64) -> Data {
-    var state = seed | 1
+    var state = (seed &+ 1) &* 0x9E37_79B9_7F4A_7C15  // distinct seeds, never zero
     var bytes = [UInt8](repeating: 0, count: count)
     for index in bytes.indices {
         state ^= state << 13
