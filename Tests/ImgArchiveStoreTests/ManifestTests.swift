@@ -164,6 +164,31 @@ private func object(_ n: Int, format: ImageFormat = .jpeg, created: Date = t0) t
         #expect(recovered.errorClass == nil && recovered.errorMessage == nil && recovered.failingSince == nil)
     }
 
+    @Test func aBatchOfOutcomesIsRecordedAllOrNone() throws {
+        let folder = try TemporaryFolder()
+        let manifest = try open(folder)
+        try manifest.record([
+            .archived(
+                url: "https://b/1", archivedFrom: "https://b/1", object: try object(50), httpStatus: 200, etag: "\"x\"",
+                lastModified: nil, attempts: 1, at: at(0)),
+            .failed(url: "https://b/2", errorClass: "http-5xx", message: "503", httpStatus: 503, attempts: 4, at: at(0)),
+            .notModified(url: "https://b/1", httpStatus: 304, at: at(9)),
+        ])
+        #expect(try manifest.urlRecord("https://b/1")?.lastCheckedAt == at(9))
+        #expect(try manifest.urlRecord("https://b/1")?.httpStatus == 304)
+        #expect(try manifest.urlRecord("https://b/2")?.status == .failed)
+
+        // A bad outcome anywhere rolls the whole batch back.
+        #expect(throws: StoreError.self) {
+            try manifest.record([
+                .failed(url: "https://b/3", errorClass: "dns", message: "x", httpStatus: nil, attempts: 1, at: at(1)),
+                .notModified(url: "https://b/never", httpStatus: 304, at: at(1)),
+            ])
+        }
+        #expect(try manifest.urlRecord("https://b/3") == nil)
+        #expect(try manifest.allURLRecords().count == 2)
+    }
+
     @Test func notModifiedOnlyMovesTheCheckTime() throws {
         let folder = try TemporaryFolder()
         let manifest = try open(folder)
@@ -223,10 +248,10 @@ private func object(_ n: Int, format: ImageFormat = .jpeg, created: Date = t0) t
         #expect(throws: StoreError.self) { try manifest.setObjectSize(sha256: digest(9), width: 1, height: 1) }
 
         let small = ThumbnailRecord(
-            objectSHA256: digest(8), width: 320, height: 180, format: .jpeg, bytes: 9000,
+            objectSHA256: digest(8), width: 320, sha256: digest(40), height: 180, format: .jpeg, bytes: 9000,
             path: try ArchiveLayout.thumbnailPath(sha256: digest(8), width: 320, format: .jpeg), createdAt: at(5))
         let large = ThumbnailRecord(
-            objectSHA256: digest(8), width: 640, height: 360, format: .png, bytes: 40000,
+            objectSHA256: digest(8), width: 640, sha256: digest(41), height: 360, format: .png, bytes: 40000,
             path: try ArchiveLayout.thumbnailPath(sha256: digest(8), width: 640, format: .png), createdAt: at(6))
         try manifest.recordThumbnail(large)
         try manifest.recordThumbnail(small)

@@ -35,12 +35,24 @@ struct StoreBenchmark {
                     httpStatus: 200, etag: nil, lastModified: nil, attempts: 1, at: Date())
             }
         }
+        let batch = try clock.measure {
+            try manifest.record(
+                paths.enumerated().map { n, path in
+                    .archived(
+                        url: "https://batch.example/\(n)", archivedFrom: "https://batch.example/\(n)",
+                        object: ObjectRecord(
+                            sha256: String(format: "%064x", n + 1), format: .jpeg, bytes: 4100, path: path,
+                            createdAt: Date()),
+                        httpStatus: 200, etag: nil, lastModified: nil, attempts: 1, at: Date())
+                })
+        }
         let candidates = (0..<5000).map { "https://bench.example/\($0)" }
         var planned = 0
         let plan = try clock.measure {
             planned = try manifest.urlsNeedingFetch(candidates: candidates, revalidateOlderThan: nil).count
         }
         print("store-bench \(durability): commitObject+synchronize x\(count): \(commit); recordFetchSuccess x\(count): \(record); "
+            + "record(one batch of \(count)): \(batch); "
             + "urlsNeedingFetch(5000 candidates, \(planned) new): \(plan)")
         #expect(planned == 4000)
     }
