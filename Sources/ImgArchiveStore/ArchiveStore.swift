@@ -1,13 +1,13 @@
+import Crypto
 public import Foundation
 public import ImgArchiveCore
-import Crypto
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The content-addressed archive on disk: originals under `objects/`, derivatives under `w<width>/`,
@@ -81,7 +81,8 @@ public struct ArchiveStore: Sendable {
         try ArchiveLayout.checkRelativePath(relativePath)
         guard !relativePath.hasPrefix(ArchiveLayout.objectsFolder + "/") else {
             throw StoreError(
-                code: .invalidArgument, path: relativePath, message: "derivatives never replace originals: \(relativePath)")
+                code: .invalidArgument, path: relativePath,
+                message: "derivatives never replace originals: \(relativePath)")
         }
         try commit(temporaryFile: temporaryFile, relativePath: relativePath, replace: true)
     }
@@ -92,7 +93,8 @@ public struct ArchiveStore: Sendable {
         let shard = (destination as NSString).deletingLastPathComponent
         let parent = (shard as NSString).deletingLastPathComponent
         guard let size = try FileSystem.fileSize(source) else {
-            throw StoreError(code: .io, path: source, message: "the temporary file \(source) does not exist", cCode: ENOENT)
+            throw StoreError(
+                code: .io, path: source, message: "the temporary file \(source) does not exist", cCode: ENOENT)
         }
         if !replace, let existing = try FileSystem.fileSize(destination), existing == size {
             try FileSystem.removeFile(source)

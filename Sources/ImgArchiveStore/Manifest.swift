@@ -1,6 +1,6 @@
 public import Foundation
-import ImgArchiveCore
 import GRDB
+import ImgArchiveCore
 
 /// The archive's SQLite manifest (`manifest.sqlite`, WAL mode, through GRDB): URLs, objects, thumbnails,
 /// posts, their references and rewrites, and runs.
@@ -164,7 +164,8 @@ public final class Manifest: Sendable {
         try write("recording fetches") { db in
             for outcome in outcomes {
                 switch outcome {
-                case .archived(let url, let archivedFrom, let object, let httpStatus, let etag, let lastModified,
+                case .archived(
+                    let url, let archivedFrom, let object, let httpStatus, let etag, let lastModified,
                     let attempts, let date):
                     try Self.insertObject(object, db)
                     try db.execute(
@@ -543,7 +544,8 @@ public final class Manifest: Sendable {
         if let format = ImageFormat(rawValue: text) ?? ImageFormat.allCases.first(where: { $0.fileExtension == text }) {
             return format
         }
-        throw StoreError(code: .corrupt, message: "manifest: unknown image format \(text.debugDescription) in \(column)")
+        throw StoreError(
+            code: .corrupt, message: "manifest: unknown image format \(text.debugDescription) in \(column)")
     }
 
     private static func urlRecord(_ row: Row) throws -> URLRecord {

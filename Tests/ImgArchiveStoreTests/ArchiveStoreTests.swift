@@ -17,7 +17,9 @@ import Testing
         let store = try ArchiveStore(root: root)
         for name in ["objects", "tmp", "reports"] {
             var isDirectory: ObjCBool = false
-            #expect(FileManager.default.fileExists(atPath: root.appendingPathComponent(name).path, isDirectory: &isDirectory))
+            #expect(
+                FileManager.default.fileExists(
+                    atPath: root.appendingPathComponent(name).path, isDirectory: &isDirectory))
             #expect(isDirectory.boolValue)
         }
         #expect(store.temporaryDirectory.path == root.appendingPathComponent("tmp").standardizedFileURL.path)
@@ -65,7 +67,8 @@ import Testing
         var paths: [String] = []
         for seed in 10..<14 {
             let temporary = try write(jpegLikeBytes(seed: UInt64(seed)), into: store)
-            paths.append(try store.commitObject(temporaryFile: temporary, sha256: try coreutilsSHA256(temporary), format: .jpeg))
+            paths.append(
+                try store.commitObject(temporaryFile: temporary, sha256: try coreutilsSHA256(temporary), format: .jpeg))
         }
         try store.synchronize()
         #expect(regularFiles(under: folder.url) == paths.sorted())
@@ -112,7 +115,9 @@ import Testing
     ])
     func namesAreOnlyEverMadeFromDigests(candidate: String) throws {
         #expect(throws: StoreError.self) { try ArchiveLayout.objectPath(sha256: candidate, format: .jpeg) }
-        #expect(throws: StoreError.self) { try ArchiveLayout.thumbnailPath(sha256: candidate, width: 640, format: .jpeg) }
+        #expect(throws: StoreError.self) {
+            try ArchiveLayout.thumbnailPath(sha256: candidate, width: 640, format: .jpeg)
+        }
     }
 
     @Test(arguments: ImageFormat.allCases)

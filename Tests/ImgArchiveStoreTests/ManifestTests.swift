@@ -5,7 +5,7 @@ import Testing
 @testable import ImgArchiveStore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 private let t0 = Date(timeIntervalSince1970: 1_800_000_000)
@@ -35,7 +35,8 @@ private func object(_ n: Int, format: ImageFormat = .jpeg, created: Date = t0) t
         let folder = try TemporaryFolder()
         let first = try open(folder)
         try first.recordFetchFailure(
-            url: "https://a.example/1.jpg", errorClass: "http-4xx", message: "404", httpStatus: 404, attempts: 1, at: t0)
+            url: "https://a.example/1.jpg", errorClass: "http-4xx", message: "404", httpStatus: 404, attempts: 1, at: t0
+        )
         let second = try open(folder)  // while the first is open, as a second process would
         #expect(try second.appliedMigrations() == ["v1"])
         try first.close()
@@ -103,7 +104,8 @@ private func object(_ n: Int, format: ImageFormat = .jpeg, created: Date = t0) t
         #expect(try manifest.object(sha256: digest(1)) == image)
         #expect(try manifest.object(sha256: digest(2)) == nil)
         #expect(try manifest.urlRecord("https://never.example/x") == nil)
-        #expect(try manifest.urlRecords(["https://cdn.example/640", "https://other.example/640", "https://x"]).count == 2)
+        #expect(
+            try manifest.urlRecords(["https://cdn.example/640", "https://other.example/640", "https://x"]).count == 2)
         #expect(try manifest.integrityCheck())
     }
 
@@ -171,7 +173,8 @@ private func object(_ n: Int, format: ImageFormat = .jpeg, created: Date = t0) t
             .archived(
                 url: "https://b/1", archivedFrom: "https://b/1", object: try object(50), httpStatus: 200, etag: "\"x\"",
                 lastModified: nil, attempts: 1, at: at(0)),
-            .failed(url: "https://b/2", errorClass: "http-5xx", message: "503", httpStatus: 503, attempts: 4, at: at(0)),
+            .failed(
+                url: "https://b/2", errorClass: "http-5xx", message: "503", httpStatus: 503, attempts: 4, at: at(0)),
             .notModified(url: "https://b/1", httpStatus: 304, at: at(9)),
         ])
         #expect(try manifest.urlRecord("https://b/1")?.lastCheckedAt == at(9))
@@ -216,7 +219,8 @@ private func object(_ n: Int, format: ImageFormat = .jpeg, created: Date = t0) t
             url: "https://a/recent", archivedFrom: "https://a/recent", object: try object(7), httpStatus: 200,
             etag: nil, lastModified: nil, attempts: 1, at: at(1000))
         try manifest.recordFetchFailure(
-            url: "https://a/broken", errorClass: "dns", message: "no such host", httpStatus: nil, attempts: 3, at: at(0))
+            url: "https://a/broken", errorClass: "dns", message: "no such host", httpStatus: nil, attempts: 3, at: at(0)
+        )
         let candidates = ["https://a/new", "https://a/old", "https://a/recent", "https://a/broken", "https://a/new"]
 
         #expect(
@@ -286,9 +290,12 @@ private func object(_ n: Int, format: ImageFormat = .jpeg, created: Date = t0) t
                 rangeStart: 60, rangeEnd: 80, line: 4, column: 1, kind: "html-img", written: "https://b/c.png",
                 url: "https://b/c.png"),
         ]
-        try manifest.replaceReferences(post: "_posts/a.md", contentSHA256: digest(20), scannedAt: at(0), references: first)
+        try manifest.replaceReferences(
+            post: "_posts/a.md", contentSHA256: digest(20), scannedAt: at(0), references: first)
         #expect(try manifest.references(post: "_posts/a.md") == first)
-        #expect(try manifest.post("_posts/a.md") == PostRecord(path: "_posts/a.md", contentSHA256: digest(20), scannedAt: at(0)))
+        #expect(
+            try manifest.post("_posts/a.md")
+                == PostRecord(path: "_posts/a.md", contentSHA256: digest(20), scannedAt: at(0)))
         #expect(try manifest.posts(referencing: "https://origin.example/a.jpg") == ["_posts/a.md"])
 
         let rewrite = RewriteRecord(
@@ -302,7 +309,8 @@ private func object(_ n: Int, format: ImageFormat = .jpeg, created: Date = t0) t
                 rangeStart: 3, rangeEnd: 9, line: 1, column: 4, kind: "front-matter", written: "https://d/e",
                 url: "https://d/e")
         ]
-        try manifest.replaceReferences(post: "_posts/a.md", contentSHA256: digest(22), scannedAt: at(10), references: second)
+        try manifest.replaceReferences(
+            post: "_posts/a.md", contentSHA256: digest(22), scannedAt: at(10), references: second)
         #expect(try manifest.references(post: "_posts/a.md") == second)
         #expect(try manifest.posts(referencing: "https://b/c.png").isEmpty)
         let post = try #require(try manifest.post("_posts/a.md"))
@@ -312,7 +320,8 @@ private func object(_ n: Int, format: ImageFormat = .jpeg, created: Date = t0) t
         #expect(post.rewrittenSHA256 == digest(21))
         #expect(try manifest.rewrites(post: "_posts/a.md") == [[rewrite]])
 
-        try manifest.replaceReferences(post: "_posts/a.md", contentSHA256: digest(22), scannedAt: at(11), references: [])
+        try manifest.replaceReferences(
+            post: "_posts/a.md", contentSHA256: digest(22), scannedAt: at(11), references: [])
         #expect(try manifest.references(post: "_posts/a.md").isEmpty)
     }
 

@@ -21,7 +21,9 @@ struct StoreBenchmark {
         let clock = ContinuousClock()
         var paths: [String] = []
         let commit = try clock.measure {
-            for (url, digest) in files { paths.append(try store.commitObject(temporaryFile: url, sha256: digest, format: .jpeg)) }
+            for (url, digest) in files {
+                paths.append(try store.commitObject(temporaryFile: url, sha256: digest, format: .jpeg))
+            }
             try store.synchronize()
         }
         let record = try clock.measure {
@@ -51,9 +53,10 @@ struct StoreBenchmark {
         let plan = try clock.measure {
             planned = try manifest.urlsNeedingFetch(candidates: candidates, revalidateOlderThan: nil).count
         }
-        print("store-bench \(durability): commitObject+synchronize x\(count): \(commit); recordFetchSuccess x\(count): \(record); "
-            + "record(one batch of \(count)): \(batch); "
-            + "urlsNeedingFetch(5000 candidates, \(planned) new): \(plan)")
+        print(
+            "store-bench \(durability): commitObject+synchronize x\(count): \(commit); recordFetchSuccess x\(count): \(record); "
+                + "record(one batch of \(count)): \(batch); "
+                + "urlsNeedingFetch(5000 candidates, \(planned) new): \(plan)")
         #expect(planned == 4000)
     }
 }

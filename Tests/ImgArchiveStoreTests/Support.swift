@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A fresh folder under the system temporary folder, removed when the value goes away.
@@ -140,7 +140,8 @@ func regularFiles(under root: URL) -> [String] {
     var files: [String] = []
     while let relative = enumerator.nextObject() as? String {
         var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: root.appendingPathComponent(relative).path, isDirectory: &isDirectory),
+        if FileManager.default.fileExists(
+            atPath: root.appendingPathComponent(relative).path, isDirectory: &isDirectory),
             !isDirectory.boolValue
         {
             files.append(relative)
