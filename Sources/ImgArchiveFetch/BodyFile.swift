@@ -1,8 +1,9 @@
 import Crypto
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Where a body goes while it streams: a temporary file written through one large buffer, hashed as it

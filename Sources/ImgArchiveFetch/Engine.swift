@@ -290,9 +290,12 @@ final class Engine: @unchecked Sendable {
     private func start(_ job: Job) {
         job.attempts += 1
         guard let transfer = idle.popLast() ?? Transfer() else {
-            finish(job, .failure(FetchError(
-                code: .other, url: job.request.url, attempts: job.attempts,
-                message: "libcurl could not create a handle")))
+            finish(
+                job,
+                .failure(
+                    FetchError(
+                        code: .other, url: job.request.url, attempts: job.attempts,
+                        message: "libcurl could not create a handle")))
             return
         }
         if let error = transfer.configure(for: job, options: options, connectTo: connectTo) {
@@ -305,9 +308,12 @@ final class Engine: @unchecked Sendable {
         guard added == CURLM_OK else {
             transfer.recycle()
             idle.append(transfer)
-            finish(job, .failure(FetchError(
-                code: .other, url: job.request.url, attempts: job.attempts,
-                message: "libcurl refused the transfer", detail: String(cString: curl_multi_strerror(added)))))
+            finish(
+                job,
+                .failure(
+                    FetchError(
+                        code: .other, url: job.request.url, attempts: job.attempts,
+                        message: "libcurl refused the transfer", detail: String(cString: curl_multi_strerror(added)))))
             return
         }
         running[transfer.easy] = transfer
@@ -381,8 +387,9 @@ final class Engine: @unchecked Sendable {
     }
 
     private func cancelled(_ job: Job) -> Result<Download, FetchError> {
-        .failure(FetchError(
-            code: .cancelled, url: job.request.url, attempts: job.attempts, message: "the download was cancelled"))
+        .failure(
+            FetchError(
+                code: .cancelled, url: job.request.url, attempts: job.attempts, message: "the download was cancelled"))
     }
 
     private func cancelJob(_ id: UInt64) {
@@ -436,9 +443,11 @@ final class Engine: @unchecked Sendable {
         readyHosts.removeAll()
         queued = 0
         for job in leftovers {
-            job.finish(.failure(FetchError(
-                code: .cancelled, url: job.request.url, attempts: job.attempts,
-                message: "the downloader shut down before this download finished")))
+            job.finish(
+                .failure(
+                    FetchError(
+                        code: .cancelled, url: job.request.url, attempts: job.attempts,
+                        message: "the downloader shut down before this download finished")))
         }
         idle.removeAll()  // curl_easy_cleanup in Transfer.deinit
         if let connectTo { curl_slist_free_all(connectTo) }

@@ -1,10 +1,11 @@
 internal import CCurl
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import ImgArchiveCore
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// One libcurl easy handle and its body file, reused from download to download. Used only on the curl
 /// thread: libcurl calls `receive` from `curl_multi_perform` on that thread.
@@ -25,7 +26,6 @@ final class Transfer {
     private var maxBytes: Int64 = 0
     private var exceededCap = false
     private var errorBodyBytes = 0
-    private var abortedErrorBody = false
     private var refererSent: String?
 
     /// Error bodies (404 pages and the like) are read and dropped up to this size, so the connection can be
@@ -57,7 +57,6 @@ final class Transfer {
         maxBytes = options.maxBytes
         exceededCap = false
         errorBodyBytes = 0
-        abortedErrorBody = false
         errorBuffer[0] = 0
 
         let request = job.request
@@ -144,7 +143,6 @@ final class Transfer {
         guard (200..<300).contains(status) else {
             errorBodyBytes += chunk.count
             if errorBodyBytes > Self.maxErrorBody {
-                abortedErrorBody = true
                 return 0
             }
             return chunk.count
@@ -168,9 +166,10 @@ final class Transfer {
         _ = CCurl_easy_getinfo_off_t(easy, CURLINFO_RETRY_AFTER, &retryAfterSeconds)
         let retryAfter: Duration? = retryAfterSeconds > 0 ? .seconds(Int64(retryAfterSeconds)) : nil
 
-        func fail(_ code: FetchError.Code, _ message: String, retriable: Bool = false, curl: CURLcode? = nil,
-            detail: String? = nil) -> Outcome
-        {
+        func fail(
+            _ code: FetchError.Code, _ message: String, retriable: Bool = false, curl: CURLcode? = nil,
+            detail: String? = nil
+        ) -> Outcome {
             body.discard()
             let error = FetchError(
                 code: code, url: url, httpStatus: httpStatus, attempts: job.attempts, message: message,
@@ -182,14 +181,17 @@ final class Transfer {
             return fail(.tooLarge, "the image is larger than the byte cap (\(maxBytes) bytes); raise --max-bytes")
         }
         if let errno = body.systemError {
-            return fail(.io, "the temporary file could not be written; check the archive's disk",
+            return fail(
+                .io, "the temporary file could not be written; check the archive's disk",
                 detail: String(cString: strerror(errno)))
         }
         let isErrorStatus = status >= 300 && status != 304
-        if result != CURLE_OK && !(isErrorStatus && (result == CURLE_WRITE_ERROR || result == CURLE_FILESIZE_EXCEEDED)) {
+        if result != CURLE_OK && !(isErrorStatus && (result == CURLE_WRITE_ERROR || result == CURLE_FILESIZE_EXCEEDED))
+        {
             let text = String(cString: errorBuffer)
             let (code, message) = CurlResultMapping.classify(result, errorText: text)
-            return fail(code, message, retriable: CurlResultMapping.isRetriable(code), curl: result,
+            return fail(
+                code, message, retriable: CurlResultMapping.isRetriable(code), curl: result,
                 detail: text.isEmpty ? String(cString: curl_easy_strerror(result)) : text)
         }
         if status == 304 {
@@ -202,7 +204,8 @@ final class Transfer {
         }
         let finished = body.finish()
         guard finished.ok else {
-            return fail(.io, "the temporary file could not be written; check the archive's disk",
+            return fail(
+                .io, "the temporary file could not be written; check the archive's disk",
                 detail: body.systemError.map { String(cString: strerror($0)) })
         }
         func reject(_ code: FetchError.Code, _ message: String, retriable: Bool = false) -> Outcome {
@@ -221,7 +224,8 @@ final class Transfer {
         }
         guard let format = ImageFormat.sniff(body.prefix) else {
             let type = contentType ?? "no Content-Type"
-            return reject(.notAnImage, "the body is not an image (\(type)); the host may block hotlinks or the image moved")
+            return reject(
+                .notAnImage, "the body is not an image (\(type)); the host may block hotlinks or the image moved")
         }
         return .success(makeDownload(status: status, notModified: false, file: finished.path, format: format))
     }

@@ -86,9 +86,11 @@ final class JPEGDecoder {
     }
 
     /// The DCT scale M (of M/8) that shrinks the most while the decoded width stays at least twice
-    /// `targetWidth` (8, the full size, when no reduction allows that).
+    /// `targetWidth`: 1, 2 or 4, or 8 (the full size) when no reduction allows that. Only these scales:
+    /// libjpeg-turbo has SIMD IDCTs for them, while 3/8, 5/8, 6/8 and 7/8 run its plain-C IDCTs; on the
+    /// benchmark set the finer scales were no faster and lost 0.4-0.6 dB on three images (docs/images.md).
     static func scaleNumerator(fullWidth: Int, targetWidth: Int) -> Int {
-        for m in 1..<8 where (fullWidth * m + 7) / 8 >= 2 * targetWidth { return m }
+        for m in [1, 2, 4] where (fullWidth * m + 7) / 8 >= 2 * targetWidth { return m }
         return 8
     }
 }

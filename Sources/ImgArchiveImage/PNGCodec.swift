@@ -61,8 +61,8 @@ final class PNGDecoder {
         let count = rowBytes * height
         var rc: Int32 = 0
         let pixels = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
-            buffer.initialize(repeating: 0)
             rc = CPNGShim_readPixels(handle, buffer.baseAddress, rowBytes, Int32(channels))
+            if Int(rc) != CPNGShim_OK { buffer.initialize(repeating: 0) }  // libpng wrote every row otherwise
             initialized = count
         }
         if Int(rc) != CPNGShim_OK {

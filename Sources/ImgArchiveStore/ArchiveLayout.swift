@@ -50,7 +50,8 @@ public struct ArchiveLayout: Sendable, Hashable {
     public static func thumbnailPath(sha256: String, width: Int, format: ImageFormat) throws(StoreError) -> String {
         try checkSHA256(sha256)
         guard width > 0 && width <= 1_000_000 else {
-            throw StoreError(code: .invalidArgument, message: "a thumbnail width must be a positive pixel count, not \(width)")
+            throw StoreError(
+                code: .invalidArgument, message: "a thumbnail width must be a positive pixel count, not \(width)")
         }
         return "w\(width)/\(sha256.prefix(2))/\(sha256).\(format.fileExtension)"
     }
@@ -63,7 +64,8 @@ public struct ArchiveLayout: Sendable, Hashable {
     static func checkSHA256(_ text: String) throws(StoreError) {
         guard isSHA256(text) else {
             throw StoreError(
-                code: .invalidArgument, message: "not a lowercase hex SHA-256 digest: \(text.prefix(80).debugDescription)")
+                code: .invalidArgument,
+                message: "not a lowercase hex SHA-256 digest: \(text.prefix(80).debugDescription)")
         }
     }
 
@@ -77,7 +79,8 @@ public struct ArchiveLayout: Sendable, Hashable {
             && (parts[0] == Substring(objectsFolder) || isWidthFolder(parts[0]))
         guard valid else {
             throw StoreError(
-                code: .invalidArgument, path: path, message: "not an archive path: \(path.prefix(200).debugDescription)")
+                code: .invalidArgument, path: path, message: "not an archive path: \(path.prefix(200).debugDescription)"
+            )
         }
     }
 

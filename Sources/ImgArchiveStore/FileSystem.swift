@@ -1,11 +1,11 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Thin POSIX wrappers: every call that can fail maps `errno` through `StoreError.posix`.
@@ -53,6 +53,25 @@ enum FileSystem {
         // Some file systems refuse fsync on folders (EINVAL); the rename is then as durable as they allow.
         guard fsync(fd) == 0 || errno == EINVAL else { throw StoreError.posix("fsync of the folder", path: path) }
     }
+
+    /// Flushes the whole file system holding `path` (Linux `syncfs`, looked up at run time because Glibc's
+    /// module map hides it behind `_GNU_SOURCE`; `sync()` where it is missing).
+    static func syncFileSystem(containing path: String) throws(StoreError) {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw StoreError.posix("opening the folder to sync it", path: path) }
+        defer { close(fd) }
+        guard let syncfs = syncfsFunction else {
+            sync()
+            return
+        }
+        guard syncfs(fd) == 0 else { throw StoreError.posix("syncfs", path: path) }
+    }
+
+    private typealias SyncFS = @convention(c) (Int32) -> Int32
+    private static let syncfsFunction: SyncFS? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "syncfs") else { return nil }
+        return unsafeBitCast(symbol, to: SyncFS.self)
+    }()
 
     /// Atomically renames `source` to `destination` (replacing it when present).
     static func moveIntoPlace(_ source: String, to destination: String) throws(StoreError) {

@@ -1,6 +1,6 @@
 public import Foundation
-import ImgArchiveCore
 import GRDB
+import ImgArchiveCore
 
 /// The archive's SQLite manifest (`manifest.sqlite`, WAL mode, through GRDB): URLs, objects, thumbnails,
 /// posts, their references and rewrites, and runs.
@@ -28,6 +28,10 @@ public final class Manifest: Sendable {
         configuration.busyMode = .timeout(Self.busyTimeout)
         configuration.foreignKeysEnabled = true
         configuration.label = "imgarchive.manifest"
+        // WAL + synchronous=NORMAL: a commit is safe against a process crash; a power loss may drop the last
+        // commits but never corrupts. Objects are fsynced before they are recorded, so a lost row only means
+        // a URL is fetched again.
+        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
         // Two processes creating or migrating the same new file race on the schema: the loser's
         // "table already exists" or busy error is retried, and then finds the migration applied.
         var attempt = 0
@@ -123,54 +127,17 @@ public final class Manifest: Sendable {
         url: String, archivedFrom: String, object: ObjectRecord, httpStatus: Int, etag: String?,
         lastModified: String?, attempts: Int, at date: Date
     ) throws(StoreError) {
-        try ArchiveLayout.checkSHA256(object.sha256)
-        try ArchiveLayout.checkRelativePath(object.path)
-        try write("recording a fetch") { db in
-            try Self.insertObject(object, db)
-            try db.execute(
-                sql: """
-                    INSERT INTO url (url, status, http_status, error_class, error_message, attempts, etag,
-                                     last_modified, first_fetched_at, last_fetched_at, last_checked_at,
-                                     failing_since, object_sha256, archived_from)
-                    VALUES (?, 'archived', ?, NULL, NULL, ?, ?, ?, ?, ?, ?, NULL, ?, ?)
-                    ON CONFLICT (url) DO UPDATE SET
-                        status = 'archived', http_status = excluded.http_status, error_class = NULL,
-                        error_message = NULL, attempts = excluded.attempts, etag = excluded.etag,
-                        last_modified = excluded.last_modified,
-                        first_fetched_at = coalesce(url.first_fetched_at, excluded.first_fetched_at),
-                        last_fetched_at = excluded.last_fetched_at, last_checked_at = excluded.last_checked_at,
-                        failing_since = NULL, object_sha256 = excluded.object_sha256,
-                        archived_from = excluded.archived_from
-                    """,
-                arguments: [
-                    url, httpStatus, attempts, etag, lastModified, date, date, date, object.sha256, archivedFrom,
-                ])
-            try db.execute(
-                sql: """
-                    INSERT INTO url_object (url, object_sha256, archived_from, first_archived_at) VALUES (?, ?, ?, ?)
-                    ON CONFLICT DO NOTHING
-                    """,
-                arguments: [url, object.sha256, archivedFrom, date])
-        }
+        try record([
+            .archived(
+                url: url, archivedFrom: archivedFrom, object: object, httpStatus: httpStatus, etag: etag,
+                lastModified: lastModified, attempts: attempts, at: date)
+        ])
     }
 
     /// Records a successful revalidation (HTTP 304): only the check time and status change.
     /// Throws `.invalidArgument` when the URL has no archived object.
     public func recordNotModified(url: String, httpStatus: Int = 304, at date: Date) throws(StoreError) {
-        try write("recording a revalidation") { db in
-            try db.execute(
-                sql: """
-                    UPDATE url SET last_checked_at = ?, http_status = ?, error_class = NULL, error_message = NULL,
-                                   failing_since = NULL
-                    WHERE url = ? AND status = 'archived'
-                    """,
-                arguments: [date, httpStatus, url])
-            if db.changesCount == 0 {
-                throw StoreError(
-                    code: .invalidArgument, path: path,
-                    message: "a not-modified answer for \(url), which has nothing archived")
-            }
-        }
+        try record([.notModified(url: url, httpStatus: httpStatus, at: date)])
     }
 
     /// Records a failed fetch. A URL that has an archived object stays `archived` (the failure is kept in
@@ -178,19 +145,84 @@ public final class Manifest: Sendable {
     public func recordFetchFailure(
         url: String, errorClass: String, message: String, httpStatus: Int?, attempts: Int, at date: Date
     ) throws(StoreError) {
-        try write("recording a failure") { db in
-            try db.execute(
-                sql: """
-                    INSERT INTO url (url, status, http_status, error_class, error_message, attempts,
-                                     last_checked_at, failing_since)
-                    VALUES (?, 'failed', ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (url) DO UPDATE SET
-                        http_status = excluded.http_status, error_class = excluded.error_class,
-                        error_message = excluded.error_message, attempts = excluded.attempts,
-                        last_checked_at = excluded.last_checked_at,
-                        failing_since = coalesce(url.failing_since, excluded.failing_since)
-                    """,
-                arguments: [url, httpStatus, errorClass, message, attempts, date, date])
+        try record([
+            .failed(
+                url: url, errorClass: errorClass, message: message, httpStatus: httpStatus, attempts: attempts,
+                at: date)
+        ])
+    }
+
+    /// Records many fetch outcomes in one transaction (all or none), with the same effects as the
+    /// single-outcome methods; one transaction (and one WAL commit) instead of one per outcome.
+    public func record(_ outcomes: [FetchOutcome]) throws(StoreError) {
+        for outcome in outcomes {
+            if case .archived(_, _, let object, _, _, _, _, _) = outcome {
+                try ArchiveLayout.checkSHA256(object.sha256)
+                try ArchiveLayout.checkRelativePath(object.path)
+            }
+        }
+        try write("recording fetches") { db in
+            for outcome in outcomes {
+                switch outcome {
+                case .archived(
+                    let url, let archivedFrom, let object, let httpStatus, let etag, let lastModified,
+                    let attempts, let date):
+                    try Self.insertObject(object, db)
+                    try db.execute(
+                        sql: """
+                            INSERT INTO url (url, status, http_status, error_class, error_message, attempts, etag,
+                                             last_modified, first_fetched_at, last_fetched_at, last_checked_at,
+                                             failing_since, object_sha256, archived_from)
+                            VALUES (?, 'archived', ?, NULL, NULL, ?, ?, ?, ?, ?, ?, NULL, ?, ?)
+                            ON CONFLICT (url) DO UPDATE SET
+                                status = 'archived', http_status = excluded.http_status, error_class = NULL,
+                                error_message = NULL, attempts = excluded.attempts, etag = excluded.etag,
+                                last_modified = excluded.last_modified,
+                                first_fetched_at = coalesce(url.first_fetched_at, excluded.first_fetched_at),
+                                last_fetched_at = excluded.last_fetched_at,
+                                last_checked_at = excluded.last_checked_at,
+                                failing_since = NULL, object_sha256 = excluded.object_sha256,
+                                archived_from = excluded.archived_from
+                            """,
+                        arguments: [
+                            url, httpStatus, attempts, etag, lastModified, date, date, date, object.sha256,
+                            archivedFrom,
+                        ])
+                    try db.execute(
+                        sql: """
+                            INSERT INTO url_object (url, object_sha256, archived_from, first_archived_at)
+                            VALUES (?, ?, ?, ?)
+                            ON CONFLICT DO NOTHING
+                            """,
+                        arguments: [url, object.sha256, archivedFrom, date])
+                case .notModified(let url, let httpStatus, let date):
+                    try db.execute(
+                        sql: """
+                            UPDATE url SET last_checked_at = ?, http_status = ?, error_class = NULL,
+                                           error_message = NULL, failing_since = NULL
+                            WHERE url = ? AND status = 'archived'
+                            """,
+                        arguments: [date, httpStatus, url])
+                    if db.changesCount == 0 {
+                        throw StoreError(
+                            code: .invalidArgument, path: path,
+                            message: "a not-modified answer for \(url), which has nothing archived")
+                    }
+                case .failed(let url, let errorClass, let message, let httpStatus, let attempts, let date):
+                    try db.execute(
+                        sql: """
+                            INSERT INTO url (url, status, http_status, error_class, error_message, attempts,
+                                             last_checked_at, failing_since)
+                            VALUES (?, 'failed', ?, ?, ?, ?, ?, ?)
+                            ON CONFLICT (url) DO UPDATE SET
+                                http_status = excluded.http_status, error_class = excluded.error_class,
+                                error_message = excluded.error_message, attempts = excluded.attempts,
+                                last_checked_at = excluded.last_checked_at,
+                                failing_since = coalesce(url.failing_since, excluded.failing_since)
+                            """,
+                        arguments: [url, httpStatus, errorClass, message, attempts, date, date])
+                }
+            }
         }
     }
 
@@ -237,14 +269,17 @@ public final class Manifest: Sendable {
     /// Records (or replaces) the derivative of an object at a width.
     public func recordThumbnail(_ thumbnail: ThumbnailRecord) throws(StoreError) {
         try ArchiveLayout.checkRelativePath(thumbnail.path)
+        try ArchiveLayout.checkSHA256(thumbnail.sha256)
         try write("recording a thumbnail") { db in
             try db.execute(
                 sql: """
-                    INSERT OR REPLACE INTO thumbnail (object_sha256, width, height, format, bytes, path, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    INSERT OR REPLACE INTO thumbnail (object_sha256, width, sha256, height, format, bytes, path,
+                                                      created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
-                    thumbnail.objectSHA256, thumbnail.width, thumbnail.height, thumbnail.format.rawValue,
+                    thumbnail.objectSHA256, thumbnail.width, thumbnail.sha256, thumbnail.height,
+                    thumbnail.format.rawValue,
                     thumbnail.bytes, thumbnail.path, thumbnail.createdAt,
                 ])
         }
@@ -462,6 +497,25 @@ public final class Manifest: Sendable {
         do { try pool.close() } catch { throw StoreError.database(error, path: path, operation: "closing") }
     }
 
+    /// Test support: runs `body` while this connection holds an open write transaction of `rows` new runs,
+    /// with a tiny page cache so the uncommitted pages spill into the WAL, then rolls it back.
+    func withUncommittedWriteForTesting(rows: Int, _ body: () throws -> Void) throws {
+        try pool.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA cache_size = 8")
+            defer { try? db.execute(sql: "PRAGMA cache_size = -2000") }
+            try db.execute(sql: "BEGIN IMMEDIATE")
+            defer { try? db.execute(sql: "ROLLBACK") }
+            try db.execute(
+                sql: """
+                    INSERT INTO run (command, started_at)
+                    WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+                    SELECT 'uncommitted ' || i || ' ' || hex(randomblob(64)), '2027-01-15 08:00:00.000' FROM n
+                    """,
+                arguments: [rows])
+            try body()
+        }
+    }
+
     // MARK: - Plumbing
 
     private func read<T>(_ operation: String, _ body: (Database) throws -> T) throws(StoreError) -> T {
@@ -490,7 +544,8 @@ public final class Manifest: Sendable {
         if let format = ImageFormat(rawValue: text) ?? ImageFormat.allCases.first(where: { $0.fileExtension == text }) {
             return format
         }
-        throw StoreError(code: .corrupt, message: "manifest: unknown image format \(text.debugDescription) in \(column)")
+        throw StoreError(
+            code: .corrupt, message: "manifest: unknown image format \(text.debugDescription) in \(column)")
     }
 
     private static func urlRecord(_ row: Row) throws -> URLRecord {
@@ -529,6 +584,7 @@ public final class Manifest: Sendable {
         ThumbnailRecord(
             objectSHA256: try row.decode(forColumn: "object_sha256"),
             width: try row.decode(forColumn: "width"),
+            sha256: try row.decode(forColumn: "sha256"),
             height: try row.decode(forColumn: "height"),
             format: try format(try row.decode(forColumn: "format"), column: "thumbnail.format"),
             bytes: try row.decode(forColumn: "bytes"),

@@ -46,6 +46,7 @@ enum ManifestSchema {
                     CREATE TABLE thumbnail (
                         object_sha256 TEXT    NOT NULL REFERENCES object(sha256) ON DELETE CASCADE,
                         width         INTEGER NOT NULL CHECK (width > 0),
+                        sha256        TEXT    NOT NULL CHECK (length(sha256) = 64),
                         height        INTEGER NOT NULL CHECK (height > 0),
                         format        TEXT    NOT NULL,
                         bytes         INTEGER NOT NULL CHECK (bytes >= 0),

@@ -102,6 +102,8 @@ public struct ThumbnailRecord: Sendable, Hashable {
     public var objectSHA256: String
     /// The requested width in pixels (the key with the original).
     public var width: Int
+    /// The SHA-256 of the derivative's own bytes (what `verify` re-hashes).
+    public var sha256: String
     /// Its actual pixel height.
     public var height: Int
     /// Its own format.
@@ -115,10 +117,12 @@ public struct ThumbnailRecord: Sendable, Hashable {
 
     /// Creates a record.
     public init(
-        objectSHA256: String, width: Int, height: Int, format: ImageFormat, bytes: Int64, path: String, createdAt: Date
+        objectSHA256: String, width: Int, sha256: String, height: Int, format: ImageFormat, bytes: Int64,
+        path: String, createdAt: Date
     ) {
         self.objectSHA256 = objectSHA256
         self.width = width
+        self.sha256 = sha256
         self.height = height
         self.format = format
         self.bytes = bytes
@@ -247,6 +251,18 @@ public struct FetchNeed: Sendable, Hashable {
         self.etag = etag
         self.lastModified = lastModified
     }
+}
+
+/// The outcome of fetching one URL, for `Manifest.record(_:)`.
+public enum FetchOutcome: Sendable, Hashable {
+    /// The URL gave `object` (already committed to the archive).
+    case archived(
+        url: String, archivedFrom: String, object: ObjectRecord, httpStatus: Int, etag: String?,
+        lastModified: String?, attempts: Int, at: Date)
+    /// A conditional GET was answered "not modified" (the URL must have an archived object).
+    case notModified(url: String, httpStatus: Int, at: Date)
+    /// Every attempt failed.
+    case failed(url: String, errorClass: String, message: String, httpStatus: Int?, attempts: Int, at: Date)
 }
 
 /// One run of an imgarchive command, for reports.

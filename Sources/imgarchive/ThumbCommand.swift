@@ -12,10 +12,12 @@ struct ThumbCommand: ParsableCommand {
         abstract: "Make thumbnails N pixels wide (Lanczos-3, never upscaled) of JPEG and PNG files.",
         discussion: """
             One file: imgarchive thumb --width N IN OUT
-            Many:     imgarchive thumb --width N --list FILE --out DIR   (writes DIR/<stem>.jpg or .png)
-            When no thumbnail is made (the image is not wider than N, or a GIF/WebP/AVIF/SVG/... that is
-            archived as it is), the original is copied to the output and the reason goes to stderr.
-            A file that fails is reported on stderr with its path; the others go on; exit 1 if any failed.
+            Many: imgarchive thumb --width N --list FILE --out DIR (writes DIR/<stem>.jpg or .png)
+
+            When no thumbnail is made (the image is not wider than N, or a GIF, WebP, AVIF, SVG... \
+            that is archived as it is), the original is copied to the output and the reason goes to stderr. \
+            A file that fails is reported on stderr with its path and the others go on; the exit status \
+            is 1 if any failed.
             """)
 
     @Option(help: "Target width in pixels (the height follows the aspect ratio).")
@@ -57,7 +59,15 @@ struct ThumbCommand: ParsableCommand {
             do { text = try String(contentsOfFile: list, encoding: .utf8) } catch {
                 throw ValidationError("cannot read --list \(list): \(error.localizedDescription)")
             }
+            // Largest files first: with a few big images in the list, dealing them out early keeps
+            // both workers busy to the end instead of one finishing the biggest file alone.
             let inputs = text.split(whereSeparator: \.isNewline).map(String.init).filter { !$0.isEmpty }
+                .map { path in
+                    let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+                    return (path, size)
+                }
+                .sorted { $0.1 > $1.1 }
+                .map(\.0)
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
             let failures = Atomic<Int>(0)
             let next = Atomic<Int>(0)
@@ -94,6 +104,9 @@ struct ThumbCommand: ParsableCommand {
                 diagnose("\(input): original kept: \(reason)")
                 return true
             }
+        } catch let error as ImageError {
+            diagnose("\(error)")  // "path: code: message"
+            return false
         } catch {
             diagnose("\(input): \(error)")
             return false

@@ -7,10 +7,11 @@ import Testing
             FetchError.Code.dns, .connect, .timeout, .http4xx, .http5xx, .notAnImage, .tooLarge, .blockedScheme,
             .truncated, .tooManyRedirects,
         ].map(\.name)
-        #expect(names == [
-            "dns", "connect", "timeout", "http-4xx", "http-5xx", "not-an-image", "too-large", "blocked-scheme",
-            "truncated", "too-many-redirects",
-        ])
+        #expect(
+            names == [
+                "dns", "connect", "timeout", "http-4xx", "http-5xx", "not-an-image", "too-large", "blocked-scheme",
+                "truncated", "too-many-redirects",
+            ])
     }
 
     @Test func unresolvableHostIsDNS() async throws {
@@ -29,7 +30,8 @@ import Testing
         let port = server.port
         server.stop()
         try await withTestDownloader(testOptions(retries: 2)) { downloader, tmp in
-            let result = await downloader.download(DownloadRequest(url: "http://127.0.0.1:\(port)/", temporaryDirectory: tmp))
+            let result = await downloader.download(
+                DownloadRequest(url: "http://127.0.0.1:\(port)/", temporaryDirectory: tmp))
             guard case .failure(let error) = result else { Issue.record("expected a failure"); return }
             #expect(error.code == .connect)
             #expect(error.attempts == 3)

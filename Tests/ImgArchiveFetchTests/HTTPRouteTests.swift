@@ -84,7 +84,8 @@ func response(_ code: Int, _ headers: [String: String] = [:], body: [UInt8] = []
         let server = try await Self.startGuarded(accepting: "https://site.example/", hits: hits, seen: seen)
         defer { Task { await server.stop() } }
         try await withTestDownloader { downloader, tmp in
-            let result = await downloader.download(DownloadRequest(url: server.url("/guarded"), temporaryDirectory: tmp))
+            let result = await downloader.download(
+                DownloadRequest(url: server.url("/guarded"), temporaryDirectory: tmp))
             guard case .failure(let error) = result else { Issue.record("expected a failure"); return }
             #expect(error.httpStatus == 403)
             #expect(error.attempts == 1)
@@ -138,7 +139,9 @@ func response(_ code: Int, _ headers: [String: String] = [:], body: [UInt8] = []
         defer { Task { await server.stop() } }
         try await withTestDownloader { downloader, tmp in
             let started = ContinuousClock.now
-            let download = try await downloader.download(DownloadRequest(url: server.url("/busy"), temporaryDirectory: tmp)).get()
+            let download = try await downloader.download(
+                DownloadRequest(url: server.url("/busy"), temporaryDirectory: tmp)
+            ).get()
             let waited = ContinuousClock.now - started
             #expect(download.attempts == 2)
             #expect(download.sha256 == sha256Hex(image))
@@ -147,19 +150,38 @@ func response(_ code: Int, _ headers: [String: String] = [:], body: [UInt8] = []
         }
     }
 
-    @Test func serverErrorThenSuccessIsRetried() async throws {
+    @Test(arguments: [500, 502, 503, 504, 408, 429])
+    func transientStatusThenSuccessIsRetried(code: Int) async throws {
         let hits = Counter()
         let image = jpegLikeBytes(count: 1000)
         let server = try await RouteServer.start { server in
             await server.appendRoute("GET /flaky") { _ in
-                hits.next() == 1 ? response(500) : response(200, body: image)
+                hits.next() == 1 ? response(code) : response(200, body: image)
             }
         }
         defer { Task { await server.stop() } }
         try await withTestDownloader { downloader, tmp in
-            let download = try await downloader.download(DownloadRequest(url: server.url("/flaky"), temporaryDirectory: tmp)).get()
+            let download = try await downloader.download(
+                DownloadRequest(url: server.url("/flaky"), temporaryDirectory: tmp)
+            ).get()
             #expect(download.attempts == 2)
             #expect(hits.current == 2)
+        }
+    }
+
+    @Test func largeErrorBodyKeepsItsHTTPClass() async throws {
+        let page = Array(String(repeating: "<p>not here</p>", count: 10_000).utf8)  // 150 KB, over the 64 KB drop limit
+        let server = try await RouteServer.start { server in
+            await server.appendRoute("GET /big404") { _ in response(404, ["Content-Type": "text/html"], body: page) }
+        }
+        defer { Task { await server.stop() } }
+        try await withTestDownloader { downloader, tmp in
+            let result = await downloader.download(DownloadRequest(url: server.url("/big404"), temporaryDirectory: tmp))
+            guard case .failure(let error) = result else { Issue.record("expected a failure"); return }
+            #expect(error.code == .http4xx)
+            #expect(error.httpStatus == 404)
+            #expect(error.attempts == 1)
+            #expect(directoryEntries(tmp).isEmpty)
         }
     }
 
@@ -194,7 +216,9 @@ func response(_ code: Int, _ headers: [String: String] = [:], body: [UInt8] = []
         }
         defer { Task { await server.stop() } }
         try await withTestDownloader { downloader, tmp in
-            let download = try await downloader.download(DownloadRequest(url: server.url("/r1"), temporaryDirectory: tmp)).get()
+            let download = try await downloader.download(
+                DownloadRequest(url: server.url("/r1"), temporaryDirectory: tmp)
+            ).get()
             #expect(download.requestedURL == server.url("/r1"))
             #expect(download.finalURL == server.url("/final.jpg"))
             #expect(download.sha256 == sha256Hex(image))
@@ -250,7 +274,8 @@ func response(_ code: Int, _ headers: [String: String] = [:], body: [UInt8] = []
         }
         defer { Task { await server.stop() } }
         try await withTestDownloader { downloader, tmp in
-            let result = await downloader.download(DownloadRequest(url: server.url("/fake.jpg"), temporaryDirectory: tmp))
+            let result = await downloader.download(
+                DownloadRequest(url: server.url("/fake.jpg"), temporaryDirectory: tmp))
             guard case .failure(let error) = result else { Issue.record("expected a failure for \(name)"); return }
             #expect(error.code == .notAnImage)
             #expect(error.code.name == "not-an-image")
@@ -271,7 +296,9 @@ func response(_ code: Int, _ headers: [String: String] = [:], body: [UInt8] = []
         }
         defer { Task { await server.stop() } }
         try await withTestDownloader { downloader, tmp in
-            let download = try await downloader.download(DownloadRequest(url: server.url("/zipped"), temporaryDirectory: tmp)).get()
+            let download = try await downloader.download(
+                DownloadRequest(url: server.url("/zipped"), temporaryDirectory: tmp)
+            ).get()
             #expect(download.byteCount == image.count)
             #expect(download.sha256 == sha256Hex(image))
             #expect(fileBytes(try #require(download.temporaryFile)) == image)
@@ -293,7 +320,9 @@ func response(_ code: Int, _ headers: [String: String] = [:], body: [UInt8] = []
         }
         defer { Task { await server.stop() } }
         try await withTestDownloader { downloader, tmp in
-            let first = try await downloader.download(DownloadRequest(url: server.url("/cached"), temporaryDirectory: tmp)).get()
+            let first = try await downloader.download(
+                DownloadRequest(url: server.url("/cached"), temporaryDirectory: tmp)
+            ).get()
             #expect(first.notModified == false)
             #expect(first.etag == "\"v1\"")
             #expect(first.lastModified == lastModified)
@@ -307,7 +336,8 @@ func response(_ code: Int, _ headers: [String: String] = [:], body: [UInt8] = []
             #expect(byETag.temporaryFile == nil)
 
             let byDate = try await downloader.download(
-                DownloadRequest(url: server.url("/cached"), temporaryDirectory: tmp, ifModifiedSince: first.lastModified)
+                DownloadRequest(
+                    url: server.url("/cached"), temporaryDirectory: tmp, ifModifiedSince: first.lastModified)
             ).get()
             #expect(byDate.notModified)
             #expect(directoryEntries(tmp).isEmpty)

@@ -120,6 +120,10 @@ func crc32(_ bytes: [UInt8]) -> UInt32 {
 /// A counter shared between a route and its test.
 final class Counter: Sendable {
     private let value = Mutex(0)
-    func next() -> Int { value.withLock { $0 += 1; return $0 } }
+    func next() -> Int {
+        value.withLock {
+            $0 += 1; return $0
+        }
+    }
     var current: Int { value.withLock { $0 } }
 }

@@ -4,7 +4,7 @@ import Synchronization
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 func head(_ status: String, _ headers: [String]) -> String {
@@ -211,8 +211,9 @@ func head(_ status: String, _ headers: [String]) -> String {
                 for index in 0..<60 {
                     let url = "http://127.0.0.1:\(server.port)/\(index).jpg"
                     group.addTask {
-                        guard case .success(let download) = await downloader.download(
-                            DownloadRequest(url: url, temporaryDirectory: tmp))
+                        guard
+                            case .success(let download) = await downloader.download(
+                                DownloadRequest(url: url, temporaryDirectory: tmp))
                         else { return false }
                         if let file = download.temporaryFile { unlink(file) }
                         return true

@@ -140,13 +140,15 @@ enum JPEGKind: String, CaseIterable, Sendable {
         }
     }
 
-    /// DCT scaling: the largest reduction that keeps the decoded width at least twice the target.
-    @Test(arguments: [(6000, 550, 2), (2560, 550, 4), (1280, 550, 7), (1000, 550, 8), (640, 1, 1), (4000, 250, 1)])
+    /// DCT scaling: the largest power-of-two reduction that keeps the decoded width at least twice the target.
+    @Test(arguments: [(6000, 550, 2), (2560, 550, 4), (3264, 550, 4), (1280, 550, 8), (1000, 550, 8), (640, 1, 1),
+                      (4000, 250, 1), (4390, 275, 2)])
     func scaleChoice(full: Int, target: Int, expected: Int) {
         let m = JPEGDecoder.scaleNumerator(fullWidth: full, targetWidth: target)
         #expect(m == expected)
-        #expect(m == 8 || (full * m + 7) / 8 >= 2 * target)
-        #expect(m == 1 || (full * (m - 1) + 7) / 8 < 2 * target, "a larger reduction would still do")
+        #expect([1, 2, 4, 8].contains(m))
+        #expect(m == 8 || (full * m + 7) / 8 >= 2 * target, "decoded width keeps a 2x margin")
+        #expect(m == 1 || (full * m / 2 + 7) / 8 < 2 * target, "the next smaller scale would not")
     }
 
     func containsMarker(_ bytes: [UInt8], _ marker: UInt8) -> Bool {

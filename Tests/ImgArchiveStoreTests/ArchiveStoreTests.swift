@@ -1,0 +1,215 @@
+import Foundation
+import ImgArchiveCore
+import Testing
+
+@testable import ImgArchiveStore
+
+@Suite struct ArchiveStoreTests {
+    private func write(_ data: Data, into store: ArchiveStore) throws -> URL {
+        let url = store.makeTemporaryFileURL()
+        try data.write(to: url)
+        return url
+    }
+
+    @Test func openingCreatesTheFolders() throws {
+        let folder = try TemporaryFolder()
+        let root = folder.url.appendingPathComponent("nested/archive")
+        let store = try ArchiveStore(root: root)
+        for name in ["objects", "tmp", "reports"] {
+            var isDirectory: ObjCBool = false
+            #expect(
+                FileManager.default.fileExists(
+                    atPath: root.appendingPathComponent(name).path, isDirectory: &isDirectory))
+            #expect(isDirectory.boolValue)
+        }
+        #expect(store.temporaryDirectory.path == root.appendingPathComponent("tmp").standardizedFileURL.path)
+        // Opening again is fine.
+        _ = try ArchiveStore(root: root)
+    }
+
+    @Test func commitMovesTheFileToItsContentAddressAndLeavesNothingInTmp() throws {
+        let folder = try TemporaryFolder()
+        let store = try ArchiveStore(root: folder.url)
+        let bytes = jpegLikeBytes(seed: 1)
+        let temporary = try write(bytes, into: store)
+        let digest = try coreutilsSHA256(temporary)
+
+        let relative = try store.commitObject(temporaryFile: temporary, sha256: digest, format: .jpeg)
+
+        #expect(relative == "objects/\(digest.prefix(2))/\(digest).jpg")
+        #expect(try Data(contentsOf: store.layout.url(for: relative)) == bytes)
+        #expect(!FileManager.default.fileExists(atPath: temporary.path))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: store.temporaryDirectory.path).isEmpty)
+        #expect(regularFiles(under: folder.url) == [relative])
+    }
+
+    @Test func sameBytesFromTwoURLsAreStoredOnce() throws {
+        let folder = try TemporaryFolder()
+        let store = try ArchiveStore(root: folder.url)
+        let bytes = jpegLikeBytes(seed: 2)
+        let first = try write(bytes, into: store)
+        let second = try write(bytes, into: store)
+        let digest = try coreutilsSHA256(first)
+
+        let path1 = try store.commitObject(temporaryFile: first, sha256: digest, format: .jpeg)
+        let path2 = try store.commitObject(temporaryFile: second, sha256: digest, format: .jpeg)
+
+        #expect(path1 == path2)
+        #expect(!FileManager.default.fileExists(atPath: first.path))
+        #expect(!FileManager.default.fileExists(atPath: second.path))
+        #expect(regularFiles(under: folder.url) == [path1])
+        #expect(try Data(contentsOf: store.layout.url(for: path1)) == bytes)
+    }
+
+    @Test func deferredDurabilityCommitsTheSameWayAndSynchronizesOnce() throws {
+        let folder = try TemporaryFolder()
+        let store = try ArchiveStore(root: folder.url, durability: .deferred)
+        var paths: [String] = []
+        for seed in 10..<14 {
+            let temporary = try write(jpegLikeBytes(seed: UInt64(seed)), into: store)
+            paths.append(
+                try store.commitObject(temporaryFile: temporary, sha256: try coreutilsSHA256(temporary), format: .jpeg))
+        }
+        try store.synchronize()
+        #expect(regularFiles(under: folder.url) == paths.sorted())
+        #expect(try FileManager.default.contentsOfDirectory(atPath: store.temporaryDirectory.path).isEmpty)
+    }
+
+    @Test func aTruncatedObjectInPlaceIsReplacedByACompleteCommit() throws {
+        let folder = try TemporaryFolder()
+        let store = try ArchiveStore(root: folder.url)
+        let bytes = jpegLikeBytes(seed: 3)
+        let temporary = try write(bytes, into: store)
+        let digest = try coreutilsSHA256(temporary)
+        let relative = try ArchiveLayout.objectPath(sha256: digest, format: .jpeg)
+        let destination = store.layout.url(for: relative)
+        try FileManager.default.createDirectory(
+            at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try bytes.prefix(100).write(to: destination)
+
+        _ = try store.commitObject(temporaryFile: temporary, sha256: digest, format: .jpeg)
+
+        #expect(try Data(contentsOf: destination) == bytes)
+        #expect(try store.verify(relative, sha256: digest) == .intact)
+    }
+
+    @Test func committingAMissingTemporaryFileThrowsIO() throws {
+        let folder = try TemporaryFolder()
+        let store = try ArchiveStore(root: folder.url)
+        let digest = String(repeating: "ab", count: 32)
+        #expect(throws: StoreError.self) {
+            try store.commitObject(temporaryFile: store.makeTemporaryFileURL(), sha256: digest, format: .png)
+        }
+        do {
+            _ = try store.commitObject(temporaryFile: store.makeTemporaryFileURL(), sha256: digest, format: .png)
+        } catch {
+            #expect(error.code == .io)
+        }
+        #expect(regularFiles(under: folder.url).isEmpty)
+    }
+
+    @Test(arguments: [
+        "https://example.com/a.jpg", "../../etc/passwd", "ABCDEF", String(repeating: "A", count: 64),
+        String(repeating: "a", count: 63), String(repeating: "g", count: 64), "",
+        String(repeating: "a", count: 62) + "/x",
+    ])
+    func namesAreOnlyEverMadeFromDigests(candidate: String) throws {
+        #expect(throws: StoreError.self) { try ArchiveLayout.objectPath(sha256: candidate, format: .jpeg) }
+        #expect(throws: StoreError.self) {
+            try ArchiveLayout.thumbnailPath(sha256: candidate, width: 640, format: .jpeg)
+        }
+    }
+
+    @Test(arguments: ImageFormat.allCases)
+    func pathsHoldOnlyTheDigestWidthAndExtension(format: ImageFormat) throws {
+        let digest = String(repeating: "0123456789abcdef", count: 4)
+        let object = try ArchiveLayout.objectPath(sha256: digest, format: format)
+        let thumbnail = try ArchiveLayout.thumbnailPath(sha256: digest, width: 640, format: format)
+        #expect(object == "objects/01/\(digest).\(format.fileExtension)")
+        #expect(thumbnail == "w640/01/\(digest).\(format.fileExtension)")
+        let allowed = Set("0123456789abcdefjpgnwbmpvisoctw/.")
+        #expect(object.allSatisfy { allowed.contains($0) })
+        #expect(thumbnail.allSatisfy { allowed.contains($0) || $0.isNumber })
+    }
+
+    @Test(arguments: [0, -1, 1_000_001])
+    func badWidthsAreRefused(width: Int) {
+        let digest = String(repeating: "ab", count: 32)
+        #expect(throws: StoreError.self) { try ArchiveLayout.thumbnailPath(sha256: digest, width: width, format: .png) }
+    }
+
+    @Test(arguments: [
+        "../outside.jpg", "/etc/passwd", "objects/../../x", "w640/ab/../../../x", "objects/ab/c/d.jpg", "tmp/ab/x.jpg",
+        "manifest.sqlite", "objects/ab/" + String(repeating: "ab", count: 32) + ".jpg",
+    ])
+    func derivativesGoOnlyToDerivativePaths(target: String) throws {
+        let folder = try TemporaryFolder()
+        let store = try ArchiveStore(root: folder.url)
+        let temporary = try write(jpegLikeBytes(seed: 4), into: store)
+        #expect(throws: StoreError.self) { try store.commitDerivative(temporaryFile: temporary, to: target) }
+        #expect(FileManager.default.fileExists(atPath: temporary.path))
+    }
+
+    @Test func derivativeCommitReplacesARebuiltThumbnail() throws {
+        let folder = try TemporaryFolder()
+        let store = try ArchiveStore(root: folder.url)
+        let digest = String(repeating: "cd", count: 32)
+        let relative = try store.thumbnailPath(sha256: digest, width: 320, format: .png)
+        try store.commitDerivative(temporaryFile: try write(Data("first".utf8), into: store), to: relative)
+        try store.commitDerivative(temporaryFile: try write(Data("second".utf8), into: store), to: relative)
+        #expect(try Data(contentsOf: store.layout.url(for: relative)) == Data("second".utf8))
+        #expect(regularFiles(under: folder.url) == [relative])
+        #expect(try store.fileExists(relative))
+    }
+
+    @Test func verifyReportsIntactMismatchAndMissing() throws {
+        let folder = try TemporaryFolder()
+        let store = try ArchiveStore(root: folder.url)
+        let temporary = try write(jpegLikeBytes(seed: 5), into: store)
+        let digest = try coreutilsSHA256(temporary)
+        let relative = try store.commitObject(temporaryFile: temporary, sha256: digest, format: .jpeg)
+        #expect(try store.verify(relative, sha256: digest) == .intact)
+
+        let file = store.layout.url(for: relative)
+        var damaged = try Data(contentsOf: file)
+        damaged[100] ^= 0xFF
+        try damaged.write(to: file)
+        #expect(try store.verify(relative, sha256: digest) == .mismatch(actualSHA256: try coreutilsSHA256(file)))
+
+        try FileManager.default.removeItem(at: file)
+        #expect(try store.verify(relative, sha256: digest) == .missing)
+    }
+
+    @Test func streamingHashMatchesCoreutilsAcrossChunks() throws {
+        let folder = try TemporaryFolder()
+        let file = folder.url.appendingPathComponent("big")
+        try pseudoRandomBytes(count: 3 * (1 << 20) + 12345, seed: 6).write(to: file)
+        #expect(try ArchiveStore.sha256(ofFileAt: file) == (try coreutilsSHA256(file)))
+
+        let empty = folder.url.appendingPathComponent("empty")
+        try Data().write(to: empty)
+        #expect(try ArchiveStore.sha256(ofFileAt: empty) == (try coreutilsSHA256(empty)))
+    }
+
+    @Test func staleTemporaryFilesAreRemovedOnlyUnderTheLock() throws {
+        let folder = try TemporaryFolder()
+        let store = try ArchiveStore(root: folder.url)
+        _ = try write(Data("partial".utf8), into: store)
+        _ = try write(Data("partial".utf8), into: store)
+        try FileManager.default.createDirectory(
+            at: store.temporaryDirectory.appendingPathComponent("leftover/inner"), withIntermediateDirectories: true)
+
+        let lock = try ArchiveLock.acquire(folder.url)
+        #expect(try store.removeStaleTemporaryFiles(holding: lock) == 3)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: store.temporaryDirectory.path).isEmpty)
+
+        lock.release()
+        _ = try write(Data("partial".utf8), into: store)
+        #expect(throws: StoreError.self) { try store.removeStaleTemporaryFiles(holding: lock) }
+
+        let other = try TemporaryFolder()
+        let otherLock = try ArchiveLock.acquire(other.url)
+        #expect(throws: StoreError.self) { try store.removeStaleTemporaryFiles(holding: otherLock) }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: store.temporaryDirectory.path).count == 1)
+    }
+}

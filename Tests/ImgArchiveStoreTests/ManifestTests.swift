@@ -1,0 +1,481 @@
+import Foundation
+import ImgArchiveCore
+import Testing
+
+@testable import ImgArchiveStore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+private let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+private func at(_ seconds: TimeInterval) -> Date { t0.addingTimeInterval(seconds) }
+private func digest(_ n: Int) -> String { String(format: "%064x", n) }
+
+private func object(_ n: Int, format: ImageFormat = .jpeg, created: Date = t0) throws -> ObjectRecord {
+    ObjectRecord(
+        sha256: digest(n), format: format, bytes: Int64(1000 + n), width: nil, height: nil,
+        path: try ArchiveLayout.objectPath(sha256: digest(n), format: format), createdAt: created)
+}
+
+@Suite struct ManifestTests {
+    private func open(_ folder: TemporaryFolder) throws(StoreError) -> Manifest {
+        try Manifest(layout: ArchiveLayout(root: folder.url))
+    }
+
+    @Test func aFreshManifestIsMigratedAndChecksClean() throws {
+        let folder = try TemporaryFolder()
+        let manifest = try open(folder)
+        #expect(try manifest.appliedMigrations() == ["v1"])
+        #expect(try manifest.integrityCheck())
+        #expect(FileManager.default.fileExists(atPath: folder.url.appendingPathComponent("manifest.sqlite").path))
+    }
+
+    @Test func openingTwiceIsIdempotentAndKeepsData() throws {
+        let folder = try TemporaryFolder()
+        let first = try open(folder)
+        try first.recordFetchFailure(
+            url: "https://a.example/1.jpg", errorClass: "http-4xx", message: "404", httpStatus: 404, attempts: 1, at: t0
+        )
+        let second = try open(folder)  // while the first is open, as a second process would
+        #expect(try second.appliedMigrations() == ["v1"])
+        try first.close()
+        let third = try open(folder)
+        #expect(try third.appliedMigrations() == ["v1"])
+        #expect(try third.urlRecord("https://a.example/1.jpg")?.errorClass == "http-4xx")
+    }
+
+    @Test func manyProcessesCreatingTheSameManifestAtOnceAllSucceed() async throws {
+        let folder = try TemporaryFolder()
+        let layout = ArchiveLayout(root: folder.url)
+        try await withThrowingTaskGroup(of: [String].self) { group in
+            for _ in 0..<6 {
+                group.addTask { try Manifest(layout: layout).appliedMigrations() }
+            }
+            for try await migrations in group { #expect(migrations == ["v1"]) }
+        }
+    }
+
+    @Test func aFileThatIsNotSQLiteIsReportedCorruptNotACrash() throws {
+        let folder = try TemporaryFolder()
+        try Data(repeating: 0x41, count: 8192).write(to: folder.url.appendingPathComponent("manifest.sqlite"))
+        do {
+            _ = try open(folder)
+            Issue.record("a manifest of 'A's was opened")
+        } catch {
+            #expect(error.code == .corrupt)
+        }
+    }
+
+    @Test(.enabled(if: hasSQLiteShell)) func aManifestFromANewerVersionIsRefused() throws {
+        let folder = try TemporaryFolder()
+        try open(folder).close()
+        let file = folder.url.appendingPathComponent("manifest.sqlite").path
+        #expect(try run("/usr/bin/sqlite3", [file, "INSERT INTO grdb_migrations VALUES ('v99')"]).status == 0)
+        do {
+            _ = try open(folder)
+            Issue.record("a manifest with unknown migrations was opened")
+        } catch {
+            #expect(error.code == .unsupportedVersion)
+        }
+    }
+
+    // MARK: Round trips
+
+    @Test func fetchSuccessRoundTripsAndStoresTheObjectOnce() throws {
+        let folder = try TemporaryFolder()
+        let manifest = try open(folder)
+        let image = try object(1)
+        try manifest.recordFetchSuccess(
+            url: "https://cdn.example/640", archivedFrom: "https://origin.example/a.jpg", object: image,
+            httpStatus: 200, etag: "\"abc\"", lastModified: "Wed, 21 Oct 2015 07:28:00 GMT", attempts: 2, at: at(10))
+        try manifest.recordFetchSuccess(
+            url: "https://other.example/640", archivedFrom: "https://other.example/640", object: image,
+            httpStatus: 200, etag: nil, lastModified: nil, attempts: 1, at: at(20))
+
+        let record = try #require(try manifest.urlRecord("https://cdn.example/640"))
+        #expect(
+            record
+                == URLRecord(
+                    url: "https://cdn.example/640", status: .archived, httpStatus: 200, attempts: 2, etag: "\"abc\"",
+                    lastModified: "Wed, 21 Oct 2015 07:28:00 GMT", firstFetchedAt: at(10), lastFetchedAt: at(10),
+                    lastCheckedAt: at(10), objectSHA256: digest(1), archivedFrom: "https://origin.example/a.jpg"))
+        #expect(try manifest.objects() == [image])
+        #expect(try manifest.object(sha256: digest(1)) == image)
+        #expect(try manifest.object(sha256: digest(2)) == nil)
+        #expect(try manifest.urlRecord("https://never.example/x") == nil)
+        #expect(
+            try manifest.urlRecords(["https://cdn.example/640", "https://other.example/640", "https://x"]).count == 2)
+        #expect(try manifest.integrityCheck())
+    }
+
+    @Test func aChangedImageBecomesANewObjectAndTheOldOneStays() throws {
+        let folder = try TemporaryFolder()
+        let manifest = try open(folder)
+        let url = "https://cdn.example/a.png"
+        try manifest.recordFetchSuccess(
+            url: url, archivedFrom: url, object: try object(1, format: .png), httpStatus: 200, etag: "\"1\"",
+            lastModified: nil, attempts: 1, at: at(0))
+        try manifest.recordFetchSuccess(
+            url: url, archivedFrom: url, object: try object(2, format: .webp), httpStatus: 200, etag: "\"2\"",
+            lastModified: nil, attempts: 1, at: at(100))
+
+        let record = try #require(try manifest.urlRecord(url))
+        #expect(record.objectSHA256 == digest(2))
+        #expect(record.etag == "\"2\"")
+        #expect(record.firstFetchedAt == at(0))
+        #expect(record.lastFetchedAt == at(100))
+        #expect(try manifest.objectHistory(url: url) == [digest(1), digest(2)])
+        #expect(try manifest.objects().map(\.sha256) == [digest(1), digest(2)])
+        #expect(try manifest.object(sha256: digest(2))?.format == .webp)
+    }
+
+    @Test func failuresAreRecordedAndAnArchivedURLStaysArchived() throws {
+        let folder = try TemporaryFolder()
+        let manifest = try open(folder)
+        let failing = "https://gone.example/x.jpg"
+        try manifest.recordFetchFailure(
+            url: failing, errorClass: "http-4xx", message: "HTTP 404", httpStatus: 404, attempts: 1, at: at(0))
+        try manifest.recordFetchFailure(
+            url: failing, errorClass: "timeout", message: "timed out", httpStatus: nil, attempts: 4, at: at(50))
+        #expect(
+            try manifest.urlRecord(failing)
+                == URLRecord(
+                    url: failing, status: .failed, httpStatus: nil, errorClass: "timeout", errorMessage: "timed out",
+                    attempts: 4, lastCheckedAt: at(50), failingSince: at(0)))
+
+        let kept = "https://rotting.example/y.jpg"
+        try manifest.recordFetchSuccess(
+            url: kept, archivedFrom: kept, object: try object(3), httpStatus: 200, etag: nil, lastModified: nil,
+            attempts: 1, at: at(0))
+        try manifest.recordFetchFailure(
+            url: kept, errorClass: "http-4xx", message: "HTTP 410", httpStatus: 410, attempts: 1, at: at(60))
+        let rotting = try #require(try manifest.urlRecord(kept))
+        #expect(rotting.status == .archived)
+        #expect(rotting.objectSHA256 == digest(3))
+        #expect(rotting.errorClass == "http-4xx")
+        #expect(rotting.failingSince == at(60))
+        #expect(rotting.lastFetchedAt == at(0))
+
+        // A later success clears the failure.
+        try manifest.recordFetchSuccess(
+            url: failing, archivedFrom: failing, object: try object(4), httpStatus: 200, etag: nil, lastModified: nil,
+            attempts: 1, at: at(70))
+        let recovered = try #require(try manifest.urlRecord(failing))
+        #expect(recovered.status == .archived)
+        #expect(recovered.errorClass == nil && recovered.errorMessage == nil && recovered.failingSince == nil)
+    }
+
+    @Test func aBatchOfOutcomesIsRecordedAllOrNone() throws {
+        let folder = try TemporaryFolder()
+        let manifest = try open(folder)
+        try manifest.record([
+            .archived(
+                url: "https://b/1", archivedFrom: "https://b/1", object: try object(50), httpStatus: 200, etag: "\"x\"",
+                lastModified: nil, attempts: 1, at: at(0)),
+            .failed(
+                url: "https://b/2", errorClass: "http-5xx", message: "503", httpStatus: 503, attempts: 4, at: at(0)),
+            .notModified(url: "https://b/1", httpStatus: 304, at: at(9)),
+        ])
+        #expect(try manifest.urlRecord("https://b/1")?.lastCheckedAt == at(9))
+        #expect(try manifest.urlRecord("https://b/1")?.httpStatus == 304)
+        #expect(try manifest.urlRecord("https://b/2")?.status == .failed)
+
+        // A bad outcome anywhere rolls the whole batch back.
+        #expect(throws: StoreError.self) {
+            try manifest.record([
+                .failed(url: "https://b/3", errorClass: "dns", message: "x", httpStatus: nil, attempts: 1, at: at(1)),
+                .notModified(url: "https://b/never", httpStatus: 304, at: at(1)),
+            ])
+        }
+        #expect(try manifest.urlRecord("https://b/3") == nil)
+        #expect(try manifest.allURLRecords().count == 2)
+    }
+
+    @Test func notModifiedOnlyMovesTheCheckTime() throws {
+        let folder = try TemporaryFolder()
+        let manifest = try open(folder)
+        let url = "https://cdn.example/b.jpg"
+        try manifest.recordFetchSuccess(
+            url: url, archivedFrom: url, object: try object(5), httpStatus: 200, etag: "\"e\"",
+            lastModified: "Mon, 01 Jan 2024 00:00:00 GMT", attempts: 1, at: at(0))
+        let before = try #require(try manifest.urlRecord(url))
+        try manifest.recordNotModified(url: url, at: at(3600))
+        var expected = before
+        expected.lastCheckedAt = at(3600)
+        expected.httpStatus = 304
+        #expect(try manifest.urlRecord(url) == expected)
+
+        #expect(throws: StoreError.self) { try manifest.recordNotModified(url: "https://unknown.example/", at: t0) }
+    }
+
+    @Test func theFetchPlanSkipsArchivedURLsUnlessTheyAreDueForRevalidation() throws {
+        let folder = try TemporaryFolder()
+        let manifest = try open(folder)
+        try manifest.recordFetchSuccess(
+            url: "https://a/old", archivedFrom: "https://a/old", object: try object(6), httpStatus: 200, etag: "\"o\"",
+            lastModified: "Tue, 02 Jan 2024 00:00:00 GMT", attempts: 1, at: at(0))
+        try manifest.recordFetchSuccess(
+            url: "https://a/recent", archivedFrom: "https://a/recent", object: try object(7), httpStatus: 200,
+            etag: nil, lastModified: nil, attempts: 1, at: at(1000))
+        try manifest.recordFetchFailure(
+            url: "https://a/broken", errorClass: "dns", message: "no such host", httpStatus: nil, attempts: 3, at: at(0)
+        )
+        let candidates = ["https://a/new", "https://a/old", "https://a/recent", "https://a/broken", "https://a/new"]
+
+        #expect(
+            try manifest.urlsNeedingFetch(candidates: candidates, revalidateOlderThan: nil)
+                == [FetchNeed(url: "https://a/new", reason: .new), FetchNeed(url: "https://a/broken", reason: .retry)])
+        #expect(
+            try manifest.urlsNeedingFetch(candidates: candidates, revalidateOlderThan: at(500))
+                == [
+                    FetchNeed(url: "https://a/new", reason: .new),
+                    FetchNeed(
+                        url: "https://a/old", reason: .revalidate, etag: "\"o\"",
+                        lastModified: "Tue, 02 Jan 2024 00:00:00 GMT"),
+                    FetchNeed(url: "https://a/broken", reason: .retry),
+                ])
+        // A 304 moves the check time past the cutoff.
+        try manifest.recordNotModified(url: "https://a/old", at: at(600))
+        #expect(try manifest.urlsNeedingFetch(candidates: candidates, revalidateOlderThan: at(500)).count == 2)
+    }
+
+    @Test func thumbnailsAndObjectSizesRoundTrip() throws {
+        let folder = try TemporaryFolder()
+        let manifest = try open(folder)
+        try manifest.recordFetchSuccess(
+            url: "https://t/1", archivedFrom: "https://t/1", object: try object(8), httpStatus: 200, etag: nil,
+            lastModified: nil, attempts: 1, at: t0)
+        try manifest.setObjectSize(sha256: digest(8), width: 1920, height: 1080)
+        #expect(try manifest.object(sha256: digest(8))?.width == 1920)
+        #expect(try manifest.object(sha256: digest(8))?.height == 1080)
+        #expect(throws: StoreError.self) { try manifest.setObjectSize(sha256: digest(9), width: 1, height: 1) }
+
+        let small = ThumbnailRecord(
+            objectSHA256: digest(8), width: 320, sha256: digest(40), height: 180, format: .jpeg, bytes: 9000,
+            path: try ArchiveLayout.thumbnailPath(sha256: digest(8), width: 320, format: .jpeg), createdAt: at(5))
+        let large = ThumbnailRecord(
+            objectSHA256: digest(8), width: 640, sha256: digest(41), height: 360, format: .png, bytes: 40000,
+            path: try ArchiveLayout.thumbnailPath(sha256: digest(8), width: 640, format: .png), createdAt: at(6))
+        try manifest.recordThumbnail(large)
+        try manifest.recordThumbnail(small)
+        #expect(try manifest.thumbnail(sha256: digest(8), width: 320) == small)
+        #expect(try manifest.thumbnail(sha256: digest(8), width: 100) == nil)
+        #expect(try manifest.thumbnails(sha256: digest(8)) == [small, large])
+        #expect(try manifest.thumbnails() == [small, large])
+
+        var rebuilt = small
+        rebuilt.bytes = 8000
+        rebuilt.createdAt = at(99)
+        try manifest.recordThumbnail(rebuilt)
+        #expect(try manifest.thumbnails() == [rebuilt, large])
+
+        // A thumbnail of an object the manifest does not know breaks a foreign key: refused.
+        var orphan = small
+        orphan.objectSHA256 = digest(10)
+        orphan.path = try ArchiveLayout.thumbnailPath(sha256: digest(10), width: 320, format: .jpeg)
+        #expect(throws: StoreError.self) { try manifest.recordThumbnail(orphan) }
+        #expect(try manifest.integrityCheck())
+    }
+
+    @Test func aRescanReplacesAPostsReferencesAtomicallyAndKeepsRewrites() throws {
+        let folder = try TemporaryFolder()
+        let manifest = try open(folder)
+        let first = [
+            ReferenceRecord(
+                rangeStart: 10, rangeEnd: 40, line: 2, column: 5, kind: "markdown-image",
+                written: "https://img.example/a\n.jpg", url: "https://img.example/a.jpg",
+                origin: "https://origin.example/a.jpg", width: 550, wrapped: true),
+            ReferenceRecord(
+                rangeStart: 60, rangeEnd: 80, line: 4, column: 1, kind: "html-img", written: "https://b/c.png",
+                url: "https://b/c.png"),
+        ]
+        try manifest.replaceReferences(
+            post: "_posts/a.md", contentSHA256: digest(20), scannedAt: at(0), references: first)
+        #expect(try manifest.references(post: "_posts/a.md") == first)
+        #expect(
+            try manifest.post("_posts/a.md")
+                == PostRecord(path: "_posts/a.md", contentSHA256: digest(20), scannedAt: at(0)))
+        #expect(try manifest.posts(referencing: "https://origin.example/a.jpg") == ["_posts/a.md"])
+
+        let rewrite = RewriteRecord(
+            rangeStart: 10, rangeEnd: 60, replacement: "/archive/w550/ab/x.jpg",
+            original: Data("https://img.example/a\r\n.jpg".utf8) + Data([0xFF, 0x00]), url: "https://img.example/a.jpg",
+            rewrittenAt: at(5))
+        try manifest.recordRewrite(post: "_posts/a.md", rewrittenSHA256: digest(21), rewrites: [rewrite], at: at(5))
+
+        let second = [
+            ReferenceRecord(
+                rangeStart: 3, rangeEnd: 9, line: 1, column: 4, kind: "front-matter", written: "https://d/e",
+                url: "https://d/e")
+        ]
+        try manifest.replaceReferences(
+            post: "_posts/a.md", contentSHA256: digest(22), scannedAt: at(10), references: second)
+        #expect(try manifest.references(post: "_posts/a.md") == second)
+        #expect(try manifest.posts(referencing: "https://b/c.png").isEmpty)
+        let post = try #require(try manifest.post("_posts/a.md"))
+        #expect(post.contentSHA256 == digest(22))
+        #expect(post.scannedAt == at(10))
+        #expect(post.rewrittenAt == at(5))
+        #expect(post.rewrittenSHA256 == digest(21))
+        #expect(try manifest.rewrites(post: "_posts/a.md") == [[rewrite]])
+
+        try manifest.replaceReferences(
+            post: "_posts/a.md", contentSHA256: digest(22), scannedAt: at(11), references: [])
+        #expect(try manifest.references(post: "_posts/a.md").isEmpty)
+    }
+
+    @Test func rewritesAreKeptByGenerationAndForgottenOnRevert() throws {
+        let folder = try TemporaryFolder()
+        let manifest = try open(folder)
+        try manifest.replaceReferences(post: "p.md", contentSHA256: digest(30), scannedAt: t0, references: [])
+        let one = RewriteRecord(
+            rangeStart: 5, rangeEnd: 10, replacement: "/a", original: Data("https://x/1".utf8), url: "https://x/1",
+            rewrittenAt: at(1))
+        let two = RewriteRecord(
+            rangeStart: 0, rangeEnd: 2, replacement: "/b", original: Data("https://x/2".utf8), url: "https://x/2",
+            rewrittenAt: at(2))
+        let three = RewriteRecord(
+            rangeStart: 20, rangeEnd: 22, replacement: "/c", original: Data("https://x/3".utf8), url: "https://x/3",
+            rewrittenAt: at(2))
+        try manifest.recordRewrite(post: "p.md", rewrittenSHA256: digest(31), rewrites: [one], at: at(1))
+        try manifest.recordRewrite(post: "p.md", rewrittenSHA256: digest(32), rewrites: [three, two], at: at(2))
+        #expect(try manifest.rewrites(post: "p.md") == [[one], [two, three]])
+        #expect(try manifest.post("p.md")?.rewrittenSHA256 == digest(32))
+        #expect(throws: StoreError.self) {
+            try manifest.recordRewrite(post: "never-scanned.md", rewrittenSHA256: digest(1), rewrites: [one], at: t0)
+        }
+
+        try manifest.recordRevert(post: "p.md", contentSHA256: digest(30))
+        #expect(try manifest.rewrites(post: "p.md").isEmpty)
+        #expect(try manifest.post("p.md") == PostRecord(path: "p.md", contentSHA256: digest(30), scannedAt: t0))
+
+        try manifest.replaceReferences(post: "q.md", contentSHA256: digest(33), scannedAt: t0, references: [])
+        #expect(try manifest.posts().map(\.path) == ["p.md", "q.md"])
+        try manifest.recordRewrite(post: "q.md", rewrittenSHA256: digest(34), rewrites: [one], at: at(1))
+        try manifest.removePost("q.md")
+        #expect(try manifest.posts().map(\.path) == ["p.md"])
+        #expect(try manifest.rewrites(post: "q.md").isEmpty)
+        #expect(try manifest.integrityCheck())
+    }
+
+    @Test func runsRoundTrip() throws {
+        let folder = try TemporaryFolder()
+        let manifest = try open(folder)
+        let first = try manifest.startRun(command: "fetch", at: at(0))
+        let second = try manifest.startRun(command: "archive", at: at(10))
+        try manifest.finishRun(id: first, at: at(5), counts: ["archived": 12, "failed": 1], exitCode: 1)
+        #expect(
+            try manifest.runs()
+                == [
+                    RunRecord(id: second, command: "archive", startedAt: at(10)),
+                    RunRecord(
+                        id: first, command: "fetch", startedAt: at(0), finishedAt: at(5),
+                        counts: ["archived": 12, "failed": 1], exitCode: 1),
+                ])
+        #expect(try manifest.runs(limit: 1).map(\.id) == [second])
+        #expect(throws: StoreError.self) { try manifest.finishRun(id: 999, at: t0, counts: [:], exitCode: 0) }
+    }
+
+    // MARK: Several processes
+
+    @Test func twoManifestsOnOneFileWriteConcurrentlyWithoutLockErrors() async throws {
+        let folder = try TemporaryFolder()
+        let layout = ArchiveLayout(root: folder.url)
+        let manifests = [try Manifest(layout: layout), try Manifest(layout: layout)]
+        let writersPerManifest = 4
+        let writesPerWriter = 60
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (m, manifest) in manifests.enumerated() {
+                for w in 0..<writersPerManifest {
+                    group.addTask {
+                        for i in 0..<writesPerWriter {
+                            let n = (m * writersPerManifest + w) * writesPerWriter + i
+                            let url = "https://load.example/\(n)"
+                            if n % 3 == 0 {
+                                try manifest.recordFetchFailure(
+                                    url: url, errorClass: "timeout", message: "slow", httpStatus: nil, attempts: 1,
+                                    at: t0)
+                            } else {
+                                try manifest.recordFetchSuccess(
+                                    url: url, archivedFrom: url, object: try object(n % 17), httpStatus: 200,
+                                    etag: nil, lastModified: nil, attempts: 1, at: t0)
+                            }
+                            _ = try manifest.urlRecord(url)
+                        }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let total = manifests.count * writersPerManifest * writesPerWriter
+        let all = try manifests[1].allURLRecords()
+        #expect(all.count == total)
+        #expect(all.filter { $0.status == .failed }.count == (0..<total).filter { $0 % 3 == 0 }.count)
+        #expect(try manifests[0].objects().count == 17)
+        #expect(try manifests[0].integrityCheck())
+    }
+
+    // MARK: Crashes
+
+    @Test func aSnapshotTakenMidTransactionOpensCleanWithOnlyCommittedData() throws {
+        // What a crash leaves on disk is the database, WAL and shared-memory files as they are at that
+        // instant: copy them while a large write transaction is open (its pages spilled into the WAL).
+        let folder = try TemporaryFolder()
+        let crashed = try TemporaryFolder()
+        let manifest = try open(folder)
+        try manifest.recordFetchFailure(
+            url: "https://committed/", errorClass: "dns", message: "x", httpStatus: nil, attempts: 1, at: t0)
+        let writer = try Manifest(layout: ArchiveLayout(root: folder.url))
+        try writer.withUncommittedWriteForTesting(rows: 20_000) {
+            for name in ["manifest.sqlite", "manifest.sqlite-wal", "manifest.sqlite-shm"] {
+                let source = folder.url.appendingPathComponent(name)
+                if FileManager.default.fileExists(atPath: source.path) {
+                    try FileManager.default.copyItem(at: source, to: crashed.url.appendingPathComponent(name))
+                }
+            }
+        }
+        let reopened = try open(crashed)
+        #expect(try reopened.integrityCheck())
+        #expect(try reopened.urlRecord("https://committed/")?.errorClass == "dns")
+        #expect(try reopened.allURLRecords().count == 1)
+        #expect(try reopened.runs().isEmpty)
+    }
+
+    @Test(.enabled(if: hasSQLiteShell)) func aWriterKilledMidTransactionLeavesAManifestThatChecksClean() throws {
+        let folder = try TemporaryFolder()
+        let manifest = try open(folder)
+        try manifest.recordFetchFailure(
+            url: "https://committed/", errorClass: "dns", message: "x", httpStatus: nil, attempts: 1, at: t0)
+        try manifest.close()
+
+        // A second process (the sqlite3 shell) opens the manifest, commits one run, starts a big write with a
+        // tiny page cache so pages spill into the WAL, says so, and is SIGKILLed without closing anything.
+        var shell = try Child("/usr/bin/sqlite3", [folder.url.appendingPathComponent("manifest.sqlite").path])
+        shell.write(
+            """
+            PRAGMA cache_size = 8;
+            INSERT INTO run (command, started_at) VALUES ('committed', '2027-01-15 08:00:00.000');
+            BEGIN IMMEDIATE;
+            INSERT INTO run (command, started_at)
+                WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50000)
+                SELECT 'uncommitted ' || i || ' ' || hex(randomblob(64)), '2027-01-15 08:00:00.000' FROM n;
+            SELECT 'ready';
+
+            """)
+        #expect(shell.read(until: "ready").contains("ready"))
+        let wal = folder.url.appendingPathComponent("manifest.sqlite-wal")
+        let walSize = (try FileManager.default.attributesOfItem(atPath: wal.path)[.size] as? Int) ?? 0
+        #expect(walSize > 100_000, "the uncommitted write should have spilled into the WAL")
+        kill(shell.pid, SIGKILL)
+        #expect(shell.wait().signal == SIGKILL)
+
+        let reopened = try open(folder)
+        #expect(try reopened.integrityCheck())
+        #expect(try reopened.urlRecord("https://committed/")?.errorClass == "dns")
+        #expect(try reopened.runs().map(\.command) == ["committed"])
+        // And it takes writes again.
+        _ = try reopened.startRun(command: "after", at: t0)
+        #expect(try reopened.runs().count == 2)
+    }
+}
