@@ -400,10 +400,12 @@ private final class Runner: Sendable {
             let path = try store.thumbnailPath(sha256: object.sha256, width: width, format: format)
             let size = try? FileManager.default.attributesOfItem(atPath: temporary.path)[.size] as? NSNumber
             let bytes = size?.int64Value ?? 0
+            let digest = try ArchiveStore.sha256(ofFileAt: temporary)
             try store.commitDerivative(temporaryFile: temporary, to: path)
             try manifest.recordThumbnail(
                 ThumbnailRecord(
-                    objectSHA256: object.sha256, width: width, height: h, format: format, bytes: bytes, path: path,
+                    objectSHA256: object.sha256, width: width, sha256: digest, height: h, format: format, bytes: bytes,
+                    path: path,
                     createdAt: Date()))
             return nil
         } catch {

@@ -36,7 +36,7 @@ import Testing
         try process.run()
         try await Task.sleep(for: .seconds(delay))
         kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        await withCheckedContinuation { c in DispatchQueue.global().async { process.waitUntilExit(); c.resume() } }
         #expect(process.terminationReason == .uncaughtSignal)
 
         // Everything at an archive path is complete: its name is the SHA-256 of its bytes.
@@ -53,7 +53,7 @@ import Testing
             try manifest.close()
         }
 
-        let rerun = try runImgarchive(args, in: folder.path)
+        let rerun = try await runImgarchive(args, in: folder.path)
         #expect(rerun.status == 0, "\(rerun.stdout) \(rerun.stderr)")
         let after = folder.files(under: "archive/objects")
         #expect(after.count == count)

@@ -80,7 +80,7 @@ import Testing
         defer { f.folder.remove() }
         defer { Task { await f.server.stop() } }
 
-        let r = try runImgarchive(["fetch", "--format", "json", "--retries", "0"] + f.connect + ["."], in: f.folder.path)
+        let r = try await runImgarchive(["fetch", "--format", "json", "--retries", "0"] + f.connect + ["."], in: f.folder.path)
         #expect(r.status == 1, "one reference cannot be archived: \(r.stderr)")
         let lines = r.jsonLines
         let byURL = Dictionary(lines.compactMap { l in (l["url"] as? String).map { ($0, l) } }, uniquingKeysWith: { a, _ in a })
@@ -134,18 +134,18 @@ import Testing
         defer { Task { await f.server.stop() } }
         try f.folder.write("_posts/b.md", "![e](\(f.cdn("/etag.jpg")))\n")
         let args = ["fetch", "--format", "json", "--retries", "0"] + f.connect
-        _ = try runImgarchive(args, in: f.folder.path)
+        _ = try await runImgarchive(args, in: f.folder.path)
         let hitsAfterFirst = f.server.hitCount("/photos/a.jpg")
         #expect(hitsAfterFirst == 1)
 
-        let second = try runImgarchive(args, in: f.folder.path)
+        let second = try await runImgarchive(args, in: f.folder.path)
         let s = statuses(second)
         #expect(s[f.cdn("/photos/a.jpg") + "?imageView&thumbnail=300x0"] == "already-archived")
         #expect(s[f.cdn("/etag.jpg")] == "already-archived")
         #expect(s[f.cdn("/page.jpg")] == "failed", "failures are tried again")
         #expect(f.server.hitCount("/photos/a.jpg") == hitsAfterFirst)
 
-        let third = try runImgarchive(args + ["--revalidate"], in: f.folder.path)
+        let third = try await runImgarchive(args + ["--revalidate"], in: f.folder.path)
         #expect(statuses(third)[f.cdn("/etag.jpg")] == "not-modified")
         #expect(f.folder.files(under: "archive/objects").count == 4)
     }
@@ -156,19 +156,19 @@ import Testing
         defer { Task { await f.server.stop() } }
         try f.folder.write("list.txt", "# images\n\(f.cdn("/photos/a.jpg"))\n\nnot a url\n\(f.cdn("/dup1.png"))\n")
 
-        let dry = try runImgarchive(["fetch", "--dry-run", "--urls", "list.txt"] + f.connect, in: f.folder.path)
+        let dry = try await runImgarchive(["fetch", "--dry-run", "--urls", "list.txt"] + f.connect, in: f.folder.path)
         #expect(dry.status == 0)
         #expect(dry.stdout.contains("would fetch \(f.cdn("/photos/a.jpg"))"))
         #expect(!FileManager.default.fileExists(atPath: f.archive), "a dry run writes nothing")
         #expect(f.server.totalHits == 0)
 
         let lock = try ArchiveLock.acquire(URL(fileURLWithPath: f.archive))
-        let locked = try runImgarchive(["fetch", "--urls", "list.txt"] + f.connect, in: f.folder.path)
+        let locked = try await runImgarchive(["fetch", "--urls", "list.txt"] + f.connect, in: f.folder.path)
         #expect(locked.status == 75)
         #expect(locked.stderr.contains("lock"))
         lock.release()
 
-        let r = try runImgarchive(["fetch", "--urls", "list.txt", "--format", "json"] + f.connect, in: f.folder.path)
+        let r = try await runImgarchive(["fetch", "--urls", "list.txt", "--format", "json"] + f.connect, in: f.folder.path)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stderr.contains("list.txt:4: not an http(s) URL"))
         #expect(statuses(r).values.sorted() == ["archived", "archived"])
@@ -177,10 +177,10 @@ import Testing
     @Test func badOptionsAndConfigurationExitTwo() async throws {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
-        #expect(try runImgarchive(["fetch", "--jobs", "0"], in: folder.path).status == 2)
-        #expect(try runImgarchive(["fetch", "--connect-to", "nonsense"], in: folder.path).status == 2)
+        #expect(try await runImgarchive(["fetch", "--jobs", "0"], in: folder.path).status == 2)
+        #expect(try await runImgarchive(["fetch", "--connect-to", "nonsense"], in: folder.path).status == 2)
         try folder.write("imgarchive.yml", "jobs: 4\nper_host: 2\n")
-        let r = try runImgarchive(["fetch"], in: folder.path)
+        let r = try await runImgarchive(["fetch"], in: folder.path)
         #expect(r.status == 2)
         #expect(r.stderr.contains("imgarchive.yml:2: unknown key 'per_host' (did you mean 'per-host'?)"))
     }

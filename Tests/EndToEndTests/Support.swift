@@ -24,8 +24,19 @@ struct RunResult: Sendable {
     }
 }
 
-/// Runs the binary in `directory` and waits for it (at most `timeout` seconds, then it is killed).
-func runImgarchive(_ arguments: [String], in directory: String, timeout: TimeInterval = 60) throws -> RunResult {
+/// Runs the binary in `directory` and waits for it (at most `timeout` seconds, then it is killed). The wait
+/// happens on a Dispatch thread, never on the cooperative pool, so servers in this process keep answering.
+func runImgarchive(_ arguments: [String], in directory: String, timeout: TimeInterval = 120) async throws -> RunResult {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async {
+            continuation.resume(with: Result { try runImgarchiveBlocking(arguments, in: directory, timeout: timeout) })
+        }
+    }
+}
+
+private func runImgarchiveBlocking(_ arguments: [String], in directory: String, timeout: TimeInterval) throws
+    -> RunResult
+{
     let process = Process()
     process.executableURL = URL(fileURLWithPath: imgarchiveBinary)
     process.arguments = arguments
