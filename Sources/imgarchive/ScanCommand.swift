@@ -63,7 +63,7 @@ struct ScanCommand: AsyncParsableCommand {
                 out.write { $0 += formatted }
                 for r in scan.references where r.remote || all {
                     referenceCount += 1
-                    if r.remote, urls.insert(r.url).inserted { hosts.insert(Self.host(of: r.url)) }
+                    if r.remote, urls.insert(r.url).inserted { hosts.insert(FetchPlanning.host(of: r.url) ?? "") }
                     table?.add(post: post, r)
                 }
             }
@@ -74,18 +74,6 @@ struct ScanCommand: AsyncParsableCommand {
             "\(posts.count) posts, \(referenceCount) references, \(urls.count) distinct URLs, \(hosts.count) hosts"
                 + (unreadable > 0 ? ", \(unreadable) unreadable" : ""))
         if unreadable > 0 { throw ExitCode(1) }
-    }
-}
-
-extension ScanCommand {
-    /// The host of an http(s) URL, lower-cased.
-    static func host(of url: String) -> String {
-        let u = Array(url.utf8)
-        var s = 0
-        if let colon = u.firstIndex(of: UInt8(ascii: ":")) { s = min(colon + 3, u.count) }
-        var e = s
-        while e < u.count, u[e] != UInt8(ascii: "/"), u[e] != UInt8(ascii: "?"), u[e] != UInt8(ascii: "#") { e += 1 }
-        return String(decoding: u[s..<e], as: UTF8.self).lowercased()
     }
 }
 

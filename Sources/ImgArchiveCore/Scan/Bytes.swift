@@ -77,27 +77,27 @@ struct ByteView {
 
     /// The first position in `from..<end` where `literal` starts, or nil.
     func find(_ literal: StaticString, from: Int, end: Int) -> Int? {
-        let n = literal.utf8CodeUnitCount
-        guard n > 0, end - from >= n else { return nil }
-        let first = literal.utf8Start[0]
-        var i = from
-        let last = end - n
-        while i <= last {
-            if base[i] == first && matches(literal, at: i, end: end) { return i }
-            i += 1
-        }
-        return nil
+        find(literal, from: from, end: end, caseInsensitive: false)
     }
 
     /// The first position in `from..<end` where `literal` starts, ignoring ASCII case (literal is lower case).
     func findCaseInsensitive(_ literal: StaticString, from: Int, end: Int) -> Int? {
+        find(literal, from: from, end: end, caseInsensitive: true)
+    }
+
+    private func find(_ literal: StaticString, from: Int, end: Int, caseInsensitive: Bool) -> Int? {
         let n = literal.utf8CodeUnitCount
         guard n > 0, end - from >= n else { return nil }
         let first = literal.utf8Start[0]
         var i = from
         let last = end - n
         while i <= last {
-            if ASCII.lower(base[i]) == first && matchesCaseInsensitive(literal, at: i, end: end) { return i }
+            let c = caseInsensitive ? ASCII.lower(base[i]) : base[i]
+            if c == first,
+                caseInsensitive ? matchesCaseInsensitive(literal, at: i, end: end) : matches(literal, at: i, end: end)
+            {
+                return i
+            }
             i += 1
         }
         return nil
