@@ -116,7 +116,9 @@ final class Transfer {
         set(CCurl_easy_setopt_string(easy, CURLOPT_ACCEPT_ENCODING, ""))
         set(CCurl_easy_setopt_long(easy, CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_2TLS)))
         set(CCurl_easy_setopt_string(easy, CURLOPT_USERAGENT, options.userAgent))
-        set(CCurl_easy_setopt_long(easy, CURLOPT_BUFFERSIZE, 128 * 1024))
+        // A larger receive buffer is only a speed hint: libcurl 7.88 refuses to resize the buffer of a handle
+        // reused after a failed transfer (CURLE_BAD_FUNCTION_ARGUMENT), which must not fail the download.
+        _ = CCurl_easy_setopt_long(easy, CURLOPT_BUFFERSIZE, 128 * 1024)
         if let connectTo { set(CCurl_easy_setopt_slist(easy, CURLOPT_CONNECT_TO, connectTo)) }
         if let headerList { set(CCurl_easy_setopt_slist(easy, CURLOPT_HTTPHEADER, headerList)) }
         set(CCurl_easy_setopt_pointer(easy, CURLOPT_WRITEDATA, Unmanaged.passUnretained(self).toOpaque()))

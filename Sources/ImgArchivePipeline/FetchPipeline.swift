@@ -349,15 +349,14 @@ private final class Runner: Sendable {
     }
 
     /// Makes the missing derivatives of every archived item at the widths its posts show, on a pool no wider
-    /// than the cores.
+    /// than the cores. `records` are the manifest's URL records read after this run's downloads.
     func makeThumbnails(items: [FetchItem], records: [String: URLRecord], options: ThumbnailOptions) async throws
         -> (Int, [String])
     {
         var jobs: [(object: ObjectRecord, width: Int)] = []
         var seen = Set<String>()
-        let fresh = try manifest.urlRecords(items.map(\.url))
         for item in items where !item.widths.isEmpty {
-            guard let sha = (fresh[item.url] ?? records[item.url])?.objectSHA256,
+            guard let sha = records[item.url]?.objectSHA256,
                 let object = try manifest.object(sha256: sha), object.format == .jpeg || object.format == .png
             else { continue }
             for width in FetchPlanning.thumbnailWidths(requested: item.widths, imageWidth: object.width)

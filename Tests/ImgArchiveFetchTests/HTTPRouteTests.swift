@@ -377,3 +377,21 @@ final class SeenReferers: Sendable {
     func append(_ value: String?) { values.withLock { $0.append(value) } }
     var all: [String?] { values.withLock { $0 } }
 }
+
+/// A handle reused after a failed name lookup must work like a fresh one (libcurl 7.88 refused to resize its
+/// receive buffer there, and the next download failed as a malformed request).
+@Test func handleReusedAfterAFailureStillDownloads() async throws {
+    let image = jpegLikeBytes(count: 20_000)
+    let server = try await RouteServer.start { server in
+        await server.appendRoute("GET /present") { _ in response(200, ["Content-Type": "image/jpeg"], body: image) }
+    }
+    defer { Task { await server.stop() } }
+    try await withTestDownloader(testOptions(jobs: 1, perHost: 1, retries: 0)) { downloader, tmp in
+        let first = await downloader.download(DownloadRequest(url: "http://nohost.invalid/x.jpg", temporaryDirectory: tmp))
+        #expect(throws: FetchError.self) { try first.get() }
+        if case .failure(let error) = first { #expect(error.code == .dns) }
+        let second = try await downloader.download(DownloadRequest(url: server.url("/present"), temporaryDirectory: tmp)).get()
+        #expect(second.sha256 == sha256Hex(image))
+        if let file = second.temporaryFile { try? FileManager.default.removeItem(atPath: file) }
+    }
+}
