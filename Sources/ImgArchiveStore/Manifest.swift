@@ -380,22 +380,28 @@ public final class Manifest: Sendable {
 
     // MARK: Rewrites
 
-    /// Records one rewrite of a post: the spans replaced (as a new generation, ranges in the post as
-    /// written now) and the hash of the bytes written. Throws `.invalidArgument` for a post never scanned.
+    /// Records one rewrite of a post before the post is replaced: its spans (ranges in the rewritten bytes) and
+    /// the hashes of the bytes before and after. The generation starts pending; `markRewriteApplied` confirms it
+    /// once the new bytes are in place, `discardRewrite` forgets it when they never were. Returns the generation.
+    /// Throws `.invalidArgument` for a post never scanned.
+    @discardableResult
     public func recordRewrite(
-        post: String, rewrittenSHA256: String, rewrites: [RewriteRecord], at date: Date
-    ) throws(StoreError) {
+        post: String, inputSHA256: String, outputSHA256: String, rewrites: [RewriteRecord], at date: Date
+    ) throws(StoreError) -> Int {
         try write("recording a rewrite") { db in
-            let generation =
-                try Int.fetchOne(
-                    db, sql: "SELECT coalesce(max(generation), 0) + 1 FROM rewrite WHERE post = ?", arguments: [post])
-                ?? 1
-            try db.execute(
-                sql: "UPDATE post SET rewritten_at = ?, rewritten_sha256 = ? WHERE path = ?",
-                arguments: [date, rewrittenSHA256, post])
-            if db.changesCount == 0 {
+            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM post WHERE path = ?", arguments: [post]) != nil else {
                 throw StoreError(code: .invalidArgument, path: path, message: "post \(post) was never scanned")
             }
+            let generation =
+                try Int.fetchOne(
+                    db, sql: "SELECT coalesce(max(generation), 0) + 1 FROM rewrite_generation WHERE post = ?",
+                    arguments: [post]) ?? 1
+            try db.execute(
+                sql: """
+                    INSERT INTO rewrite_generation (post, generation, input_sha256, output_sha256, applied, rewritten_at)
+                    VALUES (?, ?, ?, ?, 0, ?)
+                    """,
+                arguments: [post, generation, inputSHA256, outputSHA256, date])
             let insert = try db.cachedStatement(
                 sql: """
                     INSERT INTO rewrite (post, generation, range_start, range_end, replacement, original, url,
@@ -408,21 +414,70 @@ public final class Manifest: Sendable {
                     rewrite.url, rewrite.rewrittenAt,
                 ])
             }
+            return generation
         }
     }
 
-    /// A post's rewrite bookkeeping, grouped by generation (oldest first), each group ordered by range.
-    /// Revert undoes the last generation first, each from its last span to its first.
-    public func rewrites(post: String) throws(StoreError) -> [[RewriteRecord]] {
+    /// Confirms a pending generation: the post now holds its output bytes.
+    public func markRewriteApplied(post: String, generation: Int) throws(StoreError) {
+        try write("recording a rewrite") { db in
+            try db.execute(
+                sql: "UPDATE rewrite_generation SET applied = 1 WHERE post = ? AND generation = ?",
+                arguments: [post, generation])
+            try db.execute(
+                sql: """
+                    UPDATE post SET rewritten_at = (SELECT rewritten_at FROM rewrite_generation
+                                                    WHERE post = ?1 AND generation = ?2),
+                                    rewritten_sha256 = (SELECT output_sha256 FROM rewrite_generation
+                                                        WHERE post = ?1 AND generation = ?2)
+                    WHERE path = ?1
+                    """,
+                arguments: [post, generation])
+        }
+    }
+
+    /// Forgets a generation whose bytes never reached the post.
+    public func discardRewrite(post: String, generation: Int) throws(StoreError) {
+        try write("discarding a rewrite") { db in
+            try db.execute(
+                sql: "DELETE FROM rewrite WHERE post = ? AND generation = ?", arguments: [post, generation])
+            try db.execute(
+                sql: "DELETE FROM rewrite_generation WHERE post = ? AND generation = ?", arguments: [post, generation])
+        }
+    }
+
+    /// A post's rewrites, oldest first, pending ones included, each with its spans ordered by range.
+    public func rewriteGenerations(post: String) throws(StoreError) -> [RewriteGeneration] {
         try read("reading rewrites") { db in
-            var groups: [Int: [RewriteRecord]] = [:]
+            var spans: [Int: [RewriteRecord]] = [:]
             for row in try Row.fetchAll(
                 db, sql: "SELECT * FROM rewrite WHERE post = ? ORDER BY generation, range_start", arguments: [post])
             {
                 let generation: Int = try row.decode(forColumn: "generation")
-                groups[generation, default: []].append(try Self.rewriteRecord(row))
+                spans[generation, default: []].append(try Self.rewriteRecord(row))
             }
-            return groups.keys.sorted().compactMap { groups[$0] }
+            return try Row.fetchAll(
+                db, sql: "SELECT * FROM rewrite_generation WHERE post = ? ORDER BY generation", arguments: [post]
+            ).map { row in
+                let generation: Int = try row.decode(forColumn: "generation")
+                return RewriteGeneration(
+                    generation: generation, inputSHA256: try row.decode(forColumn: "input_sha256"),
+                    outputSHA256: try row.decode(forColumn: "output_sha256"),
+                    applied: try row.decode(forColumn: "applied"),
+                    rewrittenAt: try row.decode(forColumn: "rewritten_at"), spans: spans[generation] ?? [])
+            }
+        }
+    }
+
+    /// The spans of a post's applied rewrites, grouped by generation (oldest first), each ordered by range.
+    public func rewrites(post: String) throws(StoreError) -> [[RewriteRecord]] {
+        try rewriteGenerations(post: post).filter(\.applied).map(\.spans)
+    }
+
+    /// The posts with at least one rewrite on record, ordered by path.
+    public func rewrittenPosts() throws(StoreError) -> [String] {
+        try read("reading rewrites") { db in
+            try String.fetchAll(db, sql: "SELECT DISTINCT post FROM rewrite_generation ORDER BY post")
         }
     }
 
@@ -430,6 +485,7 @@ public final class Manifest: Sendable {
     public func recordRevert(post: String, contentSHA256: String) throws(StoreError) {
         try write("recording a revert") { db in
             try db.execute(sql: "DELETE FROM rewrite WHERE post = ?", arguments: [post])
+            try db.execute(sql: "DELETE FROM rewrite_generation WHERE post = ?", arguments: [post])
             try db.execute(
                 sql: """
                     UPDATE post SET rewritten_at = NULL, rewritten_sha256 = NULL, content_sha256 = ? WHERE path = ?

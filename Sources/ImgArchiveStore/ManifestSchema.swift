@@ -98,6 +98,27 @@ enum ManifestSchema {
                     );
                     """)
         }
+        migrator.registerMigration("v2") { db in
+            // One row per rewrite of a post, with the post's hash before and after, so that revert follows the
+            // chain back from the bytes on disk. A generation is recorded (applied = 0) before the post is
+            // renamed into place and marked applied after; a crash in between leaves a pending row that the
+            // next run settles by comparing the post's hash with output_sha256.
+            try db.execute(
+                sql: """
+                    CREATE TABLE rewrite_generation (
+                        post          TEXT    NOT NULL REFERENCES post(path) ON DELETE CASCADE,
+                        generation    INTEGER NOT NULL,
+                        input_sha256  TEXT    NOT NULL,
+                        output_sha256 TEXT    NOT NULL,
+                        applied       INTEGER NOT NULL DEFAULT 0 CHECK (applied IN (0, 1)),
+                        rewritten_at  TEXT    NOT NULL,
+                        PRIMARY KEY (post, generation)
+                    ) WITHOUT ROWID;
+                    INSERT INTO rewrite_generation (post, generation, input_sha256, output_sha256, applied, rewritten_at)
+                    SELECT r.post, r.generation, '', coalesce(p.rewritten_sha256, ''), 1, max(r.rewritten_at)
+                    FROM rewrite r JOIN post p ON p.path = r.post GROUP BY r.post, r.generation;
+                    """)
+        }
         return migrator
     }
 }

@@ -223,6 +223,35 @@ public struct RewriteRecord: Sendable, Hashable {
     }
 }
 
+/// One rewrite of a post: the hashes of its bytes before and after, and the spans replaced.
+public struct RewriteGeneration: Sendable, Hashable {
+    /// 1 for the post's first rewrite, +1 for each later one.
+    public var generation: Int
+    /// The SHA-256 of the post before this rewrite.
+    public var inputSHA256: String
+    /// The SHA-256 of the post this rewrite wrote.
+    public var outputSHA256: String
+    /// False while the new bytes are not yet known to be in place (recorded before the rename).
+    public var applied: Bool
+    /// When it was written.
+    public var rewrittenAt: Date
+    /// The spans replaced, ordered by range (ranges in the output bytes).
+    public var spans: [RewriteRecord]
+
+    /// Creates a record.
+    public init(
+        generation: Int, inputSHA256: String, outputSHA256: String, applied: Bool, rewrittenAt: Date,
+        spans: [RewriteRecord]
+    ) {
+        self.generation = generation
+        self.inputSHA256 = inputSHA256
+        self.outputSHA256 = outputSHA256
+        self.applied = applied
+        self.rewrittenAt = rewrittenAt
+        self.spans = spans
+    }
+}
+
 /// What the fetcher must do for one candidate URL.
 public struct FetchNeed: Sendable, Hashable {
     /// Why the URL must be fetched.

@@ -26,7 +26,7 @@ private func object(_ n: Int, format: ImageFormat = .jpeg, created: Date = t0) t
     @Test func aFreshManifestIsMigratedAndChecksClean() throws {
         let folder = try TemporaryFolder()
         let manifest = try open(folder)
-        #expect(try manifest.appliedMigrations() == ["v1"])
+        #expect(try manifest.appliedMigrations() == ["v1", "v2"])
         #expect(try manifest.integrityCheck())
         #expect(FileManager.default.fileExists(atPath: folder.url.appendingPathComponent("manifest.sqlite").path))
     }
@@ -38,10 +38,10 @@ private func object(_ n: Int, format: ImageFormat = .jpeg, created: Date = t0) t
             url: "https://a.example/1.jpg", errorClass: "http-4xx", message: "404", httpStatus: 404, attempts: 1, at: t0
         )
         let second = try open(folder)  // while the first is open, as a second process would
-        #expect(try second.appliedMigrations() == ["v1"])
+        #expect(try second.appliedMigrations() == ["v1", "v2"])
         try first.close()
         let third = try open(folder)
-        #expect(try third.appliedMigrations() == ["v1"])
+        #expect(try third.appliedMigrations() == ["v1", "v2"])
         #expect(try third.urlRecord("https://a.example/1.jpg")?.errorClass == "http-4xx")
     }
 
@@ -52,7 +52,7 @@ private func object(_ n: Int, format: ImageFormat = .jpeg, created: Date = t0) t
             for _ in 0..<6 {
                 group.addTask { try Manifest(layout: layout).appliedMigrations() }
             }
-            for try await migrations in group { #expect(migrations == ["v1"]) }
+            for try await migrations in group { #expect(migrations == ["v1", "v2"]) }
         }
     }
 
@@ -302,7 +302,9 @@ private func object(_ n: Int, format: ImageFormat = .jpeg, created: Date = t0) t
             rangeStart: 10, rangeEnd: 60, replacement: "/archive/w550/ab/x.jpg",
             original: Data("https://img.example/a\r\n.jpg".utf8) + Data([0xFF, 0x00]), url: "https://img.example/a.jpg",
             rewrittenAt: at(5))
-        try manifest.recordRewrite(post: "_posts/a.md", rewrittenSHA256: digest(21), rewrites: [rewrite], at: at(5))
+        let generation = try manifest.recordRewrite(
+            post: "_posts/a.md", inputSHA256: digest(20), outputSHA256: digest(21), rewrites: [rewrite], at: at(5))
+        try manifest.markRewriteApplied(post: "_posts/a.md", generation: generation)
 
         let second = [
             ReferenceRecord(
@@ -338,24 +340,50 @@ private func object(_ n: Int, format: ImageFormat = .jpeg, created: Date = t0) t
         let three = RewriteRecord(
             rangeStart: 20, rangeEnd: 22, replacement: "/c", original: Data("https://x/3".utf8), url: "https://x/3",
             rewrittenAt: at(2))
-        try manifest.recordRewrite(post: "p.md", rewrittenSHA256: digest(31), rewrites: [one], at: at(1))
-        try manifest.recordRewrite(post: "p.md", rewrittenSHA256: digest(32), rewrites: [three, two], at: at(2))
+        let first = try manifest.recordRewrite(
+            post: "p.md", inputSHA256: digest(30), outputSHA256: digest(31), rewrites: [one], at: at(1))
+        #expect(first == 1)
+        #expect(try manifest.rewrites(post: "p.md").isEmpty, "a pending generation is not yet a rewrite")
+        #expect(try manifest.post("p.md")?.rewrittenSHA256 == nil)
+        try manifest.markRewriteApplied(post: "p.md", generation: first)
+        let second = try manifest.recordRewrite(
+            post: "p.md", inputSHA256: digest(31), outputSHA256: digest(32), rewrites: [three, two], at: at(2))
+        try manifest.markRewriteApplied(post: "p.md", generation: second)
         #expect(try manifest.rewrites(post: "p.md") == [[one], [two, three]])
         #expect(try manifest.post("p.md")?.rewrittenSHA256 == digest(32))
+        #expect(try manifest.post("p.md")?.rewrittenAt == at(2))
+        let generations = try manifest.rewriteGenerations(post: "p.md")
+        #expect(generations.map(\.generation) == [1, 2])
+        #expect(generations.map(\.inputSHA256) == [digest(30), digest(31)])
+        #expect(generations.map(\.outputSHA256) == [digest(31), digest(32)])
+        #expect(generations.allSatisfy { $0.applied })
         #expect(throws: StoreError.self) {
-            try manifest.recordRewrite(post: "never-scanned.md", rewrittenSHA256: digest(1), rewrites: [one], at: t0)
+            _ = try manifest.recordRewrite(
+                post: "never-scanned.md", inputSHA256: digest(1), outputSHA256: digest(2), rewrites: [one], at: t0)
         }
+
+        let pending = try manifest.recordRewrite(
+            post: "p.md", inputSHA256: digest(32), outputSHA256: digest(33), rewrites: [one], at: at(3))
+        #expect(try manifest.rewriteGenerations(post: "p.md").last?.applied == false)
+        try manifest.discardRewrite(post: "p.md", generation: pending)
+        #expect(try manifest.rewriteGenerations(post: "p.md").map(\.generation) == [1, 2])
+        #expect(try manifest.rewrittenPosts() == ["p.md"])
 
         try manifest.recordRevert(post: "p.md", contentSHA256: digest(30))
         #expect(try manifest.rewrites(post: "p.md").isEmpty)
+        #expect(try manifest.rewriteGenerations(post: "p.md").isEmpty)
+        #expect(try manifest.rewrittenPosts().isEmpty)
         #expect(try manifest.post("p.md") == PostRecord(path: "p.md", contentSHA256: digest(30), scannedAt: t0))
 
         try manifest.replaceReferences(post: "q.md", contentSHA256: digest(33), scannedAt: t0, references: [])
         #expect(try manifest.posts().map(\.path) == ["p.md", "q.md"])
-        try manifest.recordRewrite(post: "q.md", rewrittenSHA256: digest(34), rewrites: [one], at: at(1))
+        let q = try manifest.recordRewrite(
+            post: "q.md", inputSHA256: digest(33), outputSHA256: digest(34), rewrites: [one], at: at(1))
+        try manifest.markRewriteApplied(post: "q.md", generation: q)
         try manifest.removePost("q.md")
         #expect(try manifest.posts().map(\.path) == ["p.md"])
         #expect(try manifest.rewrites(post: "q.md").isEmpty)
+        #expect(try manifest.rewriteGenerations(post: "q.md").isEmpty)
         #expect(try manifest.integrityCheck())
     }
 
