@@ -186,7 +186,7 @@ public enum FetchPipeline {
         return Dictionary(needs.map { ($0.url, $0) }, uniquingKeysWith: { a, _ in a })
     }
 
-    private static func referenceRecord(_ r: ImageReference) -> ReferenceRecord {
+    static func referenceRecord(_ r: ImageReference) -> ReferenceRecord {
         ReferenceRecord(
             rangeStart: r.range.lowerBound, rangeEnd: r.range.upperBound, line: r.line, column: r.column,
             kind: r.kind.rawValue, written: r.written, url: r.url, origin: r.origin == r.url ? nil : r.origin,

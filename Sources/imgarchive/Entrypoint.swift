@@ -16,6 +16,7 @@ struct ImgArchive: AsyncParsableCommand {
             ScanCommand.self,
             FetchCommand.self,
             ThumbCommand.self,
+            RewriteCommand.self,
         ]
     )
 

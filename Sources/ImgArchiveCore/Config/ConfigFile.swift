@@ -82,6 +82,10 @@ public struct ConfigFile: Sendable {
     public var quality: Int?
     /// The largest image, in pixels, that is decoded.
     public var maxPixels: Int?
+    /// How rewritten posts link the archive: `absolute` or `relative`, as `--links`.
+    public var links: String?
+    /// The prefix of links to the archive, as `--archive-url`.
+    public var archiveURL: String?
 
     /// The defaults.
     public init() {}
@@ -95,6 +99,7 @@ public struct ConfigFile: Sendable {
         ("max-bytes", "a size such as 50MB"), ("user-agent", "a string"),
         ("connect-to", "a list of HOST:PORT:ADDR:PORT"), ("revalidate-after", "a duration such as 30d or 12h"),
         ("quality", "a whole number from 1 to 100"), ("max-pixels", "a whole number such as 100000000"),
+        ("links", "absolute or relative"), ("archive-url", "a URL or path prefix such as /blog/archive"),
     ]
 
     /// Reads `path`.
@@ -156,6 +161,15 @@ public struct ConfigFile: Sendable {
             case "revalidate-after": config.revalidateAfter = try reader.duration()
             case "quality": config.quality = try reader.integer(in: 1...100)
             case "max-pixels": config.maxPixels = try reader.integer(in: 1...1_000_000_000)
+            case "links":
+                let style = try reader.string()
+                guard style == "absolute" || style == "relative" else {
+                    throw ConfigFileError(
+                        path: path, line: value.mark?.line,
+                        message: "links: '\(style)' is not a link style; write absolute or relative")
+                }
+                config.links = style
+            case "archive-url": config.archiveURL = try reader.string()
             default: break
             }
         }
