@@ -11,7 +11,7 @@ public enum UnifiedDiff {
         for (splice, newRange) in zip(splices, newRanges).sorted(by: { $0.0.range.lowerBound < $1.0.range.lowerBound }) {
             let o = line(of: splice.range.lowerBound, oldLines)...line(of: max(splice.range.lowerBound, splice.range.upperBound - 1), oldLines)
             let n = line(of: newRange.lowerBound, newLines)...line(of: max(newRange.lowerBound, newRange.upperBound - 1), newLines)
-            if let last = blocks.last, o.lowerBound <= last.old.upperBound {
+            if let last = blocks.last, o.lowerBound <= last.old.upperBound + 1 {
                 blocks[blocks.count - 1] = (
                     last.old.lowerBound...max(last.old.upperBound, o.upperBound),
                     last.new.lowerBound...max(last.new.upperBound, n.upperBound)
@@ -31,7 +31,7 @@ public enum UnifiedDiff {
             let oldEnd = min(oldLines.count - 1, blocks[j].old.upperBound + context)
             let newStart = blocks[i].new.lowerBound - (blocks[i].old.lowerBound - oldStart)
             let newEnd = blocks[j].new.upperBound + (oldEnd - blocks[j].old.upperBound)
-            out += "@@ -\(oldStart + 1),\(oldEnd - oldStart + 1) +\(newStart + 1),\(newEnd - newStart + 1) @@\n"
+            out += "@@ -\(range(oldStart, oldEnd)) +\(range(newStart, newEnd)) @@\n"
             var cursor = oldStart
             for k in i...j {
                 for l in cursor..<blocks[k].old.lowerBound { out += " " + text(l, oldLines, old) }
@@ -43,6 +43,11 @@ public enum UnifiedDiff {
             i = j + 1
         }
         return out
+    }
+
+    /// A hunk's line range as diff writes it: `start,count`, or just `start` for one line.
+    private static func range(_ first: Int, _ last: Int) -> String {
+        last == first ? "\(first + 1)" : "\(first + 1),\(last - first + 1)"
     }
 
     private static func lineStarts(_ bytes: [UInt8]) -> [Int] {
@@ -65,6 +70,6 @@ public enum UnifiedDiff {
     private static func text(_ l: Int, _ starts: [Int], _ bytes: [UInt8]) -> String {
         let end = l + 1 < starts.count ? starts[l + 1] : bytes.count
         let s = String(decoding: bytes[starts[l]..<end], as: UTF8.self)
-        return s.hasSuffix("\n") ? s : s + "\n\\ No newline at end of file\n"
+        return end > starts[l] && bytes[end - 1] == UInt8(ascii: "\n") ? s : s + "\n\\ No newline at end of file\n"
     }
 }

@@ -1,0 +1,175 @@
+import Foundation
+import Testing
+
+@testable import ImgArchiveCore
+
+/// A post with every reference kind and the oddities the scanner handles, each case in the post's own bytes.
+struct RewriteCase: Sendable, CustomTestStringConvertible {
+    var name: String
+    var bytes: [UInt8]
+    var testDescription: String { name }
+
+    init(_ name: String, _ text: String) {
+        self.name = name
+        bytes = Array(text.utf8)
+    }
+
+    init(_ name: String, bytes: [UInt8]) {
+        self.name = name
+        self.bytes = bytes
+    }
+}
+
+let rewriteCases: [RewriteCase] = [
+    RewriteCase("inline with title", "Intro\n\n![alt *text*](http://img.test/a.jpg?imageView&thumbnail=550x0 \"A title\")  \ntail\n"),
+    RewriteCase("wrapped URL", "![The lake](http://cms-\nbucket.ws.126.net/2019/03/12/b689.jpeg?imageView&thumbnail=550x0)\n"),
+    RewriteCase("reference image", "See ![map][Route]\n\n[route]: <http://img.test/map.png> 'Route'\n[unused]: http://img.test/unused.png\n"),
+    RewriteCase("html srcset and entities", "<p><img width=\"320\" alt=\"x\" src=\"http://img.test/s.jpg?a=1&amp;b=2\" srcset=\"http://img.test/s.jpg?a=1&amp;b=2 1x, http://img.test/l.jpg 2x\"></p>\n"),
+    RewriteCase("front matter, quoted and plain", "---\ntitle: \"T\"\ncover: 'http://img.test/cover.jpg'\nheader:\n  image: http://img.test/header.jpg # note\ntags: [a, b]\n---\nBody\n"),
+    RewriteCase("toml front matter", "+++\ntitle = \"T\"\nimage = \"http://img.test/toml.jpg\"\n+++\nBody\n"),
+    RewriteCase("css url", "<div style=\"background: url('http://img.test/bg.jpg') no-repeat\"></div>\n<style>\n.a { background-image: url(http://img.test/bg2.png) }\n</style>\n"),
+    RewriteCase("code stays", "```\n![code](http://img.test/code.jpg)\n```\n\n    ![indented](http://img.test/indented.jpg)\n\nand `![span](http://img.test/span.jpg)` and ![real](http://img.test/real.jpg)\n"),
+    RewriteCase("CRLF and BOM", "\u{FEFF}---\r\ncover: http://img.test/c.jpg\r\n---\r\n![a](http://img.test/a.jpg)\r\n\r\n![b](http://img.test/b.jpg)\r\n"),
+    RewriteCase(
+        "invalid UTF-8 around",
+        bytes: Array("caf".utf8) + [0xE9, 0xFF, 0x0A] + Array("![x](http://img.test/x.jpg)\n".utf8) + [0xC3, 0x28, 0x0A]),
+    RewriteCase("mixed endings, no final newline", "a\r![a](http://img.test/a.jpg)\r\n![b](http://img.test/b.jpg)\n![c](<http://img.test/c d.jpg>)"),
+]
+
+/// Every URL is archived under a path derived from it, with a thumbnail at 550 px for URLs that ask for it.
+func fakeAsset(_ url: String) -> ArchivedAsset {
+    if url.contains("missing") { return .notFetched }
+    let name = String(UInt(bitPattern: url.hashValue), radix: 16)
+    return .archived(original: "objects/ab/\(name).jpg", thumbnails: [550: "w550/ab/\(name).jpg"])
+}
+
+@Test(arguments: rewriteCases)
+func rewriteTouchesOnlyURLsAndRevertsExactly(_ c: RewriteCase) throws {
+    let scanner = PostScanner()
+    let scan = scanner.scan(c.bytes)
+    let remote = scan.references.filter(\.remote)
+    #expect(!remote.isEmpty)
+    let linker = ArchiveLinker(style: .prefix("/blog/archive"))
+    let plan = RewritePlan(references: scan.references, postPath: "_posts/p.md", linker: linker, asset: fakeAsset)
+    #expect(plan.rewrites.count == remote.count)
+    let (rewritten, ranges) = try #require(Splice.apply(plan.splices, to: c.bytes))
+
+    // Outside the spans, every byte is where it was (shifted), so formatting, endings and the BOM survive.
+    var cursor = 0
+    var outCursor = 0
+    for (rewrite, range) in zip(plan.rewrites, ranges).sorted(by: { $0.0.reference.range.lowerBound < $1.0.reference.range.lowerBound }) {
+        let old = rewrite.reference.range
+        #expect(c.bytes[cursor..<old.lowerBound].elementsEqual(rewritten[outCursor..<range.lowerBound]))
+        #expect(rewritten[range].elementsEqual(rewrite.replacement.utf8))
+        #expect(!rewrite.replacement.contains("\n"), "a wrapped URL becomes one line")
+        cursor = old.upperBound
+        outCursor = range.upperBound
+    }
+    #expect(c.bytes[cursor...].elementsEqual(rewritten[outCursor...]))
+
+    // The rewritten post has no remote image left, and its local links are the ones planned.
+    let again = scanner.scan(rewritten)
+    #expect(again.references.filter(\.remote).isEmpty)
+    #expect(Set(again.references.map(\.url)).isSubset(of: Set(plan.rewrites.map(\.replacement))))
+    // Code keeps its remote-looking text.
+    for code in ["code.jpg", "indented.jpg", "span.jpg", "unused.png"] where String(decoding: c.bytes, as: UTF8.self).contains(code) {
+        #expect(String(decoding: rewritten, as: UTF8.self).contains("http://img.test/\(code)"))
+    }
+
+    // A second plan on the rewritten post changes nothing (idempotent).
+    let second = RewritePlan(references: again.references, postPath: "_posts/p.md", linker: linker, asset: fakeAsset)
+    #expect(second.rewrites.isEmpty)
+
+    // Revert gives the original bytes back, exactly.
+    let step = RevertStep(
+        spans: zip(plan.rewrites, ranges).map { rewrite, range in
+            RevertStep.Span(
+                range: range, replacement: Array(rewrite.replacement.utf8),
+                original: Array(c.bytes[rewrite.reference.range]))
+        })
+    #expect(step.undoExactly(rewritten) == c.bytes)
+    #expect(step.undoByContent(rewritten).bytes == c.bytes)
+
+    // After an edit elsewhere, revert by content keeps the edit and restores every URL.
+    let edited = Array("Edited first line\n".utf8) + rewritten + Array("\nappended\n".utf8)
+    #expect(step.undoExactly(edited) == nil)
+    let (restored, missing) = step.undoByContent(edited)
+    #expect(missing == 0)
+    #expect(restored == Array("Edited first line\n".utf8) + c.bytes + Array("\nappended\n".utf8))
+}
+
+@Test func unarchivedReferencesStayAndSayWhy() {
+    let bytes = Array("![a](http://img.test/missing.jpg) ![b](http://img.test/b.jpg)\n".utf8)
+    let scan = PostScanner().scan(bytes)
+    let plan = RewritePlan(
+        references: scan.references, postPath: "p.md", linker: ArchiveLinker(style: .prefix("/archive"))
+    ) { url in
+        url.hasSuffix("b.jpg") ? .failed(errorClass: "http-4xx", message: "404 Not Found") : .notFetched
+    }
+    #expect(plan.rewrites.isEmpty)
+    #expect(plan.leftRemote.map(\.kind) == ["not-fetched", "failed"])
+    #expect(plan.leftRemote[1].reason.contains("http-4xx"))
+    #expect(plan.leftRemote[0].reason.contains("imgarchive fetch"))
+}
+
+@Test func thumbnailAtTheShownWidthElseTheOriginal() {
+    let bytes = Array("![a](http://img.test/a.jpg?imageView&thumbnail=550x0) ![b](http://img.test/b.jpg)\n".utf8)
+    let scan = PostScanner().scan(bytes)
+    let plan = RewritePlan(
+        references: scan.references, postPath: "p.md", linker: ArchiveLinker(style: .prefix("/archive"))
+    ) { _ in .archived(original: "objects/aa/o.jpg", thumbnails: [550: "w550/aa/o.jpg", 300: "w300/aa/o.jpg"]) }
+    #expect(plan.rewrites.map(\.replacement) == ["/archive/w550/aa/o.jpg", "/archive/objects/aa/o.jpg"])
+}
+
+@Test func linksAreRelativeToThePostOrUnderAPrefix() {
+    let relative = ArchiveLinker(style: .relative(archiveRoot: "/site/archive"))
+    #expect(relative.link(archivePath: "objects/ab/x.jpg", fromPost: "/site/_posts/2019/a.md") == "../../archive/objects/ab/x.jpg")
+    #expect(relative.link(archivePath: "objects/ab/x.jpg", fromPost: "/site/a.md") == "archive/objects/ab/x.jpg")
+    #expect(relative.link(archivePath: "objects/ab/x.jpg", fromPost: "/elsewhere/a.md") == "../site/archive/objects/ab/x.jpg")
+    let spaced = ArchiveLinker(style: .relative(archiveRoot: "/my site/archive (old)"))
+    #expect(spaced.link(archivePath: "w550/ab/x.jpg", fromPost: "/other/p.md") == "../my%20site/archive%20%28old%29/w550/ab/x.jpg")
+    #expect(ArchiveLinker(style: .prefix("/blog/")).link(archivePath: "objects/a b.jpg", fromPost: "x") == "/blog/objects/a%20b.jpg")
+    #expect(
+        ArchiveLinker(style: .prefix("https://cdn.example/archive")).link(archivePath: "objects/ab/x.jpg", fromPost: "x")
+            == "https://cdn.example/archive/objects/ab/x.jpg")
+}
+
+@Test func splicesThatOverlapOrOverrunAreRefused() {
+    let bytes = Array("0123456789".utf8)
+    #expect(Splice.apply([Splice(range: 2..<5, replacement: []), Splice(range: 4..<6, replacement: [])], to: bytes) == nil)
+    #expect(Splice.apply([Splice(range: 8..<12, replacement: [])], to: bytes) == nil)
+    let applied = Splice.apply(
+        [Splice(range: 6..<8, replacement: Array("xy".utf8)), Splice(range: 0..<1, replacement: Array("ab".utf8))],
+        to: bytes)
+    #expect(applied.map { String(decoding: $0.bytes, as: UTF8.self) } == "ab12345xy89")
+    #expect(applied?.ranges == [7..<9, 0..<2])
+}
+
+/// The diff is the one `diff -u` prints for the same two files (the system's diff is the reference).
+@Test(arguments: rewriteCases)
+func dryRunDiffMatchesDiffU(_ c: RewriteCase) throws {
+    let scan = PostScanner().scan(c.bytes)
+    let plan = RewritePlan(
+        references: scan.references, postPath: "p.md", linker: ArchiveLinker(style: .prefix("/archive")),
+        asset: fakeAsset)
+    let ours = UnifiedDiff.render(path: "p.md", old: c.bytes, splices: plan.splices)
+    let (new, _) = try #require(Splice.apply(plan.splices, to: c.bytes))
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("diff-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: folder) }
+    try Data(c.bytes).write(to: folder.appendingPathComponent("old"))
+    try Data(new).write(to: folder.appendingPathComponent("new"))
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/diff")
+    process.arguments = ["-u", "old", "new"]
+    process.currentDirectoryURL = folder
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    try process.run()
+    let output = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    let theirs = String(decoding: output, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+        .dropFirst(2).joined(separator: "\n")
+    let mine = ours.split(separator: "\n", omittingEmptySubsequences: false).dropFirst(2).joined(separator: "\n")
+    #expect(mine == theirs)
+}
