@@ -96,7 +96,8 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "ImgArchiveStore", "ImgArchiveImage", .product(name: "FlyingFox", package: "FlyingFox"),
+                "ImgArchiveStore", "ImgArchiveImage", "ImgArchivePipeline",
+                .product(name: "FlyingFox", package: "FlyingFox"), .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
         .testTarget(
