@@ -16,6 +16,8 @@ struct ImgArchive: AsyncParsableCommand {
             ScanCommand.self,
             FetchCommand.self,
             ThumbCommand.self,
+            StatusCommand.self,
+            VerifyCommand.self,
         ]
     )
 
