@@ -70,7 +70,7 @@ enum VerifyOutput {
             var s = "{\"summary\":{\"objects\":\(report.objectsChecked),\"thumbnails\":\(report.thumbnailsChecked)"
             s += ",\"missing\":\(missing),\"corrupt\":\(corrupt)"
             if repairing { s += ",\"repaired\":\(repaired)" }
-            s += ",\"manifest_intact\":\(report.manifestIntact)}}\n"
+            s += ",\"manifestIntact\":\(report.manifestIntact)}}\n"
             out.write(s)
         } else {
             if !report.manifestIntact {
