@@ -49,9 +49,9 @@ public struct StatusReport: Sendable {
     /// Entries counted by state.
     public var counts: [State: Int] { entries.reduce(into: [:]) { $0[$1.state, default: 0] += 1 } }
 
-    /// The posts whose entries are all rewritten or archived.
-    public func isHealthy(post: String) -> Bool {
-        entries.allSatisfy { $0.post != post || $0.state == .rewritten || $0.state == .archived }
+    /// The posts that have a failed or not yet fetched reference.
+    public var postsNeedingAttention: Set<String> {
+        Set(entries.lazy.filter { $0.state == .failed || $0.state == .notFetched }.map(\.post))
     }
 
     /// Reads the report from the archive at `archiveRoot`: every post, or only those at or under `paths`

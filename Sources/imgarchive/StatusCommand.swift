@@ -56,7 +56,8 @@ struct StatusCommand: ParsableCommand {
 enum StatusOutput {
     static func text(_ report: StatusReport, all: Bool, to out: inout StandardOutput) {
         var current: String?
-        for e in report.entries where all || !report.isHealthy(post: e.post) {
+        let listed = all ? nil : report.postsNeedingAttention
+        for e in report.entries where listed?.contains(e.post) ?? true {
             if e.post != current {
                 if current != nil { out.write("\n") }
                 current = e.post
