@@ -73,82 +73,57 @@ public struct StatusReport: Sendable {
             return filters.contains { path == $0 || path.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") }
         }
         var entries: [Entry] = []
-        var urlCache: [String: URLRecord?] = [:]
-        var objectPaths: [String: String?] = [:]
-        func record(_ url: String) throws(StoreError) -> URLRecord? {
-            if let cached = urlCache[url] { return cached }
-            let r = try manifest.urlRecord(url)
-            urlCache[url] = r
-            return r
-        }
-        func objectPath(_ sha: String?) throws(StoreError) -> String? {
-            guard let sha else { return nil }
-            if let cached = objectPaths[sha] { return cached }
-            let p = try manifest.object(sha256: sha)?.path
-            objectPaths[sha] = p
-            return p
-        }
+        // Two queries for every URL and object beat one per reference (a blog has thousands).
+        let urls = Dictionary(try manifest.allURLRecords().map { ($0.url, $0) }, uniquingKeysWith: { a, _ in a })
+        let objectPaths = Dictionary(
+            try manifest.objects().map { ($0.sha256, $0.path) }, uniquingKeysWith: { a, _ in a })
         for post in posts {
             let references = try manifest.references(post: post.path)
-            let rewrites = try manifest.rewrites(post: post.path).flatMap { $0 }
+            // Only a post with a recorded rewrite has rewrite rows (a revert clears both).
+            let rewrites = post.rewrittenAt == nil ? [] : try manifest.rewrites(post: post.path).flatMap { $0 }
             // A scan recorded before the last rewrite still lists the rewritten references (at their old
             // places); one recorded after it lists only the references still remote. Either way each
             // rewritten URL is reported once per rewrite, with the old position when the scan has it.
             let scanIsStale = post.rewrittenAt.map { post.scannedAt <= $0 } ?? false
-            var pendingRewrites: [String: Int] = [:]
-            if scanIsStale { for r in rewrites { pendingRewrites[r.url, default: 0] += 1 } }
-            var postEntries: [Entry] = []
-            var positionless: [RewriteRecordSummary] = []
-            var rewrittenSeen: [String: Int] = [:]
+            var unmatched: [String: Int] = [:]
+            for r in rewrites { unmatched[r.url, default: 0] += 1 }
             for reference in references {
                 let url = reference.url
-                if let n = pendingRewrites[url], n > 0 {
-                    pendingRewrites[url] = n - 1
-                    rewrittenSeen[url, default: 0] += 1
-                    let r = try record(url)
-                    postEntries.append(
-                        Entry(
-                            post: post.path, line: reference.line, column: reference.column, url: url,
-                            state: .rewritten, objectPath: try objectPath(r?.objectSHA256)))
-                    continue
+                var e = entry(post: post.path, reference.line, reference.column, url, urls[url], objectPaths)
+                if scanIsStale, let n = unmatched[url], n > 0 {
+                    unmatched[url] = n - 1
+                    e = Entry(
+                        post: post.path, line: reference.line, column: reference.column, url: url,
+                        state: .rewritten, objectPath: objectPath(urls[url], objectPaths))
                 }
-                postEntries.append(try entry(post: post.path, reference.line, reference.column, url, try record(url),
-                                             objectPath: objectPath))
+                entries.append(e)
             }
             for r in rewrites {
-                if let n = rewrittenSeen[r.url], n > 0 {
-                    rewrittenSeen[r.url] = n - 1
-                    continue
-                }
-                positionless.append(RewriteRecordSummary(url: r.url, rangeStart: r.rangeStart))
-            }
-            for r in positionless.sorted(by: { $0.rangeStart < $1.rangeStart }) {
-                let u = try record(r.url)
-                postEntries.append(
+                guard let n = unmatched[r.url], n > 0 else { continue }
+                unmatched[r.url] = n - 1
+                entries.append(
                     Entry(
                         post: post.path, line: nil, column: nil, url: r.url, state: .rewritten,
-                        objectPath: try objectPath(u?.objectSHA256)))
+                        objectPath: objectPath(urls[r.url], objectPaths)))
             }
-            entries += postEntries
         }
         return StatusReport(entries: entries, postCount: posts.count)
     }
 
-    private struct RewriteRecordSummary {
-        var url: String
-        var rangeStart: Int
+    private static func objectPath(_ record: URLRecord?, _ objectPaths: [String: String]) -> String? {
+        record?.objectSHA256.flatMap { objectPaths[$0] }
     }
 
     private static func entry(
         post: String, _ line: Int, _ column: Int, _ url: String, _ record: URLRecord?,
-        objectPath: (String?) throws(StoreError) -> String?
-    ) throws(StoreError) -> Entry {
+        _ objectPaths: [String: String]
+    ) -> Entry {
         var e = Entry(post: post, line: line, column: column, url: url, state: .notFetched)
         guard let record else { return e }
         switch record.status {
         case .archived:
             e.state = .archived
-            e.objectPath = try objectPath(record.objectSHA256)
+            e.objectPath = objectPath(record, objectPaths)
         case .failed:
             e.state = .failed
             e.errorClass = record.errorClass

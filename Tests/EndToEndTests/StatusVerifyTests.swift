@@ -134,6 +134,29 @@ import ImgArchiveImage
         #expect(one.jsonLines.count == 1)
         let folder = try await runImgarchive(["status", "--format", "json", "_posts"], in: f.folder.path)
         #expect(folder.jsonLines.count == 5)
+
+        // A post scanned again after its rewrite lists only what is still remote (nothing, here); the rewrite
+        // table still reports the rewritten reference, without a position.
+        let again = try f.manifest()
+        let now = Date()
+        try again.recordRewrite(
+            post: "_posts/a.md", rewrittenSHA256: String(repeating: "2", count: 64),
+            rewrites: [
+                RewriteRecord(
+                    rangeStart: 20, rangeEnd: 52, replacement: "/archive/a.jpg", original: Data(Fixture.cdn("/a.jpg").utf8),
+                    url: Fixture.cdn("/a.jpg"), rewrittenAt: now)
+            ], at: now)
+        try again.replaceReferences(
+            post: "_posts/a.md", contentSHA256: String(repeating: "3", count: 64), scannedAt: now.addingTimeInterval(5),
+            references: [])
+        try again.close()
+        let rescanned = try await runImgarchive(["status", "--format", "json", "_posts/a.md"], in: f.folder.path)
+        #expect(rescanned.status == 0)
+        let only = try #require(rescanned.jsonLines.first)
+        #expect(rescanned.jsonLines.count == 1)
+        #expect(only["state"] as? String == "rewritten" && only["url"] as? String == Fixture.cdn("/a.jpg"))
+        #expect(only["line"] is NSNull)
+        #expect(only["objectPath"] as? String == f.objectPath(of: f.photo, ext: "jpg"))
     }
 
     @Test func verifyFindsDamageAndRepairRestoresIt() async throws {
