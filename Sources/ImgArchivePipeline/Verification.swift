@@ -65,10 +65,11 @@ public struct VerificationReport: Sendable {
 
     /// Whether anything is still wrong after this run (a problem not repaired, or the manifest).
     public var hasUnresolvedProblems: Bool {
-        !manifestIntact || problems.contains { p in
-            if case .repaired = p.repair { return false }
-            return true
-        }
+        !manifestIntact
+            || problems.contains { p in
+                if case .repaired = p.repair { return false }
+                return true
+            }
     }
 }
 
@@ -270,7 +271,8 @@ private struct Repairer: Sendable {
     }
 
     /// Rebuilds a missing or corrupt thumbnail from its (intact) original and records its new digest.
-    func rebuild(_ problem: ArchiveProblem, originalSHA256: String, options: ThumbnailOptions) -> ArchiveProblem.Repair {
+    func rebuild(_ problem: ArchiveProblem, originalSHA256: String, options: ThumbnailOptions) -> ArchiveProblem.Repair
+    {
         guard let width = problem.width, let originalPath = problem.objectPath else {
             return .failed("the manifest does not say which original and width it was made at")
         }

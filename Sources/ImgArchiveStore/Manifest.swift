@@ -247,7 +247,9 @@ public final class Manifest: Sendable {
                     ORDER BY first_archived_at, url
                     """,
                 arguments: [sha256]
-            ).map { row in (url: try row.decode(forColumn: "url"), archivedFrom: try row.decode(forColumn: "archived_from")) }
+            ).map { row in
+                (url: try row.decode(forColumn: "url"), archivedFrom: try row.decode(forColumn: "archived_from"))
+            }
         }
     }
 

@@ -42,7 +42,8 @@ struct VerifyCommand: AsyncParsableCommand {
                 report = try Verification.verify(archiveRoot: settings.archiveRoot)
             }
         } catch let error as StoreError where error.code == .locked {
-            Diagnostics.warn("another imgarchive run holds \(settings.archiveRoot.path)/lock; try again when it has finished")
+            Diagnostics.warn(
+                "another imgarchive run holds \(settings.archiveRoot.path)/lock; try again when it has finished")
             throw ExitCode(75)
         } catch let error as StoreError where error.code == .invalidArgument {
             Diagnostics.warn(error.description)

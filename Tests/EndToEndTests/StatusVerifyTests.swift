@@ -1,9 +1,9 @@
 import FlyingFox
 import Foundation
+import ImgArchiveImage
 import Synchronization
 import Testing
 
-import ImgArchiveImage
 @testable import ImgArchiveStore
 
 /// `imgarchive status` and `imgarchive verify [--repair]` on the built binary, after a real fetch from a real
@@ -143,7 +143,8 @@ import ImgArchiveImage
             post: "_posts/a.md", rewrittenSHA256: String(repeating: "2", count: 64),
             rewrites: [
                 RewriteRecord(
-                    rangeStart: 20, rangeEnd: 52, replacement: "/archive/a.jpg", original: Data(Fixture.cdn("/a.jpg").utf8),
+                    rangeStart: 20, rangeEnd: 52, replacement: "/archive/a.jpg",
+                    original: Data(Fixture.cdn("/a.jpg").utf8),
                     url: Fixture.cdn("/a.jpg"), rewrittenAt: now)
             ], at: now)
         try again.replaceReferences(
