@@ -236,6 +236,23 @@ public final class Manifest: Sendable {
         }
     }
 
+    /// The URLs that have given the object with this digest, with the URL each was archived from, oldest
+    /// first (from the URL's history, so a URL that now points at a newer object is still listed).
+    public func urls(archivedAs sha256: String) throws(StoreError) -> [(url: String, archivedFrom: String)] {
+        try read("reading an object's URLs") { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT url, archived_from FROM url_object WHERE object_sha256 = ?
+                    ORDER BY first_archived_at, url
+                    """,
+                arguments: [sha256]
+            ).map { row in
+                (url: try row.decode(forColumn: "url"), archivedFrom: try row.decode(forColumn: "archived_from"))
+            }
+        }
+    }
+
     // MARK: Objects
 
     /// The object with this digest, nil when not archived.

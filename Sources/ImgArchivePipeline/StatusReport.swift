@@ -1,0 +1,140 @@
+public import Foundation
+import ImgArchiveStore
+
+/// The link-rot report: every reference the manifest knows, per post, with where it stands. Read-only and
+/// lock-free (the manifest is in WAL mode, so it works while a fetch runs).
+public struct StatusReport: Sendable {
+    /// Where one reference stands.
+    public enum State: String, Sendable, Hashable, CaseIterable {
+        /// The post now points at the archive (the rewrite table has it).
+        case rewritten
+        /// Archived, the post not yet rewritten.
+        case archived
+        /// Every fetch of the URL failed.
+        case failed
+        /// No fetch of the URL was recorded yet.
+        case notFetched = "not-fetched"
+    }
+
+    /// One reference of one post.
+    public struct Entry: Sendable, Hashable {
+        /// The post's path, as recorded by the scan.
+        public var post: String
+        /// The 1-based line in the post, when known (a rewritten reference recorded before its post was
+        /// scanned again has none).
+        public var line: Int?
+        /// The 1-based column in the post, when known.
+        public var column: Int?
+        /// The URL as written in the post (resolved).
+        public var url: String
+        /// Where it stands.
+        public var state: State
+        /// The failure class (`dns`, `http-4xx`, `not-an-image`, ...), for failed references.
+        public var errorClass: String?
+        /// The last HTTP status, for failed references.
+        public var httpStatus: Int?
+        /// What went wrong and what to do, for failed references.
+        public var message: String?
+        /// When the URL started failing, for failed references.
+        public var failingSince: Date?
+        /// The archived object's path, relative to the archive, when archived or rewritten.
+        public var objectPath: String?
+    }
+
+    /// Every entry, ordered by post, then by position.
+    public var entries: [Entry]
+    /// How many posts the report covers.
+    public var postCount: Int
+
+    /// Entries counted by state.
+    public var counts: [State: Int] { entries.reduce(into: [:]) { $0[$1.state, default: 0] += 1 } }
+
+    /// The posts that have a failed or not yet fetched reference.
+    public var postsNeedingAttention: Set<String> {
+        Set(entries.lazy.filter { $0.state == .failed || $0.state == .notFetched }.map(\.post))
+    }
+
+    /// Reads the report from the archive at `archiveRoot`: every post, or only those at or under `paths`
+    /// (files or folders, compared as absolute paths from the current folder). Throws `StoreError` when
+    /// there is no manifest (`.invalidArgument`, "no archive at ...") or it cannot be read.
+    public static func make(archiveRoot: URL, paths: [String] = []) throws -> StatusReport {
+        let layout = ArchiveLayout(root: archiveRoot)
+        guard FileManager.default.fileExists(atPath: layout.manifestURL.path) else {
+            throw StoreError(
+                code: .invalidArgument, path: layout.rootPath,
+                message: "no archive at \(layout.rootPath); run imgarchive fetch first")
+        }
+        let manifest = try Manifest(layout: layout)
+        defer { try? manifest.close() }
+        let filters = paths.map(absolute)
+        let posts = try manifest.posts().filter { post in
+            guard !filters.isEmpty else { return true }
+            let path = absolute(post.path)
+            return filters.contains { path == $0 || path.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") }
+        }
+        var entries: [Entry] = []
+        // Two queries for every URL and object beat one per reference (a blog has thousands).
+        let urls = Dictionary(try manifest.allURLRecords().map { ($0.url, $0) }, uniquingKeysWith: { a, _ in a })
+        let objectPaths = Dictionary(
+            try manifest.objects().map { ($0.sha256, $0.path) }, uniquingKeysWith: { a, _ in a })
+        for post in posts {
+            let references = try manifest.references(post: post.path)
+            // Only a post with a recorded rewrite has rewrite rows (a revert clears both).
+            let rewrites = post.rewrittenAt == nil ? [] : try manifest.rewrites(post: post.path).flatMap { $0 }
+            // A scan recorded before the last rewrite still lists the rewritten references (at their old
+            // places); one recorded after it lists only the references still remote. Either way each
+            // rewritten URL is reported once per rewrite, with the old position when the scan has it.
+            let scanIsStale = post.rewrittenAt.map { post.scannedAt <= $0 } ?? false
+            var unmatched: [String: Int] = [:]
+            for r in rewrites { unmatched[r.url, default: 0] += 1 }
+            for reference in references {
+                let url = reference.url
+                var e = entry(post: post.path, reference.line, reference.column, url, urls[url], objectPaths)
+                if scanIsStale, let n = unmatched[url], n > 0 {
+                    unmatched[url] = n - 1
+                    e = Entry(
+                        post: post.path, line: reference.line, column: reference.column, url: url,
+                        state: .rewritten, objectPath: objectPath(urls[url], objectPaths))
+                }
+                entries.append(e)
+            }
+            for r in rewrites {
+                guard let n = unmatched[r.url], n > 0 else { continue }
+                unmatched[r.url] = n - 1
+                entries.append(
+                    Entry(
+                        post: post.path, line: nil, column: nil, url: r.url, state: .rewritten,
+                        objectPath: objectPath(urls[r.url], objectPaths)))
+            }
+        }
+        return StatusReport(entries: entries, postCount: posts.count)
+    }
+
+    private static func objectPath(_ record: URLRecord?, _ objectPaths: [String: String]) -> String? {
+        record?.objectSHA256.flatMap { objectPaths[$0] }
+    }
+
+    private static func entry(
+        post: String, _ line: Int, _ column: Int, _ url: String, _ record: URLRecord?,
+        _ objectPaths: [String: String]
+    ) -> Entry {
+        var e = Entry(post: post, line: line, column: column, url: url, state: .notFetched)
+        guard let record else { return e }
+        switch record.status {
+        case .archived:
+            e.state = .archived
+            e.objectPath = objectPath(record, objectPaths)
+        case .failed:
+            e.state = .failed
+            e.errorClass = record.errorClass
+            e.httpStatus = record.httpStatus
+            e.message = record.errorMessage
+            e.failingSince = record.failingSince
+        }
+        return e
+    }
+
+    private static func absolute(_ path: String) -> String {
+        URL(fileURLWithPath: path).standardizedFileURL.path
+    }
+}

@@ -1,0 +1,328 @@
+public import Foundation
+import ImgArchiveCore
+import ImgArchiveFetch
+import ImgArchiveImage
+import ImgArchiveStore
+public import Logging
+
+/// A file the manifest lists that is missing or does not hash to its recorded digest.
+public struct ArchiveProblem: Sendable, Hashable {
+    /// What kind of file it is.
+    public enum Kind: String, Sendable, Hashable {
+        /// An original under `objects/`.
+        case object
+        /// A derivative under `w<width>/`.
+        case thumbnail
+    }
+
+    /// What is wrong with it.
+    public enum Damage: String, Sendable, Hashable {
+        /// No file at its path.
+        case missing
+        /// Its bytes hash to another digest.
+        case corrupt
+    }
+
+    /// What `--repair` did about it.
+    public enum Repair: Sendable, Hashable {
+        /// Restored: re-fetched (an original, from `from`) or rebuilt (a thumbnail). A corrupt file was
+        /// moved to `quarantined` (relative to the archive) first.
+        case repaired(from: String?, quarantined: String?)
+        /// Not restored, for the reason given; the file was left as it was.
+        case failed(String)
+    }
+
+    /// What kind of file it is.
+    public var kind: Kind
+    /// What is wrong with it.
+    public var damage: Damage
+    /// Its path, relative to the archive.
+    public var path: String
+    /// The digest the manifest records for it.
+    public var expectedSHA256: String
+    /// The digest of the bytes found, for a corrupt file.
+    public var actualSHA256: String?
+    /// The thumbnail's width, for a thumbnail.
+    public var width: Int?
+    /// The original's path, for a thumbnail.
+    public var objectPath: String?
+    /// The URLs the file (or, for a thumbnail, its original) came from.
+    public var urls: [String]
+    /// What `--repair` did; nil when not repairing.
+    public var repair: Repair?
+}
+
+/// What `verify` found (and, with repair, did).
+public struct VerificationReport: Sendable {
+    /// Originals re-hashed.
+    public var objectsChecked = 0
+    /// Thumbnails re-hashed.
+    public var thumbnailsChecked = 0
+    /// Whether SQLite's integrity and foreign-key checks of the manifest passed.
+    public var manifestIntact = true
+    /// The missing and corrupt files, originals first.
+    public var problems: [ArchiveProblem] = []
+
+    /// Whether anything is still wrong after this run (a problem not repaired, or the manifest).
+    public var hasUnresolvedProblems: Bool {
+        !manifestIntact
+            || problems.contains { p in
+                if case .repaired = p.repair { return false }
+                return true
+            }
+    }
+}
+
+/// `imgarchive verify`: re-hashes every original and thumbnail the manifest lists and checks the manifest;
+/// with repair, re-fetches originals from the URL they were archived from (the same bytes only) and rebuilds
+/// thumbnails from their originals. Corrupt files are moved to `quarantine/<time>/` inside the archive,
+/// never deleted.
+public enum Verification {
+    /// The folder, relative to the archive, where repair moves corrupt files.
+    public static let quarantineFolder = "quarantine"
+
+    /// Checks the archive at `archiveRoot` without changing anything and without the lock. Throws
+    /// `StoreError` when there is no manifest (`.invalidArgument`, "no archive at ...") or it cannot be read.
+    public static func verify(archiveRoot: URL) throws -> VerificationReport {
+        let layout = try existingLayout(archiveRoot)
+        let manifest = try Manifest(layout: layout)
+        defer { try? manifest.close() }
+        let store = try ArchiveStore(root: archiveRoot)
+        return try check(store: store, manifest: manifest)
+    }
+
+    /// Checks the archive, then repairs what it can under the archive's lock. Throws `StoreError` (`.locked`
+    /// when another run holds the archive) or `FetchError` when libcurl cannot be set up; a file that cannot
+    /// be repaired is a problem in the report, not an error.
+    public static func repair(settings: FetchSettings, logger: Logger) async throws -> VerificationReport {
+        let layout = try existingLayout(settings.archiveRoot)
+        let lock = try ArchiveLock.acquire(settings.archiveRoot)
+        defer { lock.release() }
+        let store = try ArchiveStore(root: settings.archiveRoot)
+        let manifest = try Manifest(layout: layout)
+        defer { try? manifest.close() }
+        try store.removeStaleTemporaryFiles(holding: lock)
+        var report = try check(store: store, manifest: manifest)
+        guard !report.problems.isEmpty else { return report }
+        let repairer = Repairer(
+            settings: settings, store: store, manifest: manifest, logger: logger,
+            stamp: Self.stamp(Date()))
+
+        // Originals first (thumbnails are rebuilt from them), one download at a time: a repair is rare and
+        // small, and order keeps the report readable.
+        var unrepairedObjects: [String: String] = [:]
+        let objectIndices = report.problems.indices.filter { report.problems[$0].kind == .object }
+        if !objectIndices.isEmpty {
+            try await Downloader.withDownloader(options: settings.download, logger: logger) { downloader in
+                for i in objectIndices {
+                    let outcome = await repairer.refetch(report.problems[i], downloader: downloader)
+                    report.problems[i].repair = outcome
+                    if case .failed(let why) = outcome {
+                        unrepairedObjects[report.problems[i].expectedSHA256] = why
+                    }
+                }
+            }
+        }
+        let options = settings.thumbnails ?? ThumbnailOptions()
+        for i in report.problems.indices where report.problems[i].kind == .thumbnail {
+            let problem = report.problems[i]
+            guard let originalSHA = problem.objectPath.flatMap(Self.digest(inPath:)) else {
+                report.problems[i].repair = .failed("the manifest does not say which original it was made from")
+                continue
+            }
+            if let why = unrepairedObjects[originalSHA] {
+                report.problems[i].repair = .failed("its original is damaged and was not repaired: \(why)")
+                continue
+            }
+            report.problems[i].repair = repairer.rebuild(problem, originalSHA256: originalSHA, options: options)
+        }
+        return report
+    }
+
+    // MARK: - Checking
+
+    private static func existingLayout(_ root: URL) throws(StoreError) -> ArchiveLayout {
+        let layout = ArchiveLayout(root: root)
+        guard FileManager.default.fileExists(atPath: layout.manifestURL.path) else {
+            throw StoreError(
+                code: .invalidArgument, path: layout.rootPath,
+                message: "no archive at \(layout.rootPath); run imgarchive fetch first")
+        }
+        return layout
+    }
+
+    private static func check(store: ArchiveStore, manifest: Manifest) throws(StoreError) -> VerificationReport {
+        var report = VerificationReport()
+        report.manifestIntact = try manifest.integrityCheck()
+        var urlsByObject: [String: [String]] = [:]
+        func urls(_ sha: String) throws(StoreError) -> [String] {
+            if let known = urlsByObject[sha] { return known }
+            var seen = Set<String>()
+            let list = try manifest.urls(archivedAs: sha).map(\.url).filter { seen.insert($0).inserted }
+            urlsByObject[sha] = list
+            return list
+        }
+        var objectPaths: [String: String] = [:]
+        for object in try manifest.objects() {
+            report.objectsChecked += 1
+            objectPaths[object.sha256] = object.path
+            let result = try store.verify(object.path, sha256: object.sha256)
+            guard let damage = Self.damage(result) else { continue }
+            report.problems.append(
+                ArchiveProblem(
+                    kind: .object, damage: damage.0, path: object.path, expectedSHA256: object.sha256,
+                    actualSHA256: damage.1, width: nil, objectPath: nil, urls: try urls(object.sha256)))
+        }
+        for thumbnail in try manifest.thumbnails() {
+            report.thumbnailsChecked += 1
+            let result = try store.verify(thumbnail.path, sha256: thumbnail.sha256)
+            guard let damage = Self.damage(result) else { continue }
+            report.problems.append(
+                ArchiveProblem(
+                    kind: .thumbnail, damage: damage.0, path: thumbnail.path, expectedSHA256: thumbnail.sha256,
+                    actualSHA256: damage.1, width: thumbnail.width, objectPath: objectPaths[thumbnail.objectSHA256],
+                    urls: try urls(thumbnail.objectSHA256)))
+        }
+        return report
+    }
+
+    private static func damage(_ v: ArchiveStore.Verification) -> (ArchiveProblem.Damage, String?)? {
+        switch v {
+        case .intact: nil
+        case .missing: (.missing, nil)
+        case .mismatch(let actual): (.corrupt, actual)
+        }
+    }
+
+    /// The digest in an archive path's file name (`objects/ab/<sha256>.<ext>`).
+    static func digest(inPath path: String) -> String? {
+        let name = (path as NSString).lastPathComponent
+        let stem = String(name.prefix { $0 != "." })
+        return ArchiveLayout.isSHA256(stem) ? stem : nil
+    }
+
+    /// A file-name-safe UTC time stamp for the quarantine folder of one run.
+    static func stamp(_ date: Date) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC") ?? calendar.timeZone
+        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
+        return String(
+            format: "%04d%02d%02dT%02d%02d%02dZ", c.year ?? 0, c.month ?? 0, c.day ?? 0, c.hour ?? 0, c.minute ?? 0,
+            c.second ?? 0)
+    }
+}
+
+/// The I/O of one repair: downloads with the same request shape as a fetch (host profile headers, the
+/// Referer ladder), commits, thumbnails. FetchPipeline's runner is private, so the request building is
+/// repeated here in a few lines.
+private struct Repairer: Sendable {
+    let settings: FetchSettings
+    let store: ArchiveStore
+    let manifest: Manifest
+    let logger: Logger
+    let stamp: String
+
+    /// Re-fetches a missing or corrupt original from the URLs it was archived from, keeping only bytes that
+    /// hash to the recorded digest.
+    func refetch(_ problem: ArchiveProblem, downloader: Downloader) async -> ArchiveProblem.Repair {
+        let sources: [String]
+        do {
+            var seen = Set<String>()
+            sources = try manifest.urls(archivedAs: problem.expectedSHA256).map(\.archivedFrom)
+                .filter { seen.insert($0).inserted }
+        } catch {
+            return .failed("the manifest could not be read: \(error)")
+        }
+        guard !sources.isEmpty else { return .failed("the manifest names no URL it was archived from") }
+        guard let format = ImageFormat.allCases.first(where: { problem.path.hasSuffix("." + $0.fileExtension) }) else {
+            return .failed("its file name has no image extension")
+        }
+        var reasons: [String] = []
+        for source in sources {
+            switch await downloader.download(request(source)) {
+            case .failure(let error):
+                reasons.append("\(source): \(error.message)")
+            case .success(let download):
+                guard let file = download.temporaryFile else {
+                    reasons.append("\(source): the server sent no image")
+                    continue
+                }
+                guard download.sha256 == problem.expectedSHA256 else {
+                    try? FileManager.default.removeItem(atPath: file)
+                    logger.info(
+                        "repair download differs", metadata: ["url": "\(source)", "sha256": "\(download.sha256)"])
+                    reasons.append(
+                        "\(source): the server now serves different bytes (SHA-256 \(download.sha256)); "
+                            + "run imgarchive fetch --revalidate")
+                    continue
+                }
+                do {
+                    let quarantined = try quarantine(problem)
+                    _ = try store.commitObject(
+                        temporaryFile: URL(fileURLWithPath: file), sha256: download.sha256, format: format)
+                    return .repaired(from: source, quarantined: quarantined)
+                } catch {
+                    try? FileManager.default.removeItem(atPath: file)
+                    return .failed("the download could not be stored in the archive (\(error))")
+                }
+            }
+        }
+        return .failed(reasons.joined(separator: "; "))
+    }
+
+    /// Rebuilds a missing or corrupt thumbnail from its (intact) original and records its new digest.
+    func rebuild(_ problem: ArchiveProblem, originalSHA256: String, options: ThumbnailOptions) -> ArchiveProblem.Repair
+    {
+        guard let width = problem.width, let originalPath = problem.objectPath else {
+            return .failed("the manifest does not say which original and width it was made at")
+        }
+        let extensionName = (problem.path as NSString).pathExtension
+        let temporary = store.makeTemporaryFileURL(suffix: extensionName.isEmpty ? "part" : extensionName)
+        do {
+            let outcome = try makeThumbnail(
+                inputPath: store.layout.url(for: originalPath).path, outputPath: temporary.path, width: width,
+                options: options)
+            guard case .written(_, let height, let format) = outcome else {
+                return .failed("no thumbnail is made of its original at \(width) px any more")
+            }
+            let path = try store.thumbnailPath(sha256: originalSHA256, width: width, format: format)
+            let bytes = try FileManager.default.attributesOfItem(atPath: temporary.path)[.size] as? NSNumber
+            let digest = try ArchiveStore.sha256(ofFileAt: temporary)
+            let quarantined = try quarantine(problem)
+            try store.commitDerivative(temporaryFile: temporary, to: path)
+            try manifest.recordThumbnail(
+                ThumbnailRecord(
+                    objectSHA256: originalSHA256, width: width, sha256: digest, height: height, format: format,
+                    bytes: bytes?.int64Value ?? 0, path: path, createdAt: Date()))
+            return .repaired(from: originalPath, quarantined: quarantined)
+        } catch {
+            try? FileManager.default.removeItem(at: temporary)
+            return .failed("the thumbnail could not be rebuilt: \(error)")
+        }
+    }
+
+    /// Moves a corrupt file to `quarantine/<stamp>/<its archive path>`; returns that relative path, or nil
+    /// for a missing file.
+    private func quarantine(_ problem: ArchiveProblem) throws -> String? {
+        guard problem.damage == .corrupt else { return nil }
+        let relative = "\(Verification.quarantineFolder)/\(stamp)/\(problem.path)"
+        let source = store.layout.url(for: problem.path)
+        let destination = store.layout.root.appendingPathComponent(relative, isDirectory: false)
+        guard FileManager.default.fileExists(atPath: source.path) else { return nil }
+        try FileManager.default.createDirectory(
+            at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try FileManager.default.moveItem(at: source, to: destination)
+        return relative
+    }
+
+    /// A request as a fetch makes it: the host profile's headers and the Referer ladder.
+    private func request(_ url: String) -> DownloadRequest {
+        let host = FetchPlanning.host(of: url) ?? ""
+        let profile = HostProfile.first(in: settings.hostProfiles, host: host)
+        let headers = (profile?.headers ?? []).map { HTTPHeaderField(name: $0.name, value: $0.value) }
+        let sent = profile?.headers.first { $0.name.lowercased() == "referer" }?.value
+        return DownloadRequest(
+            url: url, temporaryDirectory: store.temporaryDirectory.path, headers: headers,
+            refererLadder: FetchPlanning.refererLadder(imageURL: url, siteURL: settings.siteURL, sentReferer: sent))
+    }
+}

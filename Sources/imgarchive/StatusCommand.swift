@@ -1,0 +1,107 @@
+import ArgumentParser
+import Foundation
+import ImgArchiveCore
+import ImgArchivePipeline
+import ImgArchiveStore
+
+/// `imgarchive status`: the link-rot report per post, from the manifest.
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show, per post, which image references are rewritten, archived, failed or not fetched yet.",
+        discussion: """
+            Reads only the manifest (no network, no lock: it works while a fetch runs). Text lists the posts \
+            that have a failed or not yet fetched reference (every post with --all) and a total; json prints \
+            one object per reference. Exit codes: 0 nothing failed, 1 some references failed, 2 usage or \
+            set-up error (no archive yet).
+            """)
+
+    @Argument(help: "Only the posts at or under these files or folders (default: every post the archive knows).")
+    var paths: [String] = []
+
+    @Option(help: "The archive folder (default: ./archive, or 'archive' in the configuration).")
+    var archive: String?
+
+    @Option(help: "The configuration file (default: imgarchive.yml in the current folder, if present).")
+    var config: String?
+
+    @Option(help: "Output format: blocks per post and a total (text) or one JSON object per reference (json).")
+    var format: OutputFormat = .text
+
+    @Flag(help: "List every post, also those whose references are all archived or rewritten.")
+    var all = false
+
+    func run() throws {
+        let file = try ConfigurationLoader.load(explicitPath: config)
+        let root = URL(fileURLWithPath: archive ?? file.archive ?? "archive")
+        let report: StatusReport
+        do {
+            report = try StatusReport.make(archiveRoot: root, paths: paths)
+        } catch let error as StoreError {
+            Diagnostics.warn(error.description)
+            throw ExitCode(2)
+        }
+        var out = StandardOutput()
+        if format == .json {
+            for e in report.entries { out.write { StatusOutput.json(e, to: &$0) } }
+        } else {
+            StatusOutput.text(report, all: all, to: &out)
+        }
+        out.flush()
+        if report.counts[.failed, default: 0] > 0 { throw ExitCode(1) }
+    }
+}
+
+/// The status report as text blocks or JSON lines.
+enum StatusOutput {
+    static func text(_ report: StatusReport, all: Bool, to out: inout StandardOutput) {
+        var current: String?
+        let listed = all ? nil : report.postsNeedingAttention
+        for e in report.entries where listed?.contains(e.post) ?? true {
+            if e.post != current {
+                if current != nil { out.write("\n") }
+                current = e.post
+                out.write(e.post + "\n")
+            }
+            let place = e.line.map { "\($0):\(e.column ?? 0)" } ?? "-"
+            var line = "  " + place.padding(toLength: max(place.count, 7), withPad: " ", startingAt: 0) + " "
+            line += e.state.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0) + " " + e.url + "\n"
+            switch e.state {
+            case .failed:
+                var why = "      " + (e.errorClass ?? "failed")
+                if let status = e.httpStatus { why += " (HTTP \(status))" }
+                if let since = e.failingSince { why += ", failing since " + since.formatted(.iso8601) }
+                if let message = e.message { why += ": " + message }
+                line += why + "\n"
+            case .archived, .rewritten:
+                if all, let path = e.objectPath { line += "      " + path + "\n" }
+            case .notFetched:
+                break
+            }
+            out.write(line)
+        }
+        if current != nil { out.write("\n") }
+        let counts = report.counts
+        let parts = StatusReport.State.allCases.map { "\(counts[$0, default: 0]) \($0.rawValue)" }
+        out.write(
+            "\(report.postCount) posts, \(report.entries.count) references: " + parts.joined(separator: ", ") + "\n")
+    }
+
+    static func json(_ e: StatusReport.Entry, to out: inout [UInt8]) {
+        func field(_ name: String, _ value: String?) {
+            out += ",\"\(name)\":".utf8
+            if let value { ReferenceJSON.quote(value, to: &out) } else { out += "null".utf8 }
+        }
+        out += "{\"post\":".utf8
+        ReferenceJSON.quote(e.post, to: &out)
+        out += ",\"line\":\(e.line.map(String.init) ?? "null"),\"column\":\(e.column.map(String.init) ?? "null")".utf8
+        field("url", e.url)
+        field("state", e.state.rawValue)
+        field("errorClass", e.errorClass)
+        out += ",\"httpStatus\":\(e.httpStatus.map(String.init) ?? "null")".utf8
+        field("message", e.message)
+        field("failingSince", e.failingSince?.formatted(.iso8601))
+        field("objectPath", e.objectPath)
+        out += "}\n".utf8
+    }
+}
