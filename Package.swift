@@ -43,7 +43,9 @@ let package = Package(
         .target(
             name: "ImgArchiveImage",
             dependencies: ["ImgArchiveCore", "CJPEG", "CPNG", "CJPEGShim", "CPNGShim"],
-            swiftSettings: strict),
+            // Pixel loops are 20-50x slower unoptimised: optimise them in debug builds too, so `swift run`
+            // (the quick start's demo) and the tests make thumbnails at a usable speed.
+            swiftSettings: strict + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
         // The libcurl multi-interface downloader.
         .target(
             name: "ImgArchiveFetch",
@@ -76,6 +78,8 @@ let package = Package(
                 "ImgArchiveCore", "ImgArchiveImage", "ImgArchiveFetch", "ImgArchiveStore", "ImgArchivePipeline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                // The loopback server of `imgarchive demo`.
+                .product(name: "FlyingFox", package: "FlyingFox"),
             ],
             resources: [.copy("Resources/demo-site")],
             swiftSettings: strict),

@@ -124,6 +124,14 @@ public enum FetchPipeline {
     ) async throws -> FetchReport {
         let lock = try ArchiveLock.acquire(settings.archiveRoot)
         defer { lock.release() }
+        return try await run(items: items, posts: posts, settings: settings, logger: logger, progress: progress, holding: lock)
+    }
+
+    /// A fetch run under a lock the caller holds (the archive job keeps one lock for fetch and rewrite).
+    static func run(
+        items: [FetchItem], posts: [ScannedPost], settings: FetchSettings, logger: Logger,
+        progress: (@Sendable (FetchProgress) -> Void)?, holding lock: ArchiveLock
+    ) async throws -> FetchReport {
         let store = try ArchiveStore(root: settings.archiveRoot)
         let manifest = try Manifest(layout: store.layout)
         defer { try? manifest.close() }

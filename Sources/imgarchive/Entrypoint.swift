@@ -17,6 +17,8 @@ struct ImgArchive: AsyncParsableCommand {
             FetchCommand.self,
             ThumbCommand.self,
             RewriteCommand.self,
+            ArchiveCommand.self,
+            DemoCommand.self,
             StatusCommand.self,
             VerifyCommand.self,
         ]

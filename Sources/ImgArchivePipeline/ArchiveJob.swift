@@ -1,0 +1,138 @@
+public import Foundation
+public import ImgArchiveCore
+public import Logging
+import ImgArchiveStore
+
+/// What one run of the archive job did.
+public struct ArchiveJobReport: Sendable {
+    /// When the run started.
+    public var startedAt: Date
+    /// When it ended.
+    public var finishedAt: Date
+    /// The fetch half.
+    public var fetch: FetchReport
+    /// The rewrite half.
+    public var rewrite: RewriteReport
+    /// Posts not rewritten because some of their references are not archived, with how many.
+    public var postsWaiting: [String: Int]
+    /// URLs that failed for the first time in this run (news worth a mail).
+    public var newFailures: [URLOutcome]
+    /// Posts that could not be read.
+    public var unreadablePosts: Int
+    /// The JSON report written in the archive's reports folder.
+    public var reportPath: String?
+
+    /// Whether anything changed or newly broke: the job prints nothing otherwise.
+    public var isNews: Bool {
+        fetch.counts[.archived, default: 0] > 0 || fetch.thumbnailsMade > 0 || !fetch.thumbnailFailures.isEmpty
+            || rewrite.counts[.rewritten, default: 0] > 0 || rewrite.counts[.failed, default: 0] > 0
+            || rewrite.counts[.changedMeanwhile, default: 0] > 0 || !newFailures.isEmpty
+    }
+
+    /// The documented exit code: 0 every reference archived and every post read, else 1.
+    public var exitCode: Int32 {
+        fetch.counts[.failed, default: 0] > 0 || unreadablePosts > 0 || rewrite.counts[.failed, default: 0] > 0
+            || !fetch.thumbnailFailures.isEmpty ? 1 : 0
+    }
+}
+
+/// The unattended job: fetch what is new (and revalidate what is due), make thumbnails, and rewrite the posts
+/// whose references are all archived, under one lock, with a JSON report per run.
+public enum ArchiveJob {
+    /// Runs the job. Throws `StoreError` (`.locked` when another run holds the archive) for set-up failures.
+    public static func run(
+        items: [FetchItem], posts: [ScannedPost], unreadablePosts: Int, fetch: FetchSettings,
+        rewrite: RewriteSettings, logger: Logger
+    ) async throws -> ArchiveJobReport {
+        let startedAt = Date()
+        let lock = try ArchiveLock.acquire(fetch.archiveRoot)
+        defer { lock.release() }
+        let layout = ArchiveLayout(root: fetch.archiveRoot)
+        let manifest = try Manifest(layout: layout)
+        defer { try? manifest.close() }
+        let runID = try? manifest.startRun(command: "archive", at: startedAt)
+
+        let fetchReport = try await FetchPipeline.run(
+            items: items, posts: posts, settings: fetch, logger: logger, progress: nil, holding: lock)
+
+        // A post is rewritten only when every remote reference in it is archived; the others wait for a
+        // run in which their images can be fetched, so an outage never leaves a post half local.
+        let failedURLs = Set(fetchReport.outcomes.filter { $0.status == .failed }.map(\.url))
+        var waiting: [String: Int] = [:]
+        var ready: [ScannedPost] = []
+        for post in posts {
+            let missing = post.references.filter { $0.remote && failedURLs.contains($0.url) }.count
+            if missing > 0 { waiting[post.path] = missing } else { ready.append(post) }
+        }
+        let rewriteReport = try RewritePipeline.rewrite(posts: ready, settings: rewrite, lock: lock, logger: logger)
+
+        let records = try manifest.urlRecords(Array(failedURLs))
+        let newFailures = fetchReport.outcomes.filter { outcome in
+            guard outcome.status == .failed, let since = records[outcome.url]?.failingSince else { return false }
+            return since >= startedAt.addingTimeInterval(-0.002)  // the manifest keeps milliseconds
+        }
+        var report = ArchiveJobReport(
+            startedAt: startedAt, finishedAt: Date(), fetch: fetchReport, rewrite: rewriteReport,
+            postsWaiting: waiting, newFailures: newFailures, unreadablePosts: unreadablePosts)
+        do {
+            report.reportPath = try writeReport(report, layout: layout)
+        } catch {
+            logger.warning("the run's report could not be written", metadata: ["error": "\(error)"])
+        }
+        if let runID {
+            try? manifest.finishRun(
+                id: runID, at: report.finishedAt, counts: counts(report), exitCode: Int(report.exitCode))
+        }
+        return report
+    }
+
+    static func counts(_ r: ArchiveJobReport) -> [String: Int] {
+        let f = r.fetch.counts
+        return [
+            "archived": f[.archived, default: 0], "already_archived": f[.alreadyArchived, default: 0],
+            "not_modified": f[.notModified, default: 0], "failed": f[.failed, default: 0],
+            "new_failures": r.newFailures.count, "thumbnails": r.fetch.thumbnailsMade,
+            "thumbnail_failures": r.fetch.thumbnailFailures.count,
+            "posts_rewritten": r.rewrite.counts[.rewritten, default: 0],
+            "references_rewritten": r.rewrite.referencesRewritten, "posts_waiting": r.postsWaiting.count,
+            "posts_changed_meanwhile": r.rewrite.counts[.changedMeanwhile, default: 0],
+            "posts_failed": r.rewrite.counts[.failed, default: 0], "posts_unreadable": r.unreadablePosts,
+        ]
+    }
+
+    /// Writes `reports/<UTC time>-archive.json` (temporary file, then rename) and returns its path.
+    static func writeReport(_ r: ArchiveJobReport, layout: ArchiveLayout) throws -> String {
+        let time = ISO8601DateFormatter()
+        time.formatOptions = [.withInternetDateTime]
+        let stamp = DateFormatter()
+        stamp.locale = Locale(identifier: "en_US_POSIX")
+        stamp.timeZone = TimeZone(identifier: "UTC")
+        stamp.dateFormat = "yyyyMMdd'T'HHmmss.SSS'Z'"
+        let failures: [[String: Any]] = r.fetch.outcomes.filter { $0.status == .failed }.map { o in
+            [
+                "url": o.url, "post": o.post ?? NSNull(), "class": o.errorClass ?? "other",
+                "http_status": o.httpStatus ?? NSNull(), "message": o.message ?? "",
+                "new": r.newFailures.contains { $0.url == o.url },
+            ]
+        }
+        let rewritten: [[String: Any]] = r.rewrite.posts.filter { $0.status == .rewritten }.map { p in
+            ["post": p.post, "references": p.rewrites.count]
+        }
+        let problems: [[String: Any]] = r.rewrite.posts.filter { $0.status == .failed || $0.status == .changedMeanwhile }
+            .map { ["post": $0.post, "status": $0.status.rawValue, "message": $0.message ?? ""] }
+        let object: [String: Any] = [
+            "command": "archive", "started_at": time.string(from: r.startedAt),
+            "finished_at": time.string(from: r.finishedAt), "exit_code": Int(r.exitCode), "counts": counts(r),
+            "failures": failures, "rewritten": rewritten, "waiting": r.postsWaiting, "post_problems": problems,
+            "thumbnail_failures": r.fetch.thumbnailFailures,
+        ]
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+        let folder = layout.reportsDirectory
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let final = folder.appendingPathComponent("\(stamp.string(from: r.startedAt))-archive.json")
+        let temporary = layout.temporaryDirectory.appendingPathComponent("report-\(UUID().uuidString).json")
+        try data.write(to: temporary)
+        try FileManager.default.moveItem(at: temporary, to: final)
+        return final.path
+    }
+}

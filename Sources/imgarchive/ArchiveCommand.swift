@@ -1,0 +1,93 @@
+import ArgumentParser
+import Foundation
+import ImgArchiveCore
+import ImgArchivePipeline
+import ImgArchiveStore
+
+struct ArchiveCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "archive",
+        abstract: "The scheduled job: fetch new images, make thumbnails, rewrite the posts, report.",
+        discussion: """
+            Made for cron and systemd timers. Scans the posts, fetches only what is not archived yet (and \
+            revalidates what 'revalidate-after' says is due), makes thumbnails, and rewrites each post whose \
+            remote references are all archived. Writes a JSON report to archive/reports/ and records the run \
+            in the manifest. Prints nothing when nothing changed and nothing newly broke, so cron mails only \
+            news. Exit codes: 0 every reference archived; 1 some references failed or some posts could not be \
+            read or written; 2 usage or set-up error; 75 another run holds the archive (try again later).
+            """)
+
+    @Argument(help: "Posts or folders (default: the current folder).")
+    var paths: [String] = []
+
+    @OptionGroup var options: FetchOptionGroup
+
+    @OptionGroup var linkOptions: LinkOptionGroup
+
+    @Flag(name: .customLong("verbose"), help: "Print the summary even when nothing changed.")
+    var verbose = false
+
+    func run() async throws {
+        let file = try ConfigurationLoader.load(explicitPath: options.config)
+        let roots = paths.isEmpty ? ["."] : paths
+        let site = SiteInfo.discover(from: roots.first ?? ".")
+        let fetch = try options.settings(file, site: site)
+        let linker = try linkOptions.linker(file, site: site, archiveRoot: fetch.archiveRoot)
+        let report = try await Self.runJob(
+            roots: roots, file: file, fetch: fetch, linker: linker, verbose: verbose)
+        if report.exitCode != 0 { throw ExitCode(report.exitCode) }
+    }
+
+    /// Scans, runs the job and prints its news; shared with `imgarchive demo`.
+    static func runJob(roots: [String], file: ConfigFile, fetch: FetchSettings, linker: ArchiveLinker, verbose: Bool)
+        async throws -> ArchiveJobReport
+    {
+        let scanner = PostScanner(options: file.scanOptions)
+        let (items, posts, unreadable) = try FetchCommand.collect(roots: roots, urlList: nil, scanOptions: file.scanOptions)
+        let rewrite = RewriteSettings(archiveRoot: fetch.archiveRoot, linker: linker, scanner: scanner)
+        let report: ArchiveJobReport
+        do {
+            report = try await ArchiveJob.run(
+                items: items, posts: posts, unreadablePosts: unreadable, fetch: fetch, rewrite: rewrite,
+                logger: ProcessLogger.logger)
+        } catch let error as StoreError where error.code == .locked {
+            Diagnostics.warn("another imgarchive run holds \(fetch.archiveRoot.path)/lock; this run did nothing (exit 75)")
+            throw ExitCode(75)
+        }
+        if verbose || report.isNews { print(report) }
+        return report
+    }
+
+    private static func print(_ r: ArchiveJobReport) {
+        var out = StandardOutput()
+        for o in r.newFailures {
+            out.write("new failure \(o.errorClass ?? "?"): \(o.url)\n")
+            if let post = o.post { out.write("    in \(post)\n") }
+            if let m = o.message { out.write("    \(m)\n") }
+        }
+        for failure in r.fetch.thumbnailFailures { out.write("thumbnail failed: \(failure)\n") }
+        for p in r.rewrite.posts where p.status == .rewritten {
+            out.write("rewrote \(p.post) (\(p.rewrites.count) reference\(p.rewrites.count == 1 ? "" : "s"))\n")
+        }
+        for p in r.rewrite.posts where p.status == .failed || p.status == .changedMeanwhile {
+            out.write("not rewritten: \(p.message ?? p.post)\n")
+        }
+        for (post, n) in r.postsWaiting.sorted(by: { $0.key < $1.key }) {
+            out.write("waiting: \(post) (\(n) reference\(n == 1 ? "" : "s") not archived; see imgarchive status)\n")
+        }
+        let f = r.fetch.counts
+        var line = "archived \(f[.archived, default: 0]), already had \(f[.alreadyArchived, default: 0])"
+        if let n = f[.notModified] { line += ", unchanged \(n)" }
+        line += ", failed \(f[.failed, default: 0])"
+        if !r.fetch.failuresByClass.isEmpty {
+            line += " (" + r.fetch.failuresByClass.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+                .joined(separator: ", ") + ")"
+        }
+        line += "; thumbnails \(r.fetch.thumbnailsMade); posts rewritten \(r.rewrite.counts[.rewritten, default: 0])"
+        line += " (\(r.rewrite.referencesRewritten) references)"
+        if !r.postsWaiting.isEmpty { line += ", waiting \(r.postsWaiting.count)" }
+        if let path = r.reportPath { line += "\nreport: \(path)" }
+        out.write(line + "\n")
+        out.flush()
+    }
+}
