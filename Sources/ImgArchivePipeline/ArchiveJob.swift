@@ -52,6 +52,14 @@ public enum ArchiveJob {
         defer { try? manifest.close() }
         let runID = try? manifest.startRun(command: "archive", at: startedAt)
 
+        // Revalidation covers every archived URL, also those of posts already rewritten (no longer remote).
+        var items = items
+        if fetch.revalidateAll || fetch.revalidateAfter != nil {
+            let known = Set(items.map(\.url))
+            for record in try manifest.allURLRecords() where record.status == .archived && !known.contains(record.url) {
+                items.append(FetchItem(url: record.url, origin: record.archivedFrom ?? record.url))
+            }
+        }
         let fetchReport = try await FetchPipeline.run(
             items: items, posts: posts, settings: fetch, logger: logger, progress: nil, holding: lock)
 

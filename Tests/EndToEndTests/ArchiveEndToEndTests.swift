@@ -75,8 +75,15 @@ import Testing
         let counts = try #require(json?["counts"] as? [String: Int])
         // The rewritten post references no remote image any more: nothing to fetch, nothing to rewrite.
         #expect(counts["archived"] == 0 && counts["failed"] == 0 && counts["posts_rewritten"] == 0)
+
+        // With a revalidation age, the job re-checks what it archived, also for posts it already rewrote.
+        try folder.write("imgarchive.yml", "revalidate-after: 0s\n")
+        let third = try await runImgarchive(args, in: folder.path)
+        #expect(third.status == 0, "\(third.stderr)")
+        #expect(server.hitCount("/a.jpg") == 2, "the original was asked again (once by the first run, once now)")
+        #expect(try String(contentsOfFile: folder.path + "/_posts/2024-01-01-a.md", encoding: .utf8) == post)
         let manifest = try Manifest(layout: ArchiveLayout(root: URL(fileURLWithPath: folder.path + "/archive")))
-        #expect(try manifest.runs().map(\.exitCode) == [0, 0])
+        #expect(try manifest.runs().map(\.exitCode) == [0, 0, 0])
         try manifest.close()
     }
 
