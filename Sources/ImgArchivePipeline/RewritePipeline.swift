@@ -79,7 +79,11 @@ public enum RewritePipeline {
     /// Posts whose bytes no longer hash to the scan's are skipped. Throws `StoreError` (`.locked` when another
     /// run holds the archive) for set-up failures; per-post failures are outcomes.
     public static func run(posts: [ScannedPost], settings: RewriteSettings, logger: Logger) throws -> RewriteReport {
-        if settings.dryRun { return try rewrite(posts: posts, settings: settings, lock: nil, logger: logger) }
+        // Without a manifest nothing is archived: plan (everything stays remote) without creating an archive.
+        let hasManifest = FileManager.default.fileExists(atPath: ArchiveLayout(root: settings.archiveRoot).manifestURL.path)
+        if settings.dryRun || !hasManifest {
+            return try rewrite(posts: posts, settings: settings, lock: nil, logger: logger)
+        }
         let lock = try ArchiveLock.acquire(settings.archiveRoot)
         defer { lock.release() }
         return try rewrite(posts: posts, settings: settings, lock: lock, logger: logger)
