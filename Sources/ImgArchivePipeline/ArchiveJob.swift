@@ -17,6 +17,10 @@ public struct ArchiveJobReport: Sendable {
     public var postsWaiting: [String: Int]
     /// URLs that failed for the first time in this run (news worth a mail).
     public var newFailures: [URLOutcome]
+    /// Archived URLs whose origin failed its revalidation: the archived copy is kept and used.
+    public var originsLost: [String]
+    /// Those that failed for the first time in this run.
+    public var newlyLostOrigins: [URLOutcome]
     /// Posts that could not be read.
     public var unreadablePosts: Int
     /// The JSON report written in the archive's reports folder.
@@ -26,12 +30,16 @@ public struct ArchiveJobReport: Sendable {
     public var isNews: Bool {
         fetch.counts[.archived, default: 0] > 0 || fetch.thumbnailsMade > 0 || !fetch.thumbnailFailures.isEmpty
             || rewrite.counts[.rewritten, default: 0] > 0 || rewrite.counts[.failed, default: 0] > 0
-            || rewrite.counts[.changedMeanwhile, default: 0] > 0 || !newFailures.isEmpty
+            || rewrite.counts[.changedMeanwhile, default: 0] > 0 || !newFailures.isEmpty || !newlyLostOrigins.isEmpty
     }
 
-    /// The documented exit code: 0 every reference archived and every post read, else 1.
+    /// Failed URLs with no archived copy.
+    public var failures: Int { fetch.counts[.failed, default: 0] - originsLost.count }
+
+    /// The documented exit code: 0 every reference archived (a lost origin with an archived copy counts as
+    /// archived) and every post read and written, else 1.
     public var exitCode: Int32 {
-        fetch.counts[.failed, default: 0] > 0 || unreadablePosts > 0 || rewrite.counts[.failed, default: 0] > 0
+        failures > 0 || unreadablePosts > 0 || rewrite.counts[.failed, default: 0] > 0
             || !fetch.thumbnailFailures.isEmpty ? 1 : 0
     }
 }
@@ -41,9 +49,10 @@ public struct ArchiveJobReport: Sendable {
 public enum ArchiveJob {
     /// Runs the job. Throws `StoreError` (`.locked` when another run holds the archive) for set-up failures.
     public static func run(
-        items: [FetchItem], posts: [ScannedPost], unreadablePosts: Int, fetch: FetchSettings,
+        items: [FetchItem], posts: [ScannedPost], unreadablePosts: Int, roots: [String], fetch: FetchSettings,
         rewrite: RewriteSettings, logger: Logger
     ) async throws -> ArchiveJobReport {
+        let roots = roots.map { URL(fileURLWithPath: $0).standardizedFileURL.resolvingSymlinksInPath().path }
         let startedAt = Date()
         let lock = try ArchiveLock.acquire(fetch.archiveRoot)
         defer { lock.release() }
@@ -63,25 +72,41 @@ public enum ArchiveJob {
         let fetchReport = try await FetchPipeline.run(
             items: items, posts: posts, settings: fetch, logger: logger, progress: nil, holding: lock)
 
-        // A post is rewritten only when every remote reference in it is archived; the others wait for a
-        // run in which their images can be fetched, so an outage never leaves a post half local.
-        let failedURLs = Set(fetchReport.outcomes.filter { $0.status == .failed }.map(\.url))
+        // A post is rewritten only when every remote reference in it is archived (with its file present),
+        // as the manifest says after this run; the others wait, so an outage never leaves a post half local.
+        var rewriteSettings = rewrite
+        rewriteSettings.requireComplete = true
+        let rewriteReport = try RewritePipeline.rewrite(
+            posts: posts, settings: rewriteSettings, lock: lock, logger: logger)
         var waiting: [String: Int] = [:]
-        var ready: [ScannedPost] = []
-        for post in posts {
-            let missing = post.references.filter { $0.remote && failedURLs.contains($0.url) }.count
-            if missing > 0 { waiting[post.path] = missing } else { ready.append(post) }
-        }
-        let rewriteReport = try RewritePipeline.rewrite(posts: ready, settings: rewrite, lock: lock, logger: logger)
+        for p in rewriteReport.posts where p.status == .waiting { waiting[p.post] = p.leftRemote.count }
 
-        let records = try manifest.urlRecords(Array(failedURLs))
-        let newFailures = fetchReport.outcomes.filter { outcome in
-            guard outcome.status == .failed, let since = records[outcome.url]?.failingSince else { return false }
+        // A failed URL that is still archived lost its origin (revalidation failed): the copy is kept and
+        // posts keep using it; news once, not a failure.
+        let failedURLs = fetchReport.outcomes.filter { $0.status == .failed }.map(\.url)
+        let records = try manifest.urlRecords(failedURLs)
+        func isNew(_ outcome: URLOutcome) -> Bool {
+            guard let since = records[outcome.url]?.failingSince else { return false }
             return since >= startedAt.addingTimeInterval(-0.002)  // the manifest keeps milliseconds
         }
+        let failed = fetchReport.outcomes.filter { $0.status == .failed }
+        let lost = failed.filter { records[$0.url]?.status == .archived }
+        let newFailures = failed.filter { records[$0.url]?.status != .archived && isNew($0) }
+        let newlyLost = lost.filter(isNew)
+
+        // Posts deleted from the site are forgotten, unless the manifest holds their rewrites (for revert).
+        let rewritten = Set(try manifest.rewrittenPosts())
+        for post in try manifest.posts() where !rewritten.contains(post.path) {
+            let file = layout.postPath(post.path)
+            if !FileManager.default.fileExists(atPath: file), roots.contains(where: { file == $0 || file.hasPrefix($0 + "/") }) {
+                try manifest.removePost(post.path)
+            }
+        }
+
         var report = ArchiveJobReport(
             startedAt: startedAt, finishedAt: Date(), fetch: fetchReport, rewrite: rewriteReport,
-            postsWaiting: waiting, newFailures: newFailures, unreadablePosts: unreadablePosts)
+            postsWaiting: waiting, newFailures: newFailures, originsLost: lost.map(\.url),
+            newlyLostOrigins: newlyLost, unreadablePosts: unreadablePosts)
         do {
             report.reportPath = try writeReport(report, layout: layout)
         } catch {
@@ -99,7 +124,8 @@ public enum ArchiveJob {
         return [
             "archived": f[.archived, default: 0], "already_archived": f[.alreadyArchived, default: 0],
             "not_modified": f[.notModified, default: 0], "failed": f[.failed, default: 0],
-            "new_failures": r.newFailures.count, "thumbnails": r.fetch.thumbnailsMade,
+            "new_failures": r.newFailures.count, "origins_lost": r.originsLost.count,
+            "thumbnails": r.fetch.thumbnailsMade,
             "thumbnail_failures": r.fetch.thumbnailFailures.count,
             "posts_rewritten": r.rewrite.counts[.rewritten, default: 0],
             "references_rewritten": r.rewrite.referencesRewritten, "posts_waiting": r.postsWaiting.count,
@@ -120,7 +146,8 @@ public enum ArchiveJob {
             [
                 "url": o.url, "post": o.post ?? NSNull(), "class": o.errorClass ?? "other",
                 "http_status": o.httpStatus ?? NSNull(), "message": o.message ?? "",
-                "new": r.newFailures.contains { $0.url == o.url },
+                "new": r.newFailures.contains { $0.url == o.url } || r.newlyLostOrigins.contains { $0.url == o.url },
+                "archived_copy_kept": r.originsLost.contains(o.url),
             ]
         }
         let rewritten: [[String: Any]] = r.rewrite.posts.filter { $0.status == .rewritten }.map { p in

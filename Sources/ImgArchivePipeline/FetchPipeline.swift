@@ -141,7 +141,7 @@ public enum FetchPipeline {
         let now = Date()
         for post in posts {
             try manifest.replaceReferences(
-                post: post.path, contentSHA256: post.contentSHA256, scannedAt: now,
+                post: store.layout.postKey(post.path), contentSHA256: post.contentSHA256, scannedAt: now,
                 references: post.references.filter(\.remote).map(referenceRecord))
         }
 

@@ -13,6 +13,9 @@ public struct RewriteSettings: Sendable {
     public var scanner: PostScanner
     /// Plan and show diffs; write nothing.
     public var dryRun = false
+    /// Rewrite a post only when every remote reference in it can be (the archive job's rule: an outage
+    /// never leaves a post half local); otherwise the post is `waiting`.
+    public var requireComplete = false
 
     /// Creates settings.
     public init(archiveRoot: URL, linker: ArchiveLinker, scanner: PostScanner) {
@@ -34,6 +37,10 @@ public struct PostRewriteOutcome: Sendable, Hashable {
         case unchanged
         /// The post changed after it was scanned; left alone.
         case changedMeanwhile = "changed-meanwhile"
+        /// Some of its references are not archived, and the settings ask for all or nothing.
+        case waiting
+        /// The manifest has rewrites of it, but the file is gone (deleted, or renamed and not found).
+        case missing
         /// It could not be read or written; `message` says why.
         case failed
     }
@@ -46,12 +53,14 @@ public struct PostRewriteOutcome: Sendable, Hashable {
     public var rewrites: [PlannedRewrite] = []
     /// For a revert: the spans put back.
     public var reverted = 0
+    /// For a revert: the URLs whose local link is no longer in the post (their records are kept).
+    public var notFound: [String] = []
     /// The remote references left as they are, and why.
     public var leftRemote: [LeftRemote] = []
     /// What went wrong or what to know.
     public var message: String?
-    /// A unified diff of the change (dry run only).
-    public var diff: String?
+    /// A unified diff of the change (dry run only), byte for byte.
+    public var diff: [UInt8]?
 }
 
 /// What a rewrite or revert did.
@@ -111,12 +120,18 @@ public enum RewritePipeline {
             let plan = RewritePlan(
                 references: post.references, postPath: post.path, linker: settings.linker, asset: catalog.asset)
             var outcome = PostRewriteOutcome(post: post.path, status: .unchanged, leftRemote: plan.leftRemote)
+            if settings.requireComplete && !plan.leftRemote.isEmpty {
+                outcome.status = .waiting
+                report.posts.append(outcome)
+                continue
+            }
             guard !plan.rewrites.isEmpty else {
                 report.posts.append(outcome)
                 continue
             }
             do {
-                outcome = try rewriteOne(post, plan: plan, outcome: outcome, settings: settings, manifest: manifest)
+                outcome = try rewriteOne(
+                    post, plan: plan, outcome: outcome, settings: settings, manifest: manifest, layout: layout)
             } catch {
                 outcome.status = .failed
                 outcome.message = "\(post.path): not rewritten: \(error)"
@@ -129,7 +144,7 @@ public enum RewritePipeline {
 
     private static func rewriteOne(
         _ post: ScannedPost, plan: RewritePlan, outcome: PostRewriteOutcome, settings: RewriteSettings,
-        manifest: Manifest?
+        manifest: Manifest?, layout: ArchiveLayout
     ) throws -> PostRewriteOutcome {
         var outcome = outcome
         let bytes = try PostFile.read(post.path)
@@ -148,21 +163,24 @@ public enum RewritePipeline {
             return outcome
         }
         guard let manifest else { return outcome }
+        let key = layout.postKey(post.path)
         let now = Date()
         try manifest.replaceReferences(
-            post: post.path, contentSHA256: post.contentSHA256, scannedAt: now,
+            post: key, contentSHA256: post.contentSHA256, scannedAt: now,
             references: post.references.filter(\.remote).map(FetchPipeline.referenceRecord))
-        try settlePending(post.path, currentSHA256: post.contentSHA256, manifest: manifest)
+        try settlePending(key, bytes: bytes, manifest: manifest)
         let newSHA = ArchiveStore.sha256(of: newBytes)
         let records = zip(plan.rewrites, ranges).map { rewrite, range in
-            RewriteRecord(
+            let context = RevertStep.Span.context(of: range, in: newBytes)
+            return RewriteRecord(
                 rangeStart: range.lowerBound, rangeEnd: range.upperBound, replacement: rewrite.replacement,
-                original: Data(bytes[rewrite.reference.range]), url: rewrite.reference.url, rewrittenAt: now)
+                original: Data(bytes[rewrite.reference.range]), url: rewrite.reference.url, rewrittenAt: now,
+                contextBefore: Data(context.before), contextAfter: Data(context.after))
         }
         var generation: Int?
         let written = try PostFile.replace(post.path, expected: bytes, with: newBytes) {
             generation = try manifest.recordRewrite(
-                post: post.path, inputSHA256: post.contentSHA256, outputSHA256: newSHA, rewrites: records, at: now)
+                post: key, inputSHA256: post.contentSHA256, outputSHA256: newSHA, rewrites: records, at: now)
         }
         guard written == .replaced, let generation else {
             outcome.status = .changedMeanwhile
@@ -170,14 +188,21 @@ public enum RewritePipeline {
             outcome.message = "\(post.path) changed while it was being rewritten; it was left alone: run the command again"
             return outcome
         }
-        try manifest.markRewriteApplied(post: post.path, generation: generation)
-        try recordScan(post.path, bytes: newBytes, scanner: settings.scanner, manifest: manifest, at: now)
+        // The post is rewritten now; a failure to record that is settled by the next run (pending generation).
+        do {
+            try manifest.markRewriteApplied(post: key, generation: generation)
+            try recordScan(key, bytes: newBytes, scanner: settings.scanner, manifest: manifest, at: now)
+        } catch {
+            outcome.message =
+                "\(post.path) was rewritten, but the manifest could not record it (\(error)); the next run records it"
+        }
         return outcome
     }
 
     /// Puts back the exact original bytes of every rewritten reference in the posts under `paths` (all
     /// posts with rewrites when empty), newest rewrite first. A post edited since its rewrite is reverted by
-    /// finding each local link in order; links no longer there are counted in the message.
+    /// finding each local link by content; a post renamed since is found by its bytes among the posts under
+    /// `paths`.
     public static func revert(paths: [String], settings: RewriteSettings, logger: Logger) throws -> RewriteReport {
         let layout = ArchiveLayout(root: settings.archiveRoot)
         guard FileManager.default.fileExists(atPath: layout.manifestURL.path) else { return RewriteReport() }
@@ -185,90 +210,156 @@ public enum RewritePipeline {
         defer { lock?.release() }
         let manifest = try Manifest(layout: layout)
         defer { try? manifest.close() }
-        let prefixes = paths.map { p -> String in
-            var s = URL(fileURLWithPath: p).standardizedFileURL.path
-            while s.count > 1 && s.hasSuffix("/") { s.removeLast() }
-            return s
+        let filters = paths.map { layout.postPath(layout.postKey($0)) }
+        func selected(_ absolute: String) -> Bool {
+            filters.isEmpty || filters.contains { absolute == $0 || absolute.hasPrefix($0 == "/" ? "/" : $0 + "/") }
         }
         var report = RewriteReport()
-        for post in try manifest.rewrittenPosts() {
-            let absolute = URL(fileURLWithPath: post).standardizedFileURL.path
-            guard prefixes.isEmpty || prefixes.contains(where: { absolute == $0 || absolute.hasPrefix($0 == "/" ? "/" : $0 + "/") })
-            else { continue }
-            var outcome = PostRewriteOutcome(post: post, status: .reverted)
-            do {
-                outcome = try revertOne(post, settings: settings, manifest: manifest)
-            } catch {
-                outcome.status = .failed
-                outcome.message = "\(post): not reverted: \(error)"
+        var missing: [(key: String, outputs: Set<String>)] = []
+        var keys = Set<String>()
+        for key in try manifest.rewrittenPosts() {
+            keys.insert(key)
+            let file = layout.postPath(key)
+            guard FileManager.default.fileExists(atPath: file) else {
+                missing.append((key, Set(try manifest.rewriteGenerations(post: key).map(\.outputSHA256))))
+                continue
             }
-            report.posts.append(outcome)
+            guard selected(file) else { continue }
+            report.posts.append(
+                revertSafely(file: file, key: key, settings: settings, manifest: manifest, layout: layout))
+        }
+        guard !missing.isEmpty else { return report }
+        // Renamed or moved posts: a post under the paths (with no records of its own) that holds the bytes a
+        // missing post was rewritten to.
+        var byHash: [String: String] = [:]
+        for file in SiteWalker.posts(in: paths.isEmpty ? [layout.postBase] : paths).posts
+        where !keys.contains(layout.postKey(file)) {
+            if let bytes = try? PostFile.read(file) { byHash[ArchiveStore.sha256(of: bytes)] = file }
+        }
+        for (key, outputs) in missing {
+            if let file = outputs.lazy.compactMap({ byHash[$0] }).first {
+                var outcome = revertSafely(file: file, key: key, settings: settings, manifest: manifest, layout: layout)
+                if outcome.status == .reverted && !settings.dryRun { try? manifest.removePost(key) }
+                outcome.message = [outcome.message, "found as \(outcome.post) (was \(layout.displayPath(key)))"]
+                    .compactMap { $0 }.joined(separator: "; ")
+                report.posts.append(outcome)
+            } else if selected(layout.postPath(key)) {
+                let shown = layout.displayPath(key)
+                report.posts.append(
+                    PostRewriteOutcome(
+                        post: shown, status: .missing,
+                        message: "\(shown) no longer exists, and no post under "
+                            + (paths.isEmpty ? "the site" : paths.joined(separator: ", "))
+                            + " holds its rewritten bytes: if it was renamed, give its new path; its original URLs "
+                            + "stay in the manifest"))
+            }
         }
         return report
     }
 
-    private static func revertOne(_ post: String, settings: RewriteSettings, manifest: Manifest) throws
-        -> PostRewriteOutcome
-    {
-        var outcome = PostRewriteOutcome(post: post, status: .reverted)
-        let bytes = try PostFile.read(post)
-        let sha = ArchiveStore.sha256(of: bytes)
-        if !settings.dryRun { try settlePending(post, currentSHA256: sha, manifest: manifest) }
-        let generations = try manifest.rewriteGenerations(post: post).filter(\.applied).reversed()
-        let steps = generations.map { g in
-            RevertStep(
+    private static func revertSafely(
+        file: String, key: String, settings: RewriteSettings, manifest: Manifest, layout: ArchiveLayout
+    ) -> PostRewriteOutcome {
+        let shown = layout.displayPath(layout.postKey(file))
+        do {
+            var outcome = try revertOne(file: file, shown: shown, key: key, settings: settings, manifest: manifest)
+            outcome.post = shown
+            return outcome
+        } catch {
+            return PostRewriteOutcome(post: shown, status: .failed, message: "\(shown): not reverted: \(error)")
+        }
+    }
+
+    private static func revertOne(
+        file: String, shown: String, key: String, settings: RewriteSettings, manifest: Manifest
+    ) throws -> PostRewriteOutcome {
+        var outcome = PostRewriteOutcome(post: shown, status: .reverted)
+        let bytes = try PostFile.read(file)
+        if !settings.dryRun { try settlePending(key, bytes: bytes, manifest: manifest) }
+        let generations = Array(try manifest.rewriteGenerations(post: key).filter(\.applied).reversed())
+        // Exactly, while the bytes are each rewrite's output; by content from the first that is not.
+        var current = bytes
+        var splices: [Splice] = []
+        var exact = true
+        var forgotten: [(generation: Int, rangeStart: Int)] = []
+        for g in generations {
+            let step = RevertStep(
                 spans: g.spans.map {
                     RevertStep.Span(
                         range: $0.rangeStart..<$0.rangeEnd, replacement: Array($0.replacement.utf8),
-                        original: Array($0.original))
+                        original: Array($0.original), before: Array($0.contextBefore), after: Array($0.contextAfter))
                 })
-        }
-        // Exactly, while the bytes are each rewrite's output; by content from the first that is not.
-        var current = bytes
-        var missing = 0
-        var exact = true
-        for (g, step) in zip(generations, steps) {
+            var applied: [Splice]
+            var notFound: [Int] = []
             if exact, ArchiveStore.sha256(of: current) == g.outputSHA256, let undone = step.undoExactly(current) {
-                current = undone
+                (current, applied) = undone
             } else {
                 exact = false
-                let (undone, notFound) = step.undoByContent(current)
-                current = undone
-                missing += notFound
+                (current, applied, notFound) = step.undoByContent(current)
             }
-            outcome.reverted += step.spans.count
+            splices = Splice.compose(splices, then: applied)
+            for (i, span) in g.spans.enumerated() {
+                if notFound.contains(i) {
+                    outcome.notFound.append(span.url)
+                } else {
+                    forgotten.append((g.generation, span.rangeStart))
+                    outcome.reverted += 1
+                }
+            }
         }
-        outcome.reverted -= missing
         if !exact {
-            outcome.message =
-                "\(post) was edited after it was rewritten: its local links were found by content"
-                + (missing > 0 ? "; \(missing) no longer in the post stayed as they are" : "")
+            var message = "\(shown) was edited after it was rewritten: its local links were found by content"
+            if !outcome.notFound.isEmpty {
+                message += "; \(outcome.notFound.count) no longer in the post stayed as they are (their original "
+                    + "URLs are kept in the manifest): " + outcome.notFound.joined(separator: ", ")
+            }
+            outcome.message = message
         }
-        if settings.dryRun || current == bytes {
-            if current == bytes { outcome.status = .unchanged }
+        if current == bytes { outcome.status = .unchanged }
+        if settings.dryRun {
+            outcome.diff = UnifiedDiff.render(path: shown, old: bytes, splices: splices)
             return outcome
         }
-        guard try PostFile.replace(post, expected: bytes, with: current) == .replaced else {
-            outcome.status = .changedMeanwhile
-            outcome.message = "\(post) changed while it was being reverted; it was left alone: run the command again"
-            return outcome
+        if current != bytes {
+            guard try PostFile.replace(file, expected: bytes, with: current) == .replaced else {
+                outcome.status = .changedMeanwhile
+                outcome.message = "\(shown) changed while it was being reverted; it was left alone: run the command again"
+                return outcome
+            }
         }
-        let newSHA = ArchiveStore.sha256(of: current)
-        try manifest.recordRevert(post: post, contentSHA256: newSHA)
-        try recordScan(post, bytes: current, scanner: settings.scanner, manifest: manifest, at: Date())
+        if outcome.notFound.isEmpty {
+            try manifest.recordRevert(post: key, contentSHA256: ArchiveStore.sha256(of: current))
+        } else {
+            try manifest.forgetRewriteSpans(post: key, spans: forgotten)
+        }
+        let newKey = ArchiveLayout(root: settings.archiveRoot).postKey(file)
+        try recordScan(newKey, bytes: current, scanner: settings.scanner, manifest: manifest, at: Date())
         return outcome
     }
 
     /// Settles the generations a killed run recorded but may not have put in place: applied when the post
-    /// holds their output, forgotten otherwise.
-    private static func settlePending(_ post: String, currentSHA256: String, manifest: Manifest) throws {
+    /// holds their output (or, edited since, still holds every link they wrote), forgotten otherwise.
+    private static func settlePending(_ post: String, bytes: [UInt8], manifest: Manifest) throws {
+        let sha = ArchiveStore.sha256(of: bytes)
         for g in try manifest.rewriteGenerations(post: post) where !g.applied {
-            if g.outputSHA256 == currentSHA256 {
+            let inPlace =
+                g.outputSHA256 == sha
+                || (g.inputSHA256 != sha && !g.spans.isEmpty
+                    && g.spans.allSatisfy { contains(Array($0.replacement.utf8), in: bytes) })
+            if inPlace {
                 try manifest.markRewriteApplied(post: post, generation: g.generation)
             } else {
                 try manifest.discardRewrite(post: post, generation: g.generation)
             }
         }
+    }
+
+    private static func contains(_ needle: [UInt8], in bytes: [UInt8]) -> Bool {
+        guard let first = needle.first, needle.count <= bytes.count else { return false }
+        for i in 0...(bytes.count - needle.count) where bytes[i] == first {
+            if bytes[i..<(i + needle.count)].elementsEqual(needle) { return true }
+        }
+        return false
     }
 
     /// Records the post's bytes as written now: its hash and the references still remote in it.

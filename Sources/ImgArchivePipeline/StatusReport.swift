@@ -66,10 +66,10 @@ public struct StatusReport: Sendable {
         }
         let manifest = try Manifest(layout: layout)
         defer { try? manifest.close() }
-        let filters = paths.map(absolute)
+        let filters = paths.map { layout.postPath(layout.postKey($0)) }
         let posts = try manifest.posts().filter { post in
             guard !filters.isEmpty else { return true }
-            let path = absolute(post.path)
+            let path = layout.postPath(post.path)
             return filters.contains { path == $0 || path.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") }
         }
         var entries: [Entry] = []
@@ -89,11 +89,11 @@ public struct StatusReport: Sendable {
             for r in rewrites { unmatched[r.url, default: 0] += 1 }
             for reference in references {
                 let url = reference.url
-                var e = entry(post: post.path, reference.line, reference.column, url, urls[url], objectPaths)
+                var e = entry(post: layout.displayPath(post.path), reference.line, reference.column, url, urls[url], objectPaths)
                 if scanIsStale, let n = unmatched[url], n > 0 {
                     unmatched[url] = n - 1
                     e = Entry(
-                        post: post.path, line: reference.line, column: reference.column, url: url,
+                        post: layout.displayPath(post.path), line: reference.line, column: reference.column, url: url,
                         state: .rewritten, objectPath: objectPath(urls[url], objectPaths))
                 }
                 entries.append(e)
@@ -103,7 +103,7 @@ public struct StatusReport: Sendable {
                 unmatched[r.url] = n - 1
                 entries.append(
                     Entry(
-                        post: post.path, line: nil, column: nil, url: r.url, state: .rewritten,
+                        post: layout.displayPath(post.path), line: nil, column: nil, url: r.url, state: .rewritten,
                         objectPath: objectPath(urls[r.url], objectPaths)))
             }
         }
@@ -134,7 +134,4 @@ public struct StatusReport: Sendable {
         return e
     }
 
-    private static func absolute(_ path: String) -> String {
-        URL(fileURLWithPath: path).standardizedFileURL.path
-    }
 }

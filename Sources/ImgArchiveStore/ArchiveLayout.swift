@@ -39,6 +39,44 @@ public struct ArchiveLayout: Sendable, Hashable {
         root.appendingPathComponent(relativePath, isDirectory: false)
     }
 
+    // MARK: Post names
+
+    /// The folder post names are relative to: the one holding the archive, symbolic links resolved.
+    public var postBase: String { Self.resolved(root.deletingLastPathComponent().path) }
+
+    /// The manifest's name for a post: its path relative to the folder holding the archive (`_posts/a.md`,
+    /// or `../content/a.md` for an archive in Hugo's `static/`), whatever the current folder and however the
+    /// path was typed (`./_posts/a.md`, absolute, through a symbolic link to a folder).
+    public func postKey(_ path: String) -> String {
+        let post = Self.components(Self.resolved(path))
+        let base = Self.components(postBase)
+        var common = 0
+        while common < base.count, common < post.count - 1, base[common] == post[common] { common += 1 }
+        return (Array(repeating: "..", count: base.count - common) + post[common...]).joined(separator: "/")
+    }
+
+    /// The absolute path of the post a manifest name stands for.
+    public func postPath(_ key: String) -> String {
+        URL(fileURLWithPath: postBase + "/" + key).standardizedFileURL.path
+    }
+
+    /// A post's path as the user sees it: relative to the current folder when inside it, else absolute.
+    public func displayPath(_ key: String) -> String {
+        let path = postPath(key)
+        let here = Self.resolved(FileManager.default.currentDirectoryPath)
+        return path.hasPrefix(here + "/") ? String(path.dropFirst(here.count + 1)) : path
+    }
+
+    /// An absolute, standardised path with the symbolic links of its folders resolved (the file itself may
+    /// be a link: a post is named by where it is listed, and `PostFile` writes through the link).
+    static func resolved(_ path: String) -> String {
+        let url = URL(fileURLWithPath: path).standardizedFileURL
+        let folder = url.deletingLastPathComponent().resolvingSymlinksInPath()
+        return folder.appendingPathComponent(url.lastPathComponent).standardizedFileURL.path
+    }
+
+    private static func components(_ path: String) -> [String] { path.split(separator: "/").map(String.init) }
+
     /// The relative path of an original: `objects/ab/<sha256>.<ext>`.
     public static func objectPath(sha256: String, format: ImageFormat) throws(StoreError) -> String {
         try checkSHA256(sha256)

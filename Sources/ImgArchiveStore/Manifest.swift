@@ -422,13 +422,13 @@ public final class Manifest: Sendable {
             let insert = try db.cachedStatement(
                 sql: """
                     INSERT INTO rewrite (post, generation, range_start, range_end, replacement, original, url,
-                                         rewritten_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                                         rewritten_at, context_before, context_after)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """)
             for rewrite in rewrites {
                 try insert.execute(arguments: [
                     post, generation, rewrite.rangeStart, rewrite.rangeEnd, rewrite.replacement, rewrite.original,
-                    rewrite.url, rewrite.rewrittenAt,
+                    rewrite.url, rewrite.rewrittenAt, rewrite.contextBefore, rewrite.contextAfter,
                 ])
             }
             return generation
@@ -460,6 +460,24 @@ public final class Manifest: Sendable {
                 sql: "DELETE FROM rewrite WHERE post = ? AND generation = ?", arguments: [post, generation])
             try db.execute(
                 sql: "DELETE FROM rewrite_generation WHERE post = ? AND generation = ?", arguments: [post, generation])
+        }
+    }
+
+    /// Forgets some spans of a post's rewrites (they were reverted while others could not be), and the
+    /// generations left with no span.
+    public func forgetRewriteSpans(post: String, spans: [(generation: Int, rangeStart: Int)]) throws(StoreError) {
+        try write("recording a revert") { db in
+            for span in spans {
+                try db.execute(
+                    sql: "DELETE FROM rewrite WHERE post = ? AND generation = ? AND range_start = ?",
+                    arguments: [post, span.generation, span.rangeStart])
+            }
+            try db.execute(
+                sql: """
+                    DELETE FROM rewrite_generation WHERE post = ?1
+                    AND generation NOT IN (SELECT generation FROM rewrite WHERE post = ?1)
+                    """,
+                arguments: [post])
         }
     }
 
@@ -695,7 +713,9 @@ public final class Manifest: Sendable {
             replacement: try row.decode(forColumn: "replacement"),
             original: try row.decode(forColumn: "original"),
             url: try row.decode(forColumn: "url"),
-            rewrittenAt: try row.decode(forColumn: "rewritten_at"))
+            rewrittenAt: try row.decode(forColumn: "rewritten_at"),
+            contextBefore: try row.decode(forColumn: "context_before"),
+            contextAfter: try row.decode(forColumn: "context_after"))
     }
 
     private static func runRecord(_ row: Row) throws -> RunRecord {

@@ -211,15 +211,25 @@ public struct RewriteRecord: Sendable, Hashable {
     public var url: String
     /// When it was written.
     public var rewrittenAt: Date
+    /// Up to 8 bytes before the replacement as written, to tell apart two identical links when reverting a
+    /// post edited since.
+    public var contextBefore: Data
+    /// Up to 8 bytes after it.
+    public var contextAfter: Data
 
     /// Creates a record.
-    public init(rangeStart: Int, rangeEnd: Int, replacement: String, original: Data, url: String, rewrittenAt: Date) {
+    public init(
+        rangeStart: Int, rangeEnd: Int, replacement: String, original: Data, url: String, rewrittenAt: Date,
+        contextBefore: Data = Data(), contextAfter: Data = Data()
+    ) {
         self.rangeStart = rangeStart
         self.rangeEnd = rangeEnd
         self.replacement = replacement
         self.original = original
         self.url = url
         self.rewrittenAt = rewrittenAt
+        self.contextBefore = contextBefore
+        self.contextAfter = contextAfter
     }
 }
 

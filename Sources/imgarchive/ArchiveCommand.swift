@@ -43,12 +43,16 @@ struct ArchiveCommand: AsyncParsableCommand {
         async throws -> ArchiveJobReport
     {
         let scanner = PostScanner(options: file.scanOptions)
-        let (items, posts, unreadable) = try FetchCommand.collect(roots: roots, urlList: nil, scanOptions: file.scanOptions)
+        var (items, posts, unreadable) = try FetchCommand.collect(
+            roots: roots, urlList: nil, scanOptions: file.scanOptions)
+        // Links into the archive itself (under an --archive-url that is a URL) are not images to fetch.
+        items.removeAll { linker.isArchiveLink($0.url) }
+        for i in posts.indices { posts[i].references.removeAll { linker.isArchiveLink($0.url) } }
         let rewrite = RewriteSettings(archiveRoot: fetch.archiveRoot, linker: linker, scanner: scanner)
         let report: ArchiveJobReport
         do {
             report = try await ArchiveJob.run(
-                items: items, posts: posts, unreadablePosts: unreadable, fetch: fetch, rewrite: rewrite,
+                items: items, posts: posts, unreadablePosts: unreadable, roots: roots, fetch: fetch, rewrite: rewrite,
                 logger: ProcessLogger.logger)
         } catch let error as StoreError where error.code == .locked {
             Diagnostics.warn("another imgarchive run holds \(fetch.archiveRoot.path)/lock; this run did nothing (exit 75)")
@@ -65,6 +69,10 @@ struct ArchiveCommand: AsyncParsableCommand {
             if let post = o.post { out.write("    in \(post)\n") }
             if let m = o.message { out.write("    \(m)\n") }
         }
+        for o in r.newlyLostOrigins {
+            out.write("origin gone, archived copy kept: \(o.url)\n")
+            if let m = o.message { out.write("    \(m)\n") }
+        }
         for failure in r.fetch.thumbnailFailures { out.write("thumbnail failed: \(failure)\n") }
         for p in r.rewrite.posts where p.status == .rewritten {
             out.write("rewrote \(p.post) (\(p.rewrites.count) reference\(p.rewrites.count == 1 ? "" : "s"))\n")
@@ -78,7 +86,8 @@ struct ArchiveCommand: AsyncParsableCommand {
         let f = r.fetch.counts
         var line = "archived \(f[.archived, default: 0]), already had \(f[.alreadyArchived, default: 0])"
         if let n = f[.notModified] { line += ", unchanged \(n)" }
-        line += ", failed \(f[.failed, default: 0])"
+        line += ", failed \(r.failures)"
+        if !r.originsLost.isEmpty { line += ", origins gone (copies kept) \(r.originsLost.count)" }
         if !r.fetch.failuresByClass.isEmpty {
             line += " (" + r.fetch.failuresByClass.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
                 .joined(separator: ", ") + ")"

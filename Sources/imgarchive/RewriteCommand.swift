@@ -100,7 +100,9 @@ struct RewriteCommand: AsyncParsableCommand {
             if revert {
                 let report = try RewritePipeline.revert(paths: paths, settings: settings, logger: ProcessLogger.logger)
                 RewriteOutput.print(report, format: format, dryRun: dryRun, reverting: true)
-                if report.counts[.failed, default: 0] + report.counts[.changedMeanwhile, default: 0] > 0 {
+                if report.counts[.failed, default: 0] + report.counts[.changedMeanwhile, default: 0] > 0
+                    || report.posts.contains(where: { !$0.notFound.isEmpty })
+                {
                     throw ExitCode(1)
                 }
                 return
@@ -142,7 +144,7 @@ enum RewriteOutput {
             return
         }
         for post in report.posts {
-            if let diff = post.diff { out.write(diff) }
+            if let diff = post.diff { out.write { $0 += diff } }
             if let message = post.message { out.write("\(post.status == .failed ? "failed" : "note"): \(message)\n") }
             for left in post.leftRemote {
                 out.write("left remote: \(post.post):\(left.reference.line): \(left.reference.url)\n    \(left.reason)\n")

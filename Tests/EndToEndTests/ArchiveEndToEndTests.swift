@@ -169,4 +169,53 @@ import Testing
         #expect(fourth.status == 0, "\(fourth.stdout) \(fourth.stderr)")
         #expect(fourth.stdout.contains("rewrote _posts/2024-02-01-b.md"))
     }
+
+    @Test func anOriginGoneAfterArchivingKeepsTheCopyAndTheJobSucceeds() async throws {
+        let jpeg = try FixtureImages.jpeg(width: 120, height: 90, seed: 6)
+        let gone = Switch()
+        let server = try await ImageServer.start([
+            "/a.jpg": { _ in
+                gone.on.withLock { $0 } ? reply(404, [:], Array("gone".utf8)) : reply(200, ["Content-Type": "image/jpeg"], jpeg)
+            }
+        ])
+        defer { Task { await server.stop() } }
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        try folder.write("p.md", "![a](\(Self.url("/a.jpg")))\n")
+        let fetch = try await runImgarchive(["fetch", "--connect-to", server.connectTo(Self.host), "p.md"], in: folder.path)
+        #expect(fetch.status == 0)
+        gone.on.withLock { $0 = true }
+        try folder.write("imgarchive.yml", "revalidate-after: 0s\n")
+        let args = ["archive", "--retries", "0", "--connect-to", server.connectTo(Self.host)]
+        let first = try await runImgarchive(args, in: folder.path)
+        #expect(first.status == 0, "the copy is kept: \(first.stdout) \(first.stderr)")
+        #expect(first.stdout.contains("origin gone, archived copy kept: \(Self.url("/a.jpg"))"), "\(first.stdout)")
+        #expect(first.stdout.contains("rewrote p.md"))
+        let second = try await runImgarchive(args, in: folder.path)
+        #expect(second.status == 0)
+        #expect(second.stdout.isEmpty, "told once: \(second.stdout)")
+    }
+
+    @Test func linksUnderAnArchiveURLAreNotFetchedOrRewrittenAgain() async throws {
+        let jpeg = try FixtureImages.jpeg(width: 120, height: 90, seed: 7)
+        let server = try await ImageServer.start([
+            "/a.jpg": { _ in reply(200, ["Content-Type": "image/jpeg"], jpeg) }
+        ])
+        defer { Task { await server.stop() } }
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        try folder.write("p.md", "![a](\(Self.url("/a.jpg")))\n")
+        try folder.write("imgarchive.yml", "archive-url: http://\(Self.host)/archive\n")
+        let args = ["archive", "--connect-to", server.connectTo(Self.host)]
+        let first = try await runImgarchive(args, in: folder.path)
+        #expect(first.status == 0, "\(first.stderr)")
+        let post = try String(contentsOfFile: folder.path + "/p.md", encoding: .utf8)
+        #expect(post.hasPrefix("![a](http://\(Self.host)/archive/objects/"))
+        let hits = server.totalHits
+        let second = try await runImgarchive(args, in: folder.path)
+        #expect(second.status == 0)
+        #expect(second.stdout.isEmpty, "\(second.stdout)")
+        #expect(server.totalHits == hits, "its own links are not fetched")
+        #expect(try String(contentsOfFile: folder.path + "/p.md", encoding: .utf8) == post)
+    }
 }

@@ -177,6 +177,58 @@ import Testing
         #expect(try site.bytes("_posts/2020-07-01-gallery.html") == expected, "the edit stays, the URLs come back")
     }
 
+    @Test func revertWorksFromAnyFolderAndFindsARenamedPost() async throws {
+        let site = try await Self.makeSite()
+        defer { Task { await site.stop() } }
+        let path = site.folder.path
+        _ = try await runImgarchive(["fetch", "--retries", "0"] + site.connect, in: path)
+        // Rewritten as ./_posts, from the site root.
+        let r = try await runImgarchive(["rewrite", "./_posts"], in: path)
+        #expect(r.status == 1, "one image is gone: \(r.stderr)")
+        // A post renamed by its author afterwards.
+        try FileManager.default.moveItem(
+            atPath: path + "/_posts/2020-07-01-gallery.html", toPath: path + "/_posts/2020-07-02-gallery.html")
+        // Reverted from inside _posts, naming the archive relatively.
+        let revert = try await runImgarchive(["rewrite", "--revert", "--archive", "../archive", "."], in: path + "/_posts")
+        #expect(revert.status == 0, "\(revert.stdout) \(revert.stderr)")
+        #expect(revert.stdout.contains("found as 2020-07-02-gallery.html (was 2020-07-01-gallery.html)"), "\(revert.stdout)")
+        #expect(try site.bytes("_posts/2019-03-12-inline.md") == site.originals["_posts/2019-03-12-inline.md"])
+        #expect(try site.bytes("_posts/2020-07-02-gallery.html") == site.originals["_posts/2020-07-01-gallery.html"])
+        #expect(try site.bytes("_posts/2021-01-01-crlf.md") == site.originals["_posts/2021-01-01-crlf.md"])
+        let manifest = try Manifest(layout: ArchiveLayout(root: URL(fileURLWithPath: path + "/archive")))
+        #expect(try manifest.rewrittenPosts().isEmpty)
+        let names = try manifest.posts().map(\.path)
+        #expect(names.allSatisfy { !$0.hasPrefix(".") && !$0.hasPrefix("/") }, "names are site-relative: \(names)")
+        #expect(names.contains("_posts/2020-07-02-gallery.html") && !names.contains("_posts/2020-07-01-gallery.html"))
+        try manifest.close()
+    }
+
+    @Test func aRewriteKilledAfterTheRenameIsStillRevertedAfterAnEdit() async throws {
+        let site = try await Self.makeSite()
+        defer { Task { await site.stop() } }
+        let path = site.folder.path
+        _ = try await runImgarchive(["fetch", "--retries", "0"] + site.connect, in: path)
+        _ = try await runImgarchive(["rewrite", "_posts/2020-07-01-gallery.html"], in: path)
+        // Make the last generation pending, as a kill between the rename and its confirmation leaves it.
+        let layout = ArchiveLayout(root: URL(fileURLWithPath: path + "/archive"))
+        let manifest = try Manifest(layout: layout)
+        let key = "_posts/2020-07-01-gallery.html"
+        let generation = try #require(try manifest.rewriteGenerations(post: key).last)
+        try manifest.discardRewrite(post: key, generation: generation.generation)
+        let pending = try manifest.recordRewrite(
+            post: key, inputSHA256: generation.inputSHA256, outputSHA256: generation.outputSHA256,
+            rewrites: generation.spans, at: generation.rewrittenAt)
+        #expect(try manifest.rewriteGenerations(post: key).map(\.applied) == [false])
+        #expect(pending == generation.generation)
+        try manifest.close()
+        // The author edits the post before the next run.
+        let edited = Array("<h2>Edited</h2>\n".utf8) + (try site.bytes(key))
+        try Data(edited).write(to: URL(fileURLWithPath: path + "/" + key))
+        let revert = try await runImgarchive(["rewrite", "--revert"], in: path)
+        #expect(revert.status == 0, "\(revert.stdout) \(revert.stderr)")
+        #expect(try site.bytes(key) == Array("<h2>Edited</h2>\n".utf8) + (site.originals[key] ?? []))
+    }
+
     @Test func relativeLinksResolveFromThePostsFolder() async throws {
         let site = try await Self.makeSite()
         defer { Task { await site.stop() } }

@@ -87,14 +87,14 @@ func rewriteTouchesOnlyURLsAndRevertsExactly(_ c: RewriteCase) throws {
                 range: range, replacement: Array(rewrite.replacement.utf8),
                 original: Array(c.bytes[rewrite.reference.range]))
         })
-    #expect(step.undoExactly(rewritten) == c.bytes)
+    #expect(step.undoExactly(rewritten)?.bytes == c.bytes)
     #expect(step.undoByContent(rewritten).bytes == c.bytes)
 
     // After an edit elsewhere, revert by content keeps the edit and restores every URL.
     let edited = Array("Edited first line\n".utf8) + rewritten + Array("\nappended\n".utf8)
     #expect(step.undoExactly(edited) == nil)
-    let (restored, missing) = step.undoByContent(edited)
-    #expect(missing == 0)
+    let (restored, _, missing) = step.undoByContent(edited)
+    #expect(missing.isEmpty)
     #expect(restored == Array("Edited first line\n".utf8) + c.bytes + Array("\nappended\n".utf8))
 }
 
@@ -153,6 +153,7 @@ func dryRunDiffMatchesDiffU(_ c: RewriteCase) throws {
         references: scan.references, postPath: "p.md", linker: ArchiveLinker(style: .prefix("/archive")),
         asset: fakeAsset)
     let ours = UnifiedDiff.render(path: "p.md", old: c.bytes, splices: plan.splices)
+    #expect(!ours.isEmpty)
     let (new, _) = try #require(Splice.apply(plan.splices, to: c.bytes))
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("diff-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -168,8 +169,72 @@ func dryRunDiffMatchesDiffU(_ c: RewriteCase) throws {
     try process.run()
     let output = pipe.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
-    let theirs = String(decoding: output, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
-        .dropFirst(2).joined(separator: "\n")
-    let mine = ours.split(separator: "\n", omittingEmptySubsequences: false).dropFirst(2).joined(separator: "\n")
-    #expect(mine == theirs)
+    // Byte for byte after the two header lines (diff's carry file names and times).
+    func body(_ bytes: [UInt8]) -> [UInt8] {
+        var newlines = 0
+        guard let start = bytes.firstIndex(where: { b in
+            if b == UInt8(ascii: "\n") { newlines += 1 }
+            return newlines == 2
+        }) else { return [] }
+        return Array(bytes[(start + 1)...])
+    }
+    #expect(body(ours) == body([UInt8](output)))
+}
+
+/// Revert after the author moved, duplicated or deleted things: each link goes back to its own original.
+@Test func revertByContentSurvivesReorderingAndDeletion() throws {
+    let original = Array(
+        "A ![a](http://img.test/a.jpg)\n\nB <img src=\"http://img.test/c.jpg?x=1&amp;y=2\">\n\nC ![c](http://img.test/c.jpg?x=1&y=2)\n".utf8)
+    let scan = PostScanner().scan(original)
+    let plan = RewritePlan(
+        references: scan.references, postPath: "p.md", linker: ArchiveLinker(style: .prefix("/archive"))
+    ) { url in .archived(original: url.contains("a.jpg") ? "objects/aa/a.jpg" : "objects/cc/c.jpg", thumbnails: [:]) }
+    let (rewritten, ranges) = try #require(Splice.apply(plan.splices, to: original))
+    let step = RevertStep(
+        spans: zip(plan.rewrites, ranges).map { r, range in
+            RevertStep.Span(
+                range: range, replacement: Array(r.replacement.utf8), original: Array(original[r.reference.range]),
+                before: RevertStep.Span.context(of: range, in: rewritten).before,
+                after: RevertStep.Span.context(of: range, in: rewritten).after)
+        })
+    let text = String(decoding: rewritten, as: UTF8.self)
+    let paragraphs = text.components(separatedBy: "\n\n")
+    #expect(paragraphs.count == 3)
+
+    // Paragraphs swapped: every link is found, each gets its own original back (entity style included).
+    let swapped = Array([paragraphs[2].trimmingCharacters(in: .newlines), paragraphs[1], paragraphs[0]].joined(separator: "\n\n").utf8) + [0x0A]
+    let (back, _, notFound) = step.undoByContent(swapped)
+    #expect(notFound.isEmpty)
+    #expect(
+        String(decoding: back, as: UTF8.self)
+            == "C ![c](http://img.test/c.jpg?x=1&y=2)\n\nB <img src=\"http://img.test/c.jpg?x=1&amp;y=2\">\n\nA ![a](http://img.test/a.jpg)\n")
+
+    // The HTML paragraph deleted: the Markdown link keeps its own bytes, the lost one is reported.
+    let deleted = Array([paragraphs[0], paragraphs[2]].joined(separator: "\n\n").utf8)
+    let (partial, _, missing) = step.undoByContent(deleted)
+    #expect(missing == [1])
+    #expect(
+        String(decoding: partial, as: UTF8.self) == "A ![a](http://img.test/a.jpg)\n\nC ![c](http://img.test/c.jpg?x=1&y=2)\n")
+}
+
+@Test func composedSplicesEqualApplyingInTurn() throws {
+    let bytes = Array("0123456789abcdef".utf8)
+    let first = [Splice(range: 2..<4, replacement: Array("XYZW".utf8)), Splice(range: 10..<12, replacement: [])]
+    let (middle, _) = try #require(Splice.apply(first, to: bytes))
+    let second = [Splice(range: 0..<1, replacement: Array("<".utf8)), Splice(range: 12..<14, replacement: Array("!".utf8))]
+    let (final, _) = try #require(Splice.apply(second, to: middle))
+    let composed = Splice.compose(first, then: second)
+    #expect(Splice.apply(composed, to: bytes)?.bytes == final)
+}
+
+@Test func linksIntoTheArchiveAreNotImagesToArchive() {
+    let cdn = ArchiveLinker(style: .prefix("https://cdn.example/archive/"))
+    #expect(cdn.isArchiveLink("https://cdn.example/archive/objects/ab/x.jpg"))
+    #expect(!cdn.isArchiveLink("https://cdn.example/archived/x.jpg"))
+    #expect(!ArchiveLinker(style: .prefix("/archive")).isArchiveLink("/archive/objects/ab/x.jpg"))
+    let bytes = Array("![a](https://cdn.example/archive/objects/ab/x.jpg)\n".utf8)
+    let plan = RewritePlan(references: PostScanner().scan(bytes).references, postPath: "p.md", linker: cdn) { _ in
+        .notFetched
+    }
+    #expect(plan.rewrites.isEmpty && plan.leftRemote.isEmpty)
 }

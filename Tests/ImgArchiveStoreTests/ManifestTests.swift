@@ -301,7 +301,7 @@ private func object(_ n: Int, format: ImageFormat = .jpeg, created: Date = t0) t
         let rewrite = RewriteRecord(
             rangeStart: 10, rangeEnd: 60, replacement: "/archive/w550/ab/x.jpg",
             original: Data("https://img.example/a\r\n.jpg".utf8) + Data([0xFF, 0x00]), url: "https://img.example/a.jpg",
-            rewrittenAt: at(5))
+            rewrittenAt: at(5), contextBefore: Data("![a](".utf8), contextAfter: Data([0x29, 0x0D, 0x0A]))
         let generation = try manifest.recordRewrite(
             post: "_posts/a.md", inputSHA256: digest(20), outputSHA256: digest(21), rewrites: [rewrite], at: at(5))
         try manifest.markRewriteApplied(post: "_posts/a.md", generation: generation)

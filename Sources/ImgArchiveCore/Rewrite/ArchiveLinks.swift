@@ -42,6 +42,15 @@ public struct ArchiveLinker: Sendable, Hashable {
         }
     }
 
+    /// Whether `url` is a link into the archive itself (only possible with a `prefix` that is a URL, such as
+    /// `--archive-url https://cdn.example/archive`): such references are not images to archive.
+    public func isArchiveLink(_ url: String) -> Bool {
+        guard case .prefix(var prefix) = style, prefix.contains("//") else { return false }
+        while prefix.hasSuffix("/") { prefix.removeLast() }
+        if prefix.hasPrefix("//") { prefix = "https:" + prefix }
+        return url.hasPrefix(prefix + "/")
+    }
+
     /// The components of `path` made absolute against the current folder, `.` and `..` resolved.
     static func components(of path: String) -> [String] {
         let absolute = URL(fileURLWithPath: path).standardizedFileURL.path

@@ -47,13 +47,15 @@ public struct RewritePlan: Sendable, Hashable {
         references: [ImageReference], postPath: String, linker: ArchiveLinker,
         asset: (String) -> ArchivedAsset
     ) {
-        for reference in references where reference.remote {
+        for reference in references where reference.remote && !linker.isArchiveLink(reference.url) {
             switch asset(reference.url) {
             case .archived(let original, let thumbnails):
                 let file = reference.width.flatMap { thumbnails[$0] } ?? original
-                rewrites.append(
-                    PlannedRewrite(
-                        reference: reference, replacement: linker.link(archivePath: file, fromPost: postPath)))
+                let link = linker.link(archivePath: file, fromPost: postPath)
+                // Already this very link (a URL under --archive-url): nothing to change.
+                if link != reference.written {
+                    rewrites.append(PlannedRewrite(reference: reference, replacement: link))
+                }
             case .missingFile(let path):
                 leftRemote.append(
                     LeftRemote(
@@ -83,12 +85,23 @@ public struct RevertStep: Sendable, Hashable {
         public var replacement: [UInt8]
         /// The exact bytes that were there before.
         public var original: [UInt8]
+        /// A few bytes before and after the replacement in the step's output (empty when unknown).
+        public var before: [UInt8]
+        public var after: [UInt8]
 
         /// Creates a span.
-        public init(range: Range<Int>, replacement: [UInt8], original: [UInt8]) {
+        public init(range: Range<Int>, replacement: [UInt8], original: [UInt8], before: [UInt8] = [], after: [UInt8] = []) {
             self.range = range
             self.replacement = replacement
             self.original = original
+            self.before = before
+            self.after = after
+        }
+
+        /// The span's context in `output`, the bytes its step wrote: up to `width` bytes on each side.
+        public static func context(of range: Range<Int>, in output: [UInt8], width: Int = 8) -> (before: [UInt8], after: [UInt8]) {
+            (Array(output[max(0, range.lowerBound - width)..<range.lowerBound]),
+             Array(output[range.upperBound..<min(output.count, range.upperBound + width)]))
         }
     }
 
@@ -100,31 +113,72 @@ public struct RevertStep: Sendable, Hashable {
         self.spans = spans
     }
 
-    /// Undoes this step on exactly its output bytes; nil when a span does not hold its replacement.
-    public func undoExactly(_ bytes: [UInt8]) -> [UInt8]? {
+    /// Undoes this step on exactly its output bytes: the restored bytes and the splices applied to `bytes`;
+    /// nil when a span does not hold its replacement.
+    public func undoExactly(_ bytes: [UInt8]) -> (bytes: [UInt8], splices: [Splice])? {
         for span in spans {
             guard span.range.upperBound <= bytes.count, bytes[span.range].elementsEqual(span.replacement) else {
                 return nil
             }
         }
-        return Splice.apply(spans.map { Splice(range: $0.range, replacement: $0.original) }, to: bytes)?.bytes
+        let splices = spans.map { Splice(range: $0.range, replacement: $0.original) }
+        return Splice.apply(splices, to: bytes).map { ($0.bytes, splices) }
     }
 
-    /// Undoes this step on bytes edited since it was written: each replacement is looked for in order, from
-    /// where the previous one ended, and put back to its original. Returns the bytes and how many spans were
-    /// not found (the user removed or changed them; those stay as they are).
-    public func undoByContent(_ bytes: [UInt8]) -> (bytes: [UInt8], missing: Int) {
-        var splices: [Splice] = []
-        var cursor = 0
-        var missing = 0
-        for span in spans {
-            guard let at = firstIndex(of: span.replacement, in: bytes, from: cursor) else {
-                missing += 1
-                continue
+    /// Undoes this step on bytes edited since it was written (paragraphs added, moved or deleted): each
+    /// replacement is looked for anywhere in `bytes`; occurrences whose surrounding bytes match the span's
+    /// recorded context win, then those nearest to where the span was. Returns the bytes, the splices applied
+    /// to `bytes`, and the indices of the spans not found (removed or changed by the user; those stay as they are).
+    public func undoByContent(_ bytes: [UInt8]) -> (bytes: [UInt8], splices: [Splice], notFound: [Int]) {
+        var pairs: [(span: Int, at: Range<Int>, context: Int, distance: Int)] = []
+        for (index, span) in spans.enumerated() {
+            var from = 0
+            while let at = firstIndex(of: span.replacement, in: bytes, from: from) {
+                let range = at..<(at + span.replacement.count)
+                from = at + 1
+                var context = 0
+                while context < span.before.count, context < range.lowerBound,
+                    span.before[span.before.count - 1 - context] == bytes[range.lowerBound - 1 - context]
+                {
+                    context += 1
+                }
+                var after = 0
+                while after < span.after.count, range.upperBound + after < bytes.count,
+                    span.after[after] == bytes[range.upperBound + after]
+                {
+                    after += 1
+                }
+                pairs.append((index, range, context + after, abs(at - span.range.lowerBound)))
             }
-            splices.append(Splice(range: at..<(at + span.replacement.count), replacement: span.original))
-            cursor = at + span.replacement.count
         }
-        return (Splice.apply(splices, to: bytes)?.bytes ?? bytes, missing)
+        pairs.sort { $0.context != $1.context ? $0.context > $1.context : $0.distance < $1.distance }
+        var chosen: [Int: Range<Int>] = [:]
+        for pair in pairs where chosen[pair.span] == nil && !chosen.values.contains(where: { $0.overlaps(pair.at) }) {
+            chosen[pair.span] = pair.at
+        }
+        let splices = chosen.sorted { $0.key < $1.key }.map { Splice(range: $0.value, replacement: spans[$0.key].original) }
+        let notFound = spans.indices.filter { chosen[$0] == nil }
+        return (Splice.apply(splices, to: bytes)?.bytes ?? bytes, splices, notFound)
+    }
+}
+
+extension Splice {
+    /// Splices to apply to `bytes` that have the effect of applying `first`, then `second` (whose ranges are in
+    /// `first`'s output) to them. `second` must not touch what `first` wrote, which holds for rewrites: each
+    /// replaces a different reference.
+    public static func compose(_ first: [Splice], then second: [Splice]) -> [Splice] {
+        let sortedFirst = first.sorted { $0.range.lowerBound < $1.range.lowerBound }
+        var mapped: [Splice] = []
+        for s in second {
+            // Shift back by what the earlier splices of `first` added before this range.
+            var delta = 0
+            for f in sortedFirst {
+                let outputStart = f.range.lowerBound + delta
+                guard outputStart + f.replacement.count <= s.range.lowerBound else { break }
+                delta += f.replacement.count - f.range.count
+            }
+            mapped.append(Splice(range: (s.range.lowerBound - delta)..<(s.range.upperBound - delta), replacement: s.replacement))
+        }
+        return (first + mapped).sorted { $0.range.lowerBound < $1.range.lowerBound }
     }
 }

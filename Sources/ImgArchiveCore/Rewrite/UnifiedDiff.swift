@@ -1,9 +1,10 @@
 /// A unified diff of a post before and after splicing, as `diff -u` prints it, with three lines of context.
 /// Built from the splices themselves, so it costs time in proportion to the lines they touch.
 public enum UnifiedDiff {
-    /// The diff of `old` and `Splice.apply(splices, to: old)`; empty when there are no splices.
-    public static func render(path: String, old: [UInt8], splices: [Splice], context: Int = 3) -> String {
-        guard !splices.isEmpty, let (new, newRanges) = Splice.apply(splices, to: old) else { return "" }
+    /// The diff of `old` and `Splice.apply(splices, to: old)`, byte for byte as the post holds them (invalid
+    /// UTF-8 included); empty when there are no splices.
+    public static func render(path: String, old: [UInt8], splices: [Splice], context: Int = 3) -> [UInt8] {
+        guard !splices.isEmpty, let (new, newRanges) = Splice.apply(splices, to: old) else { return [] }
         let oldLines = lineStarts(old)
         let newLines = lineStarts(new)
         // Each splice touches a block of old lines and the matching block of new lines.
@@ -20,7 +21,7 @@ public enum UnifiedDiff {
                 blocks.append((o, n))
             }
         }
-        var out = "--- a/\(path)\n+++ b/\(path)\n"
+        var out = Array("--- a/\(path)\n+++ b/\(path)\n".utf8)
         var i = 0
         while i < blocks.count {
             var j = i
@@ -31,15 +32,15 @@ public enum UnifiedDiff {
             let oldEnd = min(oldLines.count - 1, blocks[j].old.upperBound + context)
             let newStart = blocks[i].new.lowerBound - (blocks[i].old.lowerBound - oldStart)
             let newEnd = blocks[j].new.upperBound + (oldEnd - blocks[j].old.upperBound)
-            out += "@@ -\(range(oldStart, oldEnd)) +\(range(newStart, newEnd)) @@\n"
+            out += "@@ -\(range(oldStart, oldEnd)) +\(range(newStart, newEnd)) @@\n".utf8
             var cursor = oldStart
             for k in i...j {
-                for l in cursor..<blocks[k].old.lowerBound { out += " " + text(l, oldLines, old) }
-                for l in blocks[k].old { out += "-" + text(l, oldLines, old) }
-                for l in blocks[k].new { out += "+" + text(l, newLines, new) }
+                for l in cursor..<blocks[k].old.lowerBound { out += [UInt8(ascii: " ")] + text(l, oldLines, old) }
+                for l in blocks[k].old { out += [UInt8(ascii: "-")] + text(l, oldLines, old) }
+                for l in blocks[k].new { out += [UInt8(ascii: "+")] + text(l, newLines, new) }
                 cursor = blocks[k].old.upperBound + 1
             }
-            if cursor <= oldEnd { for l in cursor...oldEnd { out += " " + text(l, oldLines, old) } }
+            if cursor <= oldEnd { for l in cursor...oldEnd { out += [UInt8(ascii: " ")] + text(l, oldLines, old) } }
             i = j + 1
         }
         return out
@@ -67,9 +68,10 @@ public enum UnifiedDiff {
     }
 
     /// Line `l` with its line ending; a last line without one gets diff's marker.
-    private static func text(_ l: Int, _ starts: [Int], _ bytes: [UInt8]) -> String {
+    private static func text(_ l: Int, _ starts: [Int], _ bytes: [UInt8]) -> [UInt8] {
         let end = l + 1 < starts.count ? starts[l + 1] : bytes.count
-        let s = String(decoding: bytes[starts[l]..<end], as: UTF8.self)
-        return end > starts[l] && bytes[end - 1] == UInt8(ascii: "\n") ? s : s + "\n\\ No newline at end of file\n"
+        let line = Array(bytes[starts[l]..<end])
+        return end > starts[l] && bytes[end - 1] == UInt8(ascii: "\n")
+            ? line : line + Array("\n\\ No newline at end of file\n".utf8)
     }
 }
