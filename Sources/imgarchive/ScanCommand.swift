@@ -39,12 +39,15 @@ struct ScanCommand: AsyncParsableCommand {
         for problem in problems { Diagnostics.warn("\(problem.path): \(problem.message)") }
         let all = self.all
         let json = format == .json
-        // Posts are scanned (and their JSON lines formatted) on all cores; results are printed in order.
-        let results = ScanRun.scan(posts, with: scanner) { (post, _, scan) -> [UInt8] in
-            guard json else { return [] }
+        // Posts are scanned (and their JSON lines formatted, and the hosts of their remote references found for
+        // the summary) on all cores; results are printed in order.
+        let results = ScanRun.scan(posts, with: scanner) { (post, _, scan) -> (json: [UInt8], hosts: [String]) in
+            var memo = HostMemo()
+            let hosts = scan.references.compactMap { $0.remote ? memo.host(of: $0.url) : nil }
+            guard json else { return ([], hosts) }
             var bytes: [UInt8] = []
             for r in scan.references where r.remote || all { ReferenceJSON.append(post: post, r, to: &bytes) }
-            return bytes
+            return (bytes, hosts)
         }
 
         var out = StandardOutput()
@@ -60,10 +63,14 @@ struct ScanCommand: AsyncParsableCommand {
                 Diagnostics.warn("\(problem.path): \(problem.message)")
             case .success(let (scan, formatted)):
                 for d in scan.diagnostics { Diagnostics.warn("\(post):\(d.line): \(d.message)") }
-                out.write { $0 += formatted }
+                out.write { $0 += formatted.json }
+                var remoteIndex = 0  // into formatted.hosts, one per remote reference
                 for r in scan.references where r.remote || all {
                     referenceCount += 1
-                    if r.remote, urls.insert(r.url).inserted { hosts.insert(FetchPlanning.host(of: r.url) ?? "") }
+                    if r.remote {
+                        if urls.insert(r.url).inserted { hosts.insert(formatted.hosts[remoteIndex]) }
+                        remoteIndex += 1
+                    }
                     table?.add(post: post, r)
                 }
             }
