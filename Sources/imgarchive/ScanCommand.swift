@@ -54,6 +54,8 @@ struct ScanCommand: AsyncParsableCommand {
         let table = json ? nil : ReferenceTable()
         var referenceCount = 0
         var urls = Set<String>()
+        // One entry per remote reference at most: reserving it up front spares the set's regrowth.
+        urls.reserveCapacity(results.reduce(0) { $0 + ((try? $1.get())?.1.hosts.count ?? 0) })
         var hosts = Set<String>()
         var unreadable = problems.count
         for (post, result) in zip(posts, results) {
@@ -134,13 +136,24 @@ enum ReferenceJSON {
 
     /// Appends a JSON string literal.
     static func quote(_ text: String, to out: inout [UInt8]) {
+        var text = text
+        text.withUTF8 { quote(bytes: $0, to: &out) }
+    }
+
+    /// Appends a JSON string literal of UTF-8 `bytes` (one pass over a buffer when nothing needs escaping).
+    private static func quote(bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
         out.append(0x22)
-        if !text.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
-            out += text.utf8
+        var plain = true
+        for c in bytes where c < 0x20 || c == 0x22 || c == 0x5C {
+            plain = false
+            break
+        }
+        if plain {
+            out.append(contentsOf: bytes)
             out.append(0x22)
             return
         }
-        for c in text.utf8 {
+        for c in bytes {
             switch c {
             case 0x22: out += [0x5C, 0x22]
             case 0x5C: out += [0x5C, 0x5C]
