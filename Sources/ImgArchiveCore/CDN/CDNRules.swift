@@ -240,12 +240,14 @@ public struct CDNRules: Sendable {
         return result
     }
 
-    /// Candidate lists by host, bounded (cleared when full) so a scan over many hosts does not grow it forever.
+    /// Candidate lists by host, bounded (cleared when full) so a scan over many hosts does not grow it forever:
+    /// at most 16,384 hosts of at most 253 bytes (the longest DNS name; longer ones are not cached), a few MB.
     private final class HostCache: Sendable {
-        private static let limit = 4096
+        private static let limit = 16_384
         private let lists = Mutex<[String: [Int]]>([:])
 
         func list(for host: String, compute: () -> [Int]) -> [Int] {
+            guard host.utf8.count <= 253 else { return compute() }
             if let known = lists.withLock({ $0[host] }) { return known }
             let list = compute()
             lists.withLock { lists in
