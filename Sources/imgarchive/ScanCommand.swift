@@ -40,49 +40,65 @@ struct ScanCommand: AsyncParsableCommand {
         let all = self.all
         let json = format == .json
         // Posts are scanned (and their JSON lines formatted, and the hosts of their remote references found for
-        // the summary) on all cores; results are printed in order.
-        let results = ScanRun.scan(posts, with: scanner) { (post, _, scan) -> (json: [UInt8], hosts: [String]) in
-            var memo = HostMemo()
-            let hosts = scan.references.compactMap { $0.remote ? memo.host(of: $0.url) : nil }
-            guard json else { return ([], hosts) }
-            var bytes: [UInt8] = []
-            for r in scan.references where r.remote || all { ReferenceJSON.append(post: post, r, to: &bytes) }
-            return (bytes, hosts)
+        // the summary) on all cores. Each result is printed and counted, in the posts' order, as soon as it and
+        // those before it are done, while later posts are still being scanned.
+        let summary = Mutex(ScanSummary(unreadable: problems.count, table: json ? nil : ReferenceTable()))
+        ScanRun.scan(
+            posts, with: scanner,
+            then: { (post, _, scan) -> (json: [UInt8], hosts: [String]) in
+                var memo = HostMemo()
+                let hosts = scan.references.compactMap { $0.remote ? memo.host(of: $0.url) : nil }
+                guard json else { return ([], hosts) }
+                var bytes: [UInt8] = []
+                for r in scan.references where r.remote || all { ReferenceJSON.append(post: post, r, to: &bytes) }
+                return (bytes, hosts)
+            },
+            inOrder: { index, result in summary.withLock { $0.add(post: posts[index], result, all: all) } })
+        let unreadable = summary.withLock { s in
+            s.table?.print(to: &s.out)
+            s.out.flush()
+            Diagnostics.note(
+                "\(posts.count) posts, \(s.referenceCount) references, \(s.urls.count) distinct URLs, "
+                    + "\(s.hosts.count) hosts" + (s.unreadable > 0 ? ", \(s.unreadable) unreadable" : ""))
+            return s.unreadable
         }
+        if unreadable > 0 { throw ExitCode(1) }
+    }
+}
 
-        var out = StandardOutput()
-        let table = json ? nil : ReferenceTable()
-        var referenceCount = 0
-        var urls = Set<String>()
-        // One entry per remote reference at most: reserving it up front spares the set's regrowth.
-        urls.reserveCapacity(results.reduce(0) { $0 + ((try? $1.get())?.1.hosts.count ?? 0) })
-        var hosts = Set<String>()
-        var unreadable = problems.count
-        for (post, result) in zip(posts, results) {
-            switch result {
-            case .failure(let problem):
-                unreadable += 1
-                Diagnostics.warn("\(problem.path): \(problem.message)")
-            case .success(let (scan, formatted)):
-                for d in scan.diagnostics { Diagnostics.warn("\(post):\(d.line): \(d.message)") }
-                out.write { $0 += formatted.json }
-                var remoteIndex = 0  // into formatted.hosts, one per remote reference
-                for r in scan.references where r.remote || all {
-                    referenceCount += 1
-                    if r.remote {
-                        if urls.insert(r.url).inserted { hosts.insert(formatted.hosts[remoteIndex]) }
-                        remoteIndex += 1
-                    }
-                    table?.add(post: post, r)
+/// What `scan` prints and counts, fed one post at a time in the posts' order.
+struct ScanSummary {
+    var out = StandardOutput()
+    var referenceCount = 0
+    var urls = Set<String>()
+    var hosts = Set<String>()
+    var unreadable: Int
+    var table: ReferenceTable?
+
+    init(unreadable: Int, table: ReferenceTable?) {
+        self.unreadable = unreadable
+        self.table = table
+    }
+
+    /// Prints the post's JSON lines (or keeps its table rows) and counts its references, URLs and hosts.
+    mutating func add(post: String, _ result: ScanRun.Outcome<(json: [UInt8], hosts: [String])>, all: Bool) {
+        switch result {
+        case .failure(let problem):
+            unreadable += 1
+            Diagnostics.warn("\(problem.path): \(problem.message)")
+        case .success(let (scan, formatted)):
+            for d in scan.diagnostics { Diagnostics.warn("\(post):\(d.line): \(d.message)") }
+            out.write { $0 += formatted.json }
+            var remoteIndex = 0  // into formatted.hosts, one per remote reference
+            for r in scan.references where r.remote || all {
+                referenceCount += 1
+                if r.remote {
+                    if urls.insert(r.url).inserted { hosts.insert(formatted.hosts[remoteIndex]) }
+                    remoteIndex += 1
                 }
+                table?.add(post: post, r)
             }
         }
-        table?.print(to: &out)
-        out.flush()
-        Diagnostics.note(
-            "\(posts.count) posts, \(referenceCount) references, \(urls.count) distinct URLs, \(hosts.count) hosts"
-                + (unreadable > 0 ? ", \(unreadable) unreadable" : ""))
-        if unreadable > 0 { throw ExitCode(1) }
     }
 }
 
@@ -111,6 +127,34 @@ enum ScanRun {
         return results.withLock { list in
             list.enumerated().map { i, r in
                 r ?? .failure(SiteWalker.Problem(path: posts[i], message: "was not scanned; run the scan again"))
+            }
+        }
+    }
+
+    /// Scans `posts` on all cores and hands each outcome (after `then`) to `emit` in the posts' order, as soon as
+    /// it and all before it are done. `emit` runs under a lock: its calls never overlap.
+    static func scan<T: Sendable>(
+        _ posts: [String], with scanner: PostScanner, then: @Sendable @escaping (String, [UInt8], PostScan) -> T,
+        inOrder emit: @Sendable (Int, Outcome<T>) -> Void
+    ) {
+        let order = Mutex<(next: Int, ready: [Int: Outcome<T>])>((0, [:]))
+        let workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        let next = Atomic<Int>(0)
+        DispatchQueue.concurrentPerform(iterations: min(workers, max(posts.count, 1))) { _ in
+            while true {
+                let i = next.add(1, ordering: .relaxed).oldValue
+                guard i < posts.count else { return }
+                let result: Outcome<T> = SiteWalker.read(posts[i]).map {
+                    let scan = scanner.scan($0)
+                    return (scan, then(posts[i], $0, scan))
+                }
+                order.withLock { state in
+                    state.ready[i] = result
+                    while let ready = state.ready.removeValue(forKey: state.next) {
+                        emit(state.next, ready)
+                        state.next += 1
+                    }
+                }
             }
         }
     }

@@ -175,7 +175,9 @@ struct CDNPathologicalCase: CustomTestStringConvertible, Sendable {
         CDNPathologicalCase(name: "WordPress size suffixes") { n, k in
             "https://a\(k).example/wp-content/uploads/" + filled("-1x1/wp-content/uploads/", n) + "x.jpg"
         },
-        CDNPathologicalCase(name: "thumbor segments") { n, k in "https://a.example/\(k)/unsafe/" + filled("a/unsafe/", n) },
+        CDNPathologicalCase(name: "thumbor segments") { n, k in
+            "https://a.example/\(k)/unsafe/" + filled("a/unsafe/", n)
+        },
         CDNPathologicalCase(name: "qiniu pipes") { n, k in
             "https://a.example/\(k)?imageMogr2/" + filled("a|imageMogr2/", n) + "x"
         },
@@ -183,9 +185,13 @@ struct CDNPathologicalCase: CustomTestStringConvertible, Sendable {
         CDNPathologicalCase(name: "oss resize items") { n, k in
             "https://a.example/\(k)?x-oss-process=" + filled("resize,w_1,", n)
         },
-        CDNPathologicalCase(name: "many query items") { n, k in "https://a.example/\(k).jpg?" + filled("w=1&imageView2&", n) },
+        CDNPathologicalCase(name: "many query items") { n, k in
+            "https://a.example/\(k).jpg?" + filled("w=1&imageView2&", n)
+        },
         CDNPathologicalCase(name: "style at signs") { n, k in "https://a.example/\(k)" + filled("a.jpg@", n) },
-        CDNPathologicalCase(name: "nested photon hosts") { n, k in "https://i0.wp.com/" + filled("i0.wp.com/", n) + "\(k).jpg" },
+        CDNPathologicalCase(name: "nested photon hosts") { n, k in
+            "https://i0.wp.com/" + filled("i0.wp.com/", n) + "\(k).jpg"
+        },
         CDNPathologicalCase(name: "cloudinary transformations") { n, k in
             "https://res.cloudinary.com/x/image/upload/" + filled("w_1,c_fill,", n) + "/v\(k)/a.jpg"
         },
