@@ -163,17 +163,48 @@ enum ScanRun {
 /// One JSON object per reference, keys in a fixed order, written as bytes.
 enum ReferenceJSON {
     static func append(post: String, _ r: ImageReference, to out: inout [UInt8]) {
+        // Written piece by piece (no interpolated Strings): this runs once per reference.
         out += #"{"post":"#.utf8
         quote(post, to: &out)
-        out += #","line":\#(r.line),"column":\#(r.column),"kind":"\#(r.kind.rawValue)","url":"#.utf8
+        out += #","line":"#.utf8
+        decimal(r.line, to: &out)
+        out += #","column":"#.utf8
+        decimal(r.column, to: &out)
+        out += #","kind":""#.utf8
+        out += r.kind.rawValue.utf8
+        out += #"","url":"#.utf8
         quote(r.url, to: &out)
         out += #","written":"#.utf8
         quote(r.written, to: &out)
         out += #","origin":"#.utf8
         quote(r.origin, to: &out)
-        out += #","width":\#(r.width.map(String.init) ?? "null"),"wrapped":\#(r.wrapped),"remote":\#(r.remote)"#.utf8
-        out += #","range":[\#(r.range.lowerBound),\#(r.range.upperBound)]}"#.utf8
-        out.append(0x0A)
+        out += #","width":"#.utf8
+        if let width = r.width { decimal(width, to: &out) } else { out += "null".utf8 }
+        out += (r.wrapped ? #","wrapped":true"# : #","wrapped":false"#).utf8
+        out += (r.remote ? #","remote":true"# : #","remote":false"#).utf8
+        out += #","range":["#.utf8
+        decimal(r.range.lowerBound, to: &out)
+        out.append(UInt8(ascii: ","))
+        decimal(r.range.upperBound, to: &out)
+        out += "]}\n".utf8
+    }
+
+    /// Appends `value` in decimal, as `String(value)` writes it.
+    static func decimal(_ value: Int, to out: inout [UInt8]) {
+        guard value >= 0 else {
+            out += String(value).utf8
+            return
+        }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { buffer in
+            var start = buffer.count
+            var rest = value
+            repeat {
+                start -= 1
+                buffer[start] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+            } while rest > 0
+            out += buffer[start...]
+        }
     }
 
     private static let hex = Array("0123456789abcdef".utf8)
