@@ -5,14 +5,15 @@ import Testing
 @Suite("Host memo")
 struct CDNHostMemoTests {
     static let urls: [String] = {
-        var urls = CDNCase.all.map(\.input) + [
-            "https://a.example/x", "HTTPS://A.Example:8080/x", "https://u:p@b.example/x", "https://b.example",
-            "https://b.example?x", "https://b.example#f", "https://[::1]:80/x", "http://c.example/\u{301}x",
-            "http://c.example/\u{301}", "http://c.é.example/x", "http://c.example\u{301}/x", "noscheme/x",
-            "a:b://c.example/x", "::///x", "https:/x.example/y", "https:://x.example/y", "https://x\r\n.example/y",
-            "https://x.example/", "https://x.example?", "//x.example/y", "", "://", "https://x.example:/y",
-            "https://x@y@z.example/q", "http://c.example/\u{301}y", "https://b.example/y",
-        ]
+        var urls =
+            CDNCase.all.map(\.input) + [
+                "https://a.example/x", "HTTPS://A.Example:8080/x", "https://u:p@b.example/x", "https://b.example",
+                "https://b.example?x", "https://b.example#f", "https://[::1]:80/x", "http://c.example/\u{301}x",
+                "http://c.example/\u{301}", "http://c.é.example/x", "http://c.example\u{301}/x", "noscheme/x",
+                "a:b://c.example/x", "::///x", "https:/x.example/y", "https:://x.example/y", "https://x\r\n.example/y",
+                "https://x.example/", "https://x.example?", "//x.example/y", "", "://", "https://x.example:/y",
+                "https://x@y@z.example/q", "http://c.example/\u{301}y", "https://b.example/y",
+            ]
         urls += urls.map { $0.uppercased() }
         return urls
     }()
