@@ -1,4 +1,6 @@
+import Dispatch
 import Foundation
+import Synchronization
 import Testing
 
 @testable import ImgArchiveCore
@@ -64,6 +66,22 @@ struct CDNFastPathTests {
         let second = CDNCase.all.map { fresh.resolve($0.input) }
         #expect(first == second)
         #expect(first == CDNCase.all.map { Self.general.resolve($0.input) })
+    }
+
+    @Test("threads sharing one table (and its host cache) get the general engine's answers")
+    func concurrentResolution() {
+        let shared = CDNRules.builtIn.adding(userRules: [])  // a fresh, empty host cache
+        let urls = Array(Self.inputs.prefix(1_200))
+        let expected = urls.map { Self.general.resolve($0) }
+        let mismatches = Mutex(0)
+        DispatchQueue.concurrentPerform(iterations: 4) { worker in
+            // Each worker walks the list from a different point, so hosts are first seen concurrently.
+            for k in 0..<urls.count {
+                let i = (k + worker * urls.count / 4) % urls.count
+                if shared.resolve(urls[i]) != expected[i] { mismatches.withLock { $0 += 1 } }
+            }
+        }
+        #expect(mismatches.withLock { $0 } == 0)
     }
 
     @Test("the byte-buffer URL split is the general one")
