@@ -28,6 +28,8 @@ struct CDNFastPathTests {
             out.append(url.replacingOccurrences(of: ".jpg", with: "图片.jpg"))
             out.append(url.replacingOccurrences(of: "://", with: "://user@"))
             out.append(url.replacingOccurrences(of: ".com/", with: ".com:8080/"))
+            out.append(url.replacingOccurrences(of: "://", with: "://例."))
+            out.append(url.replacingOccurrences(of: "://", with: "://[::1]"))
             // Cut after each separator: every prefix a rule might half-match.
             let bytes = Array(url.utf8)
             for (i, b) in bytes.enumerated() where "/?&=#!@_-.,".utf8.contains(b) {
