@@ -39,41 +39,66 @@ struct ScanCommand: AsyncParsableCommand {
         for problem in problems { Diagnostics.warn("\(problem.path): \(problem.message)") }
         let all = self.all
         let json = format == .json
-        // Posts are scanned (and their JSON lines formatted) on all cores; results are printed in order.
-        let results = ScanRun.scan(posts, with: scanner) { (post, _, scan) -> [UInt8] in
-            guard json else { return [] }
-            var bytes: [UInt8] = []
-            for r in scan.references where r.remote || all { ReferenceJSON.append(post: post, r, to: &bytes) }
-            return bytes
+        // Posts are scanned (and their JSON lines formatted, and the hosts of their remote references found for
+        // the summary) on all cores. Each result is printed and counted, in the posts' order, as soon as it and
+        // those before it are done, while later posts are still being scanned.
+        let summary = Mutex(ScanSummary(unreadable: problems.count, table: json ? nil : ReferenceTable()))
+        ScanRun.scan(
+            posts, with: scanner,
+            then: { (post, _, scan) -> (json: [UInt8], hosts: [String]) in
+                var memo = HostMemo()
+                let hosts = scan.references.compactMap { $0.remote ? memo.host(of: $0.url) : nil }
+                guard json else { return ([], hosts) }
+                var bytes: [UInt8] = []
+                for r in scan.references where r.remote || all { ReferenceJSON.append(post: post, r, to: &bytes) }
+                return (bytes, hosts)
+            },
+            inOrder: { index, result in summary.withLock { $0.add(post: posts[index], result, all: all) } })
+        let unreadable = summary.withLock { s in
+            s.table?.print(to: &s.out)
+            s.out.flush()
+            Diagnostics.note(
+                "\(posts.count) posts, \(s.referenceCount) references, \(s.urls.count) distinct URLs, "
+                    + "\(s.hosts.count) hosts" + (s.unreadable > 0 ? ", \(s.unreadable) unreadable" : ""))
+            return s.unreadable
         }
+        if unreadable > 0 { throw ExitCode(1) }
+    }
+}
 
-        var out = StandardOutput()
-        let table = json ? nil : ReferenceTable()
-        var referenceCount = 0
-        var urls = Set<String>()
-        var hosts = Set<String>()
-        var unreadable = problems.count
-        for (post, result) in zip(posts, results) {
-            switch result {
-            case .failure(let problem):
-                unreadable += 1
-                Diagnostics.warn("\(problem.path): \(problem.message)")
-            case .success(let (scan, formatted)):
-                for d in scan.diagnostics { Diagnostics.warn("\(post):\(d.line): \(d.message)") }
-                out.write { $0 += formatted }
-                for r in scan.references where r.remote || all {
-                    referenceCount += 1
-                    if r.remote, urls.insert(r.url).inserted { hosts.insert(FetchPlanning.host(of: r.url) ?? "") }
-                    table?.add(post: post, r)
+/// What `scan` prints and counts, fed one post at a time in the posts' order.
+struct ScanSummary {
+    var out = StandardOutput()
+    var referenceCount = 0
+    var urls = Set<String>()
+    var hosts = Set<String>()
+    var unreadable: Int
+    var table: ReferenceTable?
+
+    init(unreadable: Int, table: ReferenceTable?) {
+        self.unreadable = unreadable
+        self.table = table
+    }
+
+    /// Prints the post's JSON lines (or keeps its table rows) and counts its references, URLs and hosts.
+    mutating func add(post: String, _ result: ScanRun.Outcome<(json: [UInt8], hosts: [String])>, all: Bool) {
+        switch result {
+        case .failure(let problem):
+            unreadable += 1
+            Diagnostics.warn("\(problem.path): \(problem.message)")
+        case .success(let (scan, formatted)):
+            for d in scan.diagnostics { Diagnostics.warn("\(post):\(d.line): \(d.message)") }
+            out.write { $0 += formatted.json }
+            var remoteIndex = 0  // into formatted.hosts, one per remote reference
+            for r in scan.references where r.remote || all {
+                referenceCount += 1
+                if r.remote {
+                    if urls.insert(r.url).inserted { hosts.insert(formatted.hosts[remoteIndex]) }
+                    remoteIndex += 1
                 }
+                table?.add(post: post, r)
             }
         }
-        table?.print(to: &out)
-        out.flush()
-        Diagnostics.note(
-            "\(posts.count) posts, \(referenceCount) references, \(urls.count) distinct URLs, \(hosts.count) hosts"
-                + (unreadable > 0 ? ", \(unreadable) unreadable" : ""))
-        if unreadable > 0 { throw ExitCode(1) }
     }
 }
 
@@ -105,35 +130,105 @@ enum ScanRun {
             }
         }
     }
+
+    /// Scans `posts` on all cores and hands each outcome (after `then`) to `emit` in the posts' order, as soon as
+    /// it and all before it are done. `emit` runs under a lock: its calls never overlap.
+    static func scan<T: Sendable>(
+        _ posts: [String], with scanner: PostScanner, then: @Sendable @escaping (String, [UInt8], PostScan) -> T,
+        inOrder emit: @Sendable (Int, Outcome<T>) -> Void
+    ) {
+        let order = Mutex<(next: Int, ready: [Int: Outcome<T>])>((0, [:]))
+        let workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        let next = Atomic<Int>(0)
+        DispatchQueue.concurrentPerform(iterations: min(workers, max(posts.count, 1))) { _ in
+            while true {
+                let i = next.add(1, ordering: .relaxed).oldValue
+                guard i < posts.count else { return }
+                let result: Outcome<T> = SiteWalker.read(posts[i]).map {
+                    let scan = scanner.scan($0)
+                    return (scan, then(posts[i], $0, scan))
+                }
+                order.withLock { state in
+                    state.ready[i] = result
+                    while let ready = state.ready.removeValue(forKey: state.next) {
+                        emit(state.next, ready)
+                        state.next += 1
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// One JSON object per reference, keys in a fixed order, written as bytes.
 enum ReferenceJSON {
     static func append(post: String, _ r: ImageReference, to out: inout [UInt8]) {
+        // Written piece by piece (no interpolated Strings): this runs once per reference.
         out += #"{"post":"#.utf8
         quote(post, to: &out)
-        out += #","line":\#(r.line),"column":\#(r.column),"kind":"\#(r.kind.rawValue)","url":"#.utf8
+        out += #","line":"#.utf8
+        decimal(r.line, to: &out)
+        out += #","column":"#.utf8
+        decimal(r.column, to: &out)
+        out += #","kind":""#.utf8
+        out += r.kind.rawValue.utf8
+        out += #"","url":"#.utf8
         quote(r.url, to: &out)
         out += #","written":"#.utf8
         quote(r.written, to: &out)
         out += #","origin":"#.utf8
         quote(r.origin, to: &out)
-        out += #","width":\#(r.width.map(String.init) ?? "null"),"wrapped":\#(r.wrapped),"remote":\#(r.remote)"#.utf8
-        out += #","range":[\#(r.range.lowerBound),\#(r.range.upperBound)]}"#.utf8
-        out.append(0x0A)
+        out += #","width":"#.utf8
+        if let width = r.width { decimal(width, to: &out) } else { out += "null".utf8 }
+        out += (r.wrapped ? #","wrapped":true"# : #","wrapped":false"#).utf8
+        out += (r.remote ? #","remote":true"# : #","remote":false"#).utf8
+        out += #","range":["#.utf8
+        decimal(r.range.lowerBound, to: &out)
+        out.append(UInt8(ascii: ","))
+        decimal(r.range.upperBound, to: &out)
+        out += "]}\n".utf8
+    }
+
+    /// Appends `value` in decimal, as `String(value)` writes it.
+    static func decimal(_ value: Int, to out: inout [UInt8]) {
+        guard value >= 0 else {
+            out += String(value).utf8
+            return
+        }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { buffer in
+            var start = buffer.count
+            var rest = value
+            repeat {
+                start -= 1
+                buffer[start] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+            } while rest > 0
+            out += buffer[start...]
+        }
     }
 
     private static let hex = Array("0123456789abcdef".utf8)
 
     /// Appends a JSON string literal.
     static func quote(_ text: String, to out: inout [UInt8]) {
+        var text = text
+        text.withUTF8 { quote(bytes: $0, to: &out) }
+    }
+
+    /// Appends a JSON string literal of UTF-8 `bytes` (one pass over a buffer when nothing needs escaping).
+    private static func quote(bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
         out.append(0x22)
-        if !text.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
-            out += text.utf8
+        var plain = true
+        for c in bytes where c < 0x20 || c == 0x22 || c == 0x5C {
+            plain = false
+            break
+        }
+        if plain {
+            out.append(contentsOf: bytes)
             out.append(0x22)
             return
         }
-        for c in text.utf8 {
+        for c in bytes {
             switch c {
             case 0x22: out += [0x5C, 0x22]
             case 0x5C: out += [0x5C, 0x5C]

@@ -1,3 +1,4 @@
+internal import Synchronization
 import Yams
 
 /// An ordered list of CDN rules and the engine that applies them.
@@ -15,6 +16,20 @@ public struct CDNRules: Sendable {
     private let byHost: [String: [Int]]
     /// Positions of the rules by `*.domain` domain.
     private let byDomain: [String: [Int]]
+    /// The `requires` literals of all rules, found in one pass over the URL.
+    private let triggers: Triggers
+    /// Per rule: how its `requires` prefilter is checked.
+    private let gates: [Gate]
+    /// Candidate lists (host list and host regex already applied) by host, filled on first use.
+    private let hostCache = HostCache()
+    /// The most labels a `*.domain` of the table has, and the longest such domain in bytes: longer host suffixes
+    /// cannot be in `byDomain`.
+    private let domainLabels: Int
+    private let domainBytes: Int
+    /// Whether `resolve` takes the fast paths: `requires` literals found in one pass, candidate rules cached per
+    /// host, regexes skipped when a literal they need is missing, captures read by group number. Off, it runs the
+    /// general engine, the reference the fast paths are tested against (same `CDNResolution` for every URL).
+    let fastPaths: Bool
 
     /// The rules in the order they are tried.
     public var rules: [CDNRule] { compiled.map(\.rule) }
@@ -25,8 +40,14 @@ public struct CDNRules: Sendable {
         self.init(compiled: rules.compactMap { try? CompiledRule($0) })
     }
 
-    private init(compiled: [CompiledRule]) {
+    /// The same table with the fast paths on or off (tests compare the two).
+    init(rules: [CDNRule], fastPaths: Bool) {
+        self.init(compiled: rules.compactMap { try? CompiledRule($0) }, fastPaths: fastPaths)
+    }
+
+    private init(compiled: [CompiledRule], fastPaths: Bool = true) {
         self.compiled = compiled
+        self.fastPaths = fastPaths
         var anyHost: [Int] = []
         var byHost: [String: [Int]] = [:]
         var byDomain: [String: [Int]] = [:]
@@ -38,17 +59,54 @@ public struct CDNRules: Sendable {
         self.anyHost = anyHost
         self.byHost = byHost
         self.byDomain = byDomain
+        domainLabels = byDomain.keys.map { $0.utf8.count(where: { $0 == UInt8(ascii: ".") }) + 1 }.max() ?? 0
+        domainBytes = byDomain.keys.map(\.utf8.count).max() ?? 0
+        let triggers = Triggers(compiled.map(\.requires))
+        self.triggers = triggers
+        gates = compiled.map { rule in
+            guard !rule.requires.isEmpty else { return .none }
+            return triggers.mask(of: rule.requires).map(Gate.mask) ?? .direct
+        }
     }
 
-    /// Positions of the rules whose host list admits `host`, in table order.
+    /// How a rule's `requires` prefilter is checked.
+    private enum Gate: Sendable {
+        /// The rule has no prefilter.
+        case none
+        /// One of these trigger bits must be set.
+        case mask(UInt64)
+        /// Too many literals for the trigger mask: search the URL.
+        case direct
+    }
+
+    /// Positions of the rules that admit `host` (host list and host regex), in table order; cached per host.
+    private func admitting(host: String) -> [Int] {
+        hostCache.list(for: host) {
+            var previous = -1
+            return candidates(for: host).filter { index in
+                defer { previous = index }
+                return index != previous && compiled[index].admitsByRegex(host: host, fast: true)
+            }
+        }
+    }
+
+    /// Positions of the rules whose host list admits `host`, in table order (a rule may appear twice in a row).
     private func candidates(for host: String) -> [Int] {
         var found = anyHost
         if let exact = byHost[host] { found += exact }
-        var domain = Substring(host)
-        while true {
-            if let rules = byDomain[String(domain)] { found += rules }
-            guard let dot = domain.utf8.firstIndex(of: UInt8(ascii: ".")) else { break }
-            domain = domain[domain.utf8.index(after: dot)...]
+        // The host and each suffix after a dot, shortest first; only those with as few labels and bytes as some
+        // `*.domain` can match one, so a host of 10,000 dots costs one pass, not 10,000 lookups.
+        let utf8 = host.utf8
+        var end = utf8.endIndex
+        var labels = 1
+        while labels <= domainLabels {
+            let dot = utf8[..<end].lastIndex(of: UInt8(ascii: "."))
+            let start = dot.map { utf8.index(after: $0) } ?? utf8.startIndex
+            guard utf8.distance(from: start, to: utf8.endIndex) <= domainBytes else { break }
+            if let rules = byDomain[String(host[start...])] { found += rules }
+            guard let dot else { break }
+            end = dot
+            labels += 1
         }
         found.sort()
         return found
@@ -56,7 +114,7 @@ public struct CDNRules: Sendable {
 
     /// User rules are tried before the built-in ones.
     public func adding(userRules: [CDNRule]) -> CDNRules {
-        CDNRules(compiled: CDNRules(rules: userRules).compiled + compiled)
+        CDNRules(compiled: CDNRules(rules: userRules).compiled + compiled, fastPaths: fastPaths)
     }
 
     /// Checks that every rule compiles; the error names the rule's index and field.
@@ -123,38 +181,81 @@ public struct CDNRules: Sendable {
     }
 
     private func resolve(_ url: String, depth: Int) -> CDNResolution {
-        guard let parts = CDNURL(url) else { return CDNResolution(origin: url) }
-        var previous = -1
-        for index in candidates(for: parts.host) where index != previous {
-            previous = index
-            let rule = compiled[index]
-            guard rule.admitsByRegex(host: parts.host) else { continue }
-            guard let outcome = rule.apply(url, parts) else { continue }
-            let here = CDNResolution(
-                origin: outcome.origin, width: outcome.width, height: outcome.height, mode: outcome.mode,
-                rule: rule.rule.name)
-            guard rule.rule.unwrap else { return here }
-            // A proxy: the inner URL must itself be absolute http(s), else the rule does not apply.
-            guard CDNURL(outcome.origin) != nil else { continue }
-            // Past the depth limit the proxy URL itself is the origin (still fetchable), with its size.
-            guard depth < Self.maxUnwrapDepth else {
-                var asWritten = here
-                asWritten.origin = url
-                return asWritten
+        guard let parts = CDNURL(url, fast: fastPaths) else { return CDNResolution(origin: url) }
+        if fastPaths {
+            let present = triggers.present(in: url)
+            for index in admitting(host: parts.host) {
+                switch gates[index] {
+                case .none: break
+                case .mask(let mask): if present & mask == 0 { continue }
+                case .direct: if !compiled[index].requires.contains(where: { CDNURL.contains(url, $0) }) { continue }
+                }
+                let rule = compiled[index]
+                guard let outcome = rule.apply(url, parts, fast: true),
+                    let result = decide(rule, outcome, url, depth: depth)
+                else { continue }
+                return result
             }
-            let inner = resolve(outcome.origin, depth: depth + 1)
-            var result = here
-            result.origin = inner.origin
-            if let innerRule = inner.rule { result.rule = "\(rule.rule.name)>\(innerRule)" }
-            // The size comes from the outermost layer that gives a width (else one that gives a height).
-            if here.width == nil && (inner.width != nil || here.height == nil) {
-                result.width = inner.width
-                result.height = inner.height
-                result.mode = inner.mode
+        } else {
+            var previous = -1
+            for index in candidates(for: parts.host) where index != previous {
+                previous = index
+                let rule = compiled[index]
+                guard rule.admitsByRegex(host: parts.host) else { continue }
+                if !rule.requires.isEmpty, !rule.requires.contains(where: { CDNURL.contains(url, $0) }) { continue }
+                guard let outcome = rule.apply(url, parts),
+                    let result = decide(rule, outcome, url, depth: depth)
+                else { continue }
+                return result
             }
-            return result
         }
         return CDNResolution(origin: url)
+    }
+
+    /// The resolution when `rule` matched `url` with `outcome`; nil when a proxy's inner URL is not http(s), so
+    /// the next rule is tried.
+    private func decide(_ rule: CompiledRule, _ outcome: RuleOutcome, _ url: String, depth: Int) -> CDNResolution? {
+        let here = CDNResolution(
+            origin: outcome.origin, width: outcome.width, height: outcome.height, mode: outcome.mode,
+            rule: rule.rule.name)
+        guard rule.rule.unwrap else { return here }
+        // A proxy: the inner URL must itself be absolute http(s), else the rule does not apply.
+        guard CDNURL(outcome.origin, fast: fastPaths) != nil else { return nil }
+        // Past the depth limit the proxy URL itself is the origin (still fetchable), with its size.
+        guard depth < Self.maxUnwrapDepth else {
+            var asWritten = here
+            asWritten.origin = url
+            return asWritten
+        }
+        let inner = resolve(outcome.origin, depth: depth + 1)
+        var result = here
+        result.origin = inner.origin
+        if let innerRule = inner.rule { result.rule = "\(rule.rule.name)>\(innerRule)" }
+        // The size comes from the outermost layer that gives a width (else one that gives a height).
+        if here.width == nil && (inner.width != nil || here.height == nil) {
+            result.width = inner.width
+            result.height = inner.height
+            result.mode = inner.mode
+        }
+        return result
+    }
+
+    /// Candidate lists by host, bounded (cleared when full) so a scan over many hosts does not grow it forever:
+    /// at most 16,384 hosts of at most 253 bytes (the longest DNS name; longer ones are not cached), a few MB.
+    private final class HostCache: Sendable {
+        private static let limit = 16_384
+        private let lists = Mutex<[String: [Int]]>([:])
+
+        func list(for host: String, compute: () -> [Int]) -> [Int] {
+            guard host.utf8.count <= 253 else { return compute() }
+            if let known = lists.withLock({ $0[host] }) { return known }
+            let list = compute()
+            lists.withLock { lists in
+                if lists.count >= Self.limit { lists.removeAll(keepingCapacity: true) }
+                lists[host] = list
+            }
+            return list
+        }
     }
 
     /// The key path (`find[1]`) and cause of a decoding error.

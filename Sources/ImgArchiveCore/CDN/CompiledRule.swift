@@ -4,6 +4,11 @@ import Foundation
 struct CompiledRegex: @unchecked Sendable {  // NSRegularExpression is immutable and documented thread-safe.
     let regex: NSRegularExpression
     let names: [String]
+    /// Literals every match contains (`RequiredLiterals`): when one is missing the regex is not run (fast path).
+    let literals: [[UInt8]]
+    /// The group number of each of `names`, in the same order, when the pattern's groups could be counted (the
+    /// count agrees with the compiled regex); nil: captures are looked up by name.
+    let groupNumbers: [Int]?
 
     /// Finds `(?<name>` groups in a pattern (look-behinds `(?<=`/`(?<!` are not names).
     private static let groupName: NSRegularExpression? = try? NSRegularExpression(
@@ -11,33 +16,68 @@ struct CompiledRegex: @unchecked Sendable {  // NSRegularExpression is immutable
 
     init(_ pattern: String, caseInsensitive: Bool = false) throws {
         regex = try NSRegularExpression(pattern: pattern, options: caseInsensitive ? [.caseInsensitive] : [])
-        guard let groupName = Self.groupName else {
-            names = []
-            return
+        literals = caseInsensitive ? [] : RequiredLiterals.of(pattern)
+        var names: [String] = []
+        if let groupName = Self.groupName {
+            let range = NSRange(pattern.startIndex..., in: pattern)
+            names = groupName.matches(in: pattern, range: range).compactMap { match in
+                Range(match.range(at: 1), in: pattern).map { String(pattern[$0]) }
+            }
         }
-        let range = NSRange(pattern.startIndex..., in: pattern)
-        names = groupName.matches(in: pattern, range: range).compactMap { match in
-            Range(match.range(at: 1), in: pattern).map { String(pattern[$0]) }
+        self.names = names
+        if let groups = RequiredLiterals.captureGroups(pattern), groups.count == regex.numberOfCaptureGroups {
+            let numbers = names.map { name in groups.firstIndex(of: name).map { $0 + 1 } }
+            groupNumbers = numbers.contains(nil) ? nil : numbers.compactMap { $0 }
+        } else {
+            groupNumbers = nil
         }
     }
 
     /// The named captures of the first match in `text`, nil when there is none. Groups that did not take part
-    /// are absent.
-    func captures(in text: String) -> [String: String]? {
-        guard let match = regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) else { return nil }
+    /// are absent. `fast` skips the regex when a required literal is missing and reads captures by group number.
+    func captures(in text: String, fast: Bool = false) -> [String: String]? {
+        guard fast else {
+            guard let match = regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) else {
+                return nil
+            }
+            var result: [String: String] = [:]
+            for name in names {
+                let range = match.range(withName: name)
+                if range.location != NSNotFound, let swiftRange = Range(range, in: text) {
+                    result[name] = String(text[swiftRange])
+                }
+            }
+            return result
+        }
+        var copy = text
+        let (ascii, possible) = copy.withUTF8 { bytes in
+            (!bytes.contains(where: { $0 >= 0x80 }), literals.allSatisfy { CDNURL.contains(bytes, $0) })
+        }
+        guard possible else { return nil }
+        // ASCII text: UTF-16 offsets are UTF-8 offsets, so ranges convert without walking the string.
+        let length = ascii ? text.utf8.count : text.utf16.count
+        guard let match = regex.firstMatch(in: text, range: NSRange(location: 0, length: length)) else { return nil }
         var result: [String: String] = [:]
-        for name in names {
-            let range = match.range(withName: name)
-            if range.location != NSNotFound, let swiftRange = Range(range, in: text) {
+        result.reserveCapacity(names.count)
+        for (position, name) in names.enumerated() {
+            let range = groupNumbers.map { match.range(at: $0[position]) } ?? match.range(withName: name)
+            guard range.location != NSNotFound else { continue }
+            if ascii {
+                let utf8 = text.utf8
+                let lower = utf8.index(utf8.startIndex, offsetBy: range.location)
+                let upper = utf8.index(lower, offsetBy: range.length)
+                result[name] = String(text[lower..<upper])
+            } else if let swiftRange = Range(range, in: text) {
                 result[name] = String(text[swiftRange])
             }
         }
         return result
     }
 
-    /// Whether the regex matches anywhere in `text`.
-    func matches(_ text: String) -> Bool {
-        regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
+    /// Whether the regex matches anywhere in `text`; `fast` skips it when a required literal is missing.
+    func matches(_ text: String, fast: Bool = false) -> Bool {
+        if fast && !literals.allSatisfy({ CDNURL.contains(text, $0) }) { return false }
+        return regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
     }
 }
 
@@ -150,15 +190,17 @@ struct RuleOutcome: Sendable {
     var mode: ResizeMode?
 }
 
-/// A `CDNRule` with its regexes compiled and its template parsed.
-struct CompiledRule: Sendable {
+/// A `CDNRule` with its regexes compiled and its template parsed. A class, so that trying a rule does not copy
+/// (and retain) each of its fields.
+final class CompiledRule: Sendable {
     let rule: CDNRule
     /// Exact host names the rule admits.
     let exactHosts: Set<String>
     /// Domains whose subdomains (and the domain itself) the rule admits (`*.example.com` → `example.com`).
     let wildcardDomains: Set<String>
     private let hostRegex: CompiledRegex?
-    private let requires: [[UInt8]]
+    /// The `requires` literals (UTF-8); `CDNRules` checks them before `apply`.
+    let requires: [[UInt8]]
     private let pattern: CompiledRegex
     private let finds: [CompiledRegex]
     private let template: OriginTemplate?
@@ -232,29 +274,32 @@ struct CompiledRule: Sendable {
     var isAnyHost: Bool { exactHosts.isEmpty && wildcardDomains.isEmpty }
 
     /// Whether the host regex (if any) admits `host`; the host list is checked by `CDNRules`' index.
-    func admitsByRegex(host: String) -> Bool {
-        hostRegex.map { $0.matches(host) } ?? true
+    func admitsByRegex(host: String, fast: Bool = false) -> Bool {
+        hostRegex.map { $0.matches(host, fast: fast) } ?? true
     }
 
-    /// Applies the rule to `url`; nil when it does not match.
-    func apply(_ url: String, _ parts: CDNURL) -> RuleOutcome? {
-        if !requires.isEmpty, !requires.contains(where: { CDNURL.contains(url, $0) }) { return nil }
+    /// Applies the rule to `url`, whose `requires` prefilter the caller has checked; nil when it does not match.
+    /// `fast` turns on the shortcuts that give the same answer with less work (`CDNRules.fastPaths`).
+    func apply(_ url: String, _ parts: CDNURL, fast: Bool = false) -> RuleOutcome? {
         var captures: [String: String]
         var origin: String?
         switch rule.subject {
         case .url:
-            guard let found = pattern.captures(in: url) else { return nil }
+            guard let found = pattern.captures(in: url, fast: fast) else { return nil }
             captures = found
-            addFinds(to: &captures, subject: url)
+            addFinds(to: &captures, subject: url, fast: fast)
             origin = template.map { $0.render(captures) } ?? captures["origin"] ?? parts.withoutFragment
         case .queryItem:
             var match: (index: Int, captures: [String: String])?
             let items = parts.queryItems
             guard !items.isEmpty else { return nil }
             for (index, item) in items.enumerated() {
-                let decoded = item.removingPercentEncoding ?? String(item)
-                if var found = pattern.captures(in: decoded) {
-                    addFinds(to: &found, subject: decoded)
+                // Without a `%` there is nothing to decode (fast path).
+                let decoded =
+                    fast && !item.utf8.contains(UInt8(ascii: "%"))
+                    ? String(item) : item.removingPercentEncoding ?? String(item)
+                if var found = pattern.captures(in: decoded, fast: fast) {
+                    addFinds(to: &found, subject: decoded, fast: fast)
                     match = (index, found)
                     break
                 }
@@ -286,11 +331,13 @@ struct CompiledRule: Sendable {
     }
 
     /// Fills captures the pattern left empty from the `find` searches (in `scope` when the pattern has it).
-    private func addFinds(to captures: inout [String: String], subject: String) {
+    private func addFinds(to captures: inout [String: String], subject: String, fast: Bool) {
         guard !finds.isEmpty else { return }
         let scope = captures["scope"] ?? subject
         for find in finds {
-            guard let found = find.captures(in: scope) else { continue }
+            // A search can only fill empty captures: when all of its are filled it changes nothing (fast path).
+            if fast && find.names.allSatisfy({ !(captures[$0]?.isEmpty ?? true) }) { continue }
+            guard let found = find.captures(in: scope, fast: fast) else { continue }
             for (name, value) in found where !value.isEmpty && (captures[name]?.isEmpty ?? true) {
                 captures[name] = value
             }

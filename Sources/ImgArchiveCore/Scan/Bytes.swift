@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// Byte constants and classes shared by the scanner passes.
 enum ASCII {
     static let tab: UInt8 = 0x09
@@ -91,6 +97,16 @@ struct ByteView {
         let first = literal.utf8Start[0]
         var i = from
         let last = end - n
+        if !caseInsensitive, from >= 0, end <= base.count, let start = base.baseAddress {
+            // memchr for the first byte (vectorised in libc), then compare the rest.
+            while i <= last {
+                guard let hit = memchr(start + i, Int32(first), last - i + 1) else { return nil }
+                let j = start.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+                if matches(literal, at: j, end: end) { return j }
+                i = j + 1
+            }
+            return nil
+        }
         while i <= last {
             let c = caseInsensitive ? ASCII.lower(base[i]) : base[i]
             if c == first,

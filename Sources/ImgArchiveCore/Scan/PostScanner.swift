@@ -1,5 +1,3 @@
-import Synchronization
-
 /// What the scanner looks for, beyond the syntax it always reads.
 public struct ScanOptions: Sendable {
     /// Front-matter fields that hold images; `a.b` names a nested field.
@@ -25,7 +23,6 @@ public struct ScanOptions: Sendable {
 public struct PostScanner: Sendable {
     /// The options this scanner was made with.
     public let options: ScanOptions
-    private let cache = ResolutionCache()
 
     /// Creates a scanner.
     public init(options: ScanOptions = ScanOptions()) {
@@ -79,7 +76,7 @@ public struct PostScanner: Sendable {
         var width = r.hint.width
         var height = r.hint.height
         if resolved.remote {
-            let cdn = cache.resolve(resolved.url, rules: options.cdnRules)
+            let cdn = options.cdnRules.resolve(resolved.url)
             origin = cdn.origin
             if width == nil {
                 width = cdn.width
@@ -97,21 +94,5 @@ public struct PostScanner: Sendable {
             kind: r.kind, range: r.span, line: lineIndex + 1, column: column, written: b.string(r.span),
             url: resolved.url, origin: origin, width: width, height: height, wrapped: r.wrapped,
             remote: resolved.remote)
-    }
-}
-
-/// CDN resolutions by URL: the same image is usually referenced from many posts.
-private final class ResolutionCache: Sendable {
-    private let entries = Mutex<[String: CDNResolution]>([:])
-    private static let limit = 100_000
-
-    func resolve(_ url: String, rules: CDNRules) -> CDNResolution {
-        if let hit = entries.withLock({ $0[url] }) { return hit }
-        let resolution = rules.resolve(url)
-        entries.withLock {
-            if $0.count >= Self.limit { $0.removeAll(keepingCapacity: true) }
-            $0[url] = resolution
-        }
-        return resolution
     }
 }
