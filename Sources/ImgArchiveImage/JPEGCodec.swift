@@ -13,8 +13,9 @@ func jpegError(_ status: CJPEGShim_Status, path: String) -> ImageError {
     let message = withUnsafeBytes(of: status.message) { raw in
         String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
     }
-    return ImageError(code: code, path: path, message: message.isEmpty ? "JPEG error" : message,
-                      libraryCode: status.libCode, warnings: Int(status.warnings))
+    return ImageError(
+        code: code, path: path, message: message.isEmpty ? "JPEG error" : message,
+        libraryCode: status.libCode, warnings: Int(status.warnings))
 }
 
 /// An opened JPEG file whose header has been read; owns the libjpeg decoder.
@@ -121,8 +122,9 @@ enum JPEGEncoder {
                     o.iccLength = icc.count
                     o.app1 = app1.isEmpty ? nil : app1P.baseAddress
                     o.app1Length = app1.count
-                    return CJPEGShim_encode(path, px.baseAddress, Int32(image.width), Int32(image.height),
-                                            Int32(image.channels), image.rowBytes, &o, &status)
+                    return CJPEGShim_encode(
+                        path, px.baseAddress, Int32(image.width), Int32(image.height),
+                        Int32(image.channels), image.rowBytes, &o, &status)
                 }
             }
         }

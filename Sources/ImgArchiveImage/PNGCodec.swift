@@ -21,7 +21,8 @@ func pngError(code: Int32, message: String, libraryCode: Int32? = nil, path: Str
             kind = .corrupt
         }
     }
-    return ImageError(code: kind, path: path, message: message.isEmpty ? "PNG error" : message, libraryCode: libraryCode)
+    return ImageError(
+        code: kind, path: path, message: message.isEmpty ? "PNG error" : message, libraryCode: libraryCode)
 }
 
 /// An opened PNG file whose header has been read; owns libpng's png_image.
@@ -81,8 +82,9 @@ enum PNGEncoder {
         var text = [CChar](repeating: 0, count: 64)
         let rc = image.pixels.withUnsafeBufferPointer { px in
             text.withUnsafeMutableBufferPointer { msg in
-                CPNGShim_write(path, px.baseAddress, UInt32(image.width), UInt32(image.height),
-                               Int32(image.channels), image.rowBytes, &libCode, msg.baseAddress)
+                CPNGShim_write(
+                    path, px.baseAddress, UInt32(image.width), UInt32(image.height),
+                    Int32(image.channels), image.rowBytes, &libCode, msg.baseAddress)
             }
         }
         if Int(rc) != CPNGShim_OK {

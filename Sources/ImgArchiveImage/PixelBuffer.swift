@@ -20,7 +20,8 @@ struct PixelBuffer: Sendable {
 
     /// A buffer with every sample zero.
     init(width: Int, height: Int, channels: Int) {
-        self.init(width: width, height: height, channels: channels,
-                  pixels: [UInt8](repeating: 0, count: width * height * channels))
+        self.init(
+            width: width, height: height, channels: channels,
+            pixels: [UInt8](repeating: 0, count: width * height * channels))
     }
 }

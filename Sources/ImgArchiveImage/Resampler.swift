@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Lanczos-3 weights for one axis, computed once per (input size, output size): for each output
@@ -162,14 +162,18 @@ enum Resampler {
                                     let first = vertical.starts[oy], count = vertical.counts[oy]
                                     while loaded < first + count {
                                         let slot = UnsafeMutableBufferPointer(
-                                            rebasing: ring[((loaded % ringRows) * pitch)..<((loaded % ringRows) * pitch + inRow)])
+                                            rebasing: ring[
+                                                ((loaded % ringRows) * pitch)..<((loaded % ringRows) * pitch + inRow)])
                                         loadRow(src, y: loaded, rowLength: inRow, channels: c, alpha: alpha, into: slot)
                                         loaded += 1
                                     }
-                                    accumulate(ring: ring, pitch: pitch, ringRows: ringRows, first: first, count: count,
-                                               weights: UnsafeBufferPointer(rebasing: vw[(oy * vertical.maxTaps)...]), into: acc)
-                                    convolveRow(acc, out: outRow, outSize: outW, taps: horizontal.maxTaps,
-                                                starts: hs, counts: hc, weights: hw, channels: c)
+                                    accumulate(
+                                        ring: ring, pitch: pitch, ringRows: ringRows, first: first, count: count,
+                                        weights: UnsafeBufferPointer(rebasing: vw[(oy * vertical.maxTaps)...]),
+                                        into: acc)
+                                    convolveRow(
+                                        acc, out: outRow, outSize: outW, taps: horizontal.maxTaps,
+                                        starts: hs, counts: hc, weights: hw, channels: c)
                                     storeRow(outRow, into: dst, y: oy, width: outW, channels: c, alpha: alpha)
                                 }
                             }
@@ -184,9 +188,11 @@ enum Resampler {
 
     /// acc = sum over k of weights[k] * ring row (first + k), in SIMD8 blocks over the padded row.
     @inline(__always)
-    private static func accumulate(ring: UnsafeMutableBufferPointer<Float>, pitch: Int, ringRows: Int, first: Int,
-                                   count: Int, weights: UnsafeBufferPointer<Float>,
-                                   into acc: UnsafeMutableBufferPointer<Float>) {
+    private static func accumulate(
+        ring: UnsafeMutableBufferPointer<Float>, pitch: Int, ringRows: Int, first: Int,
+        count: Int, weights: UnsafeBufferPointer<Float>,
+        into acc: UnsafeMutableBufferPointer<Float>
+    ) {
         guard let ringBase = ring.baseAddress, let accBase = acc.baseAddress else { return }
         let ringRaw = UnsafeRawPointer(ringBase), accRaw = UnsafeMutableRawPointer(accBase)
         // Byte offsets of the tap rows in the ring.
@@ -207,8 +213,10 @@ enum Resampler {
 
     /// Converts one row to Float, premultiplying colour by alpha/255 when there is alpha.
     @inline(__always)
-    private static func loadRow(_ src: UnsafeBufferPointer<UInt8>, y: Int, rowLength: Int, channels c: Int,
-                                alpha: Bool, into row: UnsafeMutableBufferPointer<Float>) {
+    private static func loadRow(
+        _ src: UnsafeBufferPointer<UInt8>, y: Int, rowLength: Int, channels c: Int,
+        alpha: Bool, into row: UnsafeMutableBufferPointer<Float>
+    ) {
         let base = y * rowLength
         if !alpha {
             for i in 0..<rowLength { row[i] = Float(src[base + i]) }
@@ -226,10 +234,12 @@ enum Resampler {
     }
 
     @inline(__always)
-    private static func convolveRow(_ row: UnsafeMutableBufferPointer<Float>, out: UnsafeMutableBufferPointer<Float>,
-                                    outSize: Int, taps: Int, starts: UnsafeBufferPointer<Int>,
-                                    counts: UnsafeBufferPointer<Int>, weights: UnsafeBufferPointer<Float>,
-                                    channels c: Int) {
+    private static func convolveRow(
+        _ row: UnsafeMutableBufferPointer<Float>, out: UnsafeMutableBufferPointer<Float>,
+        outSize: Int, taps: Int, starts: UnsafeBufferPointer<Int>,
+        counts: UnsafeBufferPointer<Int>, weights: UnsafeBufferPointer<Float>,
+        channels c: Int
+    ) {
         guard let rowBase = row.baseAddress, let outBase = out.baseAddress else { return }
         let raw = UnsafeRawPointer(rowBase)
         switch c {
@@ -272,8 +282,10 @@ enum Resampler {
 
     /// Rounds one Float row to 8 bits, un-premultiplying when there is alpha.
     @inline(__always)
-    private static func storeRow(_ acc: UnsafeMutableBufferPointer<Float>, into dst: UnsafeMutableBufferPointer<UInt8>,
-                                 y: Int, width: Int, channels c: Int, alpha: Bool) {
+    private static func storeRow(
+        _ acc: UnsafeMutableBufferPointer<Float>, into dst: UnsafeMutableBufferPointer<UInt8>,
+        y: Int, width: Int, channels c: Int, alpha: Bool
+    ) {
         let base = y * width * c
         if !alpha {
             for i in 0..<(width * c) { dst[base + i] = clamp8(acc[i]) }

@@ -21,7 +21,9 @@ public enum SamplePicture {
         }
         for y in 0..<height {
             let fy = Double(y) / Double(height)
-            let sky = (0.45 + 0.4 * fy + 0.15 * sin(hue * 6.28), 0.6 + 0.25 * fy, 0.95 - 0.3 * fy + 0.05 * cos(hue * 6.28))
+            let sky = (
+                0.45 + 0.4 * fy + 0.15 * sin(hue * 6.28), 0.6 + 0.25 * fy, 0.95 - 0.3 * fy + 0.05 * cos(hue * 6.28)
+            )
             let dy = Double(y) - sunY
             for x in 0..<width {
                 let column = columns[x]

@@ -1,9 +1,9 @@
 public import ImgArchiveCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Settings for `makeThumbnail`.
@@ -41,21 +41,25 @@ public func imageInfo(path: String) throws(ImageError) -> (width: Int, height: I
         let decoder = try PNGDecoder(path: path)
         return (decoder.width, decoder.height, .png)
     default:
-        throw ImageError(code: .notAnImage, path: path,
-                         message: "\(format.rawValue.uppercased()) headers are not read; the file is archived as it is")
+        throw ImageError(
+            code: .notAnImage, path: path,
+            message: "\(format.rawValue.uppercased()) headers are not read; the file is archived as it is")
     }
 }
 
 /// Makes a `width`-pixel-wide derivative of the JPEG or PNG at `inputPath` (height from the aspect
 /// ratio, EXIF orientation applied, ICC profile carried) and writes it atomically to `outputPath`
 /// in the input's format. Never upscales; other formats are left as they are.
-public func makeThumbnail(inputPath: String, outputPath: String, width: Int,
-                          options: ThumbnailOptions = ThumbnailOptions()) throws(ImageError) -> ThumbnailOutcome {
+public func makeThumbnail(
+    inputPath: String, outputPath: String, width: Int,
+    options: ThumbnailOptions = ThumbnailOptions()
+) throws(ImageError) -> ThumbnailOutcome {
     guard width >= 1 else {
         throw ImageError(code: .invalidArgument, path: inputPath, message: "target width \(width) is below 1")
     }
     guard (1...100).contains(options.quality) else {
-        throw ImageError(code: .invalidArgument, path: inputPath, message: "quality \(options.quality) is not in 1...100")
+        throw ImageError(
+            code: .invalidArgument, path: inputPath, message: "quality \(options.quality) is not in 1...100")
     }
     let format = try sniffFile(inputPath)
     switch format {
@@ -75,8 +79,9 @@ private func checkSize(_ w: Int, _ h: Int, _ options: ThumbnailOptions, _ path: 
     guard w > 0, h > 0 else { throw ImageError(code: .corrupt, path: path, message: "image has no pixels") }
     let (pixels, overflow) = w.multipliedReportingOverflow(by: h)
     if overflow || pixels > options.maxPixels {
-        throw ImageError(code: .tooLarge, path: path,
-                         message: "\(w) x \(h) pixels exceeds the limit of \(options.maxPixels)")
+        throw ImageError(
+            code: .tooLarge, path: path,
+            message: "\(w) x \(h) pixels exceeds the limit of \(options.maxPixels)")
     }
 }
 
@@ -85,8 +90,10 @@ private func neverUpscale(_ width: Int, _ imageWidth: Int) -> ThumbnailOutcome? 
         ? .originalSuffices(reason: "target width \(width) >= image width \(imageWidth): never upscaled") : nil
 }
 
-private func jpegThumbnail(_ input: String, _ output: String, _ width: Int,
-                           _ options: ThumbnailOptions) throws(ImageError) -> ThumbnailOutcome {
+private func jpegThumbnail(
+    _ input: String, _ output: String, _ width: Int,
+    _ options: ThumbnailOptions
+) throws(ImageError) -> ThumbnailOutcome {
     let decoder = try JPEGDecoder(path: input)
     try checkSize(decoder.width, decoder.height, options, input)
     let orientation = decoder.orientation
@@ -96,8 +103,9 @@ private func jpegThumbnail(_ input: String, _ output: String, _ width: Int,
     let height = targetHeight(width: shownW, height: shownH, targetWidth: width)
     // Stored-orientation target: resample first, then turn the small image.
     let storedW = swap ? height : width, storedH = swap ? width : height
-    let m = min(JPEGDecoder.scaleNumerator(fullWidth: decoder.width, targetWidth: storedW),
-                JPEGDecoder.scaleNumerator(fullWidth: decoder.height, targetWidth: storedH))
+    let m = min(
+        JPEGDecoder.scaleNumerator(fullWidth: decoder.width, targetWidth: storedW),
+        JPEGDecoder.scaleNumerator(fullWidth: decoder.height, targetWidth: storedH))
     let icc = decoder.iccProfile()
     let decoded = try decoder.decode(scaleNumerator: m)
     let thumb = orientation.apply(to: Resampler.resize(decoded, width: storedW, height: storedH))
@@ -107,8 +115,10 @@ private func jpegThumbnail(_ input: String, _ output: String, _ width: Int,
     return .written(width: thumb.width, height: thumb.height, format: .jpeg)
 }
 
-private func pngThumbnail(_ input: String, _ output: String, _ width: Int,
-                          _ options: ThumbnailOptions) throws(ImageError) -> ThumbnailOutcome {
+private func pngThumbnail(
+    _ input: String, _ output: String, _ width: Int,
+    _ options: ThumbnailOptions
+) throws(ImageError) -> ThumbnailOutcome {
     let decoder = try PNGDecoder(path: input)
     try checkSize(decoder.width, decoder.height, options, input)
     if let same = neverUpscale(width, decoder.width) { return same }
@@ -121,14 +131,16 @@ private func pngThumbnail(_ input: String, _ output: String, _ width: Int,
 /// Reads the first bytes and identifies the format.
 func sniffFile(_ path: String) throws(ImageError) -> ImageFormat {
     guard let file = fopen(path, "rb") else {
-        throw ImageError(code: .unreadable, path: path, message: "cannot open: \(String(cString: strerror(errno)))",
-                         libraryCode: errno)
+        throw ImageError(
+            code: .unreadable, path: path, message: "cannot open: \(String(cString: strerror(errno)))",
+            libraryCode: errno)
     }
     defer { fclose(file) }
     var bytes = [UInt8](repeating: 0, count: ImageFormat.sniffLength)
     let n = bytes.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, file) }
     guard let format = ImageFormat.sniff(bytes.prefix(n)) else {
-        throw ImageError(code: .notAnImage, path: path, message: n == 0 ? "empty file" : "not a recognised image format")
+        throw ImageError(
+            code: .notAnImage, path: path, message: n == 0 ? "empty file" : "not a recognised image format")
     }
     return format
 }
@@ -146,7 +158,8 @@ func writeAtomically(_ path: String, _ write: (String) throws(ImageError) -> Voi
     if rename(temp, path) != 0 {
         let code = errno
         unlink(temp)
-        throw ImageError(code: .writeFailed, path: path,
-                         message: "rename: \(String(cString: strerror(code)))", libraryCode: code)
+        throw ImageError(
+            code: .writeFailed, path: path,
+            message: "rename: \(String(cString: strerror(code)))", libraryCode: code)
     }
 }

@@ -1,7 +1,7 @@
 public import Foundation
 public import ImgArchiveCore
-public import Logging
 import ImgArchiveStore
+public import Logging
 
 /// What one run of the archive job did.
 public struct ArchiveJobReport: Sendable {
@@ -98,7 +98,9 @@ public enum ArchiveJob {
         let rewritten = Set(try manifest.rewrittenPosts())
         for post in try manifest.posts() where !rewritten.contains(post.path) {
             let file = layout.postPath(post.path)
-            if !FileManager.default.fileExists(atPath: file), roots.contains(where: { file == $0 || file.hasPrefix($0 + "/") }) {
+            if !FileManager.default.fileExists(atPath: file),
+                roots.contains(where: { file == $0 || file.hasPrefix($0 + "/") })
+            {
                 try manifest.removePost(post.path)
             }
         }
@@ -153,8 +155,10 @@ public enum ArchiveJob {
         let rewritten: [[String: Any]] = r.rewrite.posts.filter { $0.status == .rewritten }.map { p in
             ["post": p.post, "references": p.rewrites.count]
         }
-        let problems: [[String: Any]] = r.rewrite.posts.filter { $0.status == .failed || $0.status == .changedMeanwhile }
-            .map { ["post": $0.post, "status": $0.status.rawValue, "message": $0.message ?? ""] }
+        let problems: [[String: Any]] = r.rewrite.posts.filter {
+            $0.status == .failed || $0.status == .changedMeanwhile
+        }
+        .map { ["post": $0.post, "status": $0.status.rawValue, "message": $0.message ?? ""] }
         let object: [String: Any] = [
             "command": "archive", "started_at": time.string(from: r.startedAt),
             "finished_at": time.string(from: r.finishedAt), "exit_code": Int(r.exitCode), "counts": counts(r),

@@ -1,7 +1,7 @@
 public import Foundation
 public import ImgArchiveCore
-public import Logging
 import ImgArchiveStore
+public import Logging
 
 /// Settings of one rewrite or revert.
 public struct RewriteSettings: Sendable {
@@ -89,7 +89,8 @@ public enum RewritePipeline {
     /// run holds the archive) for set-up failures; per-post failures are outcomes.
     public static func run(posts: [ScannedPost], settings: RewriteSettings, logger: Logger) throws -> RewriteReport {
         // Without a manifest nothing is archived: plan (everything stays remote) without creating an archive.
-        let hasManifest = FileManager.default.fileExists(atPath: ArchiveLayout(root: settings.archiveRoot).manifestURL.path)
+        let hasManifest = FileManager.default.fileExists(
+            atPath: ArchiveLayout(root: settings.archiveRoot).manifestURL.path)
         if settings.dryRun || !hasManifest {
             return try rewrite(posts: posts, settings: settings, lock: nil, logger: logger)
         }
@@ -108,11 +109,14 @@ public enum RewritePipeline {
             ? try Manifest(layout: layout) : nil
         defer { try? manifest?.close() }
         let catalog = try Catalog(
-            manifest: manifest, store: manifest == nil ? nil : try ArchiveStore(root: settings.archiveRoot), posts: posts)
+            manifest: manifest, store: manifest == nil ? nil : try ArchiveStore(root: settings.archiveRoot),
+            posts: posts)
         if lock != nil {
             for folder in Set(posts.map { ($0.path as NSString).deletingLastPathComponent }) {
                 let removed = (try? PostFile.removeStaleTemporaryFiles(inFolder: folder.isEmpty ? "." : folder)) ?? 0
-                if removed > 0 { logger.info("removed temporary posts of an interrupted rewrite", metadata: ["folder": "\(folder)"]) }
+                if removed > 0 {
+                    logger.info("removed temporary posts of an interrupted rewrite", metadata: ["folder": "\(folder)"])
+                }
             }
         }
         var report = RewriteReport()
@@ -185,7 +189,8 @@ public enum RewritePipeline {
         guard written == .replaced, let generation else {
             outcome.status = .changedMeanwhile
             outcome.rewrites = []
-            outcome.message = "\(post.path) changed while it was being rewritten; it was left alone: run the command again"
+            outcome.message =
+                "\(post.path) changed while it was being rewritten; it was left alone: run the command again"
             return outcome
         }
         // The post is rewritten now; a failure to record that is settled by the next run (pending generation).
@@ -310,7 +315,8 @@ public enum RewritePipeline {
         if !exact {
             var message = "\(shown) was edited after it was rewritten: its local links were found by content"
             if !outcome.notFound.isEmpty {
-                message += "; \(outcome.notFound.count) no longer in the post stayed as they are (their original "
+                message +=
+                    "; \(outcome.notFound.count) no longer in the post stayed as they are (their original "
                     + "URLs are kept in the manifest): " + outcome.notFound.joined(separator: ", ")
             }
             outcome.message = message
@@ -323,7 +329,8 @@ public enum RewritePipeline {
         if current != bytes {
             guard try PostFile.replace(file, expected: bytes, with: current) == .replaced else {
                 outcome.status = .changedMeanwhile
-                outcome.message = "\(shown) changed while it was being reverted; it was left alone: run the command again"
+                outcome.message =
+                    "\(shown) changed while it was being reverted; it was left alone: run the command again"
                 return outcome
             }
         }

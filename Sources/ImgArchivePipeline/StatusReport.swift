@@ -89,7 +89,8 @@ public struct StatusReport: Sendable {
             for r in rewrites { unmatched[r.url, default: 0] += 1 }
             for reference in references {
                 let url = reference.url
-                var e = entry(post: layout.displayPath(post.path), reference.line, reference.column, url, urls[url], objectPaths)
+                var e = entry(
+                    post: layout.displayPath(post.path), reference.line, reference.column, url, urls[url], objectPaths)
                 if scanIsStale, let n = unmatched[url], n > 0 {
                     unmatched[url] = n - 1
                     e = Entry(

@@ -55,7 +55,8 @@ struct ArchiveCommand: AsyncParsableCommand {
                 items: items, posts: posts, unreadablePosts: unreadable, roots: roots, fetch: fetch, rewrite: rewrite,
                 logger: ProcessLogger.logger)
         } catch let error as StoreError where error.code == .locked {
-            Diagnostics.warn("another imgarchive run holds \(fetch.archiveRoot.path)/lock; this run did nothing (exit 75)")
+            Diagnostics.warn(
+                "another imgarchive run holds \(fetch.archiveRoot.path)/lock; this run did nothing (exit 75)")
             throw ExitCode(75)
         }
         if verbose || report.isNews { print(report) }
@@ -89,7 +90,9 @@ struct ArchiveCommand: AsyncParsableCommand {
         line += ", failed \(r.failures)"
         if !r.originsLost.isEmpty { line += ", origins gone (copies kept) \(r.originsLost.count)" }
         if !r.fetch.failuresByClass.isEmpty {
-            line += " (" + r.fetch.failuresByClass.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+            line +=
+                " ("
+                + r.fetch.failuresByClass.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
                 .joined(separator: ", ") + ")"
         }
         line += "; thumbnails \(r.fetch.thumbnailsMade); posts rewritten \(r.rewrite.counts[.rewritten, default: 0])"

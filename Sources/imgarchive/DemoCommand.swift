@@ -68,7 +68,8 @@ struct DemoCommand: AsyncParsableCommand {
             ConfigFile(), site: SiteInfo.discover(from: folder), archiveRoot: fetch.archiveRoot)
 
         var out = StandardOutput()
-        out.write("Sample blog copied to \(folder)/; its \(hosts.count) CDN hosts are served from 127.0.0.1:\(port).\n\n")
+        out.write(
+            "Sample blog copied to \(folder)/; its \(hosts.count) CDN hosts are served from 127.0.0.1:\(port).\n\n")
         out.flush()
         let report = try await ArchiveCommand.runJob(
             roots: [folder], file: ConfigFile(), fetch: fetch, linker: linker, verbose: true)

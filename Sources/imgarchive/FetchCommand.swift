@@ -48,7 +48,9 @@ struct FetchOptionGroup: ParsableArguments {
         download.jobs = try Self.check(jobs ?? file.jobs ?? download.jobs, "--jobs", 1...256)
         download.perHost = try Self.check(perHost ?? file.perHost ?? download.perHost, "--per-host", 1...64)
         download.retries = try Self.check(retries ?? file.retries ?? download.retries, "--retries", 0...20)
-        if let t = timeout ?? file.timeout { download.totalTimeout = .seconds(try Self.check(t, "--timeout", 1...3600)) }
+        if let t = timeout ?? file.timeout {
+            download.totalTimeout = .seconds(try Self.check(t, "--timeout", 1...3600))
+        }
         if let text = maxBytes {
             guard let n = ConfigFile.parseByteSize(text) else {
                 throw ValidationError("--max-bytes \(text): write a size such as 50MB or 512KiB")
@@ -60,7 +62,8 @@ struct FetchOptionGroup: ParsableArguments {
         if let ua = file.userAgent { download.userAgent = ua }
         download.connectTo = file.connectTo + connectTo
         for entry in download.connectTo where entry.split(separator: ":", omittingEmptySubsequences: false).count != 4 {
-            throw ValidationError("--connect-to \(entry): write HOST:PORT:ADDR:PORT, e.g. cdn.example.com:80:127.0.0.1:8080")
+            throw ValidationError(
+                "--connect-to \(entry): write HOST:PORT:ADDR:PORT, e.g. cdn.example.com:80:127.0.0.1:8080")
         }
         var settings = FetchSettings(archiveRoot: URL(fileURLWithPath: archive), download: download)
         settings.revalidateAll = revalidate
@@ -76,7 +79,8 @@ struct FetchOptionGroup: ParsableArguments {
 
     private static func check(_ value: Int, _ name: String, _ range: ClosedRange<Int>) throws -> Int {
         guard range.contains(value) else {
-            throw ValidationError("\(name) \(value): use a whole number from \(range.lowerBound) to \(range.upperBound)")
+            throw ValidationError(
+                "\(name) \(value): use a whole number from \(range.lowerBound) to \(range.upperBound)")
         }
         return value
     }
@@ -139,7 +143,8 @@ struct FetchCommand: AsyncParsableCommand {
             report = try await FetchPipeline.run(
                 items: items, posts: posts, settings: settings, logger: ProcessLogger.logger, progress: progress)
         } catch let error as StoreError where error.code == .locked {
-            Diagnostics.warn("another imgarchive run holds \(settings.archiveRoot.path)/lock; try again when it has finished")
+            Diagnostics.warn(
+                "another imgarchive run holds \(settings.archiveRoot.path)/lock; try again when it has finished")
             throw ExitCode(75)
         }
         bar?.finish()
@@ -228,7 +233,9 @@ enum FetchOutput {
             if let n = counts[.notModified] { line += ", unchanged \(n)" }
             line += ", failed \(counts[.failed, default: 0])"
             if !report.failuresByClass.isEmpty {
-                line += " (" + report.failuresByClass.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+                line +=
+                    " ("
+                    + report.failuresByClass.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
                     .joined(separator: ", ") + ")"
             }
             line += "; thumbnails made \(report.thumbnailsMade)"
@@ -286,7 +293,8 @@ final class ProgressBar: @unchecked Sendable {
 enum ProcessLogger {
     static let logger: Logger = {
         var l = Logger(label: "imgarchive")
-        l.logLevel = ProcessInfo.processInfo.environment["IMGARCHIVE_LOG"].flatMap { Logger.Level(rawValue: $0) } ?? .warning
+        l.logLevel =
+            ProcessInfo.processInfo.environment["IMGARCHIVE_LOG"].flatMap { Logger.Level(rawValue: $0) } ?? .warning
         return l
     }()
 }

@@ -147,7 +147,8 @@ enum RewriteOutput {
             if let diff = post.diff { out.write { $0 += diff } }
             if let message = post.message { out.write("\(post.status == .failed ? "failed" : "note"): \(message)\n") }
             for left in post.leftRemote {
-                out.write("left remote: \(post.post):\(left.reference.line): \(left.reference.url)\n    \(left.reason)\n")
+                out.write(
+                    "left remote: \(post.post):\(left.reference.line): \(left.reference.url)\n    \(left.reason)\n")
             }
         }
         let verb = dryRun ? "would be " : ""
@@ -161,12 +162,15 @@ enum RewriteOutput {
         {
             line = "nothing to rewrite: every post already points at the archive (\(report.posts.count) posts)"
         } else {
-            line = (changed == 0 && !dryRun ? "nothing changed: " : "") + "posts \(verb)changed \(changed), references \(verb)rewritten \(report.referencesRewritten)"
+            line =
+                (changed == 0 && !dryRun ? "nothing changed: " : "")
+                + "posts \(verb)changed \(changed), references \(verb)rewritten \(report.referencesRewritten)"
             let left = report.leftRemoteByKind
             let total = left.values.reduce(0, +)
             line += ", left remote \(total)"
             if total > 0 {
-                line += " (" + left.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + ")"
+                line +=
+                    " (" + left.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + ")"
             }
         }
         if let n = counts[.changedMeanwhile] { line += "; changed meanwhile \(n)" }

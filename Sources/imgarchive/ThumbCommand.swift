@@ -91,8 +91,10 @@ struct ThumbCommand: ParsableCommand {
     }
 
     /// Thumbnails one file; reports problems on stderr. Returns false when it failed.
-    private static func one(_ input: String, outputFor: (ImageFormat) -> String, _ width: Int,
-                            _ options: ThumbnailOptions) -> Bool {
+    private static func one(
+        _ input: String, outputFor: (ImageFormat) -> String, _ width: Int,
+        _ options: ThumbnailOptions
+    ) -> Bool {
         do {
             let format = try imageFormat(input)
             let output = outputFor(format)

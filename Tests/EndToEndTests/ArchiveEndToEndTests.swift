@@ -70,8 +70,10 @@ import Testing
         let reports = folder.files(under: "archive/reports")
         #expect(reports.count == 2)
         let last = try #require(reports.last)
-        let json = try JSONSerialization.jsonObject(
-            with: Data(contentsOf: URL(fileURLWithPath: folder.path + "/archive/reports/" + last))) as? [String: Any]
+        let json =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: URL(fileURLWithPath: folder.path + "/archive/reports/" + last)))
+            as? [String: Any]
         let counts = try #require(json?["counts"] as? [String: Int])
         // The rewritten post references no remote image any more: nothing to fetch, nothing to rewrite.
         #expect(counts["archived"] == 0 && counts["failed"] == 0 && counts["posts_rewritten"] == 0)
@@ -128,7 +130,8 @@ import Testing
         let server = try await ImageServer.start([
             "/a.jpg": { _ in reply(200, ["Content-Type": "image/jpeg"], jpeg) },
             "/b.jpg": { _ in
-                broken.on.withLock { $0 } ? reply(503, [:], Array("down".utf8)) : reply(200, ["Content-Type": "image/jpeg"], other)
+                broken.on.withLock { $0 }
+                    ? reply(503, [:], Array("down".utf8)) : reply(200, ["Content-Type": "image/jpeg"], other)
             },
         ])
         defer { Task { await server.stop() } }
@@ -175,14 +178,16 @@ import Testing
         let gone = Switch()
         let server = try await ImageServer.start([
             "/a.jpg": { _ in
-                gone.on.withLock { $0 } ? reply(404, [:], Array("gone".utf8)) : reply(200, ["Content-Type": "image/jpeg"], jpeg)
+                gone.on.withLock { $0 }
+                    ? reply(404, [:], Array("gone".utf8)) : reply(200, ["Content-Type": "image/jpeg"], jpeg)
             }
         ])
         defer { Task { await server.stop() } }
         let folder = try TemporaryFolder()
         defer { folder.remove() }
         try folder.write("p.md", "![a](\(Self.url("/a.jpg")))\n")
-        let fetch = try await runImgarchive(["fetch", "--connect-to", server.connectTo(Self.host), "p.md"], in: folder.path)
+        let fetch = try await runImgarchive(
+            ["fetch", "--connect-to", server.connectTo(Self.host), "p.md"], in: folder.path)
         #expect(fetch.status == 0)
         gone.on.withLock { $0 = true }
         try folder.write("imgarchive.yml", "revalidate-after: 0s\n")

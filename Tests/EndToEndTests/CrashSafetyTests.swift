@@ -25,7 +25,9 @@ import Testing
         defer { folder.remove() }
         let host = "img.example.test"
         try folder.write("list.txt", (0..<count).map { "http://\(host)/img/\($0).jpg" }.joined(separator: "\n"))
-        let args = ["fetch", "--urls", "list.txt", "--jobs", "4", "--per-host", "4", "--connect-to", server.connectTo(host)]
+        let args = [
+            "fetch", "--urls", "list.txt", "--jobs", "4", "--per-host", "4", "--connect-to", server.connectTo(host),
+        ]
 
         let process = Process()
         process.executableURL = URL(fileURLWithPath: imgarchiveBinary)
@@ -36,7 +38,11 @@ import Testing
         try process.run()
         try await Task.sleep(for: .seconds(delay))
         kill(process.processIdentifier, SIGKILL)
-        await withCheckedContinuation { c in DispatchQueue.global().async { process.waitUntilExit(); c.resume() } }
+        await withCheckedContinuation { c in
+            DispatchQueue.global().async {
+                process.waitUntilExit(); c.resume()
+            }
+        }
         #expect(process.terminationReason == .uncaughtSignal)
 
         // Everything at an archive path is complete: its name is the SHA-256 of its bytes.

@@ -38,7 +38,9 @@ import Testing
             },
             "/dup1.png": { _ in reply(200, ["Content-Type": "image/png"], png) },
             "/dup2.png": { _ in reply(200, ["Content-Type": "image/png"], png) },
-            "/page.jpg": { _ in reply(200, ["Content-Type": "image/jpeg"], Array("<!doctype html><p>hotlinking</p>".utf8)) },
+            "/page.jpg": { _ in
+                reply(200, ["Content-Type": "image/jpeg"], Array("<!doctype html><p>hotlinking</p>".utf8))
+            },
             "/code.jpg": { _ in reply(200, ["Content-Type": "image/jpeg"], photo) },
         ]
         for (k, v) in extraRoutes { routes[k] = v }
@@ -80,10 +82,12 @@ import Testing
         defer { f.folder.remove() }
         defer { Task { await f.server.stop() } }
 
-        let r = try await runImgarchive(["fetch", "--format", "json", "--retries", "0"] + f.connect + ["."], in: f.folder.path)
+        let r = try await runImgarchive(
+            ["fetch", "--format", "json", "--retries", "0"] + f.connect + ["."], in: f.folder.path)
         #expect(r.status == 1, "one reference cannot be archived: \(r.stderr)")
         let lines = r.jsonLines
-        let byURL = Dictionary(lines.compactMap { l in (l["url"] as? String).map { ($0, l) } }, uniquingKeysWith: { a, _ in a })
+        let byURL = Dictionary(
+            lines.compactMap { l in (l["url"] as? String).map { ($0, l) } }, uniquingKeysWith: { a, _ in a })
         let a = try #require(byURL[f.cdn("/photos/a.jpg") + "?imageView&thumbnail=300x0"])
         #expect(a["status"] as? String == "archived")
         #expect(a["archived_from"] as? String == f.cdn("/photos/a.jpg"), "the original comes first")
@@ -102,11 +106,15 @@ import Testing
         let objects = f.folder.files(under: "archive/objects")
         #expect(objects.count == 3)
         #expect(objects.filter { $0.hasSuffix(".png") }.count == 1)
-        let pngSHA = objects.first { $0.hasSuffix(".png") }.map { ($0 as NSString).lastPathComponent.split(separator: ".")[0] }
+        let pngSHA = objects.first { $0.hasSuffix(".png") }.map {
+            ($0 as NSString).lastPathComponent.split(separator: ".")[0]
+        }
         #expect(pngSHA.map(String.init) == ArchiveStore.sha256(of: f.png))
         for object in objects {
             let bytes = try Data(contentsOf: URL(fileURLWithPath: f.archive + "/objects/" + object))
-            #expect(ArchiveStore.sha256(of: [UInt8](bytes)) + "." + (object as NSString).pathExtension == (object as NSString).lastPathComponent)
+            #expect(
+                ArchiveStore.sha256(of: [UInt8](bytes)) + "." + (object as NSString).pathExtension
+                    == (object as NSString).lastPathComponent)
         }
         // Thumbnails at the widths the post shows: 300 from the URL, 200 from the <img width> hint.
         let w300 = f.folder.files(under: "archive/w300")
@@ -127,7 +135,8 @@ import Testing
         let f = try await Self.makeFixture(extraRoutes: [
             "/etag.jpg": { request in
                 request.headers[HTTPHeader("If-None-Match")] == "\"v1\""
-                    ? reply(304, ["ETag": "\"v1\""]) : reply(200, ["Content-Type": "image/jpeg", "ETag": "\"v1\""], etagged)
+                    ? reply(304, ["ETag": "\"v1\""])
+                    : reply(200, ["Content-Type": "image/jpeg", "ETag": "\"v1\""], etagged)
             }
         ])
         defer { f.folder.remove() }
@@ -168,7 +177,8 @@ import Testing
         #expect(locked.stderr.contains("lock"))
         lock.release()
 
-        let r = try await runImgarchive(["fetch", "--urls", "list.txt", "--format", "json"] + f.connect, in: f.folder.path)
+        let r = try await runImgarchive(
+            ["fetch", "--urls", "list.txt", "--format", "json"] + f.connect, in: f.folder.path)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stderr.contains("list.txt:4: not an http(s) URL"))
         #expect(statuses(r).values.sorted() == ["archived", "archived"])

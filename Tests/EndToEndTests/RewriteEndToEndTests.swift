@@ -135,7 +135,9 @@ import Testing
         #expect(info.st_mode & 0o777 == 0o640, "the post keeps its permissions")
         let crlf = try site.bytes("_posts/2021-01-01-crlf.md")
         #expect(crlf.starts(with: [0xEF, 0xBB, 0xBF]))
-        #expect(crlf.filter { $0 == 0x0D }.count == site.originals["_posts/2021-01-01-crlf.md"]?.filter { $0 == 0x0D }.count)
+        #expect(
+            crlf.filter { $0 == 0x0D }.count == site.originals["_posts/2021-01-01-crlf.md"]?.filter { $0 == 0x0D }.count
+        )
         #expect(crlf.contains(0xE9), "invalid UTF-8 stays byte for byte")
         // Every local link points at a file in the archive.
         for text in [inline, gallery, String(decoding: crlf, as: UTF8.self)] {
@@ -151,7 +153,9 @@ import Testing
 
         let revert = try await runImgarchive(["rewrite", "--revert"], in: path)
         #expect(revert.status == 0, "\(revert.stdout) \(revert.stderr)")
-        for (post, bytes) in site.originals { #expect(try site.bytes(post) == bytes, "revert is byte-identical: \(post)") }
+        for (post, bytes) in site.originals {
+            #expect(try site.bytes(post) == bytes, "revert is byte-identical: \(post)")
+        }
         let again = try await runImgarchive(["rewrite", "--revert"], in: path)
         #expect(again.stdout.contains("nothing to revert"))
         let manifest = try Manifest(layout: ArchiveLayout(root: URL(fileURLWithPath: path + "/archive")))
@@ -189,9 +193,12 @@ import Testing
         try FileManager.default.moveItem(
             atPath: path + "/_posts/2020-07-01-gallery.html", toPath: path + "/_posts/2020-07-02-gallery.html")
         // Reverted from inside _posts, naming the archive relatively.
-        let revert = try await runImgarchive(["rewrite", "--revert", "--archive", "../archive", "."], in: path + "/_posts")
+        let revert = try await runImgarchive(
+            ["rewrite", "--revert", "--archive", "../archive", "."], in: path + "/_posts")
         #expect(revert.status == 0, "\(revert.stdout) \(revert.stderr)")
-        #expect(revert.stdout.contains("found as 2020-07-02-gallery.html (was 2020-07-01-gallery.html)"), "\(revert.stdout)")
+        #expect(
+            revert.stdout.contains("found as 2020-07-02-gallery.html (was 2020-07-01-gallery.html)"), "\(revert.stdout)"
+        )
         #expect(try site.bytes("_posts/2019-03-12-inline.md") == site.originals["_posts/2019-03-12-inline.md"])
         #expect(try site.bytes("_posts/2020-07-02-gallery.html") == site.originals["_posts/2020-07-01-gallery.html"])
         #expect(try site.bytes("_posts/2021-01-01-crlf.md") == site.originals["_posts/2021-01-01-crlf.md"])
@@ -277,7 +284,11 @@ import Testing
         build.environment = ["HOME": path, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"]
         build.standardOutput = FileHandle.nullDevice
         try build.run()
-        await withCheckedContinuation { c in DispatchQueue.global().async { build.waitUntilExit(); c.resume() } }
+        await withCheckedContinuation { c in
+            DispatchQueue.global().async {
+                build.waitUntilExit(); c.resume()
+            }
+        }
         #expect(build.terminationStatus == 0)
         var checked = 0
         for page in site.folder.files(under: "_site") where page.hasSuffix(".html") {

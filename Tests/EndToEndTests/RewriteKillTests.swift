@@ -24,12 +24,14 @@ import Testing
         var old: [String: [UInt8]] = [:]
         for i in 0..<count {
             let name = "posts/p\(i).md"
-            let text = "# Post \(i)\n\n![a](http://\(host)/a.jpg)\n\n" + String(repeating: "words ", count: 50 + i)
+            let text =
+                "# Post \(i)\n\n![a](http://\(host)/a.jpg)\n\n" + String(repeating: "words ", count: 50 + i)
                 + "\n\n<img src=\"http://\(host)/b.jpg\">\n"
             try folder.write(name, text)
             old[name] = Array(text.utf8)
         }
-        let fetch = try await runImgarchive(["fetch", "--connect-to", server.connectTo(host), "posts"], in: folder.path)
+        let fetch = try await runImgarchive(
+            ["fetch", "--connect-to", server.connectTo(host), "posts"], in: folder.path)
         #expect(fetch.status == 0, "\(fetch.stderr)")
 
         // One uninterrupted run gives the new versions and how long a run takes.
@@ -63,7 +65,11 @@ import Testing
                 }
             }
             kill(process.processIdentifier, SIGKILL)
-            await withCheckedContinuation { c in DispatchQueue.global().async { process.waitUntilExit(); c.resume() } }
+            await withCheckedContinuation { c in
+                DispatchQueue.global().async {
+                    process.waitUntilExit(); c.resume()
+                }
+            }
 
             for (name, before) in old {
                 let now = try bytes(folder, name)
@@ -76,7 +82,9 @@ import Testing
         }
         let finish = try await runImgarchive(["rewrite", "posts"], in: folder.path)
         #expect(finish.status == 0, "\(finish.stderr)")
-        for (name, after) in new { #expect(try bytes(folder, name) == after, "after the kills, a run still gives \(name)") }
+        for (name, after) in new {
+            #expect(try bytes(folder, name) == after, "after the kills, a run still gives \(name)")
+        }
         let leftovers = folder.files(under: "posts").filter { !$0.hasSuffix(".md") }
         #expect(leftovers.isEmpty, "no temporary post is left behind: \(leftovers)")
         let manifest = try Manifest(layout: ArchiveLayout(root: URL(fileURLWithPath: folder.path + "/archive")))
@@ -104,7 +112,9 @@ import Testing
             archiveRoot: URL(fileURLWithPath: folder.path + "/archive"),
             linker: ArchiveLinker(style: .prefix("/archive")), scanner: PostScanner())
         let report = try RewritePipeline.run(
-            posts: [ScannedPost(path: post, contentSHA256: ArchiveStore.sha256(of: scanned), references: scan.references)],
+            posts: [
+                ScannedPost(path: post, contentSHA256: ArchiveStore.sha256(of: scanned), references: scan.references)
+            ],
             settings: settings, logger: Logger(label: "test"))
         #expect(report.posts.map(\.status) == [.changedMeanwhile])
         #expect(report.posts.first?.message?.contains("changed after it was scanned") == true)

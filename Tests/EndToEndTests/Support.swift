@@ -113,7 +113,8 @@ enum FixtureImages {
     static func jpeg(width: Int, height: Int, seed: Int = 0) throws -> [UInt8] {
         let path = NSTemporaryDirectory() + "fixture-\(UUID().uuidString).jpg"
         defer { try? FileManager.default.removeItem(atPath: path) }
-        try JPEGEncoder.write(pixels(width: width, height: height, channels: 3, seed: seed), to: path, options: JPEGEncodeOptions())
+        try JPEGEncoder.write(
+            pixels(width: width, height: height, channels: 3, seed: seed), to: path, options: JPEGEncodeOptions())
         return [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
     }
 

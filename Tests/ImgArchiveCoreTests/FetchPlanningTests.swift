@@ -4,14 +4,17 @@ import Testing
 
 @Test func originIsTriedBeforeTheURLAsWritten() {
     let item = FetchItem(url: "http://a.test/x.jpg?imageView&thumbnail=550x0", origin: "http://a.test/x.jpg")
-    #expect(FetchPlanning.candidates(for: item) == ["http://a.test/x.jpg", "http://a.test/x.jpg?imageView&thumbnail=550x0"])
+    #expect(
+        FetchPlanning.candidates(for: item) == ["http://a.test/x.jpg", "http://a.test/x.jpg?imageView&thumbnail=550x0"])
     let plain = FetchItem(url: "http://a.test/y.jpg", origin: "http://a.test/y.jpg")
     #expect(FetchPlanning.candidates(for: plain) == ["http://a.test/y.jpg"])
 }
 
 @Test func refererLadder() {
     #expect(
-        FetchPlanning.refererLadder(imageURL: "https://WX4.sinaimg.cn:443/a.jpg", siteURL: "https://blog.test/", sentReferer: "https://weibo.com/")
+        FetchPlanning.refererLadder(
+            imageURL: "https://WX4.sinaimg.cn:443/a.jpg", siteURL: "https://blog.test/",
+            sentReferer: "https://weibo.com/")
             == [nil, "https://wx4.sinaimg.cn:443/", "https://blog.test/"])
     #expect(
         FetchPlanning.refererLadder(imageURL: "http://a.test/x.jpg", siteURL: nil, sentReferer: nil)
@@ -26,8 +29,11 @@ import Testing
 
 @Test func itemsGroupReferencesByURLWithAllWidths() {
     let refs = PostScanner().scan(
-        Array("![](http://a.test/x.jpg) <img width=300 src=\"http://a.test/x.jpg\"> ![|550](http://a.test/x.jpg) ![](/local.png)".utf8))
-        .references
+        Array(
+            "![](http://a.test/x.jpg) <img width=300 src=\"http://a.test/x.jpg\"> ![|550](http://a.test/x.jpg) ![](/local.png)"
+                .utf8)
+    )
+    .references
     let items = FetchItem.items(from: refs.map { ("p.md", $0) })
     #expect(items.count == 1)
     #expect(items.first?.widths == [300, 550])

@@ -42,13 +42,17 @@ let pathologicalCases: [PathologicalCase] = [
         }
         return out
     },
-    PathologicalCase(name: "unterminated fence") { repeated("![a](http://x.test/a.png)\n", toBytes: $0, prefix: "```\n") },
+    PathologicalCase(name: "unterminated fence") {
+        repeated("![a](http://x.test/a.png)\n", toBytes: $0, prefix: "```\n")
+    },
     PathologicalCase(name: "fence openers") { repeated("```\n~~~~\n", toBytes: $0) },
     PathologicalCase(name: "unterminated front matter") { repeated("key: value\n", toBytes: $0, prefix: "---\n") },
     PathologicalCase(name: "unterminated liquid blocks") { repeated("{% highlight x %}\n", toBytes: $0) },
     PathologicalCase(name: "wrapped-looking lines") { repeated("![](http://a.test/\n", toBytes: $0) },
     PathologicalCase(name: "reference labels") { repeated("![x][y] [y]: ", toBytes: $0) },
-    PathologicalCase(name: "srcset with many commas") { repeated(",", toBytes: $0, prefix: "<img srcset=\"", suffix: "\">") },
+    PathologicalCase(name: "srcset with many commas") {
+        repeated(",", toBytes: $0, prefix: "<img srcset=\"", suffix: "\">")
+    },
     PathologicalCase(name: "random bytes") { n in
         var g = SplitMix(seed: 42)
         return (0..<n).map { _ in UInt8(truncatingIfNeeded: g.next()) }
@@ -111,7 +115,8 @@ func pathologicalPostsScanInLinearTime(_ c: PathologicalCase) {
 
 @Test func hundredThousandNestedBrackets() {
     let n = 100_000
-    let bytes = Array(repeating: ASCII.openBracket, count: n) + Array("![x](http://x.test/in.png)".utf8)
+    let bytes =
+        Array(repeating: ASCII.openBracket, count: n) + Array("![x](http://x.test/in.png)".utf8)
         + Array(repeating: ASCII.closeBracket, count: n)
     #expect(PostScanner().scan(bytes).references.map(\.url) == ["http://x.test/in.png"])
 }

@@ -21,19 +21,43 @@ struct RewriteCase: Sendable, CustomTestStringConvertible {
 }
 
 let rewriteCases: [RewriteCase] = [
-    RewriteCase("inline with title", "Intro\n\n![alt *text*](http://img.test/a.jpg?imageView&thumbnail=550x0 \"A title\")  \ntail\n"),
-    RewriteCase("wrapped URL", "![The lake](http://cms-\nbucket.ws.126.net/2019/03/12/b689.jpeg?imageView&thumbnail=550x0)\n"),
-    RewriteCase("reference image", "See ![map][Route]\n\n[route]: <http://img.test/map.png> 'Route'\n[unused]: http://img.test/unused.png\n"),
-    RewriteCase("html srcset and entities", "<p><img width=\"320\" alt=\"x\" src=\"http://img.test/s.jpg?a=1&amp;b=2\" srcset=\"http://img.test/s.jpg?a=1&amp;b=2 1x, http://img.test/l.jpg 2x\"></p>\n"),
-    RewriteCase("front matter, quoted and plain", "---\ntitle: \"T\"\ncover: 'http://img.test/cover.jpg'\nheader:\n  image: http://img.test/header.jpg # note\ntags: [a, b]\n---\nBody\n"),
+    RewriteCase(
+        "inline with title",
+        "Intro\n\n![alt *text*](http://img.test/a.jpg?imageView&thumbnail=550x0 \"A title\")  \ntail\n"),
+    RewriteCase(
+        "wrapped URL", "![The lake](http://cms-\nbucket.ws.126.net/2019/03/12/b689.jpeg?imageView&thumbnail=550x0)\n"),
+    RewriteCase(
+        "reference image",
+        "See ![map][Route]\n\n[route]: <http://img.test/map.png> 'Route'\n[unused]: http://img.test/unused.png\n"),
+    RewriteCase(
+        "html srcset and entities",
+        "<p><img width=\"320\" alt=\"x\" src=\"http://img.test/s.jpg?a=1&amp;b=2\" srcset=\"http://img.test/s.jpg?a=1&amp;b=2 1x, http://img.test/l.jpg 2x\"></p>\n"
+    ),
+    RewriteCase(
+        "front matter, quoted and plain",
+        "---\ntitle: \"T\"\ncover: 'http://img.test/cover.jpg'\nheader:\n  image: http://img.test/header.jpg # note\ntags: [a, b]\n---\nBody\n"
+    ),
     RewriteCase("toml front matter", "+++\ntitle = \"T\"\nimage = \"http://img.test/toml.jpg\"\n+++\nBody\n"),
-    RewriteCase("css url", "<div style=\"background: url('http://img.test/bg.jpg') no-repeat\"></div>\n<style>\n.a { background-image: url(http://img.test/bg2.png) }\n</style>\n"),
-    RewriteCase("code stays", "```\n![code](http://img.test/code.jpg)\n```\n\n    ![indented](http://img.test/indented.jpg)\n\nand `![span](http://img.test/span.jpg)` and ![real](http://img.test/real.jpg)\n"),
-    RewriteCase("CRLF and BOM", "\u{FEFF}---\r\ncover: http://img.test/c.jpg\r\n---\r\n![a](http://img.test/a.jpg)\r\n\r\n![b](http://img.test/b.jpg)\r\n"),
+    RewriteCase(
+        "css url",
+        "<div style=\"background: url('http://img.test/bg.jpg') no-repeat\"></div>\n<style>\n.a { background-image: url(http://img.test/bg2.png) }\n</style>\n"
+    ),
+    RewriteCase(
+        "code stays",
+        "```\n![code](http://img.test/code.jpg)\n```\n\n    ![indented](http://img.test/indented.jpg)\n\nand `![span](http://img.test/span.jpg)` and ![real](http://img.test/real.jpg)\n"
+    ),
+    RewriteCase(
+        "CRLF and BOM",
+        "\u{FEFF}---\r\ncover: http://img.test/c.jpg\r\n---\r\n![a](http://img.test/a.jpg)\r\n\r\n![b](http://img.test/b.jpg)\r\n"
+    ),
     RewriteCase(
         "invalid UTF-8 around",
-        bytes: Array("caf".utf8) + [0xE9, 0xFF, 0x0A] + Array("![x](http://img.test/x.jpg)\n".utf8) + [0xC3, 0x28, 0x0A]),
-    RewriteCase("mixed endings, no final newline", "a\r![a](http://img.test/a.jpg)\r\n![b](http://img.test/b.jpg)\n![c](<http://img.test/c d.jpg>)"),
+        bytes: Array("caf".utf8) + [0xE9, 0xFF, 0x0A] + Array("![x](http://img.test/x.jpg)\n".utf8) + [
+            0xC3, 0x28, 0x0A,
+        ]),
+    RewriteCase(
+        "mixed endings, no final newline",
+        "a\r![a](http://img.test/a.jpg)\r\n![b](http://img.test/b.jpg)\n![c](<http://img.test/c d.jpg>)"),
 ]
 
 /// Every URL is archived under a path derived from it, with a thumbnail at 550 px for URLs that ask for it.
@@ -57,7 +81,9 @@ func rewriteTouchesOnlyURLsAndRevertsExactly(_ c: RewriteCase) throws {
     // Outside the spans, every byte is where it was (shifted), so formatting, endings and the BOM survive.
     var cursor = 0
     var outCursor = 0
-    for (rewrite, range) in zip(plan.rewrites, ranges).sorted(by: { $0.0.reference.range.lowerBound < $1.0.reference.range.lowerBound }) {
+    for (rewrite, range) in zip(plan.rewrites, ranges).sorted(by: {
+        $0.0.reference.range.lowerBound < $1.0.reference.range.lowerBound
+    }) {
         let old = rewrite.reference.range
         #expect(c.bytes[cursor..<old.lowerBound].elementsEqual(rewritten[outCursor..<range.lowerBound]))
         #expect(rewritten[range].elementsEqual(rewrite.replacement.utf8))
@@ -72,7 +98,8 @@ func rewriteTouchesOnlyURLsAndRevertsExactly(_ c: RewriteCase) throws {
     #expect(again.references.filter(\.remote).isEmpty)
     #expect(Set(again.references.map(\.url)).isSubset(of: Set(plan.rewrites.map(\.replacement))))
     // Code keeps its remote-looking text.
-    for code in ["code.jpg", "indented.jpg", "span.jpg", "unused.png"] where String(decoding: c.bytes, as: UTF8.self).contains(code) {
+    for code in ["code.jpg", "indented.jpg", "span.jpg", "unused.png"]
+    where String(decoding: c.bytes, as: UTF8.self).contains(code) {
         #expect(String(decoding: rewritten, as: UTF8.self).contains("http://img.test/\(code)"))
     }
 
@@ -123,20 +150,30 @@ func rewriteTouchesOnlyURLsAndRevertsExactly(_ c: RewriteCase) throws {
 
 @Test func linksAreRelativeToThePostOrUnderAPrefix() {
     let relative = ArchiveLinker(style: .relative(archiveRoot: "/site/archive"))
-    #expect(relative.link(archivePath: "objects/ab/x.jpg", fromPost: "/site/_posts/2019/a.md") == "../../archive/objects/ab/x.jpg")
-    #expect(relative.link(archivePath: "objects/ab/x.jpg", fromPost: "/site/a.md") == "archive/objects/ab/x.jpg")
-    #expect(relative.link(archivePath: "objects/ab/x.jpg", fromPost: "/elsewhere/a.md") == "../site/archive/objects/ab/x.jpg")
-    let spaced = ArchiveLinker(style: .relative(archiveRoot: "/my site/archive (old)"))
-    #expect(spaced.link(archivePath: "w550/ab/x.jpg", fromPost: "/other/p.md") == "../my%20site/archive%20%28old%29/w550/ab/x.jpg")
-    #expect(ArchiveLinker(style: .prefix("/blog/")).link(archivePath: "objects/a b.jpg", fromPost: "x") == "/blog/objects/a%20b.jpg")
     #expect(
-        ArchiveLinker(style: .prefix("https://cdn.example/archive")).link(archivePath: "objects/ab/x.jpg", fromPost: "x")
+        relative.link(archivePath: "objects/ab/x.jpg", fromPost: "/site/_posts/2019/a.md")
+            == "../../archive/objects/ab/x.jpg")
+    #expect(relative.link(archivePath: "objects/ab/x.jpg", fromPost: "/site/a.md") == "archive/objects/ab/x.jpg")
+    #expect(
+        relative.link(archivePath: "objects/ab/x.jpg", fromPost: "/elsewhere/a.md")
+            == "../site/archive/objects/ab/x.jpg")
+    let spaced = ArchiveLinker(style: .relative(archiveRoot: "/my site/archive (old)"))
+    #expect(
+        spaced.link(archivePath: "w550/ab/x.jpg", fromPost: "/other/p.md")
+            == "../my%20site/archive%20%28old%29/w550/ab/x.jpg")
+    #expect(
+        ArchiveLinker(style: .prefix("/blog/")).link(archivePath: "objects/a b.jpg", fromPost: "x")
+            == "/blog/objects/a%20b.jpg")
+    #expect(
+        ArchiveLinker(style: .prefix("https://cdn.example/archive")).link(
+            archivePath: "objects/ab/x.jpg", fromPost: "x")
             == "https://cdn.example/archive/objects/ab/x.jpg")
 }
 
 @Test func splicesThatOverlapOrOverrunAreRefused() {
     let bytes = Array("0123456789".utf8)
-    #expect(Splice.apply([Splice(range: 2..<5, replacement: []), Splice(range: 4..<6, replacement: [])], to: bytes) == nil)
+    #expect(
+        Splice.apply([Splice(range: 2..<5, replacement: []), Splice(range: 4..<6, replacement: [])], to: bytes) == nil)
     #expect(Splice.apply([Splice(range: 8..<12, replacement: [])], to: bytes) == nil)
     let applied = Splice.apply(
         [Splice(range: 6..<8, replacement: Array("xy".utf8)), Splice(range: 0..<1, replacement: Array("ab".utf8))],
@@ -172,10 +209,12 @@ func dryRunDiffMatchesDiffU(_ c: RewriteCase) throws {
     // Byte for byte after the two header lines (diff's carry file names and times).
     func body(_ bytes: [UInt8]) -> [UInt8] {
         var newlines = 0
-        guard let start = bytes.firstIndex(where: { b in
-            if b == UInt8(ascii: "\n") { newlines += 1 }
-            return newlines == 2
-        }) else { return [] }
+        guard
+            let start = bytes.firstIndex(where: { b in
+                if b == UInt8(ascii: "\n") { newlines += 1 }
+                return newlines == 2
+            })
+        else { return [] }
         return Array(bytes[(start + 1)...])
     }
     #expect(body(ours) == body([UInt8](output)))
@@ -184,7 +223,8 @@ func dryRunDiffMatchesDiffU(_ c: RewriteCase) throws {
 /// Revert after the author moved, duplicated or deleted things: each link goes back to its own original.
 @Test func revertByContentSurvivesReorderingAndDeletion() throws {
     let original = Array(
-        "A ![a](http://img.test/a.jpg)\n\nB <img src=\"http://img.test/c.jpg?x=1&amp;y=2\">\n\nC ![c](http://img.test/c.jpg?x=1&y=2)\n".utf8)
+        "A ![a](http://img.test/a.jpg)\n\nB <img src=\"http://img.test/c.jpg?x=1&amp;y=2\">\n\nC ![c](http://img.test/c.jpg?x=1&y=2)\n"
+            .utf8)
     let scan = PostScanner().scan(original)
     let plan = RewritePlan(
         references: scan.references, postPath: "p.md", linker: ArchiveLinker(style: .prefix("/archive"))
@@ -202,26 +242,33 @@ func dryRunDiffMatchesDiffU(_ c: RewriteCase) throws {
     #expect(paragraphs.count == 3)
 
     // Paragraphs swapped: every link is found, each gets its own original back (entity style included).
-    let swapped = Array([paragraphs[2].trimmingCharacters(in: .newlines), paragraphs[1], paragraphs[0]].joined(separator: "\n\n").utf8) + [0x0A]
+    let swapped =
+        Array(
+            [paragraphs[2].trimmingCharacters(in: .newlines), paragraphs[1], paragraphs[0]].joined(separator: "\n\n")
+                .utf8) + [0x0A]
     let (back, _, notFound) = step.undoByContent(swapped)
     #expect(notFound.isEmpty)
     #expect(
         String(decoding: back, as: UTF8.self)
-            == "C ![c](http://img.test/c.jpg?x=1&y=2)\n\nB <img src=\"http://img.test/c.jpg?x=1&amp;y=2\">\n\nA ![a](http://img.test/a.jpg)\n")
+            == "C ![c](http://img.test/c.jpg?x=1&y=2)\n\nB <img src=\"http://img.test/c.jpg?x=1&amp;y=2\">\n\nA ![a](http://img.test/a.jpg)\n"
+    )
 
     // The HTML paragraph deleted: the Markdown link keeps its own bytes, the lost one is reported.
     let deleted = Array([paragraphs[0], paragraphs[2]].joined(separator: "\n\n").utf8)
     let (partial, _, missing) = step.undoByContent(deleted)
     #expect(missing == [1])
     #expect(
-        String(decoding: partial, as: UTF8.self) == "A ![a](http://img.test/a.jpg)\n\nC ![c](http://img.test/c.jpg?x=1&y=2)\n")
+        String(decoding: partial, as: UTF8.self)
+            == "A ![a](http://img.test/a.jpg)\n\nC ![c](http://img.test/c.jpg?x=1&y=2)\n")
 }
 
 @Test func composedSplicesEqualApplyingInTurn() throws {
     let bytes = Array("0123456789abcdef".utf8)
     let first = [Splice(range: 2..<4, replacement: Array("XYZW".utf8)), Splice(range: 10..<12, replacement: [])]
     let (middle, _) = try #require(Splice.apply(first, to: bytes))
-    let second = [Splice(range: 0..<1, replacement: Array("<".utf8)), Splice(range: 12..<14, replacement: Array("!".utf8))]
+    let second = [
+        Splice(range: 0..<1, replacement: Array("<".utf8)), Splice(range: 12..<14, replacement: Array("!".utf8)),
+    ]
     let (final, _) = try #require(Splice.apply(second, to: middle))
     let composed = Splice.compose(first, then: second)
     #expect(Splice.apply(composed, to: bytes)?.bytes == final)

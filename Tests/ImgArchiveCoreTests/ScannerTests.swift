@@ -42,7 +42,9 @@ let img = ImageReference.Kind.markdownInline
 let refKind = ImageReference.Kind.markdownReference
 
 let positiveCases: [ScanCase] = [
-    ScanCase(name: "inline image", input: "![a](http://x.test/a.png)", expected: [.init(kind: img, url: "http://x.test/a.png")]),
+    ScanCase(
+        name: "inline image", input: "![a](http://x.test/a.png)",
+        expected: [.init(kind: img, url: "http://x.test/a.png")]),
     ScanCase(
         name: "title in double quotes", input: "![a](http://x.test/a.png \"T\")",
         expected: [.init(kind: img, url: "http://x.test/a.png")]),
@@ -68,7 +70,8 @@ let positiveCases: [ScanCase] = [
         name: "destination on the next line", input: "![a](\nhttp://x.test/a.png\n\"title\"\n)",
         expected: [.init(kind: img, url: "http://x.test/a.png")]),
     ScanCase(
-        name: "protocol-relative", input: "![a](//x.test/a.png)", expected: [.init(kind: img, url: "https://x.test/a.png")]
+        name: "protocol-relative", input: "![a](//x.test/a.png)",
+        expected: [.init(kind: img, url: "https://x.test/a.png")]
     ),
     ScanCase(
         name: "alt text with brackets and code", input: "![a [b] `c]`](http://x.test/a.png)",
@@ -100,7 +103,8 @@ let positiveCases: [ScanCase] = [
         expected: [.init(kind: .htmlImg, url: "http://x.test/a.jpg")]),
     ScanCase(
         name: "lazy-loading attributes",
-        input: "<img src=\"data:image/gif;base64,R0lGOD\" data-src=\"http://x.test/a.jpg\" data-original='http://x.test/b.jpg'>",
+        input:
+            "<img src=\"data:image/gif;base64,R0lGOD\" data-src=\"http://x.test/a.jpg\" data-original='http://x.test/b.jpg'>",
         expected: [
             .init(kind: .htmlImg, url: "data:image/gif;base64,R0lGOD", remote: false),
             .init(kind: .htmlImg, url: "http://x.test/a.jpg"),
@@ -116,7 +120,8 @@ let positiveCases: [ScanCase] = [
         ]),
     ScanCase(
         name: "picture source srcset and data-srcset",
-        input: "<picture><source srcset=\"http://x.test/a.webp\"><img data-srcset=\"http://x.test/b.jpg 300w\"></picture>",
+        input:
+            "<picture><source srcset=\"http://x.test/a.webp\"><img data-srcset=\"http://x.test/b.jpg 300w\"></picture>",
         expected: [
             .init(kind: .htmlSrcset, url: "http://x.test/a.webp"),
             .init(kind: .htmlSrcset, url: "http://x.test/b.jpg", width: 300),
@@ -127,7 +132,8 @@ let positiveCases: [ScanCase] = [
         expected: [.init(kind: .cssURL, url: "http://x.test/bg.jpg")]),
     ScanCase(
         name: "css url in style block, comments and @import skipped",
-        input: "<style>\n@import url(http://x.test/i.css);\n/* url(http://x.test/no.png) */\n.a { background: URL( \"http://x.test/bg.png\" ) }\n</style>",
+        input:
+            "<style>\n@import url(http://x.test/i.css);\n/* url(http://x.test/no.png) */\n.a { background: URL( \"http://x.test/bg.png\" ) }\n</style>",
         expected: [.init(kind: .cssURL, url: "http://x.test/bg.png")]),
     ScanCase(
         name: "wrapped 126.net URL",
@@ -165,7 +171,9 @@ let positiveCases: [ScanCase] = [
     ScanCase(
         name: "hint wins over the CDN width",
         input: "<img width=\"300\" src=\"http://cms-bucket.ws.126.net/a.jpeg?imageView&thumbnail=550x0\">",
-        expected: [.init(kind: .htmlImg, url: "http://cms-bucket.ws.126.net/a.jpeg?imageView&thumbnail=550x0", width: 300)]),
+        expected: [
+            .init(kind: .htmlImg, url: "http://cms-bucket.ws.126.net/a.jpeg?imageView&thumbnail=550x0", width: 300)
+        ]),
     ScanCase(
         name: "local, data, file, mailto and templated are not remote",
         input:
@@ -201,22 +209,29 @@ let positiveCases: [ScanCase] = [
 
 let negativeCases: [ScanCase] = [
     ScanCase(name: "fenced code with backticks", input: "```md\n![a](http://x.test/a.png)\n```", expected: []),
-    ScanCase(name: "fenced code with tildes, longer fence", input: "~~~~\n~~~\n![a](http://x.test/a.png)\n~~~~", expected: []),
+    ScanCase(
+        name: "fenced code with tildes, longer fence", input: "~~~~\n~~~\n![a](http://x.test/a.png)\n~~~~", expected: []
+    ),
     ScanCase(name: "unterminated fence runs to the end", input: "```\n![a](http://x.test/a.png)\n", expected: []),
     ScanCase(name: "fence inside a blockquote", input: "> ```\n> ![a](http://x.test/a.png)\n> ```", expected: []),
     ScanCase(name: "indented code block", input: "text\n\n    ![a](http://x.test/a.png)", expected: []),
     ScanCase(name: "code span", input: "Use `![a](http://x.test/a.png)` here", expected: []),
     ScanCase(name: "double-backtick code span", input: "``![a](http://x.test/`a`.png)``", expected: []),
     ScanCase(name: "html comment", input: "<!-- ![a](http://x.test/a.png) -->", expected: []),
-    ScanCase(name: "multi-line html comment", input: "<!--\n![a](http://x.test/a.png)\n\n<img src=\"http://x.test/b.png\">\n-->", expected: []),
+    ScanCase(
+        name: "multi-line html comment",
+        input: "<!--\n![a](http://x.test/a.png)\n\n<img src=\"http://x.test/b.png\">\n-->", expected: []),
     ScanCase(name: "inline html comment", input: "a <!-- <img src=\"http://x.test/b.png\"> --> b", expected: []),
     ScanCase(
         name: "liquid highlight block",
         input: "{% highlight markdown %}\n![a](http://x.test/a.png)\n{% endhighlight %}", expected: []),
-    ScanCase(name: "liquid raw block", input: "{% raw %}\n<img src=\"http://x.test/a.png\">\n{% endraw %}", expected: []),
-    ScanCase(name: "script block", input: "<script>\nvar s = '<img src=\"http://x.test/a.png\">';\n</script>", expected: []),
+    ScanCase(
+        name: "liquid raw block", input: "{% raw %}\n<img src=\"http://x.test/a.png\">\n{% endraw %}", expected: []),
+    ScanCase(
+        name: "script block", input: "<script>\nvar s = '<img src=\"http://x.test/a.png\">';\n</script>", expected: []),
     ScanCase(name: "unused definition", input: "[logo]: http://x.test/l.png", expected: []),
-    ScanCase(name: "link whose destination looks like an image", input: "[text](![](http://x.test/x.png))", expected: []),
+    ScanCase(
+        name: "link whose destination looks like an image", input: "[text](![](http://x.test/x.png))", expected: []),
     ScanCase(name: "plain link to an image", input: "[see](http://x.test/a.png)", expected: []),
     ScanCase(name: "escaped bang makes a link", input: "\\![not](http://x.test/a.png)", expected: []),
     ScanCase(name: "image reference with no definition", input: "![a][nope]", expected: []),
@@ -224,7 +239,9 @@ let negativeCases: [ScanCase] = [
     ScanCase(name: "space in raw destination", input: "![a](http://x.test/a b.png)", expected: []),
     ScanCase(name: "blank line ends the construct", input: "![a](http://x.test/a\n\nb.png)", expected: []),
     ScanCase(name: "wrapped piece that is not a URL start", input: "![a](images/a-\nb.png)", expected: []),
-    ScanCase(name: "img-like text", input: "<imgx src=\"http://x.test/a.png\"> <image src=\"http://x.test/b.png\">", expected: []),
+    ScanCase(
+        name: "img-like text", input: "<imgx src=\"http://x.test/a.png\"> <image src=\"http://x.test/b.png\">",
+        expected: []),
     ScanCase(name: "empty destination", input: "![a]()", expected: []),
 ]
 

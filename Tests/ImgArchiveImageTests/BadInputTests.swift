@@ -1,10 +1,11 @@
 import Foundation
 import ImgArchiveCore
 import Testing
+
 @testable import ImgArchiveImage
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Peak resident memory of this process so far, in bytes.
@@ -101,7 +102,8 @@ func peakRSS() -> Int {
         let dir = try TempDir()
         defer { dir.cleanup() }
         var jpeg = try jpegFixture(dir)
-        guard let sof = zip(jpeg.indices, jpeg.dropFirst()).first(where: { jpeg[$0.0] == 0xFF && $0.1 == 0xC0 })?.0 else {
+        guard let sof = zip(jpeg.indices, jpeg.dropFirst()).first(where: { jpeg[$0.0] == 0xFF && $0.1 == 0xC0 })?.0
+        else {
             Issue.record("no SOF0 in the fixture")
             return
         }
@@ -135,14 +137,17 @@ func peakRSS() -> Int {
         defer { dir.cleanup() }
         _ = try jpegFixture(dir)
         do {
-            _ = try makeThumbnail(inputPath: dir.file("src.jpg"), outputPath: dir.file("t.jpg"), width: 100,
-                                  options: ThumbnailOptions(maxPixels: 320 * 240 - 1))
+            _ = try makeThumbnail(
+                inputPath: dir.file("src.jpg"), outputPath: dir.file("t.jpg"), width: 100,
+                options: ThumbnailOptions(maxPixels: 320 * 240 - 1))
             Issue.record("expected tooLarge")
         } catch {
             #expect(error.code == .tooLarge)
         }
-        #expect(try makeThumbnail(inputPath: dir.file("src.jpg"), outputPath: dir.file("t.jpg"), width: 100,
-                                  options: ThumbnailOptions(maxPixels: 320 * 240)) == .written(width: 100, height: 75, format: .jpeg))
+        #expect(
+            try makeThumbnail(
+                inputPath: dir.file("src.jpg"), outputPath: dir.file("t.jpg"), width: 100,
+                options: ThumbnailOptions(maxPixels: 320 * 240)) == .written(width: 100, height: 75, format: .jpeg))
     }
 
     @Test func otherFormatsAreKeptAsTheyAre() throws {
@@ -171,8 +176,9 @@ func peakRSS() -> Int {
         _ = try jpegFixture(dir)
         for (width, quality) in [(0, 85), (-5, 85), (10, 0), (10, 101)] {
             do {
-                _ = try makeThumbnail(inputPath: dir.file("src.jpg"), outputPath: dir.file("t.jpg"), width: width,
-                                      options: ThumbnailOptions(quality: quality))
+                _ = try makeThumbnail(
+                    inputPath: dir.file("src.jpg"), outputPath: dir.file("t.jpg"), width: width,
+                    options: ThumbnailOptions(quality: quality))
                 Issue.record("width \(width) quality \(quality) accepted")
             } catch {
                 #expect(error.code == .invalidArgument)

@@ -1,4 +1,5 @@
 import Foundation
+
 @testable import ImgArchiveImage
 
 /// A fresh temporary folder per test, removed by the caller with `cleanup()`.
@@ -124,7 +125,8 @@ struct PNGFixture {
     }
 
     private func rawScanlines() -> [UInt8] {
-        let passes: [(Int, Int, Int, Int)] = interlaced
+        let passes: [(Int, Int, Int, Int)] =
+            interlaced
             ? [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)]
             : [(0, 0, 1, 1)]
         var raw: [UInt8] = []
@@ -180,8 +182,10 @@ func read(_ path: String) throws -> [UInt8] { Array(try Data(contentsOf: URL(fil
 
 /// Straightforward separable Lanczos-3 (kernel stretched by the reduction), in Double, in
 /// premultiplied alpha when `alpha` — the test's own reference, written apart from the module.
-func referenceResize(_ src: [Double], width w: Int, height h: Int, channels c: Int, alpha: Bool,
-                     to ow: Int, _ oh: Int) -> [Double] {
+func referenceResize(
+    _ src: [Double], width w: Int, height h: Int, channels c: Int, alpha: Bool,
+    to ow: Int, _ oh: Int
+) -> [Double] {
     func kernel(_ x: Double) -> Double {
         if x == 0 { return 1 }
         if abs(x) >= 3 { return 0 }
@@ -204,9 +208,15 @@ func referenceResize(_ src: [Double], width w: Int, height h: Int, channels c: I
     }
     let wx = weights(w, ow), wy = weights(h, oh)
     var mid = [Double](repeating: 0, count: h * ow * c)
-    for y in 0..<h { for o in 0..<ow { for (i, wt) in wx[o] { for k in 0..<c { mid[(y * ow + o) * c + k] += wt * pre[(y * w + i) * c + k] } } } }
+    for y in 0..<h {
+        for o in 0..<ow {
+            for (i, wt) in wx[o] { for k in 0..<c { mid[(y * ow + o) * c + k] += wt * pre[(y * w + i) * c + k] } }
+        }
+    }
     var out = [Double](repeating: 0, count: oh * ow * c)
-    for o in 0..<oh { for (j, wt) in wy[o] { for x in 0..<(ow * c) { out[o * ow * c + x] += wt * mid[j * ow * c + x] } } }
+    for o in 0..<oh {
+        for (j, wt) in wy[o] { for x in 0..<(ow * c) { out[o * ow * c + x] += wt * mid[j * ow * c + x] } }
+    }
     if alpha {
         for p in 0..<(ow * oh) {
             let a = min(max(out[p * c + c - 1], 0), 255)

@@ -1,10 +1,11 @@
 import Foundation
 import ImgArchiveCore
 import Testing
+
 @testable import ImgArchiveImage
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 enum JPEGKind: String, CaseIterable, Sendable {
@@ -34,8 +35,9 @@ enum JPEGKind: String, CaseIterable, Sendable {
         let full = try readJPEG(input)
         let thumb = try readJPEG(output)
         #expect(thumb.width == 150 && thumb.height == 100 && thumb.channels == full.channels)
-        let reference = referenceResize(doubles(full), width: full.width, height: full.height, channels: full.channels,
-                                        alpha: false, to: 150, 100)
+        let reference = referenceResize(
+            doubles(full), width: full.width, height: full.height, channels: full.channels,
+            alpha: false, to: 150, 100)
         let quality = psnr(reference, doubles(thumb))
         #expect(quality >= 35, "PSNR \(quality) dB")
         #expect(dir.contents() == ["in.jpg", "out.jpg"])
@@ -56,7 +58,8 @@ enum JPEGKind: String, CaseIterable, Sendable {
             for i in 0..<4 { cmyk[p * 4 + i] = UInt8((255 - plain[i]).rounded()) }  // Adobe: inverted
         }
         let input = dir.file("cmyk.jpg"), output = dir.file("out.jpg")
-        try writeJPEG(PixelBuffer(width: w, height: h, channels: 4, pixels: cmyk), input, JPEGEncodeOptions(quality: 95))
+        try writeJPEG(
+            PixelBuffer(width: w, height: h, channels: 4, pixels: cmyk), input, JPEGEncodeOptions(quality: 95))
         let outcome = try makeThumbnail(inputPath: input, outputPath: output, width: 64)
         #expect(outcome == .written(width: 64, height: 32, format: .jpeg))
         let thumb = try readJPEG(output)
@@ -83,8 +86,9 @@ enum JPEGKind: String, CaseIterable, Sendable {
             }
         }
         let input = dir.file("o.jpg"), output = dir.file("t.jpg")
-        try writeJPEG(PixelBuffer(width: w, height: h, channels: 3, pixels: px), input,
-                      JPEGEncodeOptions(quality: 95, app1: exifOrientation(orientation, bigEndian: orientation % 2 == 0)))
+        try writeJPEG(
+            PixelBuffer(width: w, height: h, channels: 3, pixels: px), input,
+            JPEGEncodeOptions(quality: 95, app1: exifOrientation(orientation, bigEndian: orientation % 2 == 0)))
         // Expected (top-left, top-right, bottom-left, bottom-right) per the EXIF specification.
         let expected: [Int: [[UInt8]]] = [
             1: [red, green, blue, white], 2: [green, red, white, blue], 3: [white, blue, green, red],
@@ -99,9 +103,12 @@ enum JPEGKind: String, CaseIterable, Sendable {
         #expect(outcome == .written(width: 48, height: outH, format: .jpeg))
         let t = try readJPEG(output)
         func corner(_ x: Int, _ y: Int) -> [Int] { (0..<3).map { Int(t.pixels[(y * t.width + x) * 3 + $0]) } }
-        let corners = [corner(3, 3), corner(t.width - 4, 3), corner(3, t.height - 4), corner(t.width - 4, t.height - 4)]
+        let corners = [
+            corner(3, 3), corner(t.width - 4, 3), corner(3, t.height - 4), corner(t.width - 4, t.height - 4),
+        ]
         for (got, want) in zip(corners, expected[orientation] ?? []) {
-            #expect(zip(got, want).allSatisfy { abs($0 - Int($1)) <= 40 }, "orientation \(orientation): \(got) vs \(want)")
+            #expect(
+                zip(got, want).allSatisfy { abs($0 - Int($1)) <= 40 }, "orientation \(orientation): \(got) vs \(want)")
         }
     }
 
@@ -141,8 +148,10 @@ enum JPEGKind: String, CaseIterable, Sendable {
     }
 
     /// DCT scaling: the largest power-of-two reduction that keeps the decoded width at least twice the target.
-    @Test(arguments: [(6000, 550, 2), (2560, 550, 4), (3264, 550, 4), (1280, 550, 8), (1000, 550, 8), (640, 1, 1),
-                      (4000, 250, 1), (4390, 275, 2)])
+    @Test(arguments: [
+        (6000, 550, 2), (2560, 550, 4), (3264, 550, 4), (1280, 550, 8), (1000, 550, 8), (640, 1, 1),
+        (4000, 250, 1), (4390, 275, 2),
+    ])
     func scaleChoice(full: Int, target: Int, expected: Int) {
         let m = JPEGDecoder.scaleNumerator(fullWidth: full, targetWidth: target)
         #expect(m == expected)

@@ -1,6 +1,7 @@
 import Foundation
 import ImgArchiveCore
 import Testing
+
 @testable import ImgArchiveImage
 
 /// PNG colour types, depths and interlacing, each written by the test's own PNG writer.
@@ -14,7 +15,9 @@ enum PNGKind: String, CaseIterable, Sendable {
     func fixture(_ kind: PNGKind, width w: Int, height h: Int) -> (PNGFixture, truth: PixelBuffer) {
         var rng = LCG(state: 21)
         var base = [Double](repeating: 0, count: w * h * 3)
-        for y in 0..<h { for x in 0..<w { for c in 0..<3 { base[(y * w + x) * 3 + c] = photoSample(x, y, c, w, h, &rng) } } }
+        for y in 0..<h {
+            for x in 0..<w { for c in 0..<3 { base[(y * w + x) * 3 + c] = photoSample(x, y, c, w, h, &rng) } }
+        }
         func alpha(_ x: Int, _ y: Int) -> Double {  // opaque, transparent and soft regions
             if x < w / 4 { return 255 }
             if y < h / 5 { return 0 }
@@ -119,19 +122,24 @@ enum PNGKind: String, CaseIterable, Sendable {
         var differing = 0
         for i in truth.pixels.indices where i < decoded.pixels.count {
             let transparent = truth.hasAlpha && truth.pixels[i - i % c + c - 1] == 0 && i % c != c - 1
-            if !transparent && abs(Int(decoded.pixels[i]) - Int(truth.pixels[i])) > (truth.hasAlpha ? 1 : 0) { differing += 1 }
+            if !transparent && abs(Int(decoded.pixels[i]) - Int(truth.pixels[i])) > (truth.hasAlpha ? 1 : 0) {
+                differing += 1
+            }
         }
         #expect(decoded.pixels.count == truth.pixels.count && differing == 0, "\(differing) samples differ")
 
-        #expect(try makeThumbnail(inputPath: input, outputPath: output, width: 80)
-            == .written(width: 80, height: 50, format: .png))
+        #expect(
+            try makeThumbnail(inputPath: input, outputPath: output, width: 80)
+                == .written(width: 80, height: 50, format: .png))
         let thumb = try PNGDecoder(path: output).decode()
         #expect(thumb.width == 80 && thumb.height == 50 && thumb.channels == truth.channels)
         let alpha = truth.hasAlpha
-        let reference = referenceResize(doubles(truth), width: truth.width, height: truth.height,
-                                        channels: truth.channels, alpha: alpha, to: 80, 50)
-        let quality = psnr(composited(reference, channels: truth.channels, alpha: alpha),
-                           composited(doubles(thumb), channels: thumb.channels, alpha: alpha))
+        let reference = referenceResize(
+            doubles(truth), width: truth.width, height: truth.height,
+            channels: truth.channels, alpha: alpha, to: 80, 50)
+        let quality = psnr(
+            composited(reference, channels: truth.channels, alpha: alpha),
+            composited(doubles(thumb), channels: thumb.channels, alpha: alpha))
         #expect(quality >= 35, "PSNR \(quality) dB")
         let header = try read(output)
         #expect(header[24] == 8, "8-bit output")

@@ -22,7 +22,8 @@ import Testing
         var info = stat()
         stat(real, &info)
         #expect(info.st_mode & 0o777 == 0o604)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.url.path).sorted() == ["link.md", "real.md"])
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: folder.url.path).sorted() == ["link.md", "real.md"])
     }
 
     @Test func aPostChangedMeanwhileIsNotTouched() throws {
@@ -35,7 +36,8 @@ import Testing
         }
         #expect(outcome == .changedMeanwhile && !called)
         #expect(try PostFile.read(post) == Array("edited by hand".utf8))
-        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.url.path) == ["p.md"], "no temporary file left")
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: folder.url.path) == ["p.md"], "no temporary file left")
     }
 
     @Test func aFailingHookLeavesThePostAndNoTemporaryFile() throws {

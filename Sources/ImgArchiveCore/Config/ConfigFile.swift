@@ -108,7 +108,8 @@ public struct ConfigFile: Sendable {
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw ConfigFileError(path: path, line: nil, message: "cannot read the configuration file (\(error.localizedDescription))")
+            throw ConfigFileError(
+                path: path, line: nil, message: "cannot read the configuration file (\(error.localizedDescription))")
         }
         return try parse(text, path: path)
     }
@@ -126,7 +127,8 @@ public struct ConfigFile: Sendable {
         }
         guard let root else { return config }
         guard case .mapping(let mapping) = root else {
-            throw ConfigFileError(path: path, line: root.mark?.line, message: "expected key: value lines at the top level")
+            throw ConfigFileError(
+                path: path, line: root.mark?.line, message: "expected key: value lines at the top level")
         }
         let known = Set(keys.map(\.0))
         for (keyNode, value) in mapping {
@@ -136,7 +138,8 @@ public struct ConfigFile: Sendable {
                 let suggestion = keys.map(\.0).min { editDistance($0, key) < editDistance($1, key) } ?? ""
                 throw ConfigFileError(
                     path: path, line: line,
-                    message: "unknown key '\(key)'" + (editDistance(suggestion, key) <= 3 ? " (did you mean '\(suggestion)'?)" : "")
+                    message: "unknown key '\(key)'"
+                        + (editDistance(suggestion, key) <= 3 ? " (did you mean '\(suggestion)'?)" : "")
                         + "; known keys: " + keys.map(\.0).joined(separator: ", "))
             }
             let reader = ValueReader(path: path, key: key, node: value)
@@ -299,7 +302,8 @@ private struct ValueReader {
                 case "referer", "user-agent":
                     guard let v = value.scalar?.string else {
                         throw ConfigFileError(
-                            path: path, line: fieldNode.mark?.line, message: "hosts: '\(host).\(field)' must be a string")
+                            path: path, line: fieldNode.mark?.line,
+                            message: "hosts: '\(host).\(field)' must be a string")
                     }
                     headers.append((field == "referer" ? "Referer" : "User-Agent", v))
                 case "headers":

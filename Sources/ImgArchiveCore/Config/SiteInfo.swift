@@ -57,7 +57,8 @@ public struct SiteInfo: Sendable, Hashable {
             for line in text.split(whereSeparator: \.isNewline) {
                 let parts = line.split(separator: "=", maxSplits: 1)
                 guard parts.count == 2, parts[0].trimmingCharacters(in: .whitespaces) == "baseURL" else { continue }
-                let value = parts[1].trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "\"'"))
+                let value = parts[1].trimmingCharacters(in: .whitespaces).trimmingCharacters(
+                    in: CharacterSet(charactersIn: "\"'"))
                 return hugo(folder, value)
             }
             return SiteInfo(root: folder, generator: "hugo", url: nil, basePath: "")

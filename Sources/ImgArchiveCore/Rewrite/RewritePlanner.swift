@@ -64,7 +64,8 @@ public struct RewritePlan: Sendable, Hashable {
                         kind: "missing-file"))
             case .failed(let errorClass, let message):
                 leftRemote.append(
-                    LeftRemote(reference: reference, reason: "fetch failed (\(errorClass)): \(message)", kind: "failed"))
+                    LeftRemote(reference: reference, reason: "fetch failed (\(errorClass)): \(message)", kind: "failed")
+                )
             case .notFetched:
                 leftRemote.append(
                     LeftRemote(
@@ -90,7 +91,9 @@ public struct RevertStep: Sendable, Hashable {
         public var after: [UInt8]
 
         /// Creates a span.
-        public init(range: Range<Int>, replacement: [UInt8], original: [UInt8], before: [UInt8] = [], after: [UInt8] = []) {
+        public init(
+            range: Range<Int>, replacement: [UInt8], original: [UInt8], before: [UInt8] = [], after: [UInt8] = []
+        ) {
             self.range = range
             self.replacement = replacement
             self.original = original
@@ -99,9 +102,13 @@ public struct RevertStep: Sendable, Hashable {
         }
 
         /// The span's context in `output`, the bytes its step wrote: up to `width` bytes on each side.
-        public static func context(of range: Range<Int>, in output: [UInt8], width: Int = 8) -> (before: [UInt8], after: [UInt8]) {
-            (Array(output[max(0, range.lowerBound - width)..<range.lowerBound]),
-             Array(output[range.upperBound..<min(output.count, range.upperBound + width)]))
+        public static func context(of range: Range<Int>, in output: [UInt8], width: Int = 8) -> (
+            before: [UInt8], after: [UInt8]
+        ) {
+            (
+                Array(output[max(0, range.lowerBound - width)..<range.lowerBound]),
+                Array(output[range.upperBound..<min(output.count, range.upperBound + width)])
+            )
         }
     }
 
@@ -156,7 +163,9 @@ public struct RevertStep: Sendable, Hashable {
         for pair in pairs where chosen[pair.span] == nil && !chosen.values.contains(where: { $0.overlaps(pair.at) }) {
             chosen[pair.span] = pair.at
         }
-        let splices = chosen.sorted { $0.key < $1.key }.map { Splice(range: $0.value, replacement: spans[$0.key].original) }
+        let splices = chosen.sorted { $0.key < $1.key }.map {
+            Splice(range: $0.value, replacement: spans[$0.key].original)
+        }
         let notFound = spans.indices.filter { chosen[$0] == nil }
         return (Splice.apply(splices, to: bytes)?.bytes ?? bytes, splices, notFound)
     }
@@ -177,7 +186,8 @@ extension Splice {
                 guard outputStart + f.replacement.count <= s.range.lowerBound else { break }
                 delta += f.replacement.count - f.range.count
             }
-            mapped.append(Splice(range: (s.range.lowerBound - delta)..<(s.range.upperBound - delta), replacement: s.replacement))
+            mapped.append(
+                Splice(range: (s.range.lowerBound - delta)..<(s.range.upperBound - delta), replacement: s.replacement))
         }
         return (first + mapped).sorted { $0.range.lowerBound < $1.range.lowerBound }
     }

@@ -9,9 +9,16 @@ public enum UnifiedDiff {
         let newLines = lineStarts(new)
         // Each splice touches a block of old lines and the matching block of new lines.
         var blocks: [(old: ClosedRange<Int>, new: ClosedRange<Int>)] = []
-        for (splice, newRange) in zip(splices, newRanges).sorted(by: { $0.0.range.lowerBound < $1.0.range.lowerBound }) {
-            let o = line(of: splice.range.lowerBound, oldLines)...line(of: max(splice.range.lowerBound, splice.range.upperBound - 1), oldLines)
-            let n = line(of: newRange.lowerBound, newLines)...line(of: max(newRange.lowerBound, newRange.upperBound - 1), newLines)
+        for (splice, newRange) in zip(splices, newRanges).sorted(by: { $0.0.range.lowerBound < $1.0.range.lowerBound })
+        {
+            let o =
+                line(
+                    of: splice.range.lowerBound, oldLines)...line(
+                    of: max(splice.range.lowerBound, splice.range.upperBound - 1), oldLines)
+            let n =
+                line(
+                    of: newRange.lowerBound, newLines)...line(
+                    of: max(newRange.lowerBound, newRange.upperBound - 1), newLines)
             if let last = blocks.last, o.lowerBound <= last.old.upperBound + 1 {
                 blocks[blocks.count - 1] = (
                     last.old.lowerBound...max(last.old.upperBound, o.upperBound),

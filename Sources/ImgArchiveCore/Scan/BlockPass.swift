@@ -107,7 +107,8 @@ struct BlockPass {
             }
             openChunk(at: s)
             var isDefinition = false
-            if !paragraphOpen, let (label, destination) = parser.parseDefinition(from: fp, lineEnd: e, fileEnd: fileEnd) {
+            if !paragraphOpen, let (label, destination) = parser.parseDefinition(from: fp, lineEnd: e, fileEnd: fileEnd)
+            {
                 isDefinition = true
                 if definitions[label] == nil { definitions[label] = destination }
             }
@@ -269,7 +270,8 @@ struct BlockPass {
         var i = start + 2
         let endName = "end" + name
         while let open = b.find("{%", from: i, end: fileEnd) {
-            if liquidTagName(at: open, end: fileEnd) == endName, let close = b.find("%}", from: open + 2, end: fileEnd) {
+            if liquidTagName(at: open, end: fileEnd) == endName, let close = b.find("%}", from: open + 2, end: fileEnd)
+            {
                 return close + 2
             }
             i = open + 2

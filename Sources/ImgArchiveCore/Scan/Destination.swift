@@ -40,7 +40,8 @@ struct DestinationParser {
     }
 
     private func looksRemote(_ start: Int, _ e: Int) -> Bool {
-        b.matchesCaseInsensitive("http://", at: start, end: e) || b.matchesCaseInsensitive("https://", at: start, end: e)
+        b.matchesCaseInsensitive("http://", at: start, end: e)
+            || b.matchesCaseInsensitive("https://", at: start, end: e)
             || b.matches("//", at: start, end: e)
     }
 

@@ -25,8 +25,9 @@ struct HTMLReader {
     func autolinkEnd(at p: Int, end e: Int) -> Int? {
         var i = p + 1
         guard i < e, ASCII.isLetter(b[i]) else { return nil }
-        while i < e, i - p <= 33, ASCII.isLetter(b[i]) || ASCII.isDigit(b[i]) || b[i] == ASCII.plus
-            || b[i] == ASCII.dot || b[i] == ASCII.minus
+        while i < e, i - p <= 33,
+            ASCII.isLetter(b[i]) || ASCII.isDigit(b[i]) || b[i] == ASCII.plus
+                || b[i] == ASCII.dot || b[i] == ASCII.minus
         {
             i += 1
         }

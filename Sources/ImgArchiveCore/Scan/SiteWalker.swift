@@ -71,7 +71,8 @@ public enum SiteWalker {
             let data = try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe)
             return .success([UInt8](data))
         } catch {
-            return .failure(Problem(path: path, message: "cannot read this post (\(error.localizedDescription)); skipped"))
+            return .failure(
+                Problem(path: path, message: "cannot read this post (\(error.localizedDescription)); skipped"))
         }
     }
 }
