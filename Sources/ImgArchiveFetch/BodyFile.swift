@@ -8,14 +8,16 @@ import Synchronization
     import Darwin
 #endif
 
-/// The thread that hashes and writes bodies, so the curl thread only receives.
+/// The threads that hash and write bodies, so the curl thread only receives.
 ///
 /// The curl thread copies each chunk into a 256 KB block (`BodyFile`); a full block, and at the end the last
-/// partial one, goes to a serial queue that creates the temporary file, feeds SHA-256 and `write(2)`s it, then
-/// returns the block to a bounded pool. When the pool is empty the curl thread waits for a block (back
-/// pressure: disk slower than network), so memory stays at `capacity` blocks. Results that follow a body's
-/// last operation (completion after the file is closed; a failure after its file is deleted) are delivered
-/// from the same queue, in order.
+/// partial one, goes to the body's lane: one of a few serial queues (one per core), chosen round robin when
+/// the body starts, so every block of a file is handled in order by one queue while different files are
+/// hashed and written in parallel. The lane creates the temporary file, feeds SHA-256 and `write(2)`s the
+/// block, then returns it to a bounded pool. When the pool is empty the curl thread waits for a block (back
+/// pressure: disk slower than network), so memory stays at `capacity` blocks. A body's completion is
+/// delivered from its lane after the file is closed; other results wait for every lane (`afterQueued`), so a
+/// failure arrives after its file is deleted.
 final class BodyWriter: Sendable {
     /// Bytes per block.
     static let blockCapacity = 256 * 1024
@@ -24,13 +26,18 @@ final class BodyWriter: Sendable {
     /// curl thread to stop a transfer whose file cannot be written).
     final class Sink: @unchecked Sendable {
         let directory: String
+        /// The lane that handles every operation on this file.
+        let lane: Int
         var descriptor: Int32 = -1
         var path: String?
         var hasher = SHA256()
         /// The `errno` of the first failed open or write, 0 while all is well.
         let error = Atomic<Int32>(0)
 
-        init(directory: String) { self.directory = directory }
+        init(directory: String, lane: Int) {
+            self.directory = directory
+            self.lane = lane
+        }
     }
 
     /// A block of `blockCapacity` bytes, owned by one side at a time.
@@ -44,24 +51,35 @@ final class BodyWriter: Sendable {
         case failed(errno: Int32)
     }
 
-    private let queue = DispatchQueue(label: "imgarchive.body-writer", qos: .userInitiated)
+    private let lanes: [DispatchQueue]
+    private let nextLane = Atomic<Int>(0)
     private let free: Mutex<[Block]>
     private let available: DispatchSemaphore
     private let capacity: Int
 
-    /// A writer whose pool holds at most `capacity` blocks (more than the transfers that can hold one).
-    init(capacity: Int) {
+    /// A writer with `lanes` serial queues whose pool holds at most `capacity` blocks (more than the transfers
+    /// that can hold one).
+    init(capacity: Int, lanes: Int) {
+        self.lanes = (0..<max(1, lanes)).map {
+            DispatchQueue(label: "imgarchive.body-writer.\($0)", qos: .userInitiated)
+        }
         self.capacity = max(2, capacity)
         free = Mutex([])
         available = DispatchSemaphore(value: self.capacity)
     }
 
     deinit {
-        queue.sync {}
+        drain()
         free.withLock { blocks in
             for block in blocks { block.base.deallocate() }
             blocks.removeAll()
         }
+    }
+
+    /// The state of a new file, on the next lane.
+    func makeSink(directory: String) -> Sink {
+        let lane = nextLane.wrappingAdd(1, ordering: .relaxed).oldValue % lanes.count
+        return Sink(directory: directory, lane: lane)
     }
 
     /// A free block; waits while the writer holds them all.
@@ -79,7 +97,7 @@ final class BodyWriter: Sendable {
 
     /// Queues `count` bytes of `block` for `sink`'s file (created on its first block).
     func write(_ sink: Sink, _ block: Block, count: Int) {
-        queue.async {
+        lanes[sink.lane].async {
             Self.store(sink, UnsafeRawBufferPointer(start: block.base, count: count))
             self.returnBlock(block)
         }
@@ -87,12 +105,14 @@ final class BodyWriter: Sendable {
 
     /// Queues the last bytes, closes the file and then calls `done` with its path and digest, or the error.
     func complete(_ sink: Sink, _ block: Block?, count: Int, done: @escaping @Sendable (Completion) -> Void) {
-        queue.async {
+        lanes[sink.lane].async {
             if let block {
                 Self.store(sink, UnsafeRawBufferPointer(start: block.base, count: count))
                 self.returnBlock(block)
             }
             if sink.descriptor >= 0 {
+                // Start writeback now (on Linux, DONTNEED on dirty pages queues them for writing and keeps
+                // them cached): the archive's one `syncfs` per batch then finds little left to write.
                 if close(sink.descriptor) != 0 { Self.fail(sink, errno) }
                 sink.descriptor = -1
             }
@@ -112,20 +132,29 @@ final class BodyWriter: Sendable {
     func discard(_ sink: Sink?, _ block: Block?) {
         if let block { returnBlock(block) }
         guard let sink else { return }
-        queue.async { Self.remove(sink) }
+        lanes[sink.lane].async { Self.remove(sink) }
     }
 
-    /// Runs `body` on the queue after everything queued so far (results that must follow a discard).
+    /// Runs `body` once every lane has run what was queued on it so far (results that must follow a discard).
     func afterQueued(_ body: @escaping @Sendable () -> Void) {
-        queue.async(execute: body)
+        guard lanes.count > 1 else {
+            lanes[0].async(execute: body)
+            return
+        }
+        let group = DispatchGroup()
+        for lane in lanes {
+            group.enter()
+            lane.async { group.leave() }
+        }
+        group.notify(queue: lanes[0], execute: body)
     }
 
     /// Waits until everything queued so far has run.
     func drain() {
-        queue.sync {}
+        for lane in lanes { lane.sync {} }
     }
 
-    // MARK: - On the queue
+    // MARK: - On a lane
 
     private static func store(_ sink: Sink, _ bytes: UnsafeRawBufferPointer) {
         guard sink.error.load(ordering: .relaxed) == 0 else { return }
@@ -230,7 +259,7 @@ final class BodyFile {
 
     /// Appends a chunk; false when the file cannot be created or written (`systemError` says why).
     func append(_ chunk: UnsafeRawBufferPointer, directory: String, sniffLength: Int) -> Bool {
-        let sink = self.sink ?? BodyWriter.Sink(directory: directory)
+        let sink = self.sink ?? writer.makeSink(directory: directory)
         self.sink = sink
         guard sink.error.load(ordering: .relaxed) == 0 else { return false }
         if prefix.count < sniffLength {
@@ -259,7 +288,7 @@ final class BodyFile {
     /// Hands the body to the writer, which writes the rest, closes the file and calls `done`; this object is
     /// then empty and ready for the next transfer.
     func complete(_ done: @escaping @Sendable (BodyWriter.Completion) -> Void) {
-        let sink = self.sink ?? BodyWriter.Sink(directory: "")
+        let sink = self.sink ?? writer.makeSink(directory: "")
         writer.complete(sink, block, count: buffered, done: done)
         self.sink = nil
         block = nil

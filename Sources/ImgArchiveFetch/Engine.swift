@@ -145,7 +145,8 @@ final class Engine: @unchecked Sendable {
         self.options = options
         self.logger = logger
         // Each running transfer holds at most one block; the rest are queued to the writer or free.
-        writer = BodyWriter(capacity: 2 * options.jobs + 2)
+        writer = BodyWriter(
+            capacity: 2 * options.jobs + 2, lanes: min(4, max(1, ProcessInfo.processInfo.activeProcessorCount)))
         _ = CCurl_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, options.perHost)
         _ = CCurl_multi_setopt_long(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, options.jobs)
         _ = CCurl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, options.jobs)

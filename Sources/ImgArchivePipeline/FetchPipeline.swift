@@ -435,7 +435,7 @@ private final class Runner: Sendable {
 /// the next run) and at the end of the run. One flush runs at a time, on its own queue.
 private final class Recorder: Sendable {
     /// How long a row may wait before a flush starts.
-    static let interval: Duration = .seconds(2)
+    static let interval: Duration = .milliseconds(500)
 
     private struct Entry: Sendable {
         var index: Int
