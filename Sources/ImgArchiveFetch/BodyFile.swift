@@ -111,8 +111,11 @@ final class BodyWriter: Sendable {
                 self.returnBlock(block)
             }
             if sink.descriptor >= 0 {
-                // Start writeback now (on Linux, DONTNEED on dirty pages queues them for writing and keeps
-                // them cached): the archive's one `syncfs` per batch then finds little left to write.
+                // Start writeback now: on Linux, DONTNEED queues dirty pages for writing (pages under writeback
+                // stay cached), so the archive's `syncfs` per batch finds little left to write.
+                if sink.error.load(ordering: .relaxed) == 0 {
+                    _ = posix_fadvise(sink.descriptor, 0, 0, Int32(POSIX_FADV_DONTNEED))
+                }
                 if close(sink.descriptor) != 0 { Self.fail(sink, errno) }
                 sink.descriptor = -1
             }
