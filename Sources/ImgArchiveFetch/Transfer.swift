@@ -201,31 +201,28 @@ final class Transfer {
         }
         if status == 304 {
             body.discard()
-            return .success(makeDownload(status: status, notModified: true, file: nil, format: nil), hasBody: false)
+            return .success(makeDownload(status: status, notModified: true, format: nil), hasBody: false)
         }
         guard (200..<300).contains(status) else {
             let (code, message, retriable) = CurlResultMapping.classify(httpStatus: status)
             return fail(code, message, retriable: retriable)
-        }
-        func reject(_ code: FetchError.Code, _ message: String, retriable: Bool = false) -> Outcome {
-            fail(code, message, retriable: retriable)
         }
         var expected: curl_off_t = -1
         var received: curl_off_t = 0
         _ = CCurl_easy_getinfo_off_t(easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &expected)
         _ = CCurl_easy_getinfo_off_t(easy, CURLINFO_SIZE_DOWNLOAD_T, &received)
         if expected >= 0 && received != expected {
-            return reject(.truncated, "got \(received) of \(expected) bytes; try again later", retriable: true)
+            return fail(.truncated, "got \(received) of \(expected) bytes; try again later", retriable: true)
         }
         guard body.byteCount > 0 else {
-            return reject(.notAnImage, "the server sent an empty body with status \(status)")
+            return fail(.notAnImage, "the server sent an empty body with status \(status)")
         }
         guard let format = ImageFormat.sniff(body.prefix) else {
             let type = contentType ?? "no Content-Type"
-            return reject(
+            return fail(
                 .notAnImage, "the body is not an image (\(type)); the host may block hotlinks or the image moved")
         }
-        return .success(makeDownload(status: status, notModified: false, file: nil, format: format), hasBody: true)
+        return .success(makeDownload(status: status, notModified: false, format: format), hasBody: true)
     }
 
     /// Forgets the job and deletes any body file (after a failure, cancellation or shutdown).
@@ -241,7 +238,8 @@ final class Transfer {
         return String(cString: value)
     }
 
-    private func makeDownload(status: Int, notModified: Bool, file: String?, format: ImageFormat?) -> Download {
+    /// The download as libcurl reports it; the body's file and digest are added by the writer.
+    private func makeDownload(status: Int, notModified: Bool, format: ImageFormat?) -> Download {
         var effective: UnsafeMutablePointer<CChar>?
         _ = CCurl_easy_getinfo_string(easy, CURLINFO_EFFECTIVE_URL, &effective)
         let requested = job?.request.url ?? ""
@@ -250,7 +248,7 @@ final class Transfer {
             finalURL: effective.map { String(cString: $0) } ?? requested,
             httpStatus: status,
             notModified: notModified,
-            temporaryFile: file,
+            temporaryFile: nil,
             sha256: "",
             byteCount: notModified ? 0 : Int(body.byteCount),
             format: format,
