@@ -269,7 +269,9 @@ private final class Runner: Sendable {
 
     /// Fetches one URL: the origin first, then the URL as written; a revalidation asks only the URL that was
     /// archived, conditionally. Returns the outcome and the manifest row to record (by the `Recorder`).
-    private func fetchOne(_ item: FetchItem, need: FetchNeed, downloader: Downloader) async -> (URLOutcome, FetchOutcome?) {
+    private func fetchOne(_ item: FetchItem, need: FetchNeed, downloader: Downloader) async
+        -> (URLOutcome, FetchOutcome?)
+    {
         var outcome = URLOutcome(url: item.url, status: .failed, post: item.post)
         var candidates = FetchPlanning.candidates(for: item)
         var record: URLRecord?
@@ -542,7 +544,8 @@ private final class Recorder: Sendable {
         failed.status = .failed
         failed.errorClass = FetchError.Code.io.name
         failed.objectPath = nil
-        failed.message = "the download could not be recorded in the archive (\(error)); check free space and permissions"
+        failed.message =
+            "the download could not be recorded in the archive (\(error)); check free space and permissions"
         return failed
     }
 }

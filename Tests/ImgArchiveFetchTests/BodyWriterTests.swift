@@ -31,7 +31,8 @@ import Testing
             let results = await withTaskGroup(of: (String, Result<Download, FetchError>).self) { group in
                 for path in frozen.keys {
                     group.addTask {
-                        (path, await downloader.download(DownloadRequest(url: server.url(path), temporaryDirectory: tmp)))
+                        let request = DownloadRequest(url: server.url(path), temporaryDirectory: tmp)
+                        return (path, await downloader.download(request))
                     }
                 }
                 var all: [(String, Result<Download, FetchError>)] = []
@@ -62,7 +63,8 @@ import Testing
         defer { Task { await server.stop() } }
         try await withTestDownloader(testOptions(retries: 2)) { downloader, tmp in
             let missing = tmp + "/no-such-folder"
-            let result = await downloader.download(DownloadRequest(url: server.url("/photo"), temporaryDirectory: missing))
+            let request = DownloadRequest(url: server.url("/photo"), temporaryDirectory: missing)
+            let result = await downloader.download(request)
             guard case .failure(let error) = result else {
                 Issue.record("expected a failure")
                 return
@@ -81,13 +83,14 @@ import Testing
         let server = try await RouteServer.start { server in
             await server.appendRoute("GET /html") { _ in
                 // Not an image: an HTML page long enough to fill several blocks.
-                response(200, ["Content-Type": "image/jpeg"], body: Array(repeating: UInt8(ascii: "<"), count: 1) + image)
+                response(200, ["Content-Type": "image/jpeg"], body: [UInt8(ascii: "<")] + image)
             }
         }
         defer { Task { await server.stop() } }
         try await withTestDownloader { downloader, tmp in
             for _ in 0..<5 {
-                let result = await downloader.download(DownloadRequest(url: server.url("/html"), temporaryDirectory: tmp))
+                let request = DownloadRequest(url: server.url("/html"), temporaryDirectory: tmp)
+                let result = await downloader.download(request)
                 guard case .failure(let error) = result else {
                     Issue.record("expected a failure")
                     return
