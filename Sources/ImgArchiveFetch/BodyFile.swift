@@ -1,4 +1,6 @@
 import Crypto
+import Dispatch
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -6,86 +8,211 @@ import Crypto
     import Darwin
 #endif
 
-/// Where a body goes while it streams: a temporary file written through one large buffer, hashed as it
-/// arrives, with its first bytes kept for sniffing. Used only on the curl thread; reused across transfers,
-/// so a transfer allocates nothing per chunk.
-final class BodyFile {
-    /// Bytes buffered before a `write(2)`.
-    static let bufferCapacity = 256 * 1024
+/// The threads that hash and write bodies, so the curl thread only receives.
+///
+/// The curl thread copies each chunk into a 256 KB block (`BodyFile`); a full block, and at the end the last
+/// partial one, goes to the body's lane: one of a few serial queues (one per core), chosen round robin when
+/// the body starts, so every block of a file is handled in order by one queue while different files are
+/// hashed and written in parallel. The lane creates the temporary file, feeds SHA-256 and `write(2)`s the
+/// block, then returns it to a bounded pool. When the pool is empty the curl thread waits for a block (back
+/// pressure: disk slower than network), so memory stays at `capacity` blocks. A body's completion is
+/// delivered from its lane after the file is closed; other results wait for every lane (`afterQueued`), so a
+/// failure arrives after its file is deleted.
+final class BodyWriter: Sendable {
+    /// Bytes per block.
+    static let blockCapacity = 256 * 1024
 
-    private let buffer: UnsafeMutableRawPointer
-    private var buffered = 0
-    private var descriptor: Int32 = -1
-    private(set) var path: String?
-    private var hasher = SHA256()
-    private(set) var byteCount: Int64 = 0
-    /// The first `ImageFormat.sniffLength` bytes.
-    private(set) var prefix: [UInt8]
-    /// The `errno` of the first failed open or write.
-    private(set) var systemError: Int32?
+    /// One temporary file's writer-side state: touched only on `queue`, except `error` (atomic, read by the
+    /// curl thread to stop a transfer whose file cannot be written).
+    final class Sink: @unchecked Sendable {
+        let directory: String
+        /// The lane that handles every operation on this file.
+        let lane: Int
+        var descriptor: Int32 = -1
+        var path: String?
+        var hasher = SHA256()
+        /// The `errno` of the first failed open or write, 0 while all is well.
+        let error = Atomic<Int32>(0)
 
-    init() {
-        buffer = UnsafeMutableRawPointer.allocate(byteCount: Self.bufferCapacity, alignment: 16)
-        prefix = []
-        prefix.reserveCapacity(512)
+        init(directory: String, lane: Int) {
+            self.directory = directory
+            self.lane = lane
+        }
     }
 
+    /// A block of `blockCapacity` bytes, owned by one side at a time.
+    struct Block: @unchecked Sendable {
+        let base: UnsafeMutableRawPointer
+    }
+
+    /// How a file ended: its path (nil when no byte arrived) and digest, or the `errno` that stopped it.
+    enum Completion: Sendable {
+        case written(path: String?, sha256: String)
+        case failed(errno: Int32)
+    }
+
+    private let lanes: [DispatchQueue]
+    private let nextLane = Atomic<Int>(0)
+    private let free: Mutex<[Block]>
+    private let available: DispatchSemaphore
+    private let capacity: Int
+
+    /// A writer with `lanes` serial queues whose pool holds at most `capacity` blocks (more than the transfers
+    /// that can hold one).
+    init(capacity: Int, lanes: Int) {
+        self.lanes = (0..<max(1, lanes)).map {
+            DispatchQueue(label: "imgarchive.body-writer.\($0)", qos: .userInitiated)
+        }
+        self.capacity = max(2, capacity)
+        free = Mutex([])
+        available = DispatchSemaphore(value: self.capacity)
+    }
+
+    // Every queued operation that touches the pool holds the writer, so by now none is left.
     deinit {
-        discard()
-        buffer.deallocate()
+        free.withLock { blocks in
+            for block in blocks { block.base.deallocate() }
+            blocks.removeAll()
+        }
     }
 
-    /// Starts a new, empty body whose file (created on the first byte) goes into `directory`.
-    func reset() {
-        discard()
-        hasher = SHA256()
-        byteCount = 0
-        buffered = 0
-        prefix.removeAll(keepingCapacity: true)
-        systemError = nil
+    /// The state of a new file, on the next lane.
+    func makeSink(directory: String) -> Sink {
+        let lane = nextLane.wrappingAdd(1, ordering: .relaxed).oldValue % lanes.count
+        return Sink(directory: directory, lane: lane)
     }
 
-    /// Appends a chunk; false when the file cannot be created or written (`systemError` says why).
-    func append(_ chunk: UnsafeRawBufferPointer, directory: String, sniffLength: Int) -> Bool {
-        if descriptor < 0 && !open(in: directory) { return false }
-        hasher.update(bufferPointer: chunk)
-        if prefix.count < sniffLength {
-            prefix.append(contentsOf: chunk.prefix(sniffLength - prefix.count))
-        }
-        byteCount += Int64(chunk.count)
-        if buffered + chunk.count > Self.bufferCapacity {
-            guard flush() else { return false }
-        }
-        if chunk.count >= Self.bufferCapacity {
-            return writeAll(UnsafeRawBufferPointer(chunk))
-        }
-        if let base = chunk.baseAddress {
-            (buffer + buffered).copyMemory(from: base, byteCount: chunk.count)
-            buffered += chunk.count
-        }
-        return true
+    /// A free block; waits while the writer holds them all.
+    func takeBlock() -> Block {
+        available.wait()
+        if let block = free.withLock({ $0.popLast() }) { return block }
+        return Block(base: .allocate(byteCount: Self.blockCapacity, alignment: 16))
     }
 
-    /// Writes what is buffered and closes the file; returns the path (nil when no byte arrived) or nil and
-    /// `systemError` on failure (the file is then removed).
-    func finish() -> (ok: Bool, path: String?) {
-        guard descriptor >= 0 else { return (systemError == nil, nil) }
-        let flushed = flush()
-        let closed = systemClose(descriptor) == 0
-        if !closed && systemError == nil { systemError = errno }
-        descriptor = -1
-        guard flushed && closed, let path else {
-            discard()
-            return (false, nil)
-        }
-        let finished = path
-        self.path = nil  // the caller owns it now
-        return (true, finished)
+    /// Gives back a block that was never handed to the queue.
+    func returnBlock(_ block: Block) {
+        free.withLock { $0.append(block) }
+        available.signal()
     }
 
-    /// The SHA-256 of everything appended, lowercase hex.
-    func digestHex() -> String {
-        let digest = hasher.finalize()
+    /// Queues `count` bytes of `block` for `sink`'s file (created on its first block).
+    func write(_ sink: Sink, _ block: Block, count: Int) {
+        lanes[sink.lane].async {
+            Self.store(sink, UnsafeRawBufferPointer(start: block.base, count: count))
+            self.returnBlock(block)
+        }
+    }
+
+    /// Queues the last bytes, closes the file and then calls `done` with its path and digest, or the error.
+    func complete(_ sink: Sink, _ block: Block?, count: Int, done: @escaping @Sendable (Completion) -> Void) {
+        lanes[sink.lane].async {
+            if let block {
+                Self.store(sink, UnsafeRawBufferPointer(start: block.base, count: count))
+                self.returnBlock(block)
+            }
+            if sink.descriptor >= 0 {
+                // Start writeback now: on Linux, DONTNEED queues dirty pages for writing (pages under writeback
+                // stay cached), so the archive's `syncfs` per batch finds little left to write.
+                if sink.error.load(ordering: .relaxed) == 0 {
+                    _ = posix_fadvise(sink.descriptor, 0, 0, Int32(POSIX_FADV_DONTNEED))
+                }
+                if close(sink.descriptor) != 0 { Self.fail(sink, errno) }
+                sink.descriptor = -1
+            }
+            let error = sink.error.load(ordering: .acquiring)
+            if error != 0 {
+                Self.remove(sink)
+                done(.failed(errno: error))
+                return
+            }
+            let path = sink.path
+            sink.path = nil  // the caller owns it now
+            done(.written(path: path, sha256: Self.hex(sink.hasher.finalize())))
+        }
+    }
+
+    /// Queues closing and deleting `sink`'s file, and gives back `block` (a failure, cancellation or shutdown).
+    func discard(_ sink: Sink?, _ block: Block?) {
+        if let block { returnBlock(block) }
+        guard let sink else { return }
+        lanes[sink.lane].async { Self.remove(sink) }
+    }
+
+    /// Runs `body` once every lane has run what was queued on it so far (results that must follow a discard).
+    func afterQueued(_ body: @escaping @Sendable () -> Void) {
+        guard lanes.count > 1 else {
+            lanes[0].async(execute: body)
+            return
+        }
+        let group = DispatchGroup()
+        for lane in lanes {
+            group.enter()
+            lane.async { group.leave() }
+        }
+        group.notify(queue: lanes[0], execute: body)
+    }
+
+    /// Waits until everything queued so far has run.
+    func drain() {
+        for lane in lanes { lane.sync {} }
+    }
+
+    // MARK: - On a lane
+
+    private static func store(_ sink: Sink, _ bytes: UnsafeRawBufferPointer) {
+        guard sink.error.load(ordering: .relaxed) == 0 else { return }
+        if sink.descriptor < 0 && !create(sink) { return }
+        sink.hasher.update(bufferPointer: bytes)
+        guard var base = bytes.baseAddress else { return }
+        var left = bytes.count
+        while left > 0 {
+            let written = systemWrite(sink.descriptor, base, left)
+            if written < 0 {
+                if errno == EINTR { continue }
+                fail(sink, errno)
+                return
+            }
+            left -= written
+            base += written
+        }
+    }
+
+    private static func create(_ sink: Sink) -> Bool {
+        // The name never comes from the URL or a header: a random, unique name created exclusively.
+        for _ in 0..<4 {
+            let name =
+                "\(sink.directory)/fetch-\(getpid())-\(String(UInt64.random(in: .min ... .max), radix: 36)).part"
+            let fd = systemOpen(name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+            if fd >= 0 {
+                sink.descriptor = fd
+                sink.path = name
+                return true
+            }
+            if errno != EEXIST {
+                fail(sink, errno)
+                return false
+            }
+        }
+        fail(sink, EEXIST)
+        return false
+    }
+
+    private static func fail(_ sink: Sink, _ code: Int32) {
+        _ = sink.error.compareExchange(expected: 0, desired: code == 0 ? EIO : code, ordering: .releasing)
+    }
+
+    private static func remove(_ sink: Sink) {
+        if sink.descriptor >= 0 {
+            _ = close(sink.descriptor)
+            sink.descriptor = -1
+        }
+        if let path = sink.path {
+            _ = unlink(path)
+            sink.path = nil
+        }
+    }
+
+    private static func hex(_ digest: SHA256.Digest) -> String {
         var hex = ""
         hex.reserveCapacity(64)
         let digits = Array("0123456789abcdef".utf8)
@@ -95,62 +222,90 @@ final class BodyFile {
         }
         return hex
     }
+}
 
-    /// Closes and deletes the file, if any.
-    func discard() {
-        if descriptor >= 0 {
-            _ = systemClose(descriptor)
-            descriptor = -1
-        }
-        if let path {
-            _ = unlink(path)
-            self.path = nil
-        }
-        buffered = 0
+/// The curl thread's side of a body: copies chunks into blocks for the `BodyWriter` and keeps the first bytes
+/// for sniffing. Used only on the curl thread; reused across transfers, so a transfer allocates nothing per
+/// chunk.
+final class BodyFile {
+    private let writer: BodyWriter
+    private var sink: BodyWriter.Sink?
+    private var block: BodyWriter.Block?
+    private var buffered = 0
+    private(set) var byteCount: Int64 = 0
+    /// The first `ImageFormat.sniffLength` bytes.
+    private(set) var prefix: [UInt8]
+
+    init(writer: BodyWriter) {
+        self.writer = writer
+        prefix = []
+        prefix.reserveCapacity(512)
     }
 
-    private func open(in directory: String) -> Bool {
-        // The name never comes from the URL or a header: a random, unique name created exclusively.
-        for _ in 0..<4 {
-            let name = "\(directory)/fetch-\(getpid())-\(String(UInt64.random(in: .min ... .max), radix: 36)).part"
-            let fd = systemOpen(name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-            if fd >= 0 {
-                descriptor = fd
-                path = name
-                return true
-            }
-            if errno != EEXIST {
-                systemError = errno
-                return false
-            }
+    deinit {
+        discard()
+    }
+
+    /// The `errno` that stopped the file, if the writer has failed on it so far.
+    var systemError: Int32? {
+        guard let sink else { return nil }
+        let code = sink.error.load(ordering: .acquiring)
+        return code == 0 ? nil : code
+    }
+
+    /// Starts a new, empty body whose file (created with the first block) goes into `directory`.
+    func reset() {
+        discard()
+        byteCount = 0
+        prefix.removeAll(keepingCapacity: true)
+    }
+
+    /// Appends a chunk; false when the file cannot be created or written (`systemError` says why).
+    func append(_ chunk: UnsafeRawBufferPointer, directory: String, sniffLength: Int) -> Bool {
+        let sink = self.sink ?? writer.makeSink(directory: directory)
+        self.sink = sink
+        guard sink.error.load(ordering: .relaxed) == 0 else { return false }
+        if prefix.count < sniffLength {
+            prefix.append(contentsOf: chunk.prefix(sniffLength - prefix.count))
         }
-        systemError = EEXIST
-        return false
-    }
-
-    private func flush() -> Bool {
-        guard buffered > 0 else { return true }
-        let ok = writeAll(UnsafeRawBufferPointer(start: buffer, count: buffered))
-        buffered = 0
-        return ok
-    }
-
-    private func writeAll(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        guard var base = bytes.baseAddress else { return true }
-        var left = bytes.count
+        byteCount += Int64(chunk.count)
+        guard var source = chunk.baseAddress else { return true }
+        var left = chunk.count
         while left > 0 {
-            let written = write(descriptor, base, left)
-            if written < 0 {
-                if errno == EINTR { continue }
-                systemError = errno
-                return false
+            let target = block ?? writer.takeBlock()
+            block = target
+            let count = min(left, BodyWriter.blockCapacity - buffered)
+            (target.base + buffered).copyMemory(from: source, byteCount: count)
+            buffered += count
+            left -= count
+            source += count
+            if buffered == BodyWriter.blockCapacity {
+                writer.write(sink, target, count: buffered)
+                block = nil
+                buffered = 0
             }
-            left -= written
-            base += written
         }
         return true
     }
+
+    /// Hands the body to the writer, which writes the rest, closes the file and calls `done`; this object is
+    /// then empty and ready for the next transfer.
+    func complete(_ done: @escaping @Sendable (BodyWriter.Completion) -> Void) {
+        let sink = self.sink ?? writer.makeSink(directory: "")
+        writer.complete(sink, block, count: buffered, done: done)
+        self.sink = nil
+        block = nil
+        buffered = 0
+    }
+
+    /// Drops the body: its file is closed and deleted on the writer's queue.
+    func discard() {
+        writer.discard(sink, block)
+        sink = nil
+        block = nil
+        buffered = 0
+    }
 }
 
-private func systemClose(_ fd: Int32) -> Int32 { close(fd) }
 private func systemOpen(_ path: String, _ flags: Int32, _ mode: mode_t) -> Int32 { open(path, flags, mode) }
+private func systemWrite(_ fd: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int { write(fd, bytes, count) }

@@ -32,10 +32,6 @@ final class Job {
         host = Self.hostKey(submission.request.url)
     }
 
-    func finish(_ result: Result<Download, FetchError>) {
-        continuation.resume(returning: result)
-    }
-
     /// `scheme://host:port` of a URL (lowercased, user info dropped): the unit of per-host politeness.
     static func hostKey(_ url: String) -> String {
         var rest = Substring(url)
@@ -116,6 +112,8 @@ final class Engine: @unchecked Sendable {
     private let multi: UnsafeMutableRawPointer
     private let options: DownloadOptions
     private let logger: Logger
+    /// Hashes and writes bodies off the curl thread; every result is delivered through its queue.
+    private let writer: BodyWriter
 
     // Curl thread only.
     private let connectTo: UnsafeMutablePointer<curl_slist>?
@@ -146,6 +144,9 @@ final class Engine: @unchecked Sendable {
         self.connectTo = list
         self.options = options
         self.logger = logger
+        // Each running transfer holds at most one block; the rest are queued to the writer or free.
+        writer = BodyWriter(
+            capacity: 2 * options.jobs + 2, lanes: min(4, max(1, ProcessInfo.processInfo.activeProcessorCount)))
         _ = CCurl_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, options.perHost)
         _ = CCurl_multi_setopt_long(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, options.jobs)
         _ = CCurl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, options.jobs)
@@ -289,7 +290,7 @@ final class Engine: @unchecked Sendable {
 
     private func start(_ job: Job) {
         job.attempts += 1
-        guard let transfer = idle.popLast() ?? Transfer() else {
+        guard let transfer = idle.popLast() ?? Transfer(writer: writer) else {
             finish(
                 job,
                 .failure(
@@ -334,6 +335,9 @@ final class Engine: @unchecked Sendable {
             }
             release(job.host)
             let outcome = transfer.outcome(of: result, job: job)
+            if case .success(let download, hasBody: true) = outcome {
+                complete(job, download, body: transfer.body)
+            }
             transfer.recycle()
             idle.append(transfer)
             decide(job, outcome)
@@ -343,7 +347,9 @@ final class Engine: @unchecked Sendable {
     /// Success, a Referer fallback, a scheduled retry, or a final failure.
     private func decide(_ job: Job, _ outcome: Transfer.Outcome) {
         switch outcome {
-        case .success(let download):
+        case .success(_, hasBody: true):
+            break  // `complete` delivers it once the writer has closed the file
+        case .success(let download, hasBody: false):
             finish(job, .success(download))
         case .failure(let error, let retriable, let retryAfter):
             if error.httpStatus == 403 && job.ladderIndex + 1 < job.request.refererLadder.count {
@@ -374,11 +380,37 @@ final class Engine: @unchecked Sendable {
         }
     }
 
+    /// Delivers a result after everything queued to the writer so far, so a failed attempt's file is deleted
+    /// before its caller hears of the failure.
     private func finish(_ job: Job, _ result: Result<Download, FetchError>) {
         if case .failure(let error) = result {
             logger.debug("fetch.failed", metadata: ["url": "\(job.request.url)", "class": "\(error.code.name)"])
         }
-        job.finish(result)
+        let continuation = job.continuation
+        writer.afterQueued { continuation.resume(returning: result) }
+    }
+
+    /// Hands a successful body to the writer: the caller gets the download with its file and digest once the
+    /// file is closed, or an `io` failure when it could not be written.
+    private func complete(_ job: Job, _ download: Download, body: BodyFile) {
+        let continuation = job.continuation
+        let url = job.request.url
+        let attempts = job.attempts
+        body.complete { completion in
+            switch completion {
+            case .written(let path, let sha256):
+                var download = download
+                download.temporaryFile = path
+                download.sha256 = sha256
+                continuation.resume(returning: .success(download))
+            case .failed(let code):
+                let error = FetchError(
+                    code: .io, url: url, httpStatus: download.httpStatus, attempts: attempts,
+                    message: "the temporary file could not be written; check the archive's disk",
+                    detail: String(cString: strerror(code)))
+                continuation.resume(returning: .failure(error))
+            }
+        }
     }
 
     private func release(_ host: String) {
@@ -443,13 +475,15 @@ final class Engine: @unchecked Sendable {
         readyHosts.removeAll()
         queued = 0
         for job in leftovers {
-            job.finish(
+            finish(
+                job,
                 .failure(
                     FetchError(
                         code: .cancelled, url: job.request.url, attempts: job.attempts,
                         message: "the downloader shut down before this download finished")))
         }
         idle.removeAll()  // curl_easy_cleanup in Transfer.deinit
+        writer.drain()  // every file closed or deleted, every result delivered
         if let connectTo { curl_slist_free_all(connectTo) }
         curl_multi_cleanup(multi)
         waiter?.resume()

@@ -12,12 +12,14 @@ import ImgArchiveCore
 final class Transfer {
     /// What an attempt came to.
     enum Outcome {
-        case success(Download)
+        /// A 2xx or 304. With a body, `Download.temporaryFile` and `sha256` are filled in when the writer has
+        /// closed the file (`BodyFile.complete`).
+        case success(Download, hasBody: Bool)
         case failure(FetchError, retriable: Bool, retryAfter: Duration?)
     }
 
     let easy: UnsafeMutableRawPointer
-    let body = BodyFile()
+    let body: BodyFile
     private let errorBuffer: UnsafeMutablePointer<CChar>
     private var headerList: UnsafeMutablePointer<curl_slist>?
     /// The job being served, nil while idle.
@@ -32,9 +34,10 @@ final class Transfer {
     /// reused; past it the transfer is cut.
     private static let maxErrorBody = 64 * 1024
 
-    init?() {
+    init?(writer: BodyWriter) {
         guard let easy = curl_easy_init() else { return nil }
         self.easy = easy
+        body = BodyFile(writer: writer)
         errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
         errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
     }
@@ -198,20 +201,10 @@ final class Transfer {
         }
         if status == 304 {
             body.discard()
-            return .success(makeDownload(status: status, notModified: true, file: nil, format: nil))
+            return .success(makeDownload(status: status, notModified: true, format: nil), hasBody: false)
         }
         guard (200..<300).contains(status) else {
             let (code, message, retriable) = CurlResultMapping.classify(httpStatus: status)
-            return fail(code, message, retriable: retriable)
-        }
-        let finished = body.finish()
-        guard finished.ok else {
-            return fail(
-                .io, "the temporary file could not be written; check the archive's disk",
-                detail: body.systemError.map { String(cString: strerror($0)) })
-        }
-        func reject(_ code: FetchError.Code, _ message: String, retriable: Bool = false) -> Outcome {
-            if let path = finished.path { _ = unlink(path) }
             return fail(code, message, retriable: retriable)
         }
         var expected: curl_off_t = -1
@@ -219,17 +212,17 @@ final class Transfer {
         _ = CCurl_easy_getinfo_off_t(easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &expected)
         _ = CCurl_easy_getinfo_off_t(easy, CURLINFO_SIZE_DOWNLOAD_T, &received)
         if expected >= 0 && received != expected {
-            return reject(.truncated, "got \(received) of \(expected) bytes; try again later", retriable: true)
+            return fail(.truncated, "got \(received) of \(expected) bytes; try again later", retriable: true)
         }
-        guard body.byteCount > 0, finished.path != nil else {
-            return reject(.notAnImage, "the server sent an empty body with status \(status)")
+        guard body.byteCount > 0 else {
+            return fail(.notAnImage, "the server sent an empty body with status \(status)")
         }
         guard let format = ImageFormat.sniff(body.prefix) else {
             let type = contentType ?? "no Content-Type"
-            return reject(
+            return fail(
                 .notAnImage, "the body is not an image (\(type)); the host may block hotlinks or the image moved")
         }
-        return .success(makeDownload(status: status, notModified: false, file: finished.path, format: format))
+        return .success(makeDownload(status: status, notModified: false, format: format), hasBody: true)
     }
 
     /// Forgets the job and deletes any body file (after a failure, cancellation or shutdown).
@@ -245,7 +238,8 @@ final class Transfer {
         return String(cString: value)
     }
 
-    private func makeDownload(status: Int, notModified: Bool, file: String?, format: ImageFormat?) -> Download {
+    /// The download as libcurl reports it; the body's file and digest are added by the writer.
+    private func makeDownload(status: Int, notModified: Bool, format: ImageFormat?) -> Download {
         var effective: UnsafeMutablePointer<CChar>?
         _ = CCurl_easy_getinfo_string(easy, CURLINFO_EFFECTIVE_URL, &effective)
         let requested = job?.request.url ?? ""
@@ -254,8 +248,8 @@ final class Transfer {
             finalURL: effective.map { String(cString: $0) } ?? requested,
             httpStatus: status,
             notModified: notModified,
-            temporaryFile: file,
-            sha256: notModified ? "" : body.digestHex(),
+            temporaryFile: nil,
+            sha256: "",
             byteCount: notModified ? 0 : Int(body.byteCount),
             format: format,
             contentType: contentType,

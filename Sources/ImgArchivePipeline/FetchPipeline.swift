@@ -124,7 +124,8 @@ public enum FetchPipeline {
     ) async throws -> FetchReport {
         let lock = try ArchiveLock.acquire(settings.archiveRoot)
         defer { lock.release() }
-        return try await run(items: items, posts: posts, settings: settings, logger: logger, progress: progress, holding: lock)
+        return try await run(
+            items: items, posts: posts, settings: settings, logger: logger, progress: progress, holding: lock)
     }
 
     /// A fetch run under a lock the caller holds (the archive job keeps one lock for fetch and rewrite).
@@ -132,7 +133,9 @@ public enum FetchPipeline {
         items: [FetchItem], posts: [ScannedPost], settings: FetchSettings, logger: Logger,
         progress: (@Sendable (FetchProgress) -> Void)?, holding lock: ArchiveLock
     ) async throws -> FetchReport {
-        let store = try ArchiveStore(root: settings.archiveRoot)
+        // Objects are committed by rename only; the run's recorder makes them durable with one `syncfs` per
+        // batch before the batch's manifest rows commit (see `Recorder`).
+        let store = try ArchiveStore(root: settings.archiveRoot, durability: .deferred)
         let manifest = try Manifest(layout: store.layout)
         defer { try? manifest.close() }
         let stale = try store.removeStaleTemporaryFiles(holding: lock)
@@ -243,11 +246,12 @@ private final class Runner: Sendable {
         }
         progress?(snapshot)
         guard !work.isEmpty else { return outcomes }
+        let recorder = Recorder(store: store, manifest: manifest, logger: logger)
         try await Downloader.withDownloader(options: settings.download, logger: logger) { downloader in
             // A window of waiting downloads keeps memory flat however many URLs there are; the downloader
             // itself never runs more than `jobs` transfers.
             let window = max(64, settings.download.jobs * 4)
-            await withTaskGroup(of: (Int, URLOutcome).self) { group in
+            await withTaskGroup(of: (Int, URLOutcome, FetchOutcome?).self) { group in
                 var next = 0
                 func addNext() {
                     guard next < work.count else { return }
@@ -255,21 +259,28 @@ private final class Runner: Sendable {
                     next += 1
                     let item = items[index]
                     let need = needs[item.url] ?? FetchNeed(url: item.url, reason: .new)
-                    group.addTask { (index, await self.fetchOne(item, need: need, downloader: downloader)) }
+                    group.addTask {
+                        let (outcome, row) = await self.fetchOne(item, need: need, downloader: downloader)
+                        return (index, outcome, row)
+                    }
                 }
                 for _ in 0..<window { addNext() }
-                while let (index, outcome) = await group.next() {
+                while let (index, outcome, row) = await group.next() {
                     outcomes[index] = outcome
+                    if let row { recorder.add(row, index: index, outcome: outcome) }
                     addNext()
                 }
             }
         }
+        for (index, corrected) in await recorder.finish() { outcomes[index] = corrected }
         return outcomes
     }
 
     /// Fetches one URL: the origin first, then the URL as written; a revalidation asks only the URL that was
-    /// archived, conditionally.
-    private func fetchOne(_ item: FetchItem, need: FetchNeed, downloader: Downloader) async -> URLOutcome {
+    /// archived, conditionally. Returns the outcome and the manifest row to record (by the `Recorder`).
+    private func fetchOne(_ item: FetchItem, need: FetchNeed, downloader: Downloader) async
+        -> (URLOutcome, FetchOutcome?)
+    {
         var outcome = URLOutcome(url: item.url, status: .failed, post: item.post)
         var candidates = FetchPlanning.candidates(for: item)
         var record: URLRecord?
@@ -284,16 +295,17 @@ private final class Runner: Sendable {
             switch await downloader.download(request) {
             case .success(let download):
                 do {
+                    let row: FetchOutcome
                     if download.notModified {
-                        try manifest.recordNotModified(url: item.url, httpStatus: download.httpStatus, at: Date())
+                        row = .notModified(url: item.url, httpStatus: download.httpStatus, at: Date())
                         outcome.status = .notModified
                         outcome.archivedFrom = candidate
                         outcome.httpStatus = download.httpStatus
                     } else {
-                        outcome = try commit(download, item: item, candidate: candidate)
+                        (outcome, row) = try commit(download, item: item, candidate: candidate)
                     }
                     advance(failed: false, bytes: Int64(download.byteCount))
-                    return outcome
+                    return (outcome, row)
                 } catch {
                     if let file = download.temporaryFile { try? FileManager.default.removeItem(atPath: file) }
                     lastError = FetchError(
@@ -309,12 +321,12 @@ private final class Runner: Sendable {
         outcome.errorClass = error.code.name
         outcome.httpStatus = error.httpStatus
         outcome.message = Self.describe(errors, url: item.url)
-        try? manifest.recordFetchFailure(
+        let row = FetchOutcome.failed(
             url: item.url, errorClass: error.code.name, message: outcome.message ?? error.message,
             httpStatus: error.httpStatus, attempts: error.attempts, at: Date())
         logger.info("fetch failed", metadata: ["url": "\(item.url)", "class": "\(error.code.name)"])
         advance(failed: true, bytes: 0)
-        return outcome
+        return (outcome, row)
     }
 
     /// One message for the failures of an item's candidates: the original's, then the URL's as written.
@@ -338,22 +350,24 @@ private final class Runner: Sendable {
             ifModifiedSince: need.reason == .revalidate ? need.lastModified : nil)
     }
 
-    /// Moves a downloaded image to its content address and records it.
-    private func commit(_ download: Download, item: FetchItem, candidate: String) throws -> URLOutcome {
+    /// Moves a downloaded image to its content address; returns the outcome and the manifest row to record.
+    private func commit(_ download: Download, item: FetchItem, candidate: String) throws -> (URLOutcome, FetchOutcome) {
         guard let file = download.temporaryFile, let format = download.format else {
             throw StoreError(code: .invalidArgument, path: nil, message: "a download without an image file")
         }
         let path = try store.commitObject(temporaryFile: URL(fileURLWithPath: file), sha256: download.sha256, format: format)
         let info = try? imageInfo(path: store.layout.url(for: path).path)
+        let now = Date()
         let object = ObjectRecord(
             sha256: download.sha256, format: format, bytes: Int64(download.byteCount), width: info?.width,
-            height: info?.height, path: path, createdAt: Date())
-        try manifest.recordFetchSuccess(
+            height: info?.height, path: path, createdAt: now)
+        let row = FetchOutcome.archived(
             url: item.url, archivedFrom: candidate, object: object, httpStatus: download.httpStatus,
-            etag: download.etag, lastModified: download.lastModified, attempts: download.attempts, at: Date())
-        return URLOutcome(
+            etag: download.etag, lastModified: download.lastModified, attempts: download.attempts, at: now)
+        let outcome = URLOutcome(
             url: item.url, status: .archived, archivedFrom: candidate, objectPath: path, httpStatus: download.httpStatus,
             post: item.post)
+        return (outcome, row)
     }
 
     /// Makes the missing derivatives of every archived item at the widths its posts show, on a pool no wider
@@ -408,7 +422,10 @@ private final class Runner: Sendable {
             let size = try? FileManager.default.attributesOfItem(atPath: temporary.path)[.size] as? NSNumber
             let bytes = size?.int64Value ?? 0
             let digest = try ArchiveStore.sha256(ofFileAt: temporary)
-            try store.commitDerivative(temporaryFile: temporary, to: path)
+            // Derivatives are few and rows for them are written one by one: each is made durable before its
+            // row (posts will link to it), not left to the recorder's batches.
+            try ArchiveStore(root: store.layout.root, durability: .immediate)
+                .commitDerivative(temporaryFile: temporary, to: path)
             try manifest.recordThumbnail(
                 ThumbnailRecord(
                     objectSHA256: object.sha256, width: width, sha256: digest, height: h, format: format, bytes: bytes,
@@ -419,5 +436,128 @@ private final class Runner: Sendable {
             try? FileManager.default.removeItem(at: temporary)
             return "\(object.path) at \(width) px: \(error)"
         }
+    }
+}
+
+/// Writes a run's manifest rows in batches, off the task that collects results.
+///
+/// Objects are committed with `.deferred` durability (rename only). A flush first makes every file committed so
+/// far durable with one `ArchiveStore.synchronize()` (`syncfs`), then records the batch in one transaction. A
+/// batch holds only rows of objects committed before it was taken, so a manifest row never points at a file
+/// that has not reached stable storage. A flush starts once the oldest pending row is `interval` old (so a
+/// killed run loses at most that much manifest progress; its objects stay and are found by content address on
+/// the next run) and at the end of the run. One flush runs at a time, on its own queue.
+private final class Recorder: Sendable {
+    /// How long a row may wait before a flush starts.
+    static let interval: Duration = .milliseconds(500)
+
+    private struct Entry: Sendable {
+        var index: Int
+        var outcome: URLOutcome
+        var row: FetchOutcome
+    }
+
+    private struct State {
+        var pending: [Entry] = []
+        var oldest: ContinuousClock.Instant?
+        var flushing: Task<Void, Never>?
+        var corrections: [(Int, URLOutcome)] = []
+    }
+
+    private let store: ArchiveStore
+    private let manifest: Manifest
+    private let logger: Logger
+    private let queue = DispatchQueue(label: "imgarchive.fetch.recorder")
+    private let state = Mutex(State())
+
+    init(store: ArchiveStore, manifest: Manifest, logger: Logger) {
+        self.store = store
+        self.manifest = manifest
+        self.logger = logger
+    }
+
+    /// Queues the row of one finished URL; starts a flush when the oldest pending row is old enough and no
+    /// flush is running.
+    func add(_ row: FetchOutcome, index: Int, outcome: URLOutcome) {
+        state.withLock { state in
+            let now = ContinuousClock.now
+            state.pending.append(Entry(index: index, outcome: outcome, row: row))
+            if state.oldest == nil { state.oldest = now }
+            guard let oldest = state.oldest, now - oldest >= Self.interval, state.flushing == nil else { return }
+            let batch = state.pending
+            state.pending = []
+            state.oldest = nil
+            state.flushing = Task { [self] in
+                let corrections = await self.write(batch)
+                self.state.withLock { state in
+                    state.corrections += corrections
+                    state.flushing = nil
+                }
+            }
+        }
+    }
+
+    /// Waits for a running flush, writes what is left, and returns the outcomes to replace: URLs whose row
+    /// could not be recorded (or whose objects could not be made durable) become failures of class `io`.
+    func finish() async -> [(Int, URLOutcome)] {
+        if let running = state.withLock({ $0.flushing }) { await running.value }
+        let rest = state.withLock { state in
+            let batch = state.pending
+            state.pending = []
+            state.oldest = nil
+            return batch
+        }
+        let last = await write(rest)
+        return state.withLock { $0.corrections } + last
+    }
+
+    private func write(_ batch: [Entry]) async -> [(Int, URLOutcome)] {
+        guard !batch.isEmpty else { return [] }
+        return await withCheckedContinuation { continuation in
+            queue.async { continuation.resume(returning: self.writeNow(batch)) }
+        }
+    }
+
+    /// syncfs, then one transaction; if the transaction fails, each row alone, so one bad row fails only its
+    /// URL.
+    private func writeNow(_ batch: [Entry]) -> [(Int, URLOutcome)] {
+        let hasObjects = batch.contains { if case .archived = $0.row { true } else { false } }
+        if hasObjects {
+            do {
+                try store.synchronize()
+            } catch {
+                logger.info("archive sync failed", metadata: ["error": "\(error)"])
+                return batch.compactMap { entry in
+                    guard case .archived = entry.row else { return nil }
+                    return (entry.index, Self.failed(entry.outcome, error))
+                }
+            }
+        }
+        do {
+            try manifest.record(batch.map(\.row))
+            return []
+        } catch {
+            logger.info("manifest batch failed; recording one by one", metadata: ["error": "\(error)"])
+        }
+        var corrections: [(Int, URLOutcome)] = []
+        for entry in batch {
+            do {
+                try manifest.record([entry.row])
+            } catch {
+                if case .failed = entry.row { continue }  // the URL is reported failed already
+                corrections.append((entry.index, Self.failed(entry.outcome, error)))
+            }
+        }
+        return corrections
+    }
+
+    private static func failed(_ outcome: URLOutcome, _ error: any Error) -> URLOutcome {
+        var failed = outcome
+        failed.status = .failed
+        failed.errorClass = FetchError.Code.io.name
+        failed.objectPath = nil
+        failed.message =
+            "the download could not be recorded in the archive (\(error)); check free space and permissions"
+        return failed
     }
 }

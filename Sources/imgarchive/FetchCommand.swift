@@ -44,7 +44,7 @@ struct FetchOptionGroup: ParsableArguments {
     /// Command line over configuration over defaults.
     func settings(_ file: ConfigFile, site: SiteInfo?) throws -> FetchSettings {
         let archive = self.archive ?? file.archive ?? "archive"
-        var download = DownloadOptions()
+        var download = DownloadOptions(userAgent: DownloadOptions.userAgent(version: ImgArchiveVersion.current))
         download.jobs = try Self.check(jobs ?? file.jobs ?? download.jobs, "--jobs", 1...256)
         download.perHost = try Self.check(perHost ?? file.perHost ?? download.perHost, "--per-host", 1...64)
         download.retries = try Self.check(retries ?? file.retries ?? download.retries, "--retries", 0...20)

@@ -1,0 +1,103 @@
+import FlyingFox
+import Foundation
+import ImgArchiveFetch
+import Testing
+
+/// Bodies are hashed and written off the curl thread, through a bounded pool of 256 KB blocks.
+@Suite struct BodyWriterTests {
+    /// Sizes around the block boundary and several blocks long, all in flight at once with more bodies than the
+    /// pool has blocks: every file has exactly its bytes and digest (blocks of one file stay in order, no block
+    /// is shared between files).
+    @Test func concurrentBodiesAcrossBlockBoundariesKeepTheirBytes() async throws {
+        let block = 256 * 1024
+        let sizes = [1, 511, 512, 513, block - 1, block, block + 1, 2 * block, 3 * block + 7, 900_001]
+        var images: [String: [UInt8]] = [:]
+        for copy in 0..<4 {
+            for (i, size) in sizes.enumerated() {
+                images["/b\(copy)-\(i)"] = jpegLikeBytes(count: max(size, 11), seed: UInt64(copy * 100 + i))
+            }
+        }
+        let frozen = images
+        let server = try await RouteServer.start { server in
+            for (path, bytes) in frozen {
+                await server.appendRoute(HTTPRoute("GET \(path)")) { _ in
+                    response(200, ["Content-Type": "image/jpeg"], body: bytes)
+                }
+            }
+        }
+        defer { Task { await server.stop() } }
+        // 4 transfers share a pool of 10 blocks; 40 bodies hold up to 4 blocks each.
+        try await withTestDownloader(testOptions(jobs: 4, perHost: 4)) { downloader, tmp in
+            let results = await withTaskGroup(of: (String, Result<Download, FetchError>).self) { group in
+                for path in frozen.keys {
+                    group.addTask {
+                        let request = DownloadRequest(url: server.url(path), temporaryDirectory: tmp)
+                        return (path, await downloader.download(request))
+                    }
+                }
+                var all: [(String, Result<Download, FetchError>)] = []
+                for await result in group { all.append(result) }
+                return all
+            }
+            #expect(results.count == frozen.count)
+            for (path, result) in results {
+                let expected = try #require(frozen[path])
+                let download = try result.get()
+                let file = try #require(download.temporaryFile)
+                #expect(download.byteCount == expected.count, "\(path)")
+                #expect(download.sha256 == sha256Hex(expected), "\(path)")
+                #expect(fileBytes(file) == expected, "\(path)")
+            }
+            #expect(directoryEntries(tmp).count == frozen.count)
+        }
+    }
+
+    /// The writer cannot create the file (its folder is gone): the download fails as `io`, whether the body
+    /// fills blocks while it streams or fits in the last one, and nothing is left behind.
+    @Test(arguments: [2_000, 1_500_000])
+    func unwritableTemporaryFolderIsAnIOError(size: Int) async throws {
+        let image = jpegLikeBytes(count: size)
+        let server = try await RouteServer.start { server in
+            await server.appendRoute("GET /photo") { _ in response(200, ["Content-Type": "image/jpeg"], body: image) }
+        }
+        defer { Task { await server.stop() } }
+        try await withTestDownloader(testOptions(retries: 2)) { downloader, tmp in
+            let missing = tmp + "/no-such-folder"
+            let request = DownloadRequest(url: server.url("/photo"), temporaryDirectory: missing)
+            let result = await downloader.download(request)
+            guard case .failure(let error) = result else {
+                Issue.record("expected a failure")
+                return
+            }
+            #expect(error.code == .io)
+            #expect(error.attempts == 1, "an io failure is not retried")
+            #expect(error.detail?.isEmpty == false)
+            #expect(directoryEntries(tmp).isEmpty)
+        }
+    }
+
+    /// A failed attempt's file is deleted before the caller hears of the failure: a body cut short after
+    /// several blocks leaves no file behind when the result arrives.
+    @Test func failureIsDeliveredAfterItsFileIsDeleted() async throws {
+        let image = jpegLikeBytes(count: 1_200_000)
+        let server = try await RouteServer.start { server in
+            await server.appendRoute("GET /html") { _ in
+                // Not an image: an HTML page long enough to fill several blocks.
+                response(200, ["Content-Type": "image/jpeg"], body: [UInt8(ascii: "<")] + image)
+            }
+        }
+        defer { Task { await server.stop() } }
+        try await withTestDownloader { downloader, tmp in
+            for _ in 0..<5 {
+                let request = DownloadRequest(url: server.url("/html"), temporaryDirectory: tmp)
+                let result = await downloader.download(request)
+                guard case .failure(let error) = result else {
+                    Issue.record("expected a failure")
+                    return
+                }
+                #expect(error.code == .notAnImage)
+                #expect(directoryEntries(tmp).isEmpty)
+            }
+        }
+    }
+}
