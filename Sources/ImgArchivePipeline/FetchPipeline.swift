@@ -176,7 +176,8 @@ public enum FetchPipeline {
             defer { try? manifest.close() }
             needs = try plan(items: items, settings: settings, manifest: manifest, now: Date())
         } else {
-            needs = Dictionary(items.map { ($0.url, FetchNeed(url: $0.url, reason: .new)) }, uniquingKeysWith: { a, _ in a })
+            needs = Dictionary(
+                items.map { ($0.url, FetchNeed(url: $0.url, reason: .new)) }, uniquingKeysWith: { a, _ in a })
         }
         return items.map { item in
             URLOutcome(
@@ -192,7 +193,8 @@ public enum FetchPipeline {
         -> [String: FetchNeed]
     {
         let cutoff: Date? =
-            settings.revalidateAll ? now.addingTimeInterval(1) : settings.revalidateAfter.map { now.addingTimeInterval(-$0) }
+            settings.revalidateAll
+            ? now.addingTimeInterval(1) : settings.revalidateAfter.map { now.addingTimeInterval(-$0) }
         let needs = try manifest.urlsNeedingFetch(candidates: items.map(\.url), revalidateOlderThan: cutoff)
         return Dictionary(needs.map { ($0.url, $0) }, uniquingKeysWith: { a, _ in a })
     }
@@ -310,7 +312,9 @@ private final class Runner: Sendable {
                     if let file = download.temporaryFile { try? FileManager.default.removeItem(atPath: file) }
                     lastError = FetchError(
                         code: .io, url: candidate, attempts: download.attempts,
-                        message: "the download could not be stored in the archive (\(error)); check free space and permissions")
+                        message:
+                            "the download could not be stored in the archive (\(error)); check free space and permissions"
+                    )
                 }
             case .failure(let error):
                 lastError = error
@@ -355,7 +359,8 @@ private final class Runner: Sendable {
         guard let file = download.temporaryFile, let format = download.format else {
             throw StoreError(code: .invalidArgument, path: nil, message: "a download without an image file")
         }
-        let path = try store.commitObject(temporaryFile: URL(fileURLWithPath: file), sha256: download.sha256, format: format)
+        let path = try store.commitObject(
+            temporaryFile: URL(fileURLWithPath: file), sha256: download.sha256, format: format)
         let info = try? imageInfo(path: store.layout.url(for: path).path)
         let now = Date()
         let object = ObjectRecord(
@@ -365,7 +370,8 @@ private final class Runner: Sendable {
             url: item.url, archivedFrom: candidate, object: object, httpStatus: download.httpStatus,
             etag: download.etag, lastModified: download.lastModified, attempts: download.attempts, at: now)
         let outcome = URLOutcome(
-            url: item.url, status: .archived, archivedFrom: candidate, objectPath: path, httpStatus: download.httpStatus,
+            url: item.url, status: .archived, archivedFrom: candidate, objectPath: path,
+            httpStatus: download.httpStatus,
             post: item.post)
         return (outcome, row)
     }
@@ -383,7 +389,8 @@ private final class Runner: Sendable {
             else { continue }
             for width in FetchPlanning.thumbnailWidths(requested: item.widths, imageWidth: object.width)
             where seen.insert("\(sha)/\(width)").inserted {
-                if let existing = try manifest.thumbnail(sha256: sha, width: width), try store.fileExists(existing.path) {
+                if let existing = try manifest.thumbnail(sha256: sha, width: width), try store.fileExists(existing.path)
+                {
                     continue
                 }
                 jobs.append((object, width))

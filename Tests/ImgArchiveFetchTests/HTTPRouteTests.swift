@@ -387,10 +387,13 @@ final class SeenReferers: Sendable {
     }
     defer { Task { await server.stop() } }
     try await withTestDownloader(testOptions(jobs: 1, perHost: 1, retries: 0)) { downloader, tmp in
-        let first = await downloader.download(DownloadRequest(url: "http://nohost.invalid/x.jpg", temporaryDirectory: tmp))
+        let first = await downloader.download(
+            DownloadRequest(url: "http://nohost.invalid/x.jpg", temporaryDirectory: tmp))
         #expect(throws: FetchError.self) { try first.get() }
         if case .failure(let error) = first { #expect(error.code == .dns) }
-        let second = try await downloader.download(DownloadRequest(url: server.url("/present"), temporaryDirectory: tmp)).get()
+        let second = try await downloader.download(
+            DownloadRequest(url: server.url("/present"), temporaryDirectory: tmp)
+        ).get()
         #expect(second.sha256 == sha256Hex(image))
         if let file = second.temporaryFile { try? FileManager.default.removeItem(atPath: file) }
     }
