@@ -50,7 +50,7 @@ public enum ArchiveJob {
     /// Runs the job. Throws `StoreError` (`.locked` when another run holds the archive) for set-up failures.
     public static func run(
         items: [FetchItem], posts: [ScannedPost], unreadablePosts: Int, roots: [String], fetch: FetchSettings,
-        rewrite: RewriteSettings, logger: Logger
+        rewrite: RewriteSettings, logger: Logger, progress: (@Sendable (FetchProgress) -> Void)? = nil
     ) async throws -> ArchiveJobReport {
         let roots = roots.map { URL(fileURLWithPath: $0).standardizedFileURL.resolvingSymlinksInPath().path }
         let startedAt = Date()
@@ -70,7 +70,7 @@ public enum ArchiveJob {
             }
         }
         let fetchReport = try await FetchPipeline.run(
-            items: items, posts: posts, settings: fetch, logger: logger, progress: nil, holding: lock)
+            items: items, posts: posts, settings: fetch, logger: logger, progress: progress, holding: lock)
 
         // A post is rewritten only when every remote reference in it is archived (with its file present),
         // as the manifest says after this run; the others wait, so an outage never leaves a post half local.

@@ -49,16 +49,21 @@ struct ArchiveCommand: AsyncParsableCommand {
         items.removeAll { linker.isArchiveLink($0.url) }
         for i in posts.indices { posts[i].references.removeAll { linker.isArchiveLink($0.url) } }
         let rewrite = RewriteSettings(archiveRoot: fetch.archiveRoot, linker: linker, scanner: scanner)
+        // A progress bar when run by hand on a terminal; cron and systemd see none.
+        let bar = ProgressBar.ifTerminal()
+        var progress: (@Sendable (FetchProgress) -> Void)?
+        if let bar { progress = { bar.show($0) } }
         let report: ArchiveJobReport
         do {
             report = try await ArchiveJob.run(
                 items: items, posts: posts, unreadablePosts: unreadable, roots: roots, fetch: fetch, rewrite: rewrite,
-                logger: ProcessLogger.logger)
+                logger: ProcessLogger.logger, progress: progress)
         } catch let error as StoreError where error.code == .locked {
             Diagnostics.warn(
                 "another imgarchive run holds \(fetch.archiveRoot.path)/lock; this run did nothing (exit 75)")
             throw ExitCode(75)
         }
+        bar?.finish()
         if verbose || report.isNews { print(report) }
         return report
     }
