@@ -83,13 +83,12 @@ public enum ArchiveJob {
 
         // A failed URL that is still archived lost its origin (revalidation failed): the copy is kept and
         // posts keep using it; news once, not a failure.
-        let failedURLs = fetchReport.outcomes.filter { $0.status == .failed }.map(\.url)
-        let records = try manifest.urlRecords(failedURLs)
+        let failed = fetchReport.outcomes.filter { $0.status == .failed }
+        let records = try manifest.urlRecords(failed.map(\.url))
         func isNew(_ outcome: URLOutcome) -> Bool {
             guard let since = records[outcome.url]?.failingSince else { return false }
             return since >= startedAt.addingTimeInterval(-0.002)  // the manifest keeps milliseconds
         }
-        let failed = fetchReport.outcomes.filter { $0.status == .failed }
         let lost = failed.filter { records[$0.url]?.status == .archived }
         let newFailures = failed.filter { records[$0.url]?.status != .archived && isNew($0) }
         let newlyLost = lost.filter(isNew)
