@@ -343,15 +343,7 @@ private final class Runner: Sendable {
     }
 
     private func makeRequest(_ url: String, need: FetchNeed) -> DownloadRequest {
-        let host = FetchPlanning.host(of: url) ?? ""
-        let profile = HostProfile.first(in: settings.hostProfiles, host: host)
-        let headers = (profile?.headers ?? []).map { HTTPHeaderField(name: $0.name, value: $0.value) }
-        let sent = profile?.headers.first { $0.name.lowercased() == "referer" }?.value
-        return DownloadRequest(
-            url: url, temporaryDirectory: store.temporaryDirectory.path, headers: headers,
-            refererLadder: FetchPlanning.refererLadder(imageURL: url, siteURL: settings.siteURL, sentReferer: sent),
-            ifNoneMatch: need.reason == .revalidate ? need.etag : nil,
-            ifModifiedSince: need.reason == .revalidate ? need.lastModified : nil)
+        settings.request(url, temporaryDirectory: store.temporaryDirectory.path, need: need)
     }
 
     /// Moves a downloaded image to its content address; returns the outcome and the manifest row to record.

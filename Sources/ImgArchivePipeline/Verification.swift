@@ -239,7 +239,9 @@ private struct Repairer: Sendable {
         }
         var reasons: [String] = []
         for source in sources {
-            switch await downloader.download(request(source)) {
+            switch await downloader.download(
+                settings.request(source, temporaryDirectory: store.temporaryDirectory.path))
+            {
             case .failure(let error):
                 reasons.append("\(source): \(error.message)")
             case .success(let download):
@@ -315,14 +317,4 @@ private struct Repairer: Sendable {
         return relative
     }
 
-    /// A request as a fetch makes it: the host profile's headers and the Referer ladder.
-    private func request(_ url: String) -> DownloadRequest {
-        let host = FetchPlanning.host(of: url) ?? ""
-        let profile = HostProfile.first(in: settings.hostProfiles, host: host)
-        let headers = (profile?.headers ?? []).map { HTTPHeaderField(name: $0.name, value: $0.value) }
-        let sent = profile?.headers.first { $0.name.lowercased() == "referer" }?.value
-        return DownloadRequest(
-            url: url, temporaryDirectory: store.temporaryDirectory.path, headers: headers,
-            refererLadder: FetchPlanning.refererLadder(imageURL: url, siteURL: settings.siteURL, sentReferer: sent))
-    }
 }
