@@ -30,7 +30,7 @@ public final class Manifest: Sendable {
         configuration.label = "imgarchive.manifest"
         // WAL + synchronous=NORMAL: a commit is safe against a process crash; a power loss may drop the last
         // commits but never corrupts. Objects are fsynced before they are recorded, so a lost row only means
-        // a URL is fetched again.
+        // a URL is fetched again. Rewrite records are the exception (`durableWrite`).
         configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
         // Two processes creating or migrating the same new file race on the schema: the loser's
         // "table already exists" or busy error is retried, and then finds the migration applied.
@@ -405,7 +405,9 @@ public final class Manifest: Sendable {
     public func recordRewrite(
         post: String, inputSHA256: String, outputSHA256: String, rewrites: [RewriteRecord], at date: Date
     ) throws(StoreError) -> Int {
-        try write("recording a rewrite") { db in
+        // Durable before the post is renamed: after a power loss the post may show the rewrite, so its record
+        // (the original bytes) must be there too.
+        try durableWrite("recording a rewrite") { db in
             guard try Bool.fetchOne(db, sql: "SELECT 1 FROM post WHERE path = ?", arguments: [post]) != nil else {
                 throw StoreError(code: .invalidArgument, path: path, message: "post \(post) was never scanned")
             }
@@ -615,6 +617,28 @@ public final class Manifest: Sendable {
 
     private func write<T>(_ operation: String, _ body: (Database) throws -> T) throws(StoreError) -> T {
         do { return try pool.write(body) } catch { throw StoreError.database(error, path: path, operation: operation) }
+    }
+
+    /// A write whose commit is on disk when it returns (`synchronous = FULL` for it: the WAL is fsynced), for
+    /// rows that must survive a power loss because a file change follows them (a post's rewrite record).
+    private func durableWrite<T>(_ operation: String, _ body: (Database) throws -> T) throws(StoreError) -> T {
+        do {
+            return try pool.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA synchronous = FULL")
+                defer { try? db.execute(sql: "PRAGMA synchronous = NORMAL") }
+                var result: T?
+                try db.inTransaction(.immediate) {
+                    result = try body(db)
+                    return .commit
+                }
+                guard let result else { throw StoreError(code: .database, path: path, message: "\(operation): no result") }
+                return result
+            }
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError.database(error, path: path, operation: operation)
+        }
     }
 
     private static func insertObject(_ object: ObjectRecord, _ db: Database) throws {
