@@ -631,7 +631,9 @@ public final class Manifest: Sendable {
                     result = try body(db)
                     return .commit
                 }
-                guard let result else { throw StoreError(code: .database, path: path, message: "\(operation): no result") }
+                guard let result else {
+                    throw StoreError(code: .database, path: path, message: "\(operation): no result")
+                }
                 return result
             }
         } catch let error as StoreError {
