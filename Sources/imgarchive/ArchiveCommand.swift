@@ -43,11 +43,8 @@ struct ArchiveCommand: AsyncParsableCommand {
         async throws -> ArchiveJobReport
     {
         let scanner = PostScanner(options: file.scanOptions)
-        var (items, posts, unreadable) = try FetchCommand.collect(
-            roots: roots, urlList: nil, scanOptions: file.scanOptions)
-        // Links into the archive itself (under an --archive-url that is a URL) are not images to fetch.
-        items.removeAll { linker.isArchiveLink($0.url) }
-        for i in posts.indices { posts[i].references.removeAll { linker.isArchiveLink($0.url) } }
+        let (items, posts, unreadable) = try FetchCommand.collect(
+            roots: roots, urlList: nil, scanOptions: file.scanOptions, linker: linker)
         let rewrite = RewriteSettings(archiveRoot: fetch.archiveRoot, linker: linker, scanner: scanner)
         // A progress bar when run by hand on a terminal; cron and systemd see none.
         let bar = ProgressBar.ifTerminal()

@@ -117,7 +117,9 @@ struct FetchCommand: AsyncParsableCommand {
         let roots = paths.isEmpty && urls == nil ? ["."] : paths
         let site = SiteInfo.discover(from: roots.first ?? ".")
         let settings = try options.settings(file, site: site)
-        let (items, posts, unreadable) = try Self.collect(roots: roots, urlList: urls, scanOptions: file.scanOptions)
+        let (items, posts, unreadable) = try Self.collect(
+            roots: roots, urlList: urls, scanOptions: file.scanOptions,
+            linker: file.archiveURL.map { ArchiveLinker(style: .prefix($0)) })
 
         if dryRun {
             let planned = try FetchPipeline.dryRun(items: items, settings: settings)
@@ -153,9 +155,10 @@ struct FetchCommand: AsyncParsableCommand {
     }
 
     /// Scans the posts and reads the URL list: the items to fetch, the posts for the manifest, and how many
-    /// posts could not be read.
-    static func collect(roots: [String], urlList: String?, scanOptions: ScanOptions) throws
-        -> (items: [FetchItem], posts: [ScannedPost], unreadable: Int)
+    /// posts could not be read. References that are links into the archive itself (under an archive URL such
+    /// as `https://cdn.example/archive`, which `linker` knows) are left out: they are not images to archive.
+    static func collect(roots: [String], urlList: String?, scanOptions: ScanOptions, linker: ArchiveLinker? = nil)
+        throws -> (items: [FetchItem], posts: [ScannedPost], unreadable: Int)
     {
         let scanner = PostScanner(options: scanOptions)
         let (files, problems) = SiteWalker.posts(in: roots)
@@ -171,8 +174,9 @@ struct FetchCommand: AsyncParsableCommand {
                 Diagnostics.warn("\(problem.path): \(problem.message)")
             case .success(let (scan, sha)):
                 for d in scan.diagnostics { Diagnostics.warn("\(path):\(d.line): \(d.message)") }
-                posts.append(ScannedPost(path: path, contentSHA256: sha, references: scan.references))
-                references += scan.references.map { (path, $0) }
+                let found = scan.references.filter { linker?.isArchiveLink($0.url) != true }
+                posts.append(ScannedPost(path: path, contentSHA256: sha, references: found))
+                references += found.map { (path, $0) }
             }
         }
         if let urlList {
