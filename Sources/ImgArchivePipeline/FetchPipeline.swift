@@ -215,6 +215,12 @@ private final class Runner: Sendable {
     let logger: Logger
     let progress: (@Sendable (FetchProgress) -> Void)?
     private let state = Mutex(FetchProgress())
+    /// Subfolders of `tmp/` the downloads' temporary files are spread over, round robin (see `fetch`).
+    private let temporaryFolders: [String]
+    private let nextFolder = Atomic<Int>(0)
+
+    /// How many subfolders of `tmp/` take the downloads' temporary files.
+    static let temporaryFolderCount = 4
 
     init(
         settings: FetchSettings, store: ArchiveStore, manifest: Manifest, logger: Logger,
@@ -225,6 +231,9 @@ private final class Runner: Sendable {
         self.manifest = manifest
         self.logger = logger
         self.progress = progress
+        temporaryFolders = (0..<Self.temporaryFolderCount).map {
+            store.temporaryDirectory.appendingPathComponent("fetch-\($0)", isDirectory: true).path
+        }
     }
 
     private func advance(failed: Bool, bytes: Int64) {
@@ -248,6 +257,15 @@ private final class Runner: Sendable {
         }
         progress?(snapshot)
         guard !work.isEmpty else { return outcomes }
+        // ext4 creates a file, and renames one out of a folder, under that folder's lock, and a file system
+        // without a journal scans past recently deleted inodes while holding it: with every temporary file in
+        // `tmp/` itself, the body-writer lanes' creates and the commits' renames waited for each other.
+        // Spread over a few subfolders they mostly do not. The subfolders are removed at the end (empty then:
+        // every temporary file was committed or deleted); a killed run's are removed with its stale files.
+        for folder in temporaryFolders {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        }
+        defer { for folder in temporaryFolders { _ = rmdir(folder) } }
         let recorder = Recorder(store: store, manifest: manifest, logger: logger)
         try await Downloader.withDownloader(options: settings.download, logger: logger) { downloader in
             // A window of waiting downloads keeps memory flat however many URLs there are; the downloader
@@ -342,13 +360,17 @@ private final class Runner: Sendable {
             .joined(separator: "; as written: ")
     }
 
+    private func nextTemporaryFolder() -> String {
+        temporaryFolders[nextFolder.wrappingAdd(1, ordering: .relaxed).oldValue % temporaryFolders.count]
+    }
+
     private func makeRequest(_ url: String, need: FetchNeed) -> DownloadRequest {
         let host = FetchPlanning.host(of: url) ?? ""
         let profile = HostProfile.first(in: settings.hostProfiles, host: host)
         let headers = (profile?.headers ?? []).map { HTTPHeaderField(name: $0.name, value: $0.value) }
         let sent = profile?.headers.first { $0.name.lowercased() == "referer" }?.value
         return DownloadRequest(
-            url: url, temporaryDirectory: store.temporaryDirectory.path, headers: headers,
+            url: url, temporaryDirectory: nextTemporaryFolder(), headers: headers,
             refererLadder: FetchPlanning.refererLadder(imageURL: url, siteURL: settings.siteURL, sentReferer: sent),
             ifNoneMatch: need.reason == .revalidate ? need.etag : nil,
             ifModifiedSince: need.reason == .revalidate ? need.lastModified : nil)
