@@ -267,6 +267,7 @@ private final class Runner: Sendable {
         }
         defer { for folder in temporaryFolders { _ = rmdir(folder) } }
         let recorder = Recorder(store: store, manifest: manifest, logger: logger)
+        recorder.startEarlySync()
         try await Downloader.withDownloader(options: settings.download, logger: logger) { downloader in
             // A window of waiting downloads keeps memory flat however many URLs there are; the downloader
             // itself never runs more than `jobs` transfers.
@@ -503,6 +504,20 @@ private final class Recorder: Sendable {
         self.store = store
         self.manifest = manifest
         self.logger = logger
+    }
+
+    /// Starts one `syncfs` at once, on the flush queue, before the first batch: it writes out what the file
+    /// system already held dirty (files other programs wrote just before the run), which every flush's `syncfs`
+    /// must otherwise wait for, while the downloads run. It makes nothing durable that a flush relies on (the
+    /// flushes sync again), so a failure is only logged.
+    func startEarlySync() {
+        queue.async { [self] in
+            do {
+                try store.synchronize()
+            } catch {
+                logger.info("early archive sync failed", metadata: ["error": "\(error)"])
+            }
+        }
     }
 
     /// Queues the row of one finished URL; starts a flush when the oldest pending row is old enough and no
