@@ -266,8 +266,8 @@ private final class Runner: Sendable {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         }
         defer { for folder in temporaryFolders { _ = rmdir(folder) } }
-        let recorder = Recorder(store: store, manifest: manifest, logger: logger)
-        recorder.startEarlySync()
+        let recorder = Recorder(
+            store: store, manifest: manifest, logger: logger, temporaryFolders: temporaryFolders)
         try await Downloader.withDownloader(options: settings.download, logger: logger) { downloader in
             // A window of waiting downloads keeps memory flat however many URLs there are; the downloader
             // itself never runs more than `jobs` transfers.
@@ -497,32 +497,33 @@ private final class Recorder: Sendable {
     private let store: ArchiveStore
     private let manifest: Manifest
     private let logger: Logger
+    private let temporaryFolders: [String]
     private let queue = DispatchQueue(label: "imgarchive.fetch.recorder")
     private let state = Mutex(State())
+    /// Entries (by index) whose object file could not be synced, until their batch is written.
+    private let syncFailures = Mutex<[Int: any Error]>([:])
 
-    init(store: ArchiveStore, manifest: Manifest, logger: Logger) {
+    init(store: ArchiveStore, manifest: Manifest, logger: Logger, temporaryFolders: [String]) {
         self.store = store
         self.manifest = manifest
         self.logger = logger
-    }
-
-    /// Starts one `syncfs` at once, on the flush queue, before the first batch: it writes out what the file
-    /// system already held dirty (files other programs wrote just before the run), which every flush's `syncfs`
-    /// must otherwise wait for, while the downloads run. It makes nothing durable that a flush relies on (the
-    /// flushes sync again), so a failure is only logged.
-    func startEarlySync() {
-        queue.async { [self] in
-            do {
-                try store.synchronize()
-            } catch {
-                logger.info("early archive sync failed", metadata: ["error": "\(error)"])
-            }
-        }
+        self.temporaryFolders = temporaryFolders
     }
 
     /// Queues the row of one finished URL; starts a flush when the oldest pending row is old enough and no
     /// flush is running.
     func add(_ row: FetchOutcome, index: Int, outcome: URLOutcome) {
+        // The object's file is synced at once, on the flush queue: any batch holding this row is queued after
+        // it, so its file is durable (or its failure known) before the batch is written.
+        if case .archived(_, _, let object, _, _, _, _, _) = row {
+            queue.async { [self] in
+                do {
+                    try store.synchronizeFile(object: object.path)
+                } catch {
+                    syncFailures.withLock { $0[index] = error }
+                }
+            }
+        }
         state.withLock { state in
             let now = ContinuousClock.now
             state.pending.append(Entry(index: index, outcome: outcome, row: row))
@@ -562,29 +563,44 @@ private final class Recorder: Sendable {
         }
     }
 
-    /// syncfs, then one transaction; if the transaction fails, each row alone, so one bad row fails only its
-    /// URL.
+    /// Makes the batch's objects durable (their files were synced when their rows arrived; now the folders
+    /// that hold them), then writes the rows in one transaction; if the transaction fails, each row alone, so one
+    /// bad row fails only its URL.
     private func writeNow(_ batch: [Entry]) -> [(Int, URLOutcome)] {
-        let hasObjects = batch.contains { if case .archived = $0.row { true } else { false } }
-        if hasObjects {
-            do {
-                try store.synchronize()
-            } catch {
-                logger.info("archive sync failed", metadata: ["error": "\(error)"])
-                return batch.compactMap { entry in
-                    guard case .archived = entry.row else { return nil }
-                    return (entry.index, Self.failed(entry.outcome, error))
-                }
+        var corrections: [(Int, URLOutcome)] = []
+        let unsynced = syncFailures.withLock { failures in
+            batch.compactMap { entry in failures.removeValue(forKey: entry.index).map { (entry.index, $0) } }
+        }
+        var rows = batch
+        if !unsynced.isEmpty {
+            let failed = Dictionary(unsynced, uniquingKeysWith: { a, _ in a })
+            logger.info("archive sync failed", metadata: ["count": "\(failed.count)"])
+            rows = batch.filter { failed[$0.index] == nil }
+            corrections += batch.compactMap { entry in
+                failed[entry.index].map { (entry.index, Self.failed(entry.outcome, $0)) }
             }
         }
+        let objects = rows.compactMap { entry -> String? in
+            guard case .archived(_, _, let object, _, _, _, _, _) = entry.row else { return nil }
+            return object.path
+        }
         do {
-            try manifest.record(batch.map(\.row))
-            return []
+            try store.synchronizeFolders(of: objects, movedFrom: temporaryFolders)
+        } catch {
+            logger.info("archive sync failed", metadata: ["error": "\(error)"])
+            corrections += rows.compactMap { entry in
+                guard case .archived = entry.row else { return nil }
+                return (entry.index, Self.failed(entry.outcome, error))
+            }
+            rows = rows.filter { if case .archived = $0.row { false } else { true } }
+        }
+        do {
+            try manifest.record(rows.map(\.row))
+            return corrections
         } catch {
             logger.info("manifest batch failed; recording one by one", metadata: ["error": "\(error)"])
         }
-        var corrections: [(Int, URLOutcome)] = []
-        for entry in batch {
+        for entry in rows {
             do {
                 try manifest.record([entry.row])
             } catch {
