@@ -133,8 +133,8 @@ public enum FetchPipeline {
         items: [FetchItem], posts: [ScannedPost], settings: FetchSettings, logger: Logger,
         progress: (@Sendable (FetchProgress) -> Void)?, holding lock: ArchiveLock
     ) async throws -> FetchReport {
-        // Objects are committed by rename only; the run's recorder makes them durable with one `syncfs` per
-        // batch before the batch's manifest rows commit (see `Recorder`).
+        // Objects are committed by rename only; the run's recorder makes them durable (each file, then the
+        // folders of a batch) before the batch's manifest rows commit (see `Recorder`).
         let store = try ArchiveStore(root: settings.archiveRoot, durability: .deferred)
         let manifest = try Manifest(layout: store.layout)
         defer { try? manifest.close() }
@@ -471,10 +471,12 @@ private final class Runner: Sendable {
 
 /// Writes a run's manifest rows in batches, off the task that collects results.
 ///
-/// Objects are committed with `.deferred` durability (rename only). A flush first makes every file committed so
-/// far durable with one `ArchiveStore.synchronize()` (`syncfs`), then records the batch in one transaction. A
-/// batch holds only rows of objects committed before it was taken, so a manifest row never points at a file
-/// that has not reached stable storage. A flush starts once the oldest pending row is `interval` old (so a
+/// Objects are committed with `.deferred` durability (rename only). Each archived row's object file is synced
+/// (`fsync`) on the flush queue as the row arrives; a flush, queued behind those syncs, syncs the folders the
+/// batch's files left and entered, then records the batch in one transaction. A batch holds only rows of objects
+/// committed before it was taken, so a manifest row never points at a file that has not reached stable storage.
+/// The syncs are scoped to the run's files: `syncfs` would also write out, and wait for, whatever other programs
+/// left dirty on the file system. A flush starts once the oldest pending row is `interval` old (so a
 /// killed run loses at most that much manifest progress; its objects stay and are found by content address on
 /// the next run) and at the end of the run. One flush runs at a time, on its own queue.
 private final class Recorder: Sendable {
