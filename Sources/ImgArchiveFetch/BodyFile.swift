@@ -112,7 +112,7 @@ final class BodyWriter: Sendable {
             }
             if sink.descriptor >= 0 {
                 // Start writeback now: on Linux, DONTNEED queues dirty pages for writing (pages under writeback
-                // stay cached), so the archive's `syncfs` per batch finds little left to write.
+                // stay cached), so a later `fsync` of the file finds little left to write.
                 if sink.error.load(ordering: .relaxed) == 0 {
                     _ = posix_fadvise(sink.descriptor, 0, 0, Int32(POSIX_FADV_DONTNEED))
                 }

@@ -133,8 +133,8 @@ public enum FetchPipeline {
         items: [FetchItem], posts: [ScannedPost], settings: FetchSettings, logger: Logger,
         progress: (@Sendable (FetchProgress) -> Void)?, holding lock: ArchiveLock
     ) async throws -> FetchReport {
-        // Objects are committed by rename only; the run's recorder makes them durable with one `syncfs` per
-        // batch before the batch's manifest rows commit (see `Recorder`).
+        // Objects are committed by rename only; the run's recorder makes them durable (each file, then the
+        // folders of a batch) before the batch's manifest rows commit (see `Recorder`).
         let store = try ArchiveStore(root: settings.archiveRoot, durability: .deferred)
         let manifest = try Manifest(layout: store.layout)
         defer { try? manifest.close() }
@@ -215,6 +215,12 @@ private final class Runner: Sendable {
     let logger: Logger
     let progress: (@Sendable (FetchProgress) -> Void)?
     private let state = Mutex(FetchProgress())
+    /// Subfolders of `tmp/` the downloads' temporary files are spread over, round robin (see `fetch`).
+    private let temporaryFolders: [String]
+    private let nextFolder = Atomic<Int>(0)
+
+    /// How many subfolders of `tmp/` take the downloads' temporary files.
+    static let temporaryFolderCount = 4
 
     init(
         settings: FetchSettings, store: ArchiveStore, manifest: Manifest, logger: Logger,
@@ -225,6 +231,9 @@ private final class Runner: Sendable {
         self.manifest = manifest
         self.logger = logger
         self.progress = progress
+        temporaryFolders = (0..<Self.temporaryFolderCount).map {
+            store.temporaryDirectory.appendingPathComponent("fetch-\($0)", isDirectory: true).path
+        }
     }
 
     private func advance(failed: Bool, bytes: Int64) {
@@ -248,7 +257,17 @@ private final class Runner: Sendable {
         }
         progress?(snapshot)
         guard !work.isEmpty else { return outcomes }
-        let recorder = Recorder(store: store, manifest: manifest, logger: logger)
+        // ext4 creates a file, and renames one out of a folder, under that folder's lock, and a file system
+        // without a journal scans past recently deleted inodes while holding it: with every temporary file in
+        // `tmp/` itself, the body-writer lanes' creates and the commits' renames waited for each other.
+        // Spread over a few subfolders they mostly do not. The subfolders are removed at the end (empty then:
+        // every temporary file was committed or deleted); a killed run's are removed with its stale files.
+        for folder in temporaryFolders {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        }
+        defer { for folder in temporaryFolders { _ = rmdir(folder) } }
+        let recorder = Recorder(
+            store: store, manifest: manifest, logger: logger, temporaryFolders: temporaryFolders)
         try await Downloader.withDownloader(options: settings.download, logger: logger) { downloader in
             // A window of waiting downloads keeps memory flat however many URLs there are; the downloader
             // itself never runs more than `jobs` transfers.
@@ -342,8 +361,12 @@ private final class Runner: Sendable {
             .joined(separator: "; as written: ")
     }
 
+    private func nextTemporaryFolder() -> String {
+        temporaryFolders[nextFolder.wrappingAdd(1, ordering: .relaxed).oldValue % temporaryFolders.count]
+    }
+
     private func makeRequest(_ url: String, need: FetchNeed) -> DownloadRequest {
-        settings.request(url, temporaryDirectory: store.temporaryDirectory.path, need: need)
+        settings.request(url, temporaryDirectory: nextTemporaryFolder(), need: need)
     }
 
     /// Moves a downloaded image to its content address; returns the outcome and the manifest row to record.
@@ -440,10 +463,12 @@ private final class Runner: Sendable {
 
 /// Writes a run's manifest rows in batches, off the task that collects results.
 ///
-/// Objects are committed with `.deferred` durability (rename only). A flush first makes every file committed so
-/// far durable with one `ArchiveStore.synchronize()` (`syncfs`), then records the batch in one transaction. A
-/// batch holds only rows of objects committed before it was taken, so a manifest row never points at a file
-/// that has not reached stable storage. A flush starts once the oldest pending row is `interval` old (so a
+/// Objects are committed with `.deferred` durability (rename only). Each archived row's object file is synced
+/// (`fsync`) on the flush queue as the row arrives; a flush, queued behind those syncs, syncs the folders the
+/// batch's files left and entered, then records the batch in one transaction. A batch holds only rows of objects
+/// committed before it was taken, so a manifest row never points at a file that has not reached stable storage.
+/// The syncs are scoped to the run's files: `syncfs` would also write out, and wait for, whatever other programs
+/// left dirty on the file system. A flush starts once the oldest pending row is `interval` old (so a
 /// killed run loses at most that much manifest progress; its objects stay and are found by content address on
 /// the next run) and at the end of the run. One flush runs at a time, on its own queue.
 private final class Recorder: Sendable {
@@ -466,18 +491,33 @@ private final class Recorder: Sendable {
     private let store: ArchiveStore
     private let manifest: Manifest
     private let logger: Logger
+    private let temporaryFolders: [String]
     private let queue = DispatchQueue(label: "imgarchive.fetch.recorder")
     private let state = Mutex(State())
+    /// Entries (by index) whose object file could not be synced, until their batch is written.
+    private let syncFailures = Mutex<[Int: any Error]>([:])
 
-    init(store: ArchiveStore, manifest: Manifest, logger: Logger) {
+    init(store: ArchiveStore, manifest: Manifest, logger: Logger, temporaryFolders: [String]) {
         self.store = store
         self.manifest = manifest
         self.logger = logger
+        self.temporaryFolders = temporaryFolders
     }
 
     /// Queues the row of one finished URL; starts a flush when the oldest pending row is old enough and no
     /// flush is running.
     func add(_ row: FetchOutcome, index: Int, outcome: URLOutcome) {
+        // The object's file is synced at once, on the flush queue: any batch holding this row is queued after
+        // it, so its file is durable (or its failure known) before the batch is written.
+        if case .archived(_, _, let object, _, _, _, _, _) = row {
+            queue.async { [self] in
+                do {
+                    try store.synchronizeFile(object: object.path)
+                } catch {
+                    syncFailures.withLock { $0[index] = error }
+                }
+            }
+        }
         state.withLock { state in
             let now = ContinuousClock.now
             state.pending.append(Entry(index: index, outcome: outcome, row: row))
@@ -517,29 +557,44 @@ private final class Recorder: Sendable {
         }
     }
 
-    /// syncfs, then one transaction; if the transaction fails, each row alone, so one bad row fails only its
-    /// URL.
+    /// Makes the batch's objects durable (their files were synced when their rows arrived; now the folders
+    /// that hold them), then writes the rows in one transaction; if the transaction fails, each row alone, so one
+    /// bad row fails only its URL.
     private func writeNow(_ batch: [Entry]) -> [(Int, URLOutcome)] {
-        let hasObjects = batch.contains { if case .archived = $0.row { true } else { false } }
-        if hasObjects {
-            do {
-                try store.synchronize()
-            } catch {
-                logger.info("archive sync failed", metadata: ["error": "\(error)"])
-                return batch.compactMap { entry in
-                    guard case .archived = entry.row else { return nil }
-                    return (entry.index, Self.failed(entry.outcome, error))
-                }
+        var corrections: [(Int, URLOutcome)] = []
+        let unsynced = syncFailures.withLock { failures in
+            batch.compactMap { entry in failures.removeValue(forKey: entry.index).map { (entry.index, $0) } }
+        }
+        var rows = batch
+        if !unsynced.isEmpty {
+            let failed = Dictionary(unsynced, uniquingKeysWith: { a, _ in a })
+            logger.info("archive sync failed", metadata: ["count": "\(failed.count)"])
+            rows = batch.filter { failed[$0.index] == nil }
+            corrections += batch.compactMap { entry in
+                failed[entry.index].map { (entry.index, Self.failed(entry.outcome, $0)) }
             }
         }
+        let objects = rows.compactMap { entry -> String? in
+            guard case .archived(_, _, let object, _, _, _, _, _) = entry.row else { return nil }
+            return object.path
+        }
         do {
-            try manifest.record(batch.map(\.row))
-            return []
+            try store.synchronizeFolders(of: objects, movedFrom: temporaryFolders)
+        } catch {
+            logger.info("archive sync failed", metadata: ["error": "\(error)"])
+            corrections += rows.compactMap { entry in
+                guard case .archived = entry.row else { return nil }
+                return (entry.index, Self.failed(entry.outcome, error))
+            }
+            rows = rows.filter { if case .archived = $0.row { false } else { true } }
+        }
+        do {
+            try manifest.record(rows.map(\.row))
+            return corrections
         } catch {
             logger.info("manifest batch failed; recording one by one", metadata: ["error": "\(error)"])
         }
-        var corrections: [(Int, URLOutcome)] = []
-        for entry in batch {
+        for entry in rows {
             do {
                 try manifest.record([entry.row])
             } catch {

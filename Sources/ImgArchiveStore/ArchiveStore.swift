@@ -120,6 +120,30 @@ public struct ArchiveStore: Sendable {
         try FileSystem.syncFileSystem(containing: layout.rootPath)
     }
 
+    /// Makes one committed object file durable (its data and inode) with `fsync`, without syncing the whole
+    /// file system; `synchronizeFolders(of:movedFrom:)` then makes its folder entry durable.
+    package func synchronizeFile(object relativePath: String) throws(StoreError) {
+        try ArchiveLayout.checkRelativePath(relativePath)
+        try FileSystem.syncFile(layout.url(for: relativePath).path)
+    }
+
+    /// Makes the folder entries of committed objects durable (with `synchronizeFile(object:)` for each file, a
+    /// scoped alternative to `synchronize()`, cheaper when other programs have dirty data on the file system):
+    /// `fsync` of each folder in `movedFrom` (the temporary folders the files were renamed out of), of each shard
+    /// folder holding one of `relativePaths`, of `objects/` and of the root (new shard folders), each once.
+    package func synchronizeFolders(of relativePaths: [String], movedFrom folders: [String]) throws(StoreError) {
+        var shards = Set<String>()
+        for relative in relativePaths {
+            try ArchiveLayout.checkRelativePath(relative)
+            shards.insert((layout.url(for: relative).path as NSString).deletingLastPathComponent)
+        }
+        guard !shards.isEmpty else { return }
+        for folder in Set(folders).sorted() { try FileSystem.syncDirectory(folder) }
+        for shard in shards.sorted() { try FileSystem.syncDirectory(shard) }
+        try FileSystem.syncDirectory(layout.url(for: ArchiveLayout.objectsFolder).path)
+        try FileSystem.syncDirectory(layout.rootPath)
+    }
+
     /// Whether a file exists at a relative archive path.
     public func fileExists(_ relativePath: String) throws(StoreError) -> Bool {
         try ArchiveLayout.checkRelativePath(relativePath)

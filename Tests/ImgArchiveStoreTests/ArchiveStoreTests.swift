@@ -27,6 +27,31 @@ import Testing
         _ = try ArchiveStore(root: root)
     }
 
+    @Test func scopedSynchronizationSyncsObjectsAndTheirFoldersAndRefusesMissingOnes() throws {
+        let folder = try TemporaryFolder()
+        let store = try ArchiveStore(root: folder.url, durability: .deferred)
+        var committed: [String] = []
+        for seed: UInt64 in 1...3 {
+            let temporary = try write(jpegLikeBytes(seed: seed), into: store)
+            committed.append(
+                try store.commitObject(temporaryFile: temporary, sha256: coreutilsSHA256(temporary), format: .jpeg))
+        }
+        for object in committed { try store.synchronizeFile(object: object) }
+        try store.synchronizeFolders(of: committed, movedFrom: [store.temporaryDirectory.path])
+        try store.synchronizeFolders(of: [], movedFrom: [])
+
+        let missing = "objects/00/" + String(repeating: "0", count: 64) + ".jpg"
+        let error = #expect(throws: StoreError.self) { try store.synchronizeFile(object: missing) }
+        #expect(error?.code == .io)
+        #expect(error?.path?.hasSuffix(missing) == true)
+        let gone = #expect(throws: StoreError.self) {
+            try store.synchronizeFolders(of: committed, movedFrom: [folder.url.appendingPathComponent("gone").path])
+        }
+        #expect(gone?.code == .io)
+        #expect(throws: StoreError.self) { try store.synchronizeFile(object: "../outside.jpg") }
+        #expect(throws: StoreError.self) { try store.synchronizeFolders(of: ["/etc/passwd"], movedFrom: []) }
+    }
+
     @Test func commitMovesTheFileToItsContentAddressAndLeavesNothingInTmp() throws {
         let folder = try TemporaryFolder()
         let store = try ArchiveStore(root: folder.url)
