@@ -168,7 +168,7 @@ public final class Manifest: Sendable {
                     let url, let archivedFrom, let object, let httpStatus, let etag, let lastModified,
                     let attempts, let date):
                     try Self.insertObject(object, db)
-                    try db.execute(
+                    try db.cachedStatement(
                         sql: """
                             INSERT INTO url (url, status, http_status, error_class, error_message, attempts, etag,
                                              last_modified, first_fetched_at, last_fetched_at, last_checked_at,
@@ -183,25 +183,28 @@ public final class Manifest: Sendable {
                                 last_checked_at = excluded.last_checked_at,
                                 failing_since = NULL, object_sha256 = excluded.object_sha256,
                                 archived_from = excluded.archived_from
-                            """,
+                            """
+                    ).execute(
                         arguments: [
                             url, httpStatus, attempts, etag, lastModified, date, date, date, object.sha256,
                             archivedFrom,
                         ])
-                    try db.execute(
+                    try db.cachedStatement(
                         sql: """
                             INSERT INTO url_object (url, object_sha256, archived_from, first_archived_at)
                             VALUES (?, ?, ?, ?)
                             ON CONFLICT DO NOTHING
-                            """,
+                            """
+                    ).execute(
                         arguments: [url, object.sha256, archivedFrom, date])
                 case .notModified(let url, let httpStatus, let date):
-                    try db.execute(
+                    try db.cachedStatement(
                         sql: """
                             UPDATE url SET last_checked_at = ?, http_status = ?, error_class = NULL,
                                            error_message = NULL, failing_since = NULL
                             WHERE url = ? AND status = 'archived'
-                            """,
+                            """
+                    ).execute(
                         arguments: [date, httpStatus, url])
                     if db.changesCount == 0 {
                         throw StoreError(
@@ -209,7 +212,7 @@ public final class Manifest: Sendable {
                             message: "a not-modified answer for \(url), which has nothing archived")
                     }
                 case .failed(let url, let errorClass, let message, let httpStatus, let attempts, let date):
-                    try db.execute(
+                    try db.cachedStatement(
                         sql: """
                             INSERT INTO url (url, status, http_status, error_class, error_message, attempts,
                                              last_checked_at, failing_since)
@@ -219,7 +222,8 @@ public final class Manifest: Sendable {
                                 error_message = excluded.error_message, attempts = excluded.attempts,
                                 last_checked_at = excluded.last_checked_at,
                                 failing_since = coalesce(url.failing_since, excluded.failing_since)
-                            """,
+                            """
+                    ).execute(
                         arguments: [url, httpStatus, errorClass, message, attempts, date, date])
                 }
             }
@@ -644,13 +648,14 @@ public final class Manifest: Sendable {
     }
 
     private static func insertObject(_ object: ObjectRecord, _ db: Database) throws {
-        try db.execute(
+        try db.cachedStatement(
             sql: """
                 INSERT INTO object (sha256, ext, media_type, bytes, width, height, path, created_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (sha256) DO UPDATE SET
                     width = coalesce(object.width, excluded.width), height = coalesce(object.height, excluded.height)
-                """,
+                """
+        ).execute(
             arguments: [
                 object.sha256, object.format.fileExtension, object.format.mediaType, object.bytes, object.width,
                 object.height, object.path, object.createdAt,
