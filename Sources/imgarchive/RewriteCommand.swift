@@ -192,7 +192,12 @@ enum RewriteOutput {
             ReferenceJSON.quote(r.replacement, to: &out)
             out += "}".utf8
         }
-        out += "],\"reverted\":\(p.reverted),\"left_remote\":[".utf8
+        out += "],\"reverted\":\(p.reverted),\"not_found\":[".utf8
+        for (i, url) in p.notFound.enumerated() {
+            if i > 0 { out += ",".utf8 }
+            ReferenceJSON.quote(url, to: &out)
+        }
+        out += "],\"left_remote\":[".utf8
         for (i, l) in p.leftRemote.enumerated() {
             if i > 0 { out += ",".utf8 }
             out += "{\"line\":\(l.reference.line),\"url\":".utf8
