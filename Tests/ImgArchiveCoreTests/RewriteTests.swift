@@ -285,3 +285,42 @@ func dryRunDiffMatchesDiffU(_ c: RewriteCase) throws {
     }
     #expect(plan.rewrites.isEmpty && plan.leftRemote.isEmpty)
 }
+
+/// Identical links with identical surroundings but different originals (the same image under `?v=1`, `?v=2`,
+/// `?v=3`): after text is added above them, each still gets its own original back, in order.
+@Test func identicalLinksKeepTheirOrderAfterAnEdit() throws {
+    let original = Array(
+        (1...3).map { "<img src=\"http://img.test/a.jpg?v=\($0)\">\n" }.joined().utf8)
+    let scan = PostScanner().scan(original)
+    let plan = RewritePlan(
+        references: scan.references, postPath: "p.md", linker: ArchiveLinker(style: .prefix("/archive"))
+    ) { _ in .archived(original: "objects/aa/a.jpg", thumbnails: [:]) }
+    #expect(plan.rewrites.count == 3)
+    let (rewritten, ranges) = try #require(Splice.apply(plan.splices, to: original))
+    let step = RevertStep(
+        spans: zip(plan.rewrites, ranges).map { r, range in
+            let context = RevertStep.Span.context(of: range, in: rewritten)
+            return RevertStep.Span(
+                range: range, replacement: Array(r.replacement.utf8), original: Array(original[r.reference.range]),
+                before: context.before, after: context.after)
+        })
+    let added = Array(String(repeating: "A new paragraph, long enough to move every link far. ", count: 4).utf8) + [10]
+    let (back, _, notFound) = step.undoByContent(added + rewritten)
+    #expect(notFound.isEmpty)
+    #expect(back == added + original)
+}
+
+/// A link is only found where a whole link stands, never inside a longer path.
+@Test func aLinkInsideALongerPathIsNotALink() {
+    let bytes = Array("![a](/blog/archive/objects/aa/a.jpg) and ![b](/archive/objects/aa/a.jpg)\n".utf8)
+    let step = RevertStep(spans: [
+        RevertStep.Span(
+            range: 0..<0, replacement: Array("/archive/objects/aa/a.jpg".utf8), original: Array("http://x/a".utf8))
+    ])
+    let (back, _, notFound) = step.undoByContent(bytes)
+    #expect(notFound.isEmpty)
+    #expect(String(decoding: back, as: UTF8.self) == "![a](/blog/archive/objects/aa/a.jpg) and ![b](http://x/a)\n")
+    let only = Array("![a](/blog/archive/objects/aa/a.jpg)\n".utf8)
+    #expect(step.undoByContent(only).notFound == [0])
+    #expect(step.undoByContent(only).bytes == only)
+}

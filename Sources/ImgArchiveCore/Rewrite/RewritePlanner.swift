@@ -132,42 +132,103 @@ public struct RevertStep: Sendable, Hashable {
         return Splice.apply(splices, to: bytes).map { ($0.bytes, splices) }
     }
 
-    /// Undoes this step on bytes edited since it was written (paragraphs added, moved or deleted): each
-    /// replacement is looked for anywhere in `bytes`; occurrences whose surrounding bytes match the span's
-    /// recorded context win, then those nearest to where the span was. Returns the bytes, the splices applied
-    /// to `bytes`, and the indices of the spans not found (removed or changed by the user; those stay as they are).
+    /// Undoes this step on bytes edited since it was written (paragraphs added, moved or deleted). Each
+    /// replacement is looked for where a link can stand (not inside a longer path). A link whose surrounding
+    /// bytes are those recorded for exactly one span, and for no other occurrence, is that span's, wherever it
+    /// moved; the other occurrences of the same link are given to the remaining spans in their order. Returns
+    /// the bytes, the splices applied to `bytes`, and the indices of the spans not found (removed or changed by
+    /// the user; those stay as they are). Time is linear in `bytes` and the number of spans.
     public func undoByContent(_ bytes: [UInt8]) -> (bytes: [UInt8], splices: [Splice], notFound: [Int]) {
-        var pairs: [(span: Int, at: Range<Int>, context: Int, distance: Int)] = []
-        for (index, span) in spans.enumerated() {
-            var from = 0
-            while let at = firstIndex(of: span.replacement, in: bytes, from: from) {
-                let range = at..<(at + span.replacement.count)
-                from = at + 1
-                var context = 0
-                while context < span.before.count, context < range.lowerBound,
-                    span.before[span.before.count - 1 - context] == bytes[range.lowerBound - 1 - context]
-                {
-                    context += 1
-                }
-                var after = 0
-                while after < span.after.count, range.upperBound + after < bytes.count,
-                    span.after[after] == bytes[range.upperBound + after]
-                {
-                    after += 1
-                }
-                pairs.append((index, range, context + after, abs(at - span.range.lowerBound)))
-            }
+        struct Key: Hashable {
+            var replacement: [UInt8]
+            var before: [UInt8]
+            var after: [UInt8]
         }
-        pairs.sort { $0.context != $1.context ? $0.context > $1.context : $0.distance < $1.distance }
         var chosen: [Int: Range<Int>] = [:]
-        for pair in pairs where chosen[pair.span] == nil && !chosen.values.contains(where: { $0.overlaps(pair.at) }) {
-            chosen[pair.span] = pair.at
+        let groups = Dictionary(grouping: spans.indices, by: { spans[$0].replacement })
+        for (replacement, members) in groups {
+            let occurrences = Self.occurrences(of: replacement, in: bytes)
+            var used = Set<Int>()
+            // By context, where it is unique on both sides: both neighbourhoods, then either one (a link moved
+            // to the start or end of the post keeps only one of them).
+            for sides in [(true, true), (true, false), (false, true)] {
+                var spansByKey: [Key: [Int]] = [:]
+                for i in members where chosen[i] == nil {
+                    let key = Key(
+                        replacement: replacement, before: sides.0 ? spans[i].before : [],
+                        after: sides.1 ? spans[i].after : [])
+                    if !key.before.isEmpty || !key.after.isEmpty { spansByKey[key, default: []].append(i) }
+                }
+                // Recorded contexts are 8 bytes a side, shorter only at the ends of the post: few lengths.
+                var lengths = Set<[Int]>()
+                for key in spansByKey.keys { lengths.insert([key.before.count, key.after.count]) }
+                var occurrencesByKey: [Key: [Int]] = [:]
+                for (o, range) in occurrences.enumerated() where !used.contains(o) {
+                    for length in lengths {
+                        let before = range.lowerBound - length[0]
+                        let after = range.upperBound + length[1]
+                        guard before >= 0, after <= bytes.count else { continue }
+                        let key = Key(
+                            replacement: replacement, before: Array(bytes[before..<range.lowerBound]),
+                            after: Array(bytes[range.upperBound..<after]))
+                        if spansByKey[key] != nil { occurrencesByKey[key, default: []].append(o) }
+                    }
+                }
+                for (key, spanIndices) in spansByKey where spanIndices.count == 1 {
+                    guard let found = occurrencesByKey[key], found.count == 1, !used.contains(found[0]) else {
+                        continue
+                    }
+                    chosen[spanIndices[0]] = occurrences[found[0]]
+                    used.insert(found[0])
+                }
+            }
+            // The rest in order.
+            let rest = members.filter { chosen[$0] == nil }.sorted {
+                spans[$0].range.lowerBound < spans[$1].range.lowerBound
+            }
+            let free = occurrences.indices.filter { !used.contains($0) }
+            for (i, o) in zip(rest, free) { chosen[i] = occurrences[o] }
         }
-        let splices = chosen.sorted { $0.key < $1.key }.map {
-            Splice(range: $0.value, replacement: spans[$0.key].original)
+        // Different links never overlap where links can stand; drop any that would, to be safe.
+        var splices: [Splice] = []
+        var end = 0
+        for (i, range) in chosen.sorted(by: { $0.value.lowerBound < $1.value.lowerBound }) {
+            guard range.lowerBound >= end else {
+                chosen[i] = nil
+                continue
+            }
+            splices.append(Splice(range: range, replacement: spans[i].original))
+            end = range.upperBound
         }
         let notFound = spans.indices.filter { chosen[$0] == nil }
         return (Splice.apply(splices, to: bytes)?.bytes ?? bytes, splices, notFound)
+    }
+
+    /// The non-overlapping places `link` stands in `bytes` as a whole link: not preceded or followed by a
+    /// character that would make it part of a longer path or URL.
+    static func occurrences(of link: [UInt8], in bytes: [UInt8]) -> [Range<Int>] {
+        func pathByte(_ b: UInt8) -> Bool {
+            switch b {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "/"), UInt8(ascii: "."), UInt8(ascii: "_"),
+                UInt8(ascii: "~"), UInt8(ascii: "%"), UInt8(ascii: "-"), UInt8(ascii: ":"):
+                return true
+            default:
+                return false
+            }
+        }
+        var found: [Range<Int>] = []
+        var from = 0
+        while let at = firstIndex(of: link, in: bytes, from: from) {
+            let end = at + link.count
+            if (at == 0 || !pathByte(bytes[at - 1])) && (end == bytes.count || !pathByte(bytes[end])) {
+                found.append(at..<end)
+                from = end
+            } else {
+                from = at + 1
+            }
+        }
+        return found
     }
 }
 
