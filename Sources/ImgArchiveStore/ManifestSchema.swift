@@ -102,8 +102,7 @@ enum ManifestSchema {
             // One row per rewrite of a post, with the post's hash before and after, so that revert follows the
             // chain back from the bytes on disk. A generation is recorded (applied = 0) before the post is
             // renamed into place and marked applied after; a crash in between leaves a pending row that the
-            // next run settles by comparing the post's hash with output_sha256. Each span also keeps the bytes
-            // around it, so that a revert of a post edited since finds each link's own place.
+            // next run settles by comparing the post's hash with output_sha256.
             try db.execute(
                 sql: """
                     CREATE TABLE rewrite_generation (
@@ -115,11 +114,18 @@ enum ManifestSchema {
                         rewritten_at  TEXT    NOT NULL,
                         PRIMARY KEY (post, generation)
                     ) WITHOUT ROWID;
-                    ALTER TABLE rewrite ADD COLUMN context_before BLOB NOT NULL DEFAULT x'';
-                    ALTER TABLE rewrite ADD COLUMN context_after BLOB NOT NULL DEFAULT x'';
                     INSERT INTO rewrite_generation (post, generation, input_sha256, output_sha256, applied, rewritten_at)
                     SELECT r.post, r.generation, '', coalesce(p.rewritten_sha256, ''), 1, max(r.rewritten_at)
                     FROM rewrite r JOIN post p ON p.path = r.post GROUP BY r.post, r.generation;
+                    """)
+        }
+        migrator.registerMigration("v3") { db in
+            // Each rewritten span keeps the bytes around it, so that a revert of a post edited since finds each
+            // link's own place (empty for spans recorded before v3: they are matched by order).
+            try db.execute(
+                sql: """
+                    ALTER TABLE rewrite ADD COLUMN context_before BLOB NOT NULL DEFAULT x'';
+                    ALTER TABLE rewrite ADD COLUMN context_after BLOB NOT NULL DEFAULT x'';
                     """)
         }
         return migrator
