@@ -236,13 +236,31 @@ public enum RewritePipeline {
         guard !missing.isEmpty else { return report }
         // Renamed or moved posts: a post under the paths (with no records of its own) that holds the bytes a
         // missing post was rewritten to.
+        var candidates: [(file: String, bytes: [UInt8])] = []
         var byHash: [String: String] = [:]
-        for file in SiteWalker.posts(in: paths.isEmpty ? [layout.postBase] : paths).posts
-        where !keys.contains(layout.postKey(file)) {
-            if let bytes = try? PostFile.read(file) { byHash[ArchiveStore.sha256(of: bytes)] = file }
+        var seen = Set<String>()
+        for file in SiteWalker.posts(in: paths.isEmpty ? [layout.postBase, "."] : paths).posts {
+            let key = layout.postKey(file)
+            guard !keys.contains(key), seen.insert(key).inserted, let bytes = try? PostFile.read(file) else { continue }
+            byHash[ArchiveStore.sha256(of: bytes)] = file
+            candidates.append((file, bytes))
         }
         for (key, outputs) in missing {
-            if let file = outputs.lazy.compactMap({ byHash[$0] }).first {
+            // By its bytes as rewritten; or, when the user named the posts, by holding every link it was given
+            // (renamed and edited).
+            var match = outputs.lazy.compactMap({ byHash[$0] }).first
+            if match == nil && !paths.isEmpty {
+                let links = try manifest.rewriteGenerations(post: key).filter(\.applied).flatMap(\.spans)
+                    .map { Array($0.replacement.utf8) }
+                match =
+                    candidates.first { candidate in
+                        !links.isEmpty
+                            && links.allSatisfy { !RevertStep.occurrences(of: $0, in: candidate.bytes).isEmpty }
+                    }?.file
+            }
+            if let file = match {
+                byHash = byHash.filter { $0.value != file }
+                candidates.removeAll { $0.file == file }
                 var outcome = revertSafely(file: file, key: key, settings: settings, manifest: manifest, layout: layout)
                 if outcome.status == .reverted && !settings.dryRun { try? manifest.removePost(key) }
                 outcome.message = [outcome.message, "found as \(outcome.post) (was \(layout.displayPath(key)))"]
@@ -352,21 +370,13 @@ public enum RewritePipeline {
             let inPlace =
                 g.outputSHA256 == sha
                 || (g.inputSHA256 != sha && !g.spans.isEmpty
-                    && g.spans.allSatisfy { contains(Array($0.replacement.utf8), in: bytes) })
+                    && g.spans.allSatisfy { !RevertStep.occurrences(of: Array($0.replacement.utf8), in: bytes).isEmpty })
             if inPlace {
                 try manifest.markRewriteApplied(post: post, generation: g.generation)
             } else {
                 try manifest.discardRewrite(post: post, generation: g.generation)
             }
         }
-    }
-
-    private static func contains(_ needle: [UInt8], in bytes: [UInt8]) -> Bool {
-        guard let first = needle.first, needle.count <= bytes.count else { return false }
-        for i in 0...(bytes.count - needle.count) where bytes[i] == first {
-            if bytes[i..<(i + needle.count)].elementsEqual(needle) { return true }
-        }
-        return false
     }
 
     /// Records the post's bytes as written now: its hash and the references still remote in it.

@@ -42,7 +42,7 @@ public struct ArchiveLayout: Sendable, Hashable {
     // MARK: Post names
 
     /// The folder post names are relative to: the one holding the archive, symbolic links resolved.
-    public var postBase: String { Self.resolved(root.deletingLastPathComponent().path) }
+    public var postBase: String { root.deletingLastPathComponent().resolvingSymlinksInPath().standardizedFileURL.path }
 
     /// The manifest's name for a post: its path relative to the folder holding the archive (`_posts/a.md`,
     /// or `../content/a.md` for an archive in Hugo's `static/`), whatever the current folder and however the

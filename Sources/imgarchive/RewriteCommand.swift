@@ -100,8 +100,8 @@ struct RewriteCommand: AsyncParsableCommand {
             if revert {
                 let report = try RewritePipeline.revert(paths: paths, settings: settings, logger: ProcessLogger.logger)
                 RewriteOutput.print(report, format: format, dryRun: dryRun, reverting: true)
-                if report.counts[.failed, default: 0] + report.counts[.changedMeanwhile, default: 0] > 0
-                    || report.posts.contains(where: { !$0.notFound.isEmpty })
+                if report.counts[.failed, default: 0] + report.counts[.changedMeanwhile, default: 0]
+                    + report.counts[.missing, default: 0] > 0 || report.posts.contains(where: { !$0.notFound.isEmpty })
                 {
                     throw ExitCode(1)
                 }

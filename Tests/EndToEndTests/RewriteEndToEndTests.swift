@@ -210,6 +210,25 @@ import Testing
         try manifest.close()
     }
 
+    @Test func aPostEditedThenRenamedIsRevertedWhenNamed() async throws {
+        let site = try await Self.makeSite()
+        defer { Task { await site.stop() } }
+        let path = site.folder.path
+        _ = try await runImgarchive(["fetch", "--retries", "0"] + site.connect, in: path)
+        _ = try await runImgarchive(["rewrite", "_posts/2020-07-01-gallery.html"], in: path)
+        let edited = Array("<h2>Edited</h2>\n".utf8) + (try site.bytes("_posts/2020-07-01-gallery.html"))
+        try Data(edited).write(to: URL(fileURLWithPath: path + "/_posts/2020-07-09-moved.html"))
+        try FileManager.default.removeItem(atPath: path + "/_posts/2020-07-01-gallery.html")
+        let unnamed = try await runImgarchive(["rewrite", "--revert"], in: path)
+        #expect(unnamed.status == 1, "a post it cannot find is a failure: \(unnamed.stdout)")
+        #expect(unnamed.stdout.contains("give its new path"))
+        let named = try await runImgarchive(["rewrite", "--revert", "_posts/2020-07-09-moved.html"], in: path)
+        #expect(named.status == 0, "\(named.stdout) \(named.stderr)")
+        #expect(
+            try site.bytes("_posts/2020-07-09-moved.html")
+                == Array("<h2>Edited</h2>\n".utf8) + (site.originals["_posts/2020-07-01-gallery.html"] ?? []))
+    }
+
     @Test func aRewriteKilledAfterTheRenameIsStillRevertedAfterAnEdit() async throws {
         let site = try await Self.makeSite()
         defer { Task { await site.stop() } }

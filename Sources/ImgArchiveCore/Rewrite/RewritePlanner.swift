@@ -206,7 +206,7 @@ public struct RevertStep: Sendable, Hashable {
 
     /// The non-overlapping places `link` stands in `bytes` as a whole link: not preceded or followed by a
     /// character that would make it part of a longer path or URL.
-    static func occurrences(of link: [UInt8], in bytes: [UInt8]) -> [Range<Int>] {
+    public static func occurrences(of link: [UInt8], in bytes: [UInt8]) -> [Range<Int>] {
         func pathByte(_ b: UInt8) -> Bool {
             switch b {
             case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
