@@ -486,6 +486,8 @@ private final class Recorder: Sendable {
         var oldest: ContinuousClock.Instant?
         var flushing: Task<Void, Never>?
         var corrections: [(Int, URLOutcome)] = []
+        /// Set by `finish`: no flush starts after it (it writes what is left itself).
+        var finishing = false
     }
 
     private let store: ArchiveStore
@@ -518,28 +520,55 @@ private final class Recorder: Sendable {
                 }
             }
         }
-        state.withLock { state in
-            let now = ContinuousClock.now
+        let first = state.withLock { state in
             state.pending.append(Entry(index: index, outcome: outcome, row: row))
-            if state.oldest == nil { state.oldest = now }
-            guard let oldest = state.oldest, now - oldest >= Self.interval, state.flushing == nil else { return }
-            let batch = state.pending
-            state.pending = []
-            state.oldest = nil
-            state.flushing = Task { [self] in
-                let corrections = await self.write(batch)
-                self.state.withLock { state in
-                    state.corrections += corrections
-                    state.flushing = nil
-                }
+            let first = state.oldest == nil
+            if first { state.oldest = ContinuousClock.now }
+            startFlushIfDue(&state)
+            return first
+        }
+        // Rows also get written when no other row follows (slow downloads): a flush once the first is old enough.
+        if first { scheduleCheck() }
+    }
+
+    private func scheduleCheck() {
+        Task { [self] in
+            try? await Task.sleep(for: Self.interval)
+            let again = state.withLock { state in
+                startFlushIfDue(&state)
+                return !state.pending.isEmpty && state.flushing != nil
             }
+            if again { scheduleCheck() }
+        }
+    }
+
+    /// Starts a flush of the pending rows when the oldest has waited long enough and no flush is running.
+    private func startFlushIfDue(_ state: inout State) {
+        guard !state.finishing, let oldest = state.oldest, ContinuousClock.now - oldest >= Self.interval,
+            state.flushing == nil
+        else { return }
+        let batch = state.pending
+        state.pending = []
+        state.oldest = nil
+        state.flushing = Task { [self] in
+            let corrections = await self.write(batch)
+            let more = self.state.withLock { state in
+                state.corrections += corrections
+                state.flushing = nil
+                return !state.pending.isEmpty
+            }
+            if more { self.scheduleCheck() }
         }
     }
 
     /// Waits for a running flush, writes what is left, and returns the outcomes to replace: URLs whose row
     /// could not be recorded (or whose objects could not be made durable) become failures of class `io`.
     func finish() async -> [(Int, URLOutcome)] {
-        if let running = state.withLock({ $0.flushing }) { await running.value }
+        let running = state.withLock { state in
+            state.finishing = true
+            return state.flushing
+        }
+        if let running { await running.value }
         let rest = state.withLock { state in
             let batch = state.pending
             state.pending = []

@@ -71,4 +71,44 @@ import Testing
         #expect(try manifest.allURLRecords().filter { $0.status == .archived }.count == count)
         try manifest.close()
     }
+
+    /// Finished downloads are recorded within about a second even while another one is still running, so a
+    /// kill loses little (the rows are written by a timer, not only when a next download finishes).
+    @Test func rowsOfFinishedDownloadsAreRecordedWhileASlowOneRuns() async throws {
+        let fast = try FixtureImages.jpeg(width: 64, height: 48, seed: 11)
+        let slow = try FixtureImages.jpeg(width: 64, height: 48, seed: 12)
+        let server = try await ImageServer.start([
+            "/fast.jpg": { _ in reply(200, ["Content-Type": "image/jpeg"], fast) },
+            "/slow.jpg": { _ in
+                try? await Task.sleep(for: .seconds(20))
+                return reply(200, ["Content-Type": "image/jpeg"], slow)
+            },
+        ])
+        defer { Task { await server.stop() } }
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let host = "img.example.test"
+        try folder.write("list.txt", "http://\(host)/fast.jpg\nhttp://\(host)/slow.jpg\n")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: imgarchiveBinary)
+        process.arguments = ["fetch", "--urls", "list.txt", "--connect-to", server.connectTo(host)]
+        process.currentDirectoryURL = URL(fileURLWithPath: folder.path)
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // Wait until the slow download has started and the fast one has long finished, then kill.
+        for _ in 0..<400 where server.hitCount("/slow.jpg") == 0 { try await Task.sleep(for: .milliseconds(25)) }
+        try await Task.sleep(for: .seconds(3))
+        kill(process.processIdentifier, SIGKILL)
+        await withCheckedContinuation { c in
+            DispatchQueue.global().async {
+                process.waitUntilExit(); c.resume()
+            }
+        }
+        let manifest = try Manifest(layout: ArchiveLayout(root: URL(fileURLWithPath: folder.path + "/archive")))
+        let archived = try manifest.allURLRecords().filter { $0.status == .archived }.map(\.url)
+        #expect(archived == ["http://\(host)/fast.jpg"])
+        #expect(try manifest.integrityCheck())
+        try manifest.close()
+    }
 }
