@@ -249,10 +249,7 @@ enum FetchOutput {
     }
 
     static func json(_ o: URLOutcome, to out: inout [UInt8]) {
-        func field(_ name: String, _ value: String?) {
-            out += ",\"\(name)\":".utf8
-            if let value { ReferenceJSON.quote(value, to: &out) } else { out += "null".utf8 }
-        }
+        func field(_ name: String, _ value: String?) { ReferenceJSON.field(name, value, to: &out) }
         out += "{\"url\":".utf8
         ReferenceJSON.quote(o.url, to: &out)
         field("status", o.status.rawValue)

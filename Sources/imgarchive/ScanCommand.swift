@@ -210,6 +210,12 @@ enum ReferenceJSON {
     private static let hex = Array("0123456789abcdef".utf8)
 
     /// Appends a JSON string literal.
+    /// `,"name":"value"` (or `null`), for the JSON lines every command writes.
+    static func field(_ name: String, _ value: String?, to out: inout [UInt8]) {
+        out += ",\"\(name)\":".utf8
+        if let value { quote(value, to: &out) } else { out += "null".utf8 }
+    }
+
     static func quote(_ text: String, to out: inout [UInt8]) {
         var text = text
         text.withUTF8 { quote(bytes: $0, to: &out) }

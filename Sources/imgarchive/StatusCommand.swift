@@ -88,10 +88,7 @@ enum StatusOutput {
     }
 
     static func json(_ e: StatusReport.Entry, to out: inout [UInt8]) {
-        func field(_ name: String, _ value: String?) {
-            out += ",\"\(name)\":".utf8
-            if let value { ReferenceJSON.quote(value, to: &out) } else { out += "null".utf8 }
-        }
+        func field(_ name: String, _ value: String?) { ReferenceJSON.field(name, value, to: &out) }
         out += "{\"post\":".utf8
         ReferenceJSON.quote(e.post, to: &out)
         out += ",\"line\":\(e.line.map(String.init) ?? "null"),\"column\":\(e.column.map(String.init) ?? "null")".utf8

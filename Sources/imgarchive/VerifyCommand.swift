@@ -109,10 +109,7 @@ enum VerifyOutput {
     }
 
     static func json(_ p: ArchiveProblem, to out: inout [UInt8]) {
-        func field(_ name: String, _ value: String?) {
-            out += ",\"\(name)\":".utf8
-            if let value { ReferenceJSON.quote(value, to: &out) } else { out += "null".utf8 }
-        }
+        func field(_ name: String, _ value: String?) { ReferenceJSON.field(name, value, to: &out) }
         out += "{\"file\":".utf8
         ReferenceJSON.quote(p.path, to: &out)
         field("kind", p.kind.rawValue)
