@@ -110,25 +110,9 @@ enum ScanRun {
     static func scan<T: Sendable>(
         _ posts: [String], with scanner: PostScanner, then: @Sendable @escaping (String, [UInt8], PostScan) -> T
     ) -> [Outcome<T>] {
-        let results = Mutex<[Outcome<T>?]>(Array(repeating: nil, count: posts.count))
-        let workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
-        let next = Atomic<Int>(0)
-        DispatchQueue.concurrentPerform(iterations: min(workers, max(posts.count, 1))) { _ in
-            while true {
-                let i = next.add(1, ordering: .relaxed).oldValue
-                guard i < posts.count else { return }
-                let result: Outcome<T> = SiteWalker.read(posts[i]).map {
-                    let scan = scanner.scan($0)
-                    return (scan, then(posts[i], $0, scan))
-                }
-                results.withLock { $0[i] = result }
-            }
-        }
-        return results.withLock { list in
-            list.enumerated().map { i, r in
-                r ?? .failure(SiteWalker.Problem(path: posts[i], message: "was not scanned; run the scan again"))
-            }
-        }
+        let results = Mutex<[Outcome<T>]>([])
+        scan(posts, with: scanner, then: then) { _, outcome in results.withLock { $0.append(outcome) } }
+        return results.withLock { $0 }
     }
 
     /// Scans `posts` on all cores and hands each outcome (after `then`) to `emit` in the posts' order, as soon as
