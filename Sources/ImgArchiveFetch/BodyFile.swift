@@ -1,5 +1,6 @@
 import Crypto
 import Dispatch
+import ImgArchiveCore
 import Synchronization
 
 #if canImport(Glibc)
@@ -127,7 +128,7 @@ final class BodyWriter: Sendable {
             }
             let path = sink.path
             sink.path = nil  // the caller owns it now
-            done(.written(path: path, sha256: Self.hex(sink.hasher.finalize())))
+            done(.written(path: path, sha256: Hex.lowercase(sink.hasher.finalize())))
         }
     }
 
@@ -210,17 +211,6 @@ final class BodyWriter: Sendable {
             _ = unlink(path)
             sink.path = nil
         }
-    }
-
-    private static func hex(_ digest: SHA256.Digest) -> String {
-        var hex = ""
-        hex.reserveCapacity(64)
-        let digits = Array("0123456789abcdef".utf8)
-        for byte in digest {
-            hex.unicodeScalars.append(UnicodeScalar(digits[Int(byte >> 4)]))
-            hex.unicodeScalars.append(UnicodeScalar(digits[Int(byte & 0x0F)]))
-        }
-        return hex
     }
 }
 

@@ -48,11 +48,28 @@ public struct ArchiveLayout: Sendable, Hashable {
     /// or `../content/a.md` for an archive in Hugo's `static/`), whatever the current folder and however the
     /// path was typed (`./_posts/a.md`, absolute, through a symbolic link to a folder).
     public func postKey(_ path: String) -> String {
-        let post = Self.components(Self.resolved(path))
+        postKeys([path])[0]
+    }
+
+    /// `postKey` of many posts, resolving the archive's folder and each posts' folder once.
+    public func postKeys(_ paths: [String]) -> [String] {
         let base = Self.components(postBase)
-        var common = 0
-        while common < base.count, common < post.count - 1, base[common] == post[common] { common += 1 }
-        return (Array(repeating: "..", count: base.count - common) + post[common...]).joined(separator: "/")
+        var folders: [String: String] = [:]
+        return paths.map { path in
+            let url = URL(fileURLWithPath: path).standardizedFileURL
+            let folder = url.deletingLastPathComponent().path
+            let resolvedFolder: String
+            if let known = folders[folder] {
+                resolvedFolder = known
+            } else {
+                resolvedFolder = Self.resolved(folder: folder)
+                folders[folder] = resolvedFolder
+            }
+            let post = Self.components(resolvedFolder) + [url.lastPathComponent]
+            var common = 0
+            while common < base.count, common < post.count - 1, base[common] == post[common] { common += 1 }
+            return (Array(repeating: "..", count: base.count - common) + post[common...]).joined(separator: "/")
+        }
     }
 
     /// The absolute path of the post a manifest name stands for.
@@ -71,8 +88,13 @@ public struct ArchiveLayout: Sendable, Hashable {
     /// be a link: a post is named by where it is listed, and `PostFile` writes through the link).
     static func resolved(_ path: String) -> String {
         let url = URL(fileURLWithPath: path).standardizedFileURL
-        let folder = url.deletingLastPathComponent().resolvingSymlinksInPath()
-        return folder.appendingPathComponent(url.lastPathComponent).standardizedFileURL.path
+        let folder = resolved(folder: url.deletingLastPathComponent().path)
+        return URL(fileURLWithPath: folder).appendingPathComponent(url.lastPathComponent).standardizedFileURL.path
+    }
+
+    /// An absolute, standardised folder path with its symbolic links resolved.
+    private static func resolved(folder: String) -> String {
+        URL(fileURLWithPath: folder, isDirectory: true).resolvingSymlinksInPath().standardizedFileURL.path
     }
 
     private static func components(_ path: String) -> [String] { path.split(separator: "/").map(String.init) }

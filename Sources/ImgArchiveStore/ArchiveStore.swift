@@ -177,7 +177,7 @@ public struct ArchiveStore: Sendable {
 
     /// The SHA-256 of bytes in memory (a post's content), lowercase hex.
     public static func sha256(of bytes: [UInt8]) -> String {
-        SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+        Hex.lowercase(SHA256.hash(data: bytes))
     }
 
     /// The lowercase hex SHA-256 of a file's bytes, read in 1 MiB chunks.
@@ -209,6 +209,6 @@ public struct ArchiveStore: Sendable {
             }
             hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
         }
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        return Hex.lowercase(hasher.finalize())
     }
 }

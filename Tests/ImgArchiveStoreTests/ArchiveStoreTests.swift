@@ -27,6 +27,50 @@ import Testing
         _ = try ArchiveStore(root: root)
     }
 
+    @Test func digestsAreTheStandardSHA256InLowercaseHex() throws {
+        // FIPS 180-2 test vectors.
+        #expect(
+            ArchiveStore.sha256(of: Array("abc".utf8))
+                == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(ArchiveStore.sha256(of: []) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        let folder = try TemporaryFolder()
+        let file = folder.url.appendingPathComponent("abc")
+        try Data("abc".utf8).write(to: file)
+        #expect(try ArchiveStore.sha256(ofFileAt: file) == ArchiveStore.sha256(of: Array("abc".utf8)))
+    }
+
+    @Test func postNamesAreRelativeToTheArchivesFolderWithFolderLinksResolved() throws {
+        let folder = try TemporaryFolder()
+        let fm = FileManager.default
+        let site = folder.url.appendingPathComponent("site")
+        for sub in ["_posts/2020", "static", "content"] {
+            try fm.createDirectory(at: site.appendingPathComponent(sub), withIntermediateDirectories: true)
+        }
+        // A link to the site folder, and one to a folder of posts: names go by where the files really are.
+        let linkedSite = folder.url.appendingPathComponent("linked-site")
+        try fm.createSymbolicLink(at: linkedSite, withDestinationURL: site)
+        try fm.createSymbolicLink(
+            at: site.appendingPathComponent("drafts"), withDestinationURL: site.appendingPathComponent("_posts/2020"))
+
+        let layout = ArchiveLayout(root: site.appendingPathComponent("archive"))
+        let paths = [
+            site.path + "/_posts/a.md",
+            linkedSite.path + "/_posts/./2020/../a.md",
+            site.path + "/_posts/2020/b.md",
+            site.path + "/drafts/b.md",
+            linkedSite.path + "/content/c.md",
+        ]
+        let expected = ["_posts/a.md", "_posts/a.md", "_posts/2020/b.md", "_posts/2020/b.md", "content/c.md"]
+        #expect(layout.postKeys(paths) == expected)
+        #expect(paths.map(layout.postKey) == expected)
+        for key in Set(expected) { #expect(layout.postKey(layout.postPath(key)) == key) }
+
+        // Hugo keeps the archive in static/: posts are named from there.
+        let hugo = ArchiveLayout(root: linkedSite.appendingPathComponent("static/archive"))
+        #expect(hugo.postKeys([site.path + "/content/c.md"]) == ["../content/c.md"])
+        #expect(hugo.postKeys([]) == [])
+    }
+
     @Test func scopedSynchronizationSyncsObjectsAndTheirFoldersAndRefusesMissingOnes() throws {
         let folder = try TemporaryFolder()
         let store = try ArchiveStore(root: folder.url, durability: .deferred)

@@ -72,7 +72,8 @@ struct FrontMatter {
         let yaml = b.string(text)
         let root: Node?
         do {
-            root = try Yams.compose(yaml: yaml)
+            // The encoding is given: Yams's default reads the process environment on every call.
+            root = try Yams.compose(yaml: yaml, .default, .default, .utf8)
         } catch {
             result.diagnostics.append(
                 ScanDiagnostic(
