@@ -142,21 +142,25 @@ public enum FetchPipeline {
         if stale > 0 { logger.info("removed temporary files of an interrupted run", metadata: ["count": "\(stale)"]) }
 
         let now = Date()
-        for post in posts {
-            try manifest.replaceReferences(
-                post: store.layout.postKey(post.path), contentSHA256: post.contentSHA256, scannedAt: now,
-                references: post.references.filter(\.remote).map(referenceRecord))
-        }
+        let keys = store.layout.postKeys(posts.map(\.path))
+        try manifest.replaceReferences(
+            zip(keys, posts).map { key, post in
+                PostScan(
+                    post: key, contentSHA256: post.contentSHA256,
+                    references: post.references.filter(\.remote).map(referenceRecord))
+            }, scannedAt: now)
 
         let needs = try plan(items: items, settings: settings, manifest: manifest, now: now)
         let runner = Runner(settings: settings, store: store, manifest: manifest, logger: logger, progress: progress)
         var outcomes = try await runner.fetch(items: items, needs: needs)
 
         let records = try manifest.urlRecords(items.map(\.url))
-        for i in outcomes.indices where outcomes[i].status == .alreadyArchived {
-            if let sha = records[outcomes[i].url]?.objectSHA256 {
-                outcomes[i].objectPath = try manifest.object(sha256: sha)?.path
-                outcomes[i].archivedFrom = records[outcomes[i].url]?.archivedFrom
+        let already = outcomes.indices.filter { outcomes[$0].status == .alreadyArchived }
+        let objects = try manifest.objects(sha256s: already.compactMap { records[outcomes[$0].url]?.objectSHA256 })
+        for i in already {
+            if let record = records[outcomes[i].url], let sha = record.objectSHA256 {
+                outcomes[i].objectPath = objects[sha]?.path
+                outcomes[i].archivedFrom = record.archivedFrom
             }
         }
         var report = FetchReport(outcomes: outcomes)
@@ -398,14 +402,17 @@ private final class Runner: Sendable {
     {
         var jobs: [(object: ObjectRecord, width: Int)] = []
         var seen = Set<String>()
-        for item in items where !item.widths.isEmpty {
-            guard let sha = records[item.url]?.objectSHA256,
-                let object = try manifest.object(sha256: sha), object.format == .jpeg || object.format == .png
+        let wanted = items.filter { !$0.widths.isEmpty }
+        let shas = wanted.compactMap { records[$0.url]?.objectSHA256 }
+        let objects = try manifest.objects(sha256s: shas)
+        let made = try manifest.thumbnails(sha256s: shas)
+        for item in wanted {
+            guard let sha = records[item.url]?.objectSHA256, let object = objects[sha],
+                object.format == .jpeg || object.format == .png
             else { continue }
             for width in FetchPlanning.thumbnailWidths(requested: item.widths, imageWidth: object.width)
             where seen.insert("\(sha)/\(width)").inserted {
-                if let existing = try manifest.thumbnail(sha256: sha, width: width), try store.fileExists(existing.path)
-                {
+                if let existing = made[sha]?[width], try store.fileExists(existing.path) {
                     continue
                 }
                 jobs.append((object, width))
@@ -470,10 +477,14 @@ private final class Runner: Sendable {
 /// The syncs are scoped to the run's files: `syncfs` would also write out, and wait for, whatever other programs
 /// left dirty on the file system. A flush starts once the oldest pending row is `interval` old (so a
 /// killed run loses at most that much manifest progress; its objects stay and are found by content address on
-/// the next run) and at the end of the run. One flush runs at a time, on its own queue.
+/// the next run), once `batchRows` rows wait, and at the end of the run. One flush runs at a time, on its own
+/// queue.
 private final class Recorder: Sendable {
     /// How long a row may wait before a flush starts.
     static let interval: Duration = .milliseconds(500)
+    /// How many rows start a flush before `interval` has passed, so a fast run does not leave them all for
+    /// its end (where writing them would add to the run's time instead of overlapping the downloads).
+    static let batchRows = 256
 
     private struct Entry: Sendable {
         var index: Int
@@ -542,10 +553,11 @@ private final class Recorder: Sendable {
         }
     }
 
-    /// Starts a flush of the pending rows when the oldest has waited long enough and no flush is running.
+    /// Starts a flush of the pending rows when the oldest has waited long enough, or enough rows wait, and no
+    /// flush is running.
     private func startFlushIfDue(_ state: inout State) {
-        guard !state.finishing, let oldest = state.oldest, ContinuousClock.now - oldest >= Self.interval,
-            state.flushing == nil
+        guard !state.finishing, state.flushing == nil, let oldest = state.oldest,
+            state.pending.count >= Self.batchRows || ContinuousClock.now - oldest >= Self.interval
         else { return }
         let batch = state.pending
         state.pending = []

@@ -167,7 +167,11 @@ public final class Manifest: Sendable {
                 case .archived(
                     let url, let archivedFrom, let object, let httpStatus, let etag, let lastModified,
                     let attempts, let date):
-                    try Self.insertObject(object, db)
+                    // A date is bound as text made by a DateFormatter, the costliest part of a row: made once
+                    // per row (the object is usually created at the fetch's own date).
+                    let stamp = date.databaseValue
+                    try Self.insertObject(
+                        object, createdAt: object.createdAt == date ? stamp : object.createdAt.databaseValue, db)
                     try db.cachedStatement(
                         sql: """
                             INSERT INTO url (url, status, http_status, error_class, error_message, attempts, etag,
@@ -186,7 +190,7 @@ public final class Manifest: Sendable {
                             """
                     ).execute(
                         arguments: [
-                            url, httpStatus, attempts, etag, lastModified, date, date, date, object.sha256,
+                            url, httpStatus, attempts, etag, lastModified, stamp, stamp, stamp, object.sha256,
                             archivedFrom,
                         ])
                     try db.cachedStatement(
@@ -196,7 +200,7 @@ public final class Manifest: Sendable {
                             ON CONFLICT DO NOTHING
                             """
                     ).execute(
-                        arguments: [url, object.sha256, archivedFrom, date])
+                        arguments: [url, object.sha256, archivedFrom, stamp])
                 case .notModified(let url, let httpStatus, let date):
                     try db.cachedStatement(
                         sql: """
@@ -212,6 +216,7 @@ public final class Manifest: Sendable {
                             message: "a not-modified answer for \(url), which has nothing archived")
                     }
                 case .failed(let url, let errorClass, let message, let httpStatus, let attempts, let date):
+                    let stamp = date.databaseValue
                     try db.cachedStatement(
                         sql: """
                             INSERT INTO url (url, status, http_status, error_class, error_message, attempts,
@@ -224,7 +229,7 @@ public final class Manifest: Sendable {
                                 failing_since = coalesce(url.failing_since, excluded.failing_since)
                             """
                     ).execute(
-                        arguments: [url, httpStatus, errorClass, message, attempts, date, date])
+                        arguments: [url, httpStatus, errorClass, message, attempts, stamp, stamp])
                 }
             }
         }
@@ -264,6 +269,20 @@ public final class Manifest: Sendable {
         try read("reading an object") { db in
             try Row.fetchOne(db, sql: "SELECT * FROM object WHERE sha256 = ?", arguments: [sha256])
                 .map(Self.objectRecord)
+        }
+    }
+
+    /// The objects with these digests, keyed by digest (digests not archived are absent); one read.
+    public func objects(sha256s: some Sequence<String>) throws(StoreError) -> [String: ObjectRecord] {
+        try read("reading objects") { db in
+            let statement = try db.cachedStatement(sql: "SELECT * FROM object WHERE sha256 = ?")
+            var objects: [String: ObjectRecord] = [:]
+            for sha256 in Set(sha256s) {
+                if let row = try Row.fetchOne(statement, arguments: [sha256]) {
+                    objects[sha256] = try Self.objectRecord(row)
+                }
+            }
+            return objects
         }
     }
 
@@ -315,6 +334,21 @@ public final class Manifest: Sendable {
         }
     }
 
+    /// The derivatives of these objects, keyed by object digest and then width; one read.
+    public func thumbnails(sha256s: some Sequence<String>) throws(StoreError) -> [String: [Int: ThumbnailRecord]] {
+        try read("reading thumbnails") { db in
+            let statement = try db.cachedStatement(sql: "SELECT * FROM thumbnail WHERE object_sha256 = ?")
+            var thumbnails: [String: [Int: ThumbnailRecord]] = [:]
+            for sha256 in Set(sha256s) {
+                for row in try Row.fetchAll(statement, arguments: [sha256]) {
+                    let thumbnail = try Self.thumbnailRecord(row)
+                    thumbnails[sha256, default: [:]][thumbnail.width] = thumbnail
+                }
+            }
+            return thumbnails
+        }
+    }
+
     /// Every derivative (of one object when `sha256` is given), ordered by object and width.
     public func thumbnails(sha256: String? = nil) throws(StoreError) -> [ThumbnailRecord] {
         try read("reading thumbnails") { db in
@@ -336,27 +370,39 @@ public final class Manifest: Sendable {
     public func replaceReferences(
         post: String, contentSHA256: String, scannedAt: Date, references: [ReferenceRecord]
     ) throws(StoreError) {
+        try replaceReferences(
+            [PostScan(post: post, contentSHA256: contentSHA256, references: references)], scannedAt: scannedAt)
+    }
+
+    /// Records the scans of many posts in one transaction, as `replaceReferences(post:...)` does for one: a
+    /// run's scan costs one commit instead of one per post.
+    public func replaceReferences(_ scans: [PostScan], scannedAt: Date) throws(StoreError) {
+        guard !scans.isEmpty else { return }
         try write("recording a scan") { db in
-            try db.execute(
+            let stamp = scannedAt.databaseValue
+            let upsertPost = try db.cachedStatement(
                 sql: """
                     INSERT INTO post (path, content_sha256, scanned_at) VALUES (?, ?, ?)
                     ON CONFLICT (path) DO UPDATE SET content_sha256 = excluded.content_sha256,
                                                      scanned_at = excluded.scanned_at
-                    """,
-                arguments: [post, contentSHA256, scannedAt])
-            try db.execute(sql: "DELETE FROM reference WHERE post = ?", arguments: [post])
+                    """)
+            let deleteReferences = try db.cachedStatement(sql: "DELETE FROM reference WHERE post = ?")
             let insert = try db.cachedStatement(
                 sql: """
                     INSERT INTO reference (post, ordinal, range_start, range_end, line, "column", kind, written, url,
                                            origin, width, wrapped)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """)
-            for (ordinal, reference) in references.enumerated() {
-                try insert.execute(arguments: [
-                    post, ordinal, reference.rangeStart, reference.rangeEnd, reference.line, reference.column,
-                    reference.kind, reference.written, reference.url, reference.origin, reference.width,
-                    reference.wrapped,
-                ])
+            for scan in scans {
+                try upsertPost.execute(arguments: [scan.post, scan.contentSHA256, stamp])
+                try deleteReferences.execute(arguments: [scan.post])
+                for (ordinal, reference) in scan.references.enumerated() {
+                    try insert.execute(arguments: [
+                        scan.post, ordinal, reference.rangeStart, reference.rangeEnd, reference.line,
+                        reference.column, reference.kind, reference.written, reference.url, reference.origin,
+                        reference.width, reference.wrapped,
+                    ])
+                }
             }
         }
     }
@@ -647,7 +693,7 @@ public final class Manifest: Sendable {
         }
     }
 
-    private static func insertObject(_ object: ObjectRecord, _ db: Database) throws {
+    private static func insertObject(_ object: ObjectRecord, createdAt: DatabaseValue, _ db: Database) throws {
         try db.cachedStatement(
             sql: """
                 INSERT INTO object (sha256, ext, media_type, bytes, width, height, path, created_at)
@@ -658,7 +704,7 @@ public final class Manifest: Sendable {
         ).execute(
             arguments: [
                 object.sha256, object.format.fileExtension, object.format.mediaType, object.bytes, object.width,
-                object.height, object.path, object.createdAt,
+                object.height, object.path, createdAt,
             ])
     }
 

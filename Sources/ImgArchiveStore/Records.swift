@@ -156,6 +156,23 @@ public struct PostRecord: Sendable, Hashable {
     }
 }
 
+/// One post's scan, for `Manifest.replaceReferences(_:scannedAt:)`.
+public struct PostScan: Sendable, Hashable {
+    /// The post's name in the manifest (`ArchiveLayout.postKey`).
+    public var post: String
+    /// The SHA-256 of the post's bytes.
+    public var contentSHA256: String
+    /// Its remote references, in order.
+    public var references: [ReferenceRecord]
+
+    /// Creates a scan record.
+    public init(post: String, contentSHA256: String, references: [ReferenceRecord]) {
+        self.post = post
+        self.contentSHA256 = contentSHA256
+        self.references = references
+    }
+}
+
 /// One image reference found in a post by the scanner.
 public struct ReferenceRecord: Sendable, Hashable {
     /// The byte offset of the span's first byte in the post.

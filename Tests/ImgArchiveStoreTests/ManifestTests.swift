@@ -327,6 +327,68 @@ private func object(_ n: Int, format: ImageFormat = .jpeg, created: Date = t0) t
         #expect(try manifest.references(post: "_posts/a.md").isEmpty)
     }
 
+    @Test func aBatchOfScansIsRecordedLikeOneScanEach() throws {
+        let folder = try TemporaryFolder()
+        let manifest = try open(folder)
+        func reference(_ n: Int) -> ReferenceRecord {
+            ReferenceRecord(
+                rangeStart: n, rangeEnd: n + 10, line: 1, column: n, kind: "html-img", written: "https://h/\(n)",
+                url: "https://h/\(n)")
+        }
+        try manifest.replaceReferences(
+            post: "a.md", contentSHA256: digest(1), scannedAt: at(0), references: [reference(1), reference(2)])
+        try manifest.replaceReferences(
+            [
+                PostScan(post: "a.md", contentSHA256: digest(2), references: [reference(3)]),
+                PostScan(post: "b.md", contentSHA256: digest(3), references: [reference(4), reference(5)]),
+                PostScan(post: "c.md", contentSHA256: digest(4), references: []),
+            ], scannedAt: at(7))
+        #expect(try manifest.references(post: "a.md") == [reference(3)])
+        #expect(try manifest.references(post: "b.md") == [reference(4), reference(5)])
+        #expect(try manifest.references(post: "c.md").isEmpty)
+        #expect(try manifest.posts().map(\.path) == ["a.md", "b.md", "c.md"])
+        #expect(try manifest.post("a.md") == PostRecord(path: "a.md", contentSHA256: digest(2), scannedAt: at(7)))
+        #expect(try manifest.posts(referencing: "https://h/1").isEmpty)
+
+        // A scan the schema refuses (a span that ends before it starts) leaves every post of the batch as it was.
+        let broken = ReferenceRecord(
+            rangeStart: 5, rangeEnd: 1, line: 1, column: 1, kind: "html-img", written: "x", url: "https://h/x")
+        #expect(throws: StoreError.self) {
+            try manifest.replaceReferences(
+                [
+                    PostScan(post: "a.md", contentSHA256: digest(5), references: []),
+                    PostScan(post: "b.md", contentSHA256: digest(6), references: [broken]),
+                ], scannedAt: at(9))
+        }
+        #expect(try manifest.references(post: "a.md") == [reference(3)])
+        #expect(try manifest.post("a.md")?.contentSHA256 == digest(2))
+        #expect(try manifest.integrityCheck())
+    }
+
+    @Test func objectsAndThumbnailsAreLookedUpManyAtOnce() throws {
+        let folder = try TemporaryFolder()
+        let manifest = try open(folder)
+        for n in [1, 2] {
+            try manifest.recordFetchSuccess(
+                url: "https://t/\(n)", archivedFrom: "https://t/\(n)", object: try object(n), httpStatus: 200,
+                etag: nil, lastModified: nil, attempts: 1, at: at(Double(n)))
+        }
+        let thumbnail = ThumbnailRecord(
+            objectSHA256: digest(1), width: 320, sha256: digest(40), height: 180, format: .jpeg, bytes: 9000,
+            path: try ArchiveLayout.thumbnailPath(sha256: digest(1), width: 320, format: .jpeg), createdAt: at(5))
+        try manifest.recordThumbnail(thumbnail)
+
+        let objects = try manifest.objects(sha256s: [digest(1), digest(2), digest(1), digest(3)])
+        #expect(objects.count == 2)
+        #expect(objects[digest(1)] == (try manifest.object(sha256: digest(1))))
+        #expect(objects[digest(2)] == (try manifest.object(sha256: digest(2))))
+        #expect(objects[digest(3)] == nil)
+        #expect(try manifest.objects(sha256s: []).isEmpty)
+
+        let thumbnails = try manifest.thumbnails(sha256s: [digest(1), digest(2)])
+        #expect(thumbnails == [digest(1): [320: thumbnail]])
+    }
+
     @Test func rewritesAreKeptByGenerationAndForgottenOnRevert() throws {
         let folder = try TemporaryFolder()
         let manifest = try open(folder)
