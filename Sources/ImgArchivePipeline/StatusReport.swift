@@ -39,6 +39,8 @@ public struct StatusReport: Sendable {
         public var failingSince: Date?
         /// The archived object's path, relative to the archive, when archived or rewritten.
         public var objectPath: String?
+        /// What the post links to now, as written there (a thumbnail's or the original's path), when rewritten.
+        public var link: String?
     }
 
     /// Every entry, ordered by post, then by position.
@@ -85,27 +87,26 @@ public struct StatusReport: Sendable {
             // places); one recorded after it lists only the references still remote. Either way each
             // rewritten URL is reported once per rewrite, with the old position when the scan has it.
             let scanIsStale = post.rewrittenAt.map { post.scannedAt <= $0 } ?? false
-            var unmatched: [String: Int] = [:]
-            for r in rewrites { unmatched[r.url, default: 0] += 1 }
+            // The links each rewritten URL was given, in order, not yet matched to a reference.
+            var unmatched: [String: ArraySlice<String>] = [:]
+            for r in rewrites { unmatched[r.url, default: []].append(r.replacement) }
             for reference in references {
                 let url = reference.url
                 var e = entry(
                     post: layout.displayPath(post.path), reference.line, reference.column, url, urls[url], objectPaths)
-                if scanIsStale, let n = unmatched[url], n > 0 {
-                    unmatched[url] = n - 1
+                if scanIsStale, let link = unmatched[url]?.popFirst() {
                     e = Entry(
                         post: layout.displayPath(post.path), line: reference.line, column: reference.column, url: url,
-                        state: .rewritten, objectPath: objectPath(urls[url], objectPaths))
+                        state: .rewritten, objectPath: objectPath(urls[url], objectPaths), link: link)
                 }
                 entries.append(e)
             }
             for r in rewrites {
-                guard let n = unmatched[r.url], n > 0 else { continue }
-                unmatched[r.url] = n - 1
+                guard unmatched[r.url]?.popFirst() != nil else { continue }
                 entries.append(
                     Entry(
                         post: layout.displayPath(post.path), line: nil, column: nil, url: r.url, state: .rewritten,
-                        objectPath: objectPath(urls[r.url], objectPaths)))
+                        objectPath: objectPath(urls[r.url], objectPaths), link: r.replacement))
             }
         }
         return StatusReport(entries: entries, postCount: posts.count)

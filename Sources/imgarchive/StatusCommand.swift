@@ -74,7 +74,9 @@ enum StatusOutput {
                 if let message = e.message { why += ": " + message }
                 line += why + "\n"
             case .archived, .rewritten:
-                if all, let path = e.objectPath { line += "      " + path + "\n" }
+                guard all else { break }
+                if let path = e.objectPath { line += "      " + path + "\n" }
+                if let link = e.link { line += "      linked as " + link + "\n" }
             case .notFetched:
                 break
             }
@@ -99,6 +101,7 @@ enum StatusOutput {
         field("message", e.message)
         field("failingSince", e.failingSince?.formatted(.iso8601))
         field("objectPath", e.objectPath)
+        field("link", e.link)
         out += "}\n".utf8
     }
 }

@@ -111,6 +111,7 @@ import Testing
         let all = try await runImgarchive(["status", "--all"], in: f.folder.path)
         #expect(all.stdout.contains("_posts/a.md\n") && all.stdout.contains("_posts/c.md\n"))
         #expect(all.stdout.contains(f.objectPath(of: f.photo, ext: "jpg")))
+        #expect(all.stdout.contains("      linked as /archive/x.png\n"), "where the rewritten post points now")
 
         let json = try await runImgarchive(["status", "--format", "json"], in: f.folder.path)
         #expect(json.status == 1)
@@ -130,7 +131,10 @@ import Testing
         let objectPath = try #require(a["objectPath"] as? String)
         #expect(objectPath == f.objectPath(of: f.photo, ext: "jpg"))
         #expect(FileManager.default.fileExists(atPath: f.archive + "/" + objectPath))
-        #expect(line("_posts/c.md", Fixture.cdn("/b.png"))?["state"] as? String == "rewritten")
+        let c = try #require(line("_posts/c.md", Fixture.cdn("/b.png")))
+        #expect(c["state"] as? String == "rewritten")
+        #expect(c["link"] as? String == "/archive/x.png")
+        #expect(a["link"] is NSNull, "an archived reference not rewritten links nowhere yet")
         #expect(line("_posts/d.md", Fixture.cdn("/new.jpg"))?["state"] as? String == "not-fetched")
 
         // Only the posts under the paths given; a.md has nothing failed.
@@ -165,6 +169,7 @@ import Testing
         #expect(only["state"] as? String == "rewritten" && only["url"] as? String == Fixture.cdn("/a.jpg"))
         #expect(only["line"] is NSNull)
         #expect(only["objectPath"] as? String == f.objectPath(of: f.photo, ext: "jpg"))
+        #expect(only["link"] as? String == "/archive/a.jpg")
     }
 
     @Test func verifyFindsDamageAndRepairRestoresIt() async throws {
