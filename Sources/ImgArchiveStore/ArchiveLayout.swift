@@ -65,7 +65,8 @@ public struct ArchiveLayout: Sendable, Hashable {
                 resolvedFolder = Self.resolved(folder: folder)
                 folders[folder] = resolvedFolder
             }
-            let post = Self.components(resolvedFolder) + [url.lastPathComponent]
+            // `components` of the last part too: for a path that is the root itself it is "/", no name.
+            let post = Self.components(resolvedFolder) + Self.components(url.lastPathComponent)
             var common = 0
             while common < base.count, common < post.count - 1, base[common] == post[common] { common += 1 }
             return (Array(repeating: "..", count: base.count - common) + post[common...]).joined(separator: "/")

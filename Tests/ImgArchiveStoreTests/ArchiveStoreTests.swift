@@ -69,6 +69,12 @@ import Testing
         let hugo = ArchiveLayout(root: linkedSite.appendingPathComponent("static/archive"))
         #expect(hugo.postKeys([site.path + "/content/c.md"]) == ["../content/c.md"])
         #expect(hugo.postKeys([]) == [])
+
+        // The root folder as a path (a filter such as `status /`) names no post, only the way up.
+        let deep = ArchiveLayout(root: URL(fileURLWithPath: "/work/x/archive"))
+        #expect(deep.postKey("/") == "../..")
+        #expect(deep.postKeys(["/", "/.."]) == ["../..", "../.."])
+        #expect(ArchiveLayout(root: URL(fileURLWithPath: "/archive")).postKey("/") == "")
     }
 
     @Test func scopedSynchronizationSyncsObjectsAndTheirFoldersAndRefusesMissingOnes() throws {
