@@ -22,8 +22,6 @@ public struct FetchSettings: Sendable {
     public var hostProfiles: [HostProfile] = []
     /// Thumbnail settings; nil makes no thumbnails.
     public var thumbnails: ThumbnailOptions? = ThumbnailOptions()
-    /// When the run's manifest rows are written (see `Recorder`); tests shorten or lengthen it.
-    var manifestFlush = ManifestFlush()
 
     /// Creates settings.
     public init(archiveRoot: URL, download: DownloadOptions) {
@@ -273,8 +271,7 @@ private final class Runner: Sendable {
         }
         defer { for folder in temporaryFolders { _ = rmdir(folder) } }
         let recorder = Recorder(
-            store: store, manifest: manifest, logger: logger, temporaryFolders: temporaryFolders,
-            flush: settings.manifestFlush)
+            store: store, manifest: manifest, logger: logger, temporaryFolders: temporaryFolders)
         try await Downloader.withDownloader(options: settings.download, logger: logger) { downloader in
             // A window of waiting downloads keeps memory flat however many URLs there are; the downloader
             // itself never runs more than `jobs` transfers.
@@ -471,16 +468,6 @@ private final class Runner: Sendable {
     }
 }
 
-/// When a fetch run writes its manifest rows: once the oldest waiting row is `interval` old, or once `rows` rows
-/// wait, whichever comes first (and at the end of the run).
-struct ManifestFlush: Sendable {
-    /// How many waiting rows start a flush before `interval` has passed, so a fast run does not leave them all
-    /// for its end (where writing them would add to the run's time instead of overlapping the downloads).
-    var rows = 256
-    /// How long a row may wait before a flush starts: about what a killed run can lose of manifest progress.
-    var interval: Duration = .milliseconds(500)
-}
-
 /// Writes a run's manifest rows in batches, off the task that collects results.
 ///
 /// Objects are committed with `.deferred` durability (rename only). Each archived row's object file is synced
@@ -490,9 +477,11 @@ struct ManifestFlush: Sendable {
 /// The syncs are scoped to the run's files: `syncfs` would also write out, and wait for, whatever other programs
 /// left dirty on the file system. A flush starts once the oldest pending row is `interval` old (so a
 /// killed run loses at most that much manifest progress; its objects stay and are found by content address on
-/// the next run), once `rows` rows wait, and at the end of the run. One flush runs at a time, on its own queue;
-/// one that ends with a full batch waiting starts the next at once.
+/// the next run) and at the end of the run. One flush runs at a time, on its own queue.
 private final class Recorder: Sendable {
+    /// How long a row may wait before a flush starts.
+    static let interval: Duration = .milliseconds(500)
+
     private struct Entry: Sendable {
         var index: Int
         var outcome: URLOutcome
@@ -512,15 +501,13 @@ private final class Recorder: Sendable {
     private let manifest: Manifest
     private let logger: Logger
     private let temporaryFolders: [String]
-    private let flush: ManifestFlush
     private let queue = DispatchQueue(label: "imgarchive.fetch.recorder")
     private let state = Mutex(State())
     /// Entries (by index) whose object file could not be synced, until their batch is written.
     private let syncFailures = Mutex<[Int: any Error]>([:])
 
-    init(store: ArchiveStore, manifest: Manifest, logger: Logger, temporaryFolders: [String], flush: ManifestFlush) {
+    init(store: ArchiveStore, manifest: Manifest, logger: Logger, temporaryFolders: [String]) {
         self.store = store
-        self.flush = flush
         self.manifest = manifest
         self.logger = logger
         self.temporaryFolders = temporaryFolders
@@ -553,7 +540,7 @@ private final class Recorder: Sendable {
 
     private func scheduleCheck() {
         Task { [self] in
-            try? await Task.sleep(for: flush.interval)
+            try? await Task.sleep(for: Self.interval)
             let again = state.withLock { state in
                 startFlushIfDue(&state)
                 return !state.pending.isEmpty && state.flushing != nil
@@ -562,11 +549,10 @@ private final class Recorder: Sendable {
         }
     }
 
-    /// Starts a flush of the pending rows when the oldest has waited long enough, or enough rows wait, and no
-    /// flush is running.
+    /// Starts a flush of the pending rows when the oldest has waited long enough and no flush is running.
     private func startFlushIfDue(_ state: inout State) {
-        guard !state.finishing, state.flushing == nil, let oldest = state.oldest,
-            state.pending.count >= flush.rows || ContinuousClock.now - oldest >= flush.interval
+        guard !state.finishing, let oldest = state.oldest, ContinuousClock.now - oldest >= Self.interval,
+            state.flushing == nil
         else { return }
         let batch = state.pending
         state.pending = []
@@ -576,8 +562,7 @@ private final class Recorder: Sendable {
             let more = self.state.withLock { state in
                 state.corrections += corrections
                 state.flushing = nil
-                self.startFlushIfDue(&state)
-                return !state.pending.isEmpty && state.flushing == nil
+                return !state.pending.isEmpty
             }
             if more { self.scheduleCheck() }
         }

@@ -1,12 +1,7 @@
 import FlyingFox
 import Foundation
-import ImgArchiveCore
-import ImgArchiveFetch
-import Logging
-import Synchronization
 import Testing
 
-@testable import ImgArchivePipeline
 @testable import ImgArchiveStore
 
 /// SIGKILL in the middle of a fetch: what is in the archive is whole, and the next run finishes the job.
@@ -115,57 +110,5 @@ import Testing
         #expect(archived == ["http://\(host)/fast.jpg"])
         #expect(try manifest.integrityCheck())
         try manifest.close()
-    }
-
-    /// A full batch of rows is written as soon as it is full, not only when its oldest row is old or the run
-    /// ends: with the timer out of the way (an hour), the rows of 40 finished downloads are in the manifest,
-    /// in batches of 8, while a 41st download still runs.
-    @Test func fullBatchesOfRowsAreWrittenWithoutWaitingForTheTimer() async throws {
-        var routes: [String: @Sendable (HTTPRequest) async -> HTTPResponse] = [:]
-        for i in 0..<40 {
-            let bytes = try FixtureImages.jpeg(width: 32, height: 24, seed: 200 + i)
-            routes["/\(i).jpg"] = { _ in reply(200, ["Content-Type": "image/jpeg"], bytes) }
-        }
-        let slow = try FixtureImages.jpeg(width: 32, height: 24, seed: 300)
-        let released = Mutex(false)
-        routes["/slow.jpg"] = { _ in
-            for _ in 0..<600 where !released.withLock({ $0 }) { try? await Task.sleep(for: .milliseconds(50)) }
-            return reply(200, ["Content-Type": "image/jpeg"], slow)
-        }
-        let server = try await ImageServer.start(routes)
-        defer { Task { await server.stop() } }
-        let folder = try TemporaryFolder()
-        defer { folder.remove() }
-        let host = "img.example.test"
-        let root = URL(fileURLWithPath: folder.path + "/archive")
-        var settings = FetchSettings(
-            archiveRoot: root, download: DownloadOptions(jobs: 4, perHost: 4, connectTo: [server.connectTo(host)]))
-        settings.thumbnails = nil
-        settings.manifestFlush = ManifestFlush(rows: 8, interval: .seconds(3600))
-        let urls = ["http://\(host)/slow.jpg"] + (0..<40).map { "http://\(host)/\($0).jpg" }
-        let items = urls.map { FetchItem(url: $0, origin: $0) }
-        let run = Task {
-            try await FetchPipeline.run(items: items, posts: [], settings: settings, logger: Logger(label: "test"))
-        }
-
-        func archivedURLs() throws -> Set<String> {
-            let manifest = try Manifest(layout: ArchiveLayout(root: root))
-            defer { try? manifest.close() }
-            return Set(try manifest.allURLRecords().filter { $0.status == .archived }.map(\.url))
-        }
-        // 40 rows in batches of 8: every batch is written, none waits for the hour.
-        var recorded = Set<String>()
-        for _ in 0..<600 where recorded.count < 40 {
-            try await Task.sleep(for: .milliseconds(50))
-            if FileManager.default.fileExists(atPath: root.path + "/manifest.sqlite") { recorded = try archivedURLs() }
-        }
-        #expect(recorded.count == 40, "rows written while the slow download runs")
-        #expect(!recorded.contains(urls[0]))
-        #expect(server.hitCount("/slow.jpg") == 1)
-
-        released.withLock { $0 = true }
-        let report = try await run.value
-        #expect(report.counts[.archived] == 41)
-        #expect(try archivedURLs() == Set(urls), "the last, partial batch is written at the end")
     }
 }
