@@ -154,8 +154,11 @@ public enum FetchPipeline {
         let runner = Runner(settings: settings, store: store, manifest: manifest, logger: logger, progress: progress)
         var outcomes = try await runner.fetch(items: items, needs: needs)
 
-        let records = try manifest.urlRecords(items.map(\.url))
+        // Read back only the URLs that need it: those archived before (for their object's path) and those
+        // shown at a width (for their thumbnails).
         let already = outcomes.indices.filter { outcomes[$0].status == .alreadyArchived }
+        let shown = settings.thumbnails == nil ? [] : items.filter { !$0.widths.isEmpty }.map(\.url)
+        let records = try manifest.urlRecords(already.map { outcomes[$0].url } + shown)
         let objects = try manifest.objects(sha256s: already.compactMap { records[outcomes[$0].url]?.objectSHA256 })
         for i in already {
             if let record = records[outcomes[i].url], let sha = record.objectSHA256 {

@@ -152,6 +152,13 @@ import Testing
         #expect(s[f.cdn("/photos/a.jpg") + "?imageView&thumbnail=300x0"] == "already-archived")
         #expect(s[f.cdn("/etag.jpg")] == "already-archived")
         #expect(s[f.cdn("/page.jpg")] == "failed", "failures are tried again")
+        // A URL archived before still names its object, as the run that archived it did.
+        let objects = Dictionary(
+            second.jsonLines.compactMap { line in
+                (line["url"] as? String).flatMap { url in (line["object"] as? String).map { (url, $0) } }
+            }, uniquingKeysWith: { a, _ in a })
+        let etagObject = try #require(objects[f.cdn("/etag.jpg")])
+        #expect(f.folder.files(under: "archive/objects").contains(String(etagObject.dropFirst("objects/".count))))
         #expect(f.server.hitCount("/photos/a.jpg") == hitsAfterFirst)
 
         let third = try await runImgarchive(args + ["--revalidate"], in: f.folder.path)
