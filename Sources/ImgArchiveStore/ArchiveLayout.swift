@@ -51,7 +51,7 @@ public struct ArchiveLayout: Sendable, Hashable {
         postKeys([path])[0]
     }
 
-    /// `postKey` of many posts, resolving the archive's folder and each posts' folder once.
+    /// `postKey` of many posts, resolving the archive's folder once and each post's folder once.
     public func postKeys(_ paths: [String]) -> [String] {
         let base = Self.components(postBase)
         var folders: [String: String] = [:]
