@@ -215,7 +215,7 @@ final class BodyWriter: Sendable {
 }
 
 /// The curl thread's side of a body: copies chunks into blocks for the `BodyWriter` and keeps the first bytes
-/// for sniffing. Used only on the curl thread; reused across transfers, so a transfer allocates nothing per
+/// for sniffing and the last ones for checking the image's end. Used only on the curl thread; reused across transfers, so a transfer allocates nothing per
 /// chunk.
 final class BodyFile {
     private let writer: BodyWriter
@@ -225,11 +225,15 @@ final class BodyFile {
     private(set) var byteCount: Int64 = 0
     /// The first `ImageFormat.sniffLength` bytes.
     private(set) var prefix: [UInt8]
+    /// The last `ImageFormat.tailLength` bytes.
+    private(set) var suffix: [UInt8]
 
     init(writer: BodyWriter) {
         self.writer = writer
         prefix = []
-        prefix.reserveCapacity(512)
+        prefix.reserveCapacity(ImageFormat.sniffLength)
+        suffix = []
+        suffix.reserveCapacity(2 * ImageFormat.tailLength)
     }
 
     deinit {
@@ -248,6 +252,7 @@ final class BodyFile {
         discard()
         byteCount = 0
         prefix.removeAll(keepingCapacity: true)
+        suffix.removeAll(keepingCapacity: true)
     }
 
     /// Appends a chunk; false when the file cannot be created or written (`systemError` says why).
@@ -258,6 +263,9 @@ final class BodyFile {
         if prefix.count < sniffLength {
             prefix.append(contentsOf: chunk.prefix(sniffLength - prefix.count))
         }
+        if chunk.count >= ImageFormat.tailLength { suffix.removeAll(keepingCapacity: true) }
+        suffix.append(contentsOf: chunk.suffix(ImageFormat.tailLength))
+        if suffix.count > ImageFormat.tailLength { suffix.removeFirst(suffix.count - ImageFormat.tailLength) }
         byteCount += Int64(chunk.count)
         guard var source = chunk.baseAddress else { return true }
         var left = chunk.count

@@ -19,7 +19,7 @@ enum CurlResultMapping {
         case CURLE_FILESIZE_EXCEEDED:
             return (.tooLarge, "the image is larger than the byte cap; raise --max-bytes to keep it")
         case CURLE_PARTIAL_FILE:
-            return (.truncated, "the body ended before its Content-Length; try again later")
+            return (.truncated, "the body ended early (before its Content-Length or last chunk); try again later")
         case CURLE_UNSUPPORTED_PROTOCOL:
             return (.blockedScheme, "only http and https are fetched (also for redirects)")
         case CURLE_TOO_MANY_REDIRECTS:

@@ -25,7 +25,7 @@ public struct FetchError: Error, Sendable, CustomStringConvertible {
         public static let notAnImage = Code("not-an-image")
         /// The body is larger than the byte cap.
         public static let tooLarge = Code("too-large")
-        /// The body ended before its Content-Length.
+        /// The body ended early: before its Content-Length or last chunk, or, with neither, before the image ended.
         public static let truncated = Code("truncated")
         /// The URL or a redirect used a scheme other than http or https.
         public static let blockedScheme = Code("blocked-scheme")

@@ -222,6 +222,16 @@ final class Transfer {
             return fail(
                 .notAnImage, "the body is not an image (\(type)); the host may block hotlinks or the image moved")
         }
+        // With no Content-Length, no chunked encoding and no HTTP/2 framing, the body ends where the server
+        // closed the connection, and only the image's own end tells a cut-short body from a whole one.
+        if expected < 0 && endsAtClose,
+            !format.looksComplete(prefix: body.prefix, suffix: body.suffix, count: Int(body.byteCount))
+        {
+            return fail(
+                .truncated,
+                "the connection closed before the \(format.fileExtension) image ended (the server sent no length); "
+                    + "try again later", retriable: true)
+        }
         return .success(makeDownload(status: status, notModified: false, format: format), hasBody: true)
     }
 
@@ -230,6 +240,16 @@ final class Transfer {
         body.discard()
         freeHeaders()
         job = nil
+    }
+
+    /// Whether the last response's body was delimited only by the connection closing (HTTP/1.x, neither
+    /// Content-Length nor chunked).
+    private var endsAtClose: Bool {
+        var version = 0
+        _ = CCurl_easy_getinfo_long(easy, CURLINFO_HTTP_VERSION, &version)
+        guard version == Int(CURL_HTTP_VERSION_1_0) || version == Int(CURL_HTTP_VERSION_1_1)
+        else { return false }
+        return header("Transfer-Encoding")?.lowercased().contains("chunked") != true
     }
 
     private var contentType: String? {

@@ -31,6 +31,51 @@ func head(_ status: String, _ headers: [String]) -> String {
         }
     }
 
+    /// A whole file of each format the check knows, built from filler bytes around the format's start and end.
+    static let wholeImages: [String: [UInt8]] = {
+        let filler = jpegLikeBytes(count: 3000).dropFirst(11)
+        let pngStart: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+        let pngEnd: [UInt8] = [0, 0, 0, 0] + Array("IEND".utf8) + [0xAE, 0x42, 0x60, 0x82]
+        let svg = "<svg xmlns=\"http://www.w3.org/2000/svg\">" + String(repeating: "<g/>", count: 500) + "</svg>\n"
+        return [
+            "jpeg": jpegLikeBytes(count: 3000) + [0xFF, 0xD9],
+            "png": pngStart + filler + pngEnd,
+            "gif": Array("GIF89a".utf8) + filler + [0x3B],
+            "svg": Array(svg.utf8),
+        ]
+    }()
+
+    /// With neither Content-Length nor chunked encoding the body ends where the server closes the connection;
+    /// only the image's own end tells a body cut short from a whole one (a JPEG's EOI marker, a PNG's IEND
+    /// chunk, a GIF's trailer, an SVG's closing tag).
+    @Test(arguments: ["jpeg", "png", "gif", "svg"])
+    func bodyEndedByTheConnectionIsCheckedForTheImagesEnd(name: String) async throws {
+        let whole = try #require(Self.wholeImages[name])
+        let server = try RawServer { connection, _ in
+            guard let request = connection.readRequest() else { return }
+            connection.send(head("200 OK", ["Connection: close"]))
+            connection.send(request.path == "/whole" ? whole : Array(whole.prefix(whole.count * 2 / 3)))
+        }
+        defer { server.stop() }
+        try await withTestDownloader(testOptions(retries: 1)) { downloader, tmp in
+            let base = "http://127.0.0.1:\(server.port)"
+            let download = try await downloader.download(
+                DownloadRequest(url: base + "/whole", temporaryDirectory: tmp)
+            ).get()
+            #expect(download.byteCount == whole.count, "\(name)")
+            let file = try #require(download.temporaryFile)
+            #expect([UInt8](try Data(contentsOf: URL(fileURLWithPath: file))) == whole)
+            unlink(file)
+
+            let result = await downloader.download(DownloadRequest(url: base + "/cut", temporaryDirectory: tmp))
+            guard case .failure(let error) = result else { Issue.record("a cut \(name) was archived"); return }
+            #expect(error.code == .truncated)
+            #expect(error.message.contains("closed before the"))
+            #expect(error.attempts == 2, "retried, as any cut-short body")
+            #expect(directoryEntries(tmp).isEmpty)
+        }
+    }
+
     @Test func serverThatNeverAnswersTimesOut() async throws {
         let server = try RawServer { connection, _ in
             guard connection.readRequest() != nil else { return }

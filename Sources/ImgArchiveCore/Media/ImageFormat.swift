@@ -62,6 +62,34 @@ public enum ImageFormat: String, Sendable, Hashable, Codable, CaseIterable {
         return nil
     }
 
+    /// The number of trailing bytes `looksComplete` needs.
+    public static let tailLength = 32
+
+    /// Whether a file of `count` bytes that starts with `prefix` and ends with `suffix` (its last
+    /// `tailLength` bytes, or all of it) has the end its format requires: JPEG's EOI marker, PNG's IEND chunk,
+    /// GIF's trailer, SVG's closing `</svg>`, or the size WebP's RIFF header and BMP's file header declare. A file
+    /// cut short, when nothing else said how long it should be, fails this. Trailing NULs and whitespace
+    /// after the end are allowed (some writers pad). AVIF and ICO are not checked (true).
+    public func looksComplete(prefix: [UInt8], suffix: [UInt8], count: Int) -> Bool {
+        var end = suffix[...]
+        while let last = end.last, last == 0 || last == 0x20 || last == 0x0A || last == 0x0D || last == 0x09 {
+            end = end.dropLast()
+        }
+        func little32(at offset: Int) -> Int? {
+            guard prefix.count >= offset + 4 else { return nil }
+            return (0..<4).reduce(0) { $0 | Int(prefix[offset + $1]) << (8 * $1) }
+        }
+        switch self {
+        case .jpeg: return end.suffix(2).elementsEqual([0xFF, 0xD9])
+        case .png: return end.suffix(8).elementsEqual(Array("IEND".utf8) + [0xAE, 0x42, 0x60, 0x82])
+        case .gif: return end.last == 0x3B
+        case .svg: return String(decoding: end.suffix(6), as: UTF8.self).lowercased() == "</svg>"
+        case .webp: return little32(at: 4).map { count >= $0 + 8 } ?? false
+        case .bmp: return little32(at: 2).map { count >= $0 } ?? false
+        case .avif, .ico: return true
+        }
+    }
+
     /// SVG is text: after an optional BOM, whitespace, XML declaration, comments and doctype, the first
     /// element must be `<svg`.
     private static func looksLikeSVG(_ b: [UInt8]) -> Bool {
