@@ -1,5 +1,6 @@
 import FlyingFox
 import Foundation
+import Synchronization
 import Testing
 
 @testable import ImgArchiveImage
@@ -191,6 +192,50 @@ import Testing
         #expect(statuses(r).values.sorted() == ["archived", "archived"])
     }
 
+    /// The politeness proof, through the command: 500 URLs over 3 hosts with `--jobs 16 --per-host 4`.
+    /// Each host is its own server, which counts the requests it is serving at once (HTTP/1.1 without
+    /// pipelining: one per connection); it never sees more than 4, and all 500 URLs are archived. Answers take
+    /// 40 ms, so the 16 jobs would crowd every host past 4 (5 or 6 at once with `--per-host 8`) if the limit
+    /// did not hold.
+    @Test func fiveHundredURLsOverThreeHostsNeverExceedFourAtOnce() async throws {
+        let images = try (0..<10).map { try FixtureImages.jpeg(width: 24, height: 16, seed: 400 + $0) }
+        let hosts = ["a.polite.test", "b.polite.test", "c.polite.test"]
+        let busy = hosts.map { _ in InFlight() }
+        var servers: [ImageServer] = []
+        for index in hosts.indices {
+            let counter = busy[index]
+            var routes: [String: @Sendable (HTTPRequest) async -> HTTPResponse] = [:]
+            for n in 0..<500 where n % 3 == index {
+                let bytes = images[n % images.count]
+                routes["/\(n).jpg"] = { _ in
+                    counter.enter()
+                    try? await Task.sleep(for: .milliseconds(40))
+                    counter.leave()
+                    return reply(200, ["Content-Type": "image/jpeg"], bytes)
+                }
+            }
+            servers.append(try await ImageServer.start(routes))
+        }
+        let started = servers
+        defer { Task { for server in started { await server.stop() } } }
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        try folder.write("list.txt", (0..<500).map { "http://\(hosts[$0 % 3])/\($0).jpg" }.joined(separator: "\n"))
+        let connect = hosts.indices.flatMap { ["--connect-to", servers[$0].connectTo(hosts[$0])] }
+        let run = try await runImgarchive(
+            ["fetch", "--urls", "list.txt", "--jobs", "16", "--per-host", "4"] + connect, in: folder.path)
+        #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+        for index in hosts.indices {
+            let most = busy[index].most
+            #expect(most <= 4, "\(hosts[index]) served \(most) requests at once")
+            #expect(most >= 3, "\(hosts[index]) was fetched from in parallel, up to its limit")
+        }
+        let manifest = try Manifest(layout: ArchiveLayout(root: URL(fileURLWithPath: folder.path + "/archive")))
+        defer { try? manifest.close() }
+        #expect(try manifest.allURLRecords().filter { $0.status == .archived }.count == 500)
+        #expect(try manifest.objects().count == images.count, "the same bytes are stored once")
+    }
+
     @Test func badOptionsAndConfigurationExitTwo() async throws {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
@@ -201,4 +246,20 @@ import Testing
         #expect(r.status == 2)
         #expect(r.stderr.contains("imgarchive.yml:2: unknown key 'per_host' (did you mean 'per-host'?)"))
     }
+}
+
+/// How many requests a server is serving at once, and the most it ever served at once.
+private final class InFlight: Sendable {
+    private let state = Mutex((now: 0, most: 0))
+
+    func enter() {
+        state.withLock {
+            $0.now += 1
+            $0.most = max($0.most, $0.now)
+        }
+    }
+
+    func leave() { state.withLock { $0.now -= 1 } }
+
+    var most: Int { state.withLock { $0.most } }
 }
