@@ -1,5 +1,7 @@
 import FlyingFox
+import FlyingSocks
 import Foundation
+import Synchronization
 import Testing
 
 @testable import ImgArchiveStore
@@ -8,15 +10,32 @@ import Testing
 @Suite(.serialized) struct CrashSafetyTests {
     @Test(arguments: [0.3, 0.8])
     func killedFetchLeavesOnlyWholeFilesAndTheNextRunCompletes(afterSeconds delay: Double) async throws {
-        let count = 40
+        let small = 40
+        let large = 3
+        let count = small + large
         var images: [String: [UInt8]] = [:]
-        for i in 0..<count { images["/img/\(i).jpg"] = try FixtureImages.jpeg(width: 96 + i, height: 64, seed: i) }
+        for i in 0..<small { images["/img/\(i).jpg"] = try FixtureImages.jpeg(width: 96 + i, height: 64, seed: i) }
+        // 2 MB bodies dripped 64 KB every 40 ms: their temporary files are half written when the kill comes.
+        for i in 0..<large {
+            var state = UInt64(i + 1)
+            let padding = (0..<2_000_000).map { _ in
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                return UInt8(truncatingIfNeeded: state >> 33)
+            }
+            images["/big/\(i).jpg"] = try FixtureImages.jpeg(width: 64, height: 48, seed: 100 + i) + padding
+        }
         let frozen = images
+        let sent = SentChunks()
         var routes: [String: @Sendable (HTTPRequest) async -> HTTPResponse] = [:]
         for (path, bytes) in frozen {
             routes[path] = { _ in
-                try? await Task.sleep(for: .milliseconds(60))  // slow enough to be killed mid-run
-                return reply(200, ["Content-Type": "image/jpeg"], bytes)
+                guard path.hasPrefix("/big/") else {
+                    try? await Task.sleep(for: .milliseconds(60))  // slow enough to be killed mid-run
+                    return reply(200, ["Content-Type": "image/jpeg"], bytes)
+                }
+                return HTTPResponse(
+                    statusCode: .ok, headers: [.contentType: "image/jpeg"],
+                    body: HTTPBodySequence(from: Drip(bytes, counting: sent), count: bytes.count))
             }
         }
         let server = try await ImageServer.start(routes)
@@ -24,7 +43,9 @@ import Testing
         let folder = try TemporaryFolder()
         defer { folder.remove() }
         let host = "img.example.test"
-        try folder.write("list.txt", (0..<count).map { "http://\(host)/img/\($0).jpg" }.joined(separator: "\n"))
+        let urls =
+            (0..<large).map { "http://\(host)/big/\($0).jpg" } + (0..<small).map { "http://\(host)/img/\($0).jpg" }
+        try folder.write("list.txt", urls.joined(separator: "\n"))
         let args = [
             "fetch", "--urls", "list.txt", "--jobs", "4", "--per-host", "4", "--connect-to", server.connectTo(host),
         ]
@@ -36,7 +57,9 @@ import Testing
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
-        try await Task.sleep(for: .seconds(delay))
+        // Kill once a large body is past its first 256 KB block (384 KB sent), then `delay` - 0.2 s later.
+        for _ in 0..<400 where sent.count < 6 { try await Task.sleep(for: .milliseconds(10)) }
+        try await Task.sleep(for: .seconds(delay - 0.2))
         kill(process.processIdentifier, SIGKILL)
         await withCheckedContinuation { c in
             DispatchQueue.global().async {
@@ -45,7 +68,8 @@ import Testing
         }
         #expect(process.terminationReason == .uncaughtSignal)
 
-        // Everything at an archive path is complete: its name is the SHA-256 of its bytes.
+        // Everything at an archive path is complete: its name is the SHA-256 of its bytes. What was half
+        // written is in tmp/ only.
         let archive = folder.path + "/archive"
         let before = folder.files(under: "archive/objects")
         #expect(before.count < count, "the run was killed before it finished")
@@ -53,6 +77,10 @@ import Testing
             let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: archive + "/objects/" + object)))
             #expect((object as NSString).lastPathComponent.hasPrefix(ArchiveStore.sha256(of: bytes)))
         }
+        let outside = folder.files(under: "archive").filter { !$0.hasPrefix("tmp/") && !$0.hasPrefix("objects/") }
+        #expect(Set(outside).isSubset(of: ["lock", "manifest.sqlite", "manifest.sqlite-wal", "manifest.sqlite-shm"]))
+        let partial = folder.files(under: "archive/tmp").filter { $0.hasSuffix(".part") }
+        #expect(!partial.isEmpty, "a download was half written when the run was killed")
         if FileManager.default.fileExists(atPath: archive + "/manifest.sqlite") {
             let manifest = try Manifest(layout: ArchiveLayout(root: URL(fileURLWithPath: archive)))
             #expect(try manifest.integrityCheck())
@@ -110,5 +138,42 @@ import Testing
         #expect(archived == ["http://\(host)/fast.jpg"])
         #expect(try manifest.integrityCheck())
         try manifest.close()
+    }
+}
+
+/// How many chunks the `Drip` bodies have sent.
+private final class SentChunks: Sendable {
+    private let sent = Mutex(0)
+    func add() { sent.withLock { $0 += 1 } }
+    var count: Int { sent.withLock { $0 } }
+}
+
+/// A body sent 64 KB at a time, 40 ms apart.
+private struct Drip: AsyncBufferedSequence, AsyncBufferedIteratorProtocol {
+    typealias Element = UInt8
+    let bytes: [UInt8]
+    let sent: SentChunks
+    var offset = 0
+
+    init(_ bytes: [UInt8], counting sent: SentChunks) {
+        self.bytes = bytes
+        self.sent = sent
+    }
+
+    func makeAsyncIterator() -> Drip { self }
+
+    mutating func next() async throws -> UInt8? {
+        guard offset < bytes.count else { return nil }
+        offset += 1
+        return bytes[offset - 1]
+    }
+
+    mutating func nextBuffer(suggested count: Int) async throws -> ArraySlice<UInt8>? {
+        guard offset < bytes.count else { return nil }
+        try await Task.sleep(for: .milliseconds(40))
+        let end = Swift.min(bytes.count, offset + 65_536)
+        sent.add()
+        defer { offset = end }
+        return bytes[offset..<end]
     }
 }
