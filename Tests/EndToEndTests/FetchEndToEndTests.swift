@@ -236,6 +236,56 @@ import Testing
         #expect(try manifest.objects().count == images.count, "the same bytes are stored once")
     }
 
+    /// A host profile from `imgarchive.yml` reaches the requests, and a 403 climbs the Referer ladder in the
+    /// issue's order: no Referer, then the image host's own origin, then the site's URL.
+    @Test func hostProfilesAndTheRefererLadderComeFromTheConfiguration() async throws {
+        let image = try FixtureImages.jpeg(width: 24, height: 16, seed: 500)
+        let seen = Mutex<[String: [String]]>([:])
+        @Sendable func headers(_ request: HTTPRequest) -> String {
+            let referer = request.headers[HTTPHeader("Referer")] ?? "-"
+            return referer + " | " + (request.headers[HTTPHeader("User-Agent")] ?? "-")
+        }
+        let server = try await ImageServer.start([
+            "/weibo.jpg": { request in
+                seen.withLock { $0["weibo", default: []].append(headers(request)) }
+                return reply(200, ["Content-Type": "image/jpeg"], image)
+            },
+            "/guarded.jpg": { request in
+                seen.withLock { $0["guarded", default: []].append(headers(request)) }
+                let ok = request.headers[HTTPHeader("Referer")] == "https://blog.example.org/"
+                return ok ? reply(200, ["Content-Type": "image/jpeg"], image) : reply(403, [:], Array("no".utf8))
+            },
+        ])
+        defer { Task { await server.stop() } }
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        try folder.write(
+            "imgarchive.yml",
+            """
+            site-url: https://blog.example.org/
+            hosts:
+              "*.sinaimg.cn":
+                referer: https://weibo.com/
+                user-agent: Mozilla/5.0 (test) imgarchive
+            """)
+        try folder.write("list.txt", "http://wx1.sinaimg.cn/weibo.jpg\nhttp://img.guard.test/guarded.jpg\n")
+        let run = try await runImgarchive(
+            [
+                "fetch", "--urls", "list.txt", "--connect-to", server.connectTo("wx1.sinaimg.cn"), "--connect-to",
+                server.connectTo("img.guard.test"),
+            ], in: folder.path)
+        #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+        let requests = seen.withLock { $0 }
+        #expect(requests["weibo"] == ["https://weibo.com/ | Mozilla/5.0 (test) imgarchive"])
+        let guarded = try #require(requests["guarded"])
+        // No profile: the first request has no Referer, so the ladder goes on from the origin.
+        #expect(
+            guarded.map { String($0.prefix(while: { $0 != " " })) } == [
+                "-", "http://img.guard.test/", "https://blog.example.org/",
+            ])
+        #expect(guarded.allSatisfy { $0.contains("imgarchive/") }, "the default User-Agent names imgarchive")
+    }
+
     @Test func badOptionsAndConfigurationExitTwo() async throws {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
