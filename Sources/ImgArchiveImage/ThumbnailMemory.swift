@@ -27,7 +27,7 @@ struct MemoryEstimate: Equatable {
         return MemoryEstimate(
             bytes: bytes + coefficientBytes,
             held: "a progressive or multi-scan JPEG: libjpeg holds every DCT coefficient of its \(width) x \(height) "
-                + "pixels (\(megabytes(coefficientBytes)))")
+                + "pixels, \(megabytes(coefficientBytes))")
     }
 
     /// A PNG resized to outW x outH. Read by rows, libpng holds the current and previous row as stored
@@ -50,7 +50,7 @@ struct MemoryEstimate: Equatable {
         if bitDepth == 16 && (channels == 2 || channels == 4) { whole += 2 * samples * height }
         return MemoryEstimate(
             bytes: bytes + whole + 2 * (fileRowBytes + 1),
-            held: "an interlaced PNG: its \(width) x \(height) pixels are decoded whole (\(megabytes(whole)))")
+            held: "an interlaced PNG: its \(width) x \(height) pixels are decoded whole, \(megabytes(whole))")
     }
 
     /// "613 MB" (decimal megabytes, rounded up, as sizes are written in imgarchive.yml).
