@@ -116,7 +116,8 @@ private func checkMemory(_ estimate: MemoryEstimate, _ options: ThumbnailOptions
         code: .overMemoryBudget, path: path,
         message: "a thumbnail needs about \(MemoryEstimate.megabytes(estimate.bytes))\(why), more than the "
             + "thumbnail memory budget of \(MemoryEstimate.megabytes(options.memoryBudget)); no thumbnail is made "
-            + "and posts link the original. Raise thumbnail-memory in imgarchive.yml to make one")
+            + "and posts link the original. Raise thumbnail-memory in imgarchive.yml (thumb: --thumbnail-memory) "
+            + "to make one")
 }
 
 /// What a JPEG thumbnail will do: the upright and stored target sizes, the DCT scale, the memory.

@@ -39,6 +39,26 @@ import Testing
         #expect(folder.files(under: "archive/w300").count == 1)
     }
 
+    /// `thumb` takes the budget as a flag: the same image is refused under 16 MB and made under 1 GB.
+    @Test func thumbTakesTheBudgetAsAFlag() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let progressive = try FixtureImages.jpeg(width: 3000, height: 2000, seed: 3, progressive: true)
+        try Data(progressive).write(to: URL(fileURLWithPath: folder.path + "/p.jpg"))
+        let refused = try await runImgarchive(
+            ["thumb", "--width", "300", "--thumbnail-memory", "16MB", "p.jpg", "small.jpg"], in: folder.path)
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("overMemoryBudget") && refused.stderr.contains("--thumbnail-memory"))
+        #expect(!FileManager.default.fileExists(atPath: folder.path + "/small.jpg"))
+        let made = try await runImgarchive(
+            ["thumb", "--width", "300", "--thumbnail-memory", "1GB", "p.jpg", "small.jpg"], in: folder.path)
+        #expect(made.status == 0, "\(made.stderr)")
+        #expect(FileManager.default.fileExists(atPath: folder.path + "/small.jpg"))
+        let bad = try await runImgarchive(
+            ["thumb", "--width", "300", "--thumbnail-memory", "lots", "p.jpg", "x.jpg"], in: folder.path)
+        #expect(bad.status != 0 && bad.stderr.contains("--thumbnail-memory lots"))
+    }
+
     /// The setting is checked where it is read.
     @Test func tooSmallABudgetIsAConfigurationError() async throws {
         let folder = try TemporaryFolder()
