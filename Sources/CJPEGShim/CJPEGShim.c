@@ -20,7 +20,9 @@ static void shim_error_exit(j_common_ptr cinfo) {
     ShimError *err = (ShimError *)cinfo->err;
     (*cinfo->err->format_message)(cinfo, err->status->message);
     err->status->libCode = cinfo->err->msg_code;
-    err->status->code = cinfo->err->msg_code == JERR_OUT_OF_MEMORY ? CJPEGShim_NOMEM : CJPEGShim_CORRUPT;
+    // Out of memory, or past the cap set with CJPEGShim_setMemoryLimit (libjpeg then asks for a backing store).
+    int memory = cinfo->err->msg_code == JERR_OUT_OF_MEMORY || cinfo->err->msg_code == JERR_NO_BACKING_STORE;
+    err->status->code = memory ? CJPEGShim_NOMEM : CJPEGShim_CORRUPT;
     longjmp(err->jump, 1);
 }
 
@@ -65,6 +67,8 @@ struct CJPEGShim_Decoder {
     JOCTET *icc;
     unsigned iccLength;
     int iccRead;
+    int multiScan;
+    JSAMPLE *cmykRows;   // scratch rows for CMYK to RGB, allocated at start
 };
 
 CJPEGShim_Decoder *CJPEGShim_openDecoder(const char *path) {
@@ -84,6 +88,7 @@ CJPEGShim_Decoder *CJPEGShim_openDecoder(const char *path) {
     jpeg_save_markers(&d->cinfo, JPEG_APP0 + 1, 0xFFFF);
     jpeg_save_markers(&d->cinfo, JPEG_APP0 + 2, 0xFFFF);
     jpeg_read_header(&d->cinfo, TRUE);
+    d->multiScan = jpeg_has_multiple_scans(&d->cinfo) ? 1 : 0;
     d->headerRead = 1;
     return d;
 }
@@ -99,6 +104,31 @@ void CJPEGShim_decoderHeader(const CJPEGShim_Decoder *d, CJPEGShim_Header *h) {
     h->colorSpace = (int)d->cinfo.jpeg_color_space;
     h->progressive = d->cinfo.progressive_mode ? 1 : 0;
     h->adobe = d->cinfo.saw_Adobe_marker ? 1 : 0;
+    h->multiScan = d->multiScan;
+    // The coefficient buffer of a multi-scan image (jdcoefct.c): per component, its blocks rounded up to
+    // whole MCUs, DCTSIZE2 JCOEFs each.
+    int maxH = 1, maxV = 1;
+    for (int i = 0; i < d->cinfo.num_components; i++) {
+        const jpeg_component_info *c = &d->cinfo.comp_info[i];
+        if (c->h_samp_factor > maxH) maxH = c->h_samp_factor;
+        if (c->v_samp_factor > maxV) maxV = c->v_samp_factor;
+    }
+    size_t bytes = 0;
+    for (int i = 0; i < d->cinfo.num_components; i++) {
+        const jpeg_component_info *c = &d->cinfo.comp_info[i];
+        size_t hs = (size_t)(c->h_samp_factor > 0 ? c->h_samp_factor : 1);
+        size_t vs = (size_t)(c->v_samp_factor > 0 ? c->v_samp_factor : 1);
+        size_t wBlocks = ((size_t)d->cinfo.image_width * hs + (size_t)maxH * DCTSIZE - 1) / ((size_t)maxH * DCTSIZE);
+        size_t hBlocks = ((size_t)d->cinfo.image_height * vs + (size_t)maxV * DCTSIZE - 1) / ((size_t)maxV * DCTSIZE);
+        wBlocks = (wBlocks + hs - 1) / hs * hs;
+        hBlocks = (hBlocks + vs - 1) / vs * vs;
+        bytes += wBlocks * hBlocks * DCTSIZE2 * sizeof(JCOEF);
+    }
+    h->coefficientBytes = bytes;
+}
+
+void CJPEGShim_setMemoryLimit(CJPEGShim_Decoder *d, long bytes) {
+    if (d->created && bytes > 0) d->cinfo.mem->max_memory_to_use = bytes;
 }
 
 const uint8_t *CJPEGShim_exif(const CJPEGShim_Decoder *d, size_t *length) {
@@ -144,6 +174,14 @@ int CJPEGShim_start(CJPEGShim_Decoder *d, int scaleNum, int *outWidth, int *outH
     default: d->cinfo.out_color_space = JCS_RGB; break;
     }
     jpeg_start_decompress(&d->cinfo);
+    if (d->cinfo.out_color_space == JCS_CMYK) {
+        d->cmykRows = malloc((size_t)d->cinfo.output_width * 4 * 16);
+        if (d->cmykRows == NULL) {
+            d->status.code = CJPEGShim_NOMEM;
+            snprintf(d->status.message, sizeof d->status.message, "out of memory");
+            return d->status.code;
+        }
+    }
     d->started = 1;
     *outWidth = (int)d->cinfo.output_width;
     *outHeight = (int)d->cinfo.output_height;
@@ -164,51 +202,45 @@ static void cmyk_to_rgb(const JSAMPLE *in, uint8_t *out, JDIMENSION width, int i
     }
 }
 
-int CJPEGShim_readPixels(CJPEGShim_Decoder *d, uint8_t *pixels, size_t stride) {
+int CJPEGShim_readRows(CJPEGShim_Decoder *d, uint8_t *pixels, size_t stride, int count) {
     if (!d->started) {
         d->status.code = CJPEGShim_USAGE;
         snprintf(d->status.message, sizeof d->status.message, "decoder not started");
         return d->status.code;
     }
-    JSAMPLE *volatile cmykRows = NULL;
-    if (setjmp(d->err.jump)) {
-        free(cmykRows);
-        return d->status.code;
-    }
+    if (setjmp(d->err.jump)) return d->status.code;
     struct jpeg_decompress_struct *c = &d->cinfo;
     int cmyk = c->out_color_space == JCS_CMYK;
     int inverted = c->saw_Adobe_marker;
     JDIMENSION batch = (JDIMENSION)(c->rec_outbuf_height > 0 ? c->rec_outbuf_height : 1);
     JSAMPROW rows[16];
     if (batch > 16) batch = 16;
-    if (cmyk) {
-        cmykRows = malloc((size_t)c->output_width * 4 * batch);
-        if (cmykRows == NULL) {
-            d->status.code = CJPEGShim_NOMEM;
-            snprintf(d->status.message, sizeof d->status.message, "out of memory");
-            return d->status.code;
-        }
-    }
-    while (c->output_scanline < c->output_height) {
-        JDIMENSION first = c->output_scanline;
-        JDIMENSION n = c->output_height - first < batch ? c->output_height - first : batch;
+    JDIMENSION end = c->output_scanline + (count > 0 ? (JDIMENSION)count : 0);
+    if (end > c->output_height) end = c->output_height;
+    uint8_t *out = pixels;
+    while (c->output_scanline < end) {
+        JDIMENSION n = end - c->output_scanline < batch ? end - c->output_scanline : batch;
         for (JDIMENSION i = 0; i < n; i++)
-            rows[i] = cmyk ? cmykRows + (size_t)i * c->output_width * 4 : pixels + (size_t)(first + i) * stride;
+            rows[i] = cmyk ? d->cmykRows + (size_t)i * c->output_width * 4 : out + (size_t)i * stride;
         JDIMENSION got = jpeg_read_scanlines(c, rows, n);
         if (cmyk)
-            for (JDIMENSION i = 0; i < got; i++)
-                cmyk_to_rgb(rows[i], pixels + (size_t)(first + i) * stride, c->output_width, inverted);
+            for (JDIMENSION i = 0; i < got; i++) cmyk_to_rgb(rows[i], out + (size_t)i * stride, c->output_width, inverted);
+        out += (size_t)got * stride;
         if (got == 0) break;
     }
-    free(cmykRows);
     // No jpeg_finish_decompress: the pixels are complete, and a missing EOI after them is harmless.
     return CJPEGShim_OK;
+}
+
+int CJPEGShim_readPixels(CJPEGShim_Decoder *d, uint8_t *pixels, size_t stride) {
+    return CJPEGShim_readRows(d, pixels, stride, d->started ? (int)d->cinfo.output_height : 0);
 }
 
 void CJPEGShim_closeDecoder(CJPEGShim_Decoder *d) {
     if (d == NULL) return;
     if (d->created) jpeg_destroy_decompress(&d->cinfo);
     free(d->icc);
+    free(d->cmykRows);
     if (d->file != NULL) fclose(d->file);
     free(d);
 }

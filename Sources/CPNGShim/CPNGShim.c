@@ -2,6 +2,7 @@
 #include "CPNGShim.h"
 
 #include <errno.h>
+#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,19 @@ static png_uint_32 format_for(int channels) {
     }
 }
 
+// 16-bit premultiplied samples (gray+alpha or RGBA) to 8-bit straight alpha.
+static void unpremultiply_row(const uint16_t *in, uint8_t *out, png_uint_32 width, int channels) {
+    for (png_uint_32 x = 0; x < width; x++, in += channels, out += channels) {
+        uint32_t a = in[channels - 1];
+        for (int k = 0; k < channels - 1; k++) {
+            uint32_t v = a == 0 ? 0 : (uint32_t)(((uint64_t)in[k] * 65535u + a / 2) / a);
+            if (v > 65535u) v = 65535u;
+            out[k] = (uint8_t)((v * 255u + 32767u) / 65535u);
+        }
+        out[channels - 1] = (uint8_t)((a * 255u + 32767u) / 65535u);
+    }
+}
+
 // libpng 1.6.39's simplified reader returns wrong rows for interlaced 16-bit images with alpha when
 // asked for 8-bit output (the 16-bit linear output is right). So 16-bit images with alpha are read as
 // 16-bit premultiplied samples (the file's 16-bit values, as no gAMA means linear to libpng) and turned
@@ -71,19 +85,8 @@ static int read_sixteen_with_alpha(CPNGShim_Reader *r, uint8_t *pixels, size_t s
         free(buffer);
         return r->code;
     }
-    for (png_uint_32 y = 0; y < r->image.height; y++) {
-        const uint16_t *in = buffer + (size_t)y * wide;
-        uint8_t *out = pixels + (size_t)y * stride;
-        for (png_uint_32 x = 0; x < r->image.width; x++, in += channels, out += channels) {
-            uint32_t a = in[channels - 1];
-            for (int k = 0; k < channels - 1; k++) {
-                uint32_t v = a == 0 ? 0 : (uint32_t)(((uint64_t)in[k] * 65535u + a / 2) / a);
-                if (v > 65535u) v = 65535u;
-                out[k] = (uint8_t)((v * 255u + 32767u) / 65535u);
-            }
-            out[channels - 1] = (uint8_t)((a * 255u + 32767u) / 65535u);
-        }
-    }
+    for (png_uint_32 y = 0; y < r->image.height; y++)
+        unpremultiply_row(buffer + (size_t)y * wide, pixels + (size_t)y * stride, r->image.width, channels);
     free(buffer);
     return r->code;
 }
@@ -107,6 +110,140 @@ int CPNGShim_readPixels(CPNGShim_Reader *r, uint8_t *pixels, size_t stride, int 
 void CPNGShim_closeReader(CPNGShim_Reader *r) {
     if (r == NULL) return;
     png_image_free(&r->image);
+    free(r);
+}
+
+struct CPNGShim_RowReader {
+    png_structp png;
+    png_infop info;
+    FILE *file;
+    int code;
+    char message[64];
+    CPNGShim_RowInfo facts;
+    int premultiplied;   // 16-bit with alpha: read as 16-bit premultiplied, as read_sixteen_with_alpha
+    int started;
+    uint16_t *wide;      // one 16-bit row for those
+};
+
+static void row_error(png_structp png, png_const_charp text) {
+    CPNGShim_RowReader *r = png_get_error_ptr(png);
+    r->code = CPNGShim_FAILED;
+    snprintf(r->message, sizeof r->message, "%s", text);
+    png_longjmp(png, 1);
+}
+
+static void row_warning(png_structp png, png_const_charp text) {
+    (void)png;  // the simplified API keeps warnings to itself too
+    (void)text;
+}
+
+CPNGShim_RowReader *CPNGShim_openRowReader(const char *path) {
+    CPNGShim_RowReader *r = calloc(1, sizeof *r);
+    if (r == NULL) return NULL;
+    r->file = fopen(path, "rb");
+    if (r->file == NULL) {
+        r->code = CPNGShim_IO;
+        snprintf(r->message, sizeof r->message, "open: %s", strerror(errno));
+        return r;
+    }
+    r->png = png_create_read_struct(PNG_LIBPNG_VER_STRING, r, row_error, row_warning);
+    if (r->png != NULL) r->info = png_create_info_struct(r->png);
+    if (r->png == NULL || r->info == NULL) {
+        r->code = CPNGShim_NOMEM;
+        snprintf(r->message, sizeof r->message, "out of memory");
+        return r;
+    }
+    if (setjmp(png_jmpbuf(r->png))) return r;
+    png_set_benign_errors(r->png, 1);  // as png_image_begin_read_from_file
+    png_init_io(r->png, r->file);
+    png_read_info(r->png, r->info);
+    int type = png_get_color_type(r->png, r->info);
+    int depth = png_get_bit_depth(r->png, r->info);
+    int trans = 0;
+    if (png_get_valid(r->png, r->info, PNG_INFO_tRNS)) png_get_tRNS(r->png, r->info, NULL, &trans, NULL);
+    // The channels png_image_format gives: colour, and alpha from the colour type or a tRNS chunk.
+    int alpha = (type & PNG_COLOR_MASK_ALPHA) != 0 || trans > 0;
+    r->facts.width = png_get_image_width(r->png, r->info);
+    r->facts.height = png_get_image_height(r->png, r->info);
+    r->facts.channels = ((type & PNG_COLOR_MASK_COLOR) ? 3 : 1) + (alpha ? 1 : 0);
+    r->facts.bitDepth = depth;
+    r->facts.interlaced = png_get_interlace_type(r->png, r->info) != PNG_INTERLACE_NONE;
+    r->facts.fileRowBytes = png_get_rowbytes(r->png, r->info);
+    r->premultiplied = depth == 16 && alpha;
+    return r;
+}
+
+int CPNGShim_rowReaderStatus(const CPNGShim_RowReader *r, const char **message) {
+    *message = r->message;
+    return r->code;
+}
+
+void CPNGShim_rowReaderInfo(const CPNGShim_RowReader *r, CPNGShim_RowInfo *info) { *info = r->facts; }
+
+// The calls png_image_read_direct (libpng 1.6) makes for an output format with the file's own channels:
+// 8-bit sRGB (16-bit samples taken as sRGB-encoded, PNG_IMAGE_FLAG_16BIT_sRGB), or, for 16-bit with alpha,
+// 16-bit linear premultiplied (as read_sixteen_with_alpha asks), un-premultiplied here row by row.
+int CPNGShim_startRows(CPNGShim_RowReader *r) {
+    if (r->code != CPNGShim_OK) return r->code;
+    if (r->started || r->facts.interlaced) {
+        r->code = CPNGShim_FAILED;
+        snprintf(r->message, sizeof r->message, "row reader: started twice or interlaced");
+        return r->code;
+    }
+    if (setjmp(png_jmpbuf(r->png))) return r->code;
+    png_set_expand(r->png);
+    if (r->premultiplied) {
+        png_set_alpha_mode_fixed(r->png, PNG_ALPHA_PNG, PNG_GAMMA_LINEAR);
+        png_set_alpha_mode_fixed(r->png, PNG_ALPHA_STANDARD, PNG_GAMMA_LINEAR);
+        uint16_t probe = 1;
+        if (*(const uint8_t *)&probe) png_set_swap(r->png);  // native byte order
+    } else {
+        png_set_alpha_mode_fixed(r->png, PNG_ALPHA_PNG, PNG_DEFAULT_sRGB);
+        if (r->facts.bitDepth == 16) png_set_scale_16(r->png);
+        png_set_alpha_mode_fixed(r->png, PNG_ALPHA_PNG, PNG_DEFAULT_sRGB);
+    }
+    (void)png_set_interlace_handling(r->png);
+    png_read_update_info(r->png, r->info);
+    size_t samples = (size_t)r->facts.width * (size_t)r->facts.channels;
+    if (png_get_rowbytes(r->png, r->info) != samples * (r->premultiplied ? 2 : 1)) {
+        r->code = CPNGShim_FAILED;
+        snprintf(r->message, sizeof r->message, "row reader: unexpected row layout");
+        return r->code;
+    }
+    if (r->premultiplied) {
+        r->wide = malloc(samples * 2);
+        if (r->wide == NULL) {
+            r->code = CPNGShim_NOMEM;
+            snprintf(r->message, sizeof r->message, "out of memory");
+            return r->code;
+        }
+    }
+    r->started = 1;
+    return CPNGShim_OK;
+}
+
+int CPNGShim_readRow(CPNGShim_RowReader *r, uint8_t *row) {
+    if (r->code != CPNGShim_OK) return r->code;
+    if (!r->started) {
+        r->code = CPNGShim_FAILED;
+        snprintf(r->message, sizeof r->message, "row reader: not started");
+        return r->code;
+    }
+    if (setjmp(png_jmpbuf(r->png))) return r->code;
+    if (!r->premultiplied) {
+        png_read_row(r->png, row, NULL);
+        return CPNGShim_OK;
+    }
+    png_read_row(r->png, (png_bytep)r->wide, NULL);
+    unpremultiply_row(r->wide, row, r->facts.width, r->facts.channels);
+    return CPNGShim_OK;
+}
+
+void CPNGShim_closeRowReader(CPNGShim_RowReader *r) {
+    if (r == NULL) return;
+    if (r->png != NULL) png_destroy_read_struct(&r->png, r->info != NULL ? &r->info : NULL, NULL);
+    free(r->wide);
+    if (r->file != NULL) fclose(r->file);
     free(r);
 }
 

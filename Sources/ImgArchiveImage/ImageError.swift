@@ -20,6 +20,8 @@ public struct ImageError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let truncated = Code("truncated")
         /// The header claims more pixels than `ThumbnailOptions.maxPixels`.
         public static let tooLarge = Code("tooLarge")
+        /// Decoding the image needs more memory than `ThumbnailOptions.memoryBudget` (from its header).
+        public static let overMemoryBudget = Code("overMemoryBudget")
         /// Memory for the pixels could not be allocated.
         public static let outOfMemory = Code("outOfMemory")
         /// The derivative could not be written or moved into place.

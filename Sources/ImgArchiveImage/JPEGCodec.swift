@@ -25,6 +25,10 @@ final class JPEGDecoder {
     let width: Int
     let height: Int
     let progressive: Bool
+    /// Progressive, or components in separate scans: libjpeg holds every DCT coefficient while decoding.
+    let multiScan: Bool
+    /// What those coefficients take, in bytes (whether or not the image is multi-scan).
+    let coefficientBytes: Int
 
     init(path: String) throws(ImageError) {
         guard let handle = CJPEGShim_openDecoder(path) else {
@@ -41,6 +45,8 @@ final class JPEGDecoder {
         self.width = Int(header.width)
         self.height = Int(header.height)
         self.progressive = header.progressive != 0
+        self.multiScan = header.multiScan != 0
+        self.coefficientBytes = header.coefficientBytes
     }
 
     deinit { CJPEGShim_closeDecoder(handle) }
@@ -79,7 +85,27 @@ final class JPEGDecoder {
         return PixelBuffer(width: width, height: height, channels: channels, pixels: pixels)
     }
 
-    private func currentError() -> ImageError {
+    /// Caps what libjpeg may allocate for this image; past it, decoding fails with `.outOfMemory`.
+    func limitMemory(to bytes: Int) {
+        CJPEGShim_setMemoryLimit(handle, bytes)
+    }
+
+    /// Starts decoding at scale `scaleNumerator`/8 and returns its rows, to be read once, top to bottom.
+    /// Call once, instead of `decode`.
+    func rows(scaleNumerator: Int) throws(ImageError) -> JPEGRows {
+        var w: Int32 = 0, h: Int32 = 0, c: Int32 = 0
+        if Int(CJPEGShim_start(handle, Int32(scaleNumerator), &w, &h, &c)) != CJPEGShim_OK {
+            throw currentError()
+        }
+        return JPEGRows(decoder: self, width: Int(w), height: Int(h), channels: Int(c))
+    }
+
+    /// Decodes the next scanline into `row`; false when libjpeg failed (see `currentError`).
+    fileprivate func readRow(into row: UnsafeMutablePointer<UInt8>, rowBytes: Int) -> Bool {
+        Int(CJPEGShim_readRows(handle, row, rowBytes, 1)) == CJPEGShim_OK
+    }
+
+    fileprivate func currentError() -> ImageError {
         guard let status = CJPEGShim_decoderStatus(handle)?.pointee else {
             return ImageError(code: .corrupt, path: path, message: "JPEG error")
         }
@@ -93,6 +119,30 @@ final class JPEGDecoder {
     static func scaleNumerator(fullWidth: Int, targetWidth: Int) -> Int {
         for m in [1, 2, 4] where (fullWidth * m + 7) / 8 >= 2 * targetWidth { return m }
         return 8
+    }
+}
+
+/// The scanlines of a started JPEG decoder, at its DCT scale: libjpeg decodes each as it is asked for, so
+/// a single-scan (baseline) image is never held whole.
+final class JPEGRows: RowSource {
+    private let decoder: JPEGDecoder
+    let width: Int
+    let height: Int
+    let channels: Int
+    private(set) var failure: ImageError?
+
+    fileprivate init(decoder: JPEGDecoder, width: Int, height: Int, channels: Int) {
+        self.decoder = decoder
+        self.width = width
+        self.height = height
+        self.channels = channels
+    }
+
+    func readRow(into row: UnsafeMutablePointer<UInt8>) {
+        let n = width * channels
+        if failure == nil, decoder.readRow(into: row, rowBytes: n) { return }
+        if failure == nil { failure = decoder.currentError() }
+        row.update(repeating: 0, count: n)
     }
 }
 

@@ -75,6 +75,61 @@ final class PNGDecoder {
     }
 }
 
+/// A PNG read one row at a time through libpng's row API, giving the same samples as `PNGDecoder.decode`
+/// (8-bit, the file's channels, straight alpha) while holding only a row or two. Adam7-interlaced files
+/// cannot be read so (their rows come in seven passes over the whole image): `interlaced` says so, and
+/// they go through `PNGDecoder.decode`.
+final class PNGRowReader: RowSource {
+    let path: String
+    private let handle: OpaquePointer
+    let width: Int
+    let height: Int
+    let channels: Int
+    let bitDepth: Int
+    let interlaced: Bool
+    /// Bytes of one row as stored in the file.
+    let fileRowBytes: Int
+    private(set) var failure: ImageError?
+
+    init(path: String) throws(ImageError) {
+        guard let handle = CPNGShim_openRowReader(path) else {
+            throw ImageError(code: .outOfMemory, path: path, message: "cannot allocate a PNG reader")
+        }
+        self.path = path
+        self.handle = handle
+        var info = CPNGShim_RowInfo()
+        CPNGShim_rowReaderInfo(handle, &info)
+        width = Int(info.width)
+        height = Int(info.height)
+        channels = Int(info.channels)
+        bitDepth = Int(info.bitDepth)
+        interlaced = info.interlaced != 0
+        fileRowBytes = info.fileRowBytes
+        if let error = currentError() { throw error }
+    }
+
+    deinit { CPNGShim_closeRowReader(handle) }
+
+    /// Sets up 8-bit output; call once before the first row (not for an interlaced file).
+    func start() throws(ImageError) {
+        _ = CPNGShim_startRows(handle)
+        if let error = currentError() { throw error }
+    }
+
+    func readRow(into row: UnsafeMutablePointer<UInt8>) {
+        if failure == nil, Int(CPNGShim_readRow(handle, row)) == CPNGShim_OK { return }
+        if failure == nil { failure = currentError() }
+        row.update(repeating: 0, count: width * channels)
+    }
+
+    private func currentError() -> ImageError? {
+        var message: UnsafePointer<CChar>? = nil
+        let rc = CPNGShim_rowReaderStatus(handle, &message)
+        guard Int(rc) != CPNGShim_OK else { return nil }
+        return pngError(code: rc, message: message.map { String(cString: $0) } ?? "", path: path, writing: false)
+    }
+}
+
 enum PNGEncoder {
     /// Writes an 8-bit PNG with the image's channels (alpha kept) into a new file.
     static func write(_ image: PixelBuffer, to path: String) throws(ImageError) {

@@ -55,87 +55,87 @@ struct FilterBank: Sendable {
     }
 }
 
-/// Separable Lanczos-3 resampling of a `PixelBuffer` to an exact size. Works on the gamma-encoded
-/// sRGB samples (as libvips and the benchmark's reference do), in premultiplied alpha when the
-/// image has alpha. Vertical pass first, one output row at a time, over a ring of input rows
-/// converted to Float once each (contiguous, vectorisable); then the horizontal pass on that one
-/// row, with one SIMD4 multiply-add per tap and pixel. Memory beyond the output: the ring
-/// (at most `taps` rows of Float) and one row.
+/// Separable Lanczos-3 resampling to an exact size. Works on the gamma-encoded sRGB samples (as libvips
+/// and the benchmark's reference do), in premultiplied alpha when the image has alpha. It pulls its input
+/// from a `RowSource`, top to bottom, each row once: a streaming decoder feeds it without the decoded image
+/// ever being held. Vertical pass first, one output row at a time, over a ring of input rows converted to
+/// Float once each (contiguous, vectorisable); then the horizontal pass on that one row, with one SIMD4
+/// multiply-add per tap and pixel. Memory beyond the output: the ring (at most `taps` rows of Float), a few
+/// rows, and the filter weights (`workingBytes`).
 enum Resampler {
+    /// Resizes the rows of `source`; throws the source's failure, if reading it failed.
+    static func resize(_ source: some RowSource, width outW: Int, height outH: Int) throws(ImageError) -> PixelBuffer {
+        let out = resizeRows(source, width: outW, height: outH)
+        if let failure = source.failure { throw failure }
+        return out
+    }
+
+    /// Resizes an image held in memory.
     static func resize(_ image: PixelBuffer, width outW: Int, height outH: Int) -> PixelBuffer {
         if outW == image.width && outH == image.height { return image }
+        return resizeRows(BufferRows(image), width: outW, height: outH)
+    }
+
+    /// The box pre-shrink factors for a reduction: the integer part of half the reduction on each axis
+    /// (1 for none), or nil when neither axis reduces by 4 or more.
+    static func shrinkFactors(inWidth: Int, inHeight: Int, outWidth: Int, outHeight: Int) -> (x: Int, y: Int)? {
+        let fx = inWidth / (2 * outWidth), fy = inHeight / (2 * outHeight)
+        return fx >= 2 || fy >= 2 ? (max(fx, 1), max(fy, 1)) : nil
+    }
+
+    private static func resizeRows(_ source: some RowSource, width outW: Int, height outH: Int) -> PixelBuffer {
+        if outW == source.width && outH == source.height { return source.readAll() }
         // Large reductions: average f x f blocks first (f = the integer part of half the reduction),
         // so the Lanczos pass still reduces by at least 2 but runs on far fewer input rows and taps.
-        let fx = image.width / (2 * outW), fy = image.height / (2 * outH)
-        if fx >= 2 || fy >= 2 {
-            return lanczos(boxShrink(image, max(fx, 1), max(fy, 1)), width: outW, height: outH)
+        if let f = shrinkFactors(inWidth: source.width, inHeight: source.height, outWidth: outW, outHeight: outH) {
+            let shrunk = ShrunkRows(source, f.x, f.y)
+            if outW == shrunk.width && outH == shrunk.height { return shrunk.readAll() }
+            return lanczosRows(shrunk, width: outW, height: outH)
         }
-        return lanczos(image, width: outW, height: outH)
+        return lanczosRows(source, width: outW, height: outH)
     }
 
     /// Averages fx x fy blocks (premultiplied by alpha when there is alpha). The last partial block
     /// of a row or column is averaged over the pixels it has.
     static func boxShrink(_ image: PixelBuffer, _ fx: Int, _ fy: Int) -> PixelBuffer {
-        let c = image.channels, inW = image.width, inH = image.height
-        let outW = (inW + fx - 1) / fx, outH = (inH + fy - 1) / fy
-        let alpha = image.hasAlpha
-        let sums = UnsafeMutableBufferPointer<UInt32>.allocate(capacity: outW * c)
-        defer { sums.deallocate() }
-        let pixels = [UInt8](unsafeUninitializedCapacity: outW * outH * c) { dst, initialized in
-            image.pixels.withUnsafeBufferPointer { src in
-                for oy in 0..<outH {
-                    sums.initialize(repeating: 0)
-                    let y0 = oy * fy, y1 = min(y0 + fy, inH)
-                    for y in y0..<y1 {
-                        let row = y * inW * c
-                        for ox in 0..<outW {
-                            let x1 = min((ox + 1) * fx, inW)
-                            var p = row + ox * fx * c
-                            let end = row + x1 * c
-                            let o = ox * c
-                            if alpha {
-                                let colors = c - 1
-                                while p < end {
-                                    let a = UInt32(src[p + colors])
-                                    for k in 0..<colors { sums[o + k] &+= UInt32(src[p + k]) &* a }
-                                    sums[o + colors] &+= a
-                                    p += c
-                                }
-                            } else {
-                                while p < end {
-                                    for k in 0..<c { sums[o + k] &+= UInt32(src[p + k]) }
-                                    p += c
-                                }
-                            }
-                        }
-                    }
-                    for ox in 0..<outW {
-                        let n = UInt32((min((ox + 1) * fx, inW) - ox * fx) * (y1 - y0))
-                        let o = ox * c, d = (oy * outW + ox) * c
-                        if alpha {
-                            let colors = c - 1
-                            let a = sums[o + colors]
-                            for k in 0..<colors { dst[d + k] = a == 0 ? 0 : UInt8((sums[o + k] + a / 2) / a) }
-                            dst[d + colors] = UInt8((a + n / 2) / n)
-                        } else {
-                            for k in 0..<c { dst[d + k] = UInt8((sums[o + k] + n / 2) / n) }
-                        }
-                    }
-                }
-            }
-            initialized = outW * outH * c
-        }
-        return PixelBuffer(width: outW, height: outH, channels: c, pixels: pixels)
+        ShrunkRows(BufferRows(image), fx, fy).readAll()
     }
 
     /// Lanczos-3 from `image` to exactly outW x outH.
     static func lanczos(_ image: PixelBuffer, width outW: Int, height outH: Int) -> PixelBuffer {
         if outW == image.width && outH == image.height { return image }
-        let c = image.channels
-        let inW = image.width, inH = image.height
+        return lanczosRows(BufferRows(image), width: outW, height: outH)
+    }
+
+    /// Bytes the resampler holds besides its output, for an input of inW x inH: the pre-shrink's sums and
+    /// row, the ring of Float rows, the filter banks.
+    static func workingBytes(
+        inWidth inW: Int, inHeight inH: Int, outWidth outW: Int, outHeight outH: Int, channels c: Int
+    )
+        -> Int
+    {
+        var w = inW, h = inH, bytes = 0
+        if let f = shrinkFactors(inWidth: inW, inHeight: inH, outWidth: outW, outHeight: outH) {
+            w = (inW + f.x - 1) / f.x
+            h = (inH + f.y - 1) / f.y
+            bytes += inW * c + w * c * 4  // one input row, the block sums
+        }
+        let taps = { (from: Int, to: Int) in
+            Int((FilterBank.support * max(Double(from) / Double(to), 1)).rounded(.up)) * 2 + 1
+        }
+        let pitch = (w * c + 7) & ~7
+        bytes += (taps(h, outH) + 1) * pitch * 4 + w * c + outW * c * 4  // the ring, acc, a UInt8 row, an output row
+        bytes += (outW * taps(w, outW) + outH * taps(h, outH)) * 4 + (outW + outH) * 16  // weights, starts, counts
+        return bytes
+    }
+
+    /// Lanczos-3 from the rows of `source` to exactly outW x outH.
+    private static func lanczosRows(_ source: some RowSource, width outW: Int, height outH: Int) -> PixelBuffer {
+        let c = source.channels
+        let inW = source.width, inH = source.height
         let horizontal = FilterBank(inSize: inW, outSize: outW)
         let vertical = FilterBank(inSize: inH, outSize: outH)
-        let alpha = image.hasAlpha
+        let alpha = c == 2 || c == 4
         let inRow = inW * c
         let pitch = (inRow + 7) & ~7  // ring rows padded to whole SIMD8 blocks
         let ringRows = vertical.maxTaps
@@ -143,39 +143,44 @@ enum Resampler {
         let ring = UnsafeMutableBufferPointer<Float>.allocate(capacity: ringRows * pitch + 8)
         let acc = UnsafeMutableBufferPointer<Float>.allocate(capacity: pitch + 8)
         let outRow = UnsafeMutableBufferPointer<Float>.allocate(capacity: outW * c + 4)
+        let bytes = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: inRow + 1)
         ring.initialize(repeating: 0)
         acc.initialize(repeating: 0)
         outRow.initialize(repeating: 0)
+        bytes.initialize(repeating: 0)
         defer {
             ring.deallocate()
             acc.deallocate()
             outRow.deallocate()
+            bytes.deallocate()
         }
         let result = [UInt8](unsafeUninitializedCapacity: outW * outH * c) { dst, initialized in
-            image.pixels.withUnsafeBufferPointer { src in
-                vertical.weights.withUnsafeBufferPointer { vw in
-                    horizontal.weights.withUnsafeBufferPointer { hw in
-                        horizontal.starts.withUnsafeBufferPointer { hs in
-                            horizontal.counts.withUnsafeBufferPointer { hc in
-                                var loaded = 0  // input rows [0, loaded) have been put in the ring
-                                for oy in 0..<outH {
-                                    let first = vertical.starts[oy], count = vertical.counts[oy]
-                                    while loaded < first + count {
-                                        let slot = UnsafeMutableBufferPointer(
-                                            rebasing: ring[
-                                                ((loaded % ringRows) * pitch)..<((loaded % ringRows) * pitch + inRow)])
-                                        loadRow(src, y: loaded, rowLength: inRow, channels: c, alpha: alpha, into: slot)
-                                        loaded += 1
-                                    }
-                                    accumulate(
-                                        ring: ring, pitch: pitch, ringRows: ringRows, first: first, count: count,
-                                        weights: UnsafeBufferPointer(rebasing: vw[(oy * vertical.maxTaps)...]),
-                                        into: acc)
-                                    convolveRow(
-                                        acc, out: outRow, outSize: outW, taps: horizontal.maxTaps,
-                                        starts: hs, counts: hc, weights: hw, channels: c)
-                                    storeRow(outRow, into: dst, y: oy, width: outW, channels: c, alpha: alpha)
+            vertical.weights.withUnsafeBufferPointer { vw in
+                horizontal.weights.withUnsafeBufferPointer { hw in
+                    horizontal.starts.withUnsafeBufferPointer { hs in
+                        horizontal.counts.withUnsafeBufferPointer { hc in
+                            guard let rowBytes = bytes.baseAddress else { return }
+                            var loaded = 0  // input rows [0, loaded) have been put in the ring
+                            for oy in 0..<outH {
+                                let first = vertical.starts[oy], count = vertical.counts[oy]
+                                while loaded < first + count {
+                                    let slot = UnsafeMutableBufferPointer(
+                                        rebasing: ring[
+                                            ((loaded % ringRows) * pitch)..<((loaded % ringRows) * pitch + inRow)])
+                                    source.readRow(into: rowBytes)
+                                    loadRow(
+                                        UnsafeBufferPointer(bytes), rowLength: inRow, channels: c, alpha: alpha,
+                                        into: slot)
+                                    loaded += 1
                                 }
+                                accumulate(
+                                    ring: ring, pitch: pitch, ringRows: ringRows, first: first, count: count,
+                                    weights: UnsafeBufferPointer(rebasing: vw[(oy * vertical.maxTaps)...]),
+                                    into: acc)
+                                convolveRow(
+                                    acc, out: outRow, outSize: outW, taps: horizontal.maxTaps,
+                                    starts: hs, counts: hc, weights: hw, channels: c)
+                                storeRow(outRow, into: dst, y: oy, width: outW, channels: c, alpha: alpha)
                             }
                         }
                     }
@@ -214,10 +219,10 @@ enum Resampler {
     /// Converts one row to Float, premultiplying colour by alpha/255 when there is alpha.
     @inline(__always)
     private static func loadRow(
-        _ src: UnsafeBufferPointer<UInt8>, y: Int, rowLength: Int, channels c: Int,
+        _ src: UnsafeBufferPointer<UInt8>, rowLength: Int, channels c: Int,
         alpha: Bool, into row: UnsafeMutableBufferPointer<Float>
     ) {
-        let base = y * rowLength
+        let base = 0
         if !alpha {
             for i in 0..<rowLength { row[i] = Float(src[base + i]) }
             return
@@ -298,6 +303,87 @@ enum Resampler {
             let f: Float = a > 0 ? 255 / a : 0
             for k in 0..<colors { dst[base + p + k] = clamp8(acc[p + k] * f) }
             dst[base + p + colors] = clamp8(a)
+        }
+    }
+}
+
+/// The rows of a source averaged over fx x fy blocks (premultiplied by alpha when there is alpha), made as
+/// they are read: each output row reads fy input rows. The last partial block of a row or column is
+/// averaged over the pixels it has.
+final class ShrunkRows<Source: RowSource>: RowSource {
+    private let source: Source
+    private let fx: Int, fy: Int
+    let width: Int, height: Int
+    private var next = 0
+    private let input: UnsafeMutableBufferPointer<UInt8>
+    private let sums: UnsafeMutableBufferPointer<UInt32>
+
+    init(_ source: Source, _ fx: Int, _ fy: Int) {
+        self.source = source
+        self.fx = fx
+        self.fy = fy
+        width = (source.width + fx - 1) / fx
+        height = (source.height + fy - 1) / fy
+        input = .allocate(capacity: source.width * source.channels)
+        input.initialize(repeating: 0)
+        sums = .allocate(capacity: width * source.channels)
+        sums.initialize(repeating: 0)
+    }
+
+    deinit {
+        input.deallocate()
+        sums.deallocate()
+    }
+
+    var channels: Int { source.channels }
+    var failure: ImageError? { source.failure }
+
+    func readRow(into dst: UnsafeMutablePointer<UInt8>) {
+        let c = source.channels, inW = source.width, inH = source.height
+        let alpha = c == 2 || c == 4
+        let oy = next
+        next += 1
+        sums.update(repeating: 0)
+        let y0 = oy * fy, y1 = min(y0 + fy, inH)
+        guard let inputBase = input.baseAddress, y0 < y1 else {
+            dst.update(repeating: 0, count: width * c)
+            return
+        }
+        let src = UnsafeBufferPointer(input)
+        for _ in y0..<y1 {
+            source.readRow(into: inputBase)
+            for ox in 0..<width {
+                let x1 = min((ox + 1) * fx, inW)
+                var p = ox * fx * c
+                let end = x1 * c
+                let o = ox * c
+                if alpha {
+                    let colors = c - 1
+                    while p < end {
+                        let a = UInt32(src[p + colors])
+                        for k in 0..<colors { sums[o + k] &+= UInt32(src[p + k]) &* a }
+                        sums[o + colors] &+= a
+                        p += c
+                    }
+                } else {
+                    while p < end {
+                        for k in 0..<c { sums[o + k] &+= UInt32(src[p + k]) }
+                        p += c
+                    }
+                }
+            }
+        }
+        for ox in 0..<width {
+            let n = UInt32((min((ox + 1) * fx, inW) - ox * fx) * (y1 - y0))
+            let o = ox * c, d = ox * c
+            if alpha {
+                let colors = c - 1
+                let a = sums[o + colors]
+                for k in 0..<colors { dst[d + k] = a == 0 ? 0 : UInt8((sums[o + k] + a / 2) / a) }
+                dst[d + colors] = UInt8((a + n / 2) / n)
+            } else {
+                for k in 0..<c { dst[d + k] = UInt8((sums[o + k] + n / 2) / n) }
+            }
         }
     }
 }

@@ -12,11 +12,18 @@ public struct ThumbnailOptions: Sendable, Equatable {
     public var quality: Int
     /// The largest pixel count (width x height from the header) accepted before any large allocation.
     public var maxPixels: Int
+    /// The most memory one thumbnail may take, in bytes (estimated from the header; `thumbnail-memory`).
+    /// An image that needs more gets no thumbnail. A run shares this budget between its thumbnails.
+    public var memoryBudget: Int
 
-    /// Creates options; the defaults are quality 85 and 100 megapixels.
-    public init(quality: Int = 85, maxPixels: Int = 100_000_000) {
+    /// The default memory budget: 512 MB.
+    public static let defaultMemoryBudget = 512_000_000
+
+    /// Creates options; the defaults are quality 85, 100 megapixels and a 512 MB memory budget.
+    public init(quality: Int = 85, maxPixels: Int = 100_000_000, memoryBudget: Int = defaultMemoryBudget) {
         self.quality = quality
         self.maxPixels = maxPixels
+        self.memoryBudget = memoryBudget
     }
 }
 
@@ -75,40 +82,117 @@ func targetHeight(width: Int, height: Int, targetWidth: Int) -> Int {
     max(1, (2 * height * targetWidth + width) / (2 * width))
 }
 
-private func checkSize(_ w: Int, _ h: Int, _ options: ThumbnailOptions, _ path: String) throws(ImageError) {
+private func checkSize(_ w: Int, _ h: Int, _ maxPixels: Int, _ path: String) throws(ImageError) {
     guard w > 0, h > 0 else { throw ImageError(code: .corrupt, path: path, message: "image has no pixels") }
     let (pixels, overflow) = w.multipliedReportingOverflow(by: h)
-    if overflow || pixels > options.maxPixels {
+    if overflow || pixels > maxPixels {
         throw ImageError(
             code: .tooLarge, path: path,
-            message: "\(w) x \(h) pixels exceeds the limit of \(options.maxPixels)")
+            message: "\(w) x \(h) pixels exceeds the limit of \(maxPixels)")
     }
 }
 
-private func neverUpscale(_ width: Int, _ imageWidth: Int) -> ThumbnailOutcome? {
-    width >= imageWidth
-        ? .originalSuffices(reason: "target width \(width) >= image width \(imageWidth): never upscaled") : nil
+private func neverUpscale(_ width: Int, _ imageWidth: Int) -> ThumbnailOutcome {
+    .originalSuffices(reason: "target width \(width) >= image width \(imageWidth): never upscaled")
+}
+
+/// The peak memory, in bytes, that `makeThumbnail` is expected to take for `inputPath` at `width`, from the
+/// header alone (no pixels are decoded); 0 when no derivative would be made (never upscaled, or a format
+/// archived as it is). Schedulers weigh concurrent thumbnails with it.
+public func thumbnailMemoryEstimate(inputPath: String, width: Int) throws(ImageError) -> Int {
+    guard width >= 1 else { return 0 }
+    switch try sniffFile(inputPath) {
+    case .jpeg: return try JPEGPlan(inputPath, width).memory?.bytes ?? 0
+    case .png: return try PNGPlan(inputPath, width)?.memory.bytes ?? 0
+    default: return 0
+    }
+}
+
+/// Refuses an image whose estimate exceeds the budget, naming what it needs and the setting to raise.
+private func checkMemory(_ estimate: MemoryEstimate, _ options: ThumbnailOptions, _ path: String) throws(ImageError) {
+    guard estimate.bytes > options.memoryBudget else { return }
+    let why = estimate.held.map { " (\($0))" } ?? ""
+    throw ImageError(
+        code: .overMemoryBudget, path: path,
+        message: "a thumbnail needs about \(MemoryEstimate.megabytes(estimate.bytes))\(why), more than the "
+            + "thumbnail memory budget of \(MemoryEstimate.megabytes(options.memoryBudget)); no thumbnail is made "
+            + "and posts link the original. Raise thumbnail-memory in imgarchive.yml (thumb: --thumbnail-memory) "
+            + "to make one")
+}
+
+/// What a JPEG thumbnail will do: the upright and stored target sizes, the DCT scale, the memory.
+private struct JPEGPlan {
+    let decoder: JPEGDecoder
+    let orientation: Orientation
+    let storedWidth: Int, storedHeight: Int
+    let scaleNumerator: Int
+    /// The upright width.
+    let shownWidth: Int
+    /// nil when no thumbnail is made (the image is not wider than the target: never upscaled).
+    let memory: MemoryEstimate?
+
+    init(_ path: String, _ width: Int, maxPixels: Int = .max) throws(ImageError) {
+        let decoder = try JPEGDecoder(path: path)
+        try checkSize(decoder.width, decoder.height, maxPixels, path)
+        let orientation = decoder.orientation
+        let swap = orientation.swapsAxes
+        let shownW = swap ? decoder.height : decoder.width, shownH = swap ? decoder.width : decoder.height
+        self.decoder = decoder
+        self.orientation = orientation
+        shownWidth = shownW
+        guard width < shownW else {
+            (storedWidth, storedHeight, scaleNumerator, memory) = (0, 0, 8, nil)
+            return
+        }
+        let height = targetHeight(width: shownW, height: shownH, targetWidth: width)
+        // Stored-orientation target: resample first, then turn the small image.
+        let storedW = swap ? height : width, storedH = swap ? width : height
+        let m = min(
+            JPEGDecoder.scaleNumerator(fullWidth: decoder.width, targetWidth: storedW),
+            JPEGDecoder.scaleNumerator(fullWidth: decoder.height, targetWidth: storedH))
+        storedWidth = storedW
+        storedHeight = storedH
+        scaleNumerator = m
+        memory = MemoryEstimate.jpeg(
+            width: decoder.width, height: decoder.height, multiScan: decoder.multiScan,
+            coefficientBytes: decoder.coefficientBytes, decodedWidth: (decoder.width * m + 7) / 8,
+            decodedHeight: (decoder.height * m + 7) / 8, channels: 3, outWidth: storedW, outHeight: storedH)
+    }
+}
+
+/// What a PNG thumbnail will do: the target size, whether rows stream, the memory.
+private struct PNGPlan {
+    let rows: PNGRowReader
+    let height: Int
+    let memory: MemoryEstimate
+
+    /// nil when the image is not wider than `width` (never upscaled).
+    init?(_ path: String, _ width: Int, maxPixels: Int = .max) throws(ImageError) {
+        let rows = try PNGRowReader(path: path)
+        try checkSize(rows.width, rows.height, maxPixels, path)
+        guard width < rows.width else { return nil }
+        self.rows = rows
+        height = targetHeight(width: rows.width, height: rows.height, targetWidth: width)
+        memory = MemoryEstimate.png(
+            width: rows.width, height: rows.height, channels: rows.channels, bitDepth: rows.bitDepth,
+            fileRowBytes: rows.fileRowBytes, interlaced: rows.interlaced, outWidth: width, outHeight: height)
+    }
 }
 
 private func jpegThumbnail(
     _ input: String, _ output: String, _ width: Int,
     _ options: ThumbnailOptions
 ) throws(ImageError) -> ThumbnailOutcome {
-    let decoder = try JPEGDecoder(path: input)
-    try checkSize(decoder.width, decoder.height, options, input)
-    let orientation = decoder.orientation
-    let swap = orientation.swapsAxes
-    let shownW = swap ? decoder.height : decoder.width, shownH = swap ? decoder.width : decoder.height
-    if let same = neverUpscale(width, shownW) { return same }
-    let height = targetHeight(width: shownW, height: shownH, targetWidth: width)
-    // Stored-orientation target: resample first, then turn the small image.
-    let storedW = swap ? height : width, storedH = swap ? width : height
-    let m = min(
-        JPEGDecoder.scaleNumerator(fullWidth: decoder.width, targetWidth: storedW),
-        JPEGDecoder.scaleNumerator(fullWidth: decoder.height, targetWidth: storedH))
+    let plan = try JPEGPlan(input, width, maxPixels: options.maxPixels)
+    guard let memory = plan.memory else { return neverUpscale(width, plan.shownWidth) }
+    try checkMemory(memory, options, input)
+    let decoder = plan.decoder
+    decoder.limitMemory(to: options.memoryBudget)  // a cap in libjpeg too, should the estimate fall short
     let icc = decoder.iccProfile()
-    let decoded = try decoder.decode(scaleNumerator: m)
-    let thumb = orientation.apply(to: Resampler.resize(decoded, width: storedW, height: storedH))
+    // Scanlines go straight into the resampler: only a few rows of the decoded image exist at a time.
+    let rows = try decoder.rows(scaleNumerator: plan.scaleNumerator)
+    let resized = try Resampler.resize(rows, width: plan.storedWidth, height: plan.storedHeight)
+    let thumb = plan.orientation.apply(to: resized)
     try writeAtomically(output) { (temp) throws(ImageError) in
         try JPEGEncoder.write(thumb, to: temp, options: JPEGEncodeOptions(quality: options.quality, iccProfile: icc))
     }
@@ -119,11 +203,20 @@ private func pngThumbnail(
     _ input: String, _ output: String, _ width: Int,
     _ options: ThumbnailOptions
 ) throws(ImageError) -> ThumbnailOutcome {
-    let decoder = try PNGDecoder(path: input)
-    try checkSize(decoder.width, decoder.height, options, input)
-    if let same = neverUpscale(width, decoder.width) { return same }
-    let height = targetHeight(width: decoder.width, height: decoder.height, targetWidth: width)
-    let thumb = Resampler.resize(try decoder.decode(), width: width, height: height)
+    let decoder = try PNGDecoder(path: input)  // the simplified API's header checks and messages
+    try checkSize(decoder.width, decoder.height, options.maxPixels, input)
+    guard let plan = try PNGPlan(input, width, maxPixels: options.maxPixels) else {
+        return neverUpscale(width, decoder.width)
+    }
+    try checkMemory(plan.memory, options, input)
+    let thumb: PixelBuffer
+    if plan.rows.interlaced {
+        // Adam7 passes cover the whole image: decoded whole (the estimate counted it).
+        thumb = Resampler.resize(try decoder.decode(), width: width, height: plan.height)
+    } else {
+        try plan.rows.start()
+        thumb = try Resampler.resize(plan.rows, width: width, height: plan.height)
+    }
     try writeAtomically(output) { (temp) throws(ImageError) in try PNGEncoder.write(thumb, to: temp) }
     return .written(width: thumb.width, height: thumb.height, format: .png)
 }

@@ -423,6 +423,7 @@ private final class Runner: Sendable {
         }
         guard !jobs.isEmpty else { return (0, []) }
         let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        let memory = MemoryGate(limit: options.memoryBudget)  // one budget for the run's thumbnails
         return await withTaskGroup(of: String?.self) { group in
             var next = 0
             var made = 0
@@ -431,7 +432,7 @@ private final class Runner: Sendable {
                 guard next < jobs.count else { return }
                 let job = jobs[next]
                 next += 1
-                group.addTask { self.thumbnail(job.object, width: job.width, options: options) }
+                group.addTask { await self.thumbnail(job.object, width: job.width, options: options, memory: memory) }
             }
             for _ in 0..<cores { addNext() }
             while let result = await group.next() {
@@ -442,13 +443,19 @@ private final class Runner: Sendable {
         }
     }
 
-    /// Makes one derivative; returns a failure message, or nil when it was made.
-    private func thumbnail(_ object: ObjectRecord, width: Int, options: ThumbnailOptions) -> String? {
+    /// Makes one derivative once its memory estimate fits the run's budget; returns a failure message, or nil
+    /// when it was made. An image over the whole budget is not waited for: `makeThumbnail` refuses it at once.
+    private func thumbnail(_ object: ObjectRecord, width: Int, options: ThumbnailOptions, memory: MemoryGate) async
+        -> String?
+    {
+        let input = store.layout.url(for: object.path).path
+        let bytes = (try? thumbnailMemoryEstimate(inputPath: input, width: width)) ?? 0  // a bad header fails below
+        let admitted = await memory.acquire(bytes)
+        defer { if admitted { memory.release(bytes) } }
         let temporary = store.makeTemporaryFileURL(suffix: object.format.fileExtension)
         do {
             let outcome = try makeThumbnail(
-                inputPath: store.layout.url(for: object.path).path, outputPath: temporary.path, width: width,
-                options: options)
+                inputPath: input, outputPath: temporary.path, width: width, options: options)
             guard case .written(_, let h, let format) = outcome else { return nil }
             let path = try store.thumbnailPath(sha256: object.sha256, width: width, format: format)
             let size = try? FileManager.default.attributesOfItem(atPath: temporary.path)[.size] as? NSNumber

@@ -73,6 +73,7 @@ struct FetchOptionGroup: ParsableArguments {
         var thumbnails = ThumbnailOptions()
         thumbnails.quality = try Self.check(quality ?? file.quality ?? thumbnails.quality, "--quality", 1...100)
         if let m = file.maxPixels { thumbnails.maxPixels = m }
+        if let m = file.thumbnailMemory { thumbnails.memoryBudget = Int(m) }
         settings.thumbnails = thumbnails
         return settings
     }

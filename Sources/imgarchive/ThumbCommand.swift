@@ -29,6 +29,11 @@ struct ThumbCommand: ParsableCommand {
     @Option(help: "Largest image accepted, in pixels (width x height from the header).")
     var maxPixels: Int = 100_000_000
 
+    @Option(
+        name: .customLong("thumbnail-memory"),
+        help: "Most memory one thumbnail may take, e.g. 512MB (default); larger images are refused.")
+    var thumbnailMemory: String?
+
     @Option(help: "A file listing one input path per line (use with --out).")
     var list: String?
 
@@ -45,6 +50,9 @@ struct ThumbCommand: ParsableCommand {
         guard width >= 1 else { throw ValidationError("--width must be at least 1") }
         guard (1...100).contains(quality) else { throw ValidationError("--quality must be in 1...100") }
         guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
+        if let text = thumbnailMemory, ConfigFile.parseByteSize(text) == nil {
+            throw ValidationError("--thumbnail-memory \(text): write a size such as 512MB or 1GiB")
+        }
         if list != nil {
             guard out != nil, paths.isEmpty else { throw ValidationError("--list needs --out DIR and no IN OUT") }
         } else {
@@ -53,7 +61,9 @@ struct ThumbCommand: ParsableCommand {
     }
 
     func run() throws {
-        let options = ThumbnailOptions(quality: quality, maxPixels: maxPixels)
+        let budget = thumbnailMemory.flatMap(ConfigFile.parseByteSize).map { Int($0) }
+        let options = ThumbnailOptions(
+            quality: quality, maxPixels: maxPixels, memoryBudget: budget ?? ThumbnailOptions.defaultMemoryBudget)
         if let list, let out {
             let text: String
             do { text = try String(contentsOfFile: list, encoding: .utf8) } catch {

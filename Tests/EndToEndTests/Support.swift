@@ -110,11 +110,12 @@ enum FixtureImages {
         return PixelBuffer(width: width, height: height, channels: channels, pixels: px)
     }
 
-    static func jpeg(width: Int, height: Int, seed: Int = 0) throws -> [UInt8] {
+    static func jpeg(width: Int, height: Int, seed: Int = 0, progressive: Bool = false) throws -> [UInt8] {
         let path = NSTemporaryDirectory() + "fixture-\(UUID().uuidString).jpg"
         defer { try? FileManager.default.removeItem(atPath: path) }
         try JPEGEncoder.write(
-            pixels(width: width, height: height, channels: 3, seed: seed), to: path, options: JPEGEncodeOptions())
+            pixels(width: width, height: height, channels: 3, seed: seed), to: path,
+            options: JPEGEncodeOptions(progressive: progressive))
         return [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
     }
 

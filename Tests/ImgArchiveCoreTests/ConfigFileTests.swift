@@ -17,6 +17,7 @@ import Testing
         revalidate-after: 30d
         quality: 80
         max-pixels: 50000000
+        thumbnail-memory: 256MB
         links: relative
         archive-url: /blog/archive
         hosts:
@@ -41,6 +42,7 @@ import Testing
     #expect(c.connectTo == ["cdn.test:80:127.0.0.1:8080"])
     #expect(c.revalidateAfter == 2_592_000.0)
     #expect(c.quality == 80 && c.maxPixels == 50_000_000)
+    #expect(c.thumbnailMemory == 256_000_000)
     #expect(c.links == "relative" && c.archiveURL == "/blog/archive")
     #expect(c.hostProfiles.count == 2)
     let sina = try #require(HostProfile.first(in: c.hostProfiles, host: "WX4.sinaimg.cn"))
@@ -70,6 +72,8 @@ struct BadConfig: Sendable, CustomTestStringConvertible {
     BadConfig(text: "hosts:\n  a.test:\n    headers:\n      \"Bad Name\": x\n", line: 4, says: "bad header"),
     BadConfig(text: "cdn-rules:\n  - name: x\n    pattern: '('\n", line: 1, says: "cdn-rules[0]"),
     BadConfig(text: "jobs: 2\nlinks: sideways\n", line: 2, says: "write absolute or relative"),
+    BadConfig(text: "thumbnail-memory: lots\n", line: 1, says: "a size such as 50MB"),
+    BadConfig(text: "jobs: 2\nthumbnail-memory: 1MB\n", line: 2, says: "at least 16MB"),
     BadConfig(text: "- just\n- a list\n", line: 1, says: "key: value"),
     BadConfig(text: "jobs: [1\n", line: nil, says: "not valid YAML"),
 ])

@@ -33,6 +33,8 @@ typedef struct CJPEGShim_Header {
     int colorSpace;      // libjpeg J_COLOR_SPACE of the file
     int progressive;
     int adobe;           // an Adobe APP14 marker was seen (CMYK data is stored inverted)
+    int multiScan;       // progressive, or components in separate scans: libjpeg buffers every coefficient
+    size_t coefficientBytes;  // what that buffer takes (the whole image's DCT blocks, 128 bytes each)
 } CJPEGShim_Header;
 
 typedef struct CJPEGShim_Decoder CJPEGShim_Decoder;
@@ -51,6 +53,11 @@ const uint8_t *CJPEGShim_icc(CJPEGShim_Decoder *decoder, size_t *length);
 int CJPEGShim_start(CJPEGShim_Decoder *decoder, int scaleNum, int *outWidth, int *outHeight, int *outChannels);
 /// Decodes every scanline into `pixels` (outHeight rows of `stride` bytes).
 int CJPEGShim_readPixels(CJPEGShim_Decoder *decoder, uint8_t *pixels, size_t stride);
+/// Decodes the next `count` scanlines (at most those left) into `pixels` (rows of `stride` bytes).
+int CJPEGShim_readRows(CJPEGShim_Decoder *decoder, uint8_t *pixels, size_t stride, int count);
+/// Caps what libjpeg may allocate for this decoder (its max_memory_to_use); beyond it, decoding fails
+/// with CJPEGShim_NOMEM instead of allocating. Call before CJPEGShim_start.
+void CJPEGShim_setMemoryLimit(CJPEGShim_Decoder *decoder, long bytes);
 void CJPEGShim_closeDecoder(CJPEGShim_Decoder *decoder);
 
 /// How to encode. Defaults: quality 85, optimized Huffman tables, 4:2:0, baseline.

@@ -82,6 +82,8 @@ public struct ConfigFile: Sendable {
     public var quality: Int?
     /// The largest image, in pixels, that is decoded.
     public var maxPixels: Int?
+    /// The memory budget of a run's thumbnails, in bytes.
+    public var thumbnailMemory: Int64?
     /// How rewritten posts link the archive: `absolute` or `relative`, as `--links`.
     public var links: String?
     /// The prefix of links to the archive, as `--archive-url`.
@@ -99,6 +101,7 @@ public struct ConfigFile: Sendable {
         ("max-bytes", "a size such as 50MB"), ("user-agent", "a string"),
         ("connect-to", "a list of HOST:PORT:ADDR:PORT"), ("revalidate-after", "a duration such as 30d or 12h"),
         ("quality", "a whole number from 1 to 100"), ("max-pixels", "a whole number such as 100000000"),
+        ("thumbnail-memory", "a size such as 512MB, at least 16MB"),
         ("links", "absolute or relative"), ("archive-url", "a URL or path prefix such as /blog/archive"),
     ]
 
@@ -164,6 +167,15 @@ public struct ConfigFile: Sendable {
             case "revalidate-after": config.revalidateAfter = try reader.duration()
             case "quality": config.quality = try reader.integer(in: 1...100)
             case "max-pixels": config.maxPixels = try reader.integer(in: 1...1_000_000_000)
+            case "thumbnail-memory":
+                let n = try reader.byteSize()
+                guard n >= 16_000_000 else {
+                    throw ConfigFileError(
+                        path: path, line: value.mark?.line,
+                        message: "thumbnail-memory: \(n) bytes is too small to make thumbnails; write a size "
+                            + "such as 512MB (at least 16MB)")
+                }
+                config.thumbnailMemory = n
             case "links":
                 let style = try reader.string()
                 guard style == "absolute" || style == "relative" else {
