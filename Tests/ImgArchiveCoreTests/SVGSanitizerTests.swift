@@ -195,10 +195,17 @@ private final class Inventory: NSObject, XMLParserDelegate {
         "<?xml-stylesheet href='http://evil.example/x.xsl' type='text/xsl'?><svg \(ns)><rect width='5' height='5'/></svg>"
     ),
     ("iframe", "<svg \(ns)><iframe src='http://evil.example/'/><rect width='5' height='5'/></svg>"),
+    (
+        "two prefixes for XLink",
+        "<svg \(ns) xmlns:p='http://www.w3.org/1999/xlink' xmlns:q='http://www.w3.org/1999/xlink'>"
+            + "<a p:href='#r' q:href='javascript:alert(1)'><rect id='r' width='5' height='5'/></a></svg>"
+    ),
 ])
 func hostileSVGComesOutInert(name: String, svg: String) throws {
     let input = Inventory.of(Array(svg.utf8))
-    if name != "external entity (XXE)" {
+    // libxml2 reads neither of these inputs as they are (an entity it will not load, an attribute defined twice
+    // under two prefixes); the sanitizer must still make them safe.
+    if name != "external entity (XXE)" && name != "two prefixes for XLink" {
         // The case is what it claims: libxml2 reads it and finds something active (the test can fail).
         #expect(input.map { !$0.activeContent.isEmpty } ?? false, "\(name): the input holds nothing active")
     }

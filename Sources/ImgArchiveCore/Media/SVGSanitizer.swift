@@ -257,9 +257,13 @@ public enum SVGSanitizer {
             if isRoot {
                 out += " xmlns=\"\(SVGSanitizer.svgNamespace)\" xmlns:xlink=\"\(SVGSanitizer.xlinkNamespace)\""
             }
+            var names = Set<String>()
             for (name, value) in element.attributes {
                 if name == "xmlns" || name.hasPrefix("xmlns:") { continue }
-                guard let (written, kept) = attribute(name, value, on: local, scope: scope) else {
+                // Two prefixes bound to XLink would write `xlink:href` twice: the first one stays.
+                guard let (written, kept) = attribute(name, value, on: local, scope: scope),
+                    names.insert(written).inserted
+                else {
                     note("\(name) on <\(local)>")
                     continue
                 }
