@@ -427,7 +427,7 @@ private struct Catalog {
     {
         guard let record = try manifest.sanitizedSVGs(sha256s: [object.sha256])[object.sha256] else {
             return .unpublishable(
-                "archived, but the SVG has no sanitized copy yet; run imgarchive fetch or verify --repair")
+                "archived, but the SVG has no sanitized copy yet; run imgarchive fetch (it makes one)")
         }
         guard let path = record.path else { return .unpublishable(record.error ?? "the SVG cannot be published") }
         guard try store.fileExists(path) else { return .missingFile(path) }
