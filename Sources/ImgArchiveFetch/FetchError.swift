@@ -23,6 +23,8 @@ public struct FetchError: Error, Sendable, CustomStringConvertible {
         public static let httpOther = Code("http-other")
         /// A 2xx whose body is not a known image (HTML, JSON, empty, ...).
         public static let notAnImage = Code("not-an-image")
+        /// The body sniffs as an image and as HTML or script at once (a polyglot); not archived.
+        public static let polyglot = Code("polyglot")
         /// The body is larger than the byte cap.
         public static let tooLarge = Code("too-large")
         /// The body ended early: before its Content-Length or last chunk, or, with neither, before the image ended.

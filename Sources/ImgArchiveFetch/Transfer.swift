@@ -222,6 +222,10 @@ final class Transfer {
             return fail(
                 .notAnImage, "the body is not an image (\(type)); the host may block hotlinks or the image moved")
         }
+        // Bytes that are an image and a page or script at once are not archived (docs/images.md, "Polyglots").
+        if let reason = format.polyglotReason(body.prefix) {
+            return fail(.polyglot, "refused: \(reason); it is not archived, the post keeps linking the original")
+        }
         // With no Content-Length, no chunked encoding and no HTTP/2 framing, the body ends where the server
         // closed the connection, and only the image's own end tells a cut-short body from a whole one.
         if expected < 0 && endsAtClose,

@@ -171,6 +171,11 @@ public enum FetchPipeline {
             (report.thumbnailsMade, report.thumbnailFailures) = try await runner.makeThumbnails(
                 items: items, records: records, options: thumbnailOptions)
         }
+        // Posts never link an SVG original, only its sanitized copy (docs/images.md, "SVG"): make missing ones.
+        let (svgs, svgFailures) = try SVGDerivatives.makeMissing(
+            archived: outcomes.compactMap { o in o.objectPath.map { (o.url, $0) } }, store: store, manifest: manifest)
+        report.thumbnailsMade += svgs
+        report.thumbnailFailures += svgFailures
         return report
     }
 

@@ -409,6 +409,7 @@ private struct Catalog {
                     objects[sha] =
                         try store.fileExists(object.path)
                         ? .archived(original: object.path, thumbnails: thumbnails) : .missingFile(object.path)
+                    if object.format == .svg { objects[sha] = try Self.sanitizedSVG(object, manifest, store) }
                 }
                 assets[url] = objects[sha]
             } else {
@@ -419,4 +420,17 @@ private struct Catalog {
     }
 
     func asset(_ url: String) -> ArchivedAsset { assets[url] ?? .notFetched }
+
+    /// An SVG original is never linked: its sanitized copy is, when there is one (docs/images.md, "SVG").
+    private static func sanitizedSVG(_ object: ObjectRecord, _ manifest: Manifest, _ store: ArchiveStore) throws
+        -> ArchivedAsset
+    {
+        guard let record = try manifest.sanitizedSVGs(sha256s: [object.sha256])[object.sha256] else {
+            return .unpublishable(
+                "archived, but the SVG has no sanitized copy yet; run imgarchive fetch (it makes one)")
+        }
+        guard let path = record.path else { return .unpublishable(record.error ?? "the SVG cannot be published") }
+        guard try store.fileExists(path) else { return .missingFile(path) }
+        return .archived(original: path, thumbnails: [:])
+    }
 }

@@ -79,6 +79,10 @@ public struct StatusReport: Sendable {
         let urls = Dictionary(try manifest.allURLRecords().map { ($0.url, $0) }, uniquingKeysWith: { a, _ in a })
         let objectPaths = Dictionary(
             try manifest.objects().map { ($0.sha256, $0.path) }, uniquingKeysWith: { a, _ in a })
+        // SVGs that cannot be published: archived, but the posts keep their remote URLs (failed, `unsafe-svg`).
+        let refusals = Dictionary(
+            try manifest.sanitizedSVGs().compactMap { r in r.error.map { (r.objectSHA256, $0) } },
+            uniquingKeysWith: { a, _ in a })
         for post in posts {
             let references = try manifest.references(post: post.path)
             // Only a post with a recorded rewrite has rewrite rows (a revert clears both).
@@ -94,6 +98,11 @@ public struct StatusReport: Sendable {
                 let url = reference.url
                 var e = entry(
                     post: layout.displayPath(post.path), reference.line, reference.column, url, urls[url], objectPaths)
+                if e.state == .archived, let sha = urls[url]?.objectSHA256, let refusal = refusals[sha] {
+                    e.state = .failed
+                    e.errorClass = "unsafe-svg"
+                    e.message = refusal
+                }
                 if scanIsStale, let link = unmatched[url]?.popFirst() {
                     e = Entry(
                         post: layout.displayPath(post.path), line: reference.line, column: reference.column, url: url,

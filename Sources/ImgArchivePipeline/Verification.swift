@@ -11,7 +11,7 @@ public struct ArchiveProblem: Sendable, Hashable {
     public enum Kind: String, Sendable, Hashable {
         /// An original under `objects/`.
         case object
-        /// A derivative under `w<width>/`.
+        /// A derivative under `w<width>/`, or a sanitized SVG copy under `svg/` (no width).
         case thumbnail
     }
 
@@ -134,6 +134,10 @@ public enum Verification {
                 report.problems[i].repair = .failed("its original is damaged and was not repaired: \(why)")
                 continue
             }
+            if problem.width == nil && problem.path.hasPrefix(ArchiveLayout.sanitizedFolder + "/") {
+                report.problems[i].repair = repairer.resanitize(problem, originalSHA256: originalSHA)
+                continue
+            }
             report.problems[i].repair = repairer.rebuild(problem, originalSHA256: originalSHA, options: options)
         }
         return report
@@ -182,6 +186,16 @@ public enum Verification {
                     kind: .thumbnail, damage: damage.0, path: thumbnail.path, expectedSHA256: thumbnail.sha256,
                     actualSHA256: damage.1, width: thumbnail.width, objectPath: objectPaths[thumbnail.objectSHA256],
                     urls: try urls(thumbnail.objectSHA256)))
+        }
+        // Sanitized SVG copies: what posts link to instead of SVG originals.
+        for record in try manifest.sanitizedSVGs() {
+            guard let path = record.path, let sha = record.sha256 else { continue }
+            report.thumbnailsChecked += 1
+            guard let damage = Self.damage(try store.verify(path, sha256: sha)) else { continue }
+            report.problems.append(
+                ArchiveProblem(
+                    kind: .thumbnail, damage: damage.0, path: path, expectedSHA256: sha, actualSHA256: damage.1,
+                    width: nil, objectPath: objectPaths[record.objectSHA256], urls: try urls(record.objectSHA256)))
         }
         return report
     }
@@ -300,6 +314,21 @@ private struct Repairer: Sendable {
         } catch {
             try? FileManager.default.removeItem(at: temporary)
             return .failed("the thumbnail could not be rebuilt: \(error)")
+        }
+    }
+
+    /// Makes a missing or corrupt sanitized SVG copy again from its (intact) original.
+    func resanitize(_ problem: ArchiveProblem, originalSHA256: String) -> ArchiveProblem.Repair {
+        do {
+            guard let object = try manifest.object(sha256: originalSHA256) else {
+                return .failed("the manifest no longer lists its original")
+            }
+            let quarantined = try quarantine(problem)
+            let made = try SVGDerivatives.make(object, store: store, manifest: manifest)
+            if let refusal = made.refusal { return .failed(refusal) }
+            return .repaired(from: object.path, quarantined: quarantined)
+        } catch {
+            return .failed("the sanitized SVG could not be made again: \(error)")
         }
     }
 

@@ -9,6 +9,8 @@ public struct ArchiveLayout: Sendable, Hashable {
 
     /// The folder of originals, relative to the root.
     public static let objectsFolder = "objects"
+    /// The folder of sanitized SVG copies (what posts link to instead of an SVG original), relative to the root.
+    public static let sanitizedFolder = "svg"
     /// The folder of in-flight files, relative to the root.
     public static let temporaryFolder = "tmp"
     /// The folder of run reports, relative to the root.
@@ -117,6 +119,13 @@ public struct ArchiveLayout: Sendable, Hashable {
         return "w\(width)/\(sha256.prefix(2))/\(sha256).\(format.fileExtension)"
     }
 
+    /// The relative path of the sanitized copy of an SVG original: `svg/ab/<sha256>.svg`, where the hash is the
+    /// original's.
+    public static func sanitizedSVGPath(sha256: String) throws(StoreError) -> String {
+        try checkSHA256(sha256)
+        return "\(sanitizedFolder)/\(sha256.prefix(2))/\(sha256).\(ImageFormat.svg.fileExtension)"
+    }
+
     /// Whether `text` is a SHA-256 digest in lowercase hex (the only form the archive uses in names).
     public static func isSHA256(_ text: String) -> Bool {
         text.utf8.count == 64 && text.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
@@ -131,13 +140,14 @@ public struct ArchiveLayout: Sendable, Hashable {
     }
 
     /// Checks that a relative path stays inside the archive and is one the archive makes
-    /// (`objects/..`, `w<n>/..`), so a manifest value can never point outside the root.
+    /// (`objects/..`, `w<n>/..`, `svg/..`), so a manifest value can never point outside the root.
     static func checkRelativePath(_ path: String) throws(StoreError) {
         let parts = path.split(separator: "/", omittingEmptySubsequences: false)
         let valid =
             parts.count == 3 && !path.hasPrefix("/")
             && parts.allSatisfy { !$0.isEmpty && $0 != "." && $0 != ".." }
-            && (parts[0] == Substring(objectsFolder) || isWidthFolder(parts[0]))
+            && (parts[0] == Substring(objectsFolder) || parts[0] == Substring(sanitizedFolder)
+                || isWidthFolder(parts[0]))
         guard valid else {
             throw StoreError(
                 code: .invalidArgument, path: path, message: "not an archive path: \(path.prefix(200).debugDescription)"

@@ -128,6 +128,24 @@ enum ManifestSchema {
                     ALTER TABLE rewrite ADD COLUMN context_after BLOB NOT NULL DEFAULT x'';
                     """)
         }
+        migrator.registerMigration("v4") { db in
+            // The sanitized copy of each SVG original (what posts link to, never the original), or why the SVG
+            // cannot be published (then no path): docs/archive-format.md.
+            try db.execute(
+                sql: """
+                    CREATE TABLE sanitized_svg (
+                        object_sha256 TEXT    NOT NULL PRIMARY KEY REFERENCES object(sha256) ON DELETE CASCADE,
+                        sha256        TEXT    CHECK (sha256 IS NULL OR length(sha256) = 64),
+                        bytes         INTEGER CHECK (bytes IS NULL OR bytes >= 0),
+                        path          TEXT    UNIQUE,
+                        removed       INTEGER NOT NULL DEFAULT 0 CHECK (removed >= 0),
+                        error         TEXT,
+                        created_at    TEXT    NOT NULL,
+                        CHECK ((path IS NULL) = (error IS NOT NULL)),
+                        CHECK ((path IS NULL) = (sha256 IS NULL))
+                    ) WITHOUT ROWID;
+                    """)
+        }
         return migrator
     }
 }

@@ -26,7 +26,7 @@ private func object(_ n: Int, format: ImageFormat = .jpeg, created: Date = t0) t
     @Test func aFreshManifestIsMigratedAndChecksClean() throws {
         let folder = try TemporaryFolder()
         let manifest = try open(folder)
-        #expect(try manifest.appliedMigrations() == ["v1", "v2", "v3"])
+        #expect(try manifest.appliedMigrations() == ["v1", "v2", "v3", "v4"])
         #expect(try manifest.integrityCheck())
         #expect(FileManager.default.fileExists(atPath: folder.url.appendingPathComponent("manifest.sqlite").path))
     }
@@ -38,10 +38,10 @@ private func object(_ n: Int, format: ImageFormat = .jpeg, created: Date = t0) t
             url: "https://a.example/1.jpg", errorClass: "http-4xx", message: "404", httpStatus: 404, attempts: 1, at: t0
         )
         let second = try open(folder)  // while the first is open, as a second process would
-        #expect(try second.appliedMigrations() == ["v1", "v2", "v3"])
+        #expect(try second.appliedMigrations() == ["v1", "v2", "v3", "v4"])
         try first.close()
         let third = try open(folder)
-        #expect(try third.appliedMigrations() == ["v1", "v2", "v3"])
+        #expect(try third.appliedMigrations() == ["v1", "v2", "v3", "v4"])
         #expect(try third.urlRecord("https://a.example/1.jpg")?.errorClass == "http-4xx")
     }
 
@@ -52,7 +52,7 @@ private func object(_ n: Int, format: ImageFormat = .jpeg, created: Date = t0) t
             for _ in 0..<6 {
                 group.addTask { try Manifest(layout: layout).appliedMigrations() }
             }
-            for try await migrations in group { #expect(migrations == ["v1", "v2", "v3"]) }
+            for try await migrations in group { #expect(migrations == ["v1", "v2", "v3", "v4"]) }
         }
     }
 
@@ -275,6 +275,43 @@ private func object(_ n: Int, format: ImageFormat = .jpeg, created: Date = t0) t
         orphan.objectSHA256 = digest(10)
         orphan.path = try ArchiveLayout.thumbnailPath(sha256: digest(10), width: 320, format: .jpeg)
         #expect(throws: StoreError.self) { try manifest.recordThumbnail(orphan) }
+        #expect(try manifest.integrityCheck())
+    }
+
+    @Test func sanitizedSVGsRoundTripWithACopyOrARefusal() throws {
+        let folder = try TemporaryFolder()
+        let manifest = try open(folder)
+        for n in [20, 21] {
+            try manifest.recordFetchSuccess(
+                url: "https://s/\(n).svg", archivedFrom: "https://s/\(n).svg", object: try object(n, format: .svg),
+                httpStatus: 200, etag: nil, lastModified: nil, attempts: 1, at: t0)
+        }
+        let path = try ArchiveLayout.sanitizedSVGPath(sha256: digest(20))
+        #expect(path == "svg/00/\(digest(20)).svg")
+        let copy = SanitizedSVGRecord(
+            objectSHA256: digest(20), sha256: digest(50), bytes: 300, path: path, removed: 2, error: nil,
+            createdAt: at(1))
+        let refusal = SanitizedSVGRecord(
+            objectSHA256: digest(21), sha256: nil, bytes: nil, path: nil, removed: 0, error: "line 1: not closed",
+            createdAt: at(2))
+        try manifest.recordSanitizedSVG(copy)
+        try manifest.recordSanitizedSVG(refusal)
+        #expect(
+            try manifest.sanitizedSVGs(sha256s: [digest(20), digest(21), digest(22)]) == [
+                digest(20): copy, digest(21): refusal,
+            ])
+        #expect(try manifest.sanitizedSVGs() == [copy, refusal])
+        // A copy with an error, a path outside the archive's folders, or an unknown original: refused.
+        var both = copy
+        both.error = "x"
+        #expect(throws: StoreError.self) { try manifest.recordSanitizedSVG(both) }
+        var outside = copy
+        outside.path = "../svg/x.svg"
+        #expect(throws: StoreError.self) { try manifest.recordSanitizedSVG(outside) }
+        var orphan = copy
+        orphan.objectSHA256 = digest(23)
+        orphan.path = try ArchiveLayout.sanitizedSVGPath(sha256: digest(23))
+        #expect(throws: StoreError.self) { try manifest.recordSanitizedSVG(orphan) }
         #expect(try manifest.integrityCheck())
     }
 

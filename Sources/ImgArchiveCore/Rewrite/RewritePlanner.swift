@@ -4,6 +4,8 @@ public enum ArchivedAsset: Sendable, Hashable {
     case archived(original: String, thumbnails: [Int: String])
     /// Archived once, but the file is not in the archive any more.
     case missingFile(String)
+    /// Archived, but not to be linked: an SVG with no sanitized copy, and why (`SVGSanitizer`).
+    case unpublishable(String)
     /// The last fetch failed.
     case failed(errorClass: String, message: String)
     /// Never fetched.
@@ -16,7 +18,7 @@ public struct LeftRemote: Sendable, Hashable {
     public var reference: ImageReference
     /// Why, and what to do.
     public var reason: String
-    /// A short class for summaries: `not-fetched`, `failed`, `missing-file`.
+    /// A short class for summaries: `not-fetched`, `failed`, `missing-file`, `unsafe-svg`.
     public var kind: String
 }
 
@@ -62,6 +64,8 @@ public struct RewritePlan: Sendable, Hashable {
                         reference: reference,
                         reason: "archived, but \(path) is missing from the archive; run imgarchive verify --repair",
                         kind: "missing-file"))
+            case .unpublishable(let reason):
+                leftRemote.append(LeftRemote(reference: reference, reason: reason, kind: "unsafe-svg"))
             case .failed(let errorClass, let message):
                 leftRemote.append(
                     LeftRemote(reference: reference, reason: "fetch failed (\(errorClass)): \(message)", kind: "failed")
