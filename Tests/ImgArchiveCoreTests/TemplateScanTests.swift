@@ -24,6 +24,13 @@ let templateCases: [ScanCase] = [
             .init(kind: tpl, url: "https://x.test/photo?id=7"), .init(kind: tpl, url: "https://x.test/big.png"),
         ]),
     ScanCase(
+        name: "hugo figure width goes to src, not to the full-size link",
+        input: "{{< figure link=\"https://x.test/full.jpg\" src=\"https://x.test/small.jpg\" width=\"320\" >}}",
+        expected: [
+            .init(kind: tpl, url: "https://x.test/full.jpg"),
+            .init(kind: tpl, url: "https://x.test/small.jpg", width: 320),
+        ]),
+    ScanCase(
         name: "hugo figure, link to a page is not an image",
         input: "{{< figure src=\"https://x.test/a.jpg\" link=\"https://x.test/post/\" >}}",
         expected: [.init(kind: tpl, url: "https://x.test/a.jpg")]),

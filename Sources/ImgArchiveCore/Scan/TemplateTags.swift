@@ -123,7 +123,7 @@ struct TemplateTags {
 
     /// The references among `parameters`: those `configured` by name (positional ones are named `0`, `1`, …)
     /// or `forced` by the tag's grammar, whatever their value; any other whose value is a remote image URL. The
-    /// width is a `width` parameter's, else `hint`'s.
+    /// width is a `width` parameter's, else `hint`'s; it goes to the named images, or to all when none is named.
     private func references(
         _ parameters: ArraySlice<Parameter>, configured: Set<String>, forced: Set<Int> = [],
         hint: SizeHint = SizeHint()
@@ -142,15 +142,18 @@ struct TemplateTags {
             if key == "width", let w = HTMLReader.pixels(b.string(parameter.value)) { hint.width = w }
             if key == "height", let h = HTMLReader.pixels(b.string(parameter.value)) { hint.height = h }
         }
+        // The size belongs to the tag's image: when the tag names its image parameters, other image URLs in it
+        // (a figure's `link` to the full size) are shown at no size the tag says.
+        let named = zip(parameters.indices, keys).map { forced.contains($0) || configured.contains($1) }
+        let anyNamed = named.contains(true)
         var found: [RawReference] = []
-        for (k, key) in zip(parameters.indices, keys) {
-            let sure = forced.contains(k) || configured.contains(key)
+        for (k, sure) in zip(parameters.indices, named) {
             for item in items(parameters[k].value) {
                 guard sure || isRemoteImage(item) else { continue }
                 found.append(
                     RawReference(
                         kind: .template, span: item, pieces: [item], wrapped: false, backslashEscapes: false,
-                        entities: false, hint: hint))
+                        entities: false, hint: sure || !anyNamed ? hint : SizeHint()))
             }
         }
         return found
