@@ -113,6 +113,10 @@ let templateCases: [ScanCase] = [
         input: "{% include image.html url=\"{{ site.url }}/a.png\" %}",
         expected: [.init(kind: tpl, url: "{{ site.url }}/a.png", remote: false)]),
     ScanCase(
+        name: "jekyll include passing a variable is no image, a bare path is",
+        input: "{% include image.html url=page.image %} {% include image.html file=/img/a.png %}",
+        expected: [.init(kind: tpl, url: "/img/a.png", remote: false)]),
+    ScanCase(
         name: "picture tag with a preset and a media source",
         input: "{% picture gallery https://x.test/pic mobile: https://x.test/pic-m.jpg --alt A picture %}",
         expected: [.init(kind: tpl, url: "https://x.test/pic"), .init(kind: tpl, url: "https://x.test/pic-m.jpg")]),

@@ -78,7 +78,8 @@ struct TemplateTags {
         if Self.logicTags.contains(name) { return [] }
         if name == "include" || name == "include_relative" {
             guard let file = rest.first, file.name == nil, !file.value.isEmpty else { return [] }
-            return references(rest.dropFirst(), configured: templates[b.string(file.value)] ?? [])
+            return references(
+                rest.dropFirst(), configured: templates[b.string(file.value)] ?? [], bareIsVariable: true)
         }
         var forced: Set<Int> = []
         var hint = SizeHint()
@@ -124,9 +125,10 @@ struct TemplateTags {
     /// The references among `parameters`: those `configured` by name (positional ones are named `0`, `1`, …)
     /// or `forced` by the tag's grammar, whatever their value; any other whose value is a remote image URL. The
     /// width is a `width` parameter's, else `hint`'s; it goes to the named images, or to all when none is named.
+    /// With `bareIsVariable`, an unquoted value without a `/` is a variable's name, not an image.
     private func references(
         _ parameters: ArraySlice<Parameter>, configured: Set<String>, forced: Set<Int> = [],
-        hint: SizeHint = SizeHint()
+        hint: SizeHint = SizeHint(), bareIsVariable: Bool = false
     ) -> [RawReference] {
         var hint = hint
         var keys: [String] = []
@@ -144,7 +146,13 @@ struct TemplateTags {
         }
         // The size belongs to the tag's image: when the tag names its image parameters, other image URLs in it
         // (a figure's `link` to the full size) are shown at no size the tag says.
-        let named = zip(parameters.indices, keys).map { forced.contains($0) || configured.contains($1) }
+        // In a Jekyll include, `url=page.image` passes a variable, not a path.
+        func isVariable(_ p: Parameter) -> Bool {
+            bareIsVariable && !p.quoted && !b.base[p.value].contains(ASCII.slash)
+        }
+        let named = zip(parameters.indices, keys).map { k, key in
+            forced.contains(k) || (configured.contains(key) && !isVariable(parameters[k]))
+        }
         let anyNamed = named.contains(true)
         var found: [RawReference] = []
         for (k, sure) in zip(parameters.indices, named) {
