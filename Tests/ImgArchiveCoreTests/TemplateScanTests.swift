@@ -74,6 +74,11 @@ let templateCases: [ScanCase] = [
         input: "{{< pic url=\"https://pbs.twimg.com/media/EaBcD?format=jpg&name=large\" >}}",
         expected: [.init(kind: tpl, url: "https://pbs.twimg.com/media/EaBcD?format=jpg&name=large", width: 2048)]),
     ScanCase(
+        name: "hugo braces in a caption, and a shortcode that meets another's opener",
+        input:
+            "{{< figure src=\"https://x.test/a.jpg\" caption=\"{{ b }}\" >}}\n{{< figure src=\"https://x.test/no.jpg\" {{< figure src=\"https://x.test/c.jpg\" >}}",
+        expected: [.init(kind: tpl, url: "https://x.test/a.jpg"), .init(kind: tpl, url: "https://x.test/c.jpg")]),
+    ScanCase(
         name: "hugo unclosed shortcode is text, the image after it is found",
         input: "{{< figure src=\"https://x.test/a.jpg\"\n\n![b](https://x.test/b.jpg)",
         expected: [.init(kind: .markdownInline, url: "https://x.test/b.jpg")]),

@@ -7,8 +7,8 @@
 /// `asset_img`; a `picture` path that is a URL), or, for any tag at all, when its value is a remote URL with an
 /// image sign (`CDNRules.isImageURL`). A reference's span is the value's bytes inside its quotes.
 ///
-/// Linear time: a Hugo tag may not contain `{{` and a Liquid tag may not contain `{%` (not even in quotes), so
-/// the text read for the tags of one family never overlaps, whether they close or not.
+/// Linear time: a Hugo tag may not contain `{{<` or `{{%` and a Liquid tag may not contain `{%` (not even in
+/// quotes), so the text read for the tags of one family never overlaps, whether they close or not.
 struct TemplateTags {
     let b: ByteView
     let templates: [String: Set<String>]
@@ -227,7 +227,9 @@ struct TemplateTags {
     private func opener(at i: Int, end e: Int, family: Family) -> Bool {
         guard i + 1 < e, b[i] == ASCII.openBrace else { return false }
         switch family {
-        case .hugo: return b[i + 1] == ASCII.openBrace
+        case .hugo:
+            return i + 2 < e && b[i + 1] == ASCII.openBrace
+                && (b[i + 2] == ASCII.lessThan || b[i + 2] == ASCII.percent)
         case .liquid: return b[i + 1] == ASCII.percent
         }
     }
