@@ -27,7 +27,7 @@ import Testing
         }
     }
 
-    /// A Jekyll site: posts with inline, wrapped, reference, `<img>`/srcset, front-matter and CSS images, CRLF
+    /// A Jekyll site: posts with inline, wrapped, reference, `<img>`/srcset, front-matter, CSS and include images, CRLF
     /// line endings, a BOM, invalid UTF-8, code that must stay, and one image the server does not have.
     static func makeSite(extraPosts: [String: [UInt8]] = [:]) async throws -> Site {
         var routes: [String: @Sendable (HTTPRequest) async -> HTTPResponse] = [:]
@@ -63,6 +63,8 @@ import Testing
                 ![a photo](\(cdn("/img/e.jpg")))
                 ```
 
+                {% include image.html url="\(cdn("/img/f.jpg"))" alt="A figure" %}
+
                 [map]: <\(cdn("/img/p.png"))> 'Route'
 
                 """.utf8),
@@ -84,6 +86,7 @@ import Testing
         for (k, v) in extraPosts { posts[k] = v }
         try folder.write("_config.yml", "title: Fixture\nbaseurl: \"/blog\"\n")
         try folder.write("_layouts/default.html", "<html><body>{{ content }}</body></html>\n")
+        try folder.write("_includes/image.html", "<img src=\"{{ include.url }}\" alt=\"{{ include.alt }}\">\n")
         for (path, bytes) in posts {
             try folder.write(path, "")
             try Data(bytes).write(to: URL(fileURLWithPath: folder.path + "/" + path))
@@ -127,6 +130,7 @@ import Testing
         #expect(inline.contains("'   # a comment stays"))
         #expect(inline.contains("![The lake](/blog/archive/w550/"), "the wrapped URL is one line again")
         #expect(inline.contains(".jpg \"Hills at dusk\")  \n"), "titles and trailing spaces stay")
+        #expect(inline.contains("{% include image.html url=\"/blog/archive/objects/"), "the include's URL is local")
         let gallery = String(decoding: try site.bytes("_posts/2020-07-01-gallery.html"), as: UTF8.self)
         #expect(gallery.contains(".jpg 1x, /blog/archive/objects/"), "each srcset candidate keeps its descriptor")
         #expect(gallery.contains("alt=\"a &amp; b\""))
@@ -319,7 +323,11 @@ import Testing
                 checked += 1
             }
         }
-        #expect(checked >= 6, "the built pages show the archived images")
+        #expect(checked >= 7, "the built pages show the archived images")
+        let pages = site.folder.files(under: "_site").filter { $0.hasSuffix(".html") }
+        let included = try pages.map { try String(contentsOfFile: path + "/_site/" + $0, encoding: .utf8) }
+            .first { $0.contains("alt=\"A figure\"") }
+        #expect(included?.contains("<img src=\"/blog/archive/objects/") == true, "the include shows the archived image")
     }
 
     static let jekyll: String? = ["/usr/bin/jekyll", "/usr/local/bin/jekyll"].first {

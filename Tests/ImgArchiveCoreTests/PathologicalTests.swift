@@ -53,13 +53,23 @@ let pathologicalCases: [PathologicalCase] = [
     PathologicalCase(name: "srcset with many commas") {
         repeated(",", toBytes: $0, prefix: "<img srcset=\"", suffix: "\">")
     },
+    PathologicalCase(name: "unclosed shortcodes") { repeated("{{< figure src=\"https://x.test/a.jpg\" ", toBytes: $0) },
+    PathologicalCase(name: "unclosed shortcode quotes") { repeated("{{< a \"{{% b '`", toBytes: $0) },
+    PathologicalCase(name: "unclosed liquid tags") { repeated("{% img left https://x.test/a.jpg 'x ", toBytes: $0) },
+    PathologicalCase(name: "unclosed escaped shortcodes") { repeated("{{</* figure */ >}", toBytes: $0) },
+    PathologicalCase(name: "a shortcode with many parameters") {
+        repeated("p=\"https://x.test/a.jpg\" ", toBytes: $0, prefix: "{{< figure width=\"5\" ", suffix: ">}}")
+    },
+    PathologicalCase(name: "an unclosed include with many parameters") {
+        repeated("url=https://x.test/a.jpg ", toBytes: $0, prefix: "{% include image.html ")
+    },
     PathologicalCase(name: "random bytes") { n in
         var g = SplitMix(seed: 42)
         return (0..<n).map { _ in UInt8(truncatingIfNeeded: g.next()) }
     },
     PathologicalCase(name: "random Markdown punctuation") { n in
         var g = SplitMix(seed: 7)
-        let alphabet = Array("![]()<>`\"' \n{}%-:=/ah".utf8)
+        let alphabet = Array("![]()<>`\"' \n{}%-:=/ah*".utf8)
         return (0..<n).map { _ in alphabet[Int(g.next() % UInt64(alphabet.count))] }
     },
 ]

@@ -62,6 +62,8 @@ public struct ConfigFile: Sendable {
     public var siteURL: String?
     /// Front-matter fields that hold images.
     public var frontMatterFields: [String]?
+    /// Template tags and their image parameters, over the defaults (a name given here replaces its default list).
+    public var templates: [String: Set<String>] = [:]
     /// Extra CDN rules, tried before the built-in ones.
     public var cdnRules: [CDNRule] = []
     /// Request headers per host.
@@ -95,6 +97,7 @@ public struct ConfigFile: Sendable {
     /// The keys this file may hold, with what each takes (for error messages).
     public static let keys: [(String, String)] = [
         ("archive", "a folder"), ("site-url", "a URL"), ("front-matter-fields", "a list of field names"),
+        ("templates", "a mapping of shortcode, tag or include names to their image parameters"),
         ("cdn-rules", "a list of rules (docs/cdn-rules.md)"), ("hosts", "a mapping of host patterns to headers"),
         ("jobs", "a whole number from 1 to 256"), ("per-host", "a whole number from 1 to 64"),
         ("retries", "a whole number from 0 to 20"), ("timeout", "seconds, from 1 to 3600"),
@@ -150,6 +153,7 @@ public struct ConfigFile: Sendable {
             case "archive": config.archive = try reader.string()
             case "site-url": config.siteURL = try reader.string()
             case "front-matter-fields": config.frontMatterFields = try reader.strings()
+            case "templates": config.templates = try reader.templates()
             case "cdn-rules":
                 do {
                     config.cdnRules = try CDNRules.decodeRules(yaml: text)
@@ -195,7 +199,8 @@ public struct ConfigFile: Sendable {
     public var scanOptions: ScanOptions {
         ScanOptions(
             frontMatterFields: frontMatterFields ?? ScanOptions.defaultFrontMatterFields,
-            cdnRules: cdnRules.isEmpty ? .builtIn : CDNRules.builtIn.adding(userRules: cdnRules))
+            cdnRules: cdnRules.isEmpty ? .builtIn : CDNRules.builtIn.adding(userRules: cdnRules),
+            templates: ScanOptions.defaultTemplates.merging(templates) { _, configured in configured })
     }
 
     /// Levenshtein distance, for "did you mean".
@@ -294,6 +299,49 @@ private struct ValueReader {
             throw fail("a duration such as 30d, 12h or 90m")
         }
         return d
+    }
+
+    /// `templates:` maps tag names to the parameters that hold images: `figure: [src]`, `gallery: images`,
+    /// `img: [0]` (positional parameters are numbered from 0), `image.html: [url]` for a Jekyll include.
+    func templates() throws(ConfigFileError) -> [String: Set<String>] {
+        guard case .mapping(let mapping) = node else {
+            throw fail("a mapping of shortcode, tag or include names to their image parameters, such as {img: [src]}")
+        }
+        var out: [String: Set<String>] = [:]
+        for (nameNode, parameters) in mapping {
+            guard let name = nameNode.scalar?.string, !name.isEmpty,
+                !name.contains(where: { $0.isWhitespace || "{}%<>\"'".contains($0) })
+            else {
+                throw ConfigFileError(
+                    path: path, line: nameNode.mark?.line,
+                    message: "templates: '\(nameNode.string ?? "")' is not a tag name; write the name as in the post, "
+                        + "such as figure, img or image.html")
+            }
+            let list: [Node]
+            switch parameters {
+            case .scalar: list = [parameters]
+            case .sequence(let items): list = Array(items)
+            default:
+                throw ConfigFileError(
+                    path: path, line: parameters.mark?.line,
+                    message:
+                        "templates: '\(name)' must list its image parameters, such as \(name): [src] or \(name): [0]")
+            }
+            var names: Set<String> = []
+            for item in list {
+                guard let parameter = item.scalar?.string, !parameter.isEmpty,
+                    !parameter.contains(where: { $0.isWhitespace || $0 == "=" || $0 == "\"" || $0 == "'" })
+                else {
+                    throw ConfigFileError(
+                        path: path, line: item.mark?.line,
+                        message: "templates: '\(name)' has a bad parameter name '\(item.string ?? "a list")'; "
+                            + "write a name such as src, or a position such as 0")
+                }
+                names.insert(parameter)
+            }
+            out[name] = names
+        }
+        return out
     }
 
     /// `hosts:` maps host patterns to `referer`, `user-agent` and a `headers` mapping.

@@ -8,6 +8,8 @@ public struct ImageReference: Sendable, Hashable, Codable {
         case htmlSrcset = "html-srcset"
         case frontMatter = "front-matter"
         case cssURL = "css-url"
+        /// A parameter of a Hugo shortcode, a Hexo or Liquid tag, or a Jekyll include.
+        case template = "template"
     }
 
     /// The syntax the reference was found in.

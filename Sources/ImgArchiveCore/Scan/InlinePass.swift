@@ -28,16 +28,18 @@ struct InlinePass {
     let definitions: [String: Destination]
     private let parser: DestinationParser
     private let html: HTMLReader
+    private let templates: TemplateTags
     private(set) var found: [RawReference] = []
     /// Labels of reference definitions used by an image, with the first usage's size hint.
     private(set) var usedLabels: [String: SizeHint] = [:]
     private(set) var usedLabelOrder: [String] = []
 
-    init(b: ByteView, definitions: [String: Destination]) {
+    init(b: ByteView, definitions: [String: Destination], templates: TemplateTags) {
         self.b = b
         self.definitions = definitions
         self.parser = DestinationParser(b: b)
         self.html = HTMLReader(b: b)
+        self.templates = templates
     }
 
     mutating func scan(_ chunk: Chunk) {
@@ -97,6 +99,14 @@ struct InlinePass {
             case ASCII.lessThan:
                 p = lessThan(at: p, end: e, markdown: true)
                 while nextCode < codeSpans.count, codeSpans[nextCode].upperBound <= p { nextCode += 1 }
+            case ASCII.openBrace:
+                guard let (references, after) = templates.tag(at: p, end: e) else {
+                    p += 1
+                    continue
+                }
+                found.append(contentsOf: references)
+                p = after
+                while nextCode < codeSpans.count, codeSpans[nextCode].upperBound <= p { nextCode += 1 }
             default:
                 // Plain text: skip to the next byte the switch handles, or to the next code span.
                 let limit = nextCode < codeSpans.count ? min(e, codeSpans[nextCode].lowerBound) : e
@@ -111,7 +121,7 @@ struct InlinePass {
     @inline(__always)
     private static func startsSomething(_ c: UInt8) -> Bool {
         c == ASCII.backslash || c == ASCII.bang || c == ASCII.openBracket || c == ASCII.closeBracket
-            || c == ASCII.lessThan
+            || c == ASCII.lessThan || c == ASCII.openBrace
     }
 
     /// At a `]` that closes `opener`: an image or a link, inline or by reference. Returns where to go on, or nil

@@ -4,6 +4,10 @@ public struct ScanOptions: Sendable {
     public var frontMatterFields: [String]
     /// The rules that map CDN resize URLs to their originals and widths.
     public var cdnRules: CDNRules
+    /// Template tags by name (a Hugo shortcode, a Liquid tag, a Jekyll include file such as `image.html`) and the
+    /// parameters of each that hold images (positional ones are named `0`, `1`, ...). Any parameter of any tag
+    /// whose value is a remote image URL is found without being named here.
+    public var templates: [String: Set<String>]
 
     /// The front-matter image fields of the common Jekyll, Hexo and Hugo themes.
     public static let defaultFrontMatterFields = [
@@ -11,10 +15,21 @@ public struct ScanOptions: Sendable {
         "featured_image", "og_image", "index_img", "photos", "header.image", "header.teaser", "header.overlay_image",
     ]
 
+    /// Hugo's `figure`, jekyll-responsive-image's `responsive_image` and the common Jekyll image includes.
+    public static let defaultTemplates: [String: Set<String>] = [
+        "figure": ["src"], "responsive_image": ["path"],
+        "image.html": ["url", "src", "file", "image"], "figure.html": ["url", "src", "file", "image"],
+        "img.html": ["url", "src", "file", "image"],
+    ]
+
     /// Creates options; the defaults suit Jekyll, Hexo and Hugo sites.
-    public init(frontMatterFields: [String] = ScanOptions.defaultFrontMatterFields, cdnRules: CDNRules = .builtIn) {
+    public init(
+        frontMatterFields: [String] = ScanOptions.defaultFrontMatterFields, cdnRules: CDNRules = .builtIn,
+        templates: [String: Set<String>] = ScanOptions.defaultTemplates
+    ) {
         self.frontMatterFields = frontMatterFields
         self.cdnRules = cdnRules
+        self.templates = templates
     }
 }
 
@@ -39,7 +54,8 @@ public struct PostScanner: Sendable {
                 b, lines: lines, contentStart: contentStart, fields: options.frontMatterFields)
             var blocks = BlockPass(b: b, lines: lines)
             if frontMatter.bodyStart < b.count { blocks.run(from: frontMatter.bodyStart) }
-            var inline = InlinePass(b: b, definitions: blocks.definitions)
+            let templates = TemplateTags(b: b, templates: options.templates, cdnRules: options.cdnRules)
+            var inline = InlinePass(b: b, definitions: blocks.definitions, templates: templates)
             for chunk in blocks.chunks { inline.scan(chunk) }
             var raw = frontMatter.references + inline.found
             for label in inline.usedLabelOrder {
@@ -53,15 +69,26 @@ public struct PostScanner: Sendable {
             var references: [ImageReference] = []
             references.reserveCapacity(raw.count)
             var lastEnd = -1
+            var column = ColumnCursor()
             for r in raw where r.span.lowerBound >= lastEnd {  // one reference per span
-                references.append(resolve(r, b, lines: lines, contentStart: contentStart))
+                references.append(resolve(r, b, lines: lines, contentStart: contentStart, column: &column))
                 lastEnd = max(r.span.upperBound, r.span.lowerBound + 1)
             }
             return PostScan(references: references, diagnostics: frontMatter.diagnostics)
         }
     }
 
-    private func resolve(_ r: RawReference, _ b: ByteView, lines: LineTable, contentStart: Int) -> ImageReference {
+    /// Where the last column was counted: references come in order, so counting goes on from there and many
+    /// references on one long line cost one pass over it.
+    private struct ColumnCursor {
+        var line = -1
+        var position = 0
+        var column = 1
+    }
+
+    private func resolve(
+        _ r: RawReference, _ b: ByteView, lines: LineTable, contentStart: Int, column cursor: inout ColumnCursor
+    ) -> ImageReference {
         var decoded: [UInt8] = []
         for piece in r.pieces {
             let bytes = b.base[piece]
@@ -86,10 +113,15 @@ public struct PostScanner: Sendable {
         let lineIndex = lines.lineIndex(of: r.span.lowerBound)
         var i = lineIndex == 0 ? contentStart : lines.starts[lineIndex]
         var column = 1
+        if cursor.line == lineIndex, cursor.position <= r.span.lowerBound, cursor.position >= i {
+            i = cursor.position
+            column = cursor.column
+        }
         while i < r.span.lowerBound {
             if b[i] & 0xC0 != 0x80 { column += 1 }
             i += 1
         }
+        cursor = ColumnCursor(line: lineIndex, position: i, column: column)
         return ImageReference(
             kind: r.kind, range: r.span, line: lineIndex + 1, column: column, written: b.string(r.span),
             url: resolved.url, origin: origin, width: width, height: height, wrapped: r.wrapped,
