@@ -4,6 +4,9 @@ public struct ScanOptions: Sendable {
     public var frontMatterFields: [String]
     /// The rules that map CDN resize URLs to their originals and widths.
     public var cdnRules: CDNRules
+    /// Report the targets of links to images (`[![](small)](full)`, `<a href>` around an `<img>`, a link to a
+    /// `.png`) as `link-image` references.
+    public var linkImages: Bool
 
     /// The front-matter image fields of the common Jekyll, Hexo and Hugo themes.
     public static let defaultFrontMatterFields = [
@@ -12,9 +15,13 @@ public struct ScanOptions: Sendable {
     ]
 
     /// Creates options; the defaults suit Jekyll, Hexo and Hugo sites.
-    public init(frontMatterFields: [String] = ScanOptions.defaultFrontMatterFields, cdnRules: CDNRules = .builtIn) {
+    public init(
+        frontMatterFields: [String] = ScanOptions.defaultFrontMatterFields, cdnRules: CDNRules = .builtIn,
+        linkImages: Bool = true
+    ) {
         self.frontMatterFields = frontMatterFields
         self.cdnRules = cdnRules
+        self.linkImages = linkImages
     }
 }
 
@@ -36,7 +43,8 @@ public struct PostScanner: Sendable {
             let contentStart = b.matches("\u{FEFF}", at: 0, end: b.count) ? 3 : 0
             let lines = LineTable(b, from: 0)
             let frontMatter = FrontMatter.read(
-                b, lines: lines, contentStart: contentStart, fields: options.frontMatterFields)
+                b, lines: lines, contentStart: contentStart, fields: options.frontMatterFields,
+                rules: options.cdnRules)
             var blocks = BlockPass(b: b, lines: lines)
             if frontMatter.bodyStart < b.count { blocks.run(from: frontMatter.bodyStart) }
             var inline = InlinePass(b: b, definitions: blocks.definitions)
