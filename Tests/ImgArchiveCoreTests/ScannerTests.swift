@@ -78,7 +78,9 @@ let positiveCases: [ScanCase] = [
         expected: [.init(kind: img, url: "http://x.test/a.png")]),
     ScanCase(
         name: "image inside a link (badge)", input: "[![b](http://x.test/badge.svg)](http://x.test/page)",
-        expected: [.init(kind: img, url: "http://x.test/badge.svg")]),
+        expected: [
+            .init(kind: img, url: "http://x.test/badge.svg"), .init(kind: .linkImage, url: "http://x.test/page"),
+        ]),
     ScanCase(
         name: "full reference, labels case-insensitive",
         input: "![a][Logo]\n\n[logo]: http://x.test/l.png \"L\"",
@@ -232,8 +234,8 @@ let negativeCases: [ScanCase] = [
     ScanCase(name: "unused definition", input: "[logo]: http://x.test/l.png", expected: []),
     ScanCase(
         name: "link whose destination looks like an image", input: "[text](![](http://x.test/x.png))", expected: []),
-    ScanCase(name: "plain link to an image", input: "[see](http://x.test/a.png)", expected: []),
-    ScanCase(name: "escaped bang makes a link", input: "\\![not](http://x.test/a.png)", expected: []),
+    ScanCase(name: "plain link to a page", input: "[see](http://x.test/a.html)", expected: []),
+    ScanCase(name: "escaped bang makes a link", input: "\\![not](http://x.test/a)", expected: []),
     ScanCase(name: "image reference with no definition", input: "![a][nope]", expected: []),
     ScanCase(name: "autolink", input: "<http://x.test/a.png>", expected: []),
     ScanCase(name: "space in raw destination", input: "![a](http://x.test/a b.png)", expected: []),

@@ -86,6 +86,8 @@ public struct ConfigFile: Sendable {
     public var links: String?
     /// The prefix of links to the archive, as `--archive-url`.
     public var archiveURL: String?
+    /// Whether the targets of links to images are archived (`link-images`, default true).
+    public var linkImages: Bool?
 
     /// The defaults.
     public init() {}
@@ -100,6 +102,7 @@ public struct ConfigFile: Sendable {
         ("connect-to", "a list of HOST:PORT:ADDR:PORT"), ("revalidate-after", "a duration such as 30d or 12h"),
         ("quality", "a whole number from 1 to 100"), ("max-pixels", "a whole number such as 100000000"),
         ("links", "absolute or relative"), ("archive-url", "a URL or path prefix such as /blog/archive"),
+        ("link-images", "true or false"),
     ]
 
     /// Reads `path`.
@@ -173,6 +176,7 @@ public struct ConfigFile: Sendable {
                 }
                 config.links = style
             case "archive-url": config.archiveURL = try reader.string()
+            case "link-images": config.linkImages = try reader.boolean()
             default: break
             }
         }
@@ -183,7 +187,8 @@ public struct ConfigFile: Sendable {
     public var scanOptions: ScanOptions {
         ScanOptions(
             frontMatterFields: frontMatterFields ?? ScanOptions.defaultFrontMatterFields,
-            cdnRules: cdnRules.isEmpty ? .builtIn : CDNRules.builtIn.adding(userRules: cdnRules))
+            cdnRules: cdnRules.isEmpty ? .builtIn : CDNRules.builtIn.adding(userRules: cdnRules),
+            linkImages: linkImages ?? true)
     }
 
     /// Levenshtein distance, for "did you mean".
@@ -261,6 +266,14 @@ private struct ValueReader {
             out.append(s)
         }
         return out
+    }
+
+    func boolean() throws(ConfigFileError) -> Bool {
+        switch node.scalar?.string.lowercased() {
+        case "true", "yes", "on": return true
+        case "false", "no", "off": return false
+        default: throw fail("true or false")
+        }
     }
 
     func integer(in range: ClosedRange<Int>) throws(ConfigFileError) -> Int {

@@ -8,6 +8,9 @@ public struct ImageReference: Sendable, Hashable, Codable {
         case htmlSrcset = "html-srcset"
         case frontMatter = "front-matter"
         case cssURL = "css-url"
+        /// The target of a link to an image (`[![](small)](full)`, `<a href>` around an `<img>`, a link to a
+        /// `.png`): archived as the original, never thumbnailed.
+        case linkImage = "link-image"
     }
 
     /// The syntax the reference was found in.

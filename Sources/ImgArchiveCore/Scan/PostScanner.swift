@@ -47,8 +47,9 @@ public struct PostScanner: Sendable {
                 rules: options.cdnRules)
             var blocks = BlockPass(b: b, lines: lines)
             if frontMatter.bodyStart < b.count { blocks.run(from: frontMatter.bodyStart) }
-            var inline = InlinePass(b: b, definitions: blocks.definitions)
+            var inline = InlinePass(b: b, definitions: blocks.definitions, linkImages: options.linkImages)
             for chunk in blocks.chunks { inline.scan(chunk) }
+            inline.closeAnchor(atEnd: true)
             var raw = frontMatter.references + inline.found
             for label in inline.usedLabelOrder {
                 guard let d = blocks.definitions[label] else { continue }
@@ -57,16 +58,32 @@ public struct PostScanner: Sendable {
                         kind: .markdownReference, span: d.span, pieces: d.pieces, wrapped: d.wrapped,
                         backslashEscapes: true, entities: true, hint: inline.usedLabels[label] ?? SizeHint()))
             }
+            for label in inline.linkLabelOrder where inline.usedLabels[label] == nil {
+                guard let d = blocks.definitions[label] else { continue }
+                raw.append(
+                    RawReference(
+                        kind: .linkImage, span: d.span, pieces: d.pieces, wrapped: d.wrapped, backslashEscapes: true,
+                        entities: true, hint: SizeHint(), needsImageSign: inline.linkLabels[label] != true))
+            }
             raw.sort { $0.span.lowerBound < $1.span.lowerBound }
             var references: [ImageReference] = []
             references.reserveCapacity(raw.count)
             var lastEnd = -1
             for r in raw where r.span.lowerBound >= lastEnd {  // one reference per span
-                references.append(resolve(r, b, lines: lines, contentStart: contentStart))
+                let reference = resolve(r, b, lines: lines, contentStart: contentStart)
+                if r.kind == .linkImage, !isImageLink(reference, needsImageSign: r.needsImageSign) { continue }
+                references.append(reference)
                 lastEnd = max(r.span.upperBound, r.span.lowerBound + 1)
             }
             return PostScan(references: references, diagnostics: frontMatter.diagnostics)
         }
+    }
+
+    /// Whether a link target is an image the post depends on: a URL with an image sign, or a remote link around
+    /// an image (the fetch then asks the server: a page is left alone). A local target needs an image extension.
+    private func isImageLink(_ r: ImageReference, needsImageSign: Bool) -> Bool {
+        guard r.remote else { return ImageSign.hasImageExtension(r.url) }
+        return !needsImageSign || ImageSign.isImageURL(r.url, rules: options.cdnRules)
     }
 
     private func resolve(_ r: RawReference, _ b: ByteView, lines: LineTable, contentStart: Int) -> ImageReference {
@@ -86,7 +103,7 @@ public struct PostScanner: Sendable {
         if resolved.remote {
             let cdn = options.cdnRules.resolve(resolved.url)
             origin = cdn.origin
-            if width == nil {
+            if width == nil, r.kind != .linkImage {  // a link target is shown full size: no thumbnail
                 width = cdn.width
                 height = height ?? cdn.height
             }
