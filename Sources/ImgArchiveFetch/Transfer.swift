@@ -219,8 +219,13 @@ final class Transfer {
         }
         guard let format = ImageFormat.sniff(body.prefix) else {
             let type = contentType ?? "no Content-Type"
-            return fail(
+            var outcome = fail(
                 .notAnImage, "the body is not an image (\(type)); the host may block hotlinks or the image moved")
+            if case .failure(var error, let retriable, let retryAfter) = outcome {
+                error.contentType = contentType
+                outcome = .failure(error, retriable: retriable, retryAfter: retryAfter)
+            }
+            return outcome
         }
         // With no Content-Length, no chunked encoding and no HTTP/2 framing, the body ends where the server
         // closed the connection, and only the image's own end tells a cut-short body from a whole one.

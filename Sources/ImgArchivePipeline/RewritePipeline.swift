@@ -416,6 +416,10 @@ private struct Catalog {
                     errorClass: record.errorClass ?? "other", message: record.errorMessage ?? "no message recorded")
             }
         }
+        let links = posts.flatMap { $0.references.filter { $0.remote && $0.kind == .linkImage }.map(\.url) }
+        if !links.isEmpty {
+            for url in try manifest.linkPages(links).keys where assets[url] == nil { assets[url] = .notAnImage }
+        }
     }
 
     func asset(_ url: String) -> ArchivedAsset { assets[url] ?? .notFetched }
