@@ -361,17 +361,28 @@ private final class Runner: Sendable {
         }
         let error = lastError ?? FetchError(code: .other, url: item.url, attempts: 0, message: "nothing was tried")
         // A link target that answers with a page (no image/* type) is a link to a page: left alone, remembered.
-        if item.linkOnly, need.reason != .revalidate, error.code == .notAnImage,
-            error.contentType?.lowercased().hasPrefix("image/") != true
-        {
-            outcome.status = .notAnImageLink
-            outcome.httpStatus = error.httpStatus
-            outcome.message = "a link to a page (\(error.contentType ?? "no Content-Type")), not an image: left alone"
-            advance(failed: false, bytes: 0)
-            return (
-                outcome,
-                .linkPage(url: item.url, httpStatus: error.httpStatus, contentType: error.contentType, at: Date())
-            )
+        // One with no image sign is only a guess: a 4xx is remembered the same way, and any other failure is
+        // no failure either (it is asked again next run).
+        if item.linkOnly, need.reason != .revalidate {
+            let page =
+                error.code == .notAnImage && error.contentType?.lowercased().hasPrefix("image/") != true
+            let unsigned = FetchPlanning.isUnsignedLink(url: item.url, origin: item.origin)
+            if page || unsigned {
+                outcome.status = .notAnImageLink
+                outcome.httpStatus = error.httpStatus
+                advance(failed: false, bytes: 0)
+                guard page || error.code == .http4xx else {
+                    outcome.message =
+                        "a link not known as an image could not be checked (\(error.code.name)): left alone"
+                    return (outcome, nil)
+                }
+                outcome.message =
+                    "a link to a page (\(error.contentType ?? "HTTP \(error.httpStatus ?? 0)")): left alone"
+                return (
+                    outcome,
+                    .linkPage(url: item.url, httpStatus: error.httpStatus, contentType: error.contentType, at: Date())
+                )
+            }
         }
         outcome.errorClass = error.code.name
         outcome.httpStatus = error.httpStatus

@@ -96,7 +96,8 @@ public struct StatusReport: Sendable {
             for reference in references
             where
                 !(reference.kind == ImageReference.Kind.linkImage.rawValue && urls[reference.url] == nil
-                && pages[reference.url] != nil)
+                && (pages[reference.url] != nil
+                    || FetchPlanning.isUnsignedLink(url: reference.url, origin: reference.origin)))
             {
                 let url = reference.url
                 var e = entry(

@@ -240,6 +240,9 @@ public final class Manifest: Sendable {
                                 checked_at = excluded.checked_at
                             """
                     ).execute(arguments: [url, httpStatus, contentType, date])
+                    // A page is no failure: an earlier failure of the same link is forgotten.
+                    try db.cachedStatement(sql: "DELETE FROM url WHERE url = ? AND status = 'failed'")
+                        .execute(arguments: [url])
                 }
             }
         }

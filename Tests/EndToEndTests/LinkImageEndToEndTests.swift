@@ -16,6 +16,8 @@ import Testing
             "/full.jpg": { _ in reply(200, ["Content-Type": "image/jpeg"], full) },
             "/photo/1": { _ in reply(200, ["Content-Type": "image/png"], photo) },
             "/page": { _ in reply(200, ["Content-Type": "text/html"], Array("<html>a page</html>".utf8)) },
+            "/gone": { _ in reply(404, ["Content-Type": "text/html"], Array("not found".utf8)) },
+            "/busy": { _ in reply(503, [:], Array("busy".utf8)) },
         ])
         defer { Task { await server.stop() } }
         let folder = try TemporaryFolder()
@@ -27,6 +29,8 @@ import Testing
             [![to a page](\(Self.url("/small.jpg")))](\(Self.url("/page")))
 
             <a href="\(Self.url("/photo/1"))"><img src="\(Self.url("/small.jpg"))" width="40"></a>
+
+            [![dead link](\(Self.url("/small.jpg")))](\(Self.url("/gone"))) [![busy](\(Self.url("/small.jpg")))](\(Self.url("/busy")))
 
             """
         let postPath = folder.path + "/_posts/2024-01-01-a.md"
@@ -44,6 +48,7 @@ import Testing
         #expect(post.contains("<img src=\"/archive/w40/"), "the image itself is still thumbnailed: \(post)")
         #expect(!post.contains("/w400/") && !post.contains("/w300/"))
         #expect(server.hitCount("/page") == 1)
+        #expect(post.contains("](\(Self.url("/gone")))") && post.contains("](\(Self.url("/busy")))"))
 
         let status = try await runImgarchive(["status", "--format", "json"], in: folder.path)
         #expect(status.status == 0, "\(status.stdout)")
@@ -55,6 +60,8 @@ import Testing
         #expect(second.status == 0)
         #expect(second.stdout.isEmpty, "\(second.stdout)")
         #expect(server.hitCount("/page") == 1, "a known page is not fetched every run")
+        #expect(server.hitCount("/gone") == 1, "nor a link without an image sign that answered 404")
+        #expect(server.hitCount("/busy") == 2, "one that could not be checked is asked again")
 
         let revert = try await runImgarchive(["rewrite", "--revert"], in: folder.path)
         #expect(revert.status == 0, "\(revert.stdout) \(revert.stderr)")

@@ -38,6 +38,12 @@ public struct FetchItem: Sendable, Hashable {
 
 /// The fetch pipeline's decisions, apart from any I/O.
 public enum FetchPlanning {
+    /// Whether a link target has no image sign (no image extension, no CDN origin): only the server's answer
+    /// says whether it is an image, so a page or a 4xx is no failure, and neither is an answer that never came.
+    public static func isUnsignedLink(url: String, origin: String?) -> Bool {
+        (origin == nil || origin == url) && !ImageSign.hasImageExtension(url)
+    }
+
     /// The URLs to try for an item, in order: the original first, then the URL as written.
     public static func candidates(for item: FetchItem) -> [String] {
         item.origin == item.url ? [item.url] : [item.origin, item.url]
