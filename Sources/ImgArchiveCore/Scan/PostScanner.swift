@@ -70,8 +70,7 @@ public struct PostScanner: Sendable {
             references.reserveCapacity(raw.count)
             var lastEnd = -1
             for r in raw where r.span.lowerBound >= lastEnd {  // one reference per span
-                let reference = resolve(r, b, lines: lines, contentStart: contentStart)
-                if r.kind == .linkImage, !isImageLink(reference, needsImageSign: r.needsImageSign) { continue }
+                guard let reference = resolve(r, b, lines: lines, contentStart: contentStart) else { continue }
                 references.append(reference)
                 lastEnd = max(r.span.upperBound, r.span.lowerBound + 1)
             }
@@ -81,12 +80,14 @@ public struct PostScanner: Sendable {
 
     /// Whether a link target is an image the post depends on: a URL with an image sign, or a remote link around
     /// an image (the fetch then asks the server: a page is left alone). A local target needs an image extension.
-    private func isImageLink(_ r: ImageReference, needsImageSign: Bool) -> Bool {
+    private func isImageLink(_ r: URLText.Resolved, needsImageSign: Bool) -> Bool {
         guard r.remote else { return ImageSign.hasImageExtension(r.url) }
         return !needsImageSign || ImageSign.isImageURL(r.url, rules: options.cdnRules)
     }
 
-    private func resolve(_ r: RawReference, _ b: ByteView, lines: LineTable, contentStart: Int) -> ImageReference {
+    /// The reference `r` makes, or nil for a link target that is no image link (decided before the costlier
+    /// work: most links in a post are links to pages).
+    private func resolve(_ r: RawReference, _ b: ByteView, lines: LineTable, contentStart: Int) -> ImageReference? {
         var decoded: [UInt8] = []
         for piece in r.pieces {
             let bytes = b.base[piece]
@@ -97,6 +98,7 @@ public struct PostScanner: Sendable {
             }
         }
         let resolved = URLText.resolve(decoded)
+        if r.kind == .linkImage, !isImageLink(resolved, needsImageSign: r.needsImageSign) { return nil }
         var origin = resolved.url
         var width = r.hint.width
         var height = r.hint.height
