@@ -62,6 +62,9 @@ public struct FetchError: Error, Sendable, CustomStringConvertible {
     public var curlCode: Int?
     /// libcurl's own error text, or the system error, if any.
     public var detail: String?
+    /// The server's Content-Type, for a body that is not an image (a link to a page is told from a broken image
+    /// by it).
+    public var contentType: String?
 
     /// Creates an error.
     public init(

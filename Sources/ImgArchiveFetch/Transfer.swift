@@ -219,8 +219,13 @@ final class Transfer {
         }
         guard let format = ImageFormat.sniff(body.prefix) else {
             let type = contentType ?? "no Content-Type"
-            return fail(
+            var outcome = fail(
                 .notAnImage, "the body is not an image (\(type)); the host may block hotlinks or the image moved")
+            if case .failure(var error, let retriable, let retryAfter) = outcome {
+                error.contentType = contentType
+                outcome = .failure(error, retriable: retriable, retryAfter: retryAfter)
+            }
+            return outcome
         }
         // Bytes that are an image and a page or script at once are not archived (docs/images.md, "Polyglots").
         if let reason = format.polyglotReason(body.prefix) {

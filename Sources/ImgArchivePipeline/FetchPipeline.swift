@@ -44,6 +44,8 @@ public struct URLOutcome: Sendable, Hashable {
         case failed
         /// Would be fetched (dry run).
         case planned
+        /// A link target (`link-image`) that is a page, not an image: left alone, not a failure.
+        case notAnImageLink = "not-an-image-link"
     }
 
     /// The URL as written in the posts.
@@ -150,9 +152,10 @@ public enum FetchPipeline {
                     references: post.references.filter(\.remote).map(referenceRecord))
             }, scannedAt: now)
 
-        let needs = try plan(items: items, settings: settings, manifest: manifest, now: now)
+        let (needs, pages) = try plan(items: items, settings: settings, manifest: manifest, now: now)
         let runner = Runner(settings: settings, store: store, manifest: manifest, logger: logger, progress: progress)
         var outcomes = try await runner.fetch(items: items, needs: needs)
+        for i in outcomes.indices where pages.contains(outcomes[i].url) { outcomes[i].status = .notAnImageLink }
 
         // Read back only the URLs that need it: those archived before (for their object's path) and those
         // shown at a width (for their thumbnails).
@@ -182,18 +185,21 @@ public enum FetchPipeline {
     /// What a dry run would fetch, reading the manifest when there is one and changing nothing.
     public static func dryRun(items: [FetchItem], settings: FetchSettings) throws -> [URLOutcome] {
         let layout = ArchiveLayout(root: settings.archiveRoot)
-        let needs: [String: FetchNeed]
+        var needs: [String: FetchNeed]
+        var pages = Set<String>()
         if FileManager.default.fileExists(atPath: layout.manifestURL.path) {
             let manifest = try Manifest(layout: layout)
             defer { try? manifest.close() }
-            needs = try plan(items: items, settings: settings, manifest: manifest, now: Date())
+            (needs, pages) = try plan(items: items, settings: settings, manifest: manifest, now: Date())
         } else {
             needs = Dictionary(
                 items.map { ($0.url, FetchNeed(url: $0.url, reason: .new)) }, uniquingKeysWith: { a, _ in a })
         }
         return items.map { item in
             URLOutcome(
-                url: item.url, status: needs[item.url] == nil ? .alreadyArchived : .planned,
+                url: item.url,
+                status: pages.contains(item.url)
+                    ? .notAnImageLink : needs[item.url] == nil ? .alreadyArchived : .planned,
                 archivedFrom: nil, objectPath: nil, errorClass: nil,
                 message: needs[item.url].map { need in
                     "\(need.reason.rawValue): " + FetchPlanning.candidates(for: item).joined(separator: " then ")
@@ -201,14 +207,20 @@ public enum FetchPipeline {
         }
     }
 
+    /// What to fetch, and the link targets known to be pages (not fetched again until due for revalidation).
     private static func plan(items: [FetchItem], settings: FetchSettings, manifest: Manifest, now: Date) throws
-        -> [String: FetchNeed]
+        -> (needs: [String: FetchNeed], pages: Set<String>)
     {
         let cutoff: Date? =
             settings.revalidateAll
             ? now.addingTimeInterval(1) : settings.revalidateAfter.map { now.addingTimeInterval(-$0) }
-        let needs = try manifest.urlsNeedingFetch(candidates: items.map(\.url), revalidateOlderThan: cutoff)
-        return Dictionary(needs.map { ($0.url, $0) }, uniquingKeysWith: { a, _ in a })
+        let list = try manifest.urlsNeedingFetch(candidates: items.map(\.url), revalidateOlderThan: cutoff)
+        var needs = Dictionary(list.map { ($0.url, $0) }, uniquingKeysWith: { a, _ in a })
+        let links = items.filter(\.linkOnly).map(\.url)
+        guard !links.isEmpty else { return (needs, []) }
+        let pages = Set(try manifest.linkPages(links).filter { page in cutoff.map { page.value >= $0 } ?? true }.keys)
+        for url in pages { needs[url] = nil }
+        return (needs, pages)
     }
 
     static func referenceRecord(_ r: ImageReference) -> ReferenceRecord {
@@ -353,6 +365,30 @@ private final class Runner: Sendable {
             if let e = lastError { errors.append((candidate, e.message)) }
         }
         let error = lastError ?? FetchError(code: .other, url: item.url, attempts: 0, message: "nothing was tried")
+        // A link target that answers with a page (no image/* type) is a link to a page: left alone, remembered.
+        // One with no image sign is only a guess: a 4xx is remembered the same way, and any other failure is
+        // no failure either (it is asked again next run).
+        if item.linkOnly, need.reason != .revalidate {
+            let page =
+                error.code == .notAnImage && error.contentType?.lowercased().hasPrefix("image/") != true
+            let unsigned = FetchPlanning.isUnsignedLink(url: item.url, origin: item.origin)
+            if page || unsigned {
+                outcome.status = .notAnImageLink
+                outcome.httpStatus = error.httpStatus
+                advance(failed: false, bytes: 0)
+                guard page || error.code == .http4xx else {
+                    outcome.message =
+                        "a link not known as an image could not be checked (\(error.code.name)): left alone"
+                    return (outcome, nil)
+                }
+                outcome.message =
+                    "a link to a page (\(error.contentType ?? "HTTP \(error.httpStatus ?? 0)")): left alone"
+                return (
+                    outcome,
+                    .linkPage(url: item.url, httpStatus: error.httpStatus, contentType: error.contentType, at: Date())
+                )
+            }
+        }
         outcome.errorClass = error.code.name
         outcome.httpStatus = error.httpStatus
         outcome.message = Self.describe(errors, url: item.url)

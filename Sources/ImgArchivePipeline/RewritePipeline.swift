@@ -417,6 +417,19 @@ private struct Catalog {
                     errorClass: record.errorClass ?? "other", message: record.errorMessage ?? "no message recorded")
             }
         }
+        // Link targets that are pages, or that nothing has shown to be images, never hold a post back.
+        let links = posts.flatMap { $0.references.filter { $0.remote && $0.kind == .linkImage } }
+        if !links.isEmpty {
+            for url in try manifest.linkPages(links.map(\.url)).keys where assets[url] == nil {
+                assets[url] = .notAnImage
+            }
+            for link in links
+            where assets[link.url] == nil
+                && FetchPlanning.isUnsignedLink(url: link.url, origin: link.origin)
+            {
+                assets[link.url] = .notAnImage
+            }
+        }
     }
 
     func asset(_ url: String) -> ArchivedAsset { assets[url] ?? .notFetched }

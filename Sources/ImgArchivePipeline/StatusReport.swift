@@ -1,4 +1,5 @@
 public import Foundation
+import ImgArchiveCore
 import ImgArchiveStore
 
 /// The link-rot report: every reference the manifest knows, per post, with where it stands. Read-only and
@@ -77,6 +78,8 @@ public struct StatusReport: Sendable {
         var entries: [Entry] = []
         // Two queries for every URL and object beat one per reference (a blog has thousands).
         let urls = Dictionary(try manifest.allURLRecords().map { ($0.url, $0) }, uniquingKeysWith: { a, _ in a })
+        // Link targets that turned out to be pages are not image references: not listed.
+        let pages = try manifest.linkPages()
         let objectPaths = Dictionary(
             try manifest.objects().map { ($0.sha256, $0.path) }, uniquingKeysWith: { a, _ in a })
         // SVGs that cannot be published: archived, but the posts keep their remote URLs (failed, `unsafe-svg`).
@@ -94,7 +97,12 @@ public struct StatusReport: Sendable {
             // The links each rewritten URL was given, in order, not yet matched to a reference.
             var unmatched: [String: ArraySlice<String>] = [:]
             for r in rewrites { unmatched[r.url, default: []].append(r.replacement) }
-            for reference in references {
+            for reference in references
+            where
+                !(reference.kind == ImageReference.Kind.linkImage.rawValue && urls[reference.url] == nil
+                && (pages[reference.url] != nil
+                    || FetchPlanning.isUnsignedLink(url: reference.url, origin: reference.origin)))
+            {
                 let url = reference.url
                 var e = entry(
                     post: layout.displayPath(post.path), reference.line, reference.column, url, urls[url], objectPaths)

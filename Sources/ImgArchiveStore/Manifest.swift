@@ -193,6 +193,7 @@ public final class Manifest: Sendable {
                             url, httpStatus, attempts, etag, lastModified, stamp, stamp, stamp, object.sha256,
                             archivedFrom,
                         ])
+                    try db.cachedStatement(sql: "DELETE FROM link_page WHERE url = ?").execute(arguments: [url])
                     try db.cachedStatement(
                         sql: """
                             INSERT INTO url_object (url, object_sha256, archived_from, first_archived_at)
@@ -230,8 +231,39 @@ public final class Manifest: Sendable {
                             """
                     ).execute(
                         arguments: [url, httpStatus, errorClass, message, attempts, stamp, stamp])
+                case .linkPage(let url, let httpStatus, let contentType, let date):
+                    try db.cachedStatement(
+                        sql: """
+                            INSERT INTO link_page (url, http_status, content_type, checked_at) VALUES (?, ?, ?, ?)
+                            ON CONFLICT (url) DO UPDATE SET
+                                http_status = excluded.http_status, content_type = excluded.content_type,
+                                checked_at = excluded.checked_at
+                            """
+                    ).execute(arguments: [url, httpStatus, contentType, date])
+                    // A page is no failure: an earlier failure of the same link is forgotten.
+                    try db.cachedStatement(sql: "DELETE FROM url WHERE url = ? AND status = 'failed'")
+                        .execute(arguments: [url])
                 }
             }
+        }
+    }
+
+    /// The link targets known to be pages (`FetchOutcome.linkPage`), with when each was checked; only `urls`
+    /// when given, else all.
+    public func linkPages(_ urls: [String]? = nil) throws(StoreError) -> [String: Date] {
+        try read("reading link pages") { db in
+            var pages: [String: Date] = [:]
+            if let urls {
+                let statement = try db.cachedStatement(sql: "SELECT checked_at FROM link_page WHERE url = ?")
+                for url in Set(urls) {
+                    if let date = try Date.fetchOne(statement, arguments: [url]) { pages[url] = date }
+                }
+            } else {
+                for row in try Row.fetchAll(db, sql: "SELECT url, checked_at FROM link_page") {
+                    pages[row["url"]] = row["checked_at"]
+                }
+            }
+            return pages
         }
     }
 

@@ -146,6 +146,19 @@ enum ManifestSchema {
                     ) WITHOUT ROWID;
                     """)
         }
+        migrator.registerMigration("v5") { db in
+            // Link targets (references of kind link-image) that answered with a page rather than an image: not
+            // failures, and not fetched again until they are due for revalidation (`revalidate-after`).
+            try db.execute(
+                sql: """
+                    CREATE TABLE link_page (
+                        url          TEXT    NOT NULL PRIMARY KEY,
+                        http_status  INTEGER,
+                        content_type TEXT,
+                        checked_at   TEXT    NOT NULL
+                    ) WITHOUT ROWID;
+                    """)
+        }
         return migrator
     }
 }

@@ -319,6 +319,8 @@ public enum FetchOutcome: Sendable, Hashable {
     case notModified(url: String, httpStatus: Int, at: Date)
     /// Every attempt failed.
     case failed(url: String, errorClass: String, message: String, httpStatus: Int?, attempts: Int, at: Date)
+    /// A link target (`link-image`) answered with a page, not an image: left alone until it is due again.
+    case linkPage(url: String, httpStatus: Int?, contentType: String?, at: Date)
 }
 
 /// One run of an imgarchive command, for reports.

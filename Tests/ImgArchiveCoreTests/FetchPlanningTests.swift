@@ -39,6 +39,17 @@ import Testing
     #expect(items.first?.widths == [300, 550])
 }
 
+@Test func itemsAreLinkOnlyWhenEveryReferenceIsALinkTarget() {
+    let refs = PostScanner().scan(
+        Array(
+            "[![](http://a.test/s.jpg)](http://a.test/full.jpg) [![](http://a.test/s.jpg)](http://a.test/s.jpg)".utf8)
+    ).references
+    let items = FetchItem.items(from: refs.map { ("p.md", $0) })
+    #expect(items.map(\.url) == ["http://a.test/s.jpg", "http://a.test/full.jpg"])
+    #expect(items.map(\.linkOnly) == [false, true])
+    #expect(items.last?.widths == [])
+}
+
 @Test func neverUpscale() {
     #expect(FetchPlanning.thumbnailWidths(requested: [300, 640, 800, 1200], imageWidth: 800) == [300, 640])
     #expect(FetchPlanning.thumbnailWidths(requested: [300], imageWidth: nil) == [])

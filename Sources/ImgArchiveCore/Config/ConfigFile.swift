@@ -90,6 +90,8 @@ public struct ConfigFile: Sendable {
     public var links: String?
     /// The prefix of links to the archive, as `--archive-url`.
     public var archiveURL: String?
+    /// Whether the targets of links to images are archived (`link-images`, default true).
+    public var linkImages: Bool?
 
     /// The defaults.
     public init() {}
@@ -106,6 +108,7 @@ public struct ConfigFile: Sendable {
         ("quality", "a whole number from 1 to 100"), ("max-pixels", "a whole number such as 100000000"),
         ("thumbnail-memory", "a size such as 512MB, at least 16MB"),
         ("links", "absolute or relative"), ("archive-url", "a URL or path prefix such as /blog/archive"),
+        ("link-images", "true or false"),
     ]
 
     /// Reads `path`.
@@ -189,6 +192,7 @@ public struct ConfigFile: Sendable {
                 }
                 config.links = style
             case "archive-url": config.archiveURL = try reader.string()
+            case "link-images": config.linkImages = try reader.boolean()
             default: break
             }
         }
@@ -200,7 +204,8 @@ public struct ConfigFile: Sendable {
         ScanOptions(
             frontMatterFields: frontMatterFields ?? ScanOptions.defaultFrontMatterFields,
             cdnRules: cdnRules.isEmpty ? .builtIn : CDNRules.builtIn.adding(userRules: cdnRules),
-            templates: ScanOptions.defaultTemplates.merging(templates) { _, configured in configured })
+            templates: ScanOptions.defaultTemplates.merging(templates) { _, configured in configured },
+            linkImages: linkImages ?? true)
     }
 
     /// Levenshtein distance, for "did you mean".
@@ -278,6 +283,14 @@ private struct ValueReader {
             out.append(s)
         }
         return out
+    }
+
+    func boolean() throws(ConfigFileError) -> Bool {
+        switch node.scalar?.string.lowercased() {
+        case "true", "yes", "on": return true
+        case "false", "no", "off": return false
+        default: throw fail("true or false")
+        }
     }
 
     func integer(in range: ClosedRange<Int>) throws(ConfigFileError) -> Int {

@@ -8,13 +8,16 @@ public struct FetchItem: Sendable, Hashable {
     public var widths: Set<Int>
     /// A post that references it, for messages and the Referer ladder (nil for `--urls`).
     public var post: String?
+    /// Every reference to it is a link target (`link-image`): a page in its place is left alone, not a failure.
+    public var linkOnly: Bool
 
     /// Creates an item.
-    public init(url: String, origin: String, widths: Set<Int> = [], post: String? = nil) {
+    public init(url: String, origin: String, widths: Set<Int> = [], post: String? = nil, linkOnly: Bool = false) {
         self.url = url
         self.origin = origin
         self.widths = widths
         self.post = post
+        self.linkOnly = linkOnly
     }
 
     /// Groups references by URL: one item per distinct remote URL, with every width it is shown at.
@@ -24,8 +27,9 @@ public struct FetchItem: Sendable, Hashable {
         for (post, r) in references where r.remote {
             if byURL[r.url] == nil {
                 order.append(r.url)
-                byURL[r.url] = FetchItem(url: r.url, origin: r.origin, post: post)
+                byURL[r.url] = FetchItem(url: r.url, origin: r.origin, post: post, linkOnly: true)
             }
+            if r.kind != .linkImage { byURL[r.url]?.linkOnly = false }
             if let w = r.width { byURL[r.url]?.widths.insert(w) }
         }
         return order.compactMap { byURL[$0] }
@@ -34,6 +38,12 @@ public struct FetchItem: Sendable, Hashable {
 
 /// The fetch pipeline's decisions, apart from any I/O.
 public enum FetchPlanning {
+    /// Whether a link target has no image sign (no image extension, no CDN origin): only the server's answer
+    /// says whether it is an image, so a page or a 4xx is no failure, and neither is an answer that never came.
+    public static func isUnsignedLink(url: String, origin: String?) -> Bool {
+        (origin == nil || origin == url) && !ImageFormat.hasImageExtension(url: url)
+    }
+
     /// The URLs to try for an item, in order: the original first, then the URL as written.
     public static func candidates(for item: FetchItem) -> [String] {
         item.origin == item.url ? [item.url] : [item.origin, item.url]

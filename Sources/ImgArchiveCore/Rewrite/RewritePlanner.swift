@@ -10,6 +10,8 @@ public enum ArchivedAsset: Sendable, Hashable {
     case failed(errorClass: String, message: String)
     /// Never fetched.
     case notFetched
+    /// A link target (`link-image`) that is a page, not an image: left as it is, and not waited for.
+    case notAnImage
 }
 
 /// A reference the rewriter left as it is, and why.
@@ -70,6 +72,8 @@ public struct RewritePlan: Sendable, Hashable {
                 leftRemote.append(
                     LeftRemote(reference: reference, reason: "fetch failed (\(errorClass)): \(message)", kind: "failed")
                 )
+            case .notAnImage:
+                break
             case .notFetched:
                 leftRemote.append(
                     LeftRemote(

@@ -124,13 +124,19 @@ struct HTMLReader {
         return out
     }
 
+    /// The `href` of an `<a>` tag, as a link target (kind `link-image`).
+    func linkTarget(in tag: HTMLTag) -> RawReference? {
+        guard let v = tag.attributes.first(where: { $0.name == "href" })?.value else { return nil }
+        return attributeURL(v, hint: SizeHint(), kind: .linkImage)
+    }
+
     private func decoded(_ range: Range<Int>) -> String {
         String(decoding: URLText.decode(b.base[range], backslashEscapes: false), as: UTF8.self)
     }
 
     /// A URL attribute value. Browsers drop tabs and line breaks from URLs, so a value broken across lines is
     /// reported joined and flagged as wrapped.
-    private func attributeURL(_ v: Range<Int>, hint: SizeHint) -> RawReference? {
+    private func attributeURL(_ v: Range<Int>, hint: SizeHint, kind: ImageReference.Kind = .htmlImg) -> RawReference? {
         var s = v.lowerBound
         var e = v.upperBound
         while s < e, ASCII.isWhitespace(b[s]) { s += 1 }
@@ -152,7 +158,7 @@ struct HTMLReader {
         }
         if e > pieceStart { pieces.append(pieceStart..<e) }
         return RawReference(
-            kind: .htmlImg, span: s..<e, pieces: pieces, wrapped: pieces.count > 1, backslashEscapes: false,
+            kind: kind, span: s..<e, pieces: pieces, wrapped: pieces.count > 1, backslashEscapes: false,
             entities: true, hint: hint)
     }
 

@@ -10,6 +10,9 @@ public struct ImageReference: Sendable, Hashable, Codable {
         case cssURL = "css-url"
         /// A parameter of a Hugo shortcode, a Hexo or Liquid tag, or a Jekyll include.
         case template = "template"
+        /// The target of a link to an image (`[![](small)](full)`, `<a href>` around an `<img>`, a link to a
+        /// `.png`): archived as the original, never thumbnailed.
+        case linkImage = "link-image"
     }
 
     /// The syntax the reference was found in.

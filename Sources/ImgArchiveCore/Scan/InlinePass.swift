@@ -12,6 +12,8 @@ struct RawReference {
     var entities: Bool
     /// A width or height the markup asks for (`<img width>`, `{: width=}`, `|550`, `550w`).
     var hint: SizeHint
+    /// A link that wraps no image: a reference only when its URL has an image sign (`CDNRules.isImageURL`).
+    var needsImageSign = false
 }
 
 /// A size the markup around a reference asks for; it wins over the size in a CDN URL.
@@ -33,10 +35,20 @@ struct InlinePass {
     /// Labels of reference definitions used by an image, with the first usage's size hint.
     private(set) var usedLabels: [String: SizeHint] = [:]
     private(set) var usedLabelOrder: [String] = []
+    /// Labels of reference definitions used by a link, and whether one such link wraps an image.
+    private(set) var linkLabels: [String: Bool] = [:]
+    private(set) var linkLabelOrder: [String] = []
+    /// Whether link targets are read (`link-images`).
+    let linkImages: Bool
+    /// Images found so far: a link whose text added one wraps an image.
+    private var imagesSeen = 0
+    /// An open `<a href>`: its target and the image count when it opened.
+    private var openAnchor: (reference: RawReference, imagesBefore: Int)?
 
-    init(b: ByteView, definitions: [String: Destination], templates: TemplateTags) {
+    init(b: ByteView, definitions: [String: Destination], templates: TemplateTags, linkImages: Bool = true) {
         self.b = b
         self.definitions = definitions
+        self.linkImages = linkImages
         self.parser = DestinationParser(b: b)
         self.html = HTMLReader(b: b)
         self.templates = templates
@@ -55,6 +67,7 @@ struct InlinePass {
     private struct Opener {
         var position: Int  // of `[`
         var image: Bool
+        var imagesBefore: Int
     }
 
     private mutating func scanMarkdown(_ range: Range<Int>) {
@@ -75,10 +88,10 @@ struct InlinePass {
             case ASCII.backslash:
                 p += (p + 1 < e && ASCII.isPunctuation(b[p + 1])) ? 2 : 1
             case ASCII.bang where p + 1 < e && b[p + 1] == ASCII.openBracket:
-                stack.append(Opener(position: p + 1, image: true))
+                stack.append(Opener(position: p + 1, image: true, imagesBefore: imagesSeen))
                 p += 2
             case ASCII.openBracket:
-                stack.append(Opener(position: p, image: false))
+                stack.append(Opener(position: p, image: false, imagesBefore: imagesSeen))
                 p += 1
             case ASCII.closeBracket:
                 guard let opener = stack.popLast() else {
@@ -131,7 +144,18 @@ struct InlinePass {
         if close + 1 < e, b[close + 1] == ASCII.openParen,
             let (destination, after) = parser.parseInlineTail(from: close + 2, end: e)
         {
-            guard opener.image else { return after }  // a link: its destination is skipped, never an image
+            guard opener.image else {
+                // A link: its destination is never an image, but may be the original an image links to.
+                if linkImages, let d = destination {
+                    found.append(
+                        RawReference(
+                            kind: .linkImage, span: d.span, pieces: d.pieces, wrapped: d.wrapped,
+                            backslashEscapes: true, entities: true, hint: SizeHint(),
+                            needsImageSign: imagesSeen == opener.imagesBefore))
+                }
+                return after
+            }
+            imagesSeen += 1
             var hint = obsidianHint(textRange)
             let (attributeHint, afterAttributes) = attributeListHint(after: after, end: e)
             if let w = attributeHint.width { hint.width = w }
@@ -160,7 +184,15 @@ struct InlinePass {
         guard label.count <= 999 else { return nil }
         let key = DestinationParser.normalizeLabel(b.string(label))
         guard definitions[key] != nil else { return nil }
-        guard opener.image else { return after }
+        guard opener.image else {
+            // `[label]:` is the definition itself (the block pass keeps its line in the chunk), not a link.
+            if linkImages, !(label == textRange && b.at(after) == ASCII.colon) {
+                if linkLabels[key] == nil { linkLabelOrder.append(key) }
+                linkLabels[key] = (linkLabels[key] ?? false) || imagesSeen > opener.imagesBefore
+            }
+            return after
+        }
+        imagesSeen += 1
         var hint = obsidianHint(textRange)
         let (attributeHint, afterAttributes) = attributeListHint(after: after, end: e)
         if let w = attributeHint.width { hint.width = w }
@@ -277,6 +309,15 @@ struct InlinePass {
         }
     }
 
+    /// Ends the open `<a href>`: its target is a reference when an image came before its end, or (checked later)
+    /// when its URL has an image sign. An `<a>` never closed is judged by its URL alone.
+    mutating func closeAnchor(atEnd: Bool = false) {
+        guard var anchor = openAnchor?.reference, let before = openAnchor?.imagesBefore else { return }
+        anchor.needsImageSign = atEnd || imagesSeen == before
+        found.append(anchor)
+        openAnchor = nil
+    }
+
     /// At a `<`: a comment, an autolink, a tag (reading `<img>`, `<source>`, `style=`, `<style>`), or text.
     private mutating func lessThan(at p: Int, end e: Int, markdown: Bool) -> Int {
         if b.matches("<!--", at: p, end: e) {
@@ -284,8 +325,23 @@ struct InlinePass {
             return close + 3
         }
         if markdown, let after = html.autolinkEnd(at: p, end: e) { return after }
+        if linkImages, b.at(p + 1) == ASCII.slash, ASCII.lower(b.at(p + 2)) == 0x61,
+            b.at(p + 3) == ASCII.greaterThan || ASCII.isWhitespace(b.at(p + 3))
+        {
+            closeAnchor()
+            return p + 3
+        }
         guard let tag = html.tag(at: p, end: e) else { return p + 1 }
         found.append(contentsOf: html.references(in: tag))
+        switch tag.name {
+        case "img":
+            imagesSeen += 1
+        case "a" where linkImages:
+            closeAnchor()
+            if let href = html.linkTarget(in: tag) { openAnchor = (href, imagesSeen) }
+        default:
+            break
+        }
         switch tag.name {
         case "style":
             let close = b.findCaseInsensitive("</style", from: tag.end, end: e) ?? e

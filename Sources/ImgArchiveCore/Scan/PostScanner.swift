@@ -8,6 +8,9 @@ public struct ScanOptions: Sendable {
     /// parameters of each that hold images (positional ones are named `0`, `1`, ...). Any parameter of any tag
     /// whose value is a remote image URL is found without being named here.
     public var templates: [String: Set<String>]
+    /// Report the targets of links to images (`[![](small)](full)`, `<a href>` around an `<img>`, a link to a
+    /// `.png`) as `link-image` references.
+    public var linkImages: Bool
 
     /// The front-matter image fields of the common Jekyll, Hexo and Hugo themes.
     public static let defaultFrontMatterFields = [
@@ -25,11 +28,12 @@ public struct ScanOptions: Sendable {
     /// Creates options; the defaults suit Jekyll, Hexo and Hugo sites.
     public init(
         frontMatterFields: [String] = ScanOptions.defaultFrontMatterFields, cdnRules: CDNRules = .builtIn,
-        templates: [String: Set<String>] = ScanOptions.defaultTemplates
+        templates: [String: Set<String>] = ScanOptions.defaultTemplates, linkImages: Bool = true
     ) {
         self.frontMatterFields = frontMatterFields
         self.cdnRules = cdnRules
         self.templates = templates
+        self.linkImages = linkImages
     }
 }
 
@@ -51,12 +55,15 @@ public struct PostScanner: Sendable {
             let contentStart = b.matches("\u{FEFF}", at: 0, end: b.count) ? 3 : 0
             let lines = LineTable(b, from: 0)
             let frontMatter = FrontMatter.read(
-                b, lines: lines, contentStart: contentStart, fields: options.frontMatterFields)
+                b, lines: lines, contentStart: contentStart, fields: options.frontMatterFields,
+                rules: options.cdnRules)
             var blocks = BlockPass(b: b, lines: lines)
             if frontMatter.bodyStart < b.count { blocks.run(from: frontMatter.bodyStart) }
             let templates = TemplateTags(b: b, templates: options.templates, cdnRules: options.cdnRules)
-            var inline = InlinePass(b: b, definitions: blocks.definitions, templates: templates)
+            var inline = InlinePass(
+                b: b, definitions: blocks.definitions, templates: templates, linkImages: options.linkImages)
             for chunk in blocks.chunks { inline.scan(chunk) }
+            inline.closeAnchor(atEnd: true)
             var raw = frontMatter.references + inline.found
             for label in inline.usedLabelOrder {
                 guard let d = blocks.definitions[label] else { continue }
@@ -65,13 +72,22 @@ public struct PostScanner: Sendable {
                         kind: .markdownReference, span: d.span, pieces: d.pieces, wrapped: d.wrapped,
                         backslashEscapes: true, entities: true, hint: inline.usedLabels[label] ?? SizeHint()))
             }
+            for label in inline.linkLabelOrder where inline.usedLabels[label] == nil {
+                guard let d = blocks.definitions[label] else { continue }
+                raw.append(
+                    RawReference(
+                        kind: .linkImage, span: d.span, pieces: d.pieces, wrapped: d.wrapped, backslashEscapes: true,
+                        entities: true, hint: SizeHint(), needsImageSign: inline.linkLabels[label] != true))
+            }
             raw.sort { $0.span.lowerBound < $1.span.lowerBound }
             var references: [ImageReference] = []
             references.reserveCapacity(raw.count)
             var lastEnd = -1
             var column = ColumnCursor()
             for r in raw where r.span.lowerBound >= lastEnd {  // one reference per span
-                references.append(resolve(r, b, lines: lines, contentStart: contentStart, column: &column))
+                guard let reference = resolve(r, b, lines: lines, contentStart: contentStart, column: &column)
+                else { continue }
+                references.append(reference)
                 lastEnd = max(r.span.upperBound, r.span.lowerBound + 1)
             }
             return PostScan(references: references, diagnostics: frontMatter.diagnostics)
@@ -86,9 +102,18 @@ public struct PostScanner: Sendable {
         var column = 1
     }
 
+    /// Whether a link target is an image the post depends on: a URL with an image sign, or a remote link around
+    /// an image (the fetch then asks the server: a page is left alone). A local target needs an image extension.
+    private func isImageLink(_ r: URLText.Resolved, needsImageSign: Bool) -> Bool {
+        guard r.remote else { return ImageFormat.hasImageExtension(url: r.url) }
+        return !needsImageSign || options.cdnRules.isImageURL(r.url)
+    }
+
+    /// The reference `r` makes, or nil for a link target that is no image link (decided before the costlier
+    /// work: most links in a post are links to pages).
     private func resolve(
         _ r: RawReference, _ b: ByteView, lines: LineTable, contentStart: Int, column cursor: inout ColumnCursor
-    ) -> ImageReference {
+    ) -> ImageReference? {
         var decoded: [UInt8] = []
         for piece in r.pieces {
             let bytes = b.base[piece]
@@ -99,13 +124,14 @@ public struct PostScanner: Sendable {
             }
         }
         let resolved = URLText.resolve(decoded)
+        if r.kind == .linkImage, !isImageLink(resolved, needsImageSign: r.needsImageSign) { return nil }
         var origin = resolved.url
         var width = r.hint.width
         var height = r.hint.height
         if resolved.remote {
             let cdn = options.cdnRules.resolve(resolved.url)
             origin = cdn.origin
-            if width == nil {
+            if width == nil, r.kind != .linkImage {  // a link target is shown full size: no thumbnail
                 width = cdn.width
                 height = height ?? cdn.height
             }
