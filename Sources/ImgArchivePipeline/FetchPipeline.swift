@@ -345,14 +345,14 @@ private final class Runner: Sendable {
             case .failure(let error):
                 lastError = error
             }
-            if let e = lastError { errors.append((candidate, e.message)) }
+            if let e = lastError { errors.append((candidate, e.explanation)) }
         }
         let error = lastError ?? FetchError(code: .other, url: item.url, attempts: 0, message: "nothing was tried")
         outcome.errorClass = error.code.name
         outcome.httpStatus = error.httpStatus
         outcome.message = Self.describe(errors, url: item.url)
         let row = FetchOutcome.failed(
-            url: item.url, errorClass: error.code.name, message: outcome.message ?? error.message,
+            url: item.url, errorClass: error.code.name, message: outcome.message ?? error.explanation,
             httpStatus: error.httpStatus, attempts: error.attempts, at: Date())
         logger.info("fetch failed", metadata: ["url": "\(item.url)", "class": "\(error.code.name)"])
         advance(failed: true, bytes: 0)
