@@ -33,6 +33,8 @@ final class Transfer {
     private var addressPolicy = AddressPolicy()
     /// The connection the policy refused during this attempt, if any.
     private var refusal: AddressRefusal?
+    /// The URLs (redirect hops) of this attempt for which a socket was opened.
+    private var openedFor: Set<String> = []
 
     /// Error bodies (404 pages and the like) are read and dropped up to this size, so the connection can be
     /// reused; past it the transfer is cut.
@@ -67,6 +69,7 @@ final class Transfer {
         errorBuffer[0] = 0
         addressPolicy = policy
         refusal = nil
+        openedFor.removeAll(keepingCapacity: true)
 
         let request = job.request
         var lines: [String] = []
@@ -166,6 +169,7 @@ final class Transfer {
             refusal = refused
             return CURL_SOCKET_BAD
         }
+        openedFor.insert(url)
         return socket(family, address.pointee.socktype, address.pointee.protocol)
     }
 
@@ -242,7 +246,10 @@ final class Transfer {
         {
             let buffer = String(cString: errorBuffer)
             let text = buffer.isEmpty ? String(cString: curl_easy_strerror(result)) : buffer
-            let (code, message) = CurlResultMapping.classify(result, errorText: text, refusal: refusal)
+            // A name can resolve to a refused and an allowed address (localhost is ::1 and 127.0.0.1): when a
+            // socket was opened for the same URL, the failure is that connection's, not the refusal.
+            let refused = refusal.flatMap { openedFor.contains($0.url) ? nil : $0 }
+            let (code, message) = CurlResultMapping.classify(result, errorText: text, refusal: refused)
             return fail(code, message, retriable: CurlResultMapping.isRetriable(code), curl: result, detail: text)
         }
         if status == 304 {
