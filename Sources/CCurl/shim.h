@@ -32,6 +32,11 @@ static inline CURLcode CCurl_easy_setopt_write_callback(CURL *handle, CURLoption
     return curl_easy_setopt(handle, option, value);
 }
 
+static inline CURLcode CCurl_easy_setopt_opensocket_callback(CURL *handle, CURLoption option,
+                                                             curl_opensocket_callback value) {
+    return curl_easy_setopt(handle, option, value);
+}
+
 static inline CURLMcode CCurl_multi_setopt_long(CURLM *handle, CURLMoption option, long value) {
     return curl_multi_setopt(handle, option, value);
 }

@@ -1,11 +1,27 @@
 internal import CCurl
+import ImgArchiveCore
 
 /// The one place where libcurl result codes become failure classes, with the advice shown to users.
 enum CurlResultMapping {
-    /// The class and message for a libcurl failure. `errorText` is libcurl's error buffer, used only to tell
-    /// a stall ("Operation too slow") from a timeout, both `CURLE_OPERATION_TIMEDOUT`.
-    static func classify(_ code: CURLcode, errorText: String) -> (code: FetchError.Code, message: String) {
+    /// The class and message for a libcurl failure. `errorText` is libcurl's error buffer (or, when empty,
+    /// `curl_easy_strerror`), used to tell a stall ("Operation too slow") from a timeout, both
+    /// `CURLE_OPERATION_TIMEDOUT`, and oversized headers from a broken connection, both `CURLE_RECV_ERROR`.
+    /// `refusal` is the connection the address policy refused during the attempt, if any.
+    static func classify(_ code: CURLcode, errorText: String, refusal: AddressRefusal? = nil)
+        -> (code: FetchError.Code, message: String)
+    {
+        if let refusal, code == CURLE_COULDNT_CONNECT {
+            return (.blockedAddress, refusal.message)
+        }
         switch code {
+        case CURLE_RECV_ERROR where errorText.isCurlHeaderLimitMessage, CURLE_OUT_OF_MEMORY, CurlResultMapping.tooLarge:
+            // 7.88 fails a header line over 100 KB with CURLE_OUT_OF_MEMORY and no text, and headers over
+            // 300 KB in all with CURLE_RECV_ERROR "Too large response headers"; 8.6+ says CURLE_TOO_LARGE.
+            return (
+                .headersTooLarge,
+                "the response headers are too large (a line over 100 KB or 300 KB in all; libcurl reports that "
+                    + "as out of memory); the server is misbehaving, and trying again would not help"
+            )
         case CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY:
             return (.dns, "the host name does not resolve; check the URL, or map the host with --connect-to")
         case CURLE_COULDNT_CONNECT, CURLE_SEND_ERROR, CURLE_RECV_ERROR, CURLE_GOT_NOTHING,
@@ -36,7 +52,7 @@ enum CurlResultMapping {
         case CURLE_ABORTED_BY_CALLBACK:
             return (.cancelled, "the download was cancelled")
         default:
-            return (.other, "libcurl failed; see the detail")
+            return (.other, "libcurl failed (error \(code.rawValue))")
         }
     }
 
@@ -66,9 +82,21 @@ enum CurlResultMapping {
     }
 }
 
+extension CurlResultMapping {
+    /// `CURLE_TOO_LARGE` (libcurl 8.6 and later; not in 7.88's headers).
+    fileprivate static let tooLarge = CURLcode(rawValue: 100)
+}
+
 extension String {
     /// libcurl's stall message is "Operation too slow. Less than N bytes/sec transferred ...".
     fileprivate var isCurlStallMessage: Bool {
         self.contains("too slow")
+    }
+
+    /// libcurl's header limits: "Too large response headers: N > M" (7.88 with the CVE-2023-38039 fix, 8.x)
+    /// and "Rejected N bytes header (max is M)!".
+    fileprivate var isCurlHeaderLimitMessage: Bool {
+        let lower = self.lowercased()
+        return lower.contains("header") && (lower.contains("too large") || lower.contains("rejected"))
     }
 }

@@ -1,3 +1,5 @@
+public import ImgArchiveCore
+
 /// Limits and politeness settings for a `Downloader`; every limit is enforced by a libcurl option.
 public struct DownloadOptions: Sendable {
     /// Transfers in flight at once (also libcurl's total connection limit).
@@ -20,8 +22,13 @@ public struct DownloadOptions: Sendable {
     public var maxRedirects: Int
     /// The User-Agent sent unless a request's headers set another.
     public var userAgent: String
-    /// libcurl `CONNECT_TO` entries, `HOST:PORT:CONNECT-TO-HOST:CONNECT-TO-PORT`.
+    /// libcurl `CONNECT_TO` entries, `HOST:PORT:CONNECT-TO-HOST:CONNECT-TO-PORT`. Their targets may be
+    /// internal addresses: routing a host there is a deliberate choice.
     public var connectTo: [String]
+    /// Hosts and networks that may be connected to although their addresses are not public. Every other
+    /// connection to a loopback, private, link-local, ... address is refused (`blocked-address`); there is no
+    /// switch that turns the guard off (docs/security.md).
+    public var allowAddresses: [AddressAllowance]
     /// The first retry waits about this long; each later retry doubles it (with jitter).
     public var backoffBase: Duration
     /// The longest backoff between two attempts.
@@ -50,6 +57,7 @@ public struct DownloadOptions: Sendable {
         maxRedirects: Int = 5,
         userAgent: String = DownloadOptions.userAgent(version: DownloadOptions.libraryVersion),
         connectTo: [String] = [],
+        allowAddresses: [AddressAllowance] = [],
         backoffBase: Duration = .milliseconds(500),
         maxBackoff: Duration = .seconds(30),
         maxRetryAfter: Duration = .seconds(120)
@@ -65,6 +73,7 @@ public struct DownloadOptions: Sendable {
         self.maxRedirects = max(0, maxRedirects)
         self.userAgent = userAgent
         self.connectTo = connectTo
+        self.allowAddresses = allowAddresses
         self.backoffBase = backoffBase
         self.maxBackoff = maxBackoff
         self.maxRetryAfter = maxRetryAfter

@@ -1,5 +1,6 @@
 internal import CCurl
 import Foundation
+import ImgArchiveCore
 import Logging
 import Synchronization
 
@@ -117,6 +118,7 @@ final class Engine: @unchecked Sendable {
 
     // Curl thread only.
     private let connectTo: UnsafeMutablePointer<curl_slist>?
+    private let addressPolicy: AddressPolicy
     private var hosts: [String: HostQueue] = [:]
     private var readyHosts: [String] = []
     private var cursor = 0
@@ -142,6 +144,7 @@ final class Engine: @unchecked Sendable {
         }
         self.multi = multi
         self.connectTo = list
+        addressPolicy = AddressPolicy(allow: options.allowAddresses, connectTo: options.connectTo)
         self.options = options
         self.logger = logger
         // Each running transfer holds at most one block; the rest are queued to the writer or free.
@@ -299,7 +302,9 @@ final class Engine: @unchecked Sendable {
                         message: "libcurl could not create a handle")))
             return
         }
-        if let error = transfer.configure(for: job, options: options, connectTo: connectTo) {
+        if let error = transfer.configure(
+            for: job, options: options, connectTo: connectTo, policy: addressPolicy)
+        {
             transfer.recycle()
             idle.append(transfer)
             finish(job, .failure(error))
@@ -314,7 +319,8 @@ final class Engine: @unchecked Sendable {
                 .failure(
                     FetchError(
                         code: .other, url: job.request.url, attempts: job.attempts,
-                        message: "libcurl refused the transfer", detail: String(cString: curl_multi_strerror(added)))))
+                        message: "libcurl refused the transfer",
+                        detail: String(cString: curl_multi_strerror(added)))))
             return
         }
         running[transfer.easy] = transfer

@@ -33,6 +33,11 @@ public struct FetchError: Error, Sendable, CustomStringConvertible {
         public static let blockedScheme = Code("blocked-scheme")
         /// More redirects than allowed, or a redirect loop.
         public static let tooManyRedirects = Code("too-many-redirects")
+        /// A connection to an address that is not public (loopback, private, link-local, ...) was refused;
+        /// `allow-addresses:` opens it (docs/security.md).
+        public static let blockedAddress = Code("blocked-address")
+        /// The response's headers were larger than libcurl accepts (a line over 100 KB, or 300 KB in all).
+        public static let headersTooLarge = Code("headers-too-large")
         /// The TLS handshake or certificate check failed.
         public static let tls = Code("tls")
         /// Writing the temporary file failed.
@@ -78,6 +83,13 @@ public struct FetchError: Error, Sendable, CustomStringConvertible {
         self.message = message
         self.curlCode = curlCode
         self.detail = detail
+    }
+
+    /// The message, with the detail added when the class alone does not say what happened (`other`): the text
+    /// reports, `status` and the manifest show.
+    public var explanation: String {
+        guard code == .other, let detail, !detail.isEmpty, !message.contains(detail) else { return message }
+        return "\(message): \(detail)"
     }
 
     /// `code: url (HTTP status, attempts): message [detail]`.

@@ -29,6 +29,12 @@ final class Transfer {
     private var exceededCap = false
     private var errorBodyBytes = 0
     private var refererSent: String?
+    /// Where this attempt may connect; set by `configure`.
+    private var addressPolicy = AddressPolicy()
+    /// The connection the policy refused during this attempt, if any.
+    private var refusal: AddressRefusal?
+    /// The URLs (redirect hops) of this attempt for which a socket was opened.
+    private var openedFor: Set<String> = []
 
     /// Error bodies (404 pages and the like) are read and dropped up to this size, so the connection can be
     /// reused; past it the transfer is cut.
@@ -49,9 +55,9 @@ final class Transfer {
     }
 
     /// Prepares the handle for `job`'s next attempt; returns an error when the request is unusable.
-    func configure(for job: Job, options: DownloadOptions, connectTo: UnsafeMutablePointer<curl_slist>?)
-        -> FetchError?
-    {
+    func configure(
+        for job: Job, options: DownloadOptions, connectTo: UnsafeMutablePointer<curl_slist>?, policy: AddressPolicy
+    ) -> FetchError? {
         curl_easy_reset(easy)
         freeHeaders()
         body.reset()
@@ -61,6 +67,9 @@ final class Transfer {
         exceededCap = false
         errorBodyBytes = 0
         errorBuffer[0] = 0
+        addressPolicy = policy
+        refusal = nil
+        openedFor.removeAll(keepingCapacity: true)
 
         let request = job.request
         var lines: [String] = []
@@ -124,6 +133,13 @@ final class Transfer {
         _ = CCurl_easy_setopt_long(easy, CURLOPT_BUFFERSIZE, 128 * 1024)
         if let connectTo { set(CCurl_easy_setopt_slist(easy, CURLOPT_CONNECT_TO, connectTo)) }
         if let headerList { set(CCurl_easy_setopt_slist(easy, CURLOPT_HTTPHEADER, headerList)) }
+        // Every connection of the attempt (redirects included) is opened here, on the address libcurl resolved.
+        set(CCurl_easy_setopt_pointer(easy, CURLOPT_OPENSOCKETDATA, Unmanaged.passUnretained(self).toOpaque()))
+        set(
+            CCurl_easy_setopt_opensocket_callback(easy, CURLOPT_OPENSOCKETFUNCTION) { context, _, address in
+                guard let context, let address else { return CURL_SOCKET_BAD }
+                return Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue().openSocket(address)
+            })
         set(CCurl_easy_setopt_pointer(easy, CURLOPT_WRITEDATA, Unmanaged.passUnretained(self).toOpaque()))
         set(
             CCurl_easy_setopt_write_callback(easy, CURLOPT_WRITEFUNCTION) { data, size, count, context in
@@ -138,6 +154,41 @@ final class Transfer {
                 message: message, curlCode: Int(code.rawValue), detail: String(cString: curl_easy_strerror(code)))
         }
         return nil
+    }
+
+    /// The open-socket callback: opens the socket libcurl asks for unless the address policy refuses the
+    /// address, in which case the refusal is kept for `outcome` and libcurl fails the connection
+    /// (`CURLE_COULDNT_CONNECT`) without a packet sent.
+    private func openSocket(_ address: UnsafeMutablePointer<curl_sockaddr>) -> curl_socket_t {
+        let family = address.pointee.family
+        guard let ip = Self.ipAddress(address) else { return CURL_SOCKET_BAD }
+        var current: UnsafeMutablePointer<CChar>?
+        _ = CCurl_easy_getinfo_string(easy, CURLINFO_EFFECTIVE_URL, &current)
+        let url = current.map { String(cString: $0) } ?? job?.request.url ?? ""
+        if let refused = addressPolicy.check(ip, url: url) {
+            refusal = refused
+            return CURL_SOCKET_BAD
+        }
+        openedFor.insert(url)
+        return socket(family, address.pointee.socktype, address.pointee.protocol)
+    }
+
+    /// The IPv4 or IPv6 address of a `curl_sockaddr` (whose `addr` is followed by the rest of the family's
+    /// sockaddr in libcurl's memory, `addrlen` bytes in all); nil for any other family.
+    private static func ipAddress(_ address: UnsafeMutablePointer<curl_sockaddr>) -> IPAddress? {
+        guard let offset = MemoryLayout<curl_sockaddr>.offset(of: \curl_sockaddr.addr) else { return nil }
+        let base = UnsafeRawPointer(address) + offset
+        let length = Int(address.pointee.addrlen)
+        switch address.pointee.family {
+        case AF_INET where length >= MemoryLayout<sockaddr_in>.size:
+            let v4 = base.loadUnaligned(as: sockaddr_in.self)
+            return withUnsafeBytes(of: v4.sin_addr) { IPAddress(bytes: Array($0)) }
+        case AF_INET6 where length >= MemoryLayout<sockaddr_in6>.size:
+            let v6 = base.loadUnaligned(as: sockaddr_in6.self)
+            return withUnsafeBytes(of: v6.sin6_addr) { IPAddress(bytes: Array($0)) }
+        default:
+            return nil
+        }
     }
 
     /// The write callback: streams a 2xx body to the file, drops error bodies. Returning anything but the
@@ -193,11 +244,13 @@ final class Transfer {
         let isErrorStatus = status >= 300 && status != 304
         if result != CURLE_OK && !(isErrorStatus && (result == CURLE_WRITE_ERROR || result == CURLE_FILESIZE_EXCEEDED))
         {
-            let text = String(cString: errorBuffer)
-            let (code, message) = CurlResultMapping.classify(result, errorText: text)
-            return fail(
-                code, message, retriable: CurlResultMapping.isRetriable(code), curl: result,
-                detail: text.isEmpty ? String(cString: curl_easy_strerror(result)) : text)
+            let buffer = String(cString: errorBuffer)
+            let text = buffer.isEmpty ? String(cString: curl_easy_strerror(result)) : buffer
+            // A name can resolve to a refused and an allowed address (localhost is ::1 and 127.0.0.1): when a
+            // socket was opened for the same URL, the failure is that connection's, not the refusal.
+            let refused = refusal.flatMap { openedFor.contains($0.url) ? nil : $0 }
+            let (code, message) = CurlResultMapping.classify(result, errorText: text, refusal: refused)
+            return fail(code, message, retriable: CurlResultMapping.isRetriable(code), curl: result, detail: text)
         }
         if status == 304 {
             body.discard()

@@ -362,7 +362,7 @@ private final class Runner: Sendable {
             case .failure(let error):
                 lastError = error
             }
-            if let e = lastError { errors.append((candidate, e.message)) }
+            if let e = lastError { errors.append((candidate, e.explanation)) }
         }
         let error = lastError ?? FetchError(code: .other, url: item.url, attempts: 0, message: "nothing was tried")
         // A link target that answers with a page (no image/* type) is a link to a page: left alone, remembered.
@@ -393,7 +393,7 @@ private final class Runner: Sendable {
         outcome.httpStatus = error.httpStatus
         outcome.message = Self.describe(errors, url: item.url)
         let row = FetchOutcome.failed(
-            url: item.url, errorClass: error.code.name, message: outcome.message ?? error.message,
+            url: item.url, errorClass: error.code.name, message: outcome.message ?? error.explanation,
             httpStatus: error.httpStatus, attempts: error.attempts, at: Date())
         logger.info("fetch failed", metadata: ["url": "\(item.url)", "class": "\(error.code.name)"])
         advance(failed: true, bytes: 0)

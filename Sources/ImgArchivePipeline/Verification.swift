@@ -257,7 +257,7 @@ private struct Repairer: Sendable {
                 settings.request(source, temporaryDirectory: store.temporaryDirectory.path))
             {
             case .failure(let error):
-                reasons.append("\(source): \(error.message)")
+                reasons.append("\(source): \(error.explanation)")
             case .success(let download):
                 guard let file = download.temporaryFile else {
                     reasons.append("\(source): the server sent no image")

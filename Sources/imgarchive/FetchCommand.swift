@@ -65,6 +65,8 @@ struct FetchOptionGroup: ParsableArguments {
             throw ValidationError(
                 "--connect-to \(entry): write HOST:PORT:ADDR:PORT, e.g. cdn.example.com:80:127.0.0.1:8080")
         }
+        // The address guard is always on; these, and the --connect-to targets, are its only openings.
+        download.allowAddresses = file.allowAddresses
         var settings = FetchSettings(archiveRoot: URL(fileURLWithPath: archive), download: download)
         settings.revalidateAll = revalidate
         settings.revalidateAfter = file.revalidateAfter

@@ -20,6 +20,7 @@ import Testing
         thumbnail-memory: 256MB
         links: relative
         archive-url: /blog/archive
+        allow-addresses: ["*.intranet.example", 10.0.0.0/8, "fd00::/8", 192.168.1.20]
         hosts:
           "*.sinaimg.cn":
             referer: https://weibo.com/
@@ -44,6 +45,7 @@ import Testing
     #expect(c.quality == 80 && c.maxPixels == 50_000_000)
     #expect(c.thumbnailMemory == 256_000_000)
     #expect(c.links == "relative" && c.archiveURL == "/blog/archive")
+    #expect(c.allowAddresses.map(\.description) == ["*.intranet.example", "10.0.0.0/8", "fd00::/8", "192.168.1.20/32"])
     #expect(c.hostProfiles.count == 2)
     let sina = try #require(HostProfile.first(in: c.hostProfiles, host: "WX4.sinaimg.cn"))
     #expect(sina.headers.map(\.name) == ["Referer"])
@@ -74,6 +76,8 @@ struct BadConfig: Sendable, CustomTestStringConvertible {
     BadConfig(text: "jobs: 2\nlinks: sideways\n", line: 2, says: "write absolute or relative"),
     BadConfig(text: "thumbnail-memory: lots\n", line: 1, says: "a size such as 50MB"),
     BadConfig(text: "jobs: 2\nthumbnail-memory: 1MB\n", line: 2, says: "at least 16MB"),
+    BadConfig(text: "jobs: 2\nallow-addresses: [a.test, 127.1]\n", line: 2, says: "'127.1' is neither a host name"),
+    BadConfig(text: "allow-addresses: 10.0.0.0/40\n", line: 1, says: "a network such as 10.0.0.0/8"),
     BadConfig(text: "- just\n- a list\n", line: 1, says: "key: value"),
     BadConfig(text: "jobs: [1\n", line: nil, says: "not valid YAML"),
 ])

@@ -24,7 +24,7 @@ import Testing
         let tmp = out + "/tmp"
         try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
         let urls = list.split(whereSeparator: \.isNewline).map(String.init).filter { !$0.isEmpty }
-        let options = DownloadOptions(jobs: jobs, perHost: jobs)
+        let options = DownloadOptions(jobs: jobs, perHost: jobs, allowAddresses: loopbackAllowance)
         let failures = try await Downloader.withDownloader(options: options, logger: testLogger) { downloader in
             await withTaskGroup(of: String?.self) { group in
                 var failures: [String] = []

@@ -1,6 +1,7 @@
 import Crypto
 import FlyingFox
 import Foundation
+import ImgArchiveCore
 import ImgArchiveFetch
 import Logging
 import Synchronization
@@ -36,16 +37,21 @@ func fileBytes(_ path: String) -> [UInt8] {
     (FileManager.default.contents(atPath: path)).map { [UInt8]($0) } ?? []
 }
 
+/// The test servers listen on loopback, which the address guard refuses unless allowed: the tests' downloaders
+/// allow it explicitly, as a user would in `allow-addresses:` (AddressGuardTests also run without it).
+let loopbackAllowance: [AddressAllowance] = ["127.0.0.0/8", "::1"].compactMap { AddressAllowance($0) }
+
 /// Options with short timeouts and backoff, so failure paths run fast.
 func testOptions(
     jobs: Int = 4, perHost: Int = 4, retries: Int = 3, totalTimeout: Duration = .seconds(10),
-    stallSeconds: Int = 1, stallBytesPerSecond: Int = 100, maxBytes: Int64 = 50_000_000, connectTo: [String] = []
+    stallSeconds: Int = 1, stallBytesPerSecond: Int = 100, maxBytes: Int64 = 50_000_000, connectTo: [String] = [],
+    allowAddresses: [AddressAllowance] = loopbackAllowance
 ) -> DownloadOptions {
     DownloadOptions(
         jobs: jobs, perHost: perHost, retries: retries, connectTimeout: .seconds(2), totalTimeout: totalTimeout,
         stallSeconds: stallSeconds, stallBytesPerSecond: stallBytesPerSecond, maxBytes: maxBytes,
-        connectTo: connectTo, backoffBase: .milliseconds(10), maxBackoff: .milliseconds(40),
-        maxRetryAfter: .seconds(5))
+        connectTo: connectTo, allowAddresses: allowAddresses, backoffBase: .milliseconds(10),
+        maxBackoff: .milliseconds(40), maxRetryAfter: .seconds(5))
 }
 
 let testLogger = Logger(label: "imgarchive.fetch.tests")
@@ -62,25 +68,31 @@ func withTestDownloader<R: Sendable>(
     }
 }
 
-/// A FlyingFox server on 127.0.0.1 with an ephemeral port, stopped by `stop()`.
+/// A FlyingFox server on 127.0.0.1 (or ::1) with an ephemeral port, stopped by `stop()`.
 struct RouteServer: Sendable {
     let server: HTTPServer
     let task: Task<Void, any Error>
     let port: UInt16
+    let ipv6: Bool
 
-    static func start(_ configure: (HTTPServer) async -> Void) async throws -> RouteServer {
-        let server = HTTPServer(address: try .inet(ip4: "127.0.0.1", port: 0), timeout: 30, logger: .disabled)
+    static func start(ipv6: Bool = false, _ configure: (HTTPServer) async -> Void) async throws -> RouteServer {
+        let server =
+            ipv6
+            ? HTTPServer(address: try .inet6(ip6: "::1", port: 0), timeout: 30, logger: .disabled)
+            : HTTPServer(address: try .inet(ip4: "127.0.0.1", port: 0), timeout: 30, logger: .disabled)
         await configure(server)
         let task = Task { try await server.run() }
         try await server.waitUntilListening()
-        guard case .ip4(_, let port) = await server.listeningAddress else {
+        switch await server.listeningAddress {
+        case .ip4(_, let port)?, .ip6(_, let port)?:
+            return RouteServer(server: server, task: task, port: port, ipv6: ipv6)
+        default:
             task.cancel()
             throw POSIXError(.EADDRNOTAVAIL)
         }
-        return RouteServer(server: server, task: task, port: port)
     }
 
-    func url(_ path: String) -> String { "http://127.0.0.1:\(port)\(path)" }
+    func url(_ path: String) -> String { ipv6 ? "http://[::1]:\(port)\(path)" : "http://127.0.0.1:\(port)\(path)" }
 
     func stop() async {
         await server.stop()

@@ -36,13 +36,7 @@ public struct HostProfile: Sendable {
 
     /// Whether the profile applies to `host` (compared case-insensitively).
     public func matches(host: String) -> Bool {
-        let h = host.lowercased()
-        let p = pattern.lowercased()
-        if p.hasPrefix("*.") {
-            let domain = p.dropFirst(2)
-            return h == domain || h.hasSuffix("." + domain)
-        }
-        return h == p
+        HostPattern.matches(pattern, host: host)
     }
 
     /// The profile for a host: the first whose pattern matches.
@@ -78,6 +72,8 @@ public struct ConfigFile: Sendable {
     public var userAgent: String?
     /// `HOST:PORT:ADDR:PORT` entries, as `--connect-to`.
     public var connectTo: [String] = []
+    /// Hosts and networks that may be fetched although their addresses are not public (docs/security.md).
+    public var allowAddresses: [AddressAllowance] = []
     /// Re-check archived URLs whose last check is older than this many seconds.
     public var revalidateAfter: TimeInterval?
     /// Thumbnail JPEG quality (1-100).
@@ -109,6 +105,7 @@ public struct ConfigFile: Sendable {
         ("thumbnail-memory", "a size such as 512MB, at least 16MB"),
         ("links", "absolute or relative"), ("archive-url", "a URL or path prefix such as /blog/archive"),
         ("link-images", "true or false"),
+        ("allow-addresses", "a list of host names (*.example.com) and networks (10.0.0.0/8, fd00::/8)"),
     ]
 
     /// Reads `path`.
@@ -193,6 +190,7 @@ public struct ConfigFile: Sendable {
                 config.links = style
             case "archive-url": config.archiveURL = try reader.string()
             case "link-images": config.linkImages = try reader.boolean()
+            case "allow-addresses": config.allowAddresses = try reader.allowances()
             default: break
             }
         }
@@ -353,6 +351,21 @@ private struct ValueReader {
                 names.insert(parameter)
             }
             out[name] = names
+        }
+        return out
+    }
+
+    /// `allow-addresses:` holds host patterns and networks.
+    func allowances() throws(ConfigFileError) -> [AddressAllowance] {
+        var out: [AddressAllowance] = []
+        for entry in try strings() {
+            guard let allowance = AddressAllowance(entry) else {
+                throw ConfigFileError(
+                    path: path, line: node.mark?.line,
+                    message: "allow-addresses: '\(entry)' is neither a host name such as img.example.com or "
+                        + "*.example.com nor a network such as 10.0.0.0/8, 192.168.1.20 or fd00::/8")
+            }
+            out.append(allowance)
         }
         return out
     }
