@@ -89,14 +89,28 @@ public enum RewritePipeline {
     /// run holds the archive) for set-up failures; per-post failures are outcomes.
     public static func run(posts: [ScannedPost], settings: RewriteSettings, logger: Logger) throws -> RewriteReport {
         // Without a manifest nothing is archived: plan (everything stays remote) without creating an archive.
-        let hasManifest = FileManager.default.fileExists(
-            atPath: ArchiveLayout(root: settings.archiveRoot).manifestURL.path)
+        let hasManifest = try ArchiveLayout(root: settings.archiveRoot).hasManifest()
         if settings.dryRun || !hasManifest {
             return try rewrite(posts: posts, settings: settings, lock: nil, logger: logger)
         }
         let lock = try ArchiveLock.acquire(settings.archiveRoot)
         defer { lock.release() }
-        return try rewrite(posts: posts, settings: settings, lock: lock, logger: logger)
+        let report = try rewrite(posts: posts, settings: settings, lock: lock, logger: logger)
+        if report.counts[.rewritten, default: 0] > 0 { snapshot(settings, logger: logger) }
+        return report
+    }
+
+    /// After a run that rewrote or reverted posts: a manifest snapshot, so the records `--revert` needs are in
+    /// `archive/backups/` too, not in the manifest only.
+    private static func snapshot(_ settings: RewriteSettings, logger: Logger) {
+        let layout = ArchiveLayout(root: settings.archiveRoot)
+        do {
+            let manifest = try Manifest(layout: layout)
+            defer { try? manifest.close() }
+            try ManifestBackups(layout: layout).snapshot(of: manifest)
+        } catch {
+            logger.warning("the manifest snapshot could not be written", metadata: ["error": "\(error)"])
+        }
     }
 
     /// The rewrite itself, with the lock already held (nil only in a dry run).
@@ -105,7 +119,7 @@ public enum RewritePipeline {
     {
         let layout = ArchiveLayout(root: settings.archiveRoot)
         let manifest: Manifest? =
-            FileManager.default.fileExists(atPath: layout.manifestURL.path) || lock != nil
+            try layout.hasManifest() || lock != nil
             ? try Manifest(layout: layout) : nil
         defer { try? manifest?.close() }
         let catalog = try Catalog(
@@ -210,16 +224,19 @@ public enum RewritePipeline {
     /// `paths`.
     public static func revert(paths: [String], settings: RewriteSettings, logger: Logger) throws -> RewriteReport {
         let layout = ArchiveLayout(root: settings.archiveRoot)
-        guard FileManager.default.fileExists(atPath: layout.manifestURL.path) else { return RewriteReport() }
+        guard try layout.hasManifest() else { return RewriteReport() }
         let lock: ArchiveLock? = settings.dryRun ? nil : try ArchiveLock.acquire(settings.archiveRoot)
         defer { lock?.release() }
         let manifest = try Manifest(layout: layout)
         defer { try? manifest.close() }
+        var report = RewriteReport()
+        defer {
+            if lock != nil && report.posts.contains(where: { $0.reverted > 0 }) { snapshot(settings, logger: logger) }
+        }
         let filters = paths.map { layout.postPath(layout.postKey($0)) }
         func selected(_ absolute: String) -> Bool {
             filters.isEmpty || filters.contains { absolute == $0 || absolute.hasPrefix($0 == "/" ? "/" : $0 + "/") }
         }
-        var report = RewriteReport()
         var missing: [(key: String, outputs: Set<String>)] = []
         var keys = Set<String>()
         for key in try manifest.rewrittenPosts() {

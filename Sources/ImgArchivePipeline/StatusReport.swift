@@ -61,7 +61,7 @@ public struct StatusReport: Sendable {
     /// there is no manifest (`.invalidArgument`, "no archive at ...") or it cannot be read.
     public static func make(archiveRoot: URL, paths: [String] = []) throws -> StatusReport {
         let layout = ArchiveLayout(root: archiveRoot)
-        guard FileManager.default.fileExists(atPath: layout.manifestURL.path) else {
+        guard try layout.hasManifest() else {
             throw StoreError(
                 code: .invalidArgument, path: layout.rootPath,
                 message: "no archive at \(layout.rootPath); run imgarchive fetch first")

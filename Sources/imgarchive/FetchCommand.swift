@@ -224,10 +224,18 @@ enum FetchOutput {
             s += ",\"thumbnails\":\(report.thumbnailsMade),\"failed_by_class\":{"
             s += report.failuresByClass.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\($0.value)" }
                 .joined(separator: ",")
-            s += "}}}\n"
+            s += "}"
+            if let full = report.diskFull {
+                var quoted: [UInt8] = []
+                ReferenceJSON.quote(full, to: &quoted)
+                s += ",\"disk_full\":" + String(decoding: quoted, as: UTF8.self)
+            }
+            s += "}}\n"
             out.write(s)
         } else {
-            for o in report.outcomes where o.status == .failed {
+            // A full disk is said once below, not once per URL it stopped.
+            for o in report.outcomes
+            where o.status == .failed && (report.diskFull == nil || o.message != report.diskFull) {
                 out.write("failed \(o.errorClass ?? "?"): \(o.url)\n")
                 if let post = o.post { out.write("    in \(post)\n") }
                 if let m = o.message { out.write("    \(m)\n") }
@@ -243,6 +251,7 @@ enum FetchOutput {
                     .joined(separator: ", ") + ")"
             }
             line += "; thumbnails made \(report.thumbnailsMade)"
+            if let full = report.diskFull { line = "stopped: \(full)\n" + line }
             out.write(line + "\n")
         }
         out.flush()
