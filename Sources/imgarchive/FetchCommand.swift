@@ -221,7 +221,13 @@ enum FetchOutput {
             var s = "{\"summary\":{\"archived\":\(counts[.archived, default: 0])"
             s += ",\"already_archived\":\(counts[.alreadyArchived, default: 0])"
             s += ",\"not_modified\":\(counts[.notModified, default: 0]),\"failed\":\(counts[.failed, default: 0])"
-            s += ",\"thumbnails\":\(report.thumbnailsMade),\"failed_by_class\":{"
+            s += ",\"thumbnails\":\(report.thumbnailsMade),\"thumbnail_failures\":["
+            var failures: [UInt8] = []
+            for (i, failure) in report.thumbnailFailures.enumerated() {
+                if i > 0 { failures += ",".utf8 }
+                ReferenceJSON.quote(failure, to: &failures)
+            }
+            s += String(decoding: failures, as: UTF8.self) + "],\"failed_by_class\":{"
             s += report.failuresByClass.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\($0.value)" }
                 .joined(separator: ",")
             s += "}"
