@@ -284,15 +284,16 @@ final class Transfer {
         if let reason = format.polyglotReason(body.prefix) {
             return fail(.polyglot, "refused: \(reason); it is not archived, the post keeps linking the original")
         }
-        // With no Content-Length, no chunked encoding and no HTTP/2 framing, the body ends where the server
-        // closed the connection, and only the image's own end tells a cut-short body from a whole one.
-        if expected < 0 && endsAtClose,
-            !format.looksComplete(prefix: body.prefix, suffix: body.suffix, count: Int(body.byteCount))
-        {
-            return fail(
-                .truncated,
-                "the connection closed before the \(format.fileExtension) image ended (the server sent no length); "
-                    + "try again later", retriable: true)
+        // Only the image's own end tells a cut-short body from a whole one: with no Content-Length and no
+        // chunked encoding the body ends where the server closed the connection, and a Content-Length may be
+        // a lie (a server that says 100 for a 15 KB image sends a complete 100-byte body).
+        if !format.looksComplete(prefix: body.prefix, suffix: body.suffix, count: Int(body.byteCount)) {
+            let how =
+                expected < 0 && endsAtClose
+                ? "the connection closed before the \(format.fileExtension) image ended (the server sent no length)"
+                : "the \(format.fileExtension) image is cut short (\(body.byteCount) bytes without the format's end, "
+                    + "whatever the transfer said)"
+            return fail(.truncated, how + "; try again later", retriable: true)
         }
         return .success(makeDownload(status: status, notModified: false, format: format), hasBody: true)
     }

@@ -31,6 +31,7 @@ public struct ArchiveJobReport: Sendable {
         fetch.counts[.archived, default: 0] > 0 || fetch.thumbnailsMade > 0 || !fetch.thumbnailFailures.isEmpty
             || rewrite.counts[.rewritten, default: 0] > 0 || rewrite.counts[.failed, default: 0] > 0
             || rewrite.counts[.changedMeanwhile, default: 0] > 0 || !newFailures.isEmpty || !newlyLostOrigins.isEmpty
+            || fetch.diskFull != nil
     }
 
     /// Failed URLs with no archived copy.
@@ -116,6 +117,12 @@ public enum ArchiveJob {
         if let runID {
             try? manifest.finishRun(
                 id: runID, at: report.finishedAt, counts: counts(report), exitCode: Int(report.exitCode))
+        }
+        // A snapshot per run (the newest `ManifestBackups.kept`), so a lost manifest can be restored.
+        do {
+            try ManifestBackups(layout: layout).snapshot(of: manifest)
+        } catch {
+            logger.warning("the manifest snapshot could not be written", metadata: ["error": "\(error)"])
         }
         return report
     }

@@ -74,6 +74,9 @@ public struct FetchReport: Sendable {
     public var thumbnailsMade = 0
     /// Derivatives that could not be made: object path and message.
     public var thumbnailFailures: [String] = []
+    /// Set when the run stopped because the disk (or quota) is full: said once, not once per URL. The URLs it
+    /// did not try are failures of class `disk-full` with no manifest row (the next run tries them as new).
+    public var diskFull: String?
 
     /// Outcomes counted by status.
     public var counts: [URLOutcome.Status: Int] {
@@ -170,7 +173,8 @@ public enum FetchPipeline {
             }
         }
         var report = FetchReport(outcomes: outcomes)
-        if let thumbnailOptions = settings.thumbnails {
+        report.diskFull = runner.diskFull
+        if let thumbnailOptions = settings.thumbnails, report.diskFull == nil {
             (report.thumbnailsMade, report.thumbnailFailures) = try await runner.makeThumbnails(
                 items: items, records: records, options: thumbnailOptions)
         }
@@ -187,7 +191,7 @@ public enum FetchPipeline {
         let layout = ArchiveLayout(root: settings.archiveRoot)
         var needs: [String: FetchNeed]
         var pages = Set<String>()
-        if FileManager.default.fileExists(atPath: layout.manifestURL.path) {
+        if try layout.hasManifest() {
             let manifest = try Manifest(layout: layout)
             defer { try? manifest.close() }
             (needs, pages) = try plan(items: items, settings: settings, manifest: manifest, now: Date())
@@ -239,6 +243,11 @@ private final class Runner: Sendable {
     let logger: Logger
     let progress: (@Sendable (FetchProgress) -> Void)?
     private let state = Mutex(FetchProgress())
+    private let diskFullMessage = Mutex<String?>(nil)
+    /// The first disk-full failure of the run, if any: no download starts after it.
+    var diskFull: String? { diskFullMessage.withLock { $0 } }
+    /// The failure class of URLs a full disk failed or stopped.
+    static let diskFullClass = "disk-full"
     /// Subfolders of `tmp/` the downloads' temporary files are spread over, round robin (see `fetch`).
     private let temporaryFolders: [String]
     private let nextFolder = Atomic<Int>(0)
@@ -291,7 +300,8 @@ private final class Runner: Sendable {
         }
         defer { for folder in temporaryFolders { _ = rmdir(folder) } }
         let recorder = Recorder(
-            store: store, manifest: manifest, logger: logger, temporaryFolders: temporaryFolders)
+            store: store, manifest: manifest, logger: logger, temporaryFolders: temporaryFolders,
+            noteError: { [self] in noteDiskFull($0) })
         try await Downloader.withDownloader(options: settings.download, logger: logger) { downloader in
             // A window of waiting downloads keeps memory flat however many URLs there are; the downloader
             // itself never runs more than `jobs` transfers.
@@ -299,7 +309,7 @@ private final class Runner: Sendable {
             await withTaskGroup(of: (Int, URLOutcome, FetchOutcome?).self) { group in
                 var next = 0
                 func addNext() {
-                    guard next < work.count else { return }
+                    guard next < work.count, diskFull == nil else { return }
                     let index = work[next]
                     next += 1
                     let item = items[index]
@@ -318,7 +328,40 @@ private final class Runner: Sendable {
             }
         }
         for (index, corrected) in await recorder.finish() { outcomes[index] = corrected }
+        if let message = diskFull {
+            // URLs not tried, and those the full disk failed: one class, no row; the summary says why once.
+            for index in work where outcomes[index].status == .alreadyArchived || Self.isDiskFull(outcomes[index]) {
+                outcomes[index].status = .failed
+                outcomes[index].errorClass = Self.diskFullClass
+                outcomes[index].message = message
+            }
+        }
         return outcomes
+    }
+
+    /// Notes the first disk-full failure; true when `error` is one.
+    @discardableResult
+    func noteDiskFull(_ error: any Error) -> Bool {
+        let full: Bool
+        if let error = error as? StoreError {
+            full = error.code == .diskFull
+        } else if let error = error as? FetchError, error.code == .io, let detail = error.detail {
+            full = [ENOSPC, EDQUOT].contains { detail == String(cString: strerror($0)) }
+        } else {
+            full = false
+        }
+        if full {
+            diskFullMessage.withLock {
+                if $0 == nil {
+                    $0 = "the archive's disk is full (\(error)); the run stopped: free some space and run again"
+                }
+            }
+        }
+        return full
+    }
+
+    private static func isDiskFull(_ outcome: URLOutcome) -> Bool {
+        outcome.status == .failed && outcome.errorClass == diskFullClass
     }
 
     /// Fetches one URL: the origin first, then the URL as written; a revalidation asks only the URL that was
@@ -353,6 +396,7 @@ private final class Runner: Sendable {
                     return (outcome, row)
                 } catch {
                     if let file = download.temporaryFile { try? FileManager.default.removeItem(atPath: file) }
+                    if noteDiskFull(error) { return (Self.diskFullOutcome(item), nil) }
                     lastError = FetchError(
                         code: .io, url: candidate, attempts: download.attempts,
                         message:
@@ -360,6 +404,7 @@ private final class Runner: Sendable {
                     )
                 }
             case .failure(let error):
+                if noteDiskFull(error) { return (Self.diskFullOutcome(item), nil) }
                 lastError = error
             }
             if let e = lastError { errors.append((candidate, e.explanation)) }
@@ -398,6 +443,11 @@ private final class Runner: Sendable {
         logger.info("fetch failed", metadata: ["url": "\(item.url)", "class": "\(error.code.name)"])
         advance(failed: true, bytes: 0)
         return (outcome, row)
+    }
+
+    /// A URL the full disk failed: no row is recorded (the manifest may not take one either).
+    private static func diskFullOutcome(_ item: FetchItem) -> URLOutcome {
+        URLOutcome(url: item.url, status: .failed, errorClass: diskFullClass, post: item.post)
     }
 
     /// One message for the failures of an item's candidates: the original's, then the URL's as written.
@@ -557,7 +607,14 @@ private final class Recorder: Sendable {
     /// Entries (by index) whose object file could not be synced, until their batch is written.
     private let syncFailures = Mutex<[Int: any Error]>([:])
 
-    init(store: ArchiveStore, manifest: Manifest, logger: Logger, temporaryFolders: [String]) {
+    /// Told every error that fails a row; true when it is a full disk.
+    private let noteError: @Sendable (any Error) -> Bool
+
+    init(
+        store: ArchiveStore, manifest: Manifest, logger: Logger, temporaryFolders: [String],
+        noteError: @escaping @Sendable (any Error) -> Bool
+    ) {
+        self.noteError = noteError
         self.store = store
         self.manifest = manifest
         self.logger = logger
@@ -648,6 +705,13 @@ private final class Recorder: Sendable {
     /// that hold them), then writes the rows in one transaction; if the transaction fails, each row alone, so one
     /// bad row fails only its URL.
     private func writeNow(_ batch: [Entry]) -> [(Int, URLOutcome)] {
+        let corrections = writeRows(batch)
+        let failed = Set(corrections.map(\.0))
+        removeUnrecorded(batch.filter { failed.contains($0.index) })
+        return corrections
+    }
+
+    private func writeRows(_ batch: [Entry]) -> [(Int, URLOutcome)] {
         var corrections: [(Int, URLOutcome)] = []
         let unsynced = syncFailures.withLock { failures in
             batch.compactMap { entry in failures.removeValue(forKey: entry.index).map { (entry.index, $0) } }
@@ -658,7 +722,7 @@ private final class Recorder: Sendable {
             logger.info("archive sync failed", metadata: ["count": "\(failed.count)"])
             rows = batch.filter { failed[$0.index] == nil }
             corrections += batch.compactMap { entry in
-                failed[entry.index].map { (entry.index, Self.failed(entry.outcome, $0)) }
+                failed[entry.index].map { (entry.index, failure(entry.outcome, $0)) }
             }
         }
         let objects = rows.compactMap { entry -> String? in
@@ -671,7 +735,7 @@ private final class Recorder: Sendable {
             logger.info("archive sync failed", metadata: ["error": "\(error)"])
             corrections += rows.compactMap { entry in
                 guard case .archived = entry.row else { return nil }
-                return (entry.index, Self.failed(entry.outcome, error))
+                return (entry.index, failure(entry.outcome, error))
             }
             rows = rows.filter { if case .archived = $0.row { false } else { true } }
         }
@@ -686,16 +750,27 @@ private final class Recorder: Sendable {
                 try manifest.record([entry.row])
             } catch {
                 if case .failed = entry.row { continue }  // the URL is reported failed already
-                corrections.append((entry.index, Self.failed(entry.outcome, error)))
+                corrections.append((entry.index, failure(entry.outcome, error)))
             }
         }
         return corrections
     }
 
-    private static func failed(_ outcome: URLOutcome, _ error: any Error) -> URLOutcome {
+    /// After rows could not be written: removes each object file that no row names, so a failed run leaves no
+    /// file the manifest does not know (kept when the manifest cannot even say).
+    private func removeUnrecorded(_ entries: [Entry]) {
+        for entry in entries {
+            guard case .archived(_, _, let object, _, _, _, _, _) = entry.row,
+                let known = try? manifest.objects(sha256s: [object.sha256]), known[object.sha256] == nil
+            else { continue }
+            try? FileManager.default.removeItem(at: store.layout.url(for: object.path))
+        }
+    }
+
+    private func failure(_ outcome: URLOutcome, _ error: any Error) -> URLOutcome {
         var failed = outcome
         failed.status = .failed
-        failed.errorClass = FetchError.Code.io.name
+        failed.errorClass = noteError(error) ? Runner.diskFullClass : FetchError.Code.io.name
         failed.objectPath = nil
         failed.message =
             "the download could not be recorded in the archive (\(error)); check free space and permissions"

@@ -89,14 +89,28 @@ public enum RewritePipeline {
     /// run holds the archive) for set-up failures; per-post failures are outcomes.
     public static func run(posts: [ScannedPost], settings: RewriteSettings, logger: Logger) throws -> RewriteReport {
         // Without a manifest nothing is archived: plan (everything stays remote) without creating an archive.
-        let hasManifest = FileManager.default.fileExists(
-            atPath: ArchiveLayout(root: settings.archiveRoot).manifestURL.path)
+        let hasManifest = try ArchiveLayout(root: settings.archiveRoot).hasManifest()
         if settings.dryRun || !hasManifest {
             return try rewrite(posts: posts, settings: settings, lock: nil, logger: logger)
         }
         let lock = try ArchiveLock.acquire(settings.archiveRoot)
         defer { lock.release() }
-        return try rewrite(posts: posts, settings: settings, lock: lock, logger: logger)
+        let report = try rewrite(posts: posts, settings: settings, lock: lock, logger: logger)
+        if report.counts[.rewritten, default: 0] > 0 { snapshot(settings, logger: logger) }
+        return report
+    }
+
+    /// After a run that rewrote or reverted posts: a manifest snapshot, so the records `--revert` needs are in
+    /// `archive/backups/` too, not in the manifest only.
+    private static func snapshot(_ settings: RewriteSettings, logger: Logger) {
+        let layout = ArchiveLayout(root: settings.archiveRoot)
+        do {
+            let manifest = try Manifest(layout: layout)
+            defer { try? manifest.close() }
+            try ManifestBackups(layout: layout).snapshot(of: manifest)
+        } catch {
+            logger.warning("the manifest snapshot could not be written", metadata: ["error": "\(error)"])
+        }
     }
 
     /// The rewrite itself, with the lock already held (nil only in a dry run).
@@ -105,22 +119,18 @@ public enum RewritePipeline {
     {
         let layout = ArchiveLayout(root: settings.archiveRoot)
         let manifest: Manifest? =
-            FileManager.default.fileExists(atPath: layout.manifestURL.path) || lock != nil
+            try layout.hasManifest() || lock != nil
             ? try Manifest(layout: layout) : nil
         defer { try? manifest?.close() }
         let catalog = try Catalog(
             manifest: manifest, store: manifest == nil ? nil : try ArchiveStore(root: settings.archiveRoot),
             posts: posts)
-        if lock != nil {
-            for folder in Set(posts.map { ($0.path as NSString).deletingLastPathComponent }) {
-                let removed = (try? PostFile.removeStaleTemporaryFiles(inFolder: folder.isEmpty ? "." : folder)) ?? 0
-                if removed > 0 {
-                    logger.info("removed temporary posts of an interrupted rewrite", metadata: ["folder": "\(folder)"])
-                }
-            }
-        }
+        if lock != nil { removeStaleTemporaryPosts(posts.map(\.path), logger: logger) }
         var report = RewriteReport()
-        for post in posts {
+        // Two names for one file (a symbolic link, `./a/../a.md`) are one post: the first name is rewritten,
+        // the others are skipped (rewriting again would find the post "changed meanwhile" on every run).
+        var targets = Set<String>()
+        for post in posts where targets.insert(Self.target(of: post.path)).inserted {
             let plan = RewritePlan(
                 references: post.references, postPath: post.path, linker: settings.linker, asset: catalog.asset)
             var outcome = PostRewriteOutcome(post: post.path, status: .unchanged, leftRemote: plan.leftRemote)
@@ -151,6 +161,11 @@ public enum RewritePipeline {
         manifest: Manifest?, layout: ArchiveLayout
     ) throws -> PostRewriteOutcome {
         var outcome = outcome
+        if let target = outsideSite(post.path, layout: layout) {
+            outcome.status = .unchanged
+            outcome.message = "\(post.path) is a symbolic link to \(target), outside the site: read, never written"
+            return outcome
+        }
         let bytes = try PostFile.read(post.path)
         guard ArchiveStore.sha256(of: bytes) == post.contentSHA256 else {
             outcome.status = .changedMeanwhile
@@ -210,19 +225,24 @@ public enum RewritePipeline {
     /// `paths`.
     public static func revert(paths: [String], settings: RewriteSettings, logger: Logger) throws -> RewriteReport {
         let layout = ArchiveLayout(root: settings.archiveRoot)
-        guard FileManager.default.fileExists(atPath: layout.manifestURL.path) else { return RewriteReport() }
+        guard try layout.hasManifest() else { return RewriteReport() }
         let lock: ArchiveLock? = settings.dryRun ? nil : try ArchiveLock.acquire(settings.archiveRoot)
         defer { lock?.release() }
         let manifest = try Manifest(layout: layout)
         defer { try? manifest.close() }
+        var report = RewriteReport()
+        defer {
+            if lock != nil && report.posts.contains(where: { $0.reverted > 0 }) { snapshot(settings, logger: logger) }
+        }
         let filters = paths.map { layout.postPath(layout.postKey($0)) }
         func selected(_ absolute: String) -> Bool {
             filters.isEmpty || filters.contains { absolute == $0 || absolute.hasPrefix($0 == "/" ? "/" : $0 + "/") }
         }
-        var report = RewriteReport()
         var missing: [(key: String, outputs: Set<String>)] = []
         var keys = Set<String>()
-        for key in try manifest.rewrittenPosts() {
+        let rewrittenKeys = try manifest.rewrittenPosts()
+        if lock != nil { removeStaleTemporaryPosts(rewrittenKeys.map(layout.postPath), logger: logger) }
+        for key in rewrittenKeys {
             keys.insert(key)
             let file = layout.postPath(key)
             guard FileManager.default.fileExists(atPath: file) else {
@@ -297,6 +317,11 @@ public enum RewritePipeline {
         file: String, shown: String, key: String, settings: RewriteSettings, manifest: Manifest
     ) throws -> PostRewriteOutcome {
         var outcome = PostRewriteOutcome(post: shown, status: .reverted)
+        if let target = outsideSite(file, layout: ArchiveLayout(root: settings.archiveRoot)) {
+            outcome.status = .unchanged
+            outcome.message = "\(shown) is a symbolic link to \(target), outside the site: read, never written"
+            return outcome
+        }
         let bytes = try PostFile.read(file)
         if !settings.dryRun { try settlePending(key, bytes: bytes, manifest: manifest) }
         let generations = Array(try manifest.rewriteGenerations(post: key).filter(\.applied).reversed())
@@ -360,6 +385,30 @@ public enum RewritePipeline {
         let newKey = ArchiveLayout(root: settings.archiveRoot).postKey(file)
         try recordScan(newKey, bytes: current, scanner: settings.scanner, manifest: manifest, at: Date())
         return outcome
+    }
+
+    /// The file a post's path names, symbolic links resolved (where `PostFile.replace` writes).
+    static func target(of path: String) -> String {
+        URL(fileURLWithPath: path).resolvingSymlinksInPath().standardizedFileURL.path
+    }
+
+    /// The target of a post that lives outside the site (a symbolic link out of it), or nil. The site is the
+    /// current folder and the folder holding the archive, symbolic links resolved: imgarchive writes only there.
+    static func outsideSite(_ path: String, layout: ArchiveLayout) -> String? {
+        let target = target(of: path)
+        let roots = [Self.target(of: FileManager.default.currentDirectoryPath), layout.postBase]
+        return roots.contains { target == $0 || target.hasPrefix($0 == "/" ? "/" : $0 + "/") } ? nil : target
+    }
+
+    /// Deletes the temporary posts an interrupted rewrite or revert left beside these posts (in the folders of
+    /// the files they name, where `PostFile.replace` writes them). Only under the archive's lock.
+    private static func removeStaleTemporaryPosts(_ paths: [String], logger: Logger) {
+        for folder in Set(paths.map { (target(of: $0) as NSString).deletingLastPathComponent }) {
+            let removed = (try? PostFile.removeStaleTemporaryFiles(inFolder: folder.isEmpty ? "." : folder)) ?? 0
+            if removed > 0 {
+                logger.info("removed temporary posts of an interrupted rewrite", metadata: ["folder": "\(folder)"])
+            }
+        }
     }
 
     /// Settles the generations a killed run recorded but may not have put in place: applied when the post

@@ -42,6 +42,9 @@ public struct StatusReport: Sendable {
         public var objectPath: String?
         /// What the post links to now, as written there (a thumbnail's or the original's path), when rewritten.
         public var link: String?
+        /// The width the post shows an archived JPEG or PNG at, when no thumbnail of that width is recorded
+        /// (its making failed): the post links the original instead.
+        public var thumbnailMissing: Int?
     }
 
     /// Every entry, ordered by post, then by position.
@@ -54,7 +57,9 @@ public struct StatusReport: Sendable {
 
     /// The posts that have a failed or not yet fetched reference.
     public var postsNeedingAttention: Set<String> {
-        Set(entries.lazy.filter { $0.state == .failed || $0.state == .notFetched }.map(\.post))
+        Set(
+            entries.lazy.filter { $0.state == .failed || $0.state == .notFetched || $0.thumbnailMissing != nil }
+                .map(\.post))
     }
 
     /// Reads the report from the archive at `archiveRoot`: every post, or only those at or under `paths`
@@ -62,7 +67,7 @@ public struct StatusReport: Sendable {
     /// there is no manifest (`.invalidArgument`, "no archive at ...") or it cannot be read.
     public static func make(archiveRoot: URL, paths: [String] = []) throws -> StatusReport {
         let layout = ArchiveLayout(root: archiveRoot)
-        guard FileManager.default.fileExists(atPath: layout.manifestURL.path) else {
+        guard try layout.hasManifest() else {
             throw StoreError(
                 code: .invalidArgument, path: layout.rootPath,
                 message: "no archive at \(layout.rootPath); run imgarchive fetch first")
@@ -80,12 +85,22 @@ public struct StatusReport: Sendable {
         let urls = Dictionary(try manifest.allURLRecords().map { ($0.url, $0) }, uniquingKeysWith: { a, _ in a })
         // Link targets that turned out to be pages are not image references: not listed.
         let pages = try manifest.linkPages()
-        let objectPaths = Dictionary(
-            try manifest.objects().map { ($0.sha256, $0.path) }, uniquingKeysWith: { a, _ in a })
         // SVGs that cannot be published: archived, but the posts keep their remote URLs (failed, `unsafe-svg`).
         let refusals = Dictionary(
             try manifest.sanitizedSVGs().compactMap { r in r.error.map { (r.objectSHA256, $0) } },
             uniquingKeysWith: { a, _ in a })
+        let objects = try manifest.objects()
+        let objectPaths = Dictionary(objects.map { ($0.sha256, $0.path) }, uniquingKeysWith: { a, _ in a })
+        let objectsBySHA = Dictionary(objects.map { ($0.sha256, $0) }, uniquingKeysWith: { a, _ in a })
+        let thumbnails = Set(try manifest.thumbnails().map { "\($0.objectSHA256)/\($0.width)" })
+        // A JPEG or PNG shown at a width below its own has a thumbnail there unless its making failed.
+        func missingThumbnail(_ url: String, width: Int?) -> Int? {
+            guard let width, let sha = urls[url]?.objectSHA256, let object = objectsBySHA[sha],
+                object.format == .jpeg || object.format == .png
+            else { return nil }
+            return FetchPlanning.thumbnailWidths(requested: [width], imageWidth: object.width)
+                .first { !thumbnails.contains("\(sha)/\($0)") }
+        }
         for post in posts {
             let references = try manifest.references(post: post.path)
             // Only a post with a recorded rewrite has rewrite rows (a revert clears both).
@@ -115,6 +130,9 @@ public struct StatusReport: Sendable {
                     e = Entry(
                         post: layout.displayPath(post.path), line: reference.line, column: reference.column, url: url,
                         state: .rewritten, objectPath: objectPath(urls[url], objectPaths), link: link)
+                }
+                if e.state == .archived || e.state == .rewritten {
+                    e.thumbnailMissing = missingThumbnail(url, width: reference.width)
                 }
                 entries.append(e)
             }

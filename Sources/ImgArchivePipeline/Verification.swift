@@ -5,7 +5,8 @@ import ImgArchiveImage
 import ImgArchiveStore
 public import Logging
 
-/// A file the manifest lists that is missing or does not hash to its recorded digest.
+/// A file the manifest lists that is missing or does not hash to its recorded digest, or a file at an archive
+/// path that no row names.
 public struct ArchiveProblem: Sendable, Hashable {
     /// What kind of file it is.
     public enum Kind: String, Sendable, Hashable {
@@ -21,6 +22,9 @@ public struct ArchiveProblem: Sendable, Hashable {
         case missing
         /// Its bytes hash to another digest.
         case corrupt
+        /// A file at an archive path that no manifest row names (left by a failed or killed run, or by a lost
+        /// manifest); `--repair` adopts it when its bytes match its name, else moves it to quarantine.
+        case unrecorded
     }
 
     /// What `--repair` did about it.
@@ -28,6 +32,11 @@ public struct ArchiveProblem: Sendable, Hashable {
         /// Restored: re-fetched (an original, from `from`) or rebuilt (a thumbnail). A corrupt file was
         /// moved to `quarantined` (relative to the archive) first.
         case repaired(from: String?, quarantined: String?)
+        /// An unrecorded file whose bytes match its name, now recorded in the manifest.
+        case adopted
+        /// An unrecorded file that could not be adopted (its bytes do not match its name, or its original or
+        /// width is unknown), moved to `quarantined` (relative to the archive).
+        case removed(quarantined: String, reason: String)
         /// Not restored, for the reason given; the file was left as it was.
         case failed(String)
     }
@@ -38,7 +47,7 @@ public struct ArchiveProblem: Sendable, Hashable {
     public var damage: Damage
     /// Its path, relative to the archive.
     public var path: String
-    /// The digest the manifest records for it.
+    /// The digest the manifest records for it (for an unrecorded file, the one its name says).
     public var expectedSHA256: String
     /// The digest of the bytes found, for a corrupt file.
     public var actualSHA256: String?
@@ -60,6 +69,11 @@ public struct VerificationReport: Sendable {
     public var thumbnailsChecked = 0
     /// Whether SQLite's integrity and foreign-key checks of the manifest passed.
     public var manifestIntact = true
+    /// Repair only: the manifest was missing, empty or unreadable and was replaced by this snapshot
+    /// (relative to the archive), or by a new, empty manifest when `manifestRestoredFrom` is nil.
+    public var manifestRestored = false
+    /// The snapshot the manifest was restored from, relative to the archive.
+    public var manifestRestoredFrom: String?
     /// The missing and corrupt files, originals first.
     public var problems: [ArchiveProblem] = []
 
@@ -67,8 +81,10 @@ public struct VerificationReport: Sendable {
     public var hasUnresolvedProblems: Bool {
         !manifestIntact
             || problems.contains { p in
-                if case .repaired = p.repair { return false }
-                return true
+                switch p.repair {
+                case .repaired?, .adopted?, .removed?: return false
+                default: return true
+                }
             }
     }
 }
@@ -95,23 +111,44 @@ public enum Verification {
     /// when another run holds the archive) or `FetchError` when libcurl cannot be set up; a file that cannot
     /// be repaired is a problem in the report, not an error.
     public static func repair(settings: FetchSettings, logger: Logger) async throws -> VerificationReport {
-        let layout = try existingLayout(settings.archiveRoot)
+        let layout = ArchiveLayout(root: settings.archiveRoot)
         let lock = try ArchiveLock.acquire(settings.archiveRoot)
         defer { lock.release() }
+        let stamp = Self.stamp(Date())
+        // A lost or unreadable manifest: the newest usable snapshot replaces it (the damaged file goes to
+        // quarantine); with none, a new manifest. Either way the archive's files no row names are adopted below.
+        var restored: (Bool, String?) = (false, nil)
+        if try manifestNeedsRestore(layout) {
+            let from = try ManifestBackups(layout: layout).restoreNewest(
+                holding: lock, quarantine: "\(quarantineFolder)/\(stamp)")
+            restored = (true, from)
+            logger.info("manifest restored", metadata: ["from": "\(from ?? "nothing: a new manifest")"])
+        } else {
+            _ = try existingLayout(settings.archiveRoot)
+        }
         let store = try ArchiveStore(root: settings.archiveRoot)
-        let manifest = try Manifest(layout: layout)
+        let manifest = try Manifest(url: layout.manifestURL)
         defer { try? manifest.close() }
         try store.removeStaleTemporaryFiles(holding: lock)
         var report = try check(store: store, manifest: manifest)
+        (report.manifestRestored, report.manifestRestoredFrom) = restored
         guard !report.problems.isEmpty else { return report }
-        let repairer = Repairer(
-            settings: settings, store: store, manifest: manifest, logger: logger,
-            stamp: Self.stamp(Date()))
+        let repairer = Repairer(settings: settings, store: store, manifest: manifest, logger: logger, stamp: stamp)
+
+        // Files no row names: originals first (a thumbnail is adopted only with its original recorded).
+        for kind in [ArchiveProblem.Kind.object, .thumbnail] {
+            for i in report.problems.indices
+            where report.problems[i].damage == .unrecorded && report.problems[i].kind == kind {
+                report.problems[i].repair = repairer.adopt(report.problems[i])
+            }
+        }
 
         // Originals first (thumbnails are rebuilt from them), one download at a time: a repair is rare and
         // small, and order keeps the report readable.
         var unrepairedObjects: [String: String] = [:]
-        let objectIndices = report.problems.indices.filter { report.problems[$0].kind == .object }
+        let objectIndices = report.problems.indices.filter {
+            report.problems[$0].kind == .object && report.problems[$0].damage != .unrecorded
+        }
         if !objectIndices.isEmpty {
             try await Downloader.withDownloader(options: settings.download, logger: logger) { downloader in
                 for i in objectIndices {
@@ -124,7 +161,8 @@ public enum Verification {
             }
         }
         let options = settings.thumbnails ?? ThumbnailOptions()
-        for i in report.problems.indices where report.problems[i].kind == .thumbnail {
+        for i in report.problems.indices
+        where report.problems[i].kind == .thumbnail && report.problems[i].damage != .unrecorded {
             let problem = report.problems[i]
             guard let originalSHA = problem.objectPath.flatMap(Self.digest(inPath:)) else {
                 report.problems[i].repair = .failed("the manifest does not say which original it was made from")
@@ -145,9 +183,25 @@ public enum Verification {
 
     // MARK: - Checking
 
+    /// Whether the manifest must be restored: originals but no manifest (or an empty one), or a file SQLite
+    /// cannot open. A new archive (neither) needs nothing.
+    private static func manifestNeedsRestore(_ layout: ArchiveLayout) throws -> Bool {
+        let code: StoreError.Code
+        do {
+            guard try layout.hasManifest() else { return false }
+            let manifest = try Manifest(layout: layout)
+            try manifest.close()
+            return false
+        } catch {
+            guard error.code == .manifestLost || error.code == .corrupt else { throw error }
+            code = error.code
+        }
+        return code == .manifestLost || code == .corrupt
+    }
+
     private static func existingLayout(_ root: URL) throws(StoreError) -> ArchiveLayout {
         let layout = ArchiveLayout(root: root)
-        guard FileManager.default.fileExists(atPath: layout.manifestURL.path) else {
+        guard try layout.hasManifest() else {
             throw StoreError(
                 code: .invalidArgument, path: layout.rootPath,
                 message: "no archive at \(layout.rootPath); run imgarchive fetch first")
@@ -177,7 +231,9 @@ public enum Verification {
                     kind: .object, damage: damage.0, path: object.path, expectedSHA256: object.sha256,
                     actualSHA256: damage.1, width: nil, objectPath: nil, urls: try urls(object.sha256)))
         }
+        var recorded = Set(objectPaths.values)
         for thumbnail in try manifest.thumbnails() {
+            recorded.insert(thumbnail.path)
             report.thumbnailsChecked += 1
             let result = try store.verify(thumbnail.path, sha256: thumbnail.sha256)
             guard let damage = Self.damage(result) else { continue }
@@ -190,12 +246,22 @@ public enum Verification {
         // Sanitized SVG copies: what posts link to instead of SVG originals.
         for record in try manifest.sanitizedSVGs() {
             guard let path = record.path, let sha = record.sha256 else { continue }
+            recorded.insert(path)
             report.thumbnailsChecked += 1
             guard let damage = Self.damage(try store.verify(path, sha256: sha)) else { continue }
             report.problems.append(
                 ArchiveProblem(
                     kind: .thumbnail, damage: damage.0, path: path, expectedSHA256: sha, actualSHA256: damage.1,
                     width: nil, objectPath: objectPaths[record.objectSHA256], urls: try urls(record.objectSHA256)))
+        }
+        for path in try store.layout.archivedFiles() where !recorded.contains(path) {
+            let isObject = path.hasPrefix(ArchiveLayout.objectsFolder + "/")
+            let digest = digest(inPath: path) ?? ""
+            report.problems.append(
+                ArchiveProblem(
+                    kind: isObject ? .object : .thumbnail, damage: .unrecorded, path: path, expectedSHA256: digest,
+                    actualSHA256: nil, width: isObject ? nil : Int(path.prefix { $0 != "/" }.dropFirst()),
+                    objectPath: isObject ? nil : objectPaths[digest], urls: []))
         }
         return report
     }
@@ -332,10 +398,60 @@ private struct Repairer: Sendable {
         }
     }
 
-    /// Moves a corrupt file to `quarantine/<stamp>/<its archive path>`; returns that relative path, or nil
-    /// for a missing file.
+    /// Adopts a file no row names: an original whose bytes hash to its name and sniff as its extension gets an
+    /// object row; a thumbnail of a recorded original, at a width with no thumbnail row, gets a thumbnail row.
+    /// Anything else is moved to quarantine (never deleted).
+    func adopt(_ problem: ArchiveProblem) -> ArchiveProblem.Repair {
+        let file = store.layout.url(for: problem.path)
+        do {
+            let digest = try ArchiveStore.sha256(ofFileAt: file)
+            let handle = try FileHandle(forReadingFrom: file)
+            defer { try? handle.close() }
+            let head = try handle.read(upToCount: ImageFormat.sniffLength) ?? Data()
+            guard let format = ImageFormat.sniff(Array(head)) else {
+                return try removal(problem, "its bytes are not an image")
+            }
+            let info = try? imageInfo(path: file.path)
+            let size = try FileManager.default.attributesOfItem(atPath: file.path)[.size] as? NSNumber
+            if problem.kind == .object {
+                guard try ArchiveLayout.objectPath(sha256: digest, format: format) == problem.path else {
+                    return try removal(problem, "its bytes hash to \(digest) as \(format.fileExtension), not its name")
+                }
+                try manifest.adoptObject(
+                    ObjectRecord(
+                        sha256: digest, format: format, bytes: size?.int64Value ?? 0, width: info?.width,
+                        height: info?.height, path: problem.path, createdAt: Date()))
+                return .adopted
+            }
+            guard let width = problem.width, let original = try manifest.object(sha256: problem.expectedSHA256)
+            else { return try removal(problem, "the manifest knows no original it was made from") }
+            guard try store.thumbnailPath(sha256: original.sha256, width: width, format: format) == problem.path,
+                let height = info?.height
+            else {
+                return try removal(problem, "its bytes are not a \((problem.path as NSString).pathExtension) image")
+            }
+            guard try manifest.thumbnail(sha256: original.sha256, width: width) == nil else {
+                return try removal(problem, "another thumbnail of its original at \(width) px is recorded")
+            }
+            try manifest.recordThumbnail(
+                ThumbnailRecord(
+                    objectSHA256: original.sha256, width: width, sha256: digest, height: height, format: format,
+                    bytes: size?.int64Value ?? 0, path: problem.path, createdAt: Date()))
+            return .adopted
+        } catch {
+            return .failed("it could not be adopted: \(error)")
+        }
+    }
+
+    private func removal(_ problem: ArchiveProblem, _ reason: String) throws -> ArchiveProblem.Repair {
+        guard let quarantined = try quarantine(problem) else { return .failed(reason) }
+        return .removed(quarantined: quarantined, reason: reason)
+    }
+
+    /// Moves a corrupt or unrecorded file to `quarantine/<stamp>/<its archive path>`; returns that relative
+    /// path, or nil for a missing file.
     private func quarantine(_ problem: ArchiveProblem) throws -> String? {
-        guard problem.damage == .corrupt else { return nil }
+        guard problem.damage != .missing else { return nil }
         let relative = "\(Verification.quarantineFolder)/\(stamp)/\(problem.path)"
         let source = store.layout.url(for: problem.path)
         let destination = store.layout.root.appendingPathComponent(relative, isDirectory: false)

@@ -80,6 +80,32 @@ enum FileSystem {
         }
     }
 
+    /// Copies a file's bytes to a new file at `destination` (created, or truncated when present).
+    static func copyFile(_ source: String, to destination: String) throws(StoreError) {
+        let input = open(source, O_RDONLY | O_CLOEXEC)
+        guard input >= 0 else { throw StoreError.posix("opening the file to copy it", path: source) }
+        defer { close(input) }
+        let output = open(destination, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard output >= 0 else { throw StoreError.posix("creating the copy", path: destination) }
+        defer { close(output) }
+        let chunk = 1 << 20
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 16)
+        defer { buffer.deallocate() }
+        while true {
+            let count = read(input, buffer.baseAddress, chunk)
+            if count < 0 && errno == EINTR { continue }
+            guard count >= 0 else { throw StoreError.posix("reading the file to copy it", path: source) }
+            if count == 0 { return }
+            var offset = 0
+            while offset < count {
+                let written = write(output, buffer.baseAddress.map { $0 + offset }, count - offset)
+                if written < 0 && errno == EINTR { continue }
+                guard written > 0 else { throw StoreError.posix("writing the copy", path: destination) }
+                offset += written
+            }
+        }
+    }
+
     /// Removes a file; a missing file is fine.
     static func removeFile(_ path: String) throws(StoreError) {
         guard unlink(path) == 0 || errno == ENOENT else { throw StoreError.posix("removing the file", path: path) }

@@ -15,9 +15,12 @@ public final class Manifest: Sendable {
     public let path: String
     private let pool: DatabasePool
 
-    /// Opens (creating when missing) the manifest of an archive and brings its schema up to date.
+    /// Opens (creating when missing) the manifest of an archive and brings its schema up to date. Throws
+    /// `.manifestLost` when the archive holds originals but its manifest is missing or empty (a new manifest
+    /// would silently forget them), and says how to restore a damaged one.
     public convenience init(layout: ArchiveLayout) throws(StoreError) {
         try FileSystem.makeDirectory(layout.rootPath)
+        _ = try layout.hasManifest()
         try self.init(url: layout.manifestURL)
     }
 
@@ -52,7 +55,8 @@ public final class Manifest: Sendable {
             } catch let error as StoreError {
                 throw error
             } catch {
-                let mapped = StoreError.database(error, path: path, operation: "opening")
+                var mapped = StoreError.database(error, path: path, operation: "opening")
+                if mapped.code == .corrupt { mapped.message += "; " + ArchiveLayout.wayOut }
                 if attempt >= 3 || mapped.code == .corrupt { throw mapped }
             }
         }
@@ -665,6 +669,33 @@ public final class Manifest: Sendable {
     /// The identifiers of the migrations applied to this manifest, in order.
     public func appliedMigrations() throws(StoreError) -> [String] {
         try read("reading the schema version") { db in try ManifestSchema.migrator.appliedMigrations(db) }
+    }
+
+    /// Writes a consistent copy of the manifest to `destination` (a new file) with SQLite's online backup:
+    /// readers and writers may go on meanwhile. The copy is a self-contained rollback-journal database.
+    public func backup(to destination: String) throws(StoreError) {
+        do {
+            let copy = try DatabaseQueue(path: destination)
+            try pool.backup(to: copy)
+            try copy.close()
+        } catch {
+            throw StoreError.database(error, path: destination, operation: "writing a snapshot")
+        }
+    }
+
+    /// Records an original found in the archive that no row names (`verify --repair`), unless a row names it
+    /// already; true when it was added. The caller has checked that its bytes hash to `object.sha256`.
+    @discardableResult
+    public func adoptObject(_ object: ObjectRecord) throws(StoreError) -> Bool {
+        try ArchiveLayout.checkSHA256(object.sha256)
+        try ArchiveLayout.checkRelativePath(object.path)
+        return try write("adopting an object") { db in
+            let known = try Bool.fetchOne(
+                db, sql: "SELECT 1 FROM object WHERE sha256 = ? OR path = ?", arguments: [object.sha256, object.path])
+            guard known == nil else { return false }
+            try Self.insertObject(object, createdAt: object.createdAt.databaseValue, db)
+            return true
+        }
     }
 
     /// Closes the manifest's connections; later calls fail.

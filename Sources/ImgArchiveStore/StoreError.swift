@@ -30,6 +30,10 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         public static let invalidArgument = Code(rawValue: "invalid-argument")
         /// The manifest was written by a newer imgarchive (unknown migrations).
         public static let unsupportedVersion = Code(rawValue: "unsupported-version")
+        /// The disk (or quota) is full: `ENOSPC`/`EDQUOT` from a file-system call, `SQLITE_FULL` from the manifest.
+        public static let diskFull = Code(rawValue: "disk-full")
+        /// The archive holds originals but its manifest is missing or empty; `verify --repair` restores it.
+        public static let manifestLost = Code(rawValue: "manifest-lost")
         /// The code's stable name.
         public var description: String { rawValue }
     }
@@ -40,10 +44,21 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
     public var path: String?
     /// A sentence for people.
     public var message: String
-    /// The C `errno`, or the SQLite result code, when the failure came from C.
+    /// The C `errno`, or the SQLite result code, when the failure came from C (`cCodeSource` says which).
     public var cCode: Int32?
+    /// Where `cCode` comes from.
+    public var cCodeSource: CCodeSource = .errno
     /// The underlying error (for example GRDB's `DatabaseError`), when there is one.
     public var underlying: (any Error)?
+
+    /// Which C library a `cCode` belongs to: the same number means different things (13 is `EACCES` as an
+    /// `errno`, `SQLITE_FULL` from SQLite).
+    public enum CCodeSource: String, Sendable, Hashable {
+        /// A POSIX `errno`.
+        case errno
+        /// An SQLite (extended) result code.
+        case sqlite
+    }
 
     /// Creates an error.
     public init(code: Code, path: String? = nil, message: String, cCode: Int32? = nil, underlying: (any Error)? = nil) {
@@ -58,7 +73,7 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
     public var description: String {
         var text = message
         if let path, !message.contains(path) { text += " (\(path))" }
-        if let cCode { text += " [\(code == .io || code == .locked ? "errno" : "sqlite") \(cCode)]" }
+        if let cCode { text += " [\(cCodeSource.rawValue) \(cCode)]" }
         return text
     }
 }
@@ -74,6 +89,10 @@ extension StoreError {
             return StoreError(
                 code: .locked, path: path,
                 message: "another imgarchive run holds \(path); try again later", cCode: code)
+        case ENOSPC, EDQUOT:
+            return StoreError(
+                code: .diskFull, path: path,
+                message: "\(operation) failed: \(reason); free some space and run again", cCode: code)
         default:
             return StoreError(code: .io, path: path, message: "\(operation) failed: \(reason)", cCode: code)
         }
@@ -89,12 +108,17 @@ extension StoreError {
             switch primary {
             case 5, 6: code = .busy  // SQLITE_BUSY, SQLITE_LOCKED
             case 11, 26: code = .corrupt  // SQLITE_CORRUPT, SQLITE_NOTADB
-            case 10, 13, 14: code = .io  // SQLITE_IOERR, SQLITE_FULL, SQLITE_CANTOPEN
+            case 13: code = .diskFull  // SQLITE_FULL
+            case 10, 14: code = .io  // SQLITE_IOERR, SQLITE_CANTOPEN
             default: code = .database
             }
-            return StoreError(
-                code: code, path: path, message: "manifest: \(operation) failed: \(described)", cCode: sqlite,
-                underlying: error)
+            let message =
+                code == .diskFull
+                ? "manifest: \(operation) failed: the disk is full (SQLite: \(described)); free some space and run again"
+                : "manifest: \(operation) failed: \(described)"
+            var mapped = StoreError(code: code, path: path, message: message, cCode: sqlite, underlying: error)
+            mapped.cCodeSource = .sqlite
+            return mapped
         }
         return StoreError(
             code: .database, path: path, message: "manifest: \(operation) failed: \(described)", underlying: error)

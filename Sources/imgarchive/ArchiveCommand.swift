@@ -86,6 +86,7 @@ struct ArchiveCommand: AsyncParsableCommand {
         for (post, n) in r.postsWaiting.sorted(by: { $0.key < $1.key }) {
             out.write("waiting: \(post) (\(n) reference\(n == 1 ? "" : "s") not archived; see imgarchive status)\n")
         }
+        if let full = r.fetch.diskFull { out.write("stopped: \(full)\n") }
         let f = r.fetch.counts
         var line = "archived \(f[.archived, default: 0]), already had \(f[.alreadyArchived, default: 0])"
         if let n = f[.notModified] { line += ", unchanged \(n)" }

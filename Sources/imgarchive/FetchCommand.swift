@@ -224,13 +224,27 @@ enum FetchOutput {
             var s = "{\"summary\":{\"archived\":\(counts[.archived, default: 0])"
             s += ",\"already_archived\":\(counts[.alreadyArchived, default: 0])"
             s += ",\"not_modified\":\(counts[.notModified, default: 0]),\"failed\":\(counts[.failed, default: 0])"
-            s += ",\"thumbnails\":\(report.thumbnailsMade),\"failed_by_class\":{"
+            s += ",\"thumbnails\":\(report.thumbnailsMade),\"thumbnail_failures\":["
+            var failures: [UInt8] = []
+            for (i, failure) in report.thumbnailFailures.enumerated() {
+                if i > 0 { failures += ",".utf8 }
+                ReferenceJSON.quote(failure, to: &failures)
+            }
+            s += String(decoding: failures, as: UTF8.self) + "],\"failed_by_class\":{"
             s += report.failuresByClass.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\($0.value)" }
                 .joined(separator: ",")
-            s += "}}}\n"
+            s += "}"
+            if let full = report.diskFull {
+                var quoted: [UInt8] = []
+                ReferenceJSON.quote(full, to: &quoted)
+                s += ",\"disk_full\":" + String(decoding: quoted, as: UTF8.self)
+            }
+            s += "}}\n"
             out.write(s)
         } else {
-            for o in report.outcomes where o.status == .failed {
+            // A full disk is said once below, not once per URL it stopped.
+            for o in report.outcomes
+            where o.status == .failed && (report.diskFull == nil || o.message != report.diskFull) {
                 out.write("failed \(o.errorClass ?? "?"): \(o.url)\n")
                 if let post = o.post { out.write("    in \(post)\n") }
                 if let m = o.message { out.write("    \(m)\n") }
@@ -246,6 +260,7 @@ enum FetchOutput {
                     .joined(separator: ", ") + ")"
             }
             line += "; thumbnails made \(report.thumbnailsMade)"
+            if let full = report.diskFull { line = "stopped: \(full)\n" + line }
             out.write(line + "\n")
         }
         out.flush()

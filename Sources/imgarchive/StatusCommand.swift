@@ -74,6 +74,11 @@ enum StatusOutput {
                 if let message = e.message { why += ": " + message }
                 line += why + "\n"
             case .archived, .rewritten:
+                if let width = e.thumbnailMissing {
+                    line +=
+                        "      no thumbnail at \(width) px (making it failed): the post links the original; "
+                        + "imgarchive verify --repair or the next fetch tries again\n"
+                }
                 guard all else { break }
                 if let path = e.objectPath { line += "      " + path + "\n" }
                 if let link = e.link { line += "      linked as " + link + "\n" }
@@ -102,6 +107,7 @@ enum StatusOutput {
         field("failingSince", e.failingSince?.formatted(.iso8601))
         field("objectPath", e.objectPath)
         field("link", e.link)
+        out += ",\"thumbnailMissing\":\(e.thumbnailMissing.map(String.init) ?? "null")".utf8
         out += "}\n".utf8
     }
 }

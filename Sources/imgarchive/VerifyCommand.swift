@@ -63,27 +63,50 @@ enum VerifyOutput {
         }
         let missing = report.problems.filter { $0.damage == .missing }.count
         let corrupt = report.problems.filter { $0.damage == .corrupt }.count
+        let unrecorded = report.problems.filter { $0.damage == .unrecorded }.count
         let repaired = report.problems.filter {
-            if case .repaired = $0.repair { return true }
-            return false
+            switch $0.repair {
+            case .repaired?, .adopted?, .removed?: return true
+            default: return false
+            }
         }.count
         if format == .json {
             var s = "{\"summary\":{\"objects\":\(report.objectsChecked),\"thumbnails\":\(report.thumbnailsChecked)"
-            s += ",\"missing\":\(missing),\"corrupt\":\(corrupt)"
+            s += ",\"missing\":\(missing),\"corrupt\":\(corrupt),\"unrecorded\":\(unrecorded)"
             if repairing { s += ",\"repaired\":\(repaired)" }
+            if report.manifestRestored {
+                s += ",\"manifestRestoredFrom\":"
+                if let from = report.manifestRestoredFrom {
+                    var quoted: [UInt8] = []
+                    ReferenceJSON.quote(from, to: &quoted)
+                    s += String(decoding: quoted, as: UTF8.self)
+                } else {
+                    s += "null"
+                }
+            }
             s += ",\"manifestIntact\":\(report.manifestIntact)}}\n"
             out.write(s)
         } else {
+            if report.manifestRestored {
+                out.write(
+                    report.manifestRestoredFrom.map {
+                        "manifest: it was missing, empty or unreadable; restored from \($0) (the old file, if any, "
+                            + "is in quarantine/); what the archive holds beyond that snapshot is adopted below\n"
+                    }
+                        ?? ("manifest: it was missing, empty or unreadable and no snapshot in backups/ could be used; "
+                            + "a new manifest was started and the archive's files are adopted below (their URLs and "
+                            + "the posts' rewrite records are not known again until the next fetch)\n"))
+            }
             if !report.manifestIntact {
                 out.write(
                     "manifest: SQLite's integrity check failed; copy the archive aside and restore manifest.sqlite "
                         + "from a backup (or rebuild it with sqlite3's .recover)\n")
             }
             var line = "checked \(report.objectsChecked) originals and \(report.thumbnailsChecked) thumbnails: "
-            line += "\(missing) missing, \(corrupt) corrupt"
+            line += "\(missing) missing, \(corrupt) corrupt, \(unrecorded) unrecorded"
             if repairing { line += ", \(repaired) repaired" }
             line += report.manifestIntact ? "; manifest intact" : "; manifest damaged"
-            if !repairing && missing + corrupt > 0 { line += "; run imgarchive verify --repair" }
+            if !repairing && missing + corrupt + unrecorded > 0 { line += "; run imgarchive verify --repair" }
             out.write(line + "\n")
         }
         out.flush()
@@ -100,6 +123,10 @@ enum VerifyOutput {
         case .repaired(let from, let quarantined)?:
             s += "    repaired" + (from.map { " from \($0)" } ?? "") + "\n"
             if let quarantined { s += "    the corrupt file was moved to \(quarantined)\n" }
+        case .adopted?:
+            s += "    adopted: its bytes match its name; the manifest records it now\n"
+        case .removed(let quarantined, let why)?:
+            s += "    moved to \(quarantined): \(why)\n"
         case .failed(let why)?:
             s += "    not repaired: \(why)\n"
         case nil:
@@ -129,6 +156,12 @@ enum VerifyOutput {
             field("repair", "repaired")
             field("repairedFrom", from)
             field("quarantined", quarantined)
+        case .adopted?:
+            field("repair", "adopted")
+        case .removed(let quarantined, let why)?:
+            field("repair", "removed")
+            field("quarantined", quarantined)
+            field("repairMessage", why)
         case .failed(let why)?:
             field("repair", "failed")
             field("repairMessage", why)

@@ -182,7 +182,9 @@ import Testing
         let clean = try await runImgarchive(["verify"], in: f.folder.path)
         running.release()
         #expect(clean.status == 0, "verify without --repair needs no lock: \(clean.stdout)\(clean.stderr)")
-        #expect(clean.stdout.contains("checked 2 originals and 1 thumbnails: 0 missing, 0 corrupt; manifest intact"))
+        #expect(
+            clean.stdout.contains(
+                "checked 2 originals and 1 thumbnails: 0 missing, 0 corrupt, 0 unrecorded; manifest intact"))
 
         let photoPath = f.objectPath(of: f.photo, ext: "jpg")
         let pngPath = f.objectPath(of: f.png, ext: "png")

@@ -14,7 +14,7 @@ import Testing
         var images: [String: [UInt8]] = [:]
         for copy in 0..<4 {
             for (i, size) in sizes.enumerated() {
-                images["/b\(copy)-\(i)"] = jpegLikeBytes(count: max(size, 11), seed: UInt64(copy * 100 + i))
+                images["/b\(copy)-\(i)"] = jpegLikeBytes(count: max(size, 13), seed: UInt64(copy * 100 + i))
             }
         }
         let frozen = images

@@ -14,7 +14,10 @@ func jpegLikeBytes(count: Int, seed: UInt64 = 1) -> [UInt8] {
         state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
         bytes.append(UInt8(truncatingIfNeeded: state >> 33))
     }
-    return Array(bytes.prefix(count))
+    // A JPEG ends with its EOI marker: the downloader refuses a body without it as cut short.
+    var image = Array(bytes.prefix(count))
+    if count >= 13 { image.replaceSubrange((count - 2)..<count, with: [0xFF, 0xD9]) }
+    return image
 }
 
 func sha256Hex(_ bytes: [UInt8]) -> String {

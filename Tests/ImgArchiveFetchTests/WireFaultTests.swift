@@ -76,6 +76,37 @@ func head(_ status: String, _ headers: [String]) -> String {
         }
     }
 
+    /// A Content-Length that lies short: curl sees a complete body of the declared length, but the image has
+    /// no end (a server that says 100 for a 15 KB image). Whatever the transfer said, it is truncated, retried,
+    /// and nothing is kept.
+    @Test(arguments: ["jpeg", "png", "gif", "svg"])
+    func bodyCutByALyingContentLengthIsTruncated(name: String) async throws {
+        let whole = try #require(Self.wholeImages[name])
+        let server = try RawServer { connection, _ in
+            guard let request = connection.readRequest() else { return }
+            let declared = request.path == "/whole" ? whole.count : 100
+            // "Connection: close": the bytes past the declared length must not be read as the next response.
+            connection.send(head("200 OK", ["Content-Length: \(declared)", "Connection: close"]))
+            connection.send(whole)
+        }
+        defer { server.stop() }
+        try await withTestDownloader(testOptions(retries: 1)) { downloader, tmp in
+            let base = "http://127.0.0.1:\(server.port)"
+            let download = try await downloader.download(
+                DownloadRequest(url: base + "/whole", temporaryDirectory: tmp)
+            ).get()
+            #expect(download.byteCount == whole.count, "\(name)")
+            if let file = download.temporaryFile { unlink(file) }
+
+            let result = await downloader.download(DownloadRequest(url: base + "/lying", temporaryDirectory: tmp))
+            guard case .failure(let error) = result else { Issue.record("a cut \(name) was archived"); return }
+            #expect(error.code == .truncated)
+            #expect(error.message.contains("cut short"))
+            #expect(error.attempts == 2, "retried, as any cut-short body")
+            #expect(directoryEntries(tmp).isEmpty)
+        }
+    }
+
     @Test func serverThatNeverAnswersTimesOut() async throws {
         let server = try RawServer { connection, _ in
             guard connection.readRequest() != nil else { return }
