@@ -184,6 +184,18 @@ let blockCases: [BlockCase] = [
         "a list item can begin with one blank line only: the indented line is a paragraph",
         "-\n\n  ![a](https://x.test/1.png)\n",
         ["https://x.test/1.png"]),
+    BlockCase(
+        "a comment left open is not closed by --> in Markdown text",
+        "- <!--\n-->\n![a](https://x.test/code.png)\n\n<!-- x --> ![b](https://x.test/raw.png) <img src=\"https://x.test/1.png\">\n",
+        ["https://x.test/1.png"]),
+    BlockCase(
+        "a textarea left open by its quote is not closed inside a fence",
+        "> > <textarea>\n> ```\n> </textarea>\n<img src=\"https://x.test/code.png\">\n",
+        []),
+    BlockCase(
+        "raw inline HTML after a processing instruction's > is HTML, not Markdown",
+        "a <?php x > <img src=\"https://x.test/1.png\"> ![a](https://x.test/raw.png) ?>\n",
+        ["https://x.test/1.png"]),
 ]
 
 @Test(arguments: blockCases)

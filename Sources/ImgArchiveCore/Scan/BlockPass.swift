@@ -65,8 +65,9 @@ struct BlockPass {
     }
 
     private var containers: [Container] = []
-    /// Text before this is inside a comment or raw text element an HTML block left open: no chunk starts there.
-    private var hiddenUntil = 0
+    /// The closer of a comment (`-->`) or raw text element (`</script`, `</style`, `</textarea`) an HTML block
+    /// left open: a browser shows nothing until it. Only HTML that CommonMark passes through can hold the closer.
+    private var hiddenCloser: StaticString?
     private var leaf = Leaf.none
     /// The end of the last line the open leaf took.
     private var leafEnd = 0
@@ -124,6 +125,7 @@ struct BlockPass {
             leafEnd = e
             if start == nil, let skip, let close = b.find(skip, from: c.i, end: e) {
                 leaf = .html(end: end, skip: nil, start: close + skip.utf8CodeUnitCount, mode: mode)
+                if skip.description == "-->" { hiddenCloser = nil }  // the comment block's end ends any comment
             }
             if case .marker(let marker) = end, b.findCaseInsensitive(marker, from: c.i, end: e) != nil {
                 closeLeaf(endMarkerSeen: true)
@@ -178,6 +180,7 @@ struct BlockPass {
                 if let skip {
                     let close = b.find(skip, from: f.i + 2, end: e)
                     start = close.map { $0 + skip.utf8CodeUnitCount }
+                    if close != nil && skip.description == "-->" { hiddenCloser = nil }
                 }
                 newLeaf = .html(end: end, skip: start == nil ? skip : nil, start: start, mode: mode)
                 if case .marker(let marker) = end {
@@ -256,11 +259,10 @@ struct BlockPass {
             addChunk(p..<leafEnd, .markdown)
         case .html(let end, let skip, let start, let mode):
             if let start { addChunk(start..<leafEnd, mode) }
-            guard !endMarkerSeen, leafEnd >= hiddenUntil, case .marker(let marker) = end else { break }
+            guard !endMarkerSeen, hiddenCloser == nil, case .marker(let marker) = end else { break }
             // A `<?`, `<!X` or CDATA left open ends at the next `>`: the closing tag of its container.
             if skip == nil || skip?.description == "-->", let closer = skip ?? Self.rawTextCloser(marker) {
-                let close = b.findCaseInsensitive(closer, from: leafEnd, end: b.count)
-                hiddenUntil = close.map { $0 + closer.utf8CodeUnitCount } ?? b.count
+                hiddenCloser = closer
             }
         default:
             break
@@ -268,8 +270,20 @@ struct BlockPass {
         leaf = .none
     }
 
+    /// Adds a chunk, or what of it follows the closer of a comment or raw text element left open.
     private mutating func addChunk(_ range: Range<Int>, _ mode: Chunk.Mode) {
-        let start = max(range.lowerBound, hiddenUntil)
+        var start = range.lowerBound
+        if let closer = hiddenCloser {
+            var from = start
+            if mode == .markdown && closer.description == "-->" {
+                // In Markdown, `-->` is text (`--&gt;`) unless it ends an inline comment.
+                guard let open = b.find("<!--", from: start, end: range.upperBound) else { return }
+                from = open + 4
+            }
+            guard let close = b.findCaseInsensitive(closer, from: from, end: range.upperBound) else { return }
+            start = close + closer.utf8CodeUnitCount
+            hiddenCloser = nil
+        }
         if start < range.upperBound { chunks.append(Chunk(range: start..<range.upperBound, mode: mode)) }
     }
 

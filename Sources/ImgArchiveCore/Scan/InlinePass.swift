@@ -257,6 +257,13 @@ struct InlinePass {
 
     // MARK: HTML
 
+    /// Raw inline HTML that starts with a bogus comment (`<?`, CDATA) and ends at `end`: the tags after the
+    /// comment's `>` are read. Returns `end`.
+    private mutating func rawInlineHTML(bogusCommentFrom from: Int, closer end: Int) -> Int {
+        if let gt = nextCloser(2, ">", from: from, end: end) { scanHTML((gt + 1)..<end) }
+        return end
+    }
+
     /// The last search for each closer (`-->`, `?>`, `>`, `]]>`): from where, up to where, and what it found.
     private var closerMemo: [(from: Int, end: Int, hit: Int?)] = Array(repeating: (0, -1, nil), count: 4)
 
@@ -293,13 +300,16 @@ struct InlinePass {
         }
         // `<?` and `<!X` (and CDATA, outside SVG) are bogus comments to a browser: they end at the first `>`. In
         // Markdown they are raw HTML only when CommonMark's closer (`?>`, `]]>`) follows.
+        // In Markdown the raw HTML after that `>` up to CommonMark's closer is HTML, not Markdown.
         if b.matches("<?", at: p, end: e) {
-            if markdown && nextCloser(1, "?>", from: p + 2, end: e) == nil { return p + 1 }
-            return nextCloser(2, ">", from: p + 2, end: e).map { $0 + 1 } ?? unclosed
+            guard markdown else { return nextCloser(2, ">", from: p + 2, end: e).map { $0 + 1 } ?? e }
+            guard let close = nextCloser(1, "?>", from: p + 2, end: e) else { return p + 1 }
+            return rawInlineHTML(bogusCommentFrom: p + 2, closer: close + 2)
         }
         if b.matches("<![CDATA[", at: p, end: e) {
-            if markdown && nextCloser(3, "]]>", from: p + 9, end: e) == nil { return p + 1 }
-            return nextCloser(2, ">", from: p + 2, end: e).map { $0 + 1 } ?? unclosed
+            guard markdown else { return nextCloser(2, ">", from: p + 2, end: e).map { $0 + 1 } ?? e }
+            guard let close = nextCloser(3, "]]>", from: p + 9, end: e) else { return p + 1 }
+            return rawInlineHTML(bogusCommentFrom: p + 9, closer: close + 3)
         }
         if p + 2 < e, b[p + 1] == ASCII.bang, ASCII.isLetter(b[p + 2]) {
             return nextCloser(2, ">", from: p + 2, end: e).map { $0 + 1 } ?? unclosed
