@@ -63,6 +63,13 @@ let pathologicalCases: [PathologicalCase] = [
     PathologicalCase(name: "an unclosed include with many parameters") {
         repeated("url=https://x.test/a.jpg ", toBytes: $0, prefix: "{% include image.html ")
     },
+    PathologicalCase(name: "deeply nested list items and blank lines") { n in
+        Array(String(repeating: "- ", count: n / 4).utf8) + Array(repeating: ASCII.lf, count: n / 2)
+    },
+    PathologicalCase(name: "nested block quotes with lazy lines") { repeated("> > > > > > > > a\nb\n", toBytes: $0) },
+    PathologicalCase(name: "unclosed processing instructions and CDATA") { repeated("a <? <![CDATA[ ?", toBytes: $0) },
+    PathologicalCase(name: "comments left open by their block quote") { repeated("> <!--\na\n", toBytes: $0) },
+    PathologicalCase(name: "multi-line reference definitions") { repeated("[a]:\n/u\n'", toBytes: $0) },
     PathologicalCase(name: "random bytes") { n in
         var g = SplitMix(seed: 42)
         return (0..<n).map { _ in UInt8(truncatingIfNeeded: g.next()) }

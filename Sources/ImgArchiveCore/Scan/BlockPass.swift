@@ -3,20 +3,25 @@ struct Chunk {
     enum Mode {
         /// Markdown with inline HTML.
         case markdown
-        /// An HTML block where Markdown does not apply (`<pre>`): only tags are read.
+        /// An HTML block where Markdown does not apply (`<pre>`, `<script>`, comments, ...): only tags are read.
         case html
-        /// A `<style>` block: only CSS `url()`.
-        case css
+        /// An HTML block of kind 6 or 7 (`<div>`, a lone tag): read as HTML, and its Markdown images too, although
+        /// CommonMark does not render them (docs/scanning.md, "Choices").
+        case htmlAndMarkdown
     }
 
     var range: Range<Int>
     var mode: Mode
 }
 
-/// The block structure pass: finds what is code (fenced and indented code blocks, HTML comments, `<script>`,
-/// Liquid `{% highlight %}`/`{% raw %}`/`{% codeblock %}`/`{% comment %}` blocks) and cuts the rest into
-/// chunks that end at blank lines, so no inline construct crosses a paragraph. It also collects link reference
-/// definitions. Each line is looked at a bounded number of times, so the pass is linear in the post's size.
+/// The block structure pass, as CommonMark's: one walk over the lines keeps the open containers (block quotes
+/// and list items, with tabs counted to the next multiple of 4 columns) and the open leaf block. Code (fenced
+/// and indented) gives no chunk; paragraphs and headings give Markdown chunks, so no inline construct crosses
+/// a block; HTML blocks of kinds 1 to 5 (`<script>`, `<pre>`, `<style>`, `<textarea>`, comments, `<?`, `<!X`,
+/// CDATA) are read as HTML only, and those of kinds 6 and 7 (`<div>`, any lone tag) as Markdown, on purpose
+/// (docs/scanning.md). Link reference definitions are read where a paragraph closes. Liquid `{% highlight %}`,
+/// `{% raw %}`, `{% codeblock %}`, `{% code %}` and `{% comment %}` blocks are skipped. Each line is looked at a
+/// bounded number of times (containers nest at most `maxDepth` deep), so the pass is linear in the post's size.
 struct BlockPass {
     let b: ByteView
     let lines: LineTable
@@ -24,121 +29,272 @@ struct BlockPass {
     /// Link reference definitions by normalised label; the first definition of a label wins.
     private(set) var definitions: [String: Destination] = [:]
 
-    private var chunkStart: Int?
-    private var chunkMode = Chunk.Mode.markdown
+    /// Deepest nesting of block quotes and list items; deeper markers are text (markdown-it stops at 20 levels).
+    static let maxDepth = 32
+
+    private struct Container {
+        /// A block quote, else a list item.
+        var quote: Bool
+        /// A list item's content column, relative to its parent's.
+        var width: Int
+        /// A list item continues over a blank line only once it holds something.
+        var hasContent: Bool
+    }
+
+    private enum HTMLEnd {
+        case blankLine
+        case marker(StaticString)
+    }
+
+    private enum Leaf {
+        case none
+        /// Its content from `start` to the end of its last line so far.
+        case paragraph(start: Int)
+        case fence(char: UInt8, length: Int)
+        case indentedCode
+        /// `skip`: what ends the part a browser does not show (a comment, `<?`, `<!X`, CDATA); `start`: where
+        /// the chunk starts, nil until that is found.
+        case html(end: HTMLEnd, skip: StaticString?, start: Int?, mode: Chunk.Mode)
+    }
+
+    /// A position in a line: the byte and its column. A tab that is partly used up (a container took some of its
+    /// columns) stays the current byte, with `col` inside it.
+    private struct Cursor {
+        var i: Int
+        var col: Int
+    }
+
+    private var containers: [Container] = []
+    /// The closer of a comment (`-->`) or raw text element (`</script`, `</style`, `</textarea`) an HTML block
+    /// left open: a browser shows nothing until it. Only HTML that CommonMark passes through can hold the closer.
+    private var hiddenCloser: StaticString?
+    private var leaf = Leaf.none
+    /// The end of the last line the open leaf took.
+    private var leafEnd = 0
 
     init(b: ByteView, lines: LineTable) {
         self.b = b
         self.lines = lines
     }
 
-    private mutating func closeChunk(at pos: Int) {
-        if let s = chunkStart, pos > s { chunks.append(Chunk(range: s..<pos, mode: chunkMode)) }
-        chunkStart = nil
-    }
-
-    private mutating func openChunk(at pos: Int) {
-        if chunkStart == nil {
-            chunkStart = pos
-            chunkMode = .markdown
-        }
-    }
-
     /// Runs the pass over the lines from the one that starts at `bodyStart`.
     mutating func run(from bodyStart: Int) {
-        let fileEnd = b.count
-        let parser = DestinationParser(b: b)
         var k = lines.lineIndex(of: bodyStart)
-        var paragraphOpen = false
-        var afterBlank = true
-        var listIndent: Int?
-        var resumeAt: Int?  // within line k: text after a Liquid end tag
         while k < lines.count {
-            let s = resumeAt ?? lines.starts[k]
-            resumeAt = nil
-            let e = lines.ends[k]
-            let p = skipQuoteMarkers(s, e)
-            let (indent, fp) = indentation(p, e)
-            if fp == e {
-                closeChunk(at: s)
-                paragraphOpen = false
-                afterBlank = true
-                k += 1
-                continue
-            }
-            let marker = listMarkerWidth(fp, e)
-            if let li = listIndent, indent < li, afterBlank, marker == nil { listIndent = nil }
-            let base = listIndent ?? 0
-            if indent >= base + 4 && !paragraphOpen {
-                closeChunk(at: s)  // indented code
-                afterBlank = false
-                k += 1
-                continue
-            }
-            if indent <= base + 3, let fence = fenceOpening(fp, e) {
-                closeChunk(at: s)
-                var m = k + 1
-                while m < lines.count && !isFenceClosing(m, fence) { m += 1 }
-                k = m + 1
-                paragraphOpen = false
-                afterBlank = false
-                continue
-            }
-            if indent <= base + 3, b[fp] == ASCII.lessThan, let skipTo = htmlBlock(at: s, firstNonSpace: fp, line: k) {
-                k = skipTo
-                paragraphOpen = false
-                afterBlank = false
-                continue
-            }
-            if let (tagStart, name) = liquidBlockOpening(fp, e) {
-                openChunk(at: s)
-                closeChunk(at: tagStart)
-                guard let after = liquidBlockEnd(name, from: tagStart, fileEnd: fileEnd) else { break }
-                k = lines.lineIndex(of: after)
-                if after >= lines.ends[k] {
-                    k += 1
-                } else {
-                    resumeAt = after
-                    openChunk(at: after)
-                }
-                paragraphOpen = true
-                afterBlank = false
-                continue
-            }
-            openChunk(at: s)
-            var isDefinition = false
-            if !paragraphOpen, let (label, destination) = parser.parseDefinition(from: fp, lineEnd: e, fileEnd: fileEnd)
-            {
-                isDefinition = true
-                if definitions[label] == nil { definitions[label] = destination }
-            }
-            if let width = marker { listIndent = indent + width }
-            paragraphOpen = !isDefinition && !isATXHeading(fp, e)
-            afterBlank = false
-            k += 1
+            k = line(k)
         }
-        closeChunk(at: fileEnd)
+        closeLeaf()
+    }
+
+    /// Reads line `k`; returns the next line to read.
+    private mutating func line(_ k: Int) -> Int {
+        let s = lines.starts[k]
+        let e = lines.ends[k]
+        var c = Cursor(i: s, col: 0)
+        // 1. Which open containers go on: `>` for a quote, the content column (or a blank line) for an item.
+        var matched = 0
+        while matched < containers.count {
+            let f = firstNonSpace(c, e)
+            let indent = f.col - c.col
+            if containers[matched].quote {
+                guard indent <= 3, f.i < e, b[f.i] == ASCII.greaterThan else { break }
+                c = afterQuoteMarker(f, e)
+            } else if indent >= containers[matched].width {
+                advance(&c, columns: containers[matched].width, e)
+            } else if f.i == e && containers[matched].hasContent {
+                c = f
+            } else {
+                break
+            }
+            matched += 1
+        }
+        let allMatched = matched == containers.count
+        var f = firstNonSpace(c, e)
+        var indent = f.col - c.col
+        let blank = f.i == e
+        // 2. A fence, an HTML block or indented code in the innermost container takes the line whole.
+        switch leaf {
+        case .fence(let char, let length) where allMatched:
+            if indent <= 3, isFenceClosing(f.i, e, char: char, length: length) { leaf = .none }
+            return k + 1
+        case .html(let end, let skip, let start, let mode) where allMatched:
+            if case .blankLine = end, blank {
+                closeLeaf()
+                return k + 1
+            }
+            leafEnd = e
+            if start == nil, let skip, let close = b.find(skip, from: c.i, end: e) {
+                leaf = .html(end: end, skip: nil, start: close + skip.utf8CodeUnitCount, mode: mode)
+                if skip.description == "-->" { hiddenCloser = nil }  // the comment block's end ends any comment
+            }
+            if case .marker(let marker) = end, b.findCaseInsensitive(marker, from: c.i, end: e) != nil {
+                closeLeaf(endMarkerSeen: true)
+            }
+            return k + 1
+        case .indentedCode where allMatched:
+            if indent >= 4 || blank { return k + 1 }
+            leaf = .none
+        case .paragraph:
+            break
+        default:
+            closeLeaf()  // code and HTML blocks have no lazy lines: their container closed
+        }
+        // 3. New blocks: containers, then at most one leaf.
+        let maybeLazy: Bool
+        if case .paragraph = leaf { maybeLazy = true } else { maybeLazy = false }
+        var interruptsParagraph = maybeLazy && allMatched
+        var opened: [Container] = []
+        var newLeaf = Leaf.none
+        var lineTaken = false  // a heading, a thematic break or a setext underline
+        var endsOnFirstLine = false  // an HTML block
+        while true {
+            f = firstNonSpace(c, e)
+            indent = f.col - c.col
+            guard f.i < e else { break }
+            if indent >= 4 {
+                guard !(maybeLazy && opened.isEmpty) else { break }
+                newLeaf = .indentedCode
+                break
+            }
+            let depth = matched + opened.count
+            let ch = b[f.i]
+            // `>}}` closes a Hugo shortcode written over several lines (Hugo reads shortcodes before Markdown),
+            // never a block quote: the shortcode's lines stay one chunk.
+            if ch == ASCII.greaterThan && depth < Self.maxDepth && !b.matches(">}}", at: f.i, end: e) {
+                c = afterQuoteMarker(f, e)
+                opened.append(Container(quote: true, width: 0, hasContent: false))
+                interruptsParagraph = false
+                continue
+            }
+            if isATXHeading(f.i, e) {
+                addChunk(f.i..<e, .markdown)
+                lineTaken = true
+                break
+            }
+            if let fence = fenceOpening(f.i, e) {
+                newLeaf = .fence(char: fence.char, length: fence.length)
+                break
+            }
+            if ch == ASCII.lessThan,
+                let (end, skip, mode) = htmlBlockStart(f.i, e, interruptsParagraph: interruptsParagraph)
+            {
+                var start: Int? = f.i
+                if let skip {
+                    let close = b.find(skip, from: f.i + 2, end: e)
+                    start = close.map { $0 + skip.utf8CodeUnitCount }
+                    if close != nil && skip.description == "-->" { hiddenCloser = nil }
+                }
+                newLeaf = .html(end: end, skip: start == nil ? skip : nil, start: start, mode: mode)
+                if case .marker(let marker) = end {
+                    endsOnFirstLine = b.findCaseInsensitive(marker, from: f.i, end: e) != nil
+                }
+                break
+            }
+            if interruptsParagraph && isSetextUnderline(f.i, e) {
+                lineTaken = true  // the paragraph is a heading: its content is read all the same
+                break
+            }
+            if isThematicBreak(f.i, e) {
+                lineTaken = true
+                break
+            }
+            if depth < Self.maxDepth, let width = listItemStart(&c, f, e, interruptsParagraph: interruptsParagraph) {
+                opened.append(Container(quote: false, width: width, hasContent: false))
+                interruptsParagraph = false
+                continue
+            }
+            break
+        }
+        let restBlank = f.i == e
+        if opened.isEmpty, !lineTaken, case .none = newLeaf, !restBlank, maybeLazy {
+            return paragraphLine(k, from: f.i, end: e)  // a continuation line, lazy when containers did not match
+        }
+        closeLeaf()
+        containers.removeSubrange(matched...)
+        containers += opened
+        if restBlank { return k + 1 }  // a blank line, or empty container markers
+        for i in containers.indices { containers[i].hasContent = true }
+        if case .none = newLeaf {
+            if lineTaken { return k + 1 }
+            leaf = .paragraph(start: f.i)
+            return paragraphLine(k, from: f.i, end: e)
+        }
+        leaf = newLeaf
+        leafEnd = e
+        if endsOnFirstLine { closeLeaf(endMarkerSeen: true) }
+        return k + 1
+    }
+
+    /// Adds a line to the open paragraph (from `p`), skipping any Liquid block that starts in it.
+    private mutating func paragraphLine(_ k: Int, from p: Int, end e: Int) -> Int {
+        guard let (tagStart, name) = liquidBlockOpening(p, e) else {
+            leafEnd = e
+            return k + 1
+        }
+        leafEnd = tagStart
+        closeLeaf()
+        guard let after = liquidBlockEnd(name, from: tagStart, fileEnd: b.count) else { return lines.count }
+        let m = lines.lineIndex(of: after)
+        if after < lines.ends[m] {
+            leaf = .paragraph(start: after)  // text after the end tag on its line
+            return paragraphLine(m, from: after, end: lines.ends[m])
+        }
+        return m + 1
+    }
+
+    /// Ends the open leaf block: a paragraph gives its reference definitions and a chunk of the rest, an HTML
+    /// block its chunk. An HTML block of kinds 1 to 5 that its container ended before its end marker leaves a
+    /// comment, `<script>`, `<style>` or `<textarea>` open in the page: a browser shows nothing up to its closer.
+    private mutating func closeLeaf(endMarkerSeen: Bool = false) {
+        switch leaf {
+        case .paragraph(let start):
+            var p = start
+            let parser = DestinationParser(b: b)
+            while let (label, destination, end) = parser.parseDefinition(from: p, end: leafEnd) {
+                if definitions[label] == nil { definitions[label] = destination }
+                guard let next = parser.skipLineEnd(end, leafEnd) else {
+                    p = leafEnd
+                    break
+                }
+                p = parser.skipContinuationPrefix(next, leafEnd)
+            }
+            addChunk(p..<leafEnd, .markdown)
+        case .html(let end, let skip, let start, let mode):
+            if let start { addChunk(start..<leafEnd, mode) }
+            guard !endMarkerSeen, hiddenCloser == nil, case .marker(let marker) = end else { break }
+            // A `<?`, `<!X` or CDATA left open ends at the next `>`: the closing tag of its container.
+            if skip == nil || skip?.description == "-->", let closer = skip ?? Self.rawTextCloser(marker) {
+                hiddenCloser = closer
+            }
+        default:
+            break
+        }
+        leaf = .none
+    }
+
+    /// Adds a chunk, or what of it follows the closer of a comment or raw text element left open.
+    private mutating func addChunk(_ range: Range<Int>, _ mode: Chunk.Mode) {
+        var start = range.lowerBound
+        if let closer = hiddenCloser {
+            var from = start
+            if mode == .markdown && closer.description == "-->" {
+                // In Markdown, `-->` is text (`--&gt;`) unless it ends an inline comment.
+                guard let open = b.find("<!--", from: start, end: range.upperBound) else { return }
+                from = open + 4
+            }
+            guard let close = b.findCaseInsensitive(closer, from: from, end: range.upperBound) else { return }
+            start = close + closer.utf8CodeUnitCount
+            hiddenCloser = nil
+        }
+        if start < range.upperBound { chunks.append(Chunk(range: start..<range.upperBound, mode: mode)) }
     }
 
     // MARK: Line anatomy
 
-    /// Skips blockquote markers (`>` with up to three spaces before and one after).
-    private func skipQuoteMarkers(_ s: Int, _ e: Int) -> Int {
-        var p = s
-        while true {
-            var q = p
-            while q < e, q - p < 3, b[q] == ASCII.space { q += 1 }
-            guard q < e, b[q] == ASCII.greaterThan else { return p }
-            q += 1
-            if q < e, b[q] == ASCII.space { q += 1 }
-            p = q
-        }
-    }
-
-    /// The indentation in columns (tabs to the next multiple of 4) and the first non-blank position.
-    private func indentation(_ p: Int, _ e: Int) -> (Int, Int) {
-        var col = 0
-        var i = p
+    /// The first byte that is not a space or tab from `c`, and its column.
+    private func firstNonSpace(_ c: Cursor, _ e: Int) -> Cursor {
+        var i = c.i
+        var col = c.col
         while i < e {
             if b[i] == ASCII.space {
                 col += 1
@@ -149,27 +305,95 @@ struct BlockPass {
             }
             i += 1
         }
-        return (col, i)
+        return Cursor(i: i, col: col)
     }
 
-    /// The width of a list marker and its following space (`- `, `* `, `+ `, `1. `, `1) `), or nil.
-    private func listMarkerWidth(_ fp: Int, _ e: Int) -> Int? {
-        let c = b[fp]
-        if c == ASCII.minus || c == ASCII.star || c == ASCII.plus {
-            if fp + 1 == e { return 2 }
-            return ASCII.isSpaceOrTab(b[fp + 1]) ? 2 : nil
+    /// Moves `c` on by `n` columns; a tab wider than what is left is partly used up.
+    private func advance(_ c: inout Cursor, columns n: Int, _ e: Int) {
+        var n = n
+        while n > 0, c.i < e {
+            if b[c.i] == ASCII.tab {
+                let width = 4 - c.col % 4
+                if width > n {
+                    c.col += n
+                    return
+                }
+                c.col += width
+                n -= width
+            } else {
+                c.col += 1
+                n -= 1
+            }
+            c.i += 1
         }
-        var i = fp
-        while i < e, i - fp < 9, ASCII.isDigit(b[i]) { i += 1 }
-        guard i > fp, i < e, b[i] == ASCII.dot || b[i] == ASCII.closeParen else { return nil }
-        if i + 1 == e { return i + 2 - fp }
-        return ASCII.isSpaceOrTab(b[i + 1]) ? i + 2 - fp : nil
+    }
+
+    /// After a `>` at `f`: past it and one optional space (a column of a tab).
+    private func afterQuoteMarker(_ f: Cursor, _ e: Int) -> Cursor {
+        var c = Cursor(i: f.i + 1, col: f.col + 1)
+        if c.i < e, ASCII.isSpaceOrTab(b[c.i]) { advance(&c, columns: 1, e) }
+        return c
+    }
+
+    /// A list item marker at `f` (`-`, `*`, `+`, `1.`, `1)`): moves `c` to the item's content and returns its
+    /// content column relative to `c`'s column before. An item interrupting a paragraph must hold something and,
+    /// if ordered, start at 1.
+    private func listItemStart(_ c: inout Cursor, _ f: Cursor, _ e: Int, interruptsParagraph: Bool) -> Int? {
+        let ch = b[f.i]
+        var i = f.i
+        if ch == ASCII.minus || ch == ASCII.star || ch == ASCII.plus {
+            i += 1
+        } else {
+            while i < e, i - f.i < 9, ASCII.isDigit(b[i]) { i += 1 }
+            guard i > f.i, i < e, b[i] == ASCII.dot || b[i] == ASCII.closeParen else { return nil }
+            if interruptsParagraph && !(i - f.i == 1 && b[f.i] == 0x31) { return nil }
+            i += 1
+        }
+        guard i == e || ASCII.isSpaceOrTab(b[i]) else { return nil }
+        let markerWidth = i - f.i
+        var after = Cursor(i: i, col: f.col + markerWidth)
+        let rest = firstNonSpace(after, e)
+        if interruptsParagraph && rest.i == e { return nil }
+        let spaces = rest.col - after.col
+        let start = c.col
+        if rest.i == e || spaces >= 5 {
+            advance(&after, columns: 1, e)  // the content starts one column after the marker
+            c = after
+            return f.col - start + markerWidth + 1
+        }
+        c = rest
+        return f.col - start + markerWidth + spaces
     }
 
     private func isATXHeading(_ fp: Int, _ e: Int) -> Bool {
         var i = fp
         while i < e, b[i] == ASCII.hash, i - fp < 7 { i += 1 }
         return i > fp && i - fp <= 6 && (i == e || ASCII.isSpaceOrTab(b[i]))
+    }
+
+    /// `===` or `---` (any number), then only spaces and tabs.
+    private func isSetextUnderline(_ fp: Int, _ e: Int) -> Bool {
+        let ch = b[fp]
+        guard ch == ASCII.equals || ch == ASCII.minus else { return false }
+        var i = fp
+        while i < e, b[i] == ch { i += 1 }
+        while i < e, ASCII.isSpaceOrTab(b[i]) { i += 1 }
+        return i == e
+    }
+
+    /// Three or more `*`, `-` or `_`, with only spaces and tabs between.
+    private func isThematicBreak(_ fp: Int, _ e: Int) -> Bool {
+        let ch = b[fp]
+        guard ch == ASCII.star || ch == ASCII.minus || ch == 0x5F else { return false }
+        var count = 0
+        for i in fp..<e {
+            if b[i] == ch {
+                count += 1
+            } else if !ASCII.isSpaceOrTab(b[i]) {
+                return false
+            }
+        }
+        return count >= 3
     }
 
     // MARK: Fenced code
@@ -195,44 +419,85 @@ struct BlockPass {
         return Fence(char: c, length: i - fp)
     }
 
-    private func isFenceClosing(_ line: Int, _ fence: Fence) -> Bool {
-        let e = lines.ends[line]
-        let p = skipQuoteMarkers(lines.starts[line], e)
-        let (_, fp) = indentation(p, e)
+    /// A closing fence at `fp` (indentation already checked): at least `length` of `char`, then only spaces.
+    private func isFenceClosing(_ fp: Int, _ e: Int, char: UInt8, length: Int) -> Bool {
         var i = fp
-        while i < e, b[i] == fence.char { i += 1 }
-        guard i - fp >= fence.length else { return false }
+        while i < e, b[i] == char { i += 1 }
+        guard i - fp >= length else { return false }
         while i < e, ASCII.isSpaceOrTab(b[i]) { i += 1 }
         return i == e
     }
 
     // MARK: HTML blocks
 
-    /// HTML blocks that change what is read: comments and `<script>`/`<textarea>` are skipped, `<pre>` is read
-    /// as HTML only, `<style>` as CSS. Returns the index of the line after the block, or nil for other HTML.
-    private mutating func htmlBlock(at s: Int, firstNonSpace fp: Int, line k: Int) -> Int? {
-        let fileEnd = b.count
-        let e = lines.ends[k]
-        if b.matches("<!--", at: fp, end: e) {
-            closeChunk(at: s)
-            guard let close = b.find("-->", from: fp + 4, end: fileEnd) else { return lines.count }
-            return lines.lineIndex(of: close) + 1
+    /// An HTML block starting at `fp` (CommonMark's seven kinds): how it ends, what ends the part of it a browser
+    /// does not show, and how the rest is read. Kinds 1 to 5 are read as HTML (a browser shows the `<img>`s of a
+    /// `<pre>`, or after a comment on its last line; the HTML reader skips `<script>` and `<textarea>` as a
+    /// browser does), kinds 6 and 7 as Markdown (a deliberate choice). Kind 7 (any lone complete tag) cannot
+    /// interrupt a paragraph.
+    private func htmlBlockStart(_ fp: Int, _ e: Int, interruptsParagraph: Bool) -> (
+        HTMLEnd, skip: StaticString?, Chunk.Mode
+    )? {
+        for (tag, closing) in Self.rawTextBlocks where startsTag(tag, at: fp, end: e) {
+            return (.marker(closing), nil, .html)
         }
-        for (tag, closing, mode) in Self.specialBlocks where startsTag(tag, at: fp, end: e) {
-            closeChunk(at: s)
-            let close = b.findCaseInsensitive(closing, from: fp, end: fileEnd)
-            let lastLine = close.map { lines.lineIndex(of: $0) } ?? lines.count - 1
-            if let mode {
-                chunks.append(Chunk(range: s..<lines.ends[lastLine], mode: mode))
-            }
-            return lastLine + 1
+        if b.matches("<!--", at: fp, end: e) { return (.marker("-->"), "-->", .html) }
+        if b.matches("<?", at: fp, end: e) { return (.marker("?>"), ">", .html) }
+        if b.matches("<![CDATA[", at: fp, end: e) { return (.marker("]]>"), ">", .html) }  // HTML: to the first `>`
+        if fp + 2 < e, b[fp + 1] == ASCII.bang, ASCII.isLetter(b[fp + 2]) { return (.marker(">"), ">", .html) }
+        var i = fp + 1
+        if i < e, b[i] == ASCII.slash { i += 1 }
+        let nameStart = i
+        while i < e, ASCII.isLetter(b[i]) || ASCII.isDigit(b[i]) { i += 1 }
+        if i > nameStart, i - nameStart <= 10,
+            i == e || ASCII.isSpaceOrTab(b[i]) || b[i] == ASCII.greaterThan
+                || (b[i] == ASCII.slash && i + 1 < e && b[i + 1] == ASCII.greaterThan),
+            Self.blockTagNames.contains(b.string(nameStart..<i).lowercased())
+        {
+            return (.blankLine, nil, .htmlAndMarkdown)
         }
-        return nil
+        guard !interruptsParagraph, let tagEnd = loneTagEnd(fp, e) else { return nil }
+        var j = tagEnd
+        while j < e, ASCII.isSpaceOrTab(b[j]) { j += 1 }
+        return j == e ? (.blankLine, nil, .htmlAndMarkdown) : nil
     }
 
-    private static let specialBlocks: [(StaticString, StaticString, Chunk.Mode?)] = [
-        ("<script", "</script>", nil), ("<textarea", "</textarea>", nil),
-        ("<pre", "</pre>", .html), ("<style", "</style>", .css),
+    /// The end of a complete open tag (CommonMark's grammar) or closing tag at `fp`, other than the raw text tags.
+    private func loneTagEnd(_ fp: Int, _ e: Int) -> Int? {
+        if fp + 1 < e, b[fp + 1] == ASCII.slash {
+            var i = fp + 2
+            guard i < e, ASCII.isLetter(b[i]) else { return nil }
+            while i < e, ASCII.isLetter(b[i]) || ASCII.isDigit(b[i]) || b[i] == ASCII.minus { i += 1 }
+            while i < e, ASCII.isSpaceOrTab(b[i]) { i += 1 }
+            return i < e && b[i] == ASCII.greaterThan ? i + 1 : nil
+        }
+        guard let tag = HTMLReader(b: b).tag(at: fp, end: e), !Self.rawTextNames.contains(tag.name) else { return nil }
+        return tag.end
+    }
+
+    private static let rawTextBlocks: [(StaticString, StaticString)] = [
+        ("<script", "</script>"), ("<pre", "</pre>"), ("<style", "</style>"), ("<textarea", "</textarea>"),
+    ]
+    private static let rawTextNames: Set<String> = ["script", "pre", "style", "textarea"]
+
+    /// The closer of a raw text block's element, which a browser looks for past the block; nil for `<pre>`.
+    private static func rawTextCloser(_ marker: StaticString) -> StaticString? {
+        switch marker.description {
+        case "</script>": return "</script"
+        case "</style>": return "</style"
+        case "</textarea>": return "</textarea"
+        default: return nil
+        }
+    }
+
+    /// CommonMark's block tag names (kind 6).
+    private static let blockTagNames: Set<String> = [
+        "address", "article", "aside", "base", "basefont", "blockquote", "body", "caption", "center", "col",
+        "colgroup", "dd", "details", "dialog", "dir", "div", "dl", "dt", "fieldset", "figcaption", "figure",
+        "footer", "form", "frame", "frameset", "h1", "h2", "h3", "h4", "h5", "h6", "head", "header", "hr", "html",
+        "iframe", "legend", "li", "link", "main", "menu", "menuitem", "nav", "noframes", "ol", "optgroup",
+        "option", "p", "param", "search", "section", "summary", "table", "tbody", "td", "tfoot", "th", "thead",
+        "title", "tr", "track", "ul",
     ]
 
     /// `<name` followed by whitespace, `>` or the end of the line.

@@ -30,8 +30,8 @@ struct DestinationParser {
         return nil
     }
 
-    /// Skips a continuation line's indentation and blockquote markers.
-    private func skipContinuationPrefix(_ i: Int, _ e: Int) -> Int {
+    /// Skips a continuation line's indentation and blockquote markers (a paragraph's line never starts with `>`).
+    func skipContinuationPrefix(_ i: Int, _ e: Int) -> Int {
         var i = skipSpaces(i, e)
         while i < e, b[i] == ASCII.greaterThan {
             i = skipSpaces(i + 1, e)
@@ -49,7 +49,7 @@ struct DestinationParser {
     /// (nil span for `()`) and the position after the closing `)`.
     func parseInlineTail(from q: Int, end e: Int) -> (destination: Destination?, end: Int)? {
         var i = skipSpaces(q, e)
-        if let n = skipLineEnd(i, e) { i = skipSpaces(n, e) }
+        if let n = skipLineEnd(i, e) { i = skipContinuationPrefix(n, e) }
         guard i < e else { return nil }
         if b[i] == ASCII.closeParen { return (nil, i + 1) }
         var destination: Destination
@@ -162,12 +162,12 @@ struct DestinationParser {
     /// After a destination: optional whitespace (one line ending at most), an optional title, whitespace, `)`.
     private func parseTitleAndClose(from i: Int, end e: Int) -> Int? {
         var k = skipSpaces(i, e)
-        if let n = skipLineEnd(k, e) { k = skipSpaces(n, e) }
+        if let n = skipLineEnd(k, e) { k = skipContinuationPrefix(n, e) }
         guard k < e else { return nil }
         if b[k] == ASCII.closeParen { return k + 1 }
         guard k > i, let afterTitle = skipTitle(from: k, end: e) else { return nil }
         k = skipSpaces(afterTitle, e)
-        if let n = skipLineEnd(k, e) { k = skipSpaces(n, e) }
+        if let n = skipLineEnd(k, e) { k = skipContinuationPrefix(n, e) }
         guard k < e, b[k] == ASCII.closeParen else { return nil }
         return k + 1
     }
@@ -197,9 +197,11 @@ struct DestinationParser {
         return nil
     }
 
-    /// A link reference definition `[label]: dest "title"` starting at `i` (after indentation), on one line.
-    /// Returns the normalised label, the destination and the end of its line content.
-    func parseDefinition(from i: Int, lineEnd e: Int, fileEnd: Int) -> (label: String, destination: Destination)? {
+    /// A link reference definition `[label]: dest "title"` at `i`, the start of a paragraph's text that ends at
+    /// `e`. The destination and the title may each start on the next line; a title that is not followed by the
+    /// end of its line makes the definition end at its destination's line, if that line ends there. Returns the
+    /// normalised label, the destination and the end of the definition's last line.
+    func parseDefinition(from i: Int, end e: Int) -> (label: String, destination: Destination, end: Int)? {
         guard i < e, b[i] == ASCII.openBracket else { return nil }
         var j = i + 1
         var nonBlank = false
@@ -212,13 +214,14 @@ struct DestinationParser {
             }
             if c == ASCII.openBracket { return nil }
             if c == ASCII.closeBracket { break }
-            if !ASCII.isSpaceOrTab(c) { nonBlank = true }
+            if !ASCII.isWhitespace(c) { nonBlank = true }
             j += 1
         }
         guard nonBlank, j < e, b[j] == ASCII.closeBracket, j + 1 < e, b[j + 1] == ASCII.colon else { return nil }
         let label = Self.normalizeLabel(b.string((i + 1)..<j))
         var k = skipSpaces(j + 2, e)
-        guard k < e else { return nil }
+        if let n = skipLineEnd(k, e) { k = skipContinuationPrefix(n, e) }
+        guard k < e, !ASCII.isLineEnd(b[k]) else { return nil }
         let destination: Destination
         if b[k] == ASCII.lessThan {
             guard let (d, after) = parsePointy(from: k, end: e), !d.wrapped else { return nil }
@@ -229,13 +232,16 @@ struct DestinationParser {
             destination = d
             k = after
         }
-        let afterDest = skipSpaces(k, e)
-        if afterDest < e {
-            guard afterDest > k, let t = skipTitle(from: afterDest, end: e), skipSpaces(t, e) == e else {
-                return nil
-            }
+        let afterDestination = skipSpaces(k, e)
+        let destinationLineEnd = afterDestination == e || ASCII.isLineEnd(b[afterDestination]) ? afterDestination : nil
+        var t = afterDestination
+        if let n = skipLineEnd(t, e) { t = skipContinuationPrefix(n, e) }
+        if t > k, t < e, let afterTitle = skipTitle(from: t, end: e) {
+            let z = skipSpaces(afterTitle, e)
+            if z == e || ASCII.isLineEnd(b[z]) { return (label, destination, z) }
         }
-        return (label, destination)
+        guard let end = destinationLineEnd else { return nil }
+        return (label, destination, end)
     }
 
     /// CommonMark label matching: case-folded, inner whitespace collapsed, trimmed.

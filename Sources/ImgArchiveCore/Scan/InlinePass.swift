@@ -58,7 +58,9 @@ struct InlinePass {
         switch chunk.mode {
         case .markdown: scanMarkdown(chunk.range)
         case .html: scanHTML(chunk.range)
-        case .css: found.append(contentsOf: html.cssURLs(in: chunk.range, entities: false))
+        case .htmlAndMarkdown:
+            scanHTML(chunk.range)
+            scanMarkdown(chunk.range)  // a tag found twice is one reference: the scanner keeps one per span
         }
     }
 
@@ -297,6 +299,26 @@ struct InlinePass {
 
     // MARK: HTML
 
+    /// Raw inline HTML that starts with a bogus comment (`<?`, CDATA) and ends at `end`: the tags after the
+    /// comment's `>` are read. Returns `end`.
+    private mutating func rawInlineHTML(bogusCommentFrom from: Int, closer end: Int) -> Int {
+        if let gt = nextCloser(2, ">", from: from, end: end) { scanHTML((gt + 1)..<end) }
+        return end
+    }
+
+    /// The last search for each closer (`-->`, `?>`, `>`, `]]>`): from where, up to where, and what it found.
+    private var closerMemo: [(from: Int, end: Int, hit: Int?)] = Array(repeating: (0, -1, nil), count: 4)
+
+    /// The first `literal` at or after `from`. Answers from the previous search for the same closer when it
+    /// covers this one, so that many openers without a closer cost one search, not one each.
+    private mutating func nextCloser(_ slot: Int, _ literal: StaticString, from: Int, end: Int) -> Int? {
+        let last = closerMemo[slot]
+        if last.end == end, last.from <= from, last.hit.map({ $0 >= from }) ?? true { return last.hit }
+        let hit = b.find(literal, from: from, end: end)
+        closerMemo[slot] = (from, end, hit)
+        return hit
+    }
+
     private mutating func scanHTML(_ range: Range<Int>) {
         var p = range.lowerBound
         let e = range.upperBound
@@ -318,11 +340,30 @@ struct InlinePass {
         openAnchor = nil
     }
 
-    /// At a `<`: a comment, an autolink, a tag (reading `<img>`, `<source>`, `style=`, `<style>`), or text.
+    /// At a `<`: a comment, a processing instruction, a declaration or CDATA (skipped: their text is not
+    /// rendered), an autolink, a tag (reading `<img>`, `<source>`, `style=`, `<style>`), or text. In Markdown
+    /// these follow CommonMark's raw HTML grammar; in an HTML block, a browser's (`<?` and `<!X` end at `>`).
     private mutating func lessThan(at p: Int, end e: Int, markdown: Bool) -> Int {
+        // Unclosed, these are text in Markdown; in HTML a browser reads them to the end.
+        let unclosed = markdown ? p + 1 : e
         if b.matches("<!--", at: p, end: e) {
-            guard let close = b.find("-->", from: p + 4, end: e) else { return p + 1 }
-            return close + 3
+            return nextCloser(0, "-->", from: p + 4, end: e).map { $0 + 3 } ?? unclosed
+        }
+        // `<?` and `<!X` (and CDATA, outside SVG) are bogus comments to a browser: they end at the first `>`. In
+        // Markdown they are raw HTML only when CommonMark's closer (`?>`, `]]>`) follows.
+        // In Markdown the raw HTML after that `>` up to CommonMark's closer is HTML, not Markdown.
+        if b.matches("<?", at: p, end: e) {
+            guard markdown else { return nextCloser(2, ">", from: p + 2, end: e).map { $0 + 1 } ?? e }
+            guard let close = nextCloser(1, "?>", from: p + 2, end: e) else { return p + 1 }
+            return rawInlineHTML(bogusCommentFrom: p + 2, closer: close + 2)
+        }
+        if b.matches("<![CDATA[", at: p, end: e) {
+            guard markdown else { return nextCloser(2, ">", from: p + 2, end: e).map { $0 + 1 } ?? e }
+            guard let close = nextCloser(3, "]]>", from: p + 9, end: e) else { return p + 1 }
+            return rawInlineHTML(bogusCommentFrom: p + 9, closer: close + 3)
+        }
+        if p + 2 < e, b[p + 1] == ASCII.bang, ASCII.isLetter(b[p + 2]) {
+            return nextCloser(2, ">", from: p + 2, end: e).map { $0 + 1 } ?? unclosed
         }
         if markdown, let after = html.autolinkEnd(at: p, end: e) { return after }
         if linkImages, b.at(p + 1) == ASCII.slash, ASCII.lower(b.at(p + 2)) == 0x61,
