@@ -138,6 +138,13 @@ enum RewriteChecks {
             guard back1.bytes == first else { return "undoing generation 2 does not give generation 1's output" }
             guard let back0 = step1.undoExactly(back1.bytes) else { return "generation 1 cannot be undone exactly" }
             guard back0.bytes == bytes else { return "undoing generation 1 does not give the input" }
+            // By content too (what --revert does once the post was edited), when no link written was in the input.
+            let links = Set(step1.spans.map(\.replacement))
+            if !links.contains(where: { bytes.firstRange(of: $0) != nil }) {
+                let (content, _, notFound) = step1.undoByContent(first)
+                guard notFound.isEmpty else { return "undoing generation 1 by content misses spans \(notFound)" }
+                guard content == bytes else { return "undoing generation 1 by content does not give the input" }
+            }
             return nil
         } catch {
             return error.message
