@@ -165,7 +165,9 @@ enum ImageChecks {
     static func decode(_ bytes: [UInt8], as format: ImageFormat) -> String? {
         // Fuzzed bytes without the magic would never reach the decoder: put it in front when it is missing.
         let magic: [UInt8] = format == .jpeg ? [0xFF, 0xD8, 0xFF] : [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
-        let input = bytes.starts(with: magic) ? bytes : magic + bytes
+        var input = bytes.starts(with: magic) ? bytes : magic + bytes
+        // libpng rejects a chunk whose CRC is wrong before reading it: fix them, so mutations reach the decoder.
+        if format == .png { fixChunkCRCs(&input) }
         let path = "\(folder)/in.\(format.fileExtension)"
         let output = "\(folder)/out.\(format.fileExtension)"
         guard FileManager.default.createFile(atPath: path, contents: Data(input)) else {
@@ -190,6 +192,23 @@ enum ImageChecks {
             break
         }
         return nil
+    }
+}
+
+/// Rewrites the CRC of every whole chunk after the PNG signature.
+func fixChunkCRCs(_ png: inout [UInt8]) {
+    var at = 8
+    while at + 12 <= png.count {
+        let length = png[at..<at + 4].reduce(0) { $0 << 8 | Int($1) }
+        guard length <= png.count - at - 12 else { return }
+        var crc: UInt32 = 0xFFFF_FFFF
+        for byte in png[(at + 4)..<(at + 8 + length)] {
+            crc ^= UInt32(byte)
+            for _ in 0..<8 { crc = crc & 1 == 1 ? (crc >> 1) ^ 0xEDB8_8320 : crc >> 1 }
+        }
+        crc = ~crc
+        for i in 0..<4 { png[at + 8 + length + i] = UInt8(truncatingIfNeeded: crc >> (24 - 8 * i)) }
+        at += length + 12
     }
 }
 

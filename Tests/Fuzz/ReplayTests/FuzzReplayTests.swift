@@ -33,4 +33,14 @@ struct FuzzReplayTests {
         twice.references.append(good.references[0])
         #expect(ScanChecks.spans(of: twice, in: post) != nil)
     }
+
+    /// The PNG harness's CRC repair gives a valid file's bytes back after its CRCs were spoiled.
+    @Test func pngCRCsAreRepaired() throws {
+        let seed = try #require(FileManager.default.contents(atPath: "\(Self.corpus)/png/gray8.png"))
+        var spoiled = Array(seed)
+        for i in [29, 30, spoiled.count - 1] { spoiled[i] ^= 0xFF }  // the IHDR and IEND CRCs
+        #expect(spoiled != Array(seed))
+        fixChunkCRCs(&spoiled)
+        #expect(spoiled == Array(seed))
+    }
 }
