@@ -28,10 +28,15 @@ flags=(--scratch-path .build-fuzz
     -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING
     -Xswiftc -Xclang-linker -Xswiftc -fuse-ld=lld
     -Xcc -fsanitize=fuzzer-no-link,address)
+mkdir -p .build-fuzz
 for name in "${names[@]}"; do
-    swift build "${flags[@]}" --product "fuzz-$name" 2>&1 | grep -v '^\[' || true
-    [ -x ".build-fuzz/debug/fuzz-$name" ] || { echo "fuzz-$name did not build" >&2; exit 1; }
+    if ! swift build "${flags[@]}" --product "fuzz-$name" >.build-fuzz/build.log 2>&1; then
+        grep -v '^\[' .build-fuzz/build.log >&2
+        echo "fuzz-$name did not build" >&2
+        exit 1
+    fi
 done
+echo "built ${names[*]} into .build-fuzz"
 [ "$build_only" -eq 0 ] || exit 0
 
 failed=0

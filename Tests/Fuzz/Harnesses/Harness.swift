@@ -216,15 +216,21 @@ func fixChunkCRCs(_ png: inout [UInt8]) {
 enum ResponseChecks {
     static func body(_ bytes: [UInt8]) -> String? {
         let prefix = Array(bytes.prefix(ImageFormat.sniffLength))
-        let suffix = Array(bytes.suffix(ImageFormat.tailLength))
+        // In chunks, as a transfer delivers them: split where the first byte says.
+        var tail = ImageFormat.Tail()
+        let cut = bytes.first.map { Int($0) % (bytes.count + 1) } ?? 0
+        tail.append(bytes[..<cut])
+        tail.append(bytes[cut...])
+        let suffix = tail.bytes
         let format = ImageFormat.sniff(prefix)
         guard format == ImageFormat.sniff(bytes) else { return "sniffing the prefix and the whole body differ" }
         guard let format else { return nil }
         let complete = format.looksComplete(prefix: prefix, suffix: suffix, count: bytes.count)
-        // One byte more of padding never makes a complete body incomplete.
-        let padded = Array((bytes + [0]).suffix(ImageFormat.tailLength))
-        if complete && !format.looksComplete(prefix: prefix, suffix: padded, count: bytes.count + 1) {
-            return "\(format) complete, but not with one NUL of padding"
+        // Padding after the end never makes a complete body incomplete.
+        var padded = tail
+        padded.append([UInt8](repeating: 0, count: 40))
+        if complete && !format.looksComplete(prefix: prefix, suffix: padded.bytes, count: bytes.count + 40) {
+            return "\(format) complete, but not with 40 NULs of padding"
         }
         return nil
     }
