@@ -8,6 +8,13 @@ let strict: [SwiftSetting] = [
     .treatAllWarnings(as: .error),
 ]
 
+/// The libFuzzer harnesses (Tests/Fuzz): one executable each, `fuzz-<name>`, in folder `<folder>`. Built plainly they
+/// replay inputs; `Tests/Fuzz/run.sh` builds them with `-sanitize=fuzzer,address -D FUZZING` and fuzzes.
+let fuzzers = [
+    ("scanner", "Scanner"), ("front-matter", "FrontMatter"), ("cdn-rules", "CDNRules"), ("rewrite", "Rewrite"),
+    ("jpeg", "JPEG"), ("png", "PNG"), ("response-checks", "ResponseChecks"),
+]
+
 let package = Package(
     name: "imgarchive",
     platforms: [.macOS(.v15)],
@@ -108,5 +115,22 @@ let package = Package(
             name: "ImgArchiveStoreTests",
             dependencies: ["ImgArchiveStore"],
             swiftSettings: strict),
+
+        // The fuzzed properties, shared by the fuzzers and the test that replays their corpora.
+        .target(
+            name: "FuzzHarnesses",
+            dependencies: ["ImgArchiveCore", "ImgArchiveImage"],
+            path: "Tests/Fuzz/Harnesses",
+            swiftSettings: strict),
+        .testTarget(
+            name: "FuzzReplayTests",
+            dependencies: ["FuzzHarnesses"],
+            path: "Tests/Fuzz/ReplayTests",
+            swiftSettings: strict),
     ]
+        + fuzzers.map { name, folder in
+            .executableTarget(
+                name: "fuzz-\(name)", dependencies: ["FuzzHarnesses"], path: "Tests/Fuzz/\(folder)",
+                swiftSettings: strict)
+        }
 )

@@ -225,15 +225,14 @@ final class BodyFile {
     private(set) var byteCount: Int64 = 0
     /// The first `ImageFormat.sniffLength` bytes.
     private(set) var prefix: [UInt8]
-    /// The last `ImageFormat.tailLength` bytes.
-    private(set) var suffix: [UInt8]
+    /// The last `ImageFormat.tailLength` bytes before any trailing padding.
+    private var tail = ImageFormat.Tail()
+    var suffix: [UInt8] { tail.bytes }
 
     init(writer: BodyWriter) {
         self.writer = writer
         prefix = []
         prefix.reserveCapacity(ImageFormat.sniffLength)
-        suffix = []
-        suffix.reserveCapacity(2 * ImageFormat.tailLength)
     }
 
     deinit {
@@ -252,7 +251,7 @@ final class BodyFile {
         discard()
         byteCount = 0
         prefix.removeAll(keepingCapacity: true)
-        suffix.removeAll(keepingCapacity: true)
+        tail = ImageFormat.Tail()
     }
 
     /// Appends a chunk; false when the file cannot be created or written (`systemError` says why).
@@ -263,9 +262,7 @@ final class BodyFile {
         if prefix.count < sniffLength {
             prefix.append(contentsOf: chunk.prefix(sniffLength - prefix.count))
         }
-        if chunk.count >= ImageFormat.tailLength { suffix.removeAll(keepingCapacity: true) }
-        suffix.append(contentsOf: chunk.suffix(ImageFormat.tailLength))
-        if suffix.count > ImageFormat.tailLength { suffix.removeFirst(suffix.count - ImageFormat.tailLength) }
+        tail.append(chunk)
         byteCount += Int64(chunk.count)
         guard var source = chunk.baseAddress else { return true }
         var left = chunk.count

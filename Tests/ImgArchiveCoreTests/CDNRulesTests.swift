@@ -35,11 +35,11 @@ struct CDNCase: Sendable, CustomTestStringConvertible {
 struct CDNRulesTests {
     let rules = CDNRules.builtIn
 
-    @Test("the fixture has its 95 rows, each with a valid width column")
+    @Test("the fixture has its 120 rows, each with a valid width column")
     func fixtureHasEveryRow() throws {
         let text = try String(contentsOf: CDNCase.fixtureURL, encoding: .utf8)
         let dataLines = text.split(separator: "\n").dropFirst()
-        #expect(CDNCase.all.count == 95)
+        #expect(CDNCase.all.count == 120)
         #expect(CDNCase.all.count == dataLines.count)
         for row in dataLines {
             let width = row.split(separator: "\t", omittingEmptySubsequences: false)[2]
@@ -211,7 +211,7 @@ struct CDNExtraCase: Sendable, CustomTestStringConvertible {
             "https://blogger.googleusercontent.com/img/a/AVvXsEabc=s0", 400, nil, .longEdge),
         CDNExtraCase(
             "Twitter legacy :small", "https://pbs.twimg.com/media/DWREhilXkAAcafr.jpg:small",
-            "https://pbs.twimg.com/media/DWREhilXkAAcafr.jpg:orig", 680, nil, .longEdge),
+            "https://pbs.twimg.com/media/DWREhilXkAAcafr?format=jpg&name=orig", 680, nil, .longEdge),
         CDNExtraCase(
             "Twitter avatar _normal", "https://pbs.twimg.com/profile_images/1/abc_normal.jpg",
             "https://pbs.twimg.com/profile_images/1/abc.jpg", 48, nil, .crop),

@@ -33,3 +33,24 @@ import Testing
     #expect(ImageFormat.avif.looksComplete(prefix: [], suffix: [], count: 10))
     #expect(ImageFormat.ico.looksComplete(prefix: [], suffix: [], count: 10))
 }
+
+/// A body's tail skips trailing padding however long it is, in any chunks: a JPEG's EOI behind 100 NULs is seen
+/// (a fuzzing find: the last 32 bytes alone were all padding), and padding followed by content is content.
+@Test(arguments: [1, 7, 33, 200])
+func tailSeesTheEndBehindLongPadding(chunkSize: Int) {
+    let jpeg: [UInt8] = [0xFF, 0xD8, 0xFF, 0xE0] + [UInt8](repeating: 0x41, count: 60) + [0xFF, 0xD9]
+    let body = jpeg + [UInt8](repeating: 0, count: 100) + Array("\r\n  \t".utf8)
+    var tail = ImageFormat.Tail()
+    for start in stride(from: 0, to: body.count, by: chunkSize) {
+        tail.append(body[start..<min(body.count, start + chunkSize)])
+    }
+    #expect(tail.bytes == Array(jpeg.suffix(ImageFormat.tailLength)))
+    #expect(ImageFormat.jpeg.looksComplete(prefix: jpeg, suffix: tail.bytes, count: body.count))
+    // The old window: only the last 32 bytes, all padding.
+    #expect(!ImageFormat.jpeg.looksComplete(prefix: jpeg, suffix: Array(body.suffix(32)), count: body.count))
+    // Cut after padding that was inside the image: not complete.
+    var cut = tail
+    cut.append([0x41, 0x42])
+    #expect(cut.bytes.suffix(4) == [0x20, 0x09, 0x41, 0x42])
+    #expect(!ImageFormat.jpeg.looksComplete(prefix: jpeg, suffix: cut.bytes, count: body.count + 2))
+}

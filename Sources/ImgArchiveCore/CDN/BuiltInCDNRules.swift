@@ -60,8 +60,11 @@ extension CDNRule {
         #"[?&](?:h=|(?:resize|fit)=\d+(?:,|%2C|%2c))(?<height>\d+)"#,
     ]
     static let photonModes: [String: ResizeMode] = ["w": .fitInside, "resize": .crop, "fit": .fitInside]
+    /// In a chain (`c_crop,w_400/c_scale,w_200`) each step works on the one before: the last size is the one shown.
+    /// `w_0.5` is a fraction, not pixels.
     static let cloudinaryFinds = [
-        #"(?:^|[,/])w_(?<width>\d+)"#, #"(?:^|[,/])h_(?<height>\d+)"#, #"(?:^|[,/])c_(?<mode>[a-z_]+)"#,
+        #"(?:^|[,/])w_(?<width>\d+)(?![\d.])(?!.*[,/]w_\d)"#, #"(?:^|[,/])h_(?<height>\d+)(?![\d.])(?!.*[,/]h_\d)"#,
+        #"(?:^|[,/])c_(?<mode>[a-z_]+)(?!.*[,/]c_[a-z])"#,
     ]
     static let cloudinaryModes: [String: ResizeMode] = [
         "fill": .crop, "lfill": .crop, "fill_pad": .fitInside, "crop": .crop, "thumb": .crop, "limit": .fitInside,
@@ -166,11 +169,18 @@ extension CDNRule {
                 "rect", "fp-x", "fp-y", "fp-z",
             ],
             signed: ["s"]),
+        // `s--<8 characters>--/` signs the transformation; the original of an `upload` asset needs no signature, so
+        // it goes with them. `authenticated` and `private` originals need one: the URL stays as written.
         CDNRule(
             name: "cloudinary-upload", hosts: ["*.cloudinary.com"],
             pattern:
-                #"^(?<base>https?://[^/]+/(?:[^/?#]+/)?(?:image|video)/upload/)(?<scope>(?:\#(cloudinaryTransform)(?:,\#(cloudinaryTransform))*/)+)(?<rest>[^?#]+)"#,
+                #"^(?<base>https?://[^/]+/(?:[^/?#]+/)?(?:image|video)/upload/)(?:s--[A-Za-z0-9_-]{8}--/)?(?<scope>(?:\#(cloudinaryTransform)(?:,\#(cloudinaryTransform))*/)+)(?<rest>[^?#]+)"#,
             find: cloudinaryFinds, origin: "${base}${rest}", mode: .fitInside, modes: cloudinaryModes),
+        CDNRule(
+            name: "cloudinary-signed", hosts: ["*.cloudinary.com"],
+            pattern:
+                #"^https?://[^/]+/(?:[^/?#]+/)?(?:image|video)/(?:authenticated|private)/s--[A-Za-z0-9_-]{8}--/(?<scope>(?:\#(cloudinaryTransform)(?:,\#(cloudinaryTransform))*/)+)[^?#]+"#,
+            find: cloudinaryFinds, mode: .fitInside, modes: cloudinaryModes),
         CDNRule(
             name: "imgur", hosts: ["i.imgur.com"],
             pattern:
@@ -211,31 +221,50 @@ extension CDNRule {
             pattern:
                 #"^(?<head>https?://[^/]+/(?:img/b/[^/]+/[^/]+|[^/]+/[^/]+/[^/]+/[^/]+))/(?<scope>[swh]\d+(?:-[a-z]+\d*)*|d)/(?<file>[^/?#]+)"#,
             find: googleFinds, origin: "${head}/s0/${file}", mode: .fitInside, modes: googleModes),
+        // Flickr: live.staticflickr.com (2017-), farmN/cN.staticflickr.com (2011-), farmN.static.flickr.com and
+        // static.flickr.com (2004-2011); `_d` (a download link) after the size letter. The sizes from `h` up, and
+        // `o`, have their own secret, so the URL stays as written.
         CDNRule(
-            name: "flickr", hosts: ["*.staticflickr.com"], hostRegex: #"^(?:live|farm\d+|c\d+)\.staticflickr\.com$"#,
-            pattern: #"^(?<origin>https?://[^?#]+/\d+_[0-9a-f]+(?:_(?<size>[sqtmnwzcbhko]|[3-6]k))?\.\w+)"#,
-            sizes: [
-                "s": 75, "q": 150, "t": 100, "m": 240, "n": 320, "w": 400, "z": 640, "c": 800, "b": 1024,
-                "h": 1600, "k": 2048, "3k": 3072, "4k": 4096, "5k": 5120, "6k": 6144,
-            ],
-            mode: .longEdge, modes: ["s": .crop, "q": .crop]),
+            name: "flickr", hosts: ["*.staticflickr.com", "*.flickr.com"], hostRegex: flickrHosts,
+            pattern: #"^(?<origin>https?://[^?#]+/\d+_[0-9a-f]+_(?<size>[sqtmnwzcbhko]|[3-6]k)(?:_d)?\.\w+)"#,
+            sizes: flickrSizes, mode: .longEdge, modes: ["s": .crop, "q": .crop]),
+        // No size letter: the 500-pixel default. The engine keys `sizes` by the `size` capture, so the rule captures
+        // the extension there (only these sizes are JPEG).
+        CDNRule(
+            name: "flickr-default", hosts: ["*.staticflickr.com", "*.flickr.com"], hostRegex: flickrHosts,
+            pattern: #"^(?<origin>https?://[^?#]+/\d+_[0-9a-f]+(?:_d)?(?<size>\.jpg))(?:[?#].*)?$"#,
+            sizes: [".jpg": 500], mode: .longEdge),
         CDNRule(
             name: "twitter-avatar", hosts: ["pbs.twimg.com"],
             pattern:
                 #"^(?<head>https?://[^/]+/profile_images/\d+/[^/?#]+?)_(?<scope>normal|bigger|mini|\d+x\d+)(?<ext>\.\w+)(?:[?#].*)?$"#,
             find: [#"^(?<width>\d+)x(?<height>\d+)$"#, #"^(?<size>[a-z]+)$"#], origin: "${head}${ext}",
             sizes: ["normal": 48, "bigger": 73, "mini": 24], mode: .crop),
+        // Twitter/X media: every form names one original, `https://pbs.twimg.com/media/<id>?format=<type>&name=orig`.
+        // The extension (`<id>.jpg:small`, 2011-2018; `<id>.png?format=jpg&name=360x360`, TweetDeck) is the
+        // original's type and wins over `format=` (a JPEG rendition of a PNG); without one, `format=` says it.
+        CDNRule(
+            name: "twitter-media", hosts: ["pbs.twimg.com"],
+            pattern:
+                #"^https?://[^/]+/media/(?<id>[A-Za-z0-9_-]+)\.(?<ext>[a-z]+)(?::(?<size>[a-z]+))?(?:\?(?<scope>[^#]*))?(?:#.*)?$"#,
+            find: twitterNameFinds, origin: "https://pbs.twimg.com/media/${id}?format=${ext}&name=orig",
+            sizes: twitterSizes, mode: .longEdge, modes: ["thumb": .crop]),
+        CDNRule(
+            name: "twitter-media", hosts: ["pbs.twimg.com"],
+            pattern:
+                #"^https?://[^/]+/media/(?<id>[A-Za-z0-9_-]+)\?(?<scope>(?:[^#]*&)?format=(?<ext>[a-z]+)[^#]*)(?:#.*)?$"#,
+            find: twitterNameFinds, origin: "https://pbs.twimg.com/media/${id}?format=${ext}&name=orig",
+            sizes: twitterSizes, mode: .longEdge, modes: ["thumb": .crop]),
+        // Other paths (card_img, video thumbnails): `name=` set to orig, or the legacy `:size` made `:orig`.
         CDNRule(
             name: "twitter", hosts: ["pbs.twimg.com"],
             pattern: #"^(?<origin>https?://[^/]+/[^?#]+\?(?:[^#]*&)?name=(?<scope>[a-z0-9]+)[^#]*)"#,
             find: [#"^(?<width>\d+)x(?<height>\d+)$"#, #"^(?<size>[a-z]+)$"#],
-            sizes: ["thumb": 150, "small": 680, "medium": 1200, "large": 2048], mode: .longEdge,
-            modes: ["thumb": .crop], setParams: ["name": "orig"]),
+            sizes: twitterSizes, mode: .longEdge, modes: ["thumb": .crop], setParams: ["name": "orig"]),
         CDNRule(
             name: "twitter-legacy", hosts: ["pbs.twimg.com"],
-            pattern: #"^(?<head>https?://[^/]+/media/[^?#:]+\.\w+):(?<size>[a-z]+)$"#, origin: "${head}:orig",
-            sizes: ["thumb": 150, "small": 680, "medium": 1200, "large": 2048], mode: .longEdge,
-            modes: ["thumb": .crop]),
+            pattern: #"^(?<head>https?://[^/]+/[^?#:]+\.\w+):(?<size>[a-z]+)$"#, origin: "${head}:orig",
+            sizes: twitterSizes, mode: .longEdge, modes: ["thumb": .crop]),
         CDNRule(
             name: "pinterest", hosts: ["i.pinimg.com"],
             pattern:
@@ -249,13 +278,29 @@ extension CDNRule {
         CDNRule(
             name: "youtube", hosts: ["i.ytimg.com", "img.youtube.com"],
             pattern:
-                #"^(?<base>https?://[^/]+/vi(?:_webp)?/[^/?#]+/)(?<size>default|mqdefault|hqdefault|sddefault|maxresdefault)(?<ext>\.\w+)(?:[?#].*)?$"#,
+                #"^(?<base>https?://[^/]+/vi(?:_webp)?/[^/?#]+/)(?<size>default|mqdefault|hqdefault|sddefault|maxresdefault|hq720|0)(?<ext>\.\w+)(?:[?#].*)?$"#,
             origin: "${base}maxresdefault${ext}",
-            sizes: ["default": 120, "mqdefault": 320, "hqdefault": 480, "sddefault": 640, "maxresdefault": 1280],
+            // `0.jpg` is the oldest name of the 480x360 frame; `hq720` (1280x720) the newest.
+            sizes: [
+                "default": 120, "mqdefault": 320, "hqdefault": 480, "sddefault": 640, "maxresdefault": 1280,
+                "hq720": 1280,
+                "0": 480,
+            ],
             mode: .crop),
         CDNRule(
             name: "wordpress-com", hosts: ["*.files.wordpress.com"], subject: .queryItem,
             pattern: #"^w=(?<width>\d+)$"#, mode: .fitInside, removeParams: ["h", "crop", "resize", "fit"]),
+    ]
+
+    static let flickrHosts = #"^(?:(?:live|farm\d+|c\d+)\.staticflickr\.com|(?:farm\d+\.)?static\.flickr\.com)$"#
+    /// Long edges; `o` (original) has none.
+    static let flickrSizes = [
+        "s": 75, "q": 150, "t": 100, "m": 240, "n": 320, "w": 400, "z": 640, "c": 800, "b": 1024, "h": 1600, "k": 2048,
+        "3k": 3072, "4k": 4096, "5k": 5120, "6k": 6144,
+    ]
+    static let twitterSizes = ["thumb": 150, "small": 680, "medium": 1200, "large": 2048]
+    static let twitterNameFinds = [
+        #"(?:^|&)name=(?<width>\d+)x(?<height>\d+)(?:&|$)"#, #"(?:^|&)name=(?<size>[a-z]+)(?:&|$)"#,
     ]
 
     static let googleFinds = [

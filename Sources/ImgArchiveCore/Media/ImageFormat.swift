@@ -66,13 +66,13 @@ public enum ImageFormat: String, Sendable, Hashable, Codable, CaseIterable {
     public static let tailLength = 32
 
     /// Whether a file of `count` bytes that starts with `prefix` and ends with `suffix` (its last
-    /// `tailLength` bytes, or all of it) has the end its format requires: JPEG's EOI marker, PNG's IEND chunk,
+    /// `tailLength` bytes, or all of it, before any trailing padding: `Tail` keeps them) has the end its format requires: JPEG's EOI marker, PNG's IEND chunk,
     /// GIF's trailer, SVG's closing `</svg>`, or the size WebP's RIFF header and BMP's file header declare. A file
     /// cut short, when nothing else said how long it should be, fails this. Trailing NULs and whitespace
     /// after the end are allowed (some writers pad). AVIF and ICO are not checked (true).
     public func looksComplete(prefix: [UInt8], suffix: [UInt8], count: Int) -> Bool {
         var end = suffix[...]
-        while let last = end.last, last == 0 || last == 0x20 || last == 0x0A || last == 0x0D || last == 0x09 {
+        while let last = end.last, Self.isPadding(last) {
             end = end.dropLast()
         }
         func little32(at offset: Int) -> Int? {
@@ -89,6 +89,32 @@ public enum ImageFormat: String, Sendable, Hashable, Codable, CaseIterable {
         case .avif, .ico: return true
         }
     }
+
+    /// The bytes `looksComplete` needs from a body that arrives in chunks: its last `tailLength` bytes before any
+    /// trailing padding (NUL and whitespace), however long the padding is. Keeping only the body's last bytes
+    /// would lose a JPEG's EOI behind 31 bytes of padding, and call the whole image truncated.
+    public struct Tail: Sendable {
+        /// The last `tailLength` bytes before the trailing padding.
+        public private(set) var bytes: [UInt8] = []
+        /// The padding after them so far (its last `tailLength` bytes): content again if more content follows.
+        private var padding: [UInt8] = []
+
+        /// An empty tail.
+        public init() {}
+
+        /// Adds the next bytes of the body.
+        public mutating func append<C: BidirectionalCollection<UInt8>>(_ chunk: C) {
+            guard let last = chunk.lastIndex(where: { !ImageFormat.isPadding($0) }) else {
+                padding = Array((padding + chunk).suffix(tailLength))
+                return
+            }
+            let end = chunk.index(after: last)
+            bytes = Array((bytes + padding + chunk[..<end]).suffix(tailLength))
+            padding = Array(chunk[end...].suffix(tailLength))
+        }
+    }
+
+    static func isPadding(_ b: UInt8) -> Bool { b == 0 || b == 0x20 || b == 0x0A || b == 0x0D || b == 0x09 }
 
     /// SVG is text: after an optional BOM, whitespace, XML declaration, comments and doctype, the first
     /// element must be `<svg`.
