@@ -81,7 +81,8 @@ let pathologicalCases: [PathologicalCase] = [
     },
 ]
 
-struct SplitMix {
+/// A small deterministic generator (SplitMix64), so the random bytes are the same on every run.
+struct SplitMix: RandomNumberGenerator {
     var state: UInt64
     init(seed: UInt64) { state = seed }
     mutating func next() -> UInt64 {

@@ -50,7 +50,7 @@ func polyglotIsRefused(name: String, bytes: [UInt8], reason: String) throws {
         let format = try #require(ImageFormat.sniff(bytes))
         #expect(format.polyglotReason(bytes) == nil, "\(format) refused: \(format.polyglotReason(bytes) ?? "")")
     }
-    var generator = SplitMix64(seed: 15)
+    var generator = SplitMix(seed: 15)
     let headers: [[UInt8]] = [
         [0xFF, 0xD8, 0xFF, 0xDB, 0x00, 0x43], pngSignature + ihdr, Array("GIF89a".utf8) + [1, 2],
     ]
@@ -65,17 +65,4 @@ func polyglotIsRefused(name: String, bytes: [UInt8], reason: String) throws {
         }
     }
     #expect(refused == 0)
-}
-
-/// A small deterministic generator, so the random bytes are the same on every run.
-private struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
