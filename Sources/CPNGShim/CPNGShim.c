@@ -21,9 +21,40 @@ static void keep_message(CPNGShim_Reader *r) {
     r->message[sizeof r->message - 1] = 0;
 }
 
+// libpng allocates each ancillary chunk whole (a tEXt or iCCP chunk may declare 2 GB in a 600-byte file), and the
+// simplified API has no png_set_chunk_malloc_max. So every chunk header is walked first (seeking past the data):
+// a chunk other than IDAT over CPNGShim_maxChunkBytes refuses the file, and CPNGShim_FAILED says which.
+enum { CPNGShim_maxChunkBytes = 8000000 };  // libpng's own suggested PNG_USER_CHUNK_MALLOC_MAX
+
+static int oversized_chunk(const char *path, char *message, size_t size) {
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) return 0;  // libpng says why it cannot open it
+    unsigned char h[8];
+    int found = 0;
+    if (fread(h, 1, 8, f) == 8) {
+        while (fread(h, 1, 8, f) == 8) {
+            uint32_t length = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
+            if (memcmp(h + 4, "IEND", 4) == 0) break;
+            if (memcmp(h + 4, "IDAT", 4) != 0 && length > CPNGShim_maxChunkBytes) {
+                snprintf(message, size, "a %.4s chunk declares %u bytes (limit %d)", (const char *)(h + 4), length,
+                         CPNGShim_maxChunkBytes);
+                found = 1;
+                break;
+            }
+            if (fseek(f, (long)length + 4, SEEK_CUR) != 0) break;
+        }
+    }
+    fclose(f);
+    return found;
+}
+
 CPNGShim_Reader *CPNGShim_openReader(const char *path) {
     CPNGShim_Reader *r = calloc(1, sizeof *r);
     if (r == NULL) return NULL;
+    if (oversized_chunk(path, r->message, sizeof r->message)) {
+        r->code = CPNGShim_FAILED;
+        return r;
+    }
     r->image.version = PNG_IMAGE_VERSION;
     if (!png_image_begin_read_from_file(&r->image, path)) keep_message(r);
     return r;
@@ -155,6 +186,7 @@ CPNGShim_RowReader *CPNGShim_openRowReader(const char *path) {
     }
     if (setjmp(png_jmpbuf(r->png))) return r;
     png_set_benign_errors(r->png, 1);  // as png_image_begin_read_from_file
+    png_set_chunk_malloc_max(r->png, CPNGShim_maxChunkBytes);
     png_init_io(r->png, r->file);
     png_read_info(r->png, r->info);
     int type = png_get_color_type(r->png, r->info);

@@ -75,6 +75,24 @@ func peakRSS() -> Int {
         try expectFailure(Array(pngFixture().prefix(20)), codes: [.truncated, .corrupt], name: "head.png")
     }
 
+    /// A chunk that declares 2 GB in a small file (found by the PNG fuzzer) is refused before libpng allocates it.
+    @Test func pngChunkDeclaringGigabytesIsRefusedUnread() throws {
+        let png = pngFixture()
+        let header: [UInt8] = [0x7F, 0xFF, 0xFF, 0xF0] + Array("tEXt".utf8) + Array("Comment\0x".utf8)
+        let bytes = Array(png.prefix(33)) + header + Array(png.dropFirst(33))
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let input = dir.file("text-bomb.png")
+        try write(bytes, to: input)
+        #expect {
+            _ = try makeThumbnail(inputPath: input, outputPath: dir.file("out"), width: 50)
+        } throws: { error in
+            guard let error = error as? ImageError else { return false }
+            return error.code == .corrupt && error.message.contains("tEXt chunk declares 2147483632 bytes")
+        }
+        #expect(dir.contents() == ["text-bomb.png"])
+    }
+
     @Test func truncatedPNGData() throws {
         let bytes = pngFixture()
         try expectFailure(Array(bytes.prefix(bytes.count / 2)), codes: [.truncated], name: "data.png")
