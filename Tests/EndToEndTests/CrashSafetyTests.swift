@@ -59,8 +59,18 @@ import Testing
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
-        // Kill once a large body is past its first 256 KB block (384 KB sent), then `delay` - 0.2 s later.
-        for _ in 0..<400 where sent.count < 6 { try await Task.sleep(for: .milliseconds(10)) }
+        // Kill `delay` - 0.2 s after a large body's temporary file holds its first 256 KB block. What the client
+        // has written is watched, not what the server has sent: on a loaded machine the sent bytes can sit in
+        // the socket buffers. A run that never gets there fails here, instead of being killed at a random point.
+        let tmp = folder.path + "/archive/tmp"
+        var halfWritten = false
+        for _ in 0..<1000 where !halfWritten {
+            halfWritten = folder.files(under: "archive/tmp").contains {
+                $0.hasSuffix(".part") && fileSize(tmp + "/" + $0) >= 256 * 1024
+            }
+            if !halfWritten { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        try #require(halfWritten, "no download reached 256 KB in 10 s (server sent \(sent.count) chunks)")
         try await Task.sleep(for: .seconds(delay - 0.2))
         kill(process.processIdentifier, SIGKILL)
         await withCheckedContinuation { c in
@@ -178,4 +188,9 @@ private struct Drip: AsyncBufferedSequence, AsyncBufferedIteratorProtocol {
         defer { offset = end }
         return bytes[offset..<end]
     }
+}
+
+/// The size of the file at `path`, 0 when it is gone (a temporary file can be renamed between listing and asking).
+private func fileSize(_ path: String) -> Int {
+    ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0
 }
