@@ -26,14 +26,15 @@ public enum FetchPipeline {
     ) async throws -> FetchReport {
         // Objects are committed by rename only; the run's recorder makes them durable (each file, then the
         // folders of a batch) before the batch's manifest rows commit (see `Recorder`).
-        let store = try ArchiveStore(root: settings.archiveRoot, durability: .deferred)
-        let manifest = try Manifest(layout: store.layout)
-        defer { try? manifest.close() }
+        let backend = try ArchiveBackend.open(
+            root: settings.archiveRoot, objects: settings.objectStore, durability: .deferred)
+        defer { backend.close() }
+        let (store, manifest) = (backend.objects, backend.manifest)
         let stale = try store.removeStaleTemporaryFiles(holding: lock)
         if stale > 0 { logger.info("removed temporary files of an interrupted run", metadata: ["count": "\(stale)"]) }
 
         let now = Date()
-        let keys = store.layout.postKeys(posts.map(\.path))
+        let keys = backend.layout.postKeys(posts.map(\.path))
         try manifest.replaceReferences(
             zip(keys, posts).map { key, post in
                 PostScan(
@@ -78,7 +79,7 @@ public enum FetchPipeline {
         var needs: [String: FetchNeed]
         var pages = Set<String>()
         if try layout.hasManifest() {
-            let manifest = try Manifest(layout: layout)
+            let manifest = try ArchiveBackend.openManifest(layout)
             defer { try? manifest.close() }
             (needs, pages) = try plan(items: items, settings: settings, manifest: manifest, now: Date())
         } else {

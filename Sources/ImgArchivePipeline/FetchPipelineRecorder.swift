@@ -33,7 +33,7 @@ final class Recorder: Sendable {
         var finishing = false
     }
 
-    private let store: ArchiveStore
+    private let store: any ObjectStore
     private let manifest: Manifest
     private let logger: Logger
     private let temporaryFolders: [String]
@@ -46,7 +46,7 @@ final class Recorder: Sendable {
     private let noteError: @Sendable (any Error) -> Bool
 
     init(
-        store: ArchiveStore, manifest: Manifest, logger: Logger, temporaryFolders: [String],
+        store: any ObjectStore, manifest: Manifest, logger: Logger, temporaryFolders: [String],
         noteError: @escaping @Sendable (any Error) -> Bool
     ) {
         self.noteError = noteError
@@ -64,7 +64,7 @@ final class Recorder: Sendable {
         if case .archived(_, _, let object, _, _, _, _, _) = row {
             queue.async { [self] in
                 do {
-                    try store.synchronizeFile(object: object.path)
+                    try store.makeDurable(object: object.path)
                 } catch {
                     syncFailures.withLock { $0[index] = error }
                 }
@@ -165,7 +165,7 @@ final class Recorder: Sendable {
             return object.path
         }
         do {
-            try store.synchronizeFolders(of: objects, movedFrom: temporaryFolders)
+            try store.makeDurable(objects: objects, movedFrom: temporaryFolders)
         } catch {
             logger.info("archive sync failed", metadata: ["error": "\(error)"])
             corrections += rows.compactMap { entry in
@@ -198,7 +198,7 @@ final class Recorder: Sendable {
             guard case .archived(_, _, let object, _, _, _, _, _) = entry.row,
                 let known = try? manifest.objects(sha256s: [object.sha256]), known[object.sha256] == nil
             else { continue }
-            try? FileManager.default.removeItem(at: store.layout.url(for: object.path))
+            try? store.removeUnrecorded(object.path)
         }
     }
 

@@ -9,7 +9,7 @@ import Synchronization
 /// The I/O of one run: downloads and thumbnails, bounded, with progress.
 final class Runner: Sendable {
     let settings: FetchSettings
-    let store: ArchiveStore
+    let store: any ObjectStore
     let manifest: Manifest
     let logger: Logger
     let progress: (@Sendable (FetchProgress) -> Void)?
@@ -27,7 +27,7 @@ final class Runner: Sendable {
     static let temporaryFolderCount = 4
 
     init(
-        settings: FetchSettings, store: ArchiveStore, manifest: Manifest, logger: Logger,
+        settings: FetchSettings, store: any ObjectStore, manifest: Manifest, logger: Logger,
         progress: (@Sendable (FetchProgress) -> Void)?
     ) {
         self.settings = settings
@@ -245,7 +245,7 @@ final class Runner: Sendable {
         }
         let path = try store.commitObject(
             temporaryFile: URL(fileURLWithPath: file), sha256: download.sha256, format: format)
-        let info = try? imageInfo(path: store.layout.url(for: path).path)
+        let info = try? imageInfo(path: store.fileForReading(path).path)
         let now = Date()
         let object = ObjectRecord(
             sha256: download.sha256, format: format, bytes: Int64(download.byteCount), width: info?.width,
@@ -310,7 +310,12 @@ final class Runner: Sendable {
     private func thumbnail(_ object: ObjectRecord, width: Int, options: ThumbnailOptions, memory: MemoryGate) async
         -> String?
     {
-        let input = store.layout.url(for: object.path).path
+        let input: String
+        do {
+            input = try store.fileForReading(object.path).path
+        } catch {
+            return "\(object.path) at \(width) px: \(error)"
+        }
         let bytes = (try? thumbnailMemoryEstimate(inputPath: input, width: width)) ?? 0  // a bad header fails below
         let admitted = await memory.acquire(bytes)
         defer { if admitted { memory.release(bytes) } }
@@ -319,14 +324,13 @@ final class Runner: Sendable {
             let outcome = try makeThumbnail(
                 inputPath: input, outputPath: temporary.path, width: width, options: options)
             guard case .written(_, let h, let format) = outcome else { return nil }
-            let path = try store.thumbnailPath(sha256: object.sha256, width: width, format: format)
+            let path = try ArchiveLayout.thumbnailPath(sha256: object.sha256, width: width, format: format)
             let size = try? FileManager.default.attributesOfItem(atPath: temporary.path)[.size] as? NSNumber
             let bytes = size?.int64Value ?? 0
             let digest = try ArchiveStore.sha256(ofFileAt: temporary)
             // Derivatives are few and rows for them are written one by one: each is made durable before its
             // row (posts will link to it), not left to the recorder's batches.
-            try ArchiveStore(root: store.layout.root, durability: .immediate)
-                .commitDerivative(temporaryFile: temporary, to: path)
+            try store.commitDerivative(temporaryFile: temporary, to: path)
             try manifest.recordThumbnail(
                 ThumbnailRecord(
                     objectSHA256: object.sha256, width: width, sha256: digest, height: h, format: format, bytes: bytes,

@@ -19,6 +19,8 @@ public struct FetchSettings: Sendable {
     public var hostProfiles: [HostProfile] = []
     /// Thumbnail settings; nil makes no thumbnails.
     public var thumbnails: ThumbnailOptions? = ThumbnailOptions()
+    /// Where archived files live (local folders unless a caller says otherwise).
+    public var objectStore: ObjectStoreFactory = .local
 
     /// Creates settings.
     public init(archiveRoot: URL, download: DownloadOptions) {
