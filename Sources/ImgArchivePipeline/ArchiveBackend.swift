@@ -9,7 +9,9 @@ public struct ObjectStoreFactory: Sendable {
     public var make: @Sendable (_ root: URL, _ durability: ArchiveStore.Durability) throws -> any ObjectStore
 
     /// A factory from a closure.
-    public init(_ make: @escaping @Sendable (_ root: URL, _ durability: ArchiveStore.Durability) throws -> any ObjectStore) {
+    public init(
+        _ make: @escaping @Sendable (_ root: URL, _ durability: ArchiveStore.Durability) throws -> any ObjectStore
+    ) {
         self.make = make
     }
 

@@ -1,54 +1,75 @@
+import Dispatch
 import Foundation
 import ImgArchiveFetch
 import ImgArchiveStore
 import Logging
-import Synchronization
 
-/// Writes a run's manifest rows in batches, off the task that collects results.
+/// A serial executor on one dedicated Dispatch queue: the blocking work of an actor that uses it (SQLite
+/// transactions, `fsync`) runs on that queue's thread, never on the cooperative pool.
+final class BlockingExecutor: SerialExecutor {
+    private let queue: DispatchQueue
+
+    init(label: String) { queue = DispatchQueue(label: label) }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        let executor = asUnownedSerialExecutor()
+        queue.async { job.runSynchronously(on: executor) }
+    }
+}
+
+/// Writes a run's manifest rows in batches: one child task of the run (`run`) consuming the rows the runner
+/// publishes (`FetchEvent.outcome`), on its own thread (`BlockingExecutor`).
 ///
 /// Objects are committed with `.deferred` durability (rename only). Each archived row's object file is synced
-/// (`fsync`) on the flush queue as the row arrives; a flush, queued behind those syncs, syncs the folders the
-/// batch's files left and entered, then records the batch in one transaction. A batch holds only rows of objects
-/// committed before it was taken, so a manifest row never points at a file that has not reached stable storage.
-/// The syncs are scoped to the run's files: `syncfs` would also write out, and wait for, whatever other programs
-/// left dirty on the file system. A flush starts once the oldest pending row is `interval` old (so a
-/// killed run loses at most that much manifest progress; its objects stay and are found by content address on
-/// the next run) and at the end of the run. One flush runs at a time, on its own queue.
-final class Recorder: Sendable {
+/// (`ObjectStore.makeDurable(object:)`, an `fsync`) as the row arrives; a flush syncs the folders the batch's
+/// files left and entered, then records the batch in one transaction. The recorder is serial, so a batch holds
+/// only rows whose files were synced before it, and a manifest row never points at a file that has not reached
+/// stable storage. The syncs are scoped to the run's files: `syncfs` would also write out, and wait for,
+/// whatever other programs left dirty on the file system. A flush starts once the oldest pending row is
+/// `interval` old (a clock tick every `tick` checks the deadline while no row arrives; so a killed run loses
+/// at most that much manifest progress, its objects stay and are found by content address on the next run)
+/// and when the stream ends (`finish`).
+actor Recorder: FetchObserver {
     /// How long a row may wait before a flush starts.
     static let interval: Duration = .milliseconds(500)
+    /// How often the deadline is checked while no row arrives.
+    static let tick: Duration = .milliseconds(100)
 
-    private struct Entry: Sendable {
+    struct Entry: Sendable {
         var index: Int
         var outcome: URLOutcome
         var row: FetchOutcome
     }
 
-    private struct State {
-        var pending: [Entry] = []
-        var oldest: ContinuousClock.Instant?
-        var flushing: Task<Void, Never>?
-        var corrections: [(Int, URLOutcome)] = []
-        /// Set by `finish`: no flush starts after it (it writes what is left itself).
-        var finishing = false
+    private enum Message: Sendable {
+        case row(Entry)
+        case tick
     }
 
+    private nonisolated let executor = BlockingExecutor(label: "imgarchive.fetch.recorder")
+    nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+
+    private nonisolated let messages: AsyncStream<Message>
+    private nonisolated let input: AsyncStream<Message>.Continuation
     private let store: any ObjectStore
     private let manifest: Manifest
     private let logger: Logger
     private let temporaryFolders: [String]
-    private let queue = DispatchQueue(label: "imgarchive.fetch.recorder")
-    private let state = Mutex(State())
-    /// Entries (by index) whose object file could not be synced, until their batch is written.
-    private let syncFailures = Mutex<[Int: any Error]>([:])
-
     /// Told every error that fails a row; true when it is a full disk.
     private let noteError: @Sendable (any Error) -> Bool
+
+    private var pending: [Entry] = []
+    private var oldest: ContinuousClock.Instant?
+    private var corrections: [(Int, URLOutcome)] = []
+    /// Entries (by index) whose object file could not be synced, until their batch is written.
+    private var syncFailures: [Int: any Error] = [:]
 
     init(
         store: any ObjectStore, manifest: Manifest, logger: Logger, temporaryFolders: [String],
         noteError: @escaping @Sendable (any Error) -> Bool
     ) {
+        (messages, input) = AsyncStream.makeStream(of: Message.self)
         self.noteError = noteError
         self.store = store
         self.manifest = manifest
@@ -56,84 +77,59 @@ final class Recorder: Sendable {
         self.temporaryFolders = temporaryFolders
     }
 
-    /// Queues the row of one finished URL; starts a flush when the oldest pending row is old enough and no
-    /// flush is running.
-    func add(_ row: FetchOutcome, index: Int, outcome: URLOutcome) {
-        // The object's file is synced at once, on the flush queue: any batch holding this row is queued after
-        // it, so its file is durable (or its failure known) before the batch is written.
-        if case .archived(_, _, let object, _, _, _, _, _) = row {
-            queue.async { [self] in
-                do {
-                    try store.makeDurable(object: object.path)
-                } catch {
-                    syncFailures.withLock { $0[index] = error }
+    /// Takes the row of each finished URL; returns at once.
+    nonisolated func observe(_ event: FetchEvent) {
+        guard case .outcome(let index, let outcome, let row?) = event else { return }
+        input.yield(.row(Entry(index: index, outcome: outcome, row: row)))
+    }
+
+    /// Ends the stream: `run` writes what is left and returns.
+    nonisolated func finish() {
+        input.finish()
+    }
+
+    /// The recorder's life, as a child task of the run: takes rows until `finish` (or cancellation), flushing
+    /// at each deadline, then writes what is left. Returns the outcomes to replace: URLs whose row could not be
+    /// recorded (or whose objects could not be made durable) become failures of class `io`.
+    func run() async -> [(Int, URLOutcome)] {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { [input] in
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: Self.tick)
+                    input.yield(.tick)
                 }
             }
-        }
-        let first = state.withLock { state in
-            state.pending.append(Entry(index: index, outcome: outcome, row: row))
-            let first = state.oldest == nil
-            if first { state.oldest = ContinuousClock.now }
-            startFlushIfDue(&state)
-            return first
-        }
-        // Rows also get written when no other row follows (slow downloads): a flush once the first is old enough.
-        if first { scheduleCheck() }
-    }
-
-    private func scheduleCheck() {
-        Task { [self] in
-            try? await Task.sleep(for: Self.interval)
-            let again = state.withLock { state in
-                startFlushIfDue(&state)
-                return !state.pending.isEmpty && state.flushing != nil
+            for await message in messages {
+                if case .row(let entry) = message { accept(entry) }
+                if let oldest, ContinuousClock.now - oldest >= Self.interval { flush() }
             }
-            if again { scheduleCheck() }
+            group.cancelAll()
         }
+        flush()
+        return corrections
     }
 
-    /// Starts a flush of the pending rows when the oldest has waited long enough and no flush is running.
-    private func startFlushIfDue(_ state: inout State) {
-        guard !state.finishing, let oldest = state.oldest, ContinuousClock.now - oldest >= Self.interval,
-            state.flushing == nil
-        else { return }
-        let batch = state.pending
-        state.pending = []
-        state.oldest = nil
-        state.flushing = Task { [self] in
-            let corrections = await self.write(batch)
-            let more = self.state.withLock { state in
-                state.corrections += corrections
-                state.flushing = nil
-                return !state.pending.isEmpty
+    /// Queues one row; an archived row's object file is synced at once, so any batch holding it finds its
+    /// file durable (or its failure known).
+    private func accept(_ entry: Entry) {
+        if case .archived(_, _, let object, _, _, _, _, _) = entry.row {
+            do {
+                try store.makeDurable(object: object.path)
+            } catch {
+                syncFailures[entry.index] = error
             }
-            if more { self.scheduleCheck() }
         }
+        pending.append(entry)
+        if oldest == nil { oldest = ContinuousClock.now }
     }
 
-    /// Waits for a running flush, writes what is left, and returns the outcomes to replace: URLs whose row
-    /// could not be recorded (or whose objects could not be made durable) become failures of class `io`.
-    func finish() async -> [(Int, URLOutcome)] {
-        let running = state.withLock { state in
-            state.finishing = true
-            return state.flushing
-        }
-        if let running { await running.value }
-        let rest = state.withLock { state in
-            let batch = state.pending
-            state.pending = []
-            state.oldest = nil
-            return batch
-        }
-        let last = await write(rest)
-        return state.withLock { $0.corrections } + last
-    }
-
-    private func write(_ batch: [Entry]) async -> [(Int, URLOutcome)] {
-        guard !batch.isEmpty else { return [] }
-        return await withCheckedContinuation { continuation in
-            queue.async { continuation.resume(returning: self.writeNow(batch)) }
-        }
+    /// Writes the pending rows.
+    private func flush() {
+        guard !pending.isEmpty else { return }
+        let batch = pending
+        pending = []
+        oldest = nil
+        corrections += writeNow(batch)
     }
 
     /// Makes the batch's objects durable (their files were synced when their rows arrived; now the folders
@@ -148,8 +144,8 @@ final class Recorder: Sendable {
 
     private func writeRows(_ batch: [Entry]) -> [(Int, URLOutcome)] {
         var corrections: [(Int, URLOutcome)] = []
-        let unsynced = syncFailures.withLock { failures in
-            batch.compactMap { entry in failures.removeValue(forKey: entry.index).map { (entry.index, $0) } }
+        let unsynced = batch.compactMap { entry in
+            syncFailures.removeValue(forKey: entry.index).map { (entry.index, $0) }
         }
         var rows = batch
         if !unsynced.isEmpty {

@@ -40,6 +40,9 @@ final class Runner: Sendable {
         }
     }
 
+    /// Commits into the archive, as verify's repair does.
+    private var writer: ArchiveWriter { ArchiveWriter(store: store, manifest: manifest) }
+
     private func advance(failed: Bool, bytes: Int64) {
         let snapshot = state.withLock {
             $0.done += 1
@@ -73,6 +76,34 @@ final class Runner: Sendable {
         let recorder = Recorder(
             store: store, manifest: manifest, logger: logger, temporaryFolders: temporaryFolders,
             noteError: { [self] in noteDiskFull($0) })
+        let observers: [any FetchObserver] = [recorder] + settings.observers
+        // The recorder is a child task of this run: it ends when its stream does (`finish`), after its last write.
+        async let recorded = recorder.run()
+        do {
+            try await download(work: work, items: items, needs: needs, observers: observers, into: &outcomes)
+        } catch {
+            recorder.finish()
+            _ = await recorded
+            throw error
+        }
+        recorder.finish()
+        for (index, corrected) in await recorded { outcomes[index] = corrected }
+        if let message = diskFull {
+            // URLs not tried, and those the full disk failed: one class, no row; the summary says why once.
+            for index in work where outcomes[index].status == .alreadyArchived || Self.isDiskFull(outcomes[index]) {
+                outcomes[index].status = .failed
+                outcomes[index].errorClass = Self.diskFullClass
+                outcomes[index].message = message
+            }
+        }
+        return outcomes
+    }
+
+    /// Downloads the items at `work`'s indices, a window at a time, and publishes each one's events.
+    private func download(
+        work: [Int], items: [FetchItem], needs: [String: FetchNeed], observers: [any FetchObserver],
+        into outcomes: inout [URLOutcome]
+    ) async throws {
         try await Downloader.withDownloader(options: settings.download, logger: logger) { downloader in
             // A window of waiting downloads keeps memory flat however many URLs there are; the downloader
             // itself never runs more than `jobs` transfers.
@@ -86,28 +117,19 @@ final class Runner: Sendable {
                     let item = items[index]
                     let need = needs[item.url] ?? FetchNeed(url: item.url, reason: .new)
                     group.addTask {
-                        let (outcome, row) = await self.fetchOne(item, need: need, downloader: downloader)
+                        let (outcome, row) = await self.fetchOne(
+                            item, need: need, downloader: downloader, observers: observers)
                         return (index, outcome, row)
                     }
                 }
                 for _ in 0..<window { addNext() }
                 while let (index, outcome, row) = await group.next() {
                     outcomes[index] = outcome
-                    if let row { recorder.add(row, index: index, outcome: outcome) }
+                    for observer in observers { observer.observe(.outcome(index: index, outcome: outcome, row: row)) }
                     addNext()
                 }
             }
         }
-        for (index, corrected) in await recorder.finish() { outcomes[index] = corrected }
-        if let message = diskFull {
-            // URLs not tried, and those the full disk failed: one class, no row; the summary says why once.
-            for index in work where outcomes[index].status == .alreadyArchived || Self.isDiskFull(outcomes[index]) {
-                outcomes[index].status = .failed
-                outcomes[index].errorClass = Self.diskFullClass
-                outcomes[index].message = message
-            }
-        }
-        return outcomes
     }
 
     /// Notes the first disk-full failure; true when `error` is one.
@@ -137,9 +159,9 @@ final class Runner: Sendable {
 
     /// Fetches one URL: the origin first, then the URL as written; a revalidation asks only the URL that was
     /// archived, conditionally. Returns the outcome and the manifest row to record (by the `Recorder`).
-    private func fetchOne(_ item: FetchItem, need: FetchNeed, downloader: Downloader) async
-        -> (URLOutcome, FetchOutcome?)
-    {
+    private func fetchOne(
+        _ item: FetchItem, need: FetchNeed, downloader: Downloader, observers: [any FetchObserver]
+    ) async -> (URLOutcome, FetchOutcome?) {
         var outcome = URLOutcome(url: item.url, status: .failed, post: item.post)
         var candidates = FetchPlanning.candidates(for: item)
         var record: URLRecord?
@@ -151,7 +173,14 @@ final class Runner: Sendable {
         var errors: [(url: String, message: String)] = []
         for candidate in candidates {
             let request = makeRequest(candidate, need: need)
-            switch await downloader.download(request) {
+            let result = await downloader.download(request)
+            let events: [FetchEvent]
+            switch result {
+            case .success(let download): events = FetchEvent.exchange(download)
+            case .failure(let error): events = [.failed(url: candidate, error: error)]
+            }
+            for event in events { for observer in observers { observer.observe(event) } }
+            switch result {
             case .success(let download):
                 do {
                     let row: FetchOutcome
@@ -240,21 +269,13 @@ final class Runner: Sendable {
 
     /// Moves a downloaded image to its content address; returns the outcome and the manifest row to record.
     private func commit(_ download: Download, item: FetchItem, candidate: String) throws -> (URLOutcome, FetchOutcome) {
-        guard let file = download.temporaryFile, let format = download.format else {
-            throw StoreError(code: .invalidArgument, path: nil, message: "a download without an image file")
-        }
-        let path = try store.commitObject(
-            temporaryFile: URL(fileURLWithPath: file), sha256: download.sha256, format: format)
-        let info = try? imageInfo(path: store.fileForReading(path).path)
-        let now = Date()
-        let object = ObjectRecord(
-            sha256: download.sha256, format: format, bytes: Int64(download.byteCount), width: info?.width,
-            height: info?.height, path: path, createdAt: now)
+        let object = try writer.commitOriginal(download)
         let row = FetchOutcome.archived(
             url: item.url, archivedFrom: candidate, object: object, httpStatus: download.httpStatus,
-            etag: download.etag, lastModified: download.lastModified, attempts: download.attempts, at: now)
+            etag: download.etag, lastModified: download.lastModified, attempts: download.attempts,
+            at: object.createdAt)
         let outcome = URLOutcome(
-            url: item.url, status: .archived, archivedFrom: candidate, objectPath: path,
+            url: item.url, status: .archived, archivedFrom: candidate, objectPath: object.path,
             httpStatus: download.httpStatus,
             post: item.post)
         return (outcome, row)
@@ -319,26 +340,14 @@ final class Runner: Sendable {
         let bytes = (try? thumbnailMemoryEstimate(inputPath: input, width: width)) ?? 0  // a bad header fails below
         let admitted = await memory.acquire(bytes)
         defer { if admitted { memory.release(bytes) } }
-        let temporary = store.makeTemporaryFileURL(suffix: object.format.fileExtension)
         do {
-            let outcome = try makeThumbnail(
-                inputPath: input, outputPath: temporary.path, width: width, options: options)
-            guard case .written(_, let h, let format) = outcome else { return nil }
-            let path = try ArchiveLayout.thumbnailPath(sha256: object.sha256, width: width, format: format)
-            let size = try? FileManager.default.attributesOfItem(atPath: temporary.path)[.size] as? NSNumber
-            let bytes = size?.int64Value ?? 0
-            let digest = try ArchiveStore.sha256(ofFileAt: temporary)
             // Derivatives are few and rows for them are written one by one: each is made durable before its
             // row (posts will link to it), not left to the recorder's batches.
-            try store.commitDerivative(temporaryFile: temporary, to: path)
-            try manifest.recordThumbnail(
-                ThumbnailRecord(
-                    objectSHA256: object.sha256, width: width, sha256: digest, height: h, format: format, bytes: bytes,
-                    path: path,
-                    createdAt: Date()))
+            _ = try writer.makeDerivative(
+                originalSHA256: object.sha256, originalPath: object.path, width: width,
+                suffix: object.format.fileExtension, options: options)
             return nil
         } catch {
-            try? FileManager.default.removeItem(at: temporary)
             return "\(object.path) at \(width) px: \(error)"
         }
     }

@@ -21,6 +21,8 @@ public struct FetchSettings: Sendable {
     public var thumbnails: ThumbnailOptions? = ThumbnailOptions()
     /// Where archived files live (local folders unless a caller says otherwise).
     public var objectStore: ObjectStoreFactory = .local
+    /// Told what happens to each request of a run, beside the run's own recorder (see `FetchEvent`).
+    public var observers: [any FetchObserver] = []
 
     /// Creates settings.
     public init(archiveRoot: URL, download: DownloadOptions) {

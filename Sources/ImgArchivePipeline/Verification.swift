@@ -293,15 +293,17 @@ public enum Verification {
     }
 }
 
-/// The I/O of one repair: downloads with the same request shape as a fetch (host profile headers, the
-/// Referer ladder), commits, thumbnails. FetchPipeline's runner is private, so the request building is
-/// repeated here in a few lines.
+/// The I/O of one repair: downloads with the same request shape as a fetch (`FetchSettings.request`), commits
+/// and thumbnails with fetch's `ArchiveWriter`.
 private struct Repairer: Sendable {
     let settings: FetchSettings
     let store: any ObjectStore
     let manifest: Manifest
     let logger: Logger
     let stamp: String
+
+    /// Commits into the archive, as fetch does.
+    private var writer: ArchiveWriter { ArchiveWriter(store: store, manifest: manifest) }
 
     /// Re-fetches a missing or corrupt original from the URLs it was archived from, keeping only bytes that
     /// hash to the recorded digest.
@@ -341,8 +343,7 @@ private struct Repairer: Sendable {
                 }
                 do {
                     let quarantined = try quarantine(problem)
-                    _ = try store.commitObject(
-                        temporaryFile: URL(fileURLWithPath: file), sha256: download.sha256, format: format)
+                    _ = try writer.commitOriginal(download, format: format)
                     return .repaired(from: source, quarantined: quarantined)
                 } catch {
                     try? FileManager.default.removeItem(atPath: file)
@@ -360,26 +361,15 @@ private struct Repairer: Sendable {
             return .failed("the manifest does not say which original and width it was made at")
         }
         let extensionName = (problem.path as NSString).pathExtension
-        let temporary = store.makeTemporaryFileURL(suffix: extensionName.isEmpty ? "part" : extensionName)
+        var quarantined: String?
         do {
-            let outcome = try makeThumbnail(
-                inputPath: store.fileForReading(originalPath).path, outputPath: temporary.path, width: width,
-                options: options)
-            guard case .written(_, let height, let format) = outcome else {
-                return .failed("no thumbnail is made of its original at \(width) px any more")
-            }
-            let path = try ArchiveLayout.thumbnailPath(sha256: originalSHA256, width: width, format: format)
-            let bytes = try FileManager.default.attributesOfItem(atPath: temporary.path)[.size] as? NSNumber
-            let digest = try ArchiveStore.sha256(ofFileAt: temporary)
-            let quarantined = try quarantine(problem)
-            try store.commitDerivative(temporaryFile: temporary, to: path)
-            try manifest.recordThumbnail(
-                ThumbnailRecord(
-                    objectSHA256: originalSHA256, width: width, sha256: digest, height: height, format: format,
-                    bytes: bytes?.int64Value ?? 0, path: path, createdAt: Date()))
+            let made = try writer.makeDerivative(
+                originalSHA256: originalSHA256, originalPath: originalPath, width: width,
+                suffix: extensionName.isEmpty ? "part" : extensionName, options: options,
+                beforeCommit: { quarantined = try quarantine(problem) })
+            guard made != nil else { return .failed("no thumbnail is made of its original at \(width) px any more") }
             return .repaired(from: originalPath, quarantined: quarantined)
         } catch {
-            try? FileManager.default.removeItem(at: temporary)
             return .failed("the thumbnail could not be rebuilt: \(error)")
         }
     }
@@ -426,7 +416,8 @@ private struct Repairer: Sendable {
             }
             guard let width = problem.width, let original = try manifest.object(sha256: problem.expectedSHA256)
             else { return try removal(problem, "the manifest knows no original it was made from") }
-            guard try ArchiveLayout.thumbnailPath(sha256: original.sha256, width: width, format: format) == problem.path,
+            guard
+                try ArchiveLayout.thumbnailPath(sha256: original.sha256, width: width, format: format) == problem.path,
                 let height = info?.height
             else {
                 return try removal(problem, "its bytes are not a \((problem.path as NSString).pathExtension) image")
