@@ -58,7 +58,7 @@ public enum ArchiveJob {
         let lock = try ArchiveLock.acquire(fetch.archiveRoot)
         defer { lock.release() }
         let layout = ArchiveLayout(root: fetch.archiveRoot)
-        let manifest = try Manifest(layout: layout)
+        let manifest = try ArchiveBackend.openManifest(layout)
         defer { try? manifest.close() }
         let runID = try? manifest.startRun(command: "archive", at: startedAt)
 

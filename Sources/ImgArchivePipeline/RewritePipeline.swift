@@ -105,7 +105,7 @@ public enum RewritePipeline {
     private static func snapshot(_ settings: RewriteSettings, logger: Logger) {
         let layout = ArchiveLayout(root: settings.archiveRoot)
         do {
-            let manifest = try Manifest(layout: layout)
+            let manifest = try ArchiveBackend.openManifest(layout)
             defer { try? manifest.close() }
             try ManifestBackups(layout: layout).snapshot(of: manifest)
         } catch {
@@ -118,13 +118,12 @@ public enum RewritePipeline {
         -> RewriteReport
     {
         let layout = ArchiveLayout(root: settings.archiveRoot)
-        let manifest: Manifest? =
+        let backend: ArchiveBackend? =
             try layout.hasManifest() || lock != nil
-            ? try Manifest(layout: layout) : nil
-        defer { try? manifest?.close() }
-        let catalog = try Catalog(
-            manifest: manifest, store: manifest == nil ? nil : try ArchiveStore(root: settings.archiveRoot),
-            posts: posts)
+            ? try ArchiveBackend.open(root: settings.archiveRoot) : nil
+        let manifest = backend?.manifest
+        defer { backend?.close() }
+        let catalog = try Catalog(manifest: manifest, store: backend?.objects, posts: posts)
         if lock != nil { removeStaleTemporaryPosts(posts.map(\.path), logger: logger) }
         var report = RewriteReport()
         // Two names for one file (a symbolic link, `./a/../a.md`) are one post: the first name is rewritten,
@@ -228,7 +227,7 @@ public enum RewritePipeline {
         guard try layout.hasManifest() else { return RewriteReport() }
         let lock: ArchiveLock? = settings.dryRun ? nil : try ArchiveLock.acquire(settings.archiveRoot)
         defer { lock?.release() }
-        let manifest = try Manifest(layout: layout)
+        let manifest = try ArchiveBackend.openManifest(layout)
         defer { try? manifest.close() }
         var report = RewriteReport()
         defer {
@@ -443,7 +442,7 @@ public enum RewritePipeline {
 private struct Catalog {
     private var assets: [String: ArchivedAsset] = [:]
 
-    init(manifest: Manifest?, store: ArchiveStore?, posts: [ScannedPost]) throws {
+    init(manifest: Manifest?, store: (any ObjectStore)?, posts: [ScannedPost]) throws {
         guard let manifest, let store else { return }
         let urls = Array(Set(posts.flatMap { $0.references.filter(\.remote).map(\.url) }))
         var objects: [String: ArchivedAsset] = [:]
@@ -484,7 +483,7 @@ private struct Catalog {
     func asset(_ url: String) -> ArchivedAsset { assets[url] ?? .notFetched }
 
     /// An SVG original is never linked: its sanitized copy is, when there is one (docs/images.md, "SVG").
-    private static func sanitizedSVG(_ object: ObjectRecord, _ manifest: Manifest, _ store: ArchiveStore) throws
+    private static func sanitizedSVG(_ object: ObjectRecord, _ manifest: Manifest, _ store: any ObjectStore) throws
         -> ArchivedAsset
     {
         guard let record = try manifest.sanitizedSVGs(sha256s: [object.sha256])[object.sha256] else {

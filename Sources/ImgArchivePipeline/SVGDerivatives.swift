@@ -14,8 +14,8 @@ enum SVGDerivatives {
     }
 
     /// Sanitizes `object` (an SVG original) and records the result. Throws only for archive or manifest errors.
-    static func make(_ object: ObjectRecord, store: ArchiveStore, manifest: Manifest) throws -> Made {
-        let source = try Data(contentsOf: store.layout.url(for: object.path))
+    static func make(_ object: ObjectRecord, store: any ObjectStore, manifest: Manifest) throws -> Made {
+        let source = try Data(contentsOf: store.fileForReading(object.path))
         let now = Date()
         let sanitized: SanitizedSVG
         do {
@@ -31,8 +31,7 @@ enum SVGDerivatives {
         let temporary = store.makeTemporaryFileURL(suffix: ImageFormat.svg.fileExtension)
         do {
             try Data(sanitized.bytes).write(to: temporary)
-            try ArchiveStore(root: store.layout.root, durability: .immediate)
-                .commitDerivative(temporaryFile: temporary, to: path)
+            try store.commitDerivative(temporaryFile: temporary, to: path)
         } catch {
             try? FileManager.default.removeItem(at: temporary)
             throw error
@@ -48,7 +47,7 @@ enum SVGDerivatives {
     /// Makes the sanitized copies the SVG originals lack (or whose file is gone); `archived` pairs a URL with its
     /// object's path. Returns how many were made and a message per SVG (naming a URL that gave it) that cannot be
     /// published or could not be written.
-    static func makeMissing(archived: [(url: String, path: String)], store: ArchiveStore, manifest: Manifest) throws
+    static func makeMissing(archived: [(url: String, path: String)], store: any ObjectStore, manifest: Manifest) throws
         -> (Int, [String])
     {
         var urls: [String: String] = [:]

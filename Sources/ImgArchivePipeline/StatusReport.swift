@@ -72,7 +72,7 @@ public struct StatusReport: Sendable {
                 code: .invalidArgument, path: layout.rootPath,
                 message: "no archive at \(layout.rootPath); run imgarchive fetch first")
         }
-        let manifest = try Manifest(layout: layout)
+        let manifest = try ArchiveBackend.openManifest(layout)
         defer { try? manifest.close() }
         let filters = paths.map { layout.postPath(layout.postKey($0)) }
         let posts = try manifest.posts().filter { post in
