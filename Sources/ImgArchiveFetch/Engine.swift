@@ -375,7 +375,7 @@ final class Engine: @unchecked Sendable {
                 logger.debug(
                     "fetch.retry",
                     metadata: [
-                        "url": "\(job.request.url)", "class": "\(error.code.name)",
+                        "url": "\(job.request.url)", "class": "\(error.code.rawValue)",
                         "retry": "\(job.retriesUsed)", "wait-ms": "\(wait.milliseconds)",
                     ])
                 let index = delayed.firstIndex(where: { $0.due > job.due }) ?? delayed.endIndex
@@ -390,7 +390,7 @@ final class Engine: @unchecked Sendable {
     /// before its caller hears of the failure.
     private func finish(_ job: Job, _ result: Result<Download, FetchError>) {
         if case .failure(let error) = result {
-            logger.debug("fetch.failed", metadata: ["url": "\(job.request.url)", "class": "\(error.code.name)"])
+            logger.debug("fetch.failed", metadata: ["url": "\(job.request.url)", "class": "\(error.code.rawValue)"])
         }
         let continuation = job.continuation
         writer.afterQueued { continuation.resume(returning: result) }

@@ -57,7 +57,7 @@ public struct URLOutcome: Sendable, Hashable {
     /// The archived object's path, relative to the archive.
     public var objectPath: String?
     /// The failure class (`dns`, `http-4xx`, `not-an-image`, ...).
-    public var errorClass: String?
+    public var errorClass: FailureClass?
     /// What went wrong and what to do.
     public var message: String?
     /// The last HTTP status.
@@ -72,8 +72,8 @@ public struct FetchReport: Sendable {
     public var outcomes: [URLOutcome] = []
     /// Derivatives made in this run.
     public var thumbnailsMade = 0
-    /// Derivatives that could not be made: object path and message.
-    public var thumbnailFailures: [String] = []
+    /// Derivatives that could not be made.
+    public var thumbnailFailures: [ThumbnailFailure] = []
     /// Set when the run stopped because the disk (or quota) is full: said once, not once per URL. The URLs it
     /// did not try are failures of class `disk-full` with no manifest row (the next run tries them as new).
     public var diskFull: String?
@@ -84,8 +84,41 @@ public struct FetchReport: Sendable {
     }
 
     /// Failures counted by class.
-    public var failuresByClass: [String: Int] {
-        outcomes.filter { $0.status == .failed }.reduce(into: [:]) { $0[$1.errorClass ?? "other", default: 0] += 1 }
+    public var failuresByClass: [FailureClass: Int] {
+        outcomes.filter { $0.status == .failed }.reduce(into: [:]) { $0[$1.errorClass ?? .other, default: 0] += 1 }
+    }
+}
+
+/// A derivative that could not be made: a thumbnail at a width, or an SVG original's sanitized copy.
+public struct ThumbnailFailure: Sendable, Hashable, CustomStringConvertible {
+    /// Which derivative.
+    public enum Derivative: Sendable, Hashable {
+        /// A thumbnail at this width.
+        case thumbnail(width: Int)
+        /// The sanitized copy of an SVG original, named by a URL that gave it.
+        case sanitizedSVG(url: String)
+    }
+
+    /// The original's path, relative to the archive.
+    public var objectPath: String
+    /// Which derivative.
+    public var derivative: Derivative
+    /// What went wrong.
+    public var message: String
+
+    /// Creates a failure.
+    public init(objectPath: String, derivative: Derivative, message: String) {
+        self.objectPath = objectPath
+        self.derivative = derivative
+        self.message = message
+    }
+
+    /// `path at N px: message`, or `url (path): message` for an SVG.
+    public var description: String {
+        switch derivative {
+        case .thumbnail(let width): "\(objectPath) at \(width) px: \(message)"
+        case .sanitizedSVG(let url): "\(url) (\(objectPath)): \(message)"
+        }
     }
 }
 
@@ -141,21 +174,21 @@ public enum FetchPipeline {
         // Objects are committed by rename only; the run's recorder makes them durable (each file, then the
         // folders of a batch) before the batch's manifest rows commit (see `Recorder`).
         let store = try ArchiveStore(root: settings.archiveRoot, durability: .deferred)
-        let manifest = try Manifest(layout: store.layout)
+        let manifest = try await SQLiteManifest.open(layout: store.layout)
         defer { try? manifest.close() }
         let stale = try store.removeStaleTemporaryFiles(holding: lock)
         if stale > 0 { logger.info("removed temporary files of an interrupted run", metadata: ["count": "\(stale)"]) }
 
         let now = Date()
         let keys = store.layout.postKeys(posts.map(\.path))
-        try manifest.replaceReferences(
+        try await manifest.replaceReferences(
             zip(keys, posts).map { key, post in
                 PostScan(
                     post: key, contentSHA256: post.contentSHA256,
                     references: post.references.filter(\.remote).map(referenceRecord))
             }, scannedAt: now)
 
-        let (needs, pages) = try plan(items: items, settings: settings, manifest: manifest, now: now)
+        let (needs, pages) = try await plan(items: items, settings: settings, manifest: manifest, now: now)
         let runner = Runner(settings: settings, store: store, manifest: manifest, logger: logger, progress: progress)
         var outcomes = try await runner.fetch(items: items, needs: needs)
         for i in outcomes.indices where pages.contains(outcomes[i].url) { outcomes[i].status = .notAnImageLink }
@@ -164,8 +197,9 @@ public enum FetchPipeline {
         // shown at a width (for their thumbnails).
         let already = outcomes.indices.filter { outcomes[$0].status == .alreadyArchived }
         let shown = settings.thumbnails == nil ? [] : items.filter { !$0.widths.isEmpty }.map(\.url)
-        let records = try manifest.urlRecords(already.map { outcomes[$0].url } + shown)
-        let objects = try manifest.objects(sha256s: already.compactMap { records[outcomes[$0].url]?.objectSHA256 })
+        let records = try await manifest.urlRecords(already.map { outcomes[$0].url } + shown)
+        let objects = try await manifest.objects(
+            sha256s: already.compactMap { records[outcomes[$0].url]?.objectSHA256 })
         for i in already {
             if let record = records[outcomes[i].url], let sha = record.objectSHA256 {
                 outcomes[i].objectPath = objects[sha]?.path
@@ -179,7 +213,7 @@ public enum FetchPipeline {
                 items: items, records: records, options: thumbnailOptions)
         }
         // Posts never link an SVG original, only its sanitized copy (docs/images.md, "SVG"): make missing ones.
-        let (svgs, svgFailures) = try SVGDerivatives.makeMissing(
+        let (svgs, svgFailures) = try await SVGDerivatives.makeMissing(
             archived: outcomes.compactMap { o in o.objectPath.map { (o.url, $0) } }, store: store, manifest: manifest)
         report.thumbnailsMade += svgs
         report.thumbnailFailures += svgFailures
@@ -187,14 +221,14 @@ public enum FetchPipeline {
     }
 
     /// What a dry run would fetch, reading the manifest when there is one and changing nothing.
-    public static func dryRun(items: [FetchItem], settings: FetchSettings) throws -> [URLOutcome] {
+    public static func dryRun(items: [FetchItem], settings: FetchSettings) async throws -> [URLOutcome] {
         let layout = ArchiveLayout(root: settings.archiveRoot)
         var needs: [String: FetchNeed]
         var pages = Set<String>()
         if try layout.hasManifest() {
-            let manifest = try Manifest(layout: layout)
+            let manifest = try await SQLiteManifest.open(layout: layout)
             defer { try? manifest.close() }
-            (needs, pages) = try plan(items: items, settings: settings, manifest: manifest, now: Date())
+            (needs, pages) = try await plan(items: items, settings: settings, manifest: manifest, now: Date())
         } else {
             needs = Dictionary(
                 items.map { ($0.url, FetchNeed(url: $0.url, reason: .new)) }, uniquingKeysWith: { a, _ in a })
@@ -212,17 +246,18 @@ public enum FetchPipeline {
     }
 
     /// What to fetch, and the link targets known to be pages (not fetched again until due for revalidation).
-    private static func plan(items: [FetchItem], settings: FetchSettings, manifest: Manifest, now: Date) throws
-        -> (needs: [String: FetchNeed], pages: Set<String>)
+    private static func plan(items: [FetchItem], settings: FetchSettings, manifest: some FetchLedger, now: Date)
+        async throws -> (needs: [String: FetchNeed], pages: Set<String>)
     {
-        let cutoff: Date? =
+        let revalidation: Revalidation =
             settings.revalidateAll
-            ? now.addingTimeInterval(1) : settings.revalidateAfter.map { now.addingTimeInterval(-$0) }
-        let list = try manifest.urlsNeedingFetch(candidates: items.map(\.url), revalidateOlderThan: cutoff)
+            ? .all : settings.revalidateAfter.map { .checkedBefore(now.addingTimeInterval(-$0)) } ?? .never
+        let list = try await manifest.urlsNeedingFetch(candidates: items.map(\.url), revalidation: revalidation)
         var needs = Dictionary(list.map { ($0.url, $0) }, uniquingKeysWith: { a, _ in a })
         let links = items.filter(\.linkOnly).map(\.url)
         guard !links.isEmpty else { return (needs, []) }
-        let pages = Set(try manifest.linkPages(links).filter { page in cutoff.map { page.value >= $0 } ?? true }.keys)
+        let pages = Set(
+            try await manifest.linkPages(links).filter { !revalidation.isDue(lastChecked: $0.value) }.keys)
         for url in pages { needs[url] = nil }
         return (needs, pages)
     }
@@ -239,7 +274,7 @@ public enum FetchPipeline {
 private final class Runner: Sendable {
     let settings: FetchSettings
     let store: ArchiveStore
-    let manifest: Manifest
+    let manifest: any FetchLedger
     let logger: Logger
     let progress: (@Sendable (FetchProgress) -> Void)?
     private let state = Mutex(FetchProgress())
@@ -247,7 +282,7 @@ private final class Runner: Sendable {
     /// The first disk-full failure of the run, if any: no download starts after it.
     var diskFull: String? { diskFullMessage.withLock { $0 } }
     /// The failure class of URLs a full disk failed or stopped.
-    static let diskFullClass = "disk-full"
+    static let diskFullClass = FailureClass.diskFull
     /// Subfolders of `tmp/` the downloads' temporary files are spread over, round robin (see `fetch`).
     private let temporaryFolders: [String]
     private let nextFolder = Atomic<Int>(0)
@@ -256,7 +291,7 @@ private final class Runner: Sendable {
     static let temporaryFolderCount = 4
 
     init(
-        settings: FetchSettings, store: ArchiveStore, manifest: Manifest, logger: Logger,
+        settings: FetchSettings, store: ArchiveStore, manifest: any FetchLedger, logger: Logger,
         progress: (@Sendable (FetchProgress) -> Void)?
     ) {
         self.settings = settings
@@ -371,11 +406,7 @@ private final class Runner: Sendable {
     {
         var outcome = URLOutcome(url: item.url, status: .failed, post: item.post)
         var candidates = FetchPlanning.candidates(for: item)
-        var record: URLRecord?
-        if need.reason == .revalidate {
-            record = try? manifest.urlRecord(item.url)
-            candidates = [record?.archivedFrom ?? item.url]
-        }
+        if need.reason == .revalidate { candidates = [need.archivedFrom ?? item.url] }
         var lastError: FetchError?
         var errors: [(url: String, message: String)] = []
         for candidate in candidates {
@@ -385,7 +416,7 @@ private final class Runner: Sendable {
                 do {
                     let row: FetchOutcome
                     if download.notModified {
-                        row = .notModified(url: item.url, httpStatus: download.httpStatus, at: Date())
+                        row = .notModified(.init(url: item.url, httpStatus: download.httpStatus, at: Date()))
                         outcome.status = .notModified
                         outcome.archivedFrom = candidate
                         outcome.httpStatus = download.httpStatus
@@ -423,24 +454,26 @@ private final class Runner: Sendable {
                 advance(failed: false, bytes: 0)
                 guard page || error.code == .http4xx else {
                     outcome.message =
-                        "a link not known as an image could not be checked (\(error.code.name)): left alone"
+                        "a link not known as an image could not be checked (\(error.code)): left alone"
                     return (outcome, nil)
                 }
                 outcome.message =
                     "a link to a page (\(error.contentType ?? "HTTP \(error.httpStatus ?? 0)")): left alone"
                 return (
                     outcome,
-                    .linkPage(url: item.url, httpStatus: error.httpStatus, contentType: error.contentType, at: Date())
+                    .linkPage(
+                        .init(url: item.url, httpStatus: error.httpStatus, contentType: error.contentType, at: Date()))
                 )
             }
         }
-        outcome.errorClass = error.code.name
+        outcome.errorClass = error.code
         outcome.httpStatus = error.httpStatus
         outcome.message = Self.describe(errors, url: item.url)
         let row = FetchOutcome.failed(
-            url: item.url, errorClass: error.code.name, message: outcome.message ?? error.explanation,
-            httpStatus: error.httpStatus, attempts: error.attempts, at: Date())
-        logger.info("fetch failed", metadata: ["url": "\(item.url)", "class": "\(error.code.name)"])
+            .init(
+                url: item.url, failureClass: error.code, message: outcome.message ?? error.explanation,
+                httpStatus: error.httpStatus, attempts: error.attempts, at: Date()))
+        logger.info("fetch failed", metadata: ["url": "\(item.url)", "class": "\(error.code)"])
         advance(failed: true, bytes: 0)
         return (outcome, row)
     }
@@ -480,8 +513,9 @@ private final class Runner: Sendable {
             sha256: download.sha256, format: format, bytes: Int64(download.byteCount), width: info?.width,
             height: info?.height, path: path, createdAt: now)
         let row = FetchOutcome.archived(
-            url: item.url, archivedFrom: candidate, object: object, httpStatus: download.httpStatus,
-            etag: download.etag, lastModified: download.lastModified, attempts: download.attempts, at: now)
+            .init(
+                url: item.url, archivedFrom: candidate, object: object, httpStatus: download.httpStatus,
+                etag: download.etag, lastModified: download.lastModified, attempts: download.attempts, at: now))
         let outcome = URLOutcome(
             url: item.url, status: .archived, archivedFrom: candidate, objectPath: path,
             httpStatus: download.httpStatus,
@@ -492,14 +526,14 @@ private final class Runner: Sendable {
     /// Makes the missing derivatives of every archived item at the widths its posts show, on a pool no wider
     /// than the cores. `records` are the manifest's URL records read after this run's downloads.
     func makeThumbnails(items: [FetchItem], records: [String: URLRecord], options: ThumbnailOptions) async throws
-        -> (Int, [String])
+        -> (Int, [ThumbnailFailure])
     {
         var jobs: [(object: ObjectRecord, width: Int)] = []
         var seen = Set<String>()
         let wanted = items.filter { !$0.widths.isEmpty }
         let shas = wanted.compactMap { records[$0.url]?.objectSHA256 }
-        let objects = try manifest.objects(sha256s: shas)
-        let made = try manifest.thumbnails(sha256s: shas)
+        let objects = try await manifest.objects(sha256s: shas)
+        let made = try await manifest.thumbnails(sha256s: shas)
         for item in wanted {
             guard let sha = records[item.url]?.objectSHA256, let object = objects[sha],
                 object.format == .jpeg || object.format == .png
@@ -515,10 +549,10 @@ private final class Runner: Sendable {
         guard !jobs.isEmpty else { return (0, []) }
         let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
         let memory = MemoryGate(limit: options.memoryBudget)  // one budget for the run's thumbnails
-        return await withTaskGroup(of: String?.self) { group in
+        return await withTaskGroup(of: ThumbnailFailure?.self) { group in
             var next = 0
             var made = 0
-            var failures: [String] = []
+            var failures: [ThumbnailFailure] = []
             func addNext() {
                 guard next < jobs.count else { return }
                 let job = jobs[next]
@@ -534,10 +568,10 @@ private final class Runner: Sendable {
         }
     }
 
-    /// Makes one derivative once its memory estimate fits the run's budget; returns a failure message, or nil
-    /// when it was made. An image over the whole budget is not waited for: `makeThumbnail` refuses it at once.
+    /// Makes one derivative once its memory estimate fits the run's budget; returns the failure, or nil when it
+    /// was made. An image over the whole budget is not waited for: `makeThumbnail` refuses it at once.
     private func thumbnail(_ object: ObjectRecord, width: Int, options: ThumbnailOptions, memory: MemoryGate) async
-        -> String?
+        -> ThumbnailFailure?
     {
         let input = store.layout.url(for: object.path).path
         let bytes = (try? thumbnailMemoryEstimate(inputPath: input, width: width)) ?? 0  // a bad header fails below
@@ -556,7 +590,7 @@ private final class Runner: Sendable {
             // row (posts will link to it), not left to the recorder's batches.
             try ArchiveStore(root: store.layout.root, durability: .immediate)
                 .commitDerivative(temporaryFile: temporary, to: path)
-            try manifest.recordThumbnail(
+            try await manifest.recordThumbnail(
                 ThumbnailRecord(
                     objectSHA256: object.sha256, width: width, sha256: digest, height: h, format: format, bytes: bytes,
                     path: path,
@@ -564,7 +598,7 @@ private final class Runner: Sendable {
             return nil
         } catch {
             try? FileManager.default.removeItem(at: temporary)
-            return "\(object.path) at \(width) px: \(error)"
+            return ThumbnailFailure(objectPath: object.path, derivative: .thumbnail(width: width), message: "\(error)")
         }
     }
 }
@@ -599,7 +633,7 @@ private final class Recorder: Sendable {
     }
 
     private let store: ArchiveStore
-    private let manifest: Manifest
+    private let manifest: any FetchLedger
     private let logger: Logger
     private let temporaryFolders: [String]
     private let queue = DispatchQueue(label: "imgarchive.fetch.recorder")
@@ -611,7 +645,7 @@ private final class Recorder: Sendable {
     private let noteError: @Sendable (any Error) -> Bool
 
     init(
-        store: ArchiveStore, manifest: Manifest, logger: Logger, temporaryFolders: [String],
+        store: ArchiveStore, manifest: any FetchLedger, logger: Logger, temporaryFolders: [String],
         noteError: @escaping @Sendable (any Error) -> Bool
     ) {
         self.noteError = noteError
@@ -626,7 +660,7 @@ private final class Recorder: Sendable {
     func add(_ row: FetchOutcome, index: Int, outcome: URLOutcome) {
         // The object's file is synced at once, on the flush queue: any batch holding this row is queued after
         // it, so its file is durable (or its failure known) before the batch is written.
-        if case .archived(_, _, let object, _, _, _, _, _) = row {
+        if let object = row.archivedObject {
             queue.async { [self] in
                 do {
                     try store.synchronizeFile(object: object.path)
@@ -694,24 +728,23 @@ private final class Recorder: Sendable {
         return state.withLock { $0.corrections } + last
     }
 
+    /// Makes the batch's objects durable on the flush queue (their files were synced there when their rows
+    /// arrived; now the folders that hold them), then writes the rows in one transaction; if the transaction
+    /// fails, each row alone, so one bad row fails only its URL.
     private func write(_ batch: [Entry]) async -> [(Int, URLOutcome)] {
         guard !batch.isEmpty else { return [] }
-        return await withCheckedContinuation { continuation in
-            queue.async { continuation.resume(returning: self.writeNow(batch)) }
+        let (rows, unsynced) = await withCheckedContinuation { continuation in
+            queue.async { continuation.resume(returning: self.synchronize(batch)) }
         }
-    }
-
-    /// Makes the batch's objects durable (their files were synced when their rows arrived; now the folders
-    /// that hold them), then writes the rows in one transaction; if the transaction fails, each row alone, so one
-    /// bad row fails only its URL.
-    private func writeNow(_ batch: [Entry]) -> [(Int, URLOutcome)] {
-        let corrections = writeRows(batch)
+        let corrections = unsynced + (await record(rows))
         let failed = Set(corrections.map(\.0))
-        removeUnrecorded(batch.filter { failed.contains($0.index) })
+        await removeUnrecorded(batch.filter { failed.contains($0.index) })
         return corrections
     }
 
-    private func writeRows(_ batch: [Entry]) -> [(Int, URLOutcome)] {
+    /// Syncs the folders of the batch's objects; returns the rows that may be written and the outcomes of those
+    /// that may not (their object is not durable).
+    private func synchronize(_ batch: [Entry]) -> ([Entry], [(Int, URLOutcome)]) {
         var corrections: [(Int, URLOutcome)] = []
         let unsynced = syncFailures.withLock { failures in
             batch.compactMap { entry in failures.removeValue(forKey: entry.index).map { (entry.index, $0) } }
@@ -725,29 +758,33 @@ private final class Recorder: Sendable {
                 failed[entry.index].map { (entry.index, failure(entry.outcome, $0)) }
             }
         }
-        let objects = rows.compactMap { entry -> String? in
-            guard case .archived(_, _, let object, _, _, _, _, _) = entry.row else { return nil }
-            return object.path
-        }
+        let objects = rows.compactMap { $0.row.archivedObject?.path }
         do {
             try store.synchronizeFolders(of: objects, movedFrom: temporaryFolders)
         } catch {
             logger.info("archive sync failed", metadata: ["error": "\(error)"])
             corrections += rows.compactMap { entry in
-                guard case .archived = entry.row else { return nil }
+                guard entry.row.archivedObject != nil else { return nil }
                 return (entry.index, failure(entry.outcome, error))
             }
-            rows = rows.filter { if case .archived = $0.row { false } else { true } }
+            rows = rows.filter { $0.row.archivedObject == nil }
         }
+        return (rows, corrections)
+    }
+
+    /// Records the rows in one transaction, else one by one; returns the outcomes of rows that failed.
+    private func record(_ rows: [Entry]) async -> [(Int, URLOutcome)] {
+        guard !rows.isEmpty else { return [] }
         do {
-            try manifest.record(rows.map(\.row))
-            return corrections
+            try await manifest.record(rows.map(\.row))
+            return []
         } catch {
             logger.info("manifest batch failed; recording one by one", metadata: ["error": "\(error)"])
         }
+        var corrections: [(Int, URLOutcome)] = []
         for entry in rows {
             do {
-                try manifest.record([entry.row])
+                try await manifest.record(entry.row)
             } catch {
                 if case .failed = entry.row { continue }  // the URL is reported failed already
                 corrections.append((entry.index, failure(entry.outcome, error)))
@@ -757,12 +794,20 @@ private final class Recorder: Sendable {
     }
 
     /// After rows could not be written: removes each object file that no row names, so a failed run leaves no
-    /// file the manifest does not know (kept when the manifest cannot even say).
-    private func removeUnrecorded(_ entries: [Entry]) {
+    /// file the manifest does not know. A file is kept when the manifest cannot even say (logged).
+    private func removeUnrecorded(_ entries: [Entry]) async {
         for entry in entries {
-            guard case .archived(_, _, let object, _, _, _, _, _) = entry.row,
-                let known = try? manifest.objects(sha256s: [object.sha256]), known[object.sha256] == nil
-            else { continue }
+            guard let object = entry.row.archivedObject else { continue }
+            let known: [String: ObjectRecord]
+            do {
+                known = try await manifest.objects(sha256s: [object.sha256])
+            } catch {
+                logger.info(
+                    "unrecorded object kept: the manifest could not say whether a row names it",
+                    metadata: ["path": "\(object.path)", "error": "\(error)"])
+                continue
+            }
+            guard known[object.sha256] == nil else { continue }
             try? FileManager.default.removeItem(at: store.layout.url(for: object.path))
         }
     }
@@ -770,7 +815,7 @@ private final class Recorder: Sendable {
     private func failure(_ outcome: URLOutcome, _ error: any Error) -> URLOutcome {
         var failed = outcome
         failed.status = .failed
-        failed.errorClass = noteError(error) ? Runner.diskFullClass : FetchError.Code.io.name
+        failed.errorClass = noteError(error) ? Runner.diskFullClass : .io
         failed.objectPath = nil
         failed.message =
             "the download could not be recorded in the archive (\(error)); check free space and permissions"

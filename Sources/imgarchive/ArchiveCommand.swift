@@ -68,7 +68,7 @@ struct ArchiveCommand: AsyncParsableCommand {
     private static func print(_ r: ArchiveJobReport) {
         var out = StandardOutput()
         for o in r.newFailures {
-            out.write("new failure \(o.errorClass ?? "?"): \(o.url)\n")
+            out.write("new failure \(o.errorClass?.rawValue ?? "?"): \(o.url)\n")
             if let post = o.post { out.write("    in \(post)\n") }
             if let m = o.message { out.write("    \(m)\n") }
         }
@@ -95,7 +95,7 @@ struct ArchiveCommand: AsyncParsableCommand {
         if !r.fetch.failuresByClass.isEmpty {
             line +=
                 " ("
-                + r.fetch.failuresByClass.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+                + r.fetch.failuresByClass.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key) \($0.value)" }
                 .joined(separator: ", ") + ")"
         }
         line += "; thumbnails \(r.fetch.thumbnailsMade); posts rewritten \(r.rewrite.counts[.rewritten, default: 0])"

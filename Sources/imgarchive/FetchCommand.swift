@@ -125,7 +125,7 @@ struct FetchCommand: AsyncParsableCommand {
             linker: file.archiveURL.map { ArchiveLinker(style: .prefix($0)) })
 
         if dryRun {
-            let planned = try FetchPipeline.dryRun(items: items, settings: settings)
+            let planned = try await FetchPipeline.dryRun(items: items, settings: settings)
             var out = StandardOutput()
             for o in planned {
                 if format == .json {
@@ -228,10 +228,10 @@ enum FetchOutput {
             var failures: [UInt8] = []
             for (i, failure) in report.thumbnailFailures.enumerated() {
                 if i > 0 { failures += ",".utf8 }
-                ReferenceJSON.quote(failure, to: &failures)
+                ReferenceJSON.quote(failure.description, to: &failures)
             }
             s += String(decoding: failures, as: UTF8.self) + "],\"failed_by_class\":{"
-            s += report.failuresByClass.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\($0.value)" }
+            s += report.failuresByClass.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\"\($0.key)\":\($0.value)" }
                 .joined(separator: ",")
             s += "}"
             if let full = report.diskFull {
@@ -245,7 +245,7 @@ enum FetchOutput {
             // A full disk is said once below, not once per URL it stopped.
             for o in report.outcomes
             where o.status == .failed && (report.diskFull == nil || o.message != report.diskFull) {
-                out.write("failed \(o.errorClass ?? "?"): \(o.url)\n")
+                out.write("failed \(o.errorClass?.rawValue ?? "?"): \(o.url)\n")
                 if let post = o.post { out.write("    in \(post)\n") }
                 if let m = o.message { out.write("    \(m)\n") }
             }
@@ -256,7 +256,9 @@ enum FetchOutput {
             if !report.failuresByClass.isEmpty {
                 line +=
                     " ("
-                    + report.failuresByClass.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+                    + report.failuresByClass.sorted { $0.key.rawValue < $1.key.rawValue }.map {
+                        "\($0.key) \($0.value)"
+                    }
                     .joined(separator: ", ") + ")"
             }
             line += "; thumbnails made \(report.thumbnailsMade)"
@@ -273,7 +275,7 @@ enum FetchOutput {
         field("status", o.status.rawValue)
         field("archived_from", o.archivedFrom)
         field("object", o.objectPath)
-        field("error_class", o.errorClass)
+        field("error_class", o.errorClass?.rawValue)
         field("message", o.message)
         out += ",\"http_status\":\(o.httpStatus.map(String.init) ?? "null")".utf8
         field("post", o.post)

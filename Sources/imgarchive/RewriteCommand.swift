@@ -98,7 +98,8 @@ struct RewriteCommand: AsyncParsableCommand {
         settings.dryRun = dryRun
         do {
             if revert {
-                let report = try RewritePipeline.revert(paths: paths, settings: settings, logger: ProcessLogger.logger)
+                let report = try await RewritePipeline.revert(
+                    paths: paths, settings: settings, logger: ProcessLogger.logger)
                 RewriteOutput.print(report, format: format, dryRun: dryRun, reverting: true)
                 if report.counts[.failed, default: 0] + report.counts[.changedMeanwhile, default: 0]
                     + report.counts[.missing, default: 0] > 0 || report.posts.contains(where: { !$0.notFound.isEmpty })
@@ -109,7 +110,7 @@ struct RewriteCommand: AsyncParsableCommand {
             }
             let (_, posts, unreadable) = try FetchCommand.collect(
                 roots: roots, urlList: nil, scanOptions: file.scanOptions)
-            let report = try RewritePipeline.run(posts: posts, settings: settings, logger: ProcessLogger.logger)
+            let report = try await RewritePipeline.run(posts: posts, settings: settings, logger: ProcessLogger.logger)
             RewriteOutput.print(report, format: format, dryRun: dryRun, reverting: false)
             if unreadable > 0 || report.leftRemoteByKind.values.reduce(0, +) > 0
                 || report.counts[.failed, default: 0] + report.counts[.changedMeanwhile, default: 0] > 0

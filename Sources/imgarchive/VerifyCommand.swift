@@ -39,7 +39,7 @@ struct VerifyCommand: AsyncParsableCommand {
             if repair {
                 report = try await Verification.repair(settings: settings, logger: ProcessLogger.logger)
             } else {
-                report = try Verification.verify(archiveRoot: settings.archiveRoot)
+                report = try await Verification.verify(archiveRoot: settings.archiveRoot)
             }
         } catch let error as StoreError where error.code == .locked {
             Diagnostics.warn(
