@@ -115,6 +115,14 @@ let package = Package(
             name: "ImgArchiveStoreTests",
             dependencies: ["ImgArchiveStore"],
             swiftSettings: strict),
+        // The pipeline's runner and recorder, on a second ObjectStore and against a loopback server.
+        .testTarget(
+            name: "ImgArchivePipelineTests",
+            dependencies: [
+                "ImgArchiveCore", "ImgArchiveImage", "ImgArchiveFetch", "ImgArchiveStore", "ImgArchivePipeline",
+                .product(name: "FlyingFox", package: "FlyingFox"), .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
 
         // The fuzzed properties, shared by the fuzzers and the test that replays their corpora.
         .target(

@@ -75,4 +75,10 @@ public struct Download: Sendable {
     public var attempts: Int
     /// The Referer sent on the attempt that succeeded (nil when none was sent).
     public var refererUsed: String?
+    /// The request header lines set on the attempt that succeeded (the caller's headers, the Referer, the
+    /// validators, the User-Agent); libcurl adds Host, Accept and Accept-Encoding itself.
+    public var requestHeaderLines: [String] = []
+    /// The response header lines of the attempt that succeeded as libcurl delivered them, line ends removed:
+    /// each response's status line, its fields and a blank line, redirect hops first.
+    public var responseHeaderLines: [String] = []
 }

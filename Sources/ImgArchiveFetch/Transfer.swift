@@ -35,6 +35,10 @@ final class Transfer {
     private var refusal: AddressRefusal?
     /// The URLs (redirect hops) of this attempt for which a socket was opened.
     private var openedFor: Set<String> = []
+    /// The request header lines this attempt set, and the response header lines libcurl delivered (for
+    /// `Download`, and the pipeline's fetch events).
+    private var requestLines: [String] = []
+    private var responseLines: [String] = []
 
     /// Error bodies (404 pages and the like) are read and dropped up to this size, so the connection can be
     /// reused; past it the transfer is cut.
@@ -70,6 +74,7 @@ final class Transfer {
         addressPolicy = policy
         refusal = nil
         openedFor.removeAll(keepingCapacity: true)
+        responseLines.removeAll(keepingCapacity: true)
 
         let request = job.request
         var lines: [String] = []
@@ -103,6 +108,10 @@ final class Transfer {
         }
         if let date = request.ifModifiedSince, !date.contains(where: \.isNewline) {
             lines.append("If-Modified-Since: \(date)")
+        }
+        requestLines = lines
+        if !lines.contains(where: { $0.lowercased().hasPrefix("user-agent:") }) {
+            requestLines.append("User-Agent: \(options.userAgent)")  // CURLOPT_USERAGENT, unless a header replaces it
         }
         for line in lines {
             guard let list = curl_slist_append(headerList, line) else {
@@ -139,6 +148,15 @@ final class Transfer {
             CCurl_easy_setopt_opensocket_callback(easy, CURLOPT_OPENSOCKETFUNCTION) { context, _, address in
                 guard let context, let address else { return CURL_SOCKET_BAD }
                 return Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue().openSocket(address)
+            })
+        // Header lines arrive one per call (the write callback's signature), status lines and redirect hops
+        // included: kept as they come.
+        set(CCurl_easy_setopt_pointer(easy, CURLOPT_HEADERDATA, Unmanaged.passUnretained(self).toOpaque()))
+        set(
+            CCurl_easy_setopt_write_callback(easy, CURLOPT_HEADERFUNCTION) { data, size, count, context in
+                guard let context else { return 0 }
+                let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
+                return transfer.receiveHeader(UnsafeRawBufferPointer(start: data, count: size * count))
             })
         set(CCurl_easy_setopt_pointer(easy, CURLOPT_WRITEDATA, Unmanaged.passUnretained(self).toOpaque()))
         set(
@@ -339,7 +357,15 @@ final class Transfer {
             etag: header("ETag"),
             lastModified: header("Last-Modified"),
             attempts: job?.attempts ?? 0,
-            refererUsed: refererSent)
+            refererUsed: refererSent, requestHeaderLines: requestLines, responseHeaderLines: responseLines)
+    }
+
+    /// The header callback: keeps one response header line, without its line end.
+    private func receiveHeader(_ line: UnsafeRawBufferPointer) -> Int {
+        var end = line.count
+        while end > 0 && (line[end - 1] == 0x0A || line[end - 1] == 0x0D) { end -= 1 }
+        responseLines.append(String(decoding: UnsafeRawBufferPointer(rebasing: line[0..<end]), as: UTF8.self))
+        return line.count
     }
 
     /// A header of the last response (after redirects).

@@ -58,7 +58,7 @@ public enum ArchiveJob {
         let lock = try ArchiveLock.acquire(fetch.archiveRoot)
         defer { lock.release() }
         let layout = ArchiveLayout(root: fetch.archiveRoot)
-        let manifest = try await SQLiteManifest.open(layout: layout)
+        let manifest = try await ArchiveBackend.openManifest(layout)
         defer { try? manifest.close() }
         // A manifest that cannot record the run's start can record nothing else: the run stops here.
         let runID = try await manifest.startRun(command: "archive", at: startedAt)

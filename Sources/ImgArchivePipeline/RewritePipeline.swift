@@ -107,7 +107,7 @@ public enum RewritePipeline {
     private static func snapshot(_ settings: RewriteSettings, logger: Logger) async {
         let layout = ArchiveLayout(root: settings.archiveRoot)
         do {
-            let manifest = try await SQLiteManifest.open(layout: layout)
+            let manifest = try await ArchiveBackend.openManifest(layout)
             defer { try? manifest.close() }
             try await ManifestBackups(layout: layout).snapshot(of: manifest)
         } catch {
@@ -120,13 +120,12 @@ public enum RewritePipeline {
         async throws -> RewriteReport
     {
         let layout = ArchiveLayout(root: settings.archiveRoot)
-        let manifest: SQLiteManifest? =
+        let backend: ArchiveBackend? =
             try layout.hasManifest() || lock != nil
-            ? try await SQLiteManifest.open(layout: layout) : nil
-        defer { try? manifest?.close() }
-        let catalog = try await Catalog(
-            manifest: manifest, store: manifest == nil ? nil : try ArchiveStore(root: settings.archiveRoot),
-            posts: posts)
+            ? try await ArchiveBackend.open(root: settings.archiveRoot) : nil
+        let manifest = backend?.manifest
+        defer { backend?.close() }
+        let catalog = try await Catalog(manifest: manifest, store: backend?.objects, posts: posts)
         if lock != nil { removeStaleTemporaryPosts(posts.map(\.path), logger: logger) }
         var report = RewriteReport()
         // Two names for one file (a symbolic link, `./a/../a.md`) are one post: the first name is rewritten,
@@ -232,7 +231,7 @@ public enum RewritePipeline {
         guard try layout.hasManifest() else { return RewriteReport() }
         let lock: ArchiveLock? = settings.dryRun ? nil : try ArchiveLock.acquire(settings.archiveRoot)
         defer { lock?.release() }
-        let manifest = try await SQLiteManifest.open(layout: layout)
+        let manifest = try await ArchiveBackend.openManifest(layout)
         defer { try? manifest.close() }
         let report = try await revert(
             paths: paths, settings: settings, manifest: manifest, layout: layout, lock: lock, logger: logger)
@@ -456,7 +455,7 @@ public enum RewritePipeline {
 private struct Catalog {
     private var assets: [String: ArchivedAsset] = [:]
 
-    init(manifest: (any ArchiveLedgerReader)?, store: ArchiveStore?, posts: [ScannedPost]) async throws {
+    init(manifest: (any ArchiveLedgerReader)?, store: (any ObjectStore)?, posts: [ScannedPost]) async throws {
         guard let manifest, let store else { return }
         let urls = Array(Set(posts.flatMap { $0.references.filter(\.remote).map(\.url) }))
         var objects: [String: ArchivedAsset] = [:]
@@ -498,7 +497,7 @@ private struct Catalog {
 
     /// An SVG original is never linked: its sanitized copy is, when there is one (docs/images.md, "SVG").
     private static func sanitizedSVG(
-        _ object: ObjectRecord, _ manifest: any ArchiveLedgerReader, _ store: ArchiveStore
+        _ object: ObjectRecord, _ manifest: any ArchiveLedgerReader, _ store: any ObjectStore
     ) async throws -> ArchivedAsset {
         guard let record = try await manifest.sanitizedSVGs(sha256s: [object.sha256])[object.sha256] else {
             return .unpublishable(

@@ -14,8 +14,10 @@ enum SVGDerivatives {
     }
 
     /// Sanitizes `object` (an SVG original) and records the result. Throws only for archive or manifest errors.
-    static func make(_ object: ObjectRecord, store: ArchiveStore, manifest: some FetchLedger) async throws -> Made {
-        let source = try Data(contentsOf: store.layout.url(for: object.path))
+    static func make(_ object: ObjectRecord, store: any ObjectStore, manifest: some FetchLedger) async throws
+        -> Made
+    {
+        let source = try Data(contentsOf: store.fileForReading(object.path))
         let now = Date()
         let sanitized: SanitizedSVG
         do {
@@ -31,8 +33,7 @@ enum SVGDerivatives {
         let temporary = store.makeTemporaryFileURL(suffix: ImageFormat.svg.fileExtension)
         do {
             try Data(sanitized.bytes).write(to: temporary)
-            try ArchiveStore(root: store.layout.root, durability: .immediate)
-                .commitDerivative(temporaryFile: temporary, to: path)
+            try store.commitDerivative(temporaryFile: temporary, to: path)
         } catch {
             try? FileManager.default.removeItem(at: temporary)
             throw error
@@ -49,7 +50,7 @@ enum SVGDerivatives {
     /// object's path. Returns how many were made and a failure per SVG (naming a URL that gave it) that cannot be
     /// published or could not be written.
     static func makeMissing(
-        archived: [(url: String, path: String)], store: ArchiveStore, manifest: some FetchLedger
+        archived: [(url: String, path: String)], store: any ObjectStore, manifest: some FetchLedger
     ) async throws -> (Int, [ThumbnailFailure]) {
         var urls: [String: String] = [:]
         for (url, path) in archived where path.hasSuffix("." + ImageFormat.svg.fileExtension) {

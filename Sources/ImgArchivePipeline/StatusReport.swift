@@ -72,7 +72,7 @@ public struct StatusReport: Sendable {
                 code: .invalidArgument, path: layout.rootPath,
                 message: "no archive at \(layout.rootPath); run imgarchive fetch first")
         }
-        let manifest = try await SQLiteManifest.open(layout: layout)
+        let manifest = try await ArchiveBackend.openManifest(layout)
         defer { try? manifest.close() }
         return try await make(ledger: manifest, layout: layout, paths: paths)
     }

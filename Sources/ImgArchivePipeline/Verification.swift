@@ -99,12 +99,13 @@ public enum Verification {
 
     /// Checks the archive at `archiveRoot` without changing anything and without the lock. Throws
     /// `StoreError` when there is no manifest (`.invalidArgument`, "no archive at ...") or it cannot be read.
-    public static func verify(archiveRoot: URL) async throws -> VerificationReport {
-        let layout = try existingLayout(archiveRoot)
-        let manifest = try await SQLiteManifest.open(layout: layout)
-        defer { try? manifest.close() }
-        let store = try ArchiveStore(root: archiveRoot)
-        return try await check(store: store, manifest: manifest)
+    public static func verify(archiveRoot: URL, objects: ObjectStoreFactory = .local) async throws
+        -> VerificationReport
+    {
+        _ = try existingLayout(archiveRoot)
+        let backend = try await ArchiveBackend.open(root: archiveRoot, objects: objects)
+        defer { backend.close() }
+        return try await check(store: backend.objects, manifest: backend.manifest)
     }
 
     /// Checks the archive, then repairs what it can under the archive's lock. Throws `StoreError` (`.locked`
@@ -126,9 +127,11 @@ public enum Verification {
         } else {
             _ = try existingLayout(settings.archiveRoot)
         }
-        let store = try ArchiveStore(root: settings.archiveRoot)
-        let manifest = try await SQLiteManifest.open(url: layout.manifestURL)
-        defer { try? manifest.close() }
+        // The manifest as it is now (restored, or new): not refused for originals it does not list yet.
+        let backend = try await ArchiveBackend.open(
+            root: settings.archiveRoot, objects: settings.objectStore, manifestAsIs: true)
+        defer { backend.close() }
+        let (store, manifest) = (backend.objects, backend.manifest)
         try store.removeStaleTemporaryFiles(holding: lock)
         var report = try await check(store: store, manifest: manifest)
         (report.manifestRestored, report.manifestRestoredFrom) = restored
@@ -189,7 +192,7 @@ public enum Verification {
         let code: StoreError.Code
         do {
             guard try layout.hasManifest() else { return false }
-            let manifest = try await SQLiteManifest.open(layout: layout)
+            let manifest = try await ArchiveBackend.openManifest(layout)
             try manifest.close()
             return false
         } catch {
@@ -209,7 +212,7 @@ public enum Verification {
         return layout
     }
 
-    private static func check(store: ArchiveStore, manifest: some ArchiveLedgerReader) async throws(StoreError)
+    private static func check(store: any ObjectStore, manifest: some ArchiveLedgerReader) async throws(StoreError)
         -> VerificationReport
     {
         var report = VerificationReport()
@@ -257,7 +260,7 @@ public enum Verification {
                     width: nil, objectPath: objectPaths[record.objectSHA256], urls: try await urls(record.objectSHA256))
             )
         }
-        for path in try store.layout.archivedFiles() where !recorded.contains(path) {
+        for path in try store.archivedFiles() where !recorded.contains(path) {
             let isObject = path.hasPrefix(ArchiveLayout.objectsFolder + "/")
             let digest = digest(inPath: path) ?? ""
             report.problems.append(
@@ -295,15 +298,17 @@ public enum Verification {
     }
 }
 
-/// The I/O of one repair: downloads with the same request shape as a fetch (host profile headers, the
-/// Referer ladder), commits, thumbnails. FetchPipeline's runner is private, so the request building is
-/// repeated here in a few lines.
+/// The I/O of one repair: downloads with the same request shape as a fetch (`FetchSettings.request`), commits
+/// and thumbnails with fetch's `ArchiveWriter`.
 private struct Repairer: Sendable {
     let settings: FetchSettings
-    let store: ArchiveStore
+    let store: any ObjectStore
     let manifest: any FetchLedger
     let logger: Logger
     let stamp: String
+
+    /// Commits into the archive, as fetch does.
+    private var writer: ArchiveWriter { ArchiveWriter(store: store, manifest: manifest) }
 
     /// Re-fetches a missing or corrupt original from the URLs it was archived from, keeping only bytes that
     /// hash to the recorded digest.
@@ -343,8 +348,7 @@ private struct Repairer: Sendable {
                 }
                 do {
                     let quarantined = try quarantine(problem)
-                    _ = try store.commitObject(
-                        temporaryFile: URL(fileURLWithPath: file), sha256: download.sha256, format: format)
+                    _ = try writer.commitOriginal(download, format: format)
                     return .repaired(from: source, quarantined: quarantined)
                 } catch {
                     try? FileManager.default.removeItem(atPath: file)
@@ -363,26 +367,15 @@ private struct Repairer: Sendable {
             return .failed("the manifest does not say which original and width it was made at")
         }
         let extensionName = (problem.path as NSString).pathExtension
-        let temporary = store.makeTemporaryFileURL(suffix: extensionName.isEmpty ? "part" : extensionName)
+        var quarantined: String?
         do {
-            let outcome = try makeThumbnail(
-                inputPath: store.layout.url(for: originalPath).path, outputPath: temporary.path, width: width,
-                options: options)
-            guard case .written(_, let height, let format) = outcome else {
-                return .failed("no thumbnail is made of its original at \(width) px any more")
-            }
-            let path = try store.thumbnailPath(sha256: originalSHA256, width: width, format: format)
-            let bytes = try FileManager.default.attributesOfItem(atPath: temporary.path)[.size] as? NSNumber
-            let digest = try ArchiveStore.sha256(ofFileAt: temporary)
-            let quarantined = try quarantine(problem)
-            try store.commitDerivative(temporaryFile: temporary, to: path)
-            try await manifest.recordThumbnail(
-                ThumbnailRecord(
-                    objectSHA256: originalSHA256, width: width, sha256: digest, height: height, format: format,
-                    bytes: bytes?.int64Value ?? 0, path: path, createdAt: Date()))
+            let made = try await writer.makeDerivative(
+                originalSHA256: originalSHA256, originalPath: originalPath, width: width,
+                suffix: extensionName.isEmpty ? "part" : extensionName, options: options,
+                beforeCommit: { quarantined = try quarantine(problem) })
+            guard made != nil else { return .failed("no thumbnail is made of its original at \(width) px any more") }
             return .repaired(from: originalPath, quarantined: quarantined)
         } catch {
-            try? FileManager.default.removeItem(at: temporary)
             return .failed("the thumbnail could not be rebuilt: \(error)")
         }
     }
@@ -406,8 +399,8 @@ private struct Repairer: Sendable {
     /// object row; a thumbnail of a recorded original, at a width with no thumbnail row, gets a thumbnail row.
     /// Anything else is moved to quarantine (never deleted).
     func adopt(_ problem: ArchiveProblem) async -> ArchiveProblem.Repair {
-        let file = store.layout.url(for: problem.path)
         do {
+            let file = try store.fileForReading(problem.path)
             let digest = try ArchiveStore.sha256(ofFileAt: file)
             let handle = try FileHandle(forReadingFrom: file)
             defer { try? handle.close() }
@@ -429,7 +422,8 @@ private struct Repairer: Sendable {
             }
             guard let width = problem.width, let original = try await manifest.object(sha256: problem.expectedSHA256)
             else { return try removal(problem, "the manifest knows no original it was made from") }
-            guard try store.thumbnailPath(sha256: original.sha256, width: width, format: format) == problem.path,
+            guard
+                try ArchiveLayout.thumbnailPath(sha256: original.sha256, width: width, format: format) == problem.path,
                 let height = info?.height
             else {
                 return try removal(problem, "its bytes are not a \((problem.path as NSString).pathExtension) image")
@@ -456,14 +450,7 @@ private struct Repairer: Sendable {
     /// path, or nil for a missing file.
     private func quarantine(_ problem: ArchiveProblem) throws -> String? {
         guard problem.damage != .missing else { return nil }
-        let relative = "\(Verification.quarantineFolder)/\(stamp)/\(problem.path)"
-        let source = store.layout.url(for: problem.path)
-        let destination = store.layout.root.appendingPathComponent(relative, isDirectory: false)
-        guard FileManager.default.fileExists(atPath: source.path) else { return nil }
-        try FileManager.default.createDirectory(
-            at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try FileManager.default.moveItem(at: source, to: destination)
-        return relative
+        return try store.quarantine(problem.path, into: "\(Verification.quarantineFolder)/\(stamp)")
     }
 
 }

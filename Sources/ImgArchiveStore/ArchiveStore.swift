@@ -76,7 +76,9 @@ public struct ArchiveStore: Sendable {
     }
 
     /// Moves a complete temporary file to a derivative path made by `thumbnailPath`, replacing any file
-    /// there (a rebuilt derivative), with the same fsync and rename discipline as originals.
+    /// there (a rebuilt derivative), with the fsync and rename discipline of `.immediate` originals whatever
+    /// `durability` says: derivatives are few and their rows are written one by one, each after its file is
+    /// durable (posts will link to it).
     public func commitDerivative(temporaryFile: URL, to relativePath: String) throws(StoreError) {
         try ArchiveLayout.checkRelativePath(relativePath)
         guard !relativePath.hasPrefix(ArchiveLayout.objectsFolder + "/") else {
@@ -84,10 +86,12 @@ public struct ArchiveStore: Sendable {
                 code: .invalidArgument, path: relativePath,
                 message: "derivatives never replace originals: \(relativePath)")
         }
-        try commit(temporaryFile: temporaryFile, relativePath: relativePath, replace: true)
+        try commit(temporaryFile: temporaryFile, relativePath: relativePath, replace: true, durable: true)
     }
 
-    private func commit(temporaryFile: URL, relativePath: String, replace: Bool) throws(StoreError) {
+    private func commit(
+        temporaryFile: URL, relativePath: String, replace: Bool, durable: Bool? = nil
+    ) throws(StoreError) {
         let source = temporaryFile.standardizedFileURL.path
         let destination = layout.url(for: relativePath).path
         let shard = (destination as NSString).deletingLastPathComponent
@@ -100,7 +104,7 @@ public struct ArchiveStore: Sendable {
             try FileSystem.removeFile(source)
             return
         }
-        let durable = durability == .immediate
+        let durable = durable ?? (durability == .immediate)
         if durable { try FileSystem.syncFile(source) }
         let shardExisted = try FileSystem.fileSize(shard) != nil
         if !shardExisted {
@@ -210,5 +214,40 @@ public struct ArchiveStore: Sendable {
             hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
         }
         return Hex.lowercase(hasher.finalize())
+    }
+}
+
+extension ArchiveStore: ObjectStore {
+    public func fileForReading(_ relativePath: String) throws(StoreError) -> URL {
+        try ArchiveLayout.checkRelativePath(relativePath)
+        return layout.url(for: relativePath)
+    }
+
+    public func makeDurable(object relativePath: String) throws(StoreError) {
+        try synchronizeFile(object: relativePath)
+    }
+
+    public func makeDurable(objects relativePaths: [String], movedFrom folders: [String]) throws(StoreError) {
+        try synchronizeFolders(of: relativePaths, movedFrom: folders)
+    }
+
+    public func archivedFiles() throws(StoreError) -> [String] {
+        try layout.archivedFiles()
+    }
+
+    public func quarantine(_ relativePath: String, into folder: String) throws(StoreError) -> String? {
+        try ArchiveLayout.checkRelativePath(relativePath)
+        let source = layout.url(for: relativePath).path
+        guard try FileSystem.fileSize(source) != nil else { return nil }
+        let relative = folder + "/" + relativePath
+        let destination = layout.root.appendingPathComponent(relative, isDirectory: false).path
+        try FileSystem.makeDirectory((destination as NSString).deletingLastPathComponent)
+        try FileSystem.moveIntoPlace(source, to: destination)
+        return relative
+    }
+
+    public func removeUnrecorded(_ relativePath: String) throws(StoreError) {
+        try ArchiveLayout.checkRelativePath(relativePath)
+        try FileSystem.removeFile(layout.url(for: relativePath).path)
     }
 }
