@@ -407,12 +407,12 @@ public final class Manifest: Sendable {
         post: String, contentSHA256: String, scannedAt: Date, references: [ReferenceRecord]
     ) throws(StoreError) {
         try replaceReferences(
-            [PostScan(post: post, contentSHA256: contentSHA256, references: references)], scannedAt: scannedAt)
+            [PostReferences(post: post, contentSHA256: contentSHA256, references: references)], scannedAt: scannedAt)
     }
 
     /// Records the scans of many posts in one transaction, as `replaceReferences(post:...)` does for one: a
     /// run's scan costs one commit instead of one per post.
-    public func replaceReferences(_ scans: [PostScan], scannedAt: Date) throws(StoreError) {
+    public func replaceReferences(_ scans: [PostReferences], scannedAt: Date) throws(StoreError) {
         guard !scans.isEmpty else { return }
         try write("recording a scan") { db in
             let stamp = scannedAt.databaseValue
