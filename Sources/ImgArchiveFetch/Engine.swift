@@ -33,17 +33,11 @@ final class Job {
         host = Self.hostKey(submission.request.url)
     }
 
-    /// `scheme://host:port` of a URL (lowercased, user info dropped): the unit of per-host politeness.
+    /// `scheme://host:port` of a URL (lowercased, user info dropped): the unit of per-host politeness. A URL with
+    /// no authority (it fails at once in libcurl) is its own unit.
     static func hostKey(_ url: String) -> String {
-        var rest = Substring(url)
-        var scheme = Substring("")
-        if let range = rest.range(of: "://") {
-            scheme = rest[..<range.lowerBound]
-            rest = rest[range.upperBound...]
-        }
-        let authority = rest.prefix(while: { $0 != "/" && $0 != "?" && $0 != "#" })
-        let host = authority.split(separator: "@", omittingEmptySubsequences: false).last ?? authority
-        return "\(scheme)://\(host)".lowercased()
+        guard let authority = URLAuthority(url) else { return url.lowercased() }
+        return authority.scheme + "://" + authority.hostAndPort
     }
 }
 

@@ -37,7 +37,7 @@ public enum FetchPipeline {
         let keys = backend.layout.postKeys(posts.map(\.path))
         try await manifest.replaceReferences(
             zip(keys, posts).map { key, post in
-                PostScan(
+                PostReferences(
                     post: key, contentSHA256: post.contentSHA256,
                     references: post.references.filter(\.remote).map(referenceRecord))
             }, scannedAt: now)

@@ -272,7 +272,7 @@ public enum Verification {
         return report
     }
 
-    private static func damage(_ v: ArchiveStore.Verification) -> (ArchiveProblem.Damage, String?)? {
+    private static func damage(_ v: ArchiveStore.HashCheck) -> (ArchiveProblem.Damage, String?)? {
         switch v {
         case .intact: nil
         case .missing: (.missing, nil)

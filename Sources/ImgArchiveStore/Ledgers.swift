@@ -84,7 +84,7 @@ public protocol ScanLedger: ArchiveLedgerReader {
     /// Records the scans of many posts in one transaction: each post's content hash and references, replacing
     /// the previous scan's references (readers see the old set or the new set, never a mixture). Rewrite
     /// bookkeeping is kept.
-    func replaceReferences(_ scans: [PostScan], scannedAt: Date) async throws(StoreError)
+    func replaceReferences(_ scans: [PostReferences], scannedAt: Date) async throws(StoreError)
     /// Forgets a post (deleted from the site, or reverted and gone), with its references and rewrite bookkeeping.
     func removePost(_ path: String) async throws(StoreError)
 }
@@ -95,7 +95,7 @@ extension ScanLedger {
         post: String, contentSHA256: String, scannedAt: Date, references: [ReferenceRecord]
     ) async throws(StoreError) {
         try await replaceReferences(
-            [PostScan(post: post, contentSHA256: contentSHA256, references: references)], scannedAt: scannedAt)
+            [PostReferences(post: post, contentSHA256: contentSHA256, references: references)], scannedAt: scannedAt)
     }
 }
 

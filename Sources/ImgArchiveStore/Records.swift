@@ -157,8 +157,8 @@ public struct PostRecord: Sendable, Hashable, Decodable {
     }
 }
 
-/// One post's scan, for `FetchLedger.replaceReferences(_:scannedAt:)`.
-public struct PostScan: Sendable, Hashable {
+/// One post's content hash and remote references, as `ScanLedger.replaceReferences(_:scannedAt:)` records them.
+public struct PostReferences: Sendable, Hashable {
     /// The post's name in the manifest (`ArchiveLayout.postKey`).
     public var post: String
     /// The SHA-256 of the post's bytes.
@@ -166,7 +166,7 @@ public struct PostScan: Sendable, Hashable {
     /// Its remote references, in order.
     public var references: [ReferenceRecord]
 
-    /// Creates a scan record.
+    /// Creates the record of one post's references.
     public init(post: String, contentSHA256: String, references: [ReferenceRecord]) {
         self.post = post
         self.contentSHA256 = contentSHA256

@@ -213,7 +213,7 @@ extension SQLiteManifest: FetchLedger {
 
     // MARK: Scans
 
-    public func replaceReferences(_ scans: [PostScan], scannedAt: Date) async throws(StoreError) {
+    public func replaceReferences(_ scans: [PostReferences], scannedAt: Date) async throws(StoreError) {
         guard !scans.isEmpty else { return }
         try await write("recording a scan") { db in
             let stamp = scannedAt.databaseValue

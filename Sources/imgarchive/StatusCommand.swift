@@ -34,13 +34,7 @@ struct StatusCommand: AsyncParsableCommand {
     func run() async throws {
         let file = try ConfigurationLoader.load(explicitPath: config)
         let root = URL(fileURLWithPath: archive ?? file.archive ?? "archive")
-        let report: StatusReport
-        do {
-            report = try await StatusReport.make(archiveRoot: root, paths: paths)
-        } catch let error as StoreError {
-            Diagnostics.warn(error.description)
-            throw ExitCode(2)
-        }
+        let report = try await Pipeline.status(archiveRoot: root, paths: paths)
         var out = StandardOutput()
         if format == .json {
             for e in report.entries { out.write { StatusOutput.json(e, to: &$0) } }

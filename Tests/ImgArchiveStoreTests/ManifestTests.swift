@@ -434,9 +434,9 @@ private func object(_ n: Int, format: ImageFormat = .jpeg, created: Date = t0) t
             post: "a.md", contentSHA256: digest(1), scannedAt: at(0), references: [reference(1), reference(2)])
         try await manifest.replaceReferences(
             [
-                PostScan(post: "a.md", contentSHA256: digest(2), references: [reference(3)]),
-                PostScan(post: "b.md", contentSHA256: digest(3), references: [reference(4), reference(5)]),
-                PostScan(post: "c.md", contentSHA256: digest(4), references: []),
+                PostReferences(post: "a.md", contentSHA256: digest(2), references: [reference(3)]),
+                PostReferences(post: "b.md", contentSHA256: digest(3), references: [reference(4), reference(5)]),
+                PostReferences(post: "c.md", contentSHA256: digest(4), references: []),
             ], scannedAt: at(7))
         #expect(try await manifest.references(post: "a.md") == [reference(3)])
         #expect(try await manifest.references(post: "b.md") == [reference(4), reference(5)])
@@ -451,8 +451,8 @@ private func object(_ n: Int, format: ImageFormat = .jpeg, created: Date = t0) t
         await #expect(throws: StoreError.self) {
             try await manifest.replaceReferences(
                 [
-                    PostScan(post: "a.md", contentSHA256: digest(5), references: []),
-                    PostScan(post: "b.md", contentSHA256: digest(6), references: [broken]),
+                    PostReferences(post: "a.md", contentSHA256: digest(5), references: []),
+                    PostReferences(post: "b.md", contentSHA256: digest(6), references: [broken]),
                 ], scannedAt: at(9))
         }
         #expect(try await manifest.references(post: "a.md") == [reference(3)])
