@@ -33,17 +33,11 @@ final class Job {
         host = Self.hostKey(submission.request.url)
     }
 
-    /// `scheme://host:port` of a URL (lowercased, user info dropped): the unit of per-host politeness.
+    /// `scheme://host:port` of a URL (lowercased, user info dropped): the unit of per-host politeness. A URL with
+    /// no authority (it fails at once in libcurl) is its own unit.
     static func hostKey(_ url: String) -> String {
-        var rest = Substring(url)
-        var scheme = Substring("")
-        if let range = rest.range(of: "://") {
-            scheme = rest[..<range.lowerBound]
-            rest = rest[range.upperBound...]
-        }
-        let authority = rest.prefix(while: { $0 != "/" && $0 != "?" && $0 != "#" })
-        let host = authority.split(separator: "@", omittingEmptySubsequences: false).last ?? authority
-        return "\(scheme)://\(host)".lowercased()
+        guard let authority = URLAuthority(url) else { return url.lowercased() }
+        return authority.scheme + "://" + authority.hostAndPort
     }
 }
 
@@ -375,7 +369,7 @@ final class Engine: @unchecked Sendable {
                 logger.debug(
                     "fetch.retry",
                     metadata: [
-                        "url": "\(job.request.url)", "class": "\(error.code.name)",
+                        "url": "\(job.request.url)", "class": "\(error.code.rawValue)",
                         "retry": "\(job.retriesUsed)", "wait-ms": "\(wait.milliseconds)",
                     ])
                 let index = delayed.firstIndex(where: { $0.due > job.due }) ?? delayed.endIndex
@@ -390,7 +384,7 @@ final class Engine: @unchecked Sendable {
     /// before its caller hears of the failure.
     private func finish(_ job: Job, _ result: Result<Download, FetchError>) {
         if case .failure(let error) = result {
-            logger.debug("fetch.failed", metadata: ["url": "\(job.request.url)", "class": "\(error.code.name)"])
+            logger.debug("fetch.failed", metadata: ["url": "\(job.request.url)", "class": "\(error.code.rawValue)"])
         }
         let continuation = job.continuation
         writer.afterQueued { continuation.resume(returning: result) }

@@ -61,6 +61,29 @@ public func makeThumbnail(
     inputPath: String, outputPath: String, width: Int,
     options: ThumbnailOptions = ThumbnailOptions()
 ) throws(ImageError) -> ThumbnailOutcome {
+    try checkArguments(inputPath, width, options)
+    return try thumbnail(inputPath, format: try sniffFile(inputPath), outputPath, width, options)
+}
+
+/// `makeThumbnail` for a tool that writes every input somewhere (`imgarchive thumb`): the output path is named
+/// after the input's format (`outputPath(format)`; the file is sniffed once), and when no derivative is made the
+/// original's bytes are copied there, atomically like a derivative. Returns what was written, and where.
+public func makeThumbnailOrCopy(
+    inputPath: String, width: Int, options: ThumbnailOptions = ThumbnailOptions(),
+    outputPath: (ImageFormat) -> String
+) throws(ImageError) -> (outcome: ThumbnailOutcome, outputPath: String) {
+    try checkArguments(inputPath, width, options)
+    let format = try sniffFile(inputPath)
+    let output = outputPath(format)
+    let outcome = try thumbnail(inputPath, format: format, output, width, options)
+    if case .originalSuffices = outcome {
+        try writeAtomically(output) { (temp) throws(ImageError) in try copyFile(inputPath, to: temp) }
+    }
+    return (outcome, output)
+}
+
+/// Refuses a target width below 1 and a quality outside 1...100.
+private func checkArguments(_ inputPath: String, _ width: Int, _ options: ThumbnailOptions) throws(ImageError) {
     guard width >= 1 else {
         throw ImageError(code: .invalidArgument, path: inputPath, message: "target width \(width) is below 1")
     }
@@ -68,7 +91,12 @@ public func makeThumbnail(
         throw ImageError(
             code: .invalidArgument, path: inputPath, message: "quality \(options.quality) is not in 1...100")
     }
-    let format = try sniffFile(inputPath)
+}
+
+/// The derivative of an input whose format is known.
+private func thumbnail(
+    _ inputPath: String, format: ImageFormat, _ outputPath: String, _ width: Int, _ options: ThumbnailOptions
+) throws(ImageError) -> ThumbnailOutcome {
     switch format {
     case .jpeg: return try jpegThumbnail(inputPath, outputPath, width, options)
     case .png: return try pngThumbnail(inputPath, outputPath, width, options)
@@ -255,4 +283,40 @@ func writeAtomically(_ path: String, _ write: (String) throws(ImageError) -> Voi
             code: .writeFailed, path: path,
             message: "rename: \(String(cString: strerror(code)))", libraryCode: code)
     }
+}
+
+/// Copies the bytes of `input` to `output` (a fresh temporary path).
+private func copyFile(_ input: String, to output: String) throws(ImageError) {
+    guard let source = fopen(input, "rb") else {
+        throw ImageError(
+            code: .unreadable, path: input, message: "cannot open: \(String(cString: strerror(errno)))",
+            libraryCode: errno)
+    }
+    defer { fclose(source) }
+    guard let target = fopen(output, "wb") else {
+        throw ImageError(
+            code: .writeFailed, path: output, message: "cannot create: \(String(cString: strerror(errno)))",
+            libraryCode: errno)
+    }
+    var buffer = [UInt8](repeating: 0, count: 1 << 16)
+    var failure: ImageError?
+    while failure == nil {
+        let n = buffer.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, source) }
+        if n > 0, buffer.withUnsafeBytes({ fwrite($0.baseAddress, 1, n, target) }) != n {
+            failure = ImageError(
+                code: .writeFailed, path: output, message: "write: \(String(cString: strerror(errno)))",
+                libraryCode: errno)
+        } else if n < buffer.count {
+            if ferror(source) != 0 {
+                failure = ImageError(code: .unreadable, path: input, message: "read failed", libraryCode: errno)
+            }
+            break
+        }
+    }
+    if fclose(target) != 0, failure == nil {
+        failure = ImageError(
+            code: .writeFailed, path: output, message: "close: \(String(cString: strerror(errno)))",
+            libraryCode: errno)
+    }
+    if let failure { throw failure }
 }

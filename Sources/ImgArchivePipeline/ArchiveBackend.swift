@@ -26,8 +26,8 @@ public struct ObjectStoreFactory: Sendable {
 public struct ArchiveBackend: Sendable {
     /// The archived files.
     public var objects: any ObjectStore
-    /// The manifest.
-    public var manifest: Manifest
+    /// The manifest: every ledger (`FetchLedger`, `RewriteLedger`, `ArchiveLedgerReader`); SQLite today.
+    public var manifest: SQLiteManifest
     /// The archive's folder layout (manifest path, reports, backups).
     public var layout: ArchiveLayout
 
@@ -37,17 +37,18 @@ public struct ArchiveBackend: Sendable {
     public static func open(
         root: URL, objects factory: ObjectStoreFactory = .local, durability: ArchiveStore.Durability = .immediate,
         manifestAsIs: Bool = false
-    ) throws -> ArchiveBackend {
+    ) async throws -> ArchiveBackend {
         let objects = try factory.make(root, durability)
         let layout = ArchiveLayout(root: root)
-        let manifest = manifestAsIs ? try Manifest(url: layout.manifestURL) : try openManifest(layout)
+        let manifest =
+            manifestAsIs ? try await SQLiteManifest.open(url: layout.manifestURL) : try await openManifest(layout)
         return ArchiveBackend(objects: objects, manifest: manifest, layout: layout)
     }
 
     /// Opens the manifest only (status, rewrite, the job's bookkeeping): checks that originals are not left
     /// without one (`.manifestLost`) and brings its schema up to date.
-    public static func openManifest(_ layout: ArchiveLayout) throws(StoreError) -> Manifest {
-        try Manifest(layout: layout)
+    public static func openManifest(_ layout: ArchiveLayout) async throws(StoreError) -> SQLiteManifest {
+        try await SQLiteManifest.open(layout: layout)
     }
 
     /// Closes the manifest.

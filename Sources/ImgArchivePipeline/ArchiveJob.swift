@@ -58,15 +58,17 @@ public enum ArchiveJob {
         let lock = try ArchiveLock.acquire(fetch.archiveRoot)
         defer { lock.release() }
         let layout = ArchiveLayout(root: fetch.archiveRoot)
-        let manifest = try ArchiveBackend.openManifest(layout)
+        let manifest = try await ArchiveBackend.openManifest(layout)
         defer { try? manifest.close() }
-        let runID = try? manifest.startRun(command: "archive", at: startedAt)
+        // A manifest that cannot record the run's start can record nothing else: the run stops here.
+        let runID = try await manifest.startRun(command: "archive", at: startedAt)
 
         // Revalidation covers every archived URL, also those of posts already rewritten (no longer remote).
         var items = items
         if fetch.revalidateAll || fetch.revalidateAfter != nil {
             let known = Set(items.map(\.url))
-            for record in try manifest.allURLRecords() where record.status == .archived && !known.contains(record.url) {
+            for record in try await manifest.allURLRecords()
+            where record.status == .archived && !known.contains(record.url) {
                 items.append(FetchItem(url: record.url, origin: record.archivedFrom ?? record.url))
             }
         }
@@ -77,7 +79,7 @@ public enum ArchiveJob {
         // as the manifest says after this run; the others wait, so an outage never leaves a post half local.
         var rewriteSettings = rewrite
         rewriteSettings.requireComplete = true
-        let rewriteReport = try RewritePipeline.rewrite(
+        let rewriteReport = try await RewritePipeline.rewrite(
             posts: posts, settings: rewriteSettings, lock: lock, logger: logger)
         var waiting: [String: Int] = [:]
         for p in rewriteReport.posts where p.status == .waiting { waiting[p.post] = p.leftRemote.count }
@@ -85,7 +87,7 @@ public enum ArchiveJob {
         // A failed URL that is still archived lost its origin (revalidation failed): the copy is kept and
         // posts keep using it; news once, not a failure.
         let failed = fetchReport.outcomes.filter { $0.status == .failed }
-        let records = try manifest.urlRecords(failed.map(\.url))
+        let records = try await manifest.urlRecords(failed.map(\.url))
         func isNew(_ outcome: URLOutcome) -> Bool {
             guard let since = records[outcome.url]?.failingSince else { return false }
             return since >= startedAt.addingTimeInterval(-0.002)  // the manifest keeps milliseconds
@@ -95,13 +97,13 @@ public enum ArchiveJob {
         let newlyLost = lost.filter(isNew)
 
         // Posts deleted from the site are forgotten, unless the manifest holds their rewrites (for revert).
-        let rewritten = Set(try manifest.rewrittenPosts())
-        for post in try manifest.posts() where !rewritten.contains(post.path) {
+        let rewritten = Set(try await manifest.rewrittenPosts())
+        for post in try await manifest.posts() where !rewritten.contains(post.path) {
             let file = layout.postPath(post.path)
             if !FileManager.default.fileExists(atPath: file),
                 roots.contains(where: { file == $0 || file.hasPrefix($0 + "/") })
             {
-                try manifest.removePost(post.path)
+                try await manifest.removePost(post.path)
             }
         }
 
@@ -114,13 +116,11 @@ public enum ArchiveJob {
         } catch {
             logger.warning("the run's report could not be written", metadata: ["error": "\(error)"])
         }
-        if let runID {
-            try? manifest.finishRun(
-                id: runID, at: report.finishedAt, counts: counts(report), exitCode: Int(report.exitCode))
-        }
+        try await manifest.finishRun(
+            id: runID, at: report.finishedAt, counts: counts(report), exitCode: Int(report.exitCode))
         // A snapshot per run (the newest `ManifestBackups.kept`), so a lost manifest can be restored.
         do {
-            try ManifestBackups(layout: layout).snapshot(of: manifest)
+            try await ManifestBackups(layout: layout).snapshot(of: manifest)
         } catch {
             logger.warning("the manifest snapshot could not be written", metadata: ["error": "\(error)"])
         }
@@ -152,7 +152,7 @@ public enum ArchiveJob {
         stamp.dateFormat = "yyyyMMdd'T'HHmmss.SSS'Z'"
         let failures: [[String: Any]] = r.fetch.outcomes.filter { $0.status == .failed }.map { o in
             [
-                "url": o.url, "post": o.post ?? NSNull(), "class": o.errorClass ?? "other",
+                "url": o.url, "post": o.post ?? NSNull(), "class": (o.errorClass ?? .other).rawValue,
                 "http_status": o.httpStatus ?? NSNull(), "message": o.message ?? "",
                 "new": r.newFailures.contains { $0.url == o.url } || r.newlyLostOrigins.contains { $0.url == o.url },
                 "archived_copy_kept": r.originsLost.contains(o.url),
@@ -169,7 +169,7 @@ public enum ArchiveJob {
             "command": "archive", "started_at": time.string(from: r.startedAt),
             "finished_at": time.string(from: r.finishedAt), "exit_code": Int(r.exitCode), "counts": counts(r),
             "failures": failures, "rewritten": rewritten, "waiting": r.postsWaiting, "post_problems": problems,
-            "thumbnail_failures": r.fetch.thumbnailFailures,
+            "thumbnail_failures": r.fetch.thumbnailFailures.map(\.description),
         ]
         let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
         let folder = layout.reportsDirectory

@@ -26,7 +26,7 @@ public enum FetchPipeline {
     ) async throws -> FetchReport {
         // Objects are committed by rename only; the run's recorder makes them durable (each file, then the
         // folders of a batch) before the batch's manifest rows commit (see `Recorder`).
-        let backend = try ArchiveBackend.open(
+        let backend = try await ArchiveBackend.open(
             root: settings.archiveRoot, objects: settings.objectStore, durability: .deferred)
         defer { backend.close() }
         let (store, manifest) = (backend.objects, backend.manifest)
@@ -35,14 +35,14 @@ public enum FetchPipeline {
 
         let now = Date()
         let keys = backend.layout.postKeys(posts.map(\.path))
-        try manifest.replaceReferences(
+        try await manifest.replaceReferences(
             zip(keys, posts).map { key, post in
-                PostScan(
+                PostReferences(
                     post: key, contentSHA256: post.contentSHA256,
                     references: post.references.filter(\.remote).map(referenceRecord))
             }, scannedAt: now)
 
-        let (needs, pages) = try plan(items: items, settings: settings, manifest: manifest, now: now)
+        let (needs, pages) = try await plan(items: items, settings: settings, manifest: manifest, now: now)
         let runner = Runner(settings: settings, store: store, manifest: manifest, logger: logger, progress: progress)
         var outcomes = try await runner.fetch(items: items, needs: needs)
         for i in outcomes.indices where pages.contains(outcomes[i].url) { outcomes[i].status = .notAnImageLink }
@@ -51,8 +51,9 @@ public enum FetchPipeline {
         // shown at a width (for their thumbnails).
         let already = outcomes.indices.filter { outcomes[$0].status == .alreadyArchived }
         let shown = settings.thumbnails == nil ? [] : items.filter { !$0.widths.isEmpty }.map(\.url)
-        let records = try manifest.urlRecords(already.map { outcomes[$0].url } + shown)
-        let objects = try manifest.objects(sha256s: already.compactMap { records[outcomes[$0].url]?.objectSHA256 })
+        let records = try await manifest.urlRecords(already.map { outcomes[$0].url } + shown)
+        let objects = try await manifest.objects(
+            sha256s: already.compactMap { records[outcomes[$0].url]?.objectSHA256 })
         for i in already {
             if let record = records[outcomes[i].url], let sha = record.objectSHA256 {
                 outcomes[i].objectPath = objects[sha]?.path
@@ -66,7 +67,7 @@ public enum FetchPipeline {
                 items: items, records: records, options: thumbnailOptions)
         }
         // Posts never link an SVG original, only its sanitized copy (docs/images.md, "SVG"): make missing ones.
-        let (svgs, svgFailures) = try SVGDerivatives.makeMissing(
+        let (svgs, svgFailures) = try await SVGDerivatives.makeMissing(
             archived: outcomes.compactMap { o in o.objectPath.map { (o.url, $0) } }, store: store, manifest: manifest)
         report.thumbnailsMade += svgs
         report.thumbnailFailures += svgFailures
@@ -74,14 +75,14 @@ public enum FetchPipeline {
     }
 
     /// What a dry run would fetch, reading the manifest when there is one and changing nothing.
-    public static func dryRun(items: [FetchItem], settings: FetchSettings) throws -> [URLOutcome] {
+    public static func dryRun(items: [FetchItem], settings: FetchSettings) async throws -> [URLOutcome] {
         let layout = ArchiveLayout(root: settings.archiveRoot)
         var needs: [String: FetchNeed]
         var pages = Set<String>()
         if try layout.hasManifest() {
-            let manifest = try ArchiveBackend.openManifest(layout)
+            let manifest = try await ArchiveBackend.openManifest(layout)
             defer { try? manifest.close() }
-            (needs, pages) = try plan(items: items, settings: settings, manifest: manifest, now: Date())
+            (needs, pages) = try await plan(items: items, settings: settings, manifest: manifest, now: Date())
         } else {
             needs = Dictionary(
                 items.map { ($0.url, FetchNeed(url: $0.url, reason: .new)) }, uniquingKeysWith: { a, _ in a })
@@ -99,17 +100,18 @@ public enum FetchPipeline {
     }
 
     /// What to fetch, and the link targets known to be pages (not fetched again until due for revalidation).
-    private static func plan(items: [FetchItem], settings: FetchSettings, manifest: Manifest, now: Date) throws
-        -> (needs: [String: FetchNeed], pages: Set<String>)
+    private static func plan(items: [FetchItem], settings: FetchSettings, manifest: some FetchLedger, now: Date)
+        async throws -> (needs: [String: FetchNeed], pages: Set<String>)
     {
-        let cutoff: Date? =
+        let revalidation: Revalidation =
             settings.revalidateAll
-            ? now.addingTimeInterval(1) : settings.revalidateAfter.map { now.addingTimeInterval(-$0) }
-        let list = try manifest.urlsNeedingFetch(candidates: items.map(\.url), revalidateOlderThan: cutoff)
+            ? .all : settings.revalidateAfter.map { .checkedBefore(now.addingTimeInterval(-$0)) } ?? .never
+        let list = try await manifest.urlsNeedingFetch(candidates: items.map(\.url), revalidation: revalidation)
         var needs = Dictionary(list.map { ($0.url, $0) }, uniquingKeysWith: { a, _ in a })
         let links = items.filter(\.linkOnly).map(\.url)
         guard !links.isEmpty else { return (needs, []) }
-        let pages = Set(try manifest.linkPages(links).filter { page in cutoff.map { page.value >= $0 } ?? true }.keys)
+        let pages = Set(
+            try await manifest.linkPages(links).filter { !revalidation.isDue(lastChecked: $0.value) }.keys)
         for url in pages { needs[url] = nil }
         return (needs, pages)
     }

@@ -8,7 +8,7 @@ import ImgArchiveStore
 /// content address, a derivative made from an original to its width's path (durable, then its row).
 struct ArchiveWriter: Sendable {
     let store: any ObjectStore
-    let manifest: Manifest
+    let manifest: any FetchLedger
 
     /// Moves a downloaded image to its content address and returns the object's record (not written: a fetch
     /// records it with its URL's row, by the recorder; a repair already has it). `format` overrides the
@@ -32,7 +32,7 @@ struct ArchiveWriter: Sendable {
     func makeDerivative(
         originalSHA256: String, originalPath: String, width: Int, suffix: String, options: ThumbnailOptions,
         beforeCommit: () throws -> Void = {}
-    ) throws -> ThumbnailRecord? {
+    ) async throws -> ThumbnailRecord? {
         let temporary = store.makeTemporaryFileURL(suffix: suffix)
         do {
             let outcome = try makeThumbnail(
@@ -50,7 +50,7 @@ struct ArchiveWriter: Sendable {
             let record = ThumbnailRecord(
                 objectSHA256: originalSHA256, width: width, sha256: digest, height: height, format: format,
                 bytes: size?.int64Value ?? 0, path: path, createdAt: Date())
-            try manifest.recordThumbnail(record)
+            try await manifest.recordThumbnail(record)
             return record
         } catch {
             try? FileManager.default.removeItem(at: temporary)

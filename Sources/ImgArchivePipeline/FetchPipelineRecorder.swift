@@ -53,7 +53,7 @@ actor Recorder: FetchObserver {
     private nonisolated let messages: AsyncStream<Message>
     private nonisolated let input: AsyncStream<Message>.Continuation
     private let store: any ObjectStore
-    private let manifest: Manifest
+    private let manifest: any FetchLedger
     private let logger: Logger
     private let temporaryFolders: [String]
     /// Told every error that fails a row; true when it is a full disk.
@@ -66,7 +66,7 @@ actor Recorder: FetchObserver {
     private var syncFailures: [Int: any Error] = [:]
 
     init(
-        store: any ObjectStore, manifest: Manifest, logger: Logger, temporaryFolders: [String],
+        store: any ObjectStore, manifest: any FetchLedger, logger: Logger, temporaryFolders: [String],
         noteError: @escaping @Sendable (any Error) -> Bool
     ) {
         (messages, input) = AsyncStream.makeStream(of: Message.self)
@@ -101,18 +101,18 @@ actor Recorder: FetchObserver {
             }
             for await message in messages {
                 if case .row(let entry) = message { accept(entry) }
-                if let oldest, ContinuousClock.now - oldest >= Self.interval { flush() }
+                if let oldest, ContinuousClock.now - oldest >= Self.interval { await flush() }
             }
             group.cancelAll()
         }
-        flush()
+        await flush()
         return corrections
     }
 
     /// Queues one row; an archived row's object file is synced at once, so any batch holding it finds its
     /// file durable (or its failure known).
     private func accept(_ entry: Entry) {
-        if case .archived(_, _, let object, _, _, _, _, _) = entry.row {
+        if let object = entry.row.archivedObject {
             do {
                 try store.makeDurable(object: object.path)
             } catch {
@@ -124,25 +124,25 @@ actor Recorder: FetchObserver {
     }
 
     /// Writes the pending rows.
-    private func flush() {
+    private func flush() async {
         guard !pending.isEmpty else { return }
         let batch = pending
         pending = []
         oldest = nil
-        corrections += writeNow(batch)
+        corrections += await writeNow(batch)
     }
 
     /// Makes the batch's objects durable (their files were synced when their rows arrived; now the folders
     /// that hold them), then writes the rows in one transaction; if the transaction fails, each row alone, so one
     /// bad row fails only its URL.
-    private func writeNow(_ batch: [Entry]) -> [(Int, URLOutcome)] {
-        let corrections = writeRows(batch)
+    private func writeNow(_ batch: [Entry]) async -> [(Int, URLOutcome)] {
+        let corrections = await writeRows(batch)
         let failed = Set(corrections.map(\.0))
-        removeUnrecorded(batch.filter { failed.contains($0.index) })
+        await removeUnrecorded(batch.filter { failed.contains($0.index) })
         return corrections
     }
 
-    private func writeRows(_ batch: [Entry]) -> [(Int, URLOutcome)] {
+    private func writeRows(_ batch: [Entry]) async -> [(Int, URLOutcome)] {
         var corrections: [(Int, URLOutcome)] = []
         let unsynced = batch.compactMap { entry in
             syncFailures.removeValue(forKey: entry.index).map { (entry.index, $0) }
@@ -156,10 +156,7 @@ actor Recorder: FetchObserver {
                 failed[entry.index].map { (entry.index, failure(entry.outcome, $0)) }
             }
         }
-        let objects = rows.compactMap { entry -> String? in
-            guard case .archived(_, _, let object, _, _, _, _, _) = entry.row else { return nil }
-            return object.path
-        }
+        let objects = rows.compactMap { $0.row.archivedObject?.path }
         do {
             try store.makeDurable(objects: objects, movedFrom: temporaryFolders)
         } catch {
@@ -171,14 +168,14 @@ actor Recorder: FetchObserver {
             rows = rows.filter { if case .archived = $0.row { false } else { true } }
         }
         do {
-            try manifest.record(rows.map(\.row))
+            try await manifest.record(rows.map(\.row))
             return corrections
         } catch {
             logger.info("manifest batch failed; recording one by one", metadata: ["error": "\(error)"])
         }
         for entry in rows {
             do {
-                try manifest.record([entry.row])
+                try await manifest.record(entry.row)
             } catch {
                 if case .failed = entry.row { continue }  // the URL is reported failed already
                 corrections.append((entry.index, failure(entry.outcome, error)))
@@ -188,12 +185,20 @@ actor Recorder: FetchObserver {
     }
 
     /// After rows could not be written: removes each object file that no row names, so a failed run leaves no
-    /// file the manifest does not know (kept when the manifest cannot even say).
-    private func removeUnrecorded(_ entries: [Entry]) {
+    /// file the manifest does not know. A file is kept when the manifest cannot even say (logged).
+    private func removeUnrecorded(_ entries: [Entry]) async {
         for entry in entries {
-            guard case .archived(_, _, let object, _, _, _, _, _) = entry.row,
-                let known = try? manifest.objects(sha256s: [object.sha256]), known[object.sha256] == nil
-            else { continue }
+            guard let object = entry.row.archivedObject else { continue }
+            let known: [String: ObjectRecord]
+            do {
+                known = try await manifest.objects(sha256s: [object.sha256])
+            } catch {
+                logger.info(
+                    "unrecorded object kept: the manifest could not say whether a row names it",
+                    metadata: ["path": "\(object.path)", "error": "\(error)"])
+                continue
+            }
+            guard known[object.sha256] == nil else { continue }
             try? store.removeUnrecorded(object.path)
         }
     }
@@ -201,7 +206,7 @@ actor Recorder: FetchObserver {
     private func failure(_ outcome: URLOutcome, _ error: any Error) -> URLOutcome {
         var failed = outcome
         failed.status = .failed
-        failed.errorClass = noteError(error) ? Runner.diskFullClass : FetchError.Code.io.name
+        failed.errorClass = noteError(error) ? Runner.diskFullClass : .io
         failed.objectPath = nil
         failed.message =
             "the download could not be recorded in the archive (\(error)); check free space and permissions"

@@ -10,7 +10,7 @@ import Synchronization
 final class Runner: Sendable {
     let settings: FetchSettings
     let store: any ObjectStore
-    let manifest: Manifest
+    let manifest: any FetchLedger
     let logger: Logger
     let progress: (@Sendable (FetchProgress) -> Void)?
     private let state = Mutex(FetchProgress())
@@ -18,7 +18,7 @@ final class Runner: Sendable {
     /// The first disk-full failure of the run, if any: no download starts after it.
     var diskFull: String? { diskFullMessage.withLock { $0 } }
     /// The failure class of URLs a full disk failed or stopped.
-    static let diskFullClass = "disk-full"
+    static let diskFullClass = FailureClass.diskFull
     /// Subfolders of `tmp/` the downloads' temporary files are spread over, round robin (see `fetch`).
     private let temporaryFolders: [String]
     private let nextFolder = Atomic<Int>(0)
@@ -27,7 +27,7 @@ final class Runner: Sendable {
     static let temporaryFolderCount = 4
 
     init(
-        settings: FetchSettings, store: any ObjectStore, manifest: Manifest, logger: Logger,
+        settings: FetchSettings, store: any ObjectStore, manifest: any FetchLedger, logger: Logger,
         progress: (@Sendable (FetchProgress) -> Void)?
     ) {
         self.settings = settings
@@ -164,11 +164,7 @@ final class Runner: Sendable {
     ) async -> (URLOutcome, FetchOutcome?) {
         var outcome = URLOutcome(url: item.url, status: .failed, post: item.post)
         var candidates = FetchPlanning.candidates(for: item)
-        var record: URLRecord?
-        if need.reason == .revalidate {
-            record = try? manifest.urlRecord(item.url)
-            candidates = [record?.archivedFrom ?? item.url]
-        }
+        if need.reason == .revalidate { candidates = [need.archivedFrom ?? item.url] }
         var lastError: FetchError?
         var errors: [(url: String, message: String)] = []
         for candidate in candidates {
@@ -185,7 +181,7 @@ final class Runner: Sendable {
                 do {
                     let row: FetchOutcome
                     if download.notModified {
-                        row = .notModified(url: item.url, httpStatus: download.httpStatus, at: Date())
+                        row = .notModified(.init(url: item.url, httpStatus: download.httpStatus, at: Date()))
                         outcome.status = .notModified
                         outcome.archivedFrom = candidate
                         outcome.httpStatus = download.httpStatus
@@ -223,24 +219,26 @@ final class Runner: Sendable {
                 advance(failed: false, bytes: 0)
                 guard page || error.code == .http4xx else {
                     outcome.message =
-                        "a link not known as an image could not be checked (\(error.code.name)): left alone"
+                        "a link not known as an image could not be checked (\(error.code)): left alone"
                     return (outcome, nil)
                 }
                 outcome.message =
                     "a link to a page (\(error.contentType ?? "HTTP \(error.httpStatus ?? 0)")): left alone"
                 return (
                     outcome,
-                    .linkPage(url: item.url, httpStatus: error.httpStatus, contentType: error.contentType, at: Date())
+                    .linkPage(
+                        .init(url: item.url, httpStatus: error.httpStatus, contentType: error.contentType, at: Date()))
                 )
             }
         }
-        outcome.errorClass = error.code.name
+        outcome.errorClass = error.code
         outcome.httpStatus = error.httpStatus
         outcome.message = Self.describe(errors, url: item.url)
         let row = FetchOutcome.failed(
-            url: item.url, errorClass: error.code.name, message: outcome.message ?? error.explanation,
-            httpStatus: error.httpStatus, attempts: error.attempts, at: Date())
-        logger.info("fetch failed", metadata: ["url": "\(item.url)", "class": "\(error.code.name)"])
+            .init(
+                url: item.url, failureClass: error.code, message: outcome.message ?? error.explanation,
+                httpStatus: error.httpStatus, attempts: error.attempts, at: Date()))
+        logger.info("fetch failed", metadata: ["url": "\(item.url)", "class": "\(error.code)"])
         advance(failed: true, bytes: 0)
         return (outcome, row)
     }
@@ -271,9 +269,10 @@ final class Runner: Sendable {
     private func commit(_ download: Download, item: FetchItem, candidate: String) throws -> (URLOutcome, FetchOutcome) {
         let object = try writer.commitOriginal(download)
         let row = FetchOutcome.archived(
-            url: item.url, archivedFrom: candidate, object: object, httpStatus: download.httpStatus,
-            etag: download.etag, lastModified: download.lastModified, attempts: download.attempts,
-            at: object.createdAt)
+            .init(
+                url: item.url, archivedFrom: candidate, object: object, httpStatus: download.httpStatus,
+                etag: download.etag, lastModified: download.lastModified, attempts: download.attempts,
+                at: object.createdAt))
         let outcome = URLOutcome(
             url: item.url, status: .archived, archivedFrom: candidate, objectPath: object.path,
             httpStatus: download.httpStatus,
@@ -284,14 +283,14 @@ final class Runner: Sendable {
     /// Makes the missing derivatives of every archived item at the widths its posts show, on a pool no wider
     /// than the cores. `records` are the manifest's URL records read after this run's downloads.
     func makeThumbnails(items: [FetchItem], records: [String: URLRecord], options: ThumbnailOptions) async throws
-        -> (Int, [String])
+        -> (Int, [ThumbnailFailure])
     {
         var jobs: [(object: ObjectRecord, width: Int)] = []
         var seen = Set<String>()
         let wanted = items.filter { !$0.widths.isEmpty }
         let shas = wanted.compactMap { records[$0.url]?.objectSHA256 }
-        let objects = try manifest.objects(sha256s: shas)
-        let made = try manifest.thumbnails(sha256s: shas)
+        let objects = try await manifest.objects(sha256s: shas)
+        let made = try await manifest.thumbnails(sha256s: shas)
         for item in wanted {
             guard let sha = records[item.url]?.objectSHA256, let object = objects[sha],
                 object.format == .jpeg || object.format == .png
@@ -307,10 +306,10 @@ final class Runner: Sendable {
         guard !jobs.isEmpty else { return (0, []) }
         let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
         let memory = MemoryGate(limit: options.memoryBudget)  // one budget for the run's thumbnails
-        return await withTaskGroup(of: String?.self) { group in
+        return await withTaskGroup(of: ThumbnailFailure?.self) { group in
             var next = 0
             var made = 0
-            var failures: [String] = []
+            var failures: [ThumbnailFailure] = []
             func addNext() {
                 guard next < jobs.count else { return }
                 let job = jobs[next]
@@ -326,16 +325,19 @@ final class Runner: Sendable {
         }
     }
 
-    /// Makes one derivative once its memory estimate fits the run's budget; returns a failure message, or nil
-    /// when it was made. An image over the whole budget is not waited for: `makeThumbnail` refuses it at once.
+    /// Makes one derivative once its memory estimate fits the run's budget; returns the failure, or nil when it
+    /// was made. An image over the whole budget is not waited for: `makeThumbnail` refuses it at once.
     private func thumbnail(_ object: ObjectRecord, width: Int, options: ThumbnailOptions, memory: MemoryGate) async
-        -> String?
+        -> ThumbnailFailure?
     {
+        func failure(_ error: any Error) -> ThumbnailFailure {
+            ThumbnailFailure(objectPath: object.path, derivative: .thumbnail(width: width), message: "\(error)")
+        }
         let input: String
         do {
             input = try store.fileForReading(object.path).path
         } catch {
-            return "\(object.path) at \(width) px: \(error)"
+            return failure(error)
         }
         let bytes = (try? thumbnailMemoryEstimate(inputPath: input, width: width)) ?? 0  // a bad header fails below
         let admitted = await memory.acquire(bytes)
@@ -343,12 +345,12 @@ final class Runner: Sendable {
         do {
             // Derivatives are few and rows for them are written one by one: each is made durable before its
             // row (posts will link to it), not left to the recorder's batches.
-            _ = try writer.makeDerivative(
+            _ = try await writer.makeDerivative(
                 originalSHA256: object.sha256, originalPath: object.path, width: width,
                 suffix: object.format.fileExtension, options: options)
             return nil
         } catch {
-            return "\(object.path) at \(width) px: \(error)"
+            return failure(error)
         }
     }
 }

@@ -58,7 +58,7 @@ public struct URLOutcome: Sendable, Hashable {
     /// The archived object's path, relative to the archive.
     public var objectPath: String?
     /// The failure class (`dns`, `http-4xx`, `not-an-image`, ...).
-    public var errorClass: String?
+    public var errorClass: FailureClass?
     /// What went wrong and what to do.
     public var message: String?
     /// The last HTTP status.
@@ -73,8 +73,8 @@ public struct FetchReport: Sendable {
     public var outcomes: [URLOutcome] = []
     /// Derivatives made in this run.
     public var thumbnailsMade = 0
-    /// Derivatives that could not be made: object path and message.
-    public var thumbnailFailures: [String] = []
+    /// Derivatives that could not be made.
+    public var thumbnailFailures: [ThumbnailFailure] = []
     /// Set when the run stopped because the disk (or quota) is full: said once, not once per URL. The URLs it
     /// did not try are failures of class `disk-full` with no manifest row (the next run tries them as new).
     public var diskFull: String?
@@ -85,8 +85,41 @@ public struct FetchReport: Sendable {
     }
 
     /// Failures counted by class.
-    public var failuresByClass: [String: Int] {
-        outcomes.filter { $0.status == .failed }.reduce(into: [:]) { $0[$1.errorClass ?? "other", default: 0] += 1 }
+    public var failuresByClass: [FailureClass: Int] {
+        outcomes.filter { $0.status == .failed }.reduce(into: [:]) { $0[$1.errorClass ?? .other, default: 0] += 1 }
+    }
+}
+
+/// A derivative that could not be made: a thumbnail at a width, or an SVG original's sanitized copy.
+public struct ThumbnailFailure: Sendable, Hashable, CustomStringConvertible {
+    /// Which derivative.
+    public enum Derivative: Sendable, Hashable {
+        /// A thumbnail at this width.
+        case thumbnail(width: Int)
+        /// The sanitized copy of an SVG original, named by a URL that gave it.
+        case sanitizedSVG(url: String)
+    }
+
+    /// The original's path, relative to the archive.
+    public var objectPath: String
+    /// Which derivative.
+    public var derivative: Derivative
+    /// What went wrong.
+    public var message: String
+
+    /// Creates a failure.
+    public init(objectPath: String, derivative: Derivative, message: String) {
+        self.objectPath = objectPath
+        self.derivative = derivative
+        self.message = message
+    }
+
+    /// `path at N px: message`, or `url (path): message` for an SVG.
+    public var description: String {
+        switch derivative {
+        case .thumbnail(let width): "\(objectPath) at \(width) px: \(message)"
+        case .sanitizedSVG(let url): "\(url) (\(objectPath)): \(message)"
+        }
     }
 }
 

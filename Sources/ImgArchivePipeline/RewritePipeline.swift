@@ -87,43 +87,45 @@ public enum RewritePipeline {
     /// Rewrites each post's archived references to local links, under the archive's lock (none in a dry run).
     /// Posts whose bytes no longer hash to the scan's are skipped. Throws `StoreError` (`.locked` when another
     /// run holds the archive) for set-up failures; per-post failures are outcomes.
-    public static func run(posts: [ScannedPost], settings: RewriteSettings, logger: Logger) throws -> RewriteReport {
+    public static func run(posts: [ScannedPost], settings: RewriteSettings, logger: Logger) async throws
+        -> RewriteReport
+    {
         // Without a manifest nothing is archived: plan (everything stays remote) without creating an archive.
         let hasManifest = try ArchiveLayout(root: settings.archiveRoot).hasManifest()
         if settings.dryRun || !hasManifest {
-            return try rewrite(posts: posts, settings: settings, lock: nil, logger: logger)
+            return try await rewrite(posts: posts, settings: settings, lock: nil, logger: logger)
         }
         let lock = try ArchiveLock.acquire(settings.archiveRoot)
         defer { lock.release() }
-        let report = try rewrite(posts: posts, settings: settings, lock: lock, logger: logger)
-        if report.counts[.rewritten, default: 0] > 0 { snapshot(settings, logger: logger) }
+        let report = try await rewrite(posts: posts, settings: settings, lock: lock, logger: logger)
+        if report.counts[.rewritten, default: 0] > 0 { await snapshot(settings, logger: logger) }
         return report
     }
 
     /// After a run that rewrote or reverted posts: a manifest snapshot, so the records `--revert` needs are in
     /// `archive/backups/` too, not in the manifest only.
-    private static func snapshot(_ settings: RewriteSettings, logger: Logger) {
+    private static func snapshot(_ settings: RewriteSettings, logger: Logger) async {
         let layout = ArchiveLayout(root: settings.archiveRoot)
         do {
-            let manifest = try ArchiveBackend.openManifest(layout)
+            let manifest = try await ArchiveBackend.openManifest(layout)
             defer { try? manifest.close() }
-            try ManifestBackups(layout: layout).snapshot(of: manifest)
+            try await ManifestBackups(layout: layout).snapshot(of: manifest)
         } catch {
             logger.warning("the manifest snapshot could not be written", metadata: ["error": "\(error)"])
         }
     }
 
     /// The rewrite itself, with the lock already held (nil only in a dry run).
-    static func rewrite(posts: [ScannedPost], settings: RewriteSettings, lock: ArchiveLock?, logger: Logger) throws
-        -> RewriteReport
+    static func rewrite(posts: [ScannedPost], settings: RewriteSettings, lock: ArchiveLock?, logger: Logger)
+        async throws -> RewriteReport
     {
         let layout = ArchiveLayout(root: settings.archiveRoot)
         let backend: ArchiveBackend? =
             try layout.hasManifest() || lock != nil
-            ? try ArchiveBackend.open(root: settings.archiveRoot) : nil
+            ? try await ArchiveBackend.open(root: settings.archiveRoot) : nil
         let manifest = backend?.manifest
         defer { backend?.close() }
-        let catalog = try Catalog(manifest: manifest, store: backend?.objects, posts: posts)
+        let catalog = try await Catalog(manifest: manifest, store: backend?.objects, posts: posts)
         if lock != nil { removeStaleTemporaryPosts(posts.map(\.path), logger: logger) }
         var report = RewriteReport()
         // Two names for one file (a symbolic link, `./a/../a.md`) are one post: the first name is rewritten,
@@ -143,7 +145,7 @@ public enum RewritePipeline {
                 continue
             }
             do {
-                outcome = try rewriteOne(
+                outcome = try await rewriteOne(
                     post, plan: plan, outcome: outcome, settings: settings, manifest: manifest, layout: layout)
             } catch {
                 outcome.status = .failed
@@ -157,8 +159,8 @@ public enum RewritePipeline {
 
     private static func rewriteOne(
         _ post: ScannedPost, plan: RewritePlan, outcome: PostRewriteOutcome, settings: RewriteSettings,
-        manifest: Manifest?, layout: ArchiveLayout
-    ) throws -> PostRewriteOutcome {
+        manifest: (any RewriteLedger)?, layout: ArchiveLayout
+    ) async throws -> PostRewriteOutcome {
         var outcome = outcome
         if let target = outsideSite(post.path, layout: layout) {
             outcome.status = .unchanged
@@ -183,10 +185,10 @@ public enum RewritePipeline {
         guard let manifest else { return outcome }
         let key = layout.postKey(post.path)
         let now = Date()
-        try manifest.replaceReferences(
+        try await manifest.replaceReferences(
             post: key, contentSHA256: post.contentSHA256, scannedAt: now,
             references: post.references.filter(\.remote).map(FetchPipeline.referenceRecord))
-        try settlePending(key, bytes: bytes, manifest: manifest)
+        try await settlePending(key, bytes: bytes, manifest: manifest)
         let newSHA = ArchiveStore.sha256(of: newBytes)
         let records = zip(plan.rewrites, ranges).map { rewrite, range in
             let context = RevertStep.Span.context(of: range, in: newBytes)
@@ -196,8 +198,8 @@ public enum RewritePipeline {
                 contextBefore: Data(context.before), contextAfter: Data(context.after))
         }
         var generation: Int?
-        let written = try PostFile.replace(post.path, expected: bytes, with: newBytes) {
-            generation = try manifest.recordRewrite(
+        let written = try await PostFile.replace(post.path, expected: bytes, with: newBytes) {
+            generation = try await manifest.recordRewrite(
                 post: key, inputSHA256: post.contentSHA256, outputSHA256: newSHA, rewrites: records, at: now)
         }
         guard written == .replaced, let generation else {
@@ -209,8 +211,8 @@ public enum RewritePipeline {
         }
         // The post is rewritten now; a failure to record that is settled by the next run (pending generation).
         do {
-            try manifest.markRewriteApplied(post: key, generation: generation)
-            try recordScan(key, bytes: newBytes, scanner: settings.scanner, manifest: manifest, at: now)
+            try await manifest.markRewriteApplied(post: key, generation: generation)
+            try await recordScan(key, bytes: newBytes, scanner: settings.scanner, manifest: manifest, at: now)
         } catch {
             outcome.message =
                 "\(post.path) was rewritten, but the manifest could not record it (\(error)); the next run records it"
@@ -222,35 +224,44 @@ public enum RewritePipeline {
     /// posts with rewrites when empty), newest rewrite first. A post edited since its rewrite is reverted by
     /// finding each local link by content; a post renamed since is found by its bytes among the posts under
     /// `paths`.
-    public static func revert(paths: [String], settings: RewriteSettings, logger: Logger) throws -> RewriteReport {
+    public static func revert(paths: [String], settings: RewriteSettings, logger: Logger) async throws
+        -> RewriteReport
+    {
         let layout = ArchiveLayout(root: settings.archiveRoot)
         guard try layout.hasManifest() else { return RewriteReport() }
         let lock: ArchiveLock? = settings.dryRun ? nil : try ArchiveLock.acquire(settings.archiveRoot)
         defer { lock?.release() }
-        let manifest = try ArchiveBackend.openManifest(layout)
+        let manifest = try await ArchiveBackend.openManifest(layout)
         defer { try? manifest.close() }
+        let report = try await revert(
+            paths: paths, settings: settings, manifest: manifest, layout: layout, lock: lock, logger: logger)
+        if lock != nil && report.posts.contains(where: { $0.reverted > 0 }) { await snapshot(settings, logger: logger) }
+        return report
+    }
+
+    private static func revert(
+        paths: [String], settings: RewriteSettings, manifest: some RewriteLedger, layout: ArchiveLayout,
+        lock: ArchiveLock?, logger: Logger
+    ) async throws -> RewriteReport {
         var report = RewriteReport()
-        defer {
-            if lock != nil && report.posts.contains(where: { $0.reverted > 0 }) { snapshot(settings, logger: logger) }
-        }
         let filters = paths.map { layout.postPath(layout.postKey($0)) }
         func selected(_ absolute: String) -> Bool {
             filters.isEmpty || filters.contains { absolute == $0 || absolute.hasPrefix($0 == "/" ? "/" : $0 + "/") }
         }
         var missing: [(key: String, outputs: Set<String>)] = []
         var keys = Set<String>()
-        let rewrittenKeys = try manifest.rewrittenPosts()
+        let rewrittenKeys = try await manifest.rewrittenPosts()
         if lock != nil { removeStaleTemporaryPosts(rewrittenKeys.map(layout.postPath), logger: logger) }
         for key in rewrittenKeys {
             keys.insert(key)
             let file = layout.postPath(key)
             guard FileManager.default.fileExists(atPath: file) else {
-                missing.append((key, Set(try manifest.rewriteGenerations(post: key).map(\.outputSHA256))))
+                missing.append((key, Set(try await manifest.rewriteGenerations(post: key).map(\.outputSHA256))))
                 continue
             }
             guard selected(file) else { continue }
             report.posts.append(
-                revertSafely(file: file, key: key, settings: settings, manifest: manifest, layout: layout))
+                await revertSafely(file: file, key: key, settings: settings, manifest: manifest, layout: layout))
         }
         guard !missing.isEmpty else { return report }
         // Renamed or moved posts: a post under the paths (with no records of its own) that holds the bytes a
@@ -269,7 +280,7 @@ public enum RewritePipeline {
             // (renamed and edited).
             var match = outputs.lazy.compactMap({ byHash[$0] }).first
             if match == nil && !paths.isEmpty {
-                let links = try manifest.rewriteGenerations(post: key).filter(\.applied).flatMap(\.spans)
+                let links = try await manifest.rewriteGenerations(post: key).filter(\.applied).flatMap(\.spans)
                     .map { Array($0.replacement.utf8) }
                 match =
                     candidates.first { candidate in
@@ -280,8 +291,9 @@ public enum RewritePipeline {
             if let file = match {
                 byHash = byHash.filter { $0.value != file }
                 candidates.removeAll { $0.file == file }
-                var outcome = revertSafely(file: file, key: key, settings: settings, manifest: manifest, layout: layout)
-                if outcome.status == .reverted && !settings.dryRun { try? manifest.removePost(key) }
+                var outcome = await revertSafely(
+                    file: file, key: key, settings: settings, manifest: manifest, layout: layout)
+                if outcome.status == .reverted && !settings.dryRun { try await manifest.removePost(key) }
                 outcome.message = [outcome.message, "found as \(outcome.post) (was \(layout.displayPath(key)))"]
                     .compactMap { $0 }.joined(separator: "; ")
                 report.posts.append(outcome)
@@ -300,11 +312,12 @@ public enum RewritePipeline {
     }
 
     private static func revertSafely(
-        file: String, key: String, settings: RewriteSettings, manifest: Manifest, layout: ArchiveLayout
-    ) -> PostRewriteOutcome {
+        file: String, key: String, settings: RewriteSettings, manifest: some RewriteLedger, layout: ArchiveLayout
+    ) async -> PostRewriteOutcome {
         let shown = layout.displayPath(layout.postKey(file))
         do {
-            var outcome = try revertOne(file: file, shown: shown, key: key, settings: settings, manifest: manifest)
+            var outcome = try await revertOne(
+                file: file, shown: shown, key: key, settings: settings, manifest: manifest)
             outcome.post = shown
             return outcome
         } catch {
@@ -313,8 +326,8 @@ public enum RewritePipeline {
     }
 
     private static func revertOne(
-        file: String, shown: String, key: String, settings: RewriteSettings, manifest: Manifest
-    ) throws -> PostRewriteOutcome {
+        file: String, shown: String, key: String, settings: RewriteSettings, manifest: some RewriteLedger
+    ) async throws -> PostRewriteOutcome {
         var outcome = PostRewriteOutcome(post: shown, status: .reverted)
         if let target = outsideSite(file, layout: ArchiveLayout(root: settings.archiveRoot)) {
             outcome.status = .unchanged
@@ -322,8 +335,8 @@ public enum RewritePipeline {
             return outcome
         }
         let bytes = try PostFile.read(file)
-        if !settings.dryRun { try settlePending(key, bytes: bytes, manifest: manifest) }
-        let generations = Array(try manifest.rewriteGenerations(post: key).filter(\.applied).reversed())
+        if !settings.dryRun { try await settlePending(key, bytes: bytes, manifest: manifest) }
+        let generations = Array(try await manifest.rewriteGenerations(post: key).filter(\.applied).reversed())
         // Exactly, while the bytes are each rewrite's output; by content from the first that is not.
         var current = bytes
         var splices: [Splice] = []
@@ -369,7 +382,7 @@ public enum RewritePipeline {
             return outcome
         }
         if current != bytes {
-            guard try PostFile.replace(file, expected: bytes, with: current) == .replaced else {
+            guard try await PostFile.replace(file, expected: bytes, with: current) == .replaced else {
                 outcome.status = .changedMeanwhile
                 outcome.message =
                     "\(shown) changed while it was being reverted; it was left alone: run the command again"
@@ -377,12 +390,12 @@ public enum RewritePipeline {
             }
         }
         if outcome.notFound.isEmpty {
-            try manifest.recordRevert(post: key, contentSHA256: ArchiveStore.sha256(of: current))
+            try await manifest.recordRevert(post: key, contentSHA256: ArchiveStore.sha256(of: current))
         } else {
-            try manifest.forgetRewriteSpans(post: key, spans: forgotten)
+            try await manifest.forgetRewriteSpans(post: key, spans: forgotten)
         }
         let newKey = ArchiveLayout(root: settings.archiveRoot).postKey(file)
-        try recordScan(newKey, bytes: current, scanner: settings.scanner, manifest: manifest, at: Date())
+        try await recordScan(newKey, bytes: current, scanner: settings.scanner, manifest: manifest, at: Date())
         return outcome
     }
 
@@ -412,27 +425,27 @@ public enum RewritePipeline {
 
     /// Settles the generations a killed run recorded but may not have put in place: applied when the post
     /// holds their output (or, edited since, still holds every link they wrote), forgotten otherwise.
-    private static func settlePending(_ post: String, bytes: [UInt8], manifest: Manifest) throws {
+    private static func settlePending(_ post: String, bytes: [UInt8], manifest: some RewriteLedger) async throws {
         let sha = ArchiveStore.sha256(of: bytes)
-        for g in try manifest.rewriteGenerations(post: post) where !g.applied {
+        for g in try await manifest.rewriteGenerations(post: post) where !g.applied {
             let inPlace =
                 g.outputSHA256 == sha
                 || (g.inputSHA256 != sha && !g.spans.isEmpty
                     && g.spans.allSatisfy { !RevertStep.occurrences(of: Array($0.replacement.utf8), in: bytes).isEmpty })
             if inPlace {
-                try manifest.markRewriteApplied(post: post, generation: g.generation)
+                try await manifest.markRewriteApplied(post: post, generation: g.generation)
             } else {
-                try manifest.discardRewrite(post: post, generation: g.generation)
+                try await manifest.discardRewrite(post: post, generation: g.generation)
             }
         }
     }
 
     /// Records the post's bytes as written now: its hash and the references still remote in it.
     private static func recordScan(
-        _ post: String, bytes: [UInt8], scanner: PostScanner, manifest: Manifest, at date: Date
-    ) throws {
+        _ post: String, bytes: [UInt8], scanner: PostScanner, manifest: some RewriteLedger, at date: Date
+    ) async throws {
         let scan = scanner.scan(bytes)
-        try manifest.replaceReferences(
+        try await manifest.replaceReferences(
             post: post, contentSHA256: ArchiveStore.sha256(of: bytes), scannedAt: date,
             references: scan.references.filter(\.remote).map(FetchPipeline.referenceRecord))
     }
@@ -442,33 +455,33 @@ public enum RewritePipeline {
 private struct Catalog {
     private var assets: [String: ArchivedAsset] = [:]
 
-    init(manifest: Manifest?, store: (any ObjectStore)?, posts: [ScannedPost]) throws {
+    init(manifest: (any ArchiveLedgerReader)?, store: (any ObjectStore)?, posts: [ScannedPost]) async throws {
         guard let manifest, let store else { return }
         let urls = Array(Set(posts.flatMap { $0.references.filter(\.remote).map(\.url) }))
         var objects: [String: ArchivedAsset] = [:]
-        for (url, record) in try manifest.urlRecords(urls) {
+        for (url, record) in try await manifest.urlRecords(urls) {
             if let sha = record.objectSHA256 {
                 if objects[sha] == nil {
-                    guard let object = try manifest.object(sha256: sha) else { continue }
+                    guard let object = try await manifest.object(sha256: sha) else { continue }
                     var thumbnails: [Int: String] = [:]
-                    for t in try manifest.thumbnails(sha256: sha) where try store.fileExists(t.path) {
+                    for t in try await manifest.thumbnails(sha256: sha) where try store.fileExists(t.path) {
                         thumbnails[t.width] = t.path
                     }
                     objects[sha] =
                         try store.fileExists(object.path)
                         ? .archived(original: object.path, thumbnails: thumbnails) : .missingFile(object.path)
-                    if object.format == .svg { objects[sha] = try Self.sanitizedSVG(object, manifest, store) }
+                    if object.format == .svg { objects[sha] = try await Self.sanitizedSVG(object, manifest, store) }
                 }
                 assets[url] = objects[sha]
             } else {
                 assets[url] = .failed(
-                    errorClass: record.errorClass ?? "other", message: record.errorMessage ?? "no message recorded")
+                    errorClass: record.errorClass ?? .other, message: record.errorMessage ?? "no message recorded")
             }
         }
         // Link targets that are pages, or that nothing has shown to be images, never hold a post back.
         let links = posts.flatMap { $0.references.filter { $0.remote && $0.kind == .linkImage } }
         if !links.isEmpty {
-            for url in try manifest.linkPages(links.map(\.url)).keys where assets[url] == nil {
+            for url in try await manifest.linkPages(links.map(\.url)).keys where assets[url] == nil {
                 assets[url] = .notAnImage
             }
             for link in links
@@ -483,10 +496,10 @@ private struct Catalog {
     func asset(_ url: String) -> ArchivedAsset { assets[url] ?? .notFetched }
 
     /// An SVG original is never linked: its sanitized copy is, when there is one (docs/images.md, "SVG").
-    private static func sanitizedSVG(_ object: ObjectRecord, _ manifest: Manifest, _ store: any ObjectStore) throws
-        -> ArchivedAsset
-    {
-        guard let record = try manifest.sanitizedSVGs(sha256s: [object.sha256])[object.sha256] else {
+    private static func sanitizedSVG(
+        _ object: ObjectRecord, _ manifest: any ArchiveLedgerReader, _ store: any ObjectStore
+    ) async throws -> ArchivedAsset {
+        guard let record = try await manifest.sanitizedSVGs(sha256s: [object.sha256])[object.sha256] else {
             return .unpublishable(
                 "archived, but the SVG has no sanitized copy yet; run imgarchive fetch (it makes one)")
         }

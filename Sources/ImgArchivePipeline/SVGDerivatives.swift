@@ -14,7 +14,9 @@ enum SVGDerivatives {
     }
 
     /// Sanitizes `object` (an SVG original) and records the result. Throws only for archive or manifest errors.
-    static func make(_ object: ObjectRecord, store: any ObjectStore, manifest: Manifest) throws -> Made {
+    static func make(_ object: ObjectRecord, store: any ObjectStore, manifest: some FetchLedger) async throws
+        -> Made
+    {
         let source = try Data(contentsOf: store.fileForReading(object.path))
         let now = Date()
         let sanitized: SanitizedSVG
@@ -24,7 +26,7 @@ enum SVGDerivatives {
             let record = SanitizedSVGRecord(
                 objectSHA256: object.sha256, sha256: nil, bytes: nil, path: nil, removed: 0,
                 error: "the SVG cannot be published (\(error)); the post keeps its remote URL", createdAt: now)
-            try manifest.recordSanitizedSVG(record)
+            try await manifest.recordSanitizedSVG(record)
             return Made(record: record)
         }
         let path = try ArchiveLayout.sanitizedSVGPath(sha256: object.sha256)
@@ -40,45 +42,48 @@ enum SVGDerivatives {
             objectSHA256: object.sha256, sha256: ArchiveStore.sha256(of: sanitized.bytes),
             bytes: Int64(sanitized.bytes.count), path: path, removed: sanitized.removedCount, error: nil, createdAt: now
         )
-        try manifest.recordSanitizedSVG(record)
+        try await manifest.recordSanitizedSVG(record)
         return Made(record: record)
     }
 
     /// Makes the sanitized copies the SVG originals lack (or whose file is gone); `archived` pairs a URL with its
-    /// object's path. Returns how many were made and a message per SVG (naming a URL that gave it) that cannot be
+    /// object's path. Returns how many were made and a failure per SVG (naming a URL that gave it) that cannot be
     /// published or could not be written.
-    static func makeMissing(archived: [(url: String, path: String)], store: any ObjectStore, manifest: Manifest) throws
-        -> (Int, [String])
-    {
+    static func makeMissing(
+        archived: [(url: String, path: String)], store: any ObjectStore, manifest: some FetchLedger
+    ) async throws -> (Int, [ThumbnailFailure]) {
         var urls: [String: String] = [:]
         for (url, path) in archived where path.hasSuffix("." + ImageFormat.svg.fileExtension) {
             if let sha = digest(path), urls[sha] == nil { urls[sha] = url }
         }
         let shas = Set(urls.keys)
         guard !shas.isEmpty else { return (0, []) }
-        let objects = try manifest.objects(sha256s: shas)
-        let done = try manifest.sanitizedSVGs(sha256s: shas)
+        let objects = try await manifest.objects(sha256s: shas)
+        let done = try await manifest.sanitizedSVGs(sha256s: shas)
         var made = 0
-        var failures: [String] = []
+        var failures: [ThumbnailFailure] = []
         for sha in shas.sorted() {
             guard let object = objects[sha], object.format == .svg else { continue }
+            func failure(_ message: String) -> ThumbnailFailure {
+                ThumbnailFailure(
+                    objectPath: object.path, derivative: .sanitizedSVG(url: urls[sha] ?? ""), message: message)
+            }
             if let existing = done[sha] {
                 if let error = existing.error {
-                    failures.append("\(urls[sha] ?? "") (\(object.path)): \(error)")
+                    failures.append(failure(error))
                     continue
                 }
                 if let path = existing.path, try store.fileExists(path) { continue }
             }
             do {
-                let result = try make(object, store: store, manifest: manifest)
+                let result = try await make(object, store: store, manifest: manifest)
                 if let refusal = result.refusal {
-                    failures.append("\(urls[sha] ?? "") (\(object.path)): \(refusal)")
+                    failures.append(failure(refusal))
                 } else {
                     made += 1
                 }
             } catch {
-                failures.append(
-                    "\(urls[sha] ?? "") (\(object.path)): the sanitized SVG could not be written (\(error))")
+                failures.append(failure("the sanitized SVG could not be written (\(error))"))
             }
         }
         return (made, failures)

@@ -1,5 +1,5 @@
 public import Foundation
-import ImgArchiveCore
+public import ImgArchiveCore
 import ImgArchiveStore
 
 /// The link-rot report: every reference the manifest knows, per post, with where it stands. Read-only and
@@ -31,7 +31,7 @@ public struct StatusReport: Sendable {
         /// Where it stands.
         public var state: State
         /// The failure class (`dns`, `http-4xx`, `not-an-image`, ...), for failed references.
-        public var errorClass: String?
+        public var errorClass: FailureClass?
         /// The last HTTP status, for failed references.
         public var httpStatus: Int?
         /// What went wrong and what to do, for failed references.
@@ -65,34 +65,41 @@ public struct StatusReport: Sendable {
     /// Reads the report from the archive at `archiveRoot`: every post, or only those at or under `paths`
     /// (files or folders, compared as absolute paths from the current folder). Throws `StoreError` when
     /// there is no manifest (`.invalidArgument`, "no archive at ...") or it cannot be read.
-    public static func make(archiveRoot: URL, paths: [String] = []) throws -> StatusReport {
+    public static func make(archiveRoot: URL, paths: [String] = []) async throws -> StatusReport {
         let layout = ArchiveLayout(root: archiveRoot)
         guard try layout.hasManifest() else {
             throw StoreError(
                 code: .invalidArgument, path: layout.rootPath,
                 message: "no archive at \(layout.rootPath); run imgarchive fetch first")
         }
-        let manifest = try ArchiveBackend.openManifest(layout)
+        let manifest = try await ArchiveBackend.openManifest(layout)
         defer { try? manifest.close() }
+        return try await make(ledger: manifest, layout: layout, paths: paths)
+    }
+
+    /// The report from a ledger.
+    static func make(ledger manifest: some ArchiveLedgerReader, layout: ArchiveLayout, paths: [String])
+        async throws -> StatusReport
+    {
         let filters = paths.map { layout.postPath(layout.postKey($0)) }
-        let posts = try manifest.posts().filter { post in
+        let posts = try await manifest.posts().filter { post in
             guard !filters.isEmpty else { return true }
             let path = layout.postPath(post.path)
             return filters.contains { path == $0 || path.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") }
         }
         var entries: [Entry] = []
         // Two queries for every URL and object beat one per reference (a blog has thousands).
-        let urls = Dictionary(try manifest.allURLRecords().map { ($0.url, $0) }, uniquingKeysWith: { a, _ in a })
+        let urls = Dictionary(try await manifest.allURLRecords().map { ($0.url, $0) }, uniquingKeysWith: { a, _ in a })
         // Link targets that turned out to be pages are not image references: not listed.
-        let pages = try manifest.linkPages()
+        let pages = try await manifest.linkPages()
         // SVGs that cannot be published: archived, but the posts keep their remote URLs (failed, `unsafe-svg`).
         let refusals = Dictionary(
-            try manifest.sanitizedSVGs().compactMap { r in r.error.map { (r.objectSHA256, $0) } },
+            try await manifest.sanitizedSVGs().compactMap { r in r.error.map { (r.objectSHA256, $0) } },
             uniquingKeysWith: { a, _ in a })
-        let objects = try manifest.objects()
+        let objects = try await manifest.objects()
         let objectPaths = Dictionary(objects.map { ($0.sha256, $0.path) }, uniquingKeysWith: { a, _ in a })
         let objectsBySHA = Dictionary(objects.map { ($0.sha256, $0) }, uniquingKeysWith: { a, _ in a })
-        let thumbnails = Set(try manifest.thumbnails().map { "\($0.objectSHA256)/\($0.width)" })
+        let thumbnails = Set(try await manifest.thumbnails().map { "\($0.objectSHA256)/\($0.width)" })
         // A JPEG or PNG shown at a width below its own has a thumbnail there unless its making failed.
         func missingThumbnail(_ url: String, width: Int?) -> Int? {
             guard let width, let sha = urls[url]?.objectSHA256, let object = objectsBySHA[sha],
@@ -102,9 +109,9 @@ public struct StatusReport: Sendable {
                 .first { !thumbnails.contains("\(sha)/\($0)") }
         }
         for post in posts {
-            let references = try manifest.references(post: post.path)
+            let references = try await manifest.references(post: post.path)
             // Only a post with a recorded rewrite has rewrite rows (a revert clears both).
-            let rewrites = post.rewrittenAt == nil ? [] : try manifest.rewrites(post: post.path).flatMap { $0 }
+            let rewrites = post.rewrittenAt == nil ? [] : try await manifest.rewrites(post: post.path).flatMap { $0 }
             // A scan recorded before the last rewrite still lists the rewritten references (at their old
             // places); one recorded after it lists only the references still remote. Either way each
             // rewritten URL is reported once per rewrite, with the old position when the scan has it.
@@ -123,7 +130,7 @@ public struct StatusReport: Sendable {
                     post: layout.displayPath(post.path), reference.line, reference.column, url, urls[url], objectPaths)
                 if e.state == .archived, let sha = urls[url]?.objectSHA256, let refusal = refusals[sha] {
                     e.state = .failed
-                    e.errorClass = "unsafe-svg"
+                    e.errorClass = .unsafeSVG
                     e.message = refusal
                 }
                 if scanIsStale, let link = unmatched[url]?.popFirst() {

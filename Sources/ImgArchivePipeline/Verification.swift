@@ -99,11 +99,13 @@ public enum Verification {
 
     /// Checks the archive at `archiveRoot` without changing anything and without the lock. Throws
     /// `StoreError` when there is no manifest (`.invalidArgument`, "no archive at ...") or it cannot be read.
-    public static func verify(archiveRoot: URL, objects: ObjectStoreFactory = .local) throws -> VerificationReport {
+    public static func verify(archiveRoot: URL, objects: ObjectStoreFactory = .local) async throws
+        -> VerificationReport
+    {
         _ = try existingLayout(archiveRoot)
-        let backend = try ArchiveBackend.open(root: archiveRoot, objects: objects)
+        let backend = try await ArchiveBackend.open(root: archiveRoot, objects: objects)
         defer { backend.close() }
-        return try check(store: backend.objects, manifest: backend.manifest)
+        return try await check(store: backend.objects, manifest: backend.manifest)
     }
 
     /// Checks the archive, then repairs what it can under the archive's lock. Throws `StoreError` (`.locked`
@@ -117,8 +119,8 @@ public enum Verification {
         // A lost or unreadable manifest: the newest usable snapshot replaces it (the damaged file goes to
         // quarantine); with none, a new manifest. Either way the archive's files no row names are adopted below.
         var restored: (Bool, String?) = (false, nil)
-        if try manifestNeedsRestore(layout) {
-            let from = try ManifestBackups(layout: layout).restoreNewest(
+        if try await manifestNeedsRestore(layout) {
+            let from = try await ManifestBackups(layout: layout).restoreNewest(
                 holding: lock, quarantine: "\(quarantineFolder)/\(stamp)")
             restored = (true, from)
             logger.info("manifest restored", metadata: ["from": "\(from ?? "nothing: a new manifest")"])
@@ -126,12 +128,12 @@ public enum Verification {
             _ = try existingLayout(settings.archiveRoot)
         }
         // The manifest as it is now (restored, or new): not refused for originals it does not list yet.
-        let backend = try ArchiveBackend.open(
+        let backend = try await ArchiveBackend.open(
             root: settings.archiveRoot, objects: settings.objectStore, manifestAsIs: true)
         defer { backend.close() }
         let (store, manifest) = (backend.objects, backend.manifest)
         try store.removeStaleTemporaryFiles(holding: lock)
-        var report = try check(store: store, manifest: manifest)
+        var report = try await check(store: store, manifest: manifest)
         (report.manifestRestored, report.manifestRestoredFrom) = restored
         guard !report.problems.isEmpty else { return report }
         let repairer = Repairer(settings: settings, store: store, manifest: manifest, logger: logger, stamp: stamp)
@@ -140,7 +142,7 @@ public enum Verification {
         for kind in [ArchiveProblem.Kind.object, .thumbnail] {
             for i in report.problems.indices
             where report.problems[i].damage == .unrecorded && report.problems[i].kind == kind {
-                report.problems[i].repair = repairer.adopt(report.problems[i])
+                report.problems[i].repair = await repairer.adopt(report.problems[i])
             }
         }
 
@@ -174,10 +176,10 @@ public enum Verification {
                 continue
             }
             if problem.width == nil && problem.path.hasPrefix(ArchiveLayout.sanitizedFolder + "/") {
-                report.problems[i].repair = repairer.resanitize(problem, originalSHA256: originalSHA)
+                report.problems[i].repair = await repairer.resanitize(problem, originalSHA256: originalSHA)
                 continue
             }
-            report.problems[i].repair = repairer.rebuild(problem, originalSHA256: originalSHA, options: options)
+            report.problems[i].repair = await repairer.rebuild(problem, originalSHA256: originalSHA, options: options)
         }
         return report
     }
@@ -186,11 +188,11 @@ public enum Verification {
 
     /// Whether the manifest must be restored: originals but no manifest (or an empty one), or a file SQLite
     /// cannot open. A new archive (neither) needs nothing.
-    private static func manifestNeedsRestore(_ layout: ArchiveLayout) throws -> Bool {
+    private static func manifestNeedsRestore(_ layout: ArchiveLayout) async throws -> Bool {
         let code: StoreError.Code
         do {
             guard try layout.hasManifest() else { return false }
-            let manifest = try ArchiveBackend.openManifest(layout)
+            let manifest = try await ArchiveBackend.openManifest(layout)
             try manifest.close()
             return false
         } catch {
@@ -210,19 +212,21 @@ public enum Verification {
         return layout
     }
 
-    private static func check(store: any ObjectStore, manifest: Manifest) throws(StoreError) -> VerificationReport {
+    private static func check(store: any ObjectStore, manifest: some ArchiveLedgerReader) async throws(StoreError)
+        -> VerificationReport
+    {
         var report = VerificationReport()
-        report.manifestIntact = try manifest.integrityCheck()
+        report.manifestIntact = try await manifest.integrityCheck()
         var urlsByObject: [String: [String]] = [:]
-        func urls(_ sha: String) throws(StoreError) -> [String] {
+        func urls(_ sha: String) async throws(StoreError) -> [String] {
             if let known = urlsByObject[sha] { return known }
             var seen = Set<String>()
-            let list = try manifest.urls(archivedAs: sha).map(\.url).filter { seen.insert($0).inserted }
+            let list = try await manifest.urls(archivedAs: sha).map(\.url).filter { seen.insert($0).inserted }
             urlsByObject[sha] = list
             return list
         }
         var objectPaths: [String: String] = [:]
-        for object in try manifest.objects() {
+        for object in try await manifest.objects() {
             report.objectsChecked += 1
             objectPaths[object.sha256] = object.path
             let result = try store.verify(object.path, sha256: object.sha256)
@@ -230,10 +234,10 @@ public enum Verification {
             report.problems.append(
                 ArchiveProblem(
                     kind: .object, damage: damage.0, path: object.path, expectedSHA256: object.sha256,
-                    actualSHA256: damage.1, width: nil, objectPath: nil, urls: try urls(object.sha256)))
+                    actualSHA256: damage.1, width: nil, objectPath: nil, urls: try await urls(object.sha256)))
         }
         var recorded = Set(objectPaths.values)
-        for thumbnail in try manifest.thumbnails() {
+        for thumbnail in try await manifest.thumbnails() {
             recorded.insert(thumbnail.path)
             report.thumbnailsChecked += 1
             let result = try store.verify(thumbnail.path, sha256: thumbnail.sha256)
@@ -242,10 +246,10 @@ public enum Verification {
                 ArchiveProblem(
                     kind: .thumbnail, damage: damage.0, path: thumbnail.path, expectedSHA256: thumbnail.sha256,
                     actualSHA256: damage.1, width: thumbnail.width, objectPath: objectPaths[thumbnail.objectSHA256],
-                    urls: try urls(thumbnail.objectSHA256)))
+                    urls: try await urls(thumbnail.objectSHA256)))
         }
         // Sanitized SVG copies: what posts link to instead of SVG originals.
-        for record in try manifest.sanitizedSVGs() {
+        for record in try await manifest.sanitizedSVGs() {
             guard let path = record.path, let sha = record.sha256 else { continue }
             recorded.insert(path)
             report.thumbnailsChecked += 1
@@ -253,7 +257,8 @@ public enum Verification {
             report.problems.append(
                 ArchiveProblem(
                     kind: .thumbnail, damage: damage.0, path: path, expectedSHA256: sha, actualSHA256: damage.1,
-                    width: nil, objectPath: objectPaths[record.objectSHA256], urls: try urls(record.objectSHA256)))
+                    width: nil, objectPath: objectPaths[record.objectSHA256], urls: try await urls(record.objectSHA256))
+            )
         }
         for path in try store.archivedFiles() where !recorded.contains(path) {
             let isObject = path.hasPrefix(ArchiveLayout.objectsFolder + "/")
@@ -267,7 +272,7 @@ public enum Verification {
         return report
     }
 
-    private static func damage(_ v: ArchiveStore.Verification) -> (ArchiveProblem.Damage, String?)? {
+    private static func damage(_ v: ArchiveStore.HashCheck) -> (ArchiveProblem.Damage, String?)? {
         switch v {
         case .intact: nil
         case .missing: (.missing, nil)
@@ -298,7 +303,7 @@ public enum Verification {
 private struct Repairer: Sendable {
     let settings: FetchSettings
     let store: any ObjectStore
-    let manifest: Manifest
+    let manifest: any FetchLedger
     let logger: Logger
     let stamp: String
 
@@ -311,7 +316,7 @@ private struct Repairer: Sendable {
         let sources: [String]
         do {
             var seen = Set<String>()
-            sources = try manifest.urls(archivedAs: problem.expectedSHA256).map(\.archivedFrom)
+            sources = try await manifest.urls(archivedAs: problem.expectedSHA256).map(\.archivedFrom)
                 .filter { seen.insert($0).inserted }
         } catch {
             return .failed("the manifest could not be read: \(error)")
@@ -355,7 +360,8 @@ private struct Repairer: Sendable {
     }
 
     /// Rebuilds a missing or corrupt thumbnail from its (intact) original and records its new digest.
-    func rebuild(_ problem: ArchiveProblem, originalSHA256: String, options: ThumbnailOptions) -> ArchiveProblem.Repair
+    func rebuild(_ problem: ArchiveProblem, originalSHA256: String, options: ThumbnailOptions) async
+        -> ArchiveProblem.Repair
     {
         guard let width = problem.width, let originalPath = problem.objectPath else {
             return .failed("the manifest does not say which original and width it was made at")
@@ -363,7 +369,7 @@ private struct Repairer: Sendable {
         let extensionName = (problem.path as NSString).pathExtension
         var quarantined: String?
         do {
-            let made = try writer.makeDerivative(
+            let made = try await writer.makeDerivative(
                 originalSHA256: originalSHA256, originalPath: originalPath, width: width,
                 suffix: extensionName.isEmpty ? "part" : extensionName, options: options,
                 beforeCommit: { quarantined = try quarantine(problem) })
@@ -375,13 +381,13 @@ private struct Repairer: Sendable {
     }
 
     /// Makes a missing or corrupt sanitized SVG copy again from its (intact) original.
-    func resanitize(_ problem: ArchiveProblem, originalSHA256: String) -> ArchiveProblem.Repair {
+    func resanitize(_ problem: ArchiveProblem, originalSHA256: String) async -> ArchiveProblem.Repair {
         do {
-            guard let object = try manifest.object(sha256: originalSHA256) else {
+            guard let object = try await manifest.object(sha256: originalSHA256) else {
                 return .failed("the manifest no longer lists its original")
             }
             let quarantined = try quarantine(problem)
-            let made = try SVGDerivatives.make(object, store: store, manifest: manifest)
+            let made = try await SVGDerivatives.make(object, store: store, manifest: manifest)
             if let refusal = made.refusal { return .failed(refusal) }
             return .repaired(from: object.path, quarantined: quarantined)
         } catch {
@@ -392,7 +398,7 @@ private struct Repairer: Sendable {
     /// Adopts a file no row names: an original whose bytes hash to its name and sniff as its extension gets an
     /// object row; a thumbnail of a recorded original, at a width with no thumbnail row, gets a thumbnail row.
     /// Anything else is moved to quarantine (never deleted).
-    func adopt(_ problem: ArchiveProblem) -> ArchiveProblem.Repair {
+    func adopt(_ problem: ArchiveProblem) async -> ArchiveProblem.Repair {
         do {
             let file = try store.fileForReading(problem.path)
             let digest = try ArchiveStore.sha256(ofFileAt: file)
@@ -408,13 +414,13 @@ private struct Repairer: Sendable {
                 guard try ArchiveLayout.objectPath(sha256: digest, format: format) == problem.path else {
                     return try removal(problem, "its bytes hash to \(digest) as \(format.fileExtension), not its name")
                 }
-                try manifest.adoptObject(
+                try await manifest.adoptObject(
                     ObjectRecord(
                         sha256: digest, format: format, bytes: size?.int64Value ?? 0, width: info?.width,
                         height: info?.height, path: problem.path, createdAt: Date()))
                 return .adopted
             }
-            guard let width = problem.width, let original = try manifest.object(sha256: problem.expectedSHA256)
+            guard let width = problem.width, let original = try await manifest.object(sha256: problem.expectedSHA256)
             else { return try removal(problem, "the manifest knows no original it was made from") }
             guard
                 try ArchiveLayout.thumbnailPath(sha256: original.sha256, width: width, format: format) == problem.path,
@@ -422,10 +428,10 @@ private struct Repairer: Sendable {
             else {
                 return try removal(problem, "its bytes are not a \((problem.path as NSString).pathExtension) image")
             }
-            guard try manifest.thumbnail(sha256: original.sha256, width: width) == nil else {
+            guard try await manifest.thumbnail(sha256: original.sha256, width: width) == nil else {
                 return try removal(problem, "another thumbnail of its original at \(width) px is recorded")
             }
-            try manifest.recordThumbnail(
+            try await manifest.recordThumbnail(
                 ThumbnailRecord(
                     objectSHA256: original.sha256, width: width, sha256: digest, height: height, format: format,
                     bytes: size?.int64Value ?? 0, path: problem.path, createdAt: Date()))

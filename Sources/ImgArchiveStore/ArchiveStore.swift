@@ -31,7 +31,7 @@ public struct ArchiveStore: Sendable {
     }
 
     /// The outcome of re-hashing an archived file.
-    public enum Verification: Sendable, Hashable {
+    public enum HashCheck: Sendable, Hashable {
         /// The file exists and hashes to the expected digest.
         case intact
         /// No file at the path.
@@ -170,7 +170,7 @@ public struct ArchiveStore: Sendable {
     }
 
     /// Re-hashes the file at a relative archive path (streaming) and compares it with `sha256`.
-    public func verify(_ relativePath: String, sha256: String) throws(StoreError) -> Verification {
+    public func verify(_ relativePath: String, sha256: String) throws(StoreError) -> HashCheck {
         try ArchiveLayout.checkRelativePath(relativePath)
         try ArchiveLayout.checkSHA256(sha256)
         guard let actual = try Self.sha256(ofFileAt: layout.url(for: relativePath), missingOK: true) else {

@@ -100,7 +100,7 @@ public struct ManifestBackups: Sendable {
     /// Takes a snapshot of `manifest` (the manifest of this archive; the caller holds the archive's lock) and
     /// removes the oldest beyond `kept`. Returns the snapshot's path relative to the archive.
     @discardableResult
-    public func snapshot(of manifest: Manifest, at date: Date = Date()) throws(StoreError) -> String {
+    public func snapshot(of manifest: SQLiteManifest, at date: Date = Date()) async throws(StoreError) -> String {
         let folder = layout.backupsDirectory.path
         try FileSystem.makeDirectory(folder)
         try FileSystem.makeDirectory(layout.temporaryDirectory.path)
@@ -110,7 +110,7 @@ public struct ManifestBackups: Sendable {
         let temporary = layout.temporaryDirectory.path + "/." + name + ".part"
         try FileSystem.removeFile(temporary)
         do {
-            try manifest.backup(to: temporary)
+            try await manifest.backup(to: temporary)
             try FileSystem.syncFile(temporary)
             try FileSystem.moveIntoPlace(temporary, to: folder + "/" + name)
         } catch {
@@ -126,7 +126,7 @@ public struct ManifestBackups: Sendable {
     /// file (when there is one) is moved to `quarantine` first. Returns the snapshot used (relative path), or
     /// nil when there is none usable (the caller then starts a fresh manifest and adopts the archive's files).
     /// Only call it holding the archive's lock.
-    public func restoreNewest(holding lock: ArchiveLock, quarantine: String) throws(StoreError) -> String? {
+    public func restoreNewest(holding lock: ArchiveLock, quarantine: String) async throws(StoreError) -> String? {
         guard lock.isHeld, lock.root.path == layout.root.path else {
             throw StoreError(
                 code: .invalidArgument, path: lock.path,
@@ -139,8 +139,8 @@ public struct ManifestBackups: Sendable {
             try FileSystem.removeFile(temporary)
             do {
                 try FileSystem.copyFile(folder + "/" + name, to: temporary)
-                let candidate = try Manifest(url: URL(fileURLWithPath: temporary))
-                let clean = try candidate.integrityCheck()
+                let candidate = try await SQLiteManifest.open(url: URL(fileURLWithPath: temporary))
+                let clean = try await candidate.integrityCheck()
                 try candidate.close()
                 // Opening may have switched the copy to WAL; a closed pool leaves its WAL checkpointed.
                 for side in ["-wal", "-shm"] { try FileSystem.removeFile(temporary + side) }

@@ -46,7 +46,7 @@ public protocol ObjectStore: Sendable {
     func makeDurable(objects relativePaths: [String], movedFrom folders: [String]) throws(StoreError)
 
     /// Re-hashes the file at an archive path and compares it with `sha256`.
-    func verify(_ relativePath: String, sha256: String) throws(StoreError) -> ArchiveStore.Verification
+    func verify(_ relativePath: String, sha256: String) throws(StoreError) -> ArchiveStore.HashCheck
 
     /// Every file at an archive path (originals and derivatives), relative, for finding files no row names.
     func archivedFiles() throws(StoreError) -> [String]

@@ -36,8 +36,8 @@ public enum PostFile {
     /// bytes are durable in the temporary file and the post was found unchanged (the rewriter records its
     /// bookkeeping there, so the manifest knows a rewrite before the post shows it).
     public static func replace(
-        _ path: String, expected: [UInt8], with bytes: [UInt8], beforeRename: () throws -> Void = {}
-    ) throws -> Outcome {
+        _ path: String, expected: [UInt8], with bytes: [UInt8], beforeRename: () async throws -> Void = {}
+    ) async throws -> Outcome {
         let target = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
         let folder = (target as NSString).deletingLastPathComponent
         let name = (target as NSString).lastPathComponent
@@ -58,7 +58,7 @@ public enum PostFile {
             guard fsync(fd) == 0 else { throw StoreError.posix("fsync", path: temporary) }
         }
         guard try self.read(target) == expected else { return .changedMeanwhile }
-        try beforeRename()
+        try await beforeRename()
         try FileSystem.moveIntoPlace(temporary, to: target)
         renamed = true
         try FileSystem.syncDirectory(folder)

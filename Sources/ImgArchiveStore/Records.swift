@@ -2,9 +2,9 @@ public import Foundation
 public import ImgArchiveCore
 
 /// What the manifest knows about one image URL.
-public struct URLRecord: Sendable, Hashable {
+public struct URLRecord: Sendable, Hashable, Decodable {
     /// Whether the archive holds bytes for a URL.
-    public enum Status: String, Sendable, Hashable, CaseIterable {
+    public enum Status: String, Sendable, Hashable, CaseIterable, Decodable {
         /// An object was archived for this URL (a later failed re-check keeps this status).
         case archived
         /// Every attempt so far failed; nothing is archived.
@@ -18,7 +18,7 @@ public struct URLRecord: Sendable, Hashable {
     /// The HTTP status of the last response (304 after a successful revalidation), nil when none came.
     public var httpStatus: Int?
     /// The failure class of the last attempt (dns, timeout, http-4xx, not-an-image, ...), nil after a success.
-    public var errorClass: String?
+    public var errorClass: FailureClass?
     /// A sentence about the last failure, nil after a success.
     public var errorMessage: String?
     /// Attempts (retries included) made by the last fetch.
@@ -42,7 +42,8 @@ public struct URLRecord: Sendable, Hashable {
 
     /// Creates a record.
     public init(
-        url: String, status: Status, httpStatus: Int? = nil, errorClass: String? = nil, errorMessage: String? = nil,
+        url: String, status: Status, httpStatus: Int? = nil, errorClass: FailureClass? = nil,
+        errorMessage: String? = nil,
         attempts: Int = 0, etag: String? = nil, lastModified: String? = nil, firstFetchedAt: Date? = nil,
         lastFetchedAt: Date? = nil, lastCheckedAt: Date? = nil, failingSince: Date? = nil,
         objectSHA256: String? = nil, archivedFrom: String? = nil
@@ -65,7 +66,7 @@ public struct URLRecord: Sendable, Hashable {
 }
 
 /// One archived original.
-public struct ObjectRecord: Sendable, Hashable {
+public struct ObjectRecord: Sendable, Hashable, Decodable {
     /// The SHA-256 of its bytes, lowercase hex.
     public var sha256: String
     /// Its format, from its magic number.
@@ -97,7 +98,7 @@ public struct ObjectRecord: Sendable, Hashable {
 }
 
 /// One derivative of an original at a given width.
-public struct ThumbnailRecord: Sendable, Hashable {
+public struct ThumbnailRecord: Sendable, Hashable, Decodable {
     /// The original's SHA-256.
     public var objectSHA256: String
     /// The requested width in pixels (the key with the original).
@@ -132,7 +133,7 @@ public struct ThumbnailRecord: Sendable, Hashable {
 }
 
 /// One post as last scanned and rewritten.
-public struct PostRecord: Sendable, Hashable {
+public struct PostRecord: Sendable, Hashable, Decodable {
     /// The post's path (as the scanner names it, relative to the site root).
     public var path: String
     /// The SHA-256 of the post's bytes at the last scan.
@@ -156,8 +157,8 @@ public struct PostRecord: Sendable, Hashable {
     }
 }
 
-/// One post's scan, for `Manifest.replaceReferences(_:scannedAt:)`.
-public struct PostScan: Sendable, Hashable {
+/// One post's content hash and remote references, as `ScanLedger.replaceReferences(_:scannedAt:)` records them.
+public struct PostReferences: Sendable, Hashable {
     /// The post's name in the manifest (`ArchiveLayout.postKey`).
     public var post: String
     /// The SHA-256 of the post's bytes.
@@ -165,7 +166,7 @@ public struct PostScan: Sendable, Hashable {
     /// Its remote references, in order.
     public var references: [ReferenceRecord]
 
-    /// Creates a scan record.
+    /// Creates the record of one post's references.
     public init(post: String, contentSHA256: String, references: [ReferenceRecord]) {
         self.post = post
         self.contentSHA256 = contentSHA256
@@ -174,7 +175,7 @@ public struct PostScan: Sendable, Hashable {
 }
 
 /// One image reference found in a post by the scanner.
-public struct ReferenceRecord: Sendable, Hashable {
+public struct ReferenceRecord: Sendable, Hashable, Decodable {
     /// The byte offset of the span's first byte in the post.
     public var rangeStart: Int
     /// The byte offset just past the span.
@@ -215,7 +216,7 @@ public struct ReferenceRecord: Sendable, Hashable {
 }
 
 /// One span imgarchive replaced in a post, with what is needed to put the original bytes back.
-public struct RewriteRecord: Sendable, Hashable {
+public struct RewriteRecord: Sendable, Hashable, Decodable {
     /// The byte offset of the replacement in the post as rewritten.
     public var rangeStart: Int
     /// The byte offset just past the replacement in the post as rewritten.
@@ -299,32 +300,172 @@ public struct FetchNeed: Sendable, Hashable {
     public var etag: String?
     /// The Last-Modified for `If-Modified-Since` (revalidation only).
     public var lastModified: String?
+    /// The URL the archived copy came from, which a revalidation asks (revalidation only).
+    public var archivedFrom: String?
 
     /// Creates a need.
-    public init(url: String, reason: Reason, etag: String? = nil, lastModified: String? = nil) {
+    public init(
+        url: String, reason: Reason, etag: String? = nil, lastModified: String? = nil, archivedFrom: String? = nil
+    ) {
         self.url = url
         self.reason = reason
         self.etag = etag
         self.lastModified = lastModified
+        self.archivedFrom = archivedFrom
     }
 }
 
-/// The outcome of fetching one URL, for `Manifest.record(_:)`.
+/// Which archived URLs a fetch plan re-checks with a conditional GET.
+public enum Revalidation: Sendable, Hashable {
+    /// None: archived URLs are not fetched.
+    case never
+    /// Every archived URL (`--revalidate`).
+    case all
+    /// Those last checked before this date (never checked counts as due).
+    case checkedBefore(Date)
+
+    /// Whether a URL (or a link page) last checked at `lastChecked` is due.
+    public func isDue(lastChecked: Date?) -> Bool {
+        switch self {
+        case .never: false
+        case .all: true
+        case .checkedBefore(let cutoff): lastChecked.map { $0 < cutoff } ?? true
+        }
+    }
+}
+
+/// The outcome of fetching one URL, for `FetchLedger.record(_:)`.
 public enum FetchOutcome: Sendable, Hashable {
-    /// The URL gave `object` (already committed to the archive).
-    case archived(
-        url: String, archivedFrom: String, object: ObjectRecord, httpStatus: Int, etag: String?,
-        lastModified: String?, attempts: Int, at: Date)
+    /// The URL gave an object (already committed to the archive).
+    case archived(Archived)
     /// A conditional GET was answered "not modified" (the URL must have an archived object).
-    case notModified(url: String, httpStatus: Int, at: Date)
+    case notModified(NotModified)
     /// Every attempt failed.
-    case failed(url: String, errorClass: String, message: String, httpStatus: Int?, attempts: Int, at: Date)
+    case failed(Failed)
     /// A link target (`link-image`) answered with a page, not an image: left alone until it is due again.
-    case linkPage(url: String, httpStatus: Int?, contentType: String?, at: Date)
+    case linkPage(LinkPage)
+
+    /// The URL of the outcome.
+    public var url: String {
+        switch self {
+        case .archived(let a): a.url
+        case .notModified(let n): n.url
+        case .failed(let f): f.url
+        case .linkPage(let p): p.url
+        }
+    }
+
+    /// The object an `archived` outcome records, nil for the others.
+    public var archivedObject: ObjectRecord? {
+        if case .archived(let a) = self { a.object } else { nil }
+    }
+
+    /// A URL that gave an object: the object is stored when new, the URL points at it, any earlier failure is
+    /// cleared, and the URL's older objects stay in its history.
+    public struct Archived: Sendable, Hashable {
+        /// The URL as the posts write it (the manifest's key).
+        public var url: String
+        /// The URL the bytes came from: the CDN origin or `url`.
+        public var archivedFrom: String
+        /// The object, already committed to the archive.
+        public var object: ObjectRecord
+        /// The HTTP status of the response.
+        public var httpStatus: Int
+        /// Its ETag, for later conditional GETs.
+        public var etag: String?
+        /// Its Last-Modified, for later conditional GETs.
+        public var lastModified: String?
+        /// HTTP attempts made.
+        public var attempts: Int
+        /// When it was fetched.
+        public var date: Date
+
+        /// Creates an outcome.
+        public init(
+            url: String, archivedFrom: String, object: ObjectRecord, httpStatus: Int, etag: String? = nil,
+            lastModified: String? = nil, attempts: Int, at date: Date
+        ) {
+            self.url = url
+            self.archivedFrom = archivedFrom
+            self.object = object
+            self.httpStatus = httpStatus
+            self.etag = etag
+            self.lastModified = lastModified
+            self.attempts = attempts
+            self.date = date
+        }
+    }
+
+    /// A successful revalidation: only the check time and status change.
+    public struct NotModified: Sendable, Hashable {
+        /// The URL.
+        public var url: String
+        /// The HTTP status (304).
+        public var httpStatus: Int
+        /// When it was checked.
+        public var date: Date
+
+        /// Creates an outcome.
+        public init(url: String, httpStatus: Int = 304, at date: Date) {
+            self.url = url
+            self.httpStatus = httpStatus
+            self.date = date
+        }
+    }
+
+    /// A failed fetch. A URL that has an archived object stays `archived` (the failure is kept in its error
+    /// columns and `failingSince`); otherwise it becomes `failed`.
+    public struct Failed: Sendable, Hashable {
+        /// The URL.
+        public var url: String
+        /// Why.
+        public var failureClass: FailureClass
+        /// What went wrong and what to do.
+        public var message: String
+        /// The last HTTP status, when a response came.
+        public var httpStatus: Int?
+        /// HTTP attempts made.
+        public var attempts: Int
+        /// When it was tried.
+        public var date: Date
+
+        /// Creates an outcome.
+        public init(
+            url: String, failureClass: FailureClass, message: String, httpStatus: Int? = nil, attempts: Int,
+            at date: Date
+        ) {
+            self.url = url
+            self.failureClass = failureClass
+            self.message = message
+            self.httpStatus = httpStatus
+            self.attempts = attempts
+            self.date = date
+        }
+    }
+
+    /// A link target that answered with a page: remembered (an earlier failure of it is forgotten).
+    public struct LinkPage: Sendable, Hashable {
+        /// The URL.
+        public var url: String
+        /// The HTTP status, when a response came.
+        public var httpStatus: Int?
+        /// The page's Content-Type, when given.
+        public var contentType: String?
+        /// When it was checked.
+        public var date: Date
+
+        /// Creates an outcome.
+        public init(url: String, httpStatus: Int?, contentType: String?, at date: Date) {
+            self.url = url
+            self.httpStatus = httpStatus
+            self.contentType = contentType
+            self.date = date
+        }
+    }
 }
 
 /// One run of an imgarchive command, for reports.
-public struct RunRecord: Sendable, Hashable {
+public struct RunRecord: Sendable, Hashable, Decodable {
     /// The run's id.
     public var id: Int64
     /// The command (fetch, archive, rewrite, ...).

@@ -102,6 +102,11 @@ extension StoreError {
     static func database(_ error: any Error, path: String, operation: String) -> StoreError {
         if let error = error as? StoreError { return error }
         let described = String(describing: error)
+        if error is DecodingError {
+            // A value this version cannot read (an unknown status or format): the file is not what it must be.
+            return StoreError(
+                code: .corrupt, path: path, message: "manifest: \(operation) failed: \(described)", underlying: error)
+        }
         if let sqlite = sqliteResultCode(of: error) {
             let primary = sqlite & 0xFF
             let code: Code

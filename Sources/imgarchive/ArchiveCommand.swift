@@ -38,28 +38,17 @@ struct ArchiveCommand: AsyncParsableCommand {
         if report.exitCode != 0 { throw ExitCode(report.exitCode) }
     }
 
-    /// Scans, runs the job and prints its news; shared with `imgarchive demo`.
+    /// Runs the job and prints its news; shared with `imgarchive demo`.
     static func runJob(roots: [String], file: ConfigFile, fetch: FetchSettings, linker: ArchiveLinker, verbose: Bool)
         async throws -> ArchiveJobReport
     {
-        let scanner = PostScanner(options: file.scanOptions)
-        let (items, posts, unreadable) = try FetchCommand.collect(
-            roots: roots, urlList: nil, scanOptions: file.scanOptions, linker: linker)
-        let rewrite = RewriteSettings(archiveRoot: fetch.archiveRoot, linker: linker, scanner: scanner)
         // A progress bar when run by hand on a terminal; cron and systemd see none.
         let bar = ProgressBar.ifTerminal()
         var progress: (@Sendable (FetchProgress) -> Void)?
         if let bar { progress = { bar.show($0) } }
-        let report: ArchiveJobReport
-        do {
-            report = try await ArchiveJob.run(
-                items: items, posts: posts, unreadablePosts: unreadable, roots: roots, fetch: fetch, rewrite: rewrite,
-                logger: ProcessLogger.logger, progress: progress)
-        } catch let error as StoreError where error.code == .locked {
-            Diagnostics.warn(
-                "another imgarchive run holds \(fetch.archiveRoot.path)/lock; this run did nothing (exit 75)")
-            throw ExitCode(75)
-        }
+        let report = try await Pipeline.archive(
+            roots: roots, scanOptions: file.scanOptions, fetch: fetch, linker: linker, warn: Diagnostics.warn,
+            logger: ProcessLogger.logger, progress: progress)
         bar?.finish()
         if verbose || report.isNews { print(report) }
         return report
@@ -68,7 +57,7 @@ struct ArchiveCommand: AsyncParsableCommand {
     private static func print(_ r: ArchiveJobReport) {
         var out = StandardOutput()
         for o in r.newFailures {
-            out.write("new failure \(o.errorClass ?? "?"): \(o.url)\n")
+            out.write("new failure \(o.errorClass?.rawValue ?? "?"): \(o.url)\n")
             if let post = o.post { out.write("    in \(post)\n") }
             if let m = o.message { out.write("    \(m)\n") }
         }
@@ -95,7 +84,7 @@ struct ArchiveCommand: AsyncParsableCommand {
         if !r.fetch.failuresByClass.isEmpty {
             line +=
                 " ("
-                + r.fetch.failuresByClass.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+                + r.fetch.failuresByClass.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key) \($0.value)" }
                 .joined(separator: ", ") + ")"
         }
         line += "; thumbnails \(r.fetch.thumbnailsMade); posts rewritten \(r.rewrite.counts[.rewritten, default: 0])"

@@ -32,8 +32,7 @@ struct DemoCommand: AsyncParsableCommand {
             .write(to: URL(fileURLWithPath: folder + "/" + Self.marker))
 
         // Draw one picture per image the posts use (the originals behind the CDN URLs, and the URLs as written).
-        let options = ScanOptions()
-        let (items, _, _) = try FetchCommand.collect(roots: [folder], urlList: nil, scanOptions: options)
+        let items = try SiteScan.collect(roots: [folder], scanOptions: ScanOptions(), warn: Diagnostics.warn).items
         var pictures: [String: (bytes: Data, type: String)] = [:]
         for (seed, url) in Set(items.flatMap { FetchPlanning.candidates(for: $0) }).sorted().enumerated() {
             guard let key = Self.key(url) else { continue }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ImgArchivePipeline
 
 /// The `imgarchive` command: parses options and hands each subcommand to the library modules.
 @main
@@ -25,7 +26,8 @@ struct ImgArchive: AsyncParsableCommand {
     )
 
     /// Runs the command and maps errors to the documented exit codes: a command's own `ExitCode` stands,
-    /// help and version exit 0, every other error (usage, configuration, set-up) prints its message and exits 2.
+    /// help and version exit 0, a `PipelineError` exits with its code (75 when another run holds the archive),
+    /// every other error (usage, configuration, set-up) prints its message and exits 2.
     static func main() async {
         do {
             var command = try parseAsRoot()
@@ -36,6 +38,9 @@ struct ImgArchive: AsyncParsableCommand {
             }
         } catch let code as ExitCode {
             Foundation.exit(code.rawValue)
+        } catch let error as PipelineError {
+            FileHandle.standardError.write(Data((message(for: error) + "\n").utf8))
+            Foundation.exit(error.exitCode)
         } catch {
             let code = exitCode(for: error)
             let message = fullMessage(for: error)
@@ -45,6 +50,16 @@ struct ImgArchive: AsyncParsableCommand {
             }
             FileHandle.standardError.write(Data((message + "\n").utf8))
             Foundation.exit(2)
+        }
+    }
+
+    /// What a pipeline error says on standard error: a usage error as ArgumentParser says a bad option (with the
+    /// usage line), a set-up error as it says any error, the others as imgarchive's own warnings.
+    static func message(for error: PipelineError) -> String {
+        switch error.code {
+        case .usage: fullMessage(for: ValidationError(error.message))
+        case .setUp: fullMessage(for: error.underlying ?? error)
+        default: "imgarchive: " + error.message
         }
     }
 }

@@ -120,12 +120,12 @@ struct FetchCommand: AsyncParsableCommand {
         let roots = paths.isEmpty && urls == nil ? ["."] : paths
         let site = SiteInfo.discover(from: roots.first ?? ".")
         let settings = try options.settings(file, site: site)
-        let (items, posts, unreadable) = try Self.collect(
-            roots: roots, urlList: urls, scanOptions: file.scanOptions,
-            linker: file.archiveURL.map { ArchiveLinker(style: .prefix($0)) })
+        let archiveLinks = file.archiveURL.map { ArchiveLinker(style: .prefix($0)) }
 
         if dryRun {
-            let planned = try FetchPipeline.dryRun(items: items, settings: settings)
+            let planned = try await Pipeline.planFetch(
+                roots: roots, urlList: urls, scanOptions: file.scanOptions, archiveLinks: archiveLinks,
+                settings: settings, warn: Diagnostics.warn)
             var out = StandardOutput()
             for o in planned {
                 if format == .json {
@@ -143,74 +143,12 @@ struct FetchCommand: AsyncParsableCommand {
         let bar = ProgressBar.ifTerminal()
         var progress: (@Sendable (FetchProgress) -> Void)?
         if let bar { progress = { bar.show($0) } }
-        let report: FetchReport
-        do {
-            report = try await FetchPipeline.run(
-                items: items, posts: posts, settings: settings, logger: ProcessLogger.logger, progress: progress)
-        } catch let error as StoreError where error.code == .locked {
-            Diagnostics.warn(
-                "another imgarchive run holds \(settings.archiveRoot.path)/lock; try again when it has finished")
-            throw ExitCode(75)
-        }
+        let (report, unreadable) = try await Pipeline.fetch(
+            roots: roots, urlList: urls, scanOptions: file.scanOptions, archiveLinks: archiveLinks,
+            settings: settings, warn: Diagnostics.warn, logger: ProcessLogger.logger, progress: progress)
         bar?.finish()
         FetchOutput.print(report, format: format)
         if report.counts[.failed, default: 0] > 0 || unreadable > 0 { throw ExitCode(1) }
-    }
-
-    /// Scans the posts and reads the URL list: the items to fetch, the posts for the manifest, and how many
-    /// posts could not be read. References that are links into the archive itself (under an archive URL such
-    /// as `https://cdn.example/archive`, which `linker` knows) are left out: they are not images to archive.
-    static func collect(roots: [String], urlList: String?, scanOptions: ScanOptions, linker: ArchiveLinker? = nil)
-        throws -> (items: [FetchItem], posts: [ScannedPost], unreadable: Int)
-    {
-        let scanner = PostScanner(options: scanOptions)
-        let (files, problems) = SiteWalker.posts(in: roots)
-        for problem in problems { Diagnostics.warn("\(problem.path): \(problem.message)") }
-        var unreadable = problems.count
-        var references: [(post: String?, reference: ImageReference)] = []
-        var posts: [ScannedPost] = []
-        let results = ScanRun.scan(files, with: scanner) { _, bytes, _ in ArchiveStore.sha256(of: bytes) }
-        for (path, result) in zip(files, results) {
-            switch result {
-            case .failure(let problem):
-                unreadable += 1
-                Diagnostics.warn("\(problem.path): \(problem.message)")
-            case .success(let (scan, sha)):
-                for d in scan.diagnostics { Diagnostics.warn("\(path):\(d.line): \(d.message)") }
-                let found = scan.references.filter { linker?.isArchiveLink($0.url) != true }
-                posts.append(ScannedPost(path: path, contentSHA256: sha, references: found))
-                references += found.map { (path, $0) }
-            }
-        }
-        if let urlList {
-            references += try readURLList(urlList, scanOptions: scanOptions).map { (nil, $0) }
-        }
-        return (FetchItem.items(from: references), posts, unreadable)
-    }
-
-    /// A plain list of image URLs, one per line (blank lines and `#` comments skipped). Each line is resolved
-    /// as a post's URL would be; a line that is not an http(s) URL is reported and skipped.
-    static func readURLList(_ path: String, scanOptions: ScanOptions) throws -> [ImageReference] {
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw ValidationError("--urls \(path): cannot read the list (\(error.localizedDescription))")
-        }
-        let scanner = PostScanner(options: scanOptions)
-        var out: [ImageReference] = []
-        for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let entry = line.trimmingCharacters(in: .whitespacesAndNewlines)
-            guard !entry.isEmpty, !entry.hasPrefix("#") else { continue }
-            let refs = scanner.scan(Array("<img src=\"\(entry.replacingOccurrences(of: "\"", with: "%22"))\">".utf8))
-                .references
-            guard let r = refs.first, r.remote else {
-                Diagnostics.warn("\(path):\(n + 1): not an http(s) URL, skipped: \(entry)")
-                continue
-            }
-            out.append(r)
-        }
-        return out
     }
 }
 
@@ -228,10 +166,10 @@ enum FetchOutput {
             var failures: [UInt8] = []
             for (i, failure) in report.thumbnailFailures.enumerated() {
                 if i > 0 { failures += ",".utf8 }
-                ReferenceJSON.quote(failure, to: &failures)
+                ReferenceJSON.quote(failure.description, to: &failures)
             }
             s += String(decoding: failures, as: UTF8.self) + "],\"failed_by_class\":{"
-            s += report.failuresByClass.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\($0.value)" }
+            s += report.failuresByClass.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\"\($0.key)\":\($0.value)" }
                 .joined(separator: ",")
             s += "}"
             if let full = report.diskFull {
@@ -245,7 +183,7 @@ enum FetchOutput {
             // A full disk is said once below, not once per URL it stopped.
             for o in report.outcomes
             where o.status == .failed && (report.diskFull == nil || o.message != report.diskFull) {
-                out.write("failed \(o.errorClass ?? "?"): \(o.url)\n")
+                out.write("failed \(o.errorClass?.rawValue ?? "?"): \(o.url)\n")
                 if let post = o.post { out.write("    in \(post)\n") }
                 if let m = o.message { out.write("    \(m)\n") }
             }
@@ -256,7 +194,9 @@ enum FetchOutput {
             if !report.failuresByClass.isEmpty {
                 line +=
                     " ("
-                    + report.failuresByClass.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+                    + report.failuresByClass.sorted { $0.key.rawValue < $1.key.rawValue }.map {
+                        "\($0.key) \($0.value)"
+                    }
                     .joined(separator: ", ") + ")"
             }
             line += "; thumbnails made \(report.thumbnailsMade)"
@@ -273,7 +213,7 @@ enum FetchOutput {
         field("status", o.status.rawValue)
         field("archived_from", o.archivedFrom)
         field("object", o.objectPath)
-        field("error_class", o.errorClass)
+        field("error_class", o.errorClass?.rawValue)
         field("message", o.message)
         out += ",\"http_status\":\(o.httpStatus.map(String.init) ?? "null")".utf8
         field("post", o.post)

@@ -20,33 +20,11 @@ struct LinkOptionGroup: ParsableArguments {
     @Option(name: .customLong("archive-url"), help: "Link the archive under this URL or path prefix instead.")
     var archiveURL: String?
 
-    /// Command line over configuration over the site's own configuration.
+    /// Command line over configuration over the site's own configuration (`LinkPolicy`).
     func linker(_ file: ConfigFile, site: SiteInfo?, archiveRoot: URL) throws -> ArchiveLinker {
-        if let prefix = archiveURL ?? file.archiveURL { return ArchiveLinker(style: .prefix(prefix)) }
-        let style = links ?? file.links.flatMap(Style.init(rawValue:)) ?? (site == nil ? .relative : .absolute)
-        let archive = archiveRoot.standardizedFileURL.path
-        guard style == .absolute else { return ArchiveLinker(style: .relative(archiveRoot: archive)) }
-        guard let site else {
-            throw ValidationError(
-                "--links absolute needs a Jekyll, Hexo or Hugo site (no _config.yml, hugo.toml or config.toml "
-                    + "was found above the posts): use --links relative, or --archive-url PREFIX")
-        }
-        // The folder the generator publishes as the site's root.
-        let published: String
-        switch site.generator {
-        case "hexo": published = site.root + "/source"
-        case "hugo": published = site.root + "/static"
-        default: published = site.root
-        }
-        let root = URL(fileURLWithPath: published).standardizedFileURL.path
-        guard archive.hasPrefix(root + "/") else {
-            throw ValidationError(
-                "\(site.generator.capitalized) publishes \(root), and the archive \(archive) is outside it, so "
-                    + "absolute links would not resolve: set 'archive:' in imgarchive.yml to a folder inside it "
-                    + "(e.g. \(published == site.root ? "archive" : (published.dropFirst(site.root.count + 1) + "/archive"))), "
-                    + "or use --links relative or --archive-url PREFIX")
-        }
-        return ArchiveLinker(style: .prefix(site.basePath + "/" + archive.dropFirst(root.count + 1)))
+        let choice = (links?.rawValue ?? file.links).flatMap(LinkPolicy.Choice.init(rawValue:))
+        return try LinkPolicy.linker(
+            archiveURL: archiveURL ?? file.archiveURL, choice: choice, site: site, archiveRoot: archiveRoot)
     }
 }
 
@@ -96,29 +74,23 @@ struct RewriteCommand: AsyncParsableCommand {
         var settings = RewriteSettings(
             archiveRoot: archiveRoot, linker: linker, scanner: PostScanner(options: file.scanOptions))
         settings.dryRun = dryRun
-        do {
-            if revert {
-                let report = try RewritePipeline.revert(paths: paths, settings: settings, logger: ProcessLogger.logger)
-                RewriteOutput.print(report, format: format, dryRun: dryRun, reverting: true)
-                if report.counts[.failed, default: 0] + report.counts[.changedMeanwhile, default: 0]
-                    + report.counts[.missing, default: 0] > 0 || report.posts.contains(where: { !$0.notFound.isEmpty })
-                {
-                    throw ExitCode(1)
-                }
-                return
-            }
-            let (_, posts, unreadable) = try FetchCommand.collect(
-                roots: roots, urlList: nil, scanOptions: file.scanOptions)
-            let report = try RewritePipeline.run(posts: posts, settings: settings, logger: ProcessLogger.logger)
-            RewriteOutput.print(report, format: format, dryRun: dryRun, reverting: false)
-            if unreadable > 0 || report.leftRemoteByKind.values.reduce(0, +) > 0
-                || report.counts[.failed, default: 0] + report.counts[.changedMeanwhile, default: 0] > 0
+        if revert {
+            let report = try await Pipeline.revert(paths: paths, settings: settings, logger: ProcessLogger.logger)
+            RewriteOutput.print(report, format: format, dryRun: dryRun, reverting: true)
+            if report.counts[.failed, default: 0] + report.counts[.changedMeanwhile, default: 0]
+                + report.counts[.missing, default: 0] > 0 || report.posts.contains(where: { !$0.notFound.isEmpty })
             {
                 throw ExitCode(1)
             }
-        } catch let error as StoreError where error.code == .locked {
-            Diagnostics.warn("another imgarchive run holds \(archiveRoot.path)/lock; try again when it has finished")
-            throw ExitCode(75)
+            return
+        }
+        let (report, unreadable) = try await Pipeline.rewrite(
+            roots: roots, settings: settings, warn: Diagnostics.warn, logger: ProcessLogger.logger)
+        RewriteOutput.print(report, format: format, dryRun: dryRun, reverting: false)
+        if unreadable > 0 || report.leftRemoteByKind.values.reduce(0, +) > 0
+            || report.counts[.failed, default: 0] + report.counts[.changedMeanwhile, default: 0] > 0
+        {
+            throw ExitCode(1)
         }
     }
 }

@@ -1,7 +1,7 @@
 import ArgumentParser
-import Dispatch
 import Foundation
 import ImgArchiveCore
+import ImgArchivePipeline
 import Synchronization
 
 /// Output formats of commands that list things.
@@ -34,17 +34,14 @@ struct ScanCommand: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try ConfigurationLoader.load(explicitPath: config)
-        let scanner = PostScanner(options: configuration.scanOptions)
-        let (posts, problems) = SiteWalker.posts(in: paths)
-        for problem in problems { Diagnostics.warn("\(problem.path): \(problem.message)") }
         let all = self.all
         let json = format == .json
         // Posts are scanned (and their JSON lines formatted, and the hosts of their remote references found for
         // the summary) on all cores. Each result is printed and counted, in the posts' order, as soon as it and
         // those before it are done, while later posts are still being scanned.
-        let summary = Mutex(ScanSummary(unreadable: problems.count, table: json ? nil : ReferenceTable()))
-        ScanRun.scan(
-            posts, with: scanner,
+        let summary = Mutex(ScanSummary(table: json ? nil : ReferenceTable()))
+        let count = Pipeline.scan(
+            roots: paths, scanOptions: configuration.scanOptions, warn: Diagnostics.warn,
             then: { (post, _, scan) -> (json: [UInt8], hosts: [String]) in
                 var memo = HostMemo()
                 let hosts = scan.references.compactMap { $0.remote ? memo.host(of: $0.url) : nil }
@@ -53,16 +50,15 @@ struct ScanCommand: AsyncParsableCommand {
                 for r in scan.references where r.remote || all { ReferenceJSON.append(post: post, r, to: &bytes) }
                 return (bytes, hosts)
             },
-            inOrder: { index, result in summary.withLock { $0.add(post: posts[index], result, all: all) } })
-        let unreadable = summary.withLock { s in
+            inOrder: { post, result in summary.withLock { $0.add(post: post, result, all: all) } })
+        summary.withLock { s in
             s.table?.print(to: &s.out)
             s.out.flush()
             Diagnostics.note(
-                "\(posts.count) posts, \(s.referenceCount) references, \(s.urls.count) distinct URLs, "
-                    + "\(s.hosts.count) hosts" + (s.unreadable > 0 ? ", \(s.unreadable) unreadable" : ""))
-            return s.unreadable
+                "\(count.posts) posts, \(s.referenceCount) references, \(s.urls.count) distinct URLs, "
+                    + "\(s.hosts.count) hosts" + (count.unreadable > 0 ? ", \(count.unreadable) unreadable" : ""))
         }
-        if unreadable > 0 { throw ExitCode(1) }
+        if count.unreadable > 0 { throw ExitCode(1) }
     }
 }
 
@@ -72,19 +68,17 @@ struct ScanSummary {
     var referenceCount = 0
     var urls = Set<String>()
     var hosts = Set<String>()
-    var unreadable: Int
     var table: ReferenceTable?
 
-    init(unreadable: Int, table: ReferenceTable?) {
-        self.unreadable = unreadable
+    init(table: ReferenceTable?) {
         self.table = table
     }
 
-    /// Prints the post's JSON lines (or keeps its table rows) and counts its references, URLs and hosts.
+    /// Prints the post's JSON lines (or keeps its table rows) and counts its references, URLs and hosts; says
+    /// why a post could not be read.
     mutating func add(post: String, _ result: ScanRun.Outcome<(json: [UInt8], hosts: [String])>, all: Bool) {
         switch result {
         case .failure(let problem):
-            unreadable += 1
             Diagnostics.warn("\(problem.path): \(problem.message)")
         case .success(let (scan, formatted)):
             for d in scan.diagnostics { Diagnostics.warn("\(post):\(d.line): \(d.message)") }
@@ -97,48 +91,6 @@ struct ScanSummary {
                     remoteIndex += 1
                 }
                 table?.add(post: post, r)
-            }
-        }
-    }
-}
-
-/// Scans many posts on all cores, keeping their order.
-enum ScanRun {
-    typealias Outcome<T> = Result<(PostScan, T), SiteWalker.Problem>
-
-    /// Scans `posts` and runs `then` on each result, on all cores; returns the outcomes in the posts' order.
-    static func scan<T: Sendable>(
-        _ posts: [String], with scanner: PostScanner, then: @Sendable @escaping (String, [UInt8], PostScan) -> T
-    ) -> [Outcome<T>] {
-        let results = Mutex<[Outcome<T>]>([])
-        scan(posts, with: scanner, then: then) { _, outcome in results.withLock { $0.append(outcome) } }
-        return results.withLock { $0 }
-    }
-
-    /// Scans `posts` on all cores and hands each outcome (after `then`) to `emit` in the posts' order, as soon as
-    /// it and all before it are done. `emit` runs under a lock: its calls never overlap.
-    static func scan<T: Sendable>(
-        _ posts: [String], with scanner: PostScanner, then: @Sendable @escaping (String, [UInt8], PostScan) -> T,
-        inOrder emit: @Sendable (Int, Outcome<T>) -> Void
-    ) {
-        let order = Mutex<(next: Int, ready: [Int: Outcome<T>])>((0, [:]))
-        let workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
-        let next = Atomic<Int>(0)
-        DispatchQueue.concurrentPerform(iterations: min(workers, max(posts.count, 1))) { _ in
-            while true {
-                let i = next.add(1, ordering: .relaxed).oldValue
-                guard i < posts.count else { return }
-                let result: Outcome<T> = SiteWalker.read(posts[i]).map {
-                    let scan = scanner.scan($0)
-                    return (scan, then(posts[i], $0, scan))
-                }
-                order.withLock { state in
-                    state.ready[i] = result
-                    while let ready = state.ready.removeValue(forKey: state.next) {
-                        emit(state.next, ready)
-                        state.next += 1
-                    }
-                }
             }
         }
     }

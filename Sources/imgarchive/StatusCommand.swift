@@ -5,7 +5,7 @@ import ImgArchivePipeline
 import ImgArchiveStore
 
 /// `imgarchive status`: the link-rot report per post, from the manifest.
-struct StatusCommand: ParsableCommand {
+struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
         abstract: "Show, per post, which image references are rewritten, archived, failed or not fetched yet.",
@@ -31,16 +31,10 @@ struct StatusCommand: ParsableCommand {
     @Flag(help: "List every post, also those whose references are all archived or rewritten.")
     var all = false
 
-    func run() throws {
+    func run() async throws {
         let file = try ConfigurationLoader.load(explicitPath: config)
         let root = URL(fileURLWithPath: archive ?? file.archive ?? "archive")
-        let report: StatusReport
-        do {
-            report = try StatusReport.make(archiveRoot: root, paths: paths)
-        } catch let error as StoreError {
-            Diagnostics.warn(error.description)
-            throw ExitCode(2)
-        }
+        let report = try await Pipeline.status(archiveRoot: root, paths: paths)
         var out = StandardOutput()
         if format == .json {
             for e in report.entries { out.write { StatusOutput.json(e, to: &$0) } }
@@ -68,7 +62,7 @@ enum StatusOutput {
             line += e.state.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0) + " " + e.url + "\n"
             switch e.state {
             case .failed:
-                var why = "      " + (e.errorClass ?? "failed")
+                var why = "      " + (e.errorClass?.rawValue ?? "failed")
                 if let status = e.httpStatus { why += " (HTTP \(status))" }
                 if let since = e.failingSince { why += ", failing since " + since.formatted(.iso8601) }
                 if let message = e.message { why += ": " + message }
@@ -101,7 +95,7 @@ enum StatusOutput {
         out += ",\"line\":\(e.line.map(String.init) ?? "null"),\"column\":\(e.column.map(String.init) ?? "null")".utf8
         field("url", e.url)
         field("state", e.state.rawValue)
-        field("errorClass", e.errorClass)
+        field("errorClass", e.errorClass?.rawValue)
         out += ",\"httpStatus\":\(e.httpStatus.map(String.init) ?? "null")".utf8
         field("message", e.message)
         field("failingSince", e.failingSince?.formatted(.iso8601))

@@ -1,9 +1,8 @@
 import ArgumentParser
-import Dispatch
 import Foundation
 import ImgArchiveCore
 import ImgArchiveImage
-import Synchronization
+import ImgArchivePipeline
 
 /// `imgarchive thumb`: makes width-N thumbnails of JPEG and PNG files, one file or a list.
 struct ThumbCommand: ParsableCommand {
@@ -64,93 +63,27 @@ struct ThumbCommand: ParsableCommand {
         let budget = thumbnailMemory.flatMap(ConfigFile.parseByteSize).map { Int($0) }
         let options = ThumbnailOptions(
             quality: quality, maxPixels: maxPixels, memoryBudget: budget ?? ThumbnailOptions.defaultMemoryBudget)
+        let inputs: [String]
+        let output: @Sendable (String, ImageFormat) -> String
         if let list, let out {
             let text: String
             do { text = try String(contentsOfFile: list, encoding: .utf8) } catch {
                 throw ValidationError("cannot read --list \(list): \(error.localizedDescription)")
             }
-            // Largest files first: with a few big images in the list, dealing them out early keeps
-            // both workers busy to the end instead of one finishing the biggest file alone.
-            let inputs = text.split(whereSeparator: \.isNewline).map(String.init).filter { !$0.isEmpty }
-                .map { path in
-                    let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
-                    return (path, size)
-                }
-                .sorted { $0.1 > $1.1 }
-                .map(\.0)
+            inputs = text.split(whereSeparator: \.isNewline).map(String.init).filter { !$0.isEmpty }
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-            let failures = Atomic<Int>(0)
-            let next = Atomic<Int>(0)
-            let width = self.width
-            let workers = min(jobs, ProcessInfo.processInfo.activeProcessorCount, max(inputs.count, 1))
-            DispatchQueue.concurrentPerform(iterations: workers) { _ in
-                while true {
-                    let i = next.add(1, ordering: .relaxed).oldValue
-                    guard i < inputs.count else { return }
-                    let input = inputs[i]
-                    let stem = ((input as NSString).lastPathComponent as NSString).deletingPathExtension
-                    if !Self.one(input, outputFor: { "\(out)/\(stem).\($0.fileExtension)" }, width, options) {
-                        failures.add(1, ordering: .relaxed)
-                    }
-                }
+            output = { input, format in
+                let stem = ((input as NSString).lastPathComponent as NSString).deletingPathExtension
+                return "\(out)/\(stem).\(format.fileExtension)"
             }
-            if failures.load(ordering: .relaxed) > 0 { throw ExitCode(1) }
         } else {
-            if !Self.one(paths[0], outputFor: { _ in paths[1] }, width, options) { throw ExitCode(1) }
+            inputs = [paths[0]]
+            let path = paths[1]
+            output = { _, _ in path }
         }
-    }
-
-    /// Thumbnails one file; reports problems on stderr. Returns false when it failed.
-    private static func one(
-        _ input: String, outputFor: (ImageFormat) -> String, _ width: Int,
-        _ options: ThumbnailOptions
-    ) -> Bool {
-        do {
-            let format = try imageFormat(input)
-            let output = outputFor(format)
-            switch try makeThumbnail(inputPath: input, outputPath: output, width: width, options: options) {
-            case .written:
-                return true
-            case .originalSuffices(let reason):
-                try copyAtomically(input, to: output)
-                diagnose("\(input): original kept: \(reason)")
-                return true
-            }
-        } catch let error as ImageError {
-            diagnose("\(error)")  // "path: code: message"
-            return false
-        } catch {
-            diagnose("\(input): \(error)")
-            return false
-        }
-    }
-
-    private static func imageFormat(_ path: String) throws -> ImageFormat {
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw ImageError(code: .unreadable, path: path, message: "cannot open")
-        }
-        defer { try? handle.close() }
-        let head = try handle.read(upToCount: ImageFormat.sniffLength) ?? Data()
-        guard let format = ImageFormat.sniff(Array(head)) else {
-            throw ImageError(code: .notAnImage, path: path, message: "not a recognised image format")
-        }
-        return format
-    }
-
-    private static func copyAtomically(_ input: String, to output: String) throws {
-        let temp = "\(output).tmp-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: 0...UInt32.max))"
-        do {
-            try Data(contentsOf: URL(fileURLWithPath: input)).write(to: URL(fileURLWithPath: temp))
-            guard rename(temp, output) == 0 else {
-                throw ImageError(code: .writeFailed, path: output, message: "rename failed", libraryCode: errno)
-            }
-        } catch {
-            try? FileManager.default.removeItem(atPath: temp)
-            throw error
-        }
-    }
-
-    private static func diagnose(_ line: String) {
-        FileHandle.standardError.write(Data((line + "\n").utf8))
+        let failures = Pipeline.thumbnails(
+            inputs: inputs, width: width, options: options, jobs: jobs, output: output,
+            report: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
+        if failures > 0 { throw ExitCode(1) }
     }
 }

@@ -34,21 +34,7 @@ struct VerifyCommand: AsyncParsableCommand {
     func run() async throws {
         let file = try ConfigurationLoader.load(explicitPath: options.config)
         let settings = try options.settings(file, site: SiteInfo.discover(from: "."))
-        let report: VerificationReport
-        do {
-            if repair {
-                report = try await Verification.repair(settings: settings, logger: ProcessLogger.logger)
-            } else {
-                report = try Verification.verify(archiveRoot: settings.archiveRoot)
-            }
-        } catch let error as StoreError where error.code == .locked {
-            Diagnostics.warn(
-                "another imgarchive run holds \(settings.archiveRoot.path)/lock; try again when it has finished")
-            throw ExitCode(75)
-        } catch let error as StoreError where error.code == .invalidArgument {
-            Diagnostics.warn(error.description)
-            throw ExitCode(2)
-        }
+        let report = try await Pipeline.verify(settings: settings, repair: repair, logger: ProcessLogger.logger)
         VerifyOutput.print(report, format: format, repairing: repair)
         if report.hasUnresolvedProblems { throw ExitCode(1) }
     }

@@ -71,10 +71,10 @@ import Testing
         let status = try await runImgarchive(["status", "posts"], in: folder.path)
         #expect(status.stdout.contains(detail), "\(status.stdout)")
 
-        let manifest = try Manifest(layout: ArchiveLayout(root: URL(fileURLWithPath: folder.path + "/archive")))
+        let manifest = try SQLiteManifest(layout: ArchiveLayout(root: URL(fileURLWithPath: folder.path + "/archive")))
         defer { try? manifest.close() }
-        let record = try #require(try manifest.urlRecord(url))
-        #expect(record.errorClass == "other")
+        let record = try #require(try await manifest.urlRecord(url))
+        #expect(record.errorClass == .other)
         #expect(record.errorMessage?.contains(detail) == true)
     }
 }

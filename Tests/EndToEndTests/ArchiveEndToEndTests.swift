@@ -84,8 +84,8 @@ import Testing
         #expect(third.status == 0, "\(third.stderr)")
         #expect(server.hitCount("/a.jpg") == 2, "the original was asked again (once by the first run, once now)")
         #expect(try String(contentsOfFile: folder.path + "/_posts/2024-01-01-a.md", encoding: .utf8) == post)
-        let manifest = try Manifest(layout: ArchiveLayout(root: URL(fileURLWithPath: folder.path + "/archive")))
-        #expect(try manifest.runs().map(\.exitCode) == [0, 0, 0])
+        let manifest = try SQLiteManifest(layout: ArchiveLayout(root: URL(fileURLWithPath: folder.path + "/archive")))
+        #expect(try await manifest.runs().map(\.exitCode) == [0, 0, 0])
         try manifest.close()
     }
 

@@ -94,8 +94,8 @@ import Testing
         let partial = folder.files(under: "archive/tmp").filter { $0.hasSuffix(".part") }
         #expect(!partial.isEmpty, "a download was half written when the run was killed")
         if FileManager.default.fileExists(atPath: archive + "/manifest.sqlite") {
-            let manifest = try Manifest(layout: ArchiveLayout(root: URL(fileURLWithPath: archive)))
-            #expect(try manifest.integrityCheck())
+            let manifest = try SQLiteManifest(layout: ArchiveLayout(root: URL(fileURLWithPath: archive)))
+            #expect(try await manifest.integrityCheck())
             try manifest.close()
         }
 
@@ -106,9 +106,9 @@ import Testing
         let expected = Set(frozen.values.map { ArchiveStore.sha256(of: $0) })
         #expect(Set(after.map { String(($0 as NSString).lastPathComponent.split(separator: ".")[0]) }) == expected)
         #expect(folder.files(under: "archive/tmp").isEmpty, "the next run removes what the killed one left in tmp")
-        let manifest = try Manifest(layout: ArchiveLayout(root: URL(fileURLWithPath: archive)))
-        #expect(try manifest.integrityCheck())
-        #expect(try manifest.allURLRecords().filter { $0.status == .archived }.count == count)
+        let manifest = try SQLiteManifest(layout: ArchiveLayout(root: URL(fileURLWithPath: archive)))
+        #expect(try await manifest.integrityCheck())
+        #expect(try await manifest.allURLRecords().filter { $0.status == .archived }.count == count)
         try manifest.close()
     }
 
@@ -145,10 +145,10 @@ import Testing
                 process.waitUntilExit(); c.resume()
             }
         }
-        let manifest = try Manifest(layout: ArchiveLayout(root: URL(fileURLWithPath: folder.path + "/archive")))
-        let archived = try manifest.allURLRecords().filter { $0.status == .archived }.map(\.url)
+        let manifest = try SQLiteManifest(layout: ArchiveLayout(root: URL(fileURLWithPath: folder.path + "/archive")))
+        let archived = try await manifest.allURLRecords().filter { $0.status == .archived }.map(\.url)
         #expect(archived == ["http://\(host)/fast.jpg"])
-        #expect(try manifest.integrityCheck())
+        #expect(try await manifest.integrityCheck())
         try manifest.close()
     }
 }

@@ -125,9 +125,9 @@ import Testing
         if let t = w200.first { #expect(try imageInfo(path: f.archive + "/w200/" + t).width == 200) }
         #expect(f.folder.files(under: "archive/tmp").isEmpty)
 
-        let manifest = try Manifest(layout: ArchiveLayout(root: URL(fileURLWithPath: f.archive)))
-        #expect(try manifest.integrityCheck())
-        #expect(try manifest.references(post: "_posts/2024-01-01-a.md").count == 5)
+        let manifest = try SQLiteManifest(layout: ArchiveLayout(root: URL(fileURLWithPath: f.archive)))
+        #expect(try await manifest.integrityCheck())
+        #expect(try await manifest.references(post: "_posts/2024-01-01-a.md").count == 5)
         try manifest.close()
     }
 
@@ -230,10 +230,10 @@ import Testing
             #expect(most <= 4, "\(hosts[index]) served \(most) requests at once")
             #expect(most >= 3, "\(hosts[index]) was fetched from in parallel, up to its limit")
         }
-        let manifest = try Manifest(layout: ArchiveLayout(root: URL(fileURLWithPath: folder.path + "/archive")))
+        let manifest = try SQLiteManifest(layout: ArchiveLayout(root: URL(fileURLWithPath: folder.path + "/archive")))
         defer { try? manifest.close() }
-        #expect(try manifest.allURLRecords().filter { $0.status == .archived }.count == 500)
-        #expect(try manifest.objects().count == images.count, "the same bytes are stored once")
+        #expect(try await manifest.allURLRecords().filter { $0.status == .archived }.count == 500)
+        #expect(try await manifest.objects().count == images.count, "the same bytes are stored once")
     }
 
     /// A host profile from `imgarchive.yml` reaches the requests, and a 403 climbs the Referer ladder in the

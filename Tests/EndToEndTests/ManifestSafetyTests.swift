@@ -71,8 +71,8 @@ import Testing
         #expect(
             try await runImgarchive(["fetch", "--retries", "0"] + f.connect + ["."], in: f.folder.path).status == 1)
         #expect(Self.files(f.archive + "/backups").isEmpty, "fetch takes no snapshot")
-        let objects = try f.manifest().objects().map(\.path).sorted()
-        let thumbnails = try f.manifest().thumbnails().map(\.path)
+        let objects = try await f.manifest().objects().map(\.path).sorted()
+        let thumbnails = try await f.manifest().thumbnails().map(\.path)
         #expect(objects.count == 2 && thumbnails.count == 1)
 
         // An unrecorded file whose bytes are not what its name says.
@@ -98,8 +98,8 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: f.archive + "/" + fakePath))
 
         let after = try f.manifest()
-        #expect(try after.objects().map(\.path).sorted() == objects)
-        #expect(try after.thumbnails().map(\.path) == thumbnails)
+        #expect(try await after.objects().map(\.path).sorted() == objects)
+        #expect(try await after.thumbnails().map(\.path) == thumbnails)
         let verify = try await runImgarchive(["verify"], in: f.folder.path)
         #expect(verify.status == 0, "\(verify.stdout)")
     }
@@ -147,8 +147,8 @@ import Testing
 
         // Every file at an archive path has its row; nothing is left in tmp/.
         let files = try ArchiveLayout(root: URL(fileURLWithPath: archive)).archivedFiles()
-        let manifest = try Manifest(layout: ArchiveLayout(root: URL(fileURLWithPath: archive)))
-        let rows = Set(try manifest.objects().map(\.path))
+        let manifest = try SQLiteManifest(layout: ArchiveLayout(root: URL(fileURLWithPath: archive)))
+        let rows = Set(try await manifest.objects().map(\.path))
         try manifest.close()
         #expect(Set(files) == rows, "files \(files) rows \(rows)")
         #expect(rows.count < images.count, "the disk filled up before the end")

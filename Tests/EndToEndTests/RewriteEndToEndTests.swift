@@ -162,9 +162,9 @@ import Testing
         }
         let again = try await runImgarchive(["rewrite", "--revert"], in: path)
         #expect(again.stdout.contains("nothing to revert"))
-        let manifest = try Manifest(layout: ArchiveLayout(root: URL(fileURLWithPath: path + "/archive")))
-        #expect(try manifest.rewrittenPosts().isEmpty)
-        #expect(try manifest.integrityCheck())
+        let manifest = try SQLiteManifest(layout: ArchiveLayout(root: URL(fileURLWithPath: path + "/archive")))
+        #expect(try await manifest.rewrittenPosts().isEmpty)
+        #expect(try await manifest.integrityCheck())
         try manifest.close()
     }
 
@@ -206,9 +206,9 @@ import Testing
         #expect(try site.bytes("_posts/2019-03-12-inline.md") == site.originals["_posts/2019-03-12-inline.md"])
         #expect(try site.bytes("_posts/2020-07-02-gallery.html") == site.originals["_posts/2020-07-01-gallery.html"])
         #expect(try site.bytes("_posts/2021-01-01-crlf.md") == site.originals["_posts/2021-01-01-crlf.md"])
-        let manifest = try Manifest(layout: ArchiveLayout(root: URL(fileURLWithPath: path + "/archive")))
-        #expect(try manifest.rewrittenPosts().isEmpty)
-        let names = try manifest.posts().map(\.path)
+        let manifest = try SQLiteManifest(layout: ArchiveLayout(root: URL(fileURLWithPath: path + "/archive")))
+        #expect(try await manifest.rewrittenPosts().isEmpty)
+        let names = try await manifest.posts().map(\.path)
         #expect(names.allSatisfy { !$0.hasPrefix(".") && !$0.hasPrefix("/") }, "names are site-relative: \(names)")
         #expect(names.contains("_posts/2020-07-02-gallery.html") && !names.contains("_posts/2020-07-01-gallery.html"))
         try manifest.close()
@@ -241,14 +241,14 @@ import Testing
         _ = try await runImgarchive(["rewrite", "_posts/2020-07-01-gallery.html"], in: path)
         // Make the last generation pending, as a kill between the rename and its confirmation leaves it.
         let layout = ArchiveLayout(root: URL(fileURLWithPath: path + "/archive"))
-        let manifest = try Manifest(layout: layout)
+        let manifest = try SQLiteManifest(layout: layout)
         let key = "_posts/2020-07-01-gallery.html"
-        let generation = try #require(try manifest.rewriteGenerations(post: key).last)
-        try manifest.discardRewrite(post: key, generation: generation.generation)
-        let pending = try manifest.recordRewrite(
+        let generation = try #require(try await manifest.rewriteGenerations(post: key).last)
+        try await manifest.discardRewrite(post: key, generation: generation.generation)
+        let pending = try await manifest.recordRewrite(
             post: key, inputSHA256: generation.inputSHA256, outputSHA256: generation.outputSHA256,
             rewrites: generation.spans, at: generation.rewrittenAt)
-        #expect(try manifest.rewriteGenerations(post: key).map(\.applied) == [false])
+        #expect(try await manifest.rewriteGenerations(post: key).map(\.applied) == [false])
         #expect(pending == generation.generation)
         try manifest.close()
         // The author edits the post before the next run.

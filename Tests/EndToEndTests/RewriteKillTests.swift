@@ -87,8 +87,8 @@ import Testing
         }
         let leftovers = folder.files(under: "posts").filter { !$0.hasSuffix(".md") }
         #expect(leftovers.isEmpty, "no temporary post is left behind: \(leftovers)")
-        let manifest = try Manifest(layout: ArchiveLayout(root: URL(fileURLWithPath: folder.path + "/archive")))
-        #expect(try manifest.integrityCheck())
+        let manifest = try SQLiteManifest(layout: ArchiveLayout(root: URL(fileURLWithPath: folder.path + "/archive")))
+        #expect(try await manifest.integrityCheck())
         try manifest.close()
     }
 
@@ -111,7 +111,7 @@ import Testing
         let settings = RewriteSettings(
             archiveRoot: URL(fileURLWithPath: folder.path + "/archive"),
             linker: ArchiveLinker(style: .prefix("/archive")), scanner: PostScanner())
-        let report = try RewritePipeline.run(
+        let report = try await RewritePipeline.run(
             posts: [
                 ScannedPost(path: post, contentSHA256: ArchiveStore.sha256(of: scanned), references: scan.references)
             ],

@@ -33,7 +33,9 @@ import Testing
             return "objects/\(sha.prefix(2))/\(sha).\(ext)"
         }
 
-        func manifest() throws -> Manifest { try Manifest(layout: ArchiveLayout(root: URL(fileURLWithPath: archive))) }
+        func manifest() throws -> SQLiteManifest {
+            try SQLiteManifest(layout: ArchiveLayout(root: URL(fileURLWithPath: archive)))
+        }
     }
 
     /// Three posts: `a.md` shows a JPEG at 200 px (a thumbnail is made); `b.md` has a PNG and an image the
@@ -73,7 +75,7 @@ import Testing
         // What the manifest can also hold: a post recorded but whose URL was never tried (a run that died),
         // and a rewrite of c.md recorded after its scan (the rewrite command's bookkeeping).
         let manifest = try f.manifest()
-        try manifest.replaceReferences(
+        try await manifest.replaceReferences(
             post: "_posts/d.md", contentSHA256: String(repeating: "0", count: 64), scannedAt: Date(),
             references: [
                 ReferenceRecord(
@@ -81,9 +83,9 @@ import Testing
                     written: Fixture.cdn("/new.jpg"), url: Fixture.cdn("/new.jpg"), origin: nil, width: nil,
                     wrapped: false)
             ])
-        let cRefs = try manifest.references(post: "_posts/c.md")
+        let cRefs = try await manifest.references(post: "_posts/c.md")
         try #require(cRefs.count == 1)
-        let cGeneration = try manifest.recordRewrite(
+        let cGeneration = try await manifest.recordRewrite(
             post: "_posts/c.md", inputSHA256: String(repeating: "0", count: 64),
             outputSHA256: String(repeating: "1", count: 64),
             rewrites: [
@@ -91,7 +93,7 @@ import Testing
                     rangeStart: cRefs[0].rangeStart, rangeEnd: cRefs[0].rangeStart + 20, replacement: "/archive/x.png",
                     original: Data(cRefs[0].written.utf8), url: cRefs[0].url, rewrittenAt: Date().addingTimeInterval(1))
             ], at: Date().addingTimeInterval(1))
-        try manifest.markRewriteApplied(post: "_posts/c.md", generation: cGeneration)
+        try await manifest.markRewriteApplied(post: "_posts/c.md", generation: cGeneration)
         try manifest.close()
 
         // Read-only: no lock needed, so it works while a run holds the archive.
@@ -148,7 +150,7 @@ import Testing
         // table still reports the rewritten reference, without a position.
         let again = try f.manifest()
         let now = Date()
-        let aGeneration = try again.recordRewrite(
+        let aGeneration = try await again.recordRewrite(
             post: "_posts/a.md", inputSHA256: String(repeating: "0", count: 64),
             outputSHA256: String(repeating: "2", count: 64),
             rewrites: [
@@ -157,8 +159,8 @@ import Testing
                     original: Data(Fixture.cdn("/a.jpg").utf8),
                     url: Fixture.cdn("/a.jpg"), rewrittenAt: now)
             ], at: now)
-        try again.markRewriteApplied(post: "_posts/a.md", generation: aGeneration)
-        try again.replaceReferences(
+        try await again.markRewriteApplied(post: "_posts/a.md", generation: aGeneration)
+        try await again.replaceReferences(
             post: "_posts/a.md", contentSHA256: String(repeating: "3", count: 64), scannedAt: now.addingTimeInterval(5),
             references: [])
         try again.close()

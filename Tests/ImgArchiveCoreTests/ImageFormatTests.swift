@@ -1,3 +1,4 @@
+import Foundation
 import ImgArchiveCore
 import Testing
 
@@ -53,4 +54,16 @@ func tailSeesTheEndBehindLongPadding(chunkSize: Int) {
     cut.append([0x41, 0x42])
     #expect(cut.bytes.suffix(4) == [0x20, 0x09, 0x41, 0x42])
     #expect(!ImageFormat.jpeg.looksComplete(prefix: jpeg, suffix: cut.bytes, count: body.count + 2))
+}
+
+@Suite struct ImageFormatDecodingTests {
+    /// The manifest's `object.ext` holds the file extension, `thumbnail.format` the name: both decode.
+    @Test(arguments: [("\"jpg\"", ImageFormat.jpeg), ("\"jpeg\"", .jpeg), ("\"png\"", .png), ("\"svg\"", .svg)])
+    func aFormatDecodesFromItsNameOrExtension(json: String, expected: ImageFormat) throws {
+        #expect(try JSONDecoder().decode(ImageFormat.self, from: Data(json.utf8)) == expected)
+    }
+
+    @Test func anUnknownFormatIsADecodingError() {
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(ImageFormat.self, from: Data("\"tiff\"".utf8)) }
+    }
 }

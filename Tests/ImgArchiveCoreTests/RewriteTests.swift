@@ -131,7 +131,7 @@ func rewriteTouchesOnlyURLsAndRevertsExactly(_ c: RewriteCase) throws {
     let plan = RewritePlan(
         references: scan.references, postPath: "p.md", linker: ArchiveLinker(style: .prefix("/archive"))
     ) { url in
-        url.hasSuffix("b.jpg") ? .failed(errorClass: "http-4xx", message: "404 Not Found") : .notFetched
+        url.hasSuffix("b.jpg") ? .failed(errorClass: .http4xx, message: "404 Not Found") : .notFetched
     }
     #expect(plan.rewrites.isEmpty)
     #expect(plan.leftRemote.map(\.kind) == ["not-fetched", "failed"])

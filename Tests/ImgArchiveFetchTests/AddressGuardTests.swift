@@ -60,7 +60,7 @@ let canListenOnIPv6Loopback: Bool = {
             let result = await downloader.download(DownloadRequest(url: url, temporaryDirectory: tmp))
             guard case .failure(let error) = result else { Issue.record("\(url) was fetched"); return }
             #expect(error.code == .blockedAddress)
-            #expect(error.code.name == "blocked-address")
+            #expect(error.code.rawValue == "blocked-address")
             #expect(error.attempts == 1, "a refusal is not retried")
             #expect(error.message.contains(":\(server.port)/a.jpg"))
             #expect(error.message.contains("127.0.0.1") || error.message.contains("::1"))

@@ -23,7 +23,7 @@ import Testing
                 DownloadRequest(url: "http://127.0.0.1:\(server.port)/a.jpg", temporaryDirectory: tmp))
             guard case .failure(let error) = result else { Issue.record("expected a failure"); return }
             #expect(error.code == .headersTooLarge)
-            #expect(error.code.name == "headers-too-large")
+            #expect(error.code.rawValue == "headers-too-large")
             #expect(error.attempts == 1)
             #expect(error.message.contains("headers are too large"))
         }

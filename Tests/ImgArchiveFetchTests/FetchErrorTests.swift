@@ -6,7 +6,7 @@ import Testing
         let names = [
             FetchError.Code.dns, .connect, .timeout, .http4xx, .http5xx, .notAnImage, .tooLarge, .blockedScheme,
             .truncated, .tooManyRedirects,
-        ].map(\.name)
+        ].map(\.rawValue)
         #expect(
             names == [
                 "dns", "connect", "timeout", "http-4xx", "http-5xx", "not-an-image", "too-large", "blocked-scheme",

@@ -55,7 +55,7 @@ func response(_ code: Int, _ headers: [String: String] = [:], body: [UInt8] = []
             let result = await downloader.download(DownloadRequest(url: server.url("/gone"), temporaryDirectory: tmp))
             guard case .failure(let error) = result else { Issue.record("expected a failure"); return }
             #expect(error.code == .http4xx)
-            #expect(error.code.name == "http-4xx")
+            #expect(error.code.rawValue == "http-4xx")
             #expect(error.httpStatus == code)
             #expect(error.attempts == 1)
             #expect(hits.current == 1)
@@ -278,7 +278,7 @@ func response(_ code: Int, _ headers: [String: String] = [:], body: [UInt8] = []
                 DownloadRequest(url: server.url("/fake.jpg"), temporaryDirectory: tmp))
             guard case .failure(let error) = result else { Issue.record("expected a failure for \(name)"); return }
             #expect(error.code == .notAnImage)
-            #expect(error.code.name == "not-an-image")
+            #expect(error.code.rawValue == "not-an-image")
             #expect(error.attempts == 1)
             #expect(directoryEntries(tmp).isEmpty)
         }

@@ -18,14 +18,15 @@ struct RecorderTests {
             sha256: sha, format: .jpeg, bytes: Int64(bytes.count), width: nil, height: nil, path: path,
             createdAt: Date())
         return .archived(
-            url: url, archivedFrom: url, object: object, httpStatus: 200, etag: nil, lastModified: nil, attempts: 1,
-            at: Date())
+            .init(
+                url: url, archivedFrom: url, object: object, httpStatus: 200, etag: nil, lastModified: nil, attempts: 1,
+                at: Date()))
     }
 
     @Test func aFailedBatchFallsBackRowByRow() async throws {
         let archive = try TemporaryArchive()
         defer { archive.remove() }
-        let backend = try ArchiveBackend.open(root: archive.url, durability: .deferred)
+        let backend = try await ArchiveBackend.open(root: archive.url, durability: .deferred)
         defer { backend.close() }
         let store = try ArchiveStore(root: archive.url, durability: .deferred)
         let recorder = Recorder(
@@ -34,10 +35,11 @@ struct RecorderTests {
         async let recorded = recorder.run()
         let good = try archivedRow("http://a.test/good.jpg", [0xFF, 0xD8, 1, 2, 3, 0xFF, 0xD9], store: store)
         // A 304 for a URL with nothing archived: the manifest refuses it, which fails the whole transaction.
-        let bad = FetchOutcome.notModified(url: "http://a.test/never.jpg", httpStatus: 304, at: Date())
+        let bad = FetchOutcome.notModified(.init(url: "http://a.test/never.jpg", httpStatus: 304, at: Date()))
         let failed = FetchOutcome.failed(
-            url: "http://a.test/gone.jpg", errorClass: "http-4xx", message: "gone", httpStatus: 404, attempts: 1,
-            at: Date())
+            .init(
+                url: "http://a.test/gone.jpg", failureClass: .http4xx, message: "gone", httpStatus: 404, attempts: 1,
+                at: Date()))
         for (index, row) in [good, bad, failed].enumerated() {
             let url = ["http://a.test/good.jpg", "http://a.test/never.jpg", "http://a.test/gone.jpg"][index]
             recorder.observe(.outcome(index: index, outcome: URLOutcome(url: url, status: .archived), row: row))
@@ -48,16 +50,16 @@ struct RecorderTests {
         // Only the bad row's URL is corrected (to an io failure); the others are recorded one by one.
         #expect(corrections.map(\.0) == [1])
         #expect(corrections.first?.1.status == .failed)
-        #expect(corrections.first?.1.errorClass == "io")
-        #expect(try backend.manifest.urlRecord("http://a.test/good.jpg")?.status == .archived)
-        #expect(try backend.manifest.urlRecord("http://a.test/gone.jpg")?.status == .failed)
-        #expect(try backend.manifest.urlRecord("http://a.test/never.jpg") == nil)
+        #expect(corrections.first?.1.errorClass == .io)
+        #expect(try await backend.manifest.urlRecord("http://a.test/good.jpg")?.status == .archived)
+        #expect(try await backend.manifest.urlRecord("http://a.test/gone.jpg")?.status == .failed)
+        #expect(try await backend.manifest.urlRecord("http://a.test/never.jpg") == nil)
     }
 
     @Test func rowsAreWrittenAtTheDeadlineWithoutWaitingForTheEnd() async throws {
         let archive = try TemporaryArchive()
         defer { archive.remove() }
-        let backend = try ArchiveBackend.open(root: archive.url, durability: .deferred)
+        let backend = try await ArchiveBackend.open(root: archive.url, durability: .deferred)
         defer { backend.close() }
         let store = try ArchiveStore(root: archive.url, durability: .deferred)
         let recorder = Recorder(
@@ -72,7 +74,7 @@ struct RecorderTests {
         var written = false
         for _ in 0..<200 where !written {
             try await Task.sleep(for: .milliseconds(50))
-            written = try backend.manifest.urlRecord(url)?.status == .archived
+            written = try await backend.manifest.urlRecord(url)?.status == .archived
         }
         recorder.finish()
         let corrections = await recorded

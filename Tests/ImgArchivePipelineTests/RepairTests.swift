@@ -50,6 +50,6 @@ struct RepairTests {
         #expect(stores.withLock { $0.count } == 2)  // fetch's store, then repair's: both from the factory
         #expect(repairStore.calls("commitObject") == 1)
         #expect(repairStore.calls("commitDerivative") == 1)
-        #expect(try Verification.verify(archiveRoot: archive.url, objects: factory).problems.isEmpty)
+        #expect(try await Verification.verify(archiveRoot: archive.url, objects: factory).problems.isEmpty)
     }
 }

@@ -41,10 +41,10 @@ struct SeamTests {
         #expect(store.calls("fileForReading") >= 3)
 
         // The manifest (read back through the same backend) names the files the store holds.
-        let backend = try ArchiveBackend.open(root: archive.url)
+        let backend = try await ArchiveBackend.open(root: archive.url)
         defer { backend.close() }
         for (index, outcome) in report.outcomes.enumerated() {
-            let record = try #require(try backend.manifest.urlRecord(outcome.url))
+            let record = try #require(try await backend.manifest.urlRecord(outcome.url))
             #expect(record.objectSHA256 == ArchiveStore.sha256(of: images[index]))
             #expect(try store.verify(try #require(outcome.objectPath), sha256: record.objectSHA256 ?? "") == .intact)
         }
@@ -102,15 +102,15 @@ struct SeamTests {
 
         #expect(report.outcomes[0].status == .archived)
         #expect(report.outcomes[1].status == .failed)
-        #expect(report.outcomes[1].errorClass == "io")
+        #expect(report.outcomes[1].errorClass == .io)
         #expect(report.outcomes[1].message?.contains("could not be recorded") == true)
         #expect(report.outcomes[1].objectPath == nil)
         #expect(report.diskFull == nil)
-        let backend = try ArchiveBackend.open(root: archive.url)
+        let backend = try await ArchiveBackend.open(root: archive.url)
         defer { backend.close() }
-        #expect(try backend.manifest.urlRecord(items[0].url)?.status == .archived)
-        #expect(try backend.manifest.urlRecord(items[1].url) == nil)
-        #expect(try backend.manifest.objects(sha256s: [badSHA]).isEmpty)
+        #expect(try await backend.manifest.urlRecord(items[0].url)?.status == .archived)
+        #expect(try await backend.manifest.urlRecord(items[1].url) == nil)
+        #expect(try await backend.manifest.objects(sha256s: [badSHA]).isEmpty)
         // The unsynced file was removed: the archive holds no file the manifest does not know.
         let store = try #require(stores.withLock { $0.first })
         #expect(store.calls("removeUnrecorded") == 1)
@@ -133,10 +133,10 @@ struct SeamTests {
 
         let message = try #require(report.diskFull)
         #expect(message.contains("disk is full"))
-        #expect(report.outcomes.allSatisfy { $0.status == .failed && $0.errorClass == "disk-full" })
-        let backend = try ArchiveBackend.open(root: archive.url)
+        #expect(report.outcomes.allSatisfy { $0.status == .failed && $0.errorClass == .diskFull })
+        let backend = try await ArchiveBackend.open(root: archive.url)
         defer { backend.close() }
-        for item in items { #expect(try backend.manifest.urlRecord(item.url) == nil) }
+        for item in items { #expect(try await backend.manifest.urlRecord(item.url) == nil) }
         #expect(try backend.objects.archivedFiles().isEmpty)
     }
 }

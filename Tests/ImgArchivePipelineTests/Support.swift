@@ -78,7 +78,7 @@ final class FaultyStore: ObjectStore {
         try base.makeDurable(objects: relativePaths, movedFrom: folders)
     }
 
-    func verify(_ relativePath: String, sha256: String) throws(StoreError) -> ArchiveStore.Verification {
+    func verify(_ relativePath: String, sha256: String) throws(StoreError) -> ArchiveStore.HashCheck {
         try base.verify(relativePath, sha256: sha256)
     }
 

@@ -12,7 +12,7 @@ import Testing
 /// is not permitted): SQLite's SQLITE_FULL and the file system's ENOSPC both map to `.diskFull`, and SQLite's
 /// 13 is shown as SQLite's, not as errno 13 ("permission denied").
 @Suite(.serialized) struct DiskFullStoreTests {
-    @Test func fullDiskIsDiskFullFromSQLiteAndFromTheFileSystem() throws {
+    @Test func fullDiskIsDiskFullFromSQLiteAndFromTheFileSystem() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("imgarchive-full-\(UUID())").path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
@@ -23,16 +23,18 @@ import Testing
         defer { umount(folder) }
         let root = URL(fileURLWithPath: folder + "/archive")
         let store = try ArchiveStore(root: root)
-        let manifest = try Manifest(layout: store.layout)
+        let manifest = try SQLiteManifest(layout: store.layout)
         defer { try? manifest.close() }
 
         var sqliteError: StoreError?
         let message = String(repeating: "x", count: 4000)
         for i in 0..<2000 {
             do {
-                try manifest.recordFetchFailure(
-                    url: "http://example.test/\(i).jpg", errorClass: "dns", message: message, httpStatus: nil,
-                    attempts: 1, at: Date())
+                try await manifest.record(
+                    .failed(
+                        .init(
+                            url: "http://example.test/\(i).jpg", failureClass: .dns, message: message, httpStatus: nil,
+                            attempts: 1, at: Date())))
             } catch {
                 sqliteError = error
                 break

@@ -14,26 +14,33 @@ import Testing
             path: try ArchiveLayout.objectPath(sha256: digest(n), format: .jpeg), createdAt: t0)
     }
 
-    @Test func urlsArchivedAsAnObjectAreListedOldestFirstWithTheirSources() throws {
+    @Test func urlsArchivedAsAnObjectAreListedOldestFirstWithTheirSources() async throws {
         let folder = try TemporaryFolder()
-        let manifest = try Manifest(layout: ArchiveLayout(root: folder.url))
+        let manifest = try SQLiteManifest(layout: ArchiveLayout(root: folder.url))
         defer { try? manifest.close() }
         // Two URLs give object 1 (the second later, from its origin); the first then changes to object 2.
-        try manifest.recordFetchSuccess(
-            url: "https://b.example/x.jpg", archivedFrom: "https://b.example/x.jpg", object: try Self.object(1),
-            httpStatus: 200, etag: nil, lastModified: nil, attempts: 1, at: Self.t0)
-        try manifest.recordFetchSuccess(
-            url: "https://a.example/x.jpg?w=300", archivedFrom: "https://a.example/x.jpg", object: try Self.object(1),
-            httpStatus: 200, etag: nil, lastModified: nil, attempts: 1, at: Self.t0.addingTimeInterval(10))
-        try manifest.recordFetchSuccess(
-            url: "https://b.example/x.jpg", archivedFrom: "https://b.example/x.jpg", object: try Self.object(2),
-            httpStatus: 200, etag: nil, lastModified: nil, attempts: 1, at: Self.t0.addingTimeInterval(20))
+        try await manifest.record(
+            .archived(
+                .init(
+                    url: "https://b.example/x.jpg", archivedFrom: "https://b.example/x.jpg", object: try Self.object(1),
+                    httpStatus: 200, etag: nil, lastModified: nil, attempts: 1, at: Self.t0)))
+        try await manifest.record(
+            .archived(
+                .init(
+                    url: "https://a.example/x.jpg?w=300", archivedFrom: "https://a.example/x.jpg",
+                    object: try Self.object(1),
+                    httpStatus: 200, etag: nil, lastModified: nil, attempts: 1, at: Self.t0.addingTimeInterval(10))))
+        try await manifest.record(
+            .archived(
+                .init(
+                    url: "https://b.example/x.jpg", archivedFrom: "https://b.example/x.jpg", object: try Self.object(2),
+                    httpStatus: 200, etag: nil, lastModified: nil, attempts: 1, at: Self.t0.addingTimeInterval(20))))
 
-        let first = try manifest.urls(archivedAs: Self.digest(1))
+        let first = try await manifest.urls(archivedAs: Self.digest(1))
         #expect(first.map(\.url) == ["https://b.example/x.jpg", "https://a.example/x.jpg?w=300"])
         #expect(first.map(\.archivedFrom) == ["https://b.example/x.jpg", "https://a.example/x.jpg"])
-        let second = try manifest.urls(archivedAs: Self.digest(2))
+        let second = try await manifest.urls(archivedAs: Self.digest(2))
         #expect(second.map(\.url) == ["https://b.example/x.jpg"])
-        #expect(try manifest.urls(archivedAs: Self.digest(3)).isEmpty)
+        #expect(try await manifest.urls(archivedAs: Self.digest(3)).isEmpty)
     }
 }

@@ -19,30 +19,33 @@ private func object(_ n: Int, format: ImageFormat = .jpeg, created: Date = t0) t
 }
 
 @Suite struct ManifestTests {
-    private func open(_ folder: TemporaryFolder) throws(StoreError) -> Manifest {
-        try Manifest(layout: ArchiveLayout(root: folder.url))
+    private func open(_ folder: TemporaryFolder) throws(StoreError) -> SQLiteManifest {
+        try SQLiteManifest(layout: ArchiveLayout(root: folder.url))
     }
 
-    @Test func aFreshManifestIsMigratedAndChecksClean() throws {
+    @Test func aFreshManifestIsMigratedAndChecksClean() async throws {
         let folder = try TemporaryFolder()
         let manifest = try open(folder)
-        #expect(try manifest.appliedMigrations() == ["v1", "v2", "v3", "v4", "v5"])
-        #expect(try manifest.integrityCheck())
+        #expect(try await manifest.appliedMigrations() == ["v1", "v2", "v3", "v4", "v5"])
+        #expect(try await manifest.integrityCheck())
         #expect(FileManager.default.fileExists(atPath: folder.url.appendingPathComponent("manifest.sqlite").path))
     }
 
-    @Test func openingTwiceIsIdempotentAndKeepsData() throws {
+    @Test func openingTwiceIsIdempotentAndKeepsData() async throws {
         let folder = try TemporaryFolder()
         let first = try open(folder)
-        try first.recordFetchFailure(
-            url: "https://a.example/1.jpg", errorClass: "http-4xx", message: "404", httpStatus: 404, attempts: 1, at: t0
-        )
+        try await first.record(
+            .failed(
+                .init(
+                    url: "https://a.example/1.jpg", failureClass: .http4xx, message: "404", httpStatus: 404,
+                    attempts: 1, at: t0
+                )))
         let second = try open(folder)  // while the first is open, as a second process would
-        #expect(try second.appliedMigrations() == ["v1", "v2", "v3", "v4", "v5"])
+        #expect(try await second.appliedMigrations() == ["v1", "v2", "v3", "v4", "v5"])
         try first.close()
         let third = try open(folder)
-        #expect(try third.appliedMigrations() == ["v1", "v2", "v3", "v4", "v5"])
-        #expect(try third.urlRecord("https://a.example/1.jpg")?.errorClass == "http-4xx")
+        #expect(try await third.appliedMigrations() == ["v1", "v2", "v3", "v4", "v5"])
+        #expect(try await third.urlRecord("https://a.example/1.jpg")?.errorClass == .http4xx)
     }
 
     @Test func manyProcessesCreatingTheSameManifestAtOnceAllSucceed() async throws {
@@ -50,7 +53,7 @@ private func object(_ n: Int, format: ImageFormat = .jpeg, created: Date = t0) t
         let layout = ArchiveLayout(root: folder.url)
         try await withThrowingTaskGroup(of: [String].self) { group in
             for _ in 0..<6 {
-                group.addTask { try Manifest(layout: layout).appliedMigrations() }
+                group.addTask { try await SQLiteManifest(layout: layout).appliedMigrations() }
             }
             for try await migrations in group { #expect(migrations == ["v1", "v2", "v3", "v4", "v5"]) }
         }
@@ -82,174 +85,226 @@ private func object(_ n: Int, format: ImageFormat = .jpeg, created: Date = t0) t
 
     // MARK: Round trips
 
-    @Test func fetchSuccessRoundTripsAndStoresTheObjectOnce() throws {
+    @Test func fetchSuccessRoundTripsAndStoresTheObjectOnce() async throws {
         let folder = try TemporaryFolder()
         let manifest = try open(folder)
         let image = try object(1)
-        try manifest.recordFetchSuccess(
-            url: "https://cdn.example/640", archivedFrom: "https://origin.example/a.jpg", object: image,
-            httpStatus: 200, etag: "\"abc\"", lastModified: "Wed, 21 Oct 2015 07:28:00 GMT", attempts: 2, at: at(10))
-        try manifest.recordFetchSuccess(
-            url: "https://other.example/640", archivedFrom: "https://other.example/640", object: image,
-            httpStatus: 200, etag: nil, lastModified: nil, attempts: 1, at: at(20))
+        try await manifest.record(
+            .archived(
+                .init(
+                    url: "https://cdn.example/640", archivedFrom: "https://origin.example/a.jpg", object: image,
+                    httpStatus: 200, etag: "\"abc\"", lastModified: "Wed, 21 Oct 2015 07:28:00 GMT", attempts: 2,
+                    at: at(10))))
+        try await manifest.record(
+            .archived(
+                .init(
+                    url: "https://other.example/640", archivedFrom: "https://other.example/640", object: image,
+                    httpStatus: 200, etag: nil, lastModified: nil, attempts: 1, at: at(20))))
 
-        let record = try #require(try manifest.urlRecord("https://cdn.example/640"))
+        let record = try #require(try await manifest.urlRecord("https://cdn.example/640"))
         #expect(
             record
                 == URLRecord(
                     url: "https://cdn.example/640", status: .archived, httpStatus: 200, attempts: 2, etag: "\"abc\"",
                     lastModified: "Wed, 21 Oct 2015 07:28:00 GMT", firstFetchedAt: at(10), lastFetchedAt: at(10),
                     lastCheckedAt: at(10), objectSHA256: digest(1), archivedFrom: "https://origin.example/a.jpg"))
-        #expect(try manifest.objects() == [image])
-        #expect(try manifest.object(sha256: digest(1)) == image)
-        #expect(try manifest.object(sha256: digest(2)) == nil)
-        #expect(try manifest.urlRecord("https://never.example/x") == nil)
+        #expect(try await manifest.objects() == [image])
+        #expect(try await manifest.object(sha256: digest(1)) == image)
+        #expect(try await manifest.object(sha256: digest(2)) == nil)
+        #expect(try await manifest.urlRecord("https://never.example/x") == nil)
         #expect(
-            try manifest.urlRecords(["https://cdn.example/640", "https://other.example/640", "https://x"]).count == 2)
-        #expect(try manifest.integrityCheck())
+            try await manifest.urlRecords(["https://cdn.example/640", "https://other.example/640", "https://x"]).count
+                == 2)
+        #expect(try await manifest.integrityCheck())
     }
 
-    @Test func aChangedImageBecomesANewObjectAndTheOldOneStays() throws {
+    @Test func aChangedImageBecomesANewObjectAndTheOldOneStays() async throws {
         let folder = try TemporaryFolder()
         let manifest = try open(folder)
         let url = "https://cdn.example/a.png"
-        try manifest.recordFetchSuccess(
-            url: url, archivedFrom: url, object: try object(1, format: .png), httpStatus: 200, etag: "\"1\"",
-            lastModified: nil, attempts: 1, at: at(0))
-        try manifest.recordFetchSuccess(
-            url: url, archivedFrom: url, object: try object(2, format: .webp), httpStatus: 200, etag: "\"2\"",
-            lastModified: nil, attempts: 1, at: at(100))
+        try await manifest.record(
+            .archived(
+                .init(
+                    url: url, archivedFrom: url, object: try object(1, format: .png), httpStatus: 200, etag: "\"1\"",
+                    lastModified: nil, attempts: 1, at: at(0))))
+        try await manifest.record(
+            .archived(
+                .init(
+                    url: url, archivedFrom: url, object: try object(2, format: .webp), httpStatus: 200, etag: "\"2\"",
+                    lastModified: nil, attempts: 1, at: at(100))))
 
-        let record = try #require(try manifest.urlRecord(url))
+        let record = try #require(try await manifest.urlRecord(url))
         #expect(record.objectSHA256 == digest(2))
         #expect(record.etag == "\"2\"")
         #expect(record.firstFetchedAt == at(0))
         #expect(record.lastFetchedAt == at(100))
-        #expect(try manifest.objectHistory(url: url) == [digest(1), digest(2)])
-        #expect(try manifest.objects().map(\.sha256) == [digest(1), digest(2)])
-        #expect(try manifest.object(sha256: digest(2))?.format == .webp)
+        #expect(try await manifest.objectHistory(url: url) == [digest(1), digest(2)])
+        #expect(try await manifest.objects().map(\.sha256) == [digest(1), digest(2)])
+        #expect(try await manifest.object(sha256: digest(2))?.format == .webp)
     }
 
-    @Test func failuresAreRecordedAndAnArchivedURLStaysArchived() throws {
+    @Test func failuresAreRecordedAndAnArchivedURLStaysArchived() async throws {
         let folder = try TemporaryFolder()
         let manifest = try open(folder)
         let failing = "https://gone.example/x.jpg"
-        try manifest.recordFetchFailure(
-            url: failing, errorClass: "http-4xx", message: "HTTP 404", httpStatus: 404, attempts: 1, at: at(0))
-        try manifest.recordFetchFailure(
-            url: failing, errorClass: "timeout", message: "timed out", httpStatus: nil, attempts: 4, at: at(50))
+        try await manifest.record(
+            .failed(
+                .init(
+                    url: failing, failureClass: .http4xx, message: "HTTP 404", httpStatus: 404, attempts: 1, at: at(0)))
+        )
+        try await manifest.record(
+            .failed(
+                .init(
+                    url: failing, failureClass: .timeout, message: "timed out", httpStatus: nil, attempts: 4, at: at(50)
+                )))
         #expect(
-            try manifest.urlRecord(failing)
+            try await manifest.urlRecord(failing)
                 == URLRecord(
-                    url: failing, status: .failed, httpStatus: nil, errorClass: "timeout", errorMessage: "timed out",
+                    url: failing, status: .failed, httpStatus: nil, errorClass: .timeout, errorMessage: "timed out",
                     attempts: 4, lastCheckedAt: at(50), failingSince: at(0)))
 
         let kept = "https://rotting.example/y.jpg"
-        try manifest.recordFetchSuccess(
-            url: kept, archivedFrom: kept, object: try object(3), httpStatus: 200, etag: nil, lastModified: nil,
-            attempts: 1, at: at(0))
-        try manifest.recordFetchFailure(
-            url: kept, errorClass: "http-4xx", message: "HTTP 410", httpStatus: 410, attempts: 1, at: at(60))
-        let rotting = try #require(try manifest.urlRecord(kept))
+        try await manifest.record(
+            .archived(
+                .init(
+                    url: kept, archivedFrom: kept, object: try object(3), httpStatus: 200, etag: nil, lastModified: nil,
+                    attempts: 1, at: at(0))))
+        try await manifest.record(
+            .failed(
+                .init(
+                    url: kept, failureClass: .http4xx, message: "HTTP 410", httpStatus: 410, attempts: 1, at: at(60))))
+        let rotting = try #require(try await manifest.urlRecord(kept))
         #expect(rotting.status == .archived)
         #expect(rotting.objectSHA256 == digest(3))
-        #expect(rotting.errorClass == "http-4xx")
+        #expect(rotting.errorClass == .http4xx)
         #expect(rotting.failingSince == at(60))
         #expect(rotting.lastFetchedAt == at(0))
 
         // A later success clears the failure.
-        try manifest.recordFetchSuccess(
-            url: failing, archivedFrom: failing, object: try object(4), httpStatus: 200, etag: nil, lastModified: nil,
-            attempts: 1, at: at(70))
-        let recovered = try #require(try manifest.urlRecord(failing))
+        try await manifest.record(
+            .archived(
+                .init(
+                    url: failing, archivedFrom: failing, object: try object(4), httpStatus: 200, etag: nil,
+                    lastModified: nil,
+                    attempts: 1, at: at(70))))
+        let recovered = try #require(try await manifest.urlRecord(failing))
         #expect(recovered.status == .archived)
         #expect(recovered.errorClass == nil && recovered.errorMessage == nil && recovered.failingSince == nil)
     }
 
-    @Test func aBatchOfOutcomesIsRecordedAllOrNone() throws {
+    @Test func aBatchOfOutcomesIsRecordedAllOrNone() async throws {
         let folder = try TemporaryFolder()
         let manifest = try open(folder)
-        try manifest.record([
+        try await manifest.record([
             .archived(
-                url: "https://b/1", archivedFrom: "https://b/1", object: try object(50), httpStatus: 200, etag: "\"x\"",
-                lastModified: nil, attempts: 1, at: at(0)),
+                .init(
+                    url: "https://b/1", archivedFrom: "https://b/1", object: try object(50), httpStatus: 200,
+                    etag: "\"x\"",
+                    lastModified: nil, attempts: 1, at: at(0))),
             .failed(
-                url: "https://b/2", errorClass: "http-5xx", message: "503", httpStatus: 503, attempts: 4, at: at(0)),
-            .notModified(url: "https://b/1", httpStatus: 304, at: at(9)),
+                .init(
+                    url: "https://b/2", failureClass: .http5xx, message: "503", httpStatus: 503, attempts: 4, at: at(0))
+            ),
+            .notModified(.init(url: "https://b/1", httpStatus: 304, at: at(9))),
         ])
-        #expect(try manifest.urlRecord("https://b/1")?.lastCheckedAt == at(9))
-        #expect(try manifest.urlRecord("https://b/1")?.httpStatus == 304)
-        #expect(try manifest.urlRecord("https://b/2")?.status == .failed)
+        #expect(try await manifest.urlRecord("https://b/1")?.lastCheckedAt == at(9))
+        #expect(try await manifest.urlRecord("https://b/1")?.httpStatus == 304)
+        #expect(try await manifest.urlRecord("https://b/2")?.status == .failed)
 
         // A bad outcome anywhere rolls the whole batch back.
-        #expect(throws: StoreError.self) {
-            try manifest.record([
-                .failed(url: "https://b/3", errorClass: "dns", message: "x", httpStatus: nil, attempts: 1, at: at(1)),
-                .notModified(url: "https://b/never", httpStatus: 304, at: at(1)),
+        await #expect(throws: StoreError.self) {
+            try await manifest.record([
+                .failed(
+                    .init(url: "https://b/3", failureClass: .dns, message: "x", httpStatus: nil, attempts: 1, at: at(1))
+                ),
+                .notModified(.init(url: "https://b/never", httpStatus: 304, at: at(1))),
             ])
         }
-        #expect(try manifest.urlRecord("https://b/3") == nil)
-        #expect(try manifest.allURLRecords().count == 2)
+        #expect(try await manifest.urlRecord("https://b/3") == nil)
+        #expect(try await manifest.allURLRecords().count == 2)
     }
 
-    @Test func notModifiedOnlyMovesTheCheckTime() throws {
+    @Test func notModifiedOnlyMovesTheCheckTime() async throws {
         let folder = try TemporaryFolder()
         let manifest = try open(folder)
         let url = "https://cdn.example/b.jpg"
-        try manifest.recordFetchSuccess(
-            url: url, archivedFrom: url, object: try object(5), httpStatus: 200, etag: "\"e\"",
-            lastModified: "Mon, 01 Jan 2024 00:00:00 GMT", attempts: 1, at: at(0))
-        let before = try #require(try manifest.urlRecord(url))
-        try manifest.recordNotModified(url: url, at: at(3600))
+        try await manifest.record(
+            .archived(
+                .init(
+                    url: url, archivedFrom: url, object: try object(5), httpStatus: 200, etag: "\"e\"",
+                    lastModified: "Mon, 01 Jan 2024 00:00:00 GMT", attempts: 1, at: at(0))))
+        let before = try #require(try await manifest.urlRecord(url))
+        try await manifest.record(.notModified(.init(url: url, at: at(3600))))
         var expected = before
         expected.lastCheckedAt = at(3600)
         expected.httpStatus = 304
-        #expect(try manifest.urlRecord(url) == expected)
+        #expect(try await manifest.urlRecord(url) == expected)
 
-        #expect(throws: StoreError.self) { try manifest.recordNotModified(url: "https://unknown.example/", at: t0) }
+        await #expect(throws: StoreError.self) {
+            try await manifest.record(.notModified(.init(url: "https://unknown.example/", at: t0)))
+        }
     }
 
-    @Test func theFetchPlanSkipsArchivedURLsUnlessTheyAreDueForRevalidation() throws {
+    @Test func theFetchPlanSkipsArchivedURLsUnlessTheyAreDueForRevalidation() async throws {
         let folder = try TemporaryFolder()
         let manifest = try open(folder)
-        try manifest.recordFetchSuccess(
-            url: "https://a/old", archivedFrom: "https://a/old", object: try object(6), httpStatus: 200, etag: "\"o\"",
-            lastModified: "Tue, 02 Jan 2024 00:00:00 GMT", attempts: 1, at: at(0))
-        try manifest.recordFetchSuccess(
-            url: "https://a/recent", archivedFrom: "https://a/recent", object: try object(7), httpStatus: 200,
-            etag: nil, lastModified: nil, attempts: 1, at: at(1000))
-        try manifest.recordFetchFailure(
-            url: "https://a/broken", errorClass: "dns", message: "no such host", httpStatus: nil, attempts: 3, at: at(0)
-        )
+        try await manifest.record(
+            .archived(
+                .init(
+                    url: "https://a/old", archivedFrom: "https://a/old", object: try object(6), httpStatus: 200,
+                    etag: "\"o\"",
+                    lastModified: "Tue, 02 Jan 2024 00:00:00 GMT", attempts: 1, at: at(0))))
+        try await manifest.record(
+            .archived(
+                .init(
+                    url: "https://a/recent", archivedFrom: "https://a/recent", object: try object(7), httpStatus: 200,
+                    etag: nil, lastModified: nil, attempts: 1, at: at(1000))))
+        try await manifest.record(
+            .failed(
+                .init(
+                    url: "https://a/broken", failureClass: .dns, message: "no such host", httpStatus: nil, attempts: 3,
+                    at: at(0)
+                )))
         let candidates = ["https://a/new", "https://a/old", "https://a/recent", "https://a/broken", "https://a/new"]
 
         #expect(
-            try manifest.urlsNeedingFetch(candidates: candidates, revalidateOlderThan: nil)
+            try await manifest.urlsNeedingFetch(candidates: candidates, revalidation: .never)
                 == [FetchNeed(url: "https://a/new", reason: .new), FetchNeed(url: "https://a/broken", reason: .retry)])
         #expect(
-            try manifest.urlsNeedingFetch(candidates: candidates, revalidateOlderThan: at(500))
+            try await manifest.urlsNeedingFetch(candidates: candidates, revalidation: .checkedBefore(at(500)))
                 == [
                     FetchNeed(url: "https://a/new", reason: .new),
                     FetchNeed(
                         url: "https://a/old", reason: .revalidate, etag: "\"o\"",
-                        lastModified: "Tue, 02 Jan 2024 00:00:00 GMT"),
+                        lastModified: "Tue, 02 Jan 2024 00:00:00 GMT", archivedFrom: "https://a/old"),
                     FetchNeed(url: "https://a/broken", reason: .retry),
                 ])
+        // Everything archived, however recently checked.
+        #expect(
+            try await manifest.urlsNeedingFetch(candidates: candidates, revalidation: .all).map(\.url) == [
+                "https://a/new", "https://a/old", "https://a/recent", "https://a/broken",
+            ])
         // A 304 moves the check time past the cutoff.
-        try manifest.recordNotModified(url: "https://a/old", at: at(600))
-        #expect(try manifest.urlsNeedingFetch(candidates: candidates, revalidateOlderThan: at(500)).count == 2)
+        try await manifest.record(.notModified(.init(url: "https://a/old", at: at(600))))
+        #expect(
+            try await manifest.urlsNeedingFetch(candidates: candidates, revalidation: .checkedBefore(at(500))).count
+                == 2)
     }
 
-    @Test func thumbnailsAndObjectSizesRoundTrip() throws {
+    @Test func thumbnailsAndObjectSizesRoundTrip() async throws {
         let folder = try TemporaryFolder()
         let manifest = try open(folder)
-        try manifest.recordFetchSuccess(
-            url: "https://t/1", archivedFrom: "https://t/1", object: try object(8), httpStatus: 200, etag: nil,
-            lastModified: nil, attempts: 1, at: t0)
-        try manifest.setObjectSize(sha256: digest(8), width: 1920, height: 1080)
-        #expect(try manifest.object(sha256: digest(8))?.width == 1920)
-        #expect(try manifest.object(sha256: digest(8))?.height == 1080)
-        #expect(throws: StoreError.self) { try manifest.setObjectSize(sha256: digest(9), width: 1, height: 1) }
+        try await manifest.record(
+            .archived(
+                .init(
+                    url: "https://t/1", archivedFrom: "https://t/1", object: try object(8), httpStatus: 200, etag: nil,
+                    lastModified: nil, attempts: 1, at: t0)))
+        try await manifest.setObjectSize(sha256: digest(8), width: 1920, height: 1080)
+        #expect(try await manifest.object(sha256: digest(8))?.width == 1920)
+        #expect(try await manifest.object(sha256: digest(8))?.height == 1080)
+        await #expect(throws: StoreError.self) {
+            try await manifest.setObjectSize(sha256: digest(9), width: 1, height: 1)
+        }
 
         let small = ThumbnailRecord(
             objectSHA256: digest(8), width: 320, sha256: digest(40), height: 180, format: .jpeg, bytes: 9000,
@@ -257,34 +312,37 @@ private func object(_ n: Int, format: ImageFormat = .jpeg, created: Date = t0) t
         let large = ThumbnailRecord(
             objectSHA256: digest(8), width: 640, sha256: digest(41), height: 360, format: .png, bytes: 40000,
             path: try ArchiveLayout.thumbnailPath(sha256: digest(8), width: 640, format: .png), createdAt: at(6))
-        try manifest.recordThumbnail(large)
-        try manifest.recordThumbnail(small)
-        #expect(try manifest.thumbnail(sha256: digest(8), width: 320) == small)
-        #expect(try manifest.thumbnail(sha256: digest(8), width: 100) == nil)
-        #expect(try manifest.thumbnails(sha256: digest(8)) == [small, large])
-        #expect(try manifest.thumbnails() == [small, large])
+        try await manifest.recordThumbnail(large)
+        try await manifest.recordThumbnail(small)
+        #expect(try await manifest.thumbnail(sha256: digest(8), width: 320) == small)
+        #expect(try await manifest.thumbnail(sha256: digest(8), width: 100) == nil)
+        #expect(try await manifest.thumbnails(sha256: digest(8)) == [small, large])
+        #expect(try await manifest.thumbnails() == [small, large])
 
         var rebuilt = small
         rebuilt.bytes = 8000
         rebuilt.createdAt = at(99)
-        try manifest.recordThumbnail(rebuilt)
-        #expect(try manifest.thumbnails() == [rebuilt, large])
+        try await manifest.recordThumbnail(rebuilt)
+        #expect(try await manifest.thumbnails() == [rebuilt, large])
 
         // A thumbnail of an object the manifest does not know breaks a foreign key: refused.
         var orphan = small
         orphan.objectSHA256 = digest(10)
         orphan.path = try ArchiveLayout.thumbnailPath(sha256: digest(10), width: 320, format: .jpeg)
-        #expect(throws: StoreError.self) { try manifest.recordThumbnail(orphan) }
-        #expect(try manifest.integrityCheck())
+        await #expect(throws: StoreError.self) { try await manifest.recordThumbnail(orphan) }
+        #expect(try await manifest.integrityCheck())
     }
 
-    @Test func sanitizedSVGsRoundTripWithACopyOrARefusal() throws {
+    @Test func sanitizedSVGsRoundTripWithACopyOrARefusal() async throws {
         let folder = try TemporaryFolder()
         let manifest = try open(folder)
         for n in [20, 21] {
-            try manifest.recordFetchSuccess(
-                url: "https://s/\(n).svg", archivedFrom: "https://s/\(n).svg", object: try object(n, format: .svg),
-                httpStatus: 200, etag: nil, lastModified: nil, attempts: 1, at: t0)
+            try await manifest.record(
+                .archived(
+                    .init(
+                        url: "https://s/\(n).svg", archivedFrom: "https://s/\(n).svg",
+                        object: try object(n, format: .svg),
+                        httpStatus: 200, etag: nil, lastModified: nil, attempts: 1, at: t0)))
         }
         let path = try ArchiveLayout.sanitizedSVGPath(sha256: digest(20))
         #expect(path == "svg/00/\(digest(20)).svg")
@@ -294,28 +352,28 @@ private func object(_ n: Int, format: ImageFormat = .jpeg, created: Date = t0) t
         let refusal = SanitizedSVGRecord(
             objectSHA256: digest(21), sha256: nil, bytes: nil, path: nil, removed: 0, error: "line 1: not closed",
             createdAt: at(2))
-        try manifest.recordSanitizedSVG(copy)
-        try manifest.recordSanitizedSVG(refusal)
+        try await manifest.recordSanitizedSVG(copy)
+        try await manifest.recordSanitizedSVG(refusal)
         #expect(
-            try manifest.sanitizedSVGs(sha256s: [digest(20), digest(21), digest(22)]) == [
+            try await manifest.sanitizedSVGs(sha256s: [digest(20), digest(21), digest(22)]) == [
                 digest(20): copy, digest(21): refusal,
             ])
-        #expect(try manifest.sanitizedSVGs() == [copy, refusal])
+        #expect(try await manifest.sanitizedSVGs() == [copy, refusal])
         // A copy with an error, a path outside the archive's folders, or an unknown original: refused.
         var both = copy
         both.error = "x"
-        #expect(throws: StoreError.self) { try manifest.recordSanitizedSVG(both) }
+        await #expect(throws: StoreError.self) { try await manifest.recordSanitizedSVG(both) }
         var outside = copy
         outside.path = "../svg/x.svg"
-        #expect(throws: StoreError.self) { try manifest.recordSanitizedSVG(outside) }
+        await #expect(throws: StoreError.self) { try await manifest.recordSanitizedSVG(outside) }
         var orphan = copy
         orphan.objectSHA256 = digest(23)
         orphan.path = try ArchiveLayout.sanitizedSVGPath(sha256: digest(23))
-        #expect(throws: StoreError.self) { try manifest.recordSanitizedSVG(orphan) }
-        #expect(try manifest.integrityCheck())
+        await #expect(throws: StoreError.self) { try await manifest.recordSanitizedSVG(orphan) }
+        #expect(try await manifest.integrityCheck())
     }
 
-    @Test func aRescanReplacesAPostsReferencesAtomicallyAndKeepsRewrites() throws {
+    @Test func aRescanReplacesAPostsReferencesAtomicallyAndKeepsRewrites() async throws {
         let folder = try TemporaryFolder()
         let manifest = try open(folder)
         let first = [
@@ -327,44 +385,44 @@ private func object(_ n: Int, format: ImageFormat = .jpeg, created: Date = t0) t
                 rangeStart: 60, rangeEnd: 80, line: 4, column: 1, kind: "html-img", written: "https://b/c.png",
                 url: "https://b/c.png"),
         ]
-        try manifest.replaceReferences(
+        try await manifest.replaceReferences(
             post: "_posts/a.md", contentSHA256: digest(20), scannedAt: at(0), references: first)
-        #expect(try manifest.references(post: "_posts/a.md") == first)
+        #expect(try await manifest.references(post: "_posts/a.md") == first)
         #expect(
-            try manifest.post("_posts/a.md")
+            try await manifest.post("_posts/a.md")
                 == PostRecord(path: "_posts/a.md", contentSHA256: digest(20), scannedAt: at(0)))
-        #expect(try manifest.posts(referencing: "https://origin.example/a.jpg") == ["_posts/a.md"])
+        #expect(try await manifest.posts(referencing: "https://origin.example/a.jpg") == ["_posts/a.md"])
 
         let rewrite = RewriteRecord(
             rangeStart: 10, rangeEnd: 60, replacement: "/archive/w550/ab/x.jpg",
             original: Data("https://img.example/a\r\n.jpg".utf8) + Data([0xFF, 0x00]), url: "https://img.example/a.jpg",
             rewrittenAt: at(5), contextBefore: Data("![a](".utf8), contextAfter: Data([0x29, 0x0D, 0x0A]))
-        let generation = try manifest.recordRewrite(
+        let generation = try await manifest.recordRewrite(
             post: "_posts/a.md", inputSHA256: digest(20), outputSHA256: digest(21), rewrites: [rewrite], at: at(5))
-        try manifest.markRewriteApplied(post: "_posts/a.md", generation: generation)
+        try await manifest.markRewriteApplied(post: "_posts/a.md", generation: generation)
 
         let second = [
             ReferenceRecord(
                 rangeStart: 3, rangeEnd: 9, line: 1, column: 4, kind: "front-matter", written: "https://d/e",
                 url: "https://d/e")
         ]
-        try manifest.replaceReferences(
+        try await manifest.replaceReferences(
             post: "_posts/a.md", contentSHA256: digest(22), scannedAt: at(10), references: second)
-        #expect(try manifest.references(post: "_posts/a.md") == second)
-        #expect(try manifest.posts(referencing: "https://b/c.png").isEmpty)
-        let post = try #require(try manifest.post("_posts/a.md"))
+        #expect(try await manifest.references(post: "_posts/a.md") == second)
+        #expect(try await manifest.posts(referencing: "https://b/c.png").isEmpty)
+        let post = try #require(try await manifest.post("_posts/a.md"))
         #expect(post.contentSHA256 == digest(22))
         #expect(post.scannedAt == at(10))
         #expect(post.rewrittenAt == at(5))
         #expect(post.rewrittenSHA256 == digest(21))
-        #expect(try manifest.rewrites(post: "_posts/a.md") == [[rewrite]])
+        #expect(try await manifest.rewrites(post: "_posts/a.md") == [[rewrite]])
 
-        try manifest.replaceReferences(
+        try await manifest.replaceReferences(
             post: "_posts/a.md", contentSHA256: digest(22), scannedAt: at(11), references: [])
-        #expect(try manifest.references(post: "_posts/a.md").isEmpty)
+        #expect(try await manifest.references(post: "_posts/a.md").isEmpty)
     }
 
-    @Test func aBatchOfScansIsRecordedLikeOneScanEach() throws {
+    @Test func aBatchOfScansIsRecordedLikeOneScanEach() async throws {
         let folder = try TemporaryFolder()
         let manifest = try open(folder)
         func reference(_ n: Int) -> ReferenceRecord {
@@ -372,64 +430,66 @@ private func object(_ n: Int, format: ImageFormat = .jpeg, created: Date = t0) t
                 rangeStart: n, rangeEnd: n + 10, line: 1, column: n, kind: "html-img", written: "https://h/\(n)",
                 url: "https://h/\(n)")
         }
-        try manifest.replaceReferences(
+        try await manifest.replaceReferences(
             post: "a.md", contentSHA256: digest(1), scannedAt: at(0), references: [reference(1), reference(2)])
-        try manifest.replaceReferences(
+        try await manifest.replaceReferences(
             [
-                PostScan(post: "a.md", contentSHA256: digest(2), references: [reference(3)]),
-                PostScan(post: "b.md", contentSHA256: digest(3), references: [reference(4), reference(5)]),
-                PostScan(post: "c.md", contentSHA256: digest(4), references: []),
+                PostReferences(post: "a.md", contentSHA256: digest(2), references: [reference(3)]),
+                PostReferences(post: "b.md", contentSHA256: digest(3), references: [reference(4), reference(5)]),
+                PostReferences(post: "c.md", contentSHA256: digest(4), references: []),
             ], scannedAt: at(7))
-        #expect(try manifest.references(post: "a.md") == [reference(3)])
-        #expect(try manifest.references(post: "b.md") == [reference(4), reference(5)])
-        #expect(try manifest.references(post: "c.md").isEmpty)
-        #expect(try manifest.posts().map(\.path) == ["a.md", "b.md", "c.md"])
-        #expect(try manifest.post("a.md") == PostRecord(path: "a.md", contentSHA256: digest(2), scannedAt: at(7)))
-        #expect(try manifest.posts(referencing: "https://h/1").isEmpty)
+        #expect(try await manifest.references(post: "a.md") == [reference(3)])
+        #expect(try await manifest.references(post: "b.md") == [reference(4), reference(5)])
+        #expect(try await manifest.references(post: "c.md").isEmpty)
+        #expect(try await manifest.posts().map(\.path) == ["a.md", "b.md", "c.md"])
+        #expect(try await manifest.post("a.md") == PostRecord(path: "a.md", contentSHA256: digest(2), scannedAt: at(7)))
+        #expect(try await manifest.posts(referencing: "https://h/1").isEmpty)
 
         // A scan the schema refuses (a span that ends before it starts) leaves every post of the batch as it was.
         let broken = ReferenceRecord(
             rangeStart: 5, rangeEnd: 1, line: 1, column: 1, kind: "html-img", written: "x", url: "https://h/x")
-        #expect(throws: StoreError.self) {
-            try manifest.replaceReferences(
+        await #expect(throws: StoreError.self) {
+            try await manifest.replaceReferences(
                 [
-                    PostScan(post: "a.md", contentSHA256: digest(5), references: []),
-                    PostScan(post: "b.md", contentSHA256: digest(6), references: [broken]),
+                    PostReferences(post: "a.md", contentSHA256: digest(5), references: []),
+                    PostReferences(post: "b.md", contentSHA256: digest(6), references: [broken]),
                 ], scannedAt: at(9))
         }
-        #expect(try manifest.references(post: "a.md") == [reference(3)])
-        #expect(try manifest.post("a.md")?.contentSHA256 == digest(2))
-        #expect(try manifest.integrityCheck())
+        #expect(try await manifest.references(post: "a.md") == [reference(3)])
+        #expect(try await manifest.post("a.md")?.contentSHA256 == digest(2))
+        #expect(try await manifest.integrityCheck())
     }
 
-    @Test func objectsAndThumbnailsAreLookedUpManyAtOnce() throws {
+    @Test func objectsAndThumbnailsAreLookedUpManyAtOnce() async throws {
         let folder = try TemporaryFolder()
         let manifest = try open(folder)
         for n in [1, 2] {
-            try manifest.recordFetchSuccess(
-                url: "https://t/\(n)", archivedFrom: "https://t/\(n)", object: try object(n), httpStatus: 200,
-                etag: nil, lastModified: nil, attempts: 1, at: at(Double(n)))
+            try await manifest.record(
+                .archived(
+                    .init(
+                        url: "https://t/\(n)", archivedFrom: "https://t/\(n)", object: try object(n), httpStatus: 200,
+                        etag: nil, lastModified: nil, attempts: 1, at: at(Double(n)))))
         }
         let thumbnail = ThumbnailRecord(
             objectSHA256: digest(1), width: 320, sha256: digest(40), height: 180, format: .jpeg, bytes: 9000,
             path: try ArchiveLayout.thumbnailPath(sha256: digest(1), width: 320, format: .jpeg), createdAt: at(5))
-        try manifest.recordThumbnail(thumbnail)
+        try await manifest.recordThumbnail(thumbnail)
 
-        let objects = try manifest.objects(sha256s: [digest(1), digest(2), digest(1), digest(3)])
+        let objects = try await manifest.objects(sha256s: [digest(1), digest(2), digest(1), digest(3)])
         #expect(objects.count == 2)
-        #expect(objects[digest(1)] == (try manifest.object(sha256: digest(1))))
-        #expect(objects[digest(2)] == (try manifest.object(sha256: digest(2))))
+        #expect(objects[digest(1)] == (try await manifest.object(sha256: digest(1))))
+        #expect(objects[digest(2)] == (try await manifest.object(sha256: digest(2))))
         #expect(objects[digest(3)] == nil)
-        #expect(try manifest.objects(sha256s: []).isEmpty)
+        #expect(try await manifest.objects(sha256s: []).isEmpty)
 
-        let thumbnails = try manifest.thumbnails(sha256s: [digest(1), digest(2)])
+        let thumbnails = try await manifest.thumbnails(sha256s: [digest(1), digest(2)])
         #expect(thumbnails == [digest(1): [320: thumbnail]])
     }
 
-    @Test func rewritesAreKeptByGenerationAndForgottenOnRevert() throws {
+    @Test func rewritesAreKeptByGenerationAndForgottenOnRevert() async throws {
         let folder = try TemporaryFolder()
         let manifest = try open(folder)
-        try manifest.replaceReferences(post: "p.md", contentSHA256: digest(30), scannedAt: t0, references: [])
+        try await manifest.replaceReferences(post: "p.md", contentSHA256: digest(30), scannedAt: t0, references: [])
         let one = RewriteRecord(
             rangeStart: 5, rangeEnd: 10, replacement: "/a", original: Data("https://x/1".utf8), url: "https://x/1",
             rewrittenAt: at(1))
@@ -439,69 +499,71 @@ private func object(_ n: Int, format: ImageFormat = .jpeg, created: Date = t0) t
         let three = RewriteRecord(
             rangeStart: 20, rangeEnd: 22, replacement: "/c", original: Data("https://x/3".utf8), url: "https://x/3",
             rewrittenAt: at(2))
-        let first = try manifest.recordRewrite(
+        let first = try await manifest.recordRewrite(
             post: "p.md", inputSHA256: digest(30), outputSHA256: digest(31), rewrites: [one], at: at(1))
         #expect(first == 1)
-        #expect(try manifest.rewrites(post: "p.md").isEmpty, "a pending generation is not yet a rewrite")
-        #expect(try manifest.post("p.md")?.rewrittenSHA256 == nil)
-        try manifest.markRewriteApplied(post: "p.md", generation: first)
-        let second = try manifest.recordRewrite(
+        #expect(try await manifest.rewrites(post: "p.md").isEmpty, "a pending generation is not yet a rewrite")
+        #expect(try await manifest.post("p.md")?.rewrittenSHA256 == nil)
+        try await manifest.markRewriteApplied(post: "p.md", generation: first)
+        let second = try await manifest.recordRewrite(
             post: "p.md", inputSHA256: digest(31), outputSHA256: digest(32), rewrites: [three, two], at: at(2))
-        try manifest.markRewriteApplied(post: "p.md", generation: second)
-        #expect(try manifest.rewrites(post: "p.md") == [[one], [two, three]])
-        #expect(try manifest.post("p.md")?.rewrittenSHA256 == digest(32))
-        #expect(try manifest.post("p.md")?.rewrittenAt == at(2))
-        let generations = try manifest.rewriteGenerations(post: "p.md")
+        try await manifest.markRewriteApplied(post: "p.md", generation: second)
+        #expect(try await manifest.rewrites(post: "p.md") == [[one], [two, three]])
+        #expect(try await manifest.post("p.md")?.rewrittenSHA256 == digest(32))
+        #expect(try await manifest.post("p.md")?.rewrittenAt == at(2))
+        let generations = try await manifest.rewriteGenerations(post: "p.md")
         #expect(generations.map(\.generation) == [1, 2])
         #expect(generations.map(\.inputSHA256) == [digest(30), digest(31)])
         #expect(generations.map(\.outputSHA256) == [digest(31), digest(32)])
         #expect(generations.allSatisfy { $0.applied })
-        #expect(throws: StoreError.self) {
-            _ = try manifest.recordRewrite(
+        await #expect(throws: StoreError.self) {
+            _ = try await manifest.recordRewrite(
                 post: "never-scanned.md", inputSHA256: digest(1), outputSHA256: digest(2), rewrites: [one], at: t0)
         }
 
-        let pending = try manifest.recordRewrite(
+        let pending = try await manifest.recordRewrite(
             post: "p.md", inputSHA256: digest(32), outputSHA256: digest(33), rewrites: [one], at: at(3))
-        #expect(try manifest.rewriteGenerations(post: "p.md").last?.applied == false)
-        try manifest.discardRewrite(post: "p.md", generation: pending)
-        #expect(try manifest.rewriteGenerations(post: "p.md").map(\.generation) == [1, 2])
-        #expect(try manifest.rewrittenPosts() == ["p.md"])
+        #expect(try await manifest.rewriteGenerations(post: "p.md").last?.applied == false)
+        try await manifest.discardRewrite(post: "p.md", generation: pending)
+        #expect(try await manifest.rewriteGenerations(post: "p.md").map(\.generation) == [1, 2])
+        #expect(try await manifest.rewrittenPosts() == ["p.md"])
 
-        try manifest.recordRevert(post: "p.md", contentSHA256: digest(30))
-        #expect(try manifest.rewrites(post: "p.md").isEmpty)
-        #expect(try manifest.rewriteGenerations(post: "p.md").isEmpty)
-        #expect(try manifest.rewrittenPosts().isEmpty)
-        #expect(try manifest.post("p.md") == PostRecord(path: "p.md", contentSHA256: digest(30), scannedAt: t0))
+        try await manifest.recordRevert(post: "p.md", contentSHA256: digest(30))
+        #expect(try await manifest.rewrites(post: "p.md").isEmpty)
+        #expect(try await manifest.rewriteGenerations(post: "p.md").isEmpty)
+        #expect(try await manifest.rewrittenPosts().isEmpty)
+        #expect(try await manifest.post("p.md") == PostRecord(path: "p.md", contentSHA256: digest(30), scannedAt: t0))
 
-        try manifest.replaceReferences(post: "q.md", contentSHA256: digest(33), scannedAt: t0, references: [])
-        #expect(try manifest.posts().map(\.path) == ["p.md", "q.md"])
-        let q = try manifest.recordRewrite(
+        try await manifest.replaceReferences(post: "q.md", contentSHA256: digest(33), scannedAt: t0, references: [])
+        #expect(try await manifest.posts().map(\.path) == ["p.md", "q.md"])
+        let q = try await manifest.recordRewrite(
             post: "q.md", inputSHA256: digest(33), outputSHA256: digest(34), rewrites: [one], at: at(1))
-        try manifest.markRewriteApplied(post: "q.md", generation: q)
-        try manifest.removePost("q.md")
-        #expect(try manifest.posts().map(\.path) == ["p.md"])
-        #expect(try manifest.rewrites(post: "q.md").isEmpty)
-        #expect(try manifest.rewriteGenerations(post: "q.md").isEmpty)
-        #expect(try manifest.integrityCheck())
+        try await manifest.markRewriteApplied(post: "q.md", generation: q)
+        try await manifest.removePost("q.md")
+        #expect(try await manifest.posts().map(\.path) == ["p.md"])
+        #expect(try await manifest.rewrites(post: "q.md").isEmpty)
+        #expect(try await manifest.rewriteGenerations(post: "q.md").isEmpty)
+        #expect(try await manifest.integrityCheck())
     }
 
-    @Test func runsRoundTrip() throws {
+    @Test func runsRoundTrip() async throws {
         let folder = try TemporaryFolder()
         let manifest = try open(folder)
-        let first = try manifest.startRun(command: "fetch", at: at(0))
-        let second = try manifest.startRun(command: "archive", at: at(10))
-        try manifest.finishRun(id: first, at: at(5), counts: ["archived": 12, "failed": 1], exitCode: 1)
+        let first = try await manifest.startRun(command: "fetch", at: at(0))
+        let second = try await manifest.startRun(command: "archive", at: at(10))
+        try await manifest.finishRun(id: first, at: at(5), counts: ["archived": 12, "failed": 1], exitCode: 1)
         #expect(
-            try manifest.runs()
+            try await manifest.runs()
                 == [
                     RunRecord(id: second, command: "archive", startedAt: at(10)),
                     RunRecord(
                         id: first, command: "fetch", startedAt: at(0), finishedAt: at(5),
                         counts: ["archived": 12, "failed": 1], exitCode: 1),
                 ])
-        #expect(try manifest.runs(limit: 1).map(\.id) == [second])
-        #expect(throws: StoreError.self) { try manifest.finishRun(id: 999, at: t0, counts: [:], exitCode: 0) }
+        #expect(try await manifest.runs(limit: 1).map(\.id) == [second])
+        await #expect(throws: StoreError.self) {
+            try await manifest.finishRun(id: 999, at: t0, counts: [:], exitCode: 0)
+        }
     }
 
     // MARK: Several processes
@@ -509,7 +571,7 @@ private func object(_ n: Int, format: ImageFormat = .jpeg, created: Date = t0) t
     @Test func twoManifestsOnOneFileWriteConcurrentlyWithoutLockErrors() async throws {
         let folder = try TemporaryFolder()
         let layout = ArchiveLayout(root: folder.url)
-        let manifests = [try Manifest(layout: layout), try Manifest(layout: layout)]
+        let manifests = [try SQLiteManifest(layout: layout), try SQLiteManifest(layout: layout)]
         let writersPerManifest = 4
         let writesPerWriter = 60
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -520,15 +582,20 @@ private func object(_ n: Int, format: ImageFormat = .jpeg, created: Date = t0) t
                             let n = (m * writersPerManifest + w) * writesPerWriter + i
                             let url = "https://load.example/\(n)"
                             if n % 3 == 0 {
-                                try manifest.recordFetchFailure(
-                                    url: url, errorClass: "timeout", message: "slow", httpStatus: nil, attempts: 1,
-                                    at: t0)
+                                try await manifest.record(
+                                    .failed(
+                                        .init(
+                                            url: url, failureClass: .timeout, message: "slow", httpStatus: nil,
+                                            attempts: 1,
+                                            at: t0)))
                             } else {
-                                try manifest.recordFetchSuccess(
-                                    url: url, archivedFrom: url, object: try object(n % 17), httpStatus: 200,
-                                    etag: nil, lastModified: nil, attempts: 1, at: t0)
+                                try await manifest.record(
+                                    .archived(
+                                        .init(
+                                            url: url, archivedFrom: url, object: try object(n % 17), httpStatus: 200,
+                                            etag: nil, lastModified: nil, attempts: 1, at: t0)))
                             }
-                            _ = try manifest.urlRecord(url)
+                            _ = try await manifest.urlRecord(url)
                         }
                     }
                 }
@@ -536,24 +603,26 @@ private func object(_ n: Int, format: ImageFormat = .jpeg, created: Date = t0) t
             try await group.waitForAll()
         }
         let total = manifests.count * writersPerManifest * writesPerWriter
-        let all = try manifests[1].allURLRecords()
+        let all = try await manifests[1].allURLRecords()
         #expect(all.count == total)
         #expect(all.filter { $0.status == .failed }.count == (0..<total).filter { $0 % 3 == 0 }.count)
-        #expect(try manifests[0].objects().count == 17)
-        #expect(try manifests[0].integrityCheck())
+        #expect(try await manifests[0].objects().count == 17)
+        #expect(try await manifests[0].integrityCheck())
     }
 
     // MARK: Crashes
 
-    @Test func aSnapshotTakenMidTransactionOpensCleanWithOnlyCommittedData() throws {
+    @Test func aSnapshotTakenMidTransactionOpensCleanWithOnlyCommittedData() async throws {
         // What a crash leaves on disk is the database, WAL and shared-memory files as they are at that
         // instant: copy them while a large write transaction is open (its pages spilled into the WAL).
         let folder = try TemporaryFolder()
         let crashed = try TemporaryFolder()
         let manifest = try open(folder)
-        try manifest.recordFetchFailure(
-            url: "https://committed/", errorClass: "dns", message: "x", httpStatus: nil, attempts: 1, at: t0)
-        let writer = try Manifest(layout: ArchiveLayout(root: folder.url))
+        try await manifest.record(
+            .failed(
+                .init(
+                    url: "https://committed/", failureClass: .dns, message: "x", httpStatus: nil, attempts: 1, at: t0)))
+        let writer = try SQLiteManifest(layout: ArchiveLayout(root: folder.url))
         try writer.withUncommittedWriteForTesting(rows: 20_000) {
             for name in ["manifest.sqlite", "manifest.sqlite-wal", "manifest.sqlite-shm"] {
                 let source = folder.url.appendingPathComponent(name)
@@ -563,17 +632,19 @@ private func object(_ n: Int, format: ImageFormat = .jpeg, created: Date = t0) t
             }
         }
         let reopened = try open(crashed)
-        #expect(try reopened.integrityCheck())
-        #expect(try reopened.urlRecord("https://committed/")?.errorClass == "dns")
-        #expect(try reopened.allURLRecords().count == 1)
-        #expect(try reopened.runs().isEmpty)
+        #expect(try await reopened.integrityCheck())
+        #expect(try await reopened.urlRecord("https://committed/")?.errorClass == .dns)
+        #expect(try await reopened.allURLRecords().count == 1)
+        #expect(try await reopened.runs().isEmpty)
     }
 
-    @Test(.enabled(if: hasSQLiteShell)) func aWriterKilledMidTransactionLeavesAManifestThatChecksClean() throws {
+    @Test(.enabled(if: hasSQLiteShell)) func aWriterKilledMidTransactionLeavesAManifestThatChecksClean() async throws {
         let folder = try TemporaryFolder()
         let manifest = try open(folder)
-        try manifest.recordFetchFailure(
-            url: "https://committed/", errorClass: "dns", message: "x", httpStatus: nil, attempts: 1, at: t0)
+        try await manifest.record(
+            .failed(
+                .init(
+                    url: "https://committed/", failureClass: .dns, message: "x", httpStatus: nil, attempts: 1, at: t0)))
         try manifest.close()
 
         // A second process (the sqlite3 shell) opens the manifest, commits one run, starts a big write with a
@@ -598,11 +669,11 @@ private func object(_ n: Int, format: ImageFormat = .jpeg, created: Date = t0) t
         #expect(shell.wait().signal == SIGKILL)
 
         let reopened = try open(folder)
-        #expect(try reopened.integrityCheck())
-        #expect(try reopened.urlRecord("https://committed/")?.errorClass == "dns")
-        #expect(try reopened.runs().map(\.command) == ["committed"])
+        #expect(try await reopened.integrityCheck())
+        #expect(try await reopened.urlRecord("https://committed/")?.errorClass == .dns)
+        #expect(try await reopened.runs().map(\.command) == ["committed"])
         // And it takes writes again.
-        _ = try reopened.startRun(command: "after", at: t0)
-        #expect(try reopened.runs().count == 2)
+        _ = try await reopened.startRun(command: "after", at: t0)
+        #expect(try await reopened.runs().count == 2)
     }
 }

@@ -4,7 +4,7 @@ import Testing
 @testable import ImgArchiveStore
 
 @Suite struct PostFileTests {
-    @Test func replacesAtomicallyKeepingPermissionsAndFollowingLinks() throws {
+    @Test func replacesAtomicallyKeepingPermissionsAndFollowingLinks() async throws {
         let folder = try TemporaryFolder()
         let real = folder.url.appendingPathComponent("real.md").path
         let link = folder.url.appendingPathComponent("link.md").path
@@ -12,7 +12,7 @@ import Testing
         chmod(real, 0o604)
         try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: "real.md")
         var seenByHook: [UInt8] = []
-        let outcome = try PostFile.replace(link, expected: Array("old\r\n".utf8), with: Array("new\r\n".utf8)) {
+        let outcome = try await PostFile.replace(link, expected: Array("old\r\n".utf8), with: Array("new\r\n".utf8)) {
             seenByHook = try PostFile.read(real)
         }
         #expect(outcome == .replaced)
@@ -26,12 +26,14 @@ import Testing
             try FileManager.default.contentsOfDirectory(atPath: folder.url.path).sorted() == ["link.md", "real.md"])
     }
 
-    @Test func aPostChangedMeanwhileIsNotTouched() throws {
+    @Test func aPostChangedMeanwhileIsNotTouched() async throws {
         let folder = try TemporaryFolder()
         let post = folder.url.appendingPathComponent("p.md").path
         try Data("edited by hand".utf8).write(to: URL(fileURLWithPath: post))
         var called = false
-        let outcome = try PostFile.replace(post, expected: Array("as scanned".utf8), with: Array("rewritten".utf8)) {
+        let outcome = try await PostFile.replace(
+            post, expected: Array("as scanned".utf8), with: Array("rewritten".utf8)
+        ) {
             called = true
         }
         #expect(outcome == .changedMeanwhile && !called)
@@ -40,12 +42,12 @@ import Testing
             try FileManager.default.contentsOfDirectory(atPath: folder.url.path) == ["p.md"], "no temporary file left")
     }
 
-    @Test func aFailingHookLeavesThePostAndNoTemporaryFile() throws {
+    @Test func aFailingHookLeavesThePostAndNoTemporaryFile() async throws {
         let folder = try TemporaryFolder()
         let post = folder.url.appendingPathComponent("p.md").path
         try Data("old".utf8).write(to: URL(fileURLWithPath: post))
-        #expect(throws: StoreError.self) {
-            _ = try PostFile.replace(post, expected: Array("old".utf8), with: Array("new".utf8)) {
+        await #expect(throws: StoreError.self) {
+            _ = try await PostFile.replace(post, expected: Array("old".utf8), with: Array("new".utf8)) {
                 throw StoreError(code: .busy, message: "manifest busy")
             }
         }

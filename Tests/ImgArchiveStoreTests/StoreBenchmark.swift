@@ -7,10 +7,10 @@ import Testing
 @Suite(.enabled(if: ProcessInfo.processInfo.environment["IMGARCHIVE_STORE_BENCH"] != nil))
 struct StoreBenchmark {
     @Test(arguments: [ArchiveStore.Durability.immediate, .deferred])
-    func commitAndRecordOneThousandObjects(durability: ArchiveStore.Durability) throws {
+    func commitAndRecordOneThousandObjects(durability: ArchiveStore.Durability) async throws {
         let folder = try TemporaryFolder()
         let store = try ArchiveStore(root: folder.url, durability: durability)
-        let manifest = try Manifest(layout: store.layout)
+        let manifest = try SQLiteManifest(layout: store.layout)
         let count = 1000
         var files: [(URL, String)] = []
         for n in 0..<count {
@@ -26,32 +26,35 @@ struct StoreBenchmark {
             }
             try store.synchronize()
         }
-        let record = try clock.measure {
+        let record = try await clock.measure {
             for (n, path) in paths.enumerated() {
                 let url = "https://bench.example/\(n)"
-                try manifest.recordFetchSuccess(
-                    url: url, archivedFrom: url,
-                    object: ObjectRecord(
-                        sha256: String(format: "%064x", n + 1), format: .jpeg, bytes: 4100, path: path,
-                        createdAt: Date()),
-                    httpStatus: 200, etag: nil, lastModified: nil, attempts: 1, at: Date())
+                try await manifest.record(
+                    .archived(
+                        .init(
+                            url: url, archivedFrom: url,
+                            object: ObjectRecord(
+                                sha256: String(format: "%064x", n + 1), format: .jpeg, bytes: 4100, path: path,
+                                createdAt: Date()),
+                            httpStatus: 200, etag: nil, lastModified: nil, attempts: 1, at: Date())))
             }
         }
-        let batch = try clock.measure {
-            try manifest.record(
+        let batch = try await clock.measure {
+            try await manifest.record(
                 paths.enumerated().map { n, path in
                     .archived(
-                        url: "https://batch.example/\(n)", archivedFrom: "https://batch.example/\(n)",
-                        object: ObjectRecord(
-                            sha256: String(format: "%064x", n + 1), format: .jpeg, bytes: 4100, path: path,
-                            createdAt: Date()),
-                        httpStatus: 200, etag: nil, lastModified: nil, attempts: 1, at: Date())
+                        .init(
+                            url: "https://batch.example/\(n)", archivedFrom: "https://batch.example/\(n)",
+                            object: ObjectRecord(
+                                sha256: String(format: "%064x", n + 1), format: .jpeg, bytes: 4100, path: path,
+                                createdAt: Date()),
+                            httpStatus: 200, etag: nil, lastModified: nil, attempts: 1, at: Date()))
                 })
         }
         let candidates = (0..<5000).map { "https://bench.example/\($0)" }
         var planned = 0
-        let plan = try clock.measure {
-            planned = try manifest.urlsNeedingFetch(candidates: candidates, revalidateOlderThan: nil).count
+        let plan = try await clock.measure {
+            planned = try await manifest.urlsNeedingFetch(candidates: candidates, revalidation: .never).count
         }
         print(
             "store-bench \(durability): commitObject+synchronize x\(count): \(commit); recordFetchSuccess x\(count): \(record); "

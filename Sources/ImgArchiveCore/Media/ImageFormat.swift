@@ -134,3 +134,19 @@ public enum ImageFormat: String, Sendable, Hashable, Codable, CaseIterable {
         }
     }
 }
+
+extension ImageFormat {
+    /// Decodes a format from its name or its file extension (the manifest's `object.ext` holds the extension,
+    /// `thumbnail.format` the name).
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let text = try container.decode(String.self)
+        guard
+            let format = ImageFormat(rawValue: text) ?? ImageFormat.allCases.first(where: { $0.fileExtension == text })
+        else {
+            throw DecodingError.dataCorruptedError(
+                in: container, debugDescription: "unknown image format \(text.debugDescription)")
+        }
+        self = format
+    }
+}

@@ -20,17 +20,27 @@ public struct FetchItem: Sendable, Hashable {
         self.linkOnly = linkOnly
     }
 
-    /// Groups references by URL: one item per distinct remote URL, with every width it is shown at.
-    public static func items(from references: [(post: String?, reference: ImageReference)]) -> [FetchItem] {
+    /// The items of the posts' references (`post` nil for none), then of the URL lists' entries, merged by URL in
+    /// the order first seen, with every width each URL is shown at. A listed URL is wanted as an image (never
+    /// link-only), at the width its CDN URL asks for.
+    public static func items(
+        from references: [(post: String?, reference: ImageReference)], listed: [URLList.Entry] = []
+    ) -> [FetchItem] {
         var order: [String] = []
         var byURL: [String: FetchItem] = [:]
-        for (post, r) in references where r.remote {
-            if byURL[r.url] == nil {
-                order.append(r.url)
-                byURL[r.url] = FetchItem(url: r.url, origin: r.origin, post: post, linkOnly: true)
+        func add(url: String, origin: String, post: String?, width: Int?, linkOnly: Bool) {
+            if byURL[url] == nil {
+                order.append(url)
+                byURL[url] = FetchItem(url: url, origin: origin, post: post, linkOnly: true)
             }
-            if r.kind != .linkImage { byURL[r.url]?.linkOnly = false }
-            if let w = r.width { byURL[r.url]?.widths.insert(w) }
+            if !linkOnly { byURL[url]?.linkOnly = false }
+            if let width { byURL[url]?.widths.insert(width) }
+        }
+        for (post, r) in references where r.remote {
+            add(url: r.url, origin: r.origin, post: post, width: r.width, linkOnly: r.kind == .linkImage)
+        }
+        for entry in listed {
+            add(url: entry.url, origin: entry.origin, post: nil, width: entry.width, linkOnly: false)
         }
         return order.compactMap { byURL[$0] }
     }
@@ -60,27 +70,14 @@ public enum FetchPlanning {
         return ladder.filter { seen.insert($0).inserted }
     }
 
-    /// `scheme://host[:port]/` of an http(s) URL.
+    /// `scheme://host[:port]/` of an http(s) URL (`URLAuthority.origin`).
     public static func origin(of url: String) -> String? {
-        guard let schemeEnd = url.firstRange(of: "://") else { return nil }
-        let rest = url[schemeEnd.upperBound...]
-        let hostEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) ?? rest.endIndex
-        guard hostEnd > rest.startIndex else { return nil }
-        var authority = rest[..<hostEnd]
-        if let at = authority.lastIndex(of: "@") { authority = authority[authority.index(after: at)...] }
-        return url[..<schemeEnd.upperBound].lowercased() + authority.lowercased() + "/"
+        URLAuthority(url)?.origin
     }
 
-    /// The host of an http(s) URL, lower-cased, without port or credentials.
+    /// The host of an http(s) URL, lower-cased, without port or credentials (`URLAuthority.host`).
     public static func host(of url: String) -> String? {
-        guard let o = origin(of: url) else { return nil }
-        var h = o.drop(while: { $0 != "/" }).dropFirst(2).dropLast()
-        if h.hasPrefix("[") {
-            if let close = h.firstIndex(of: "]") { h = h[...close] }
-        } else if let colon = h.lastIndex(of: ":") {
-            h = h[..<colon]
-        }
-        return String(h)
+        URLAuthority(url)?.host
     }
 
     /// Which widths need a derivative: those below the image's width (never upscale). At or above it the

@@ -7,7 +7,7 @@ public enum ArchivedAsset: Sendable, Hashable {
     /// Archived, but not to be linked: an SVG with no sanitized copy, and why (`SVGSanitizer`).
     case unpublishable(String)
     /// The last fetch failed.
-    case failed(errorClass: String, message: String)
+    case failed(errorClass: FailureClass, message: String)
     /// Never fetched.
     case notFetched
     /// A link target (`link-image`) that is a page, not an image: left as it is, and not waited for.

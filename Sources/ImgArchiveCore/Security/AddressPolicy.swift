@@ -87,13 +87,8 @@ public struct AddressPolicy: Sendable {
 
     /// The host (lower case, IPv6 in brackets) and port (the scheme's default when none is written) of a URL.
     static func hostAndPort(_ url: String) -> (host: String?, port: Int?) {
-        guard let host = FetchPlanning.host(of: url), let origin = FetchPlanning.origin(of: url) else {
-            return (nil, nil)
-        }
-        let authority = origin.dropLast()
-        let afterHost = authority[(authority.firstRange(of: host)?.upperBound ?? authority.endIndex)...]
-        if afterHost.hasPrefix(":"), let port = Int(afterHost.dropFirst()) { return (host, port) }
-        return (host, origin.hasPrefix("https:") ? 443 : origin.hasPrefix("http:") ? 80 : nil)
+        guard let authority = URLAuthority(url) else { return (nil, nil) }
+        return (authority.host, authority.effectivePort)
     }
 }
 

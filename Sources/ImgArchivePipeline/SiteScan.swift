@@ -1,0 +1,109 @@
+import Dispatch
+import Foundation
+public import ImgArchiveCore
+import ImgArchiveStore
+import Synchronization
+
+/// Scans many posts on all cores, keeping their order.
+public enum ScanRun {
+    /// One post's scan and what `then` made of it, or why the post could not be read.
+    public typealias Outcome<T> = Result<(PostScan, T), SiteWalker.Problem>
+
+    /// Scans `posts` and runs `then` on each result, on all cores; returns the outcomes in the posts' order.
+    public static func scan<T: Sendable>(
+        _ posts: [String], with scanner: PostScanner, then: @Sendable @escaping (String, [UInt8], PostScan) -> T
+    ) -> [Outcome<T>] {
+        let results = Mutex<[Outcome<T>]>([])
+        scan(posts, with: scanner, then: then) { _, outcome in results.withLock { $0.append(outcome) } }
+        return results.withLock { $0 }
+    }
+
+    /// Scans `posts` on all cores and hands each outcome (after `then`) to `emit` in the posts' order, as soon as
+    /// it and all before it are done. `emit` runs under a lock: its calls never overlap.
+    public static func scan<T: Sendable>(
+        _ posts: [String], with scanner: PostScanner, then: @Sendable @escaping (String, [UInt8], PostScan) -> T,
+        inOrder emit: @Sendable (Int, Outcome<T>) -> Void
+    ) {
+        let order = Mutex<(next: Int, ready: [Int: Outcome<T>])>((0, [:]))
+        let workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        let next = Atomic<Int>(0)
+        DispatchQueue.concurrentPerform(iterations: min(workers, max(posts.count, 1))) { _ in
+            while true {
+                let i = next.add(1, ordering: .relaxed).oldValue
+                guard i < posts.count else { return }
+                let result: Outcome<T> = SiteWalker.read(posts[i]).map {
+                    let scan = scanner.scan($0)
+                    return (scan, then(posts[i], $0, scan))
+                }
+                order.withLock { state in
+                    state.ready[i] = result
+                    while let ready = state.ready.removeValue(forKey: state.next) {
+                        emit(state.next, ready)
+                        state.next += 1
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A site scanned for the stages after it: the images to fetch, the posts as the manifest records them, and how
+/// many posts could not be read.
+public struct SiteScan: Sendable {
+    /// One item per distinct remote URL of the posts and the URL list.
+    public var items: [FetchItem]
+    /// Every post read, with its hash and references.
+    public var posts: [ScannedPost]
+    /// Posts that could not be listed or read (each was told to `warn`).
+    public var unreadable: Int
+
+    /// Scans the posts under `roots`, then reads the URL list at `urlList`. Each post that cannot be read, each
+    /// scan diagnostic and each list line that is not an http(s) URL goes to `warn`, in that order, and the scan
+    /// goes on. References that are links into the archive itself (under an archive URL such as
+    /// `https://cdn.example/archive`, which `archiveLinks` knows) are left out: they are not images to archive.
+    /// Throws `.usage` when the list cannot be read.
+    public static func collect(
+        roots: [String], urlList: String? = nil, scanOptions: ScanOptions, archiveLinks: ArchiveLinker? = nil,
+        warn: (String) -> Void
+    ) throws(PipelineError) -> SiteScan {
+        let scanner = PostScanner(options: scanOptions)
+        let (files, problems) = SiteWalker.posts(in: roots)
+        for problem in problems { warn("\(problem.path): \(problem.message)") }
+        var unreadable = problems.count
+        var references: [(post: String?, reference: ImageReference)] = []
+        var posts: [ScannedPost] = []
+        let results = ScanRun.scan(files, with: scanner) { _, bytes, _ in ArchiveStore.sha256(of: bytes) }
+        for (path, result) in zip(files, results) {
+            switch result {
+            case .failure(let problem):
+                unreadable += 1
+                warn("\(problem.path): \(problem.message)")
+            case .success(let (scan, sha)):
+                for d in scan.diagnostics { warn("\(path):\(d.line): \(d.message)") }
+                let found = scan.references.filter { archiveLinks?.isArchiveLink($0.url) != true }
+                posts.append(ScannedPost(path: path, contentSHA256: sha, references: found))
+                references += found.map { (path, $0) }
+            }
+        }
+        var listed: [URLList.Entry] = []
+        if let urlList {
+            let list = try read(urlList: urlList, cdnRules: scanOptions.cdnRules)
+            for problem in list.problems { warn(list.message(for: problem)) }
+            listed = list.entries
+        }
+        return SiteScan(items: FetchItem.items(from: references, listed: listed), posts: posts, unreadable: unreadable)
+    }
+
+    /// Reads the URL list at `path` (`fetch --urls`).
+    static func read(urlList path: String, cdnRules: CDNRules) throws(PipelineError) -> URLList {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw PipelineError(
+                code: .usage, message: "--urls \(path): cannot read the list (\(error.localizedDescription))",
+                underlying: error)
+        }
+        return URLList(path: path, text: text, cdnRules: cdnRules)
+    }
+}

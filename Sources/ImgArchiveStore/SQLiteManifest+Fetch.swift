@@ -1,0 +1,295 @@
+public import Foundation
+import GRDB
+
+/// The fetch ledger of the SQLite manifest: planning, outcomes in batches, derivatives, scans and runs.
+extension SQLiteManifest: FetchLedger {
+    // MARK: Planning
+
+    public func urlsNeedingFetch(candidates: [String], revalidation: Revalidation) async throws(StoreError)
+        -> [FetchNeed]
+    {
+        try await read("planning fetches") { db in
+            let statement = try db.cachedStatement(
+                sql: "SELECT status, etag, last_modified, last_checked_at, archived_from FROM url WHERE url = ?")
+            var seen = Set<String>()
+            var needs: [FetchNeed] = []
+            for url in candidates where seen.insert(url).inserted {
+                guard let row = try Fetched<PlannedURL>.fetchOne(statement, arguments: [url])?.record else {
+                    needs.append(FetchNeed(url: url, reason: .new))
+                    continue
+                }
+                if row.status != .archived {
+                    needs.append(FetchNeed(url: url, reason: .retry))
+                } else if revalidation.isDue(lastChecked: row.lastCheckedAt) {
+                    needs.append(
+                        FetchNeed(
+                            url: url, reason: .revalidate, etag: row.etag, lastModified: row.lastModified,
+                            archivedFrom: row.archivedFrom))
+                }
+            }
+            return needs
+        }
+    }
+
+    // MARK: Outcomes
+
+    public func record(_ outcomes: [FetchOutcome]) async throws(StoreError) {
+        for object in outcomes.compactMap(\.archivedObject) {
+            try ArchiveLayout.checkSHA256(object.sha256)
+            try ArchiveLayout.checkRelativePath(object.path)
+        }
+        let path = path
+        try await write("recording fetches") { db in
+            for outcome in outcomes {
+                switch outcome {
+                case .archived(let a): try Self.recordArchived(a, db)
+                case .notModified(let n):
+                    try db.cachedStatement(
+                        sql: """
+                            UPDATE url SET last_checked_at = ?, http_status = ?, error_class = NULL,
+                                           error_message = NULL, failing_since = NULL
+                            WHERE url = ? AND status = 'archived'
+                            """
+                    ).execute(arguments: [n.date, n.httpStatus, n.url])
+                    if db.changesCount == 0 {
+                        throw StoreError(
+                            code: .invalidArgument, path: path,
+                            message: "a not-modified answer for \(n.url), which has nothing archived")
+                    }
+                case .failed(let f):
+                    let stamp = f.date.databaseValue
+                    try db.cachedStatement(
+                        sql: """
+                            INSERT INTO url (url, status, http_status, error_class, error_message, attempts,
+                                             last_checked_at, failing_since)
+                            VALUES (?, 'failed', ?, ?, ?, ?, ?, ?)
+                            ON CONFLICT (url) DO UPDATE SET
+                                http_status = excluded.http_status, error_class = excluded.error_class,
+                                error_message = excluded.error_message, attempts = excluded.attempts,
+                                last_checked_at = excluded.last_checked_at,
+                                failing_since = coalesce(url.failing_since, excluded.failing_since)
+                            """
+                    ).execute(
+                        arguments: [
+                            f.url, f.httpStatus, f.failureClass.rawValue, f.message, f.attempts, stamp, stamp,
+                        ])
+                case .linkPage(let p):
+                    try db.cachedStatement(
+                        sql: """
+                            INSERT INTO link_page (url, http_status, content_type, checked_at) VALUES (?, ?, ?, ?)
+                            ON CONFLICT (url) DO UPDATE SET
+                                http_status = excluded.http_status, content_type = excluded.content_type,
+                                checked_at = excluded.checked_at
+                            """
+                    ).execute(arguments: [p.url, p.httpStatus, p.contentType, p.date])
+                    // A page is no failure: an earlier failure of the same link is forgotten.
+                    try db.cachedStatement(sql: "DELETE FROM url WHERE url = ? AND status = 'failed'")
+                        .execute(arguments: [p.url])
+                }
+            }
+        }
+    }
+
+    private static func recordArchived(_ a: FetchOutcome.Archived, _ db: Database) throws {
+        // A date is bound as text made by a DateFormatter, the costliest part of a row: made once per row (the
+        // object is usually created at the fetch's own date).
+        let stamp = a.date.databaseValue
+        try insertObject(
+            a.object, createdAt: a.object.createdAt == a.date ? stamp : a.object.createdAt.databaseValue, db)
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO url (url, status, http_status, error_class, error_message, attempts, etag,
+                                 last_modified, first_fetched_at, last_fetched_at, last_checked_at,
+                                 failing_since, object_sha256, archived_from)
+                VALUES (?, 'archived', ?, NULL, NULL, ?, ?, ?, ?, ?, ?, NULL, ?, ?)
+                ON CONFLICT (url) DO UPDATE SET
+                    status = 'archived', http_status = excluded.http_status, error_class = NULL,
+                    error_message = NULL, attempts = excluded.attempts, etag = excluded.etag,
+                    last_modified = excluded.last_modified,
+                    first_fetched_at = coalesce(url.first_fetched_at, excluded.first_fetched_at),
+                    last_fetched_at = excluded.last_fetched_at,
+                    last_checked_at = excluded.last_checked_at,
+                    failing_since = NULL, object_sha256 = excluded.object_sha256,
+                    archived_from = excluded.archived_from
+                """
+        ).execute(
+            arguments: [
+                a.url, a.httpStatus, a.attempts, a.etag, a.lastModified, stamp, stamp, stamp, a.object.sha256,
+                a.archivedFrom,
+            ])
+        try db.cachedStatement(sql: "DELETE FROM link_page WHERE url = ?").execute(arguments: [a.url])
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO url_object (url, object_sha256, archived_from, first_archived_at)
+                VALUES (?, ?, ?, ?)
+                ON CONFLICT DO NOTHING
+                """
+        ).execute(arguments: [a.url, a.object.sha256, a.archivedFrom, stamp])
+    }
+
+    static func insertObject(_ object: ObjectRecord, createdAt: DatabaseValue, _ db: Database) throws {
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO object (sha256, ext, media_type, bytes, width, height, path, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (sha256) DO UPDATE SET
+                    width = coalesce(object.width, excluded.width), height = coalesce(object.height, excluded.height)
+                """
+        ).execute(
+            arguments: [
+                object.sha256, object.format.fileExtension, object.format.mediaType, object.bytes, object.width,
+                object.height, object.path, createdAt,
+            ])
+    }
+
+    // MARK: Objects and derivatives
+
+    public func recordThumbnail(_ thumbnail: ThumbnailRecord) async throws(StoreError) {
+        try ArchiveLayout.checkRelativePath(thumbnail.path)
+        try ArchiveLayout.checkSHA256(thumbnail.sha256)
+        try await write("recording a thumbnail") { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO thumbnail (object_sha256, width, sha256, height, format, bytes, path, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (object_sha256, width) DO UPDATE SET
+                        sha256 = excluded.sha256, height = excluded.height, format = excluded.format,
+                        bytes = excluded.bytes, path = excluded.path, created_at = excluded.created_at
+                    """,
+                arguments: [
+                    thumbnail.objectSHA256, thumbnail.width, thumbnail.sha256, thumbnail.height,
+                    thumbnail.format.rawValue, thumbnail.bytes, thumbnail.path, thumbnail.createdAt,
+                ])
+        }
+    }
+
+    public func recordSanitizedSVG(_ record: SanitizedSVGRecord) async throws(StoreError) {
+        try ArchiveLayout.checkSHA256(record.objectSHA256)
+        if let path = record.path { try ArchiveLayout.checkRelativePath(path) }
+        if let sha256 = record.sha256 { try ArchiveLayout.checkSHA256(sha256) }
+        guard (record.path == nil) == (record.error != nil), (record.path == nil) == (record.sha256 == nil) else {
+            throw StoreError(
+                code: .invalidArgument, message: "a sanitized SVG has either a path and digest or an error")
+        }
+        try await write("recording a sanitized SVG") { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO sanitized_svg (object_sha256, sha256, bytes, path, removed, error, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (object_sha256) DO UPDATE SET
+                        sha256 = excluded.sha256, bytes = excluded.bytes, path = excluded.path,
+                        removed = excluded.removed, error = excluded.error, created_at = excluded.created_at
+                    """,
+                arguments: [
+                    record.objectSHA256, record.sha256, record.bytes, record.path, record.removed, record.error,
+                    record.createdAt,
+                ])
+        }
+    }
+
+    public func setObjectSize(sha256: String, width: Int, height: Int) async throws(StoreError) {
+        let path = path
+        try await write("recording an object's size") { db in
+            try db.execute(
+                sql: "UPDATE object SET width = ?, height = ? WHERE sha256 = ?", arguments: [width, height, sha256])
+            if db.changesCount == 0 {
+                throw StoreError(code: .invalidArgument, path: path, message: "no object \(sha256) in the manifest")
+            }
+        }
+    }
+
+    @discardableResult
+    public func adoptObject(_ object: ObjectRecord) async throws(StoreError) -> Bool {
+        try ArchiveLayout.checkSHA256(object.sha256)
+        try ArchiveLayout.checkRelativePath(object.path)
+        return try await write("adopting an object") { db in
+            let known = try Bool.fetchOne(
+                db, sql: "SELECT 1 FROM object WHERE sha256 = ? OR path = ?", arguments: [object.sha256, object.path])
+            guard known == nil else { return false }
+            try Self.insertObject(object, createdAt: object.createdAt.databaseValue, db)
+            return true
+        }
+    }
+
+    // MARK: Scans
+
+    public func replaceReferences(_ scans: [PostReferences], scannedAt: Date) async throws(StoreError) {
+        guard !scans.isEmpty else { return }
+        try await write("recording a scan") { db in
+            let stamp = scannedAt.databaseValue
+            let upsertPost = try db.cachedStatement(
+                sql: """
+                    INSERT INTO post (path, content_sha256, scanned_at) VALUES (?, ?, ?)
+                    ON CONFLICT (path) DO UPDATE SET content_sha256 = excluded.content_sha256,
+                                                     scanned_at = excluded.scanned_at
+                    """)
+            let deleteReferences = try db.cachedStatement(sql: "DELETE FROM reference WHERE post = ?")
+            let insert = try db.cachedStatement(
+                sql: """
+                    INSERT INTO reference (post, ordinal, range_start, range_end, line, "column", kind, written, url,
+                                           origin, width, wrapped)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """)
+            for scan in scans {
+                try upsertPost.execute(arguments: [scan.post, scan.contentSHA256, stamp])
+                try deleteReferences.execute(arguments: [scan.post])
+                for (ordinal, reference) in scan.references.enumerated() {
+                    try insert.execute(arguments: [
+                        scan.post, ordinal, reference.rangeStart, reference.rangeEnd, reference.line,
+                        reference.column, reference.kind, reference.written, reference.url, reference.origin,
+                        reference.width, reference.wrapped,
+                    ])
+                }
+            }
+        }
+    }
+
+    public func removePost(_ path: String) async throws(StoreError) {
+        try await write("removing a post") { db in
+            try db.execute(sql: "DELETE FROM post WHERE path = ?", arguments: [path])
+        }
+    }
+
+    // MARK: Runs
+
+    public func startRun(command: String, at date: Date) async throws(StoreError) -> Int64 {
+        let path = path
+        return try await write("recording a run") { db in
+            guard
+                let id = try Int64.fetchOne(
+                    db, sql: "INSERT INTO run (command, started_at) VALUES (?, ?) RETURNING id",
+                    arguments: [command, date])
+            else { throw StoreError(code: .database, path: path, message: "recording a run gave no id") }
+            return id
+        }
+    }
+
+    public func finishRun(id: Int64, at date: Date, counts: [String: Int], exitCode: Int) async throws(StoreError) {
+        let json: String
+        do {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys
+            json = String(decoding: try encoder.encode(counts), as: UTF8.self)
+        } catch {
+            throw StoreError(code: .invalidArgument, path: path, message: "run counts: \(error)", underlying: error)
+        }
+        let path = path
+        try await write("recording a run") { db in
+            try db.execute(
+                sql: "UPDATE run SET finished_at = ?, counts = ?, exit_code = ? WHERE id = ?",
+                arguments: [date, json, exitCode, id])
+            if db.changesCount == 0 {
+                throw StoreError(code: .invalidArgument, path: path, message: "no run \(id) in the manifest")
+            }
+        }
+    }
+}
+
+/// The columns of `url` a plan reads.
+private struct PlannedURL: Decodable, Sendable {
+    var status: URLRecord.Status
+    var etag: String?
+    var lastModified: String?
+    var lastCheckedAt: Date?
+    var archivedFrom: String?
+}
