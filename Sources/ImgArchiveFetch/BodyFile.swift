@@ -214,9 +214,10 @@ final class BodyWriter: Sendable {
     }
 }
 
-/// The curl thread's side of a body: copies chunks into blocks for the `BodyWriter` and keeps the first bytes
-/// for sniffing and the last ones for checking the image's end. Used only on the curl thread; reused across transfers, so a transfer allocates nothing per
-/// chunk.
+/// The curl thread's side of a body: copies chunks into blocks for the `BodyWriter`, keeps the first bytes for
+/// sniffing, and follows the bytes for checking the image's end (`ImageFormat.BodyEnd`: the last bytes, a JPEG's
+/// segment walk) as they pass. Used only on the curl thread; reused across transfers, so a transfer allocates
+/// nothing per chunk.
 final class BodyFile {
     private let writer: BodyWriter
     private var sink: BodyWriter.Sink?
@@ -225,9 +226,8 @@ final class BodyFile {
     private(set) var byteCount: Int64 = 0
     /// The first `ImageFormat.sniffLength` bytes.
     private(set) var prefix: [UInt8]
-    /// The last `ImageFormat.tailLength` bytes before any trailing padding.
-    private var tail = ImageFormat.Tail()
-    var suffix: [UInt8] { tail.bytes }
+    /// What `ImageFormat.looksComplete` needs of the bytes so far.
+    private(set) var end = ImageFormat.BodyEnd()
 
     init(writer: BodyWriter) {
         self.writer = writer
@@ -251,7 +251,7 @@ final class BodyFile {
         discard()
         byteCount = 0
         prefix.removeAll(keepingCapacity: true)
-        tail = ImageFormat.Tail()
+        end = ImageFormat.BodyEnd()
     }
 
     /// Appends a chunk; false when the file cannot be created or written (`systemError` says why).
@@ -262,7 +262,7 @@ final class BodyFile {
         if prefix.count < sniffLength {
             prefix.append(contentsOf: chunk.prefix(sniffLength - prefix.count))
         }
-        tail.append(chunk)
+        end.append(chunk)
         byteCount += Int64(chunk.count)
         guard var source = chunk.baseAddress else { return true }
         var left = chunk.count

@@ -286,8 +286,9 @@ final class Transfer {
         }
         // Only the image's own end tells a cut-short body from a whole one: with no Content-Length and no
         // chunked encoding the body ends where the server closed the connection, and a Content-Length may be
-        // a lie (a server that says 100 for a 15 KB image sends a complete 100-byte body).
-        if !format.looksComplete(prefix: body.prefix, suffix: body.suffix, count: Int(body.byteCount)) {
+        // a lie (a server that says 100 for a 15 KB image sends a complete 100-byte body). A JPEG's end is its
+        // EOI, found by following its segments, whatever follows it (camera trailers, a motion photo's video).
+        if !format.looksComplete(prefix: body.prefix, end: body.end, count: Int(body.byteCount)) {
             let how =
                 expected < 0 && endsAtClose
                 ? "the connection closed before the \(format.fileExtension) image ended (the server sent no length)"
