@@ -35,6 +35,20 @@ final class Transfer {
     private var refusal: AddressRefusal?
     /// The URLs (redirect hops) of this attempt for which a socket was opened.
     private var openedFor: Set<String> = []
+    /// The proxy this attempt goes through (every hop: libcurl is given it, and no `no_proxy`), nil for none.
+    private var proxy: String?
+    /// Through a proxy: each hop's target, judged on its own resolved addresses (`targetAllowed`).
+    private var judgedTargets: [String: Bool] = [:]
+    /// Through a proxy: why a target was refused, if one was.
+    private var targetProblem: TargetProblem?
+
+    /// Why a target reached through a proxy was refused.
+    enum TargetProblem {
+        /// An address it resolves to is not public, and not allowed.
+        case refused(AddressRefusal)
+        /// Its host does not resolve here, so its addresses cannot be judged.
+        case unresolved(url: String, host: String)
+    }
 
     /// Error bodies (404 pages and the like) are read and dropped up to this size, so the connection can be
     /// reused; past it the transfer is cut.
@@ -58,6 +72,9 @@ final class Transfer {
     func configure(
         for job: Job, options: DownloadOptions, connectTo: UnsafeMutablePointer<curl_slist>?, policy: AddressPolicy
     ) -> FetchError? {
+        proxy = options.proxyEnvironment.proxy(for: job.request.url)
+        judgedTargets.removeAll(keepingCapacity: true)
+        targetProblem = nil
         curl_easy_reset(easy)
         freeHeaders()
         body.reset()
@@ -132,6 +149,19 @@ final class Transfer {
         // reused after a failed transfer (CURLE_BAD_FUNCTION_ARGUMENT), which must not fail the download.
         _ = CCurl_easy_setopt_long(easy, CURLOPT_BUFFERSIZE, 128 * 1024)
         if let connectTo { set(CCurl_easy_setopt_slist(easy, CURLOPT_CONNECT_TO, connectTo)) }
+        // The proxy decided from the environment as libcurl would (`ProxyEnvironment`), given explicitly ("" is
+        // none) with no `no_proxy`, so libcurl reads neither variable and every hop goes the way decided here.
+        set(CCurl_easy_setopt_string(easy, CURLOPT_PROXY, proxy ?? ""))
+        set(CCurl_easy_setopt_string(easy, CURLOPT_NOPROXY, ""))
+        if proxy != nil {
+            // Called before each request is sent, on a new or a reused connection to the proxy.
+            set(CCurl_easy_setopt_pointer(easy, CURLOPT_PREREQDATA, Unmanaged.passUnretained(self).toOpaque()))
+            set(
+                CCurl_easy_setopt_prereq_callback(easy, CURLOPT_PREREQFUNCTION) { context, _, _, _, _ in
+                    guard let context else { return CURL_PREREQFUNC_ABORT }
+                    return Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue().beforeRequest()
+                })
+        }
         if let headerList { set(CCurl_easy_setopt_slist(easy, CURLOPT_HTTPHEADER, headerList)) }
         // Every connection of the attempt (redirects included) is opened here, on the address libcurl resolved.
         set(CCurl_easy_setopt_pointer(easy, CURLOPT_OPENSOCKETDATA, Unmanaged.passUnretained(self).toOpaque()))
@@ -162,15 +192,57 @@ final class Transfer {
     private func openSocket(_ address: UnsafeMutablePointer<curl_sockaddr>) -> curl_socket_t {
         let family = address.pointee.family
         guard let ip = Self.ipAddress(address) else { return CURL_SOCKET_BAD }
-        var current: UnsafeMutablePointer<CChar>?
-        _ = CCurl_easy_getinfo_string(easy, CURLINFO_EFFECTIVE_URL, &current)
-        let url = current.map { String(cString: $0) } ?? job?.request.url ?? ""
+        let url = currentURL
+        if proxy != nil {
+            // The socket is to the proxy, which may well be internal (proxies usually are); the target is what the
+            // proxy will connect to, so the target's addresses are judged, before anything is sent.
+            guard targetAllowed(url) else { return CURL_SOCKET_BAD }
+            return socket(family, address.pointee.socktype, address.pointee.protocol)
+        }
         if let refused = addressPolicy.check(ip, url: url) {
             refusal = refused
             return CURL_SOCKET_BAD
         }
         openedFor.insert(url)
         return socket(family, address.pointee.socktype, address.pointee.protocol)
+    }
+
+    /// The pre-request callback, through a proxy only: a reused connection to the proxy opens no socket, so each
+    /// request's target is judged here too, before the request is sent.
+    private func beforeRequest() -> Int32 {
+        targetAllowed(currentURL) ? CURL_PREREQFUNC_OK : CURL_PREREQFUNC_ABORT
+    }
+
+    /// The URL being fetched now (a redirect's target once libcurl follows it).
+    private var currentURL: String {
+        var current: UnsafeMutablePointer<CChar>?
+        _ = CCurl_easy_getinfo_string(easy, CURLINFO_EFFECTIVE_URL, &current)
+        return current.map { String(cString: $0) } ?? job?.request.url ?? ""
+    }
+
+    /// Whether a proxy may be asked for `url`: its host is allowed whatever it resolves to, or every address it
+    /// resolves to here is public or allowed (an address written in any form, `127.1` and `2130706433` included,
+    /// is read without DNS). The proxy resolves the name again, and could get another answer; what it gets is out
+    /// of reach, so a name must resolve here. Judged once per URL and attempt.
+    private func targetAllowed(_ url: String) -> Bool {
+        if let known = judgedTargets[url] { return known }
+        var allowed = true
+        if !addressPolicy.allowsEveryAddress(url: url), let host = FetchPlanning.host(of: url) {
+            if let addresses = TargetAddresses.resolve(host) {
+                for address in addresses {
+                    if let refused = addressPolicy.check(address, url: url) {
+                        targetProblem = .refused(refused)
+                        allowed = false
+                        break
+                    }
+                }
+            } else {
+                targetProblem = .unresolved(url: url, host: host)
+                allowed = false
+            }
+        }
+        judgedTargets[url] = allowed
+        return allowed
     }
 
     /// The IPv4 or IPv6 address of a `curl_sockaddr` (whose `addr` is followed by the rest of the family's
@@ -240,6 +312,18 @@ final class Transfer {
             return fail(
                 .io, "the temporary file could not be written; check the archive's disk",
                 detail: String(cString: strerror(errno)))
+        }
+        switch targetProblem {
+        case .refused(let refusal)?:
+            return fail(.blockedAddress, refusal.message + " (through a proxy, which would connect to it)")
+        case .unresolved(let url, let host)?:
+            return fail(
+                .dns,
+                "\(url) is fetched through a proxy, so imgarchive resolves \(host) itself to check "
+                    + "that it is not an internal address, and it does not resolve here; if only the proxy can "
+                    + "resolve it, add \"\(host)\" to allow-addresses: in imgarchive.yml (docs/security.md)")
+        case nil:
+            break
         }
         let isErrorStatus = status >= 300 && status != 304
         if result != CURLE_OK && !(isErrorStatus && (result == CURLE_WRITE_ERROR || result == CURLE_FILESIZE_EXCEEDED))

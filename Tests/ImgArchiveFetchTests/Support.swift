@@ -52,12 +52,13 @@ let loopbackAllowance: [AddressAllowance] = ["127.0.0.0/8", "::1"].compactMap { 
 func testOptions(
     jobs: Int = 4, perHost: Int = 4, retries: Int = 3, totalTimeout: Duration = .seconds(10),
     stallSeconds: Int = 1, stallBytesPerSecond: Int = 100, maxBytes: Int64 = 50_000_000, connectTo: [String] = [],
-    allowAddresses: [AddressAllowance] = loopbackAllowance
+    allowAddresses: [AddressAllowance] = loopbackAllowance, proxyEnvironment: ProxyEnvironment = ProxyEnvironment([:])
 ) -> DownloadOptions {
     DownloadOptions(
         jobs: jobs, perHost: perHost, retries: retries, connectTimeout: .seconds(2), totalTimeout: totalTimeout,
         stallSeconds: stallSeconds, stallBytesPerSecond: stallBytesPerSecond, maxBytes: maxBytes,
-        connectTo: connectTo, allowAddresses: allowAddresses, backoffBase: .milliseconds(10),
+        connectTo: connectTo, allowAddresses: allowAddresses, proxyEnvironment: proxyEnvironment,
+        backoffBase: .milliseconds(10),
         maxBackoff: .milliseconds(40), maxRetryAfter: .seconds(5))
 }
 
