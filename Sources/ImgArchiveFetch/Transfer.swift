@@ -24,6 +24,8 @@ final class Transfer {
     private var headerList: UnsafeMutablePointer<curl_slist>?
     /// The job being served, nil while idle.
     var job: Job?
+    /// Whether the write callback paused the transfer for lack of room in the body writer (the engine resumes it).
+    var isPaused = false
     private var directory = ""
     private var maxBytes: Int64 = 0
     private var exceededCap = false
@@ -79,6 +81,7 @@ final class Transfer {
         freeHeaders()
         body.reset()
         self.job = job
+        isPaused = false
         directory = job.request.temporaryDirectory
         maxBytes = options.maxBytes
         exceededCap = false
@@ -264,7 +267,9 @@ final class Transfer {
     }
 
     /// The write callback: streams a 2xx body to the file, drops error bodies. Returning anything but the
-    /// chunk's size makes libcurl stop the transfer with `CURLE_WRITE_ERROR`.
+    /// chunk's size or `CURL_WRITEFUNC_PAUSE` makes libcurl stop the transfer with `CURLE_WRITE_ERROR`. Pausing
+    /// takes none of the chunk (libcurl keeps it and delivers it again once the engine resumes the transfer), so
+    /// everything before `body.append` must be free of side effects on a 2xx.
     private func receive(_ chunk: UnsafeRawBufferPointer) -> Int {
         var status = 0
         _ = CCurl_easy_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
@@ -279,8 +284,15 @@ final class Transfer {
             exceededCap = true
             return 0
         }
-        guard body.append(chunk, directory: directory, sniffLength: ImageFormat.sniffLength) else { return 0 }
-        return chunk.count
+        switch body.append(chunk, directory: directory, sniffLength: ImageFormat.sniffLength) {
+        case .taken:
+            return chunk.count
+        case .paused:
+            isPaused = true
+            return Int(CURL_WRITEFUNC_PAUSE)
+        case .failed:
+            return 0
+        }
     }
 
     /// Reads the attempt's result off the handle once libcurl reports it done. The body file is either
