@@ -15,13 +15,18 @@ import Synchronization
 /// partial one, goes to the body's lane: one of a few serial queues (one per core), chosen round robin when
 /// the body starts, so every block of a file is handled in order by one queue while different files are
 /// hashed and written in parallel. The lane creates the temporary file, feeds SHA-256 and `write(2)`s the
-/// block, then returns it to a bounded pool. When the pool is empty the curl thread waits for a block (back
-/// pressure: disk slower than network), so memory stays at `capacity` blocks. A body's completion is
-/// delivered from its lane after the file is closed; other results wait for every lane (`afterQueued`), so a
-/// failure arrives after its file is deleted.
+/// block, then returns it to a bounded pool. The curl thread never waits for a block: when the pool is empty,
+/// or the body already has `maxQueued` blocks waiting on its lane (back pressure: disk slower than network),
+/// the transfer is paused (`BodyFile.append` says `.paused`, the write callback returns `CURL_WRITEFUNC_PAUSE`)
+/// and the lane calls `wake` when it frees a block, so the curl thread resumes it; memory stays at `capacity`
+/// blocks, and one slow body does not hold up the others. A body's completion is delivered from its lane after
+/// the file is closed; other results wait for every lane (`afterQueued`), so a failure arrives after its file
+/// is deleted.
 final class BodyWriter: Sendable {
     /// Bytes per block.
     static let blockCapacity = 256 * 1024
+    /// Full blocks one body may have waiting on its lane before its transfer is paused.
+    static let maxQueued = 2
 
     /// One temporary file's writer-side state: touched only on `queue`, except `error` (atomic, read by the
     /// curl thread to stop a transfer whose file cannot be written).
@@ -34,6 +39,8 @@ final class BodyWriter: Sendable {
         var hasher = SHA256()
         /// The `errno` of the first failed open or write, 0 while all is well.
         let error = Atomic<Int32>(0)
+        /// Blocks handed to the lane and not yet written (incremented on the curl thread, decremented on the lane).
+        let queued = Atomic<Int>(0)
 
         init(directory: String, lane: Int) {
             self.directory = directory
@@ -52,28 +59,43 @@ final class BodyWriter: Sendable {
         case failed(errno: Int32)
     }
 
+    /// The blocks not handed out, and how many are.
+    private struct Pool {
+        var free: [Block] = []
+        var inUse = 0
+    }
+
     private let lanes: [DispatchQueue]
     private let nextLane = Atomic<Int>(0)
-    private let free: Mutex<[Block]>
-    private let available: DispatchSemaphore
+    private let pool = Mutex(Pool())
     private let capacity: Int
+    /// Set by the curl thread when a transfer paused for room; the lane that next frees a block clears it and
+    /// calls `wake`.
+    private let wanted = Atomic<Bool>(false)
+    /// Wakes the curl thread (`curl_multi_wakeup`); called on a lane.
+    private let wake: @Sendable () -> Void
+    /// Tests only: called on the lane before each block is stored, with the body's directory (to hold a lane up).
+    private let gate: (@Sendable (String) -> Void)?
 
     /// A writer with `lanes` serial queues whose pool holds at most `capacity` blocks (more than the transfers
-    /// that can hold one).
-    init(capacity: Int, lanes: Int) {
+    /// that can hold one); `wake` is called from a lane when a paused transfer may go on.
+    init(
+        capacity: Int, lanes: Int, wake: @escaping @Sendable () -> Void = {},
+        gate: (@Sendable (String) -> Void)? = nil
+    ) {
         self.lanes = (0..<max(1, lanes)).map {
             DispatchQueue(label: "imgarchive.body-writer.\($0)", qos: .userInitiated)
         }
         self.capacity = max(2, capacity)
-        free = Mutex([])
-        available = DispatchSemaphore(value: self.capacity)
+        self.wake = wake
+        self.gate = gate
     }
 
     // Every queued operation that touches the pool holds the writer, so by now none is left.
     deinit {
-        free.withLock { blocks in
-            for block in blocks { block.base.deallocate() }
-            blocks.removeAll()
+        pool.withLock { pool in
+            for block in pool.free { block.base.deallocate() }
+            pool.free.removeAll()
         }
     }
 
@@ -83,23 +105,43 @@ final class BodyWriter: Sendable {
         return Sink(directory: directory, lane: lane)
     }
 
-    /// A free block; waits while the writer holds them all.
-    func takeBlock() -> Block {
-        available.wait()
-        if let block = free.withLock({ $0.popLast() }) { return block }
-        return Block(base: .allocate(byteCount: Self.blockCapacity, alignment: 16))
+    /// A free block, or nil while the writer holds them all (never waits).
+    func takeBlock() -> Block? {
+        pool.withLock { pool in
+            guard pool.inUse < capacity else { return nil }
+            pool.inUse += 1
+            return pool.free.popLast() ?? Block(base: .allocate(byteCount: Self.blockCapacity, alignment: 16))
+        }
     }
 
-    /// Gives back a block that was never handed to the queue.
+    /// Gives back a block (from the curl thread, for one never handed to the queue, or from a lane).
     func returnBlock(_ block: Block) {
-        free.withLock { $0.append(block) }
-        available.signal()
+        pool.withLock { pool in
+            pool.free.append(block)
+            pool.inUse -= 1
+        }
+        if wanted.exchange(false, ordering: .acquiringAndReleasing) { wake() }
+    }
+
+    /// Whether `sink`'s transfer may hand over `sends` more full blocks and take `takes` from the pool.
+    func hasRoom(_ sink: Sink, sends: Int, takes: Int) -> Bool {
+        let queued = sink.queued.load(ordering: .acquiring)
+        guard queued == 0 || queued + sends <= Self.maxQueued else { return false }
+        return takes == 0 || pool.withLock { capacity - $0.inUse >= takes }
+    }
+
+    /// Asks to be woken (`wake`) when the next block is freed: a transfer was paused for room.
+    func wantRoom() {
+        wanted.store(true, ordering: .releasing)
     }
 
     /// Queues `count` bytes of `block` for `sink`'s file (created on its first block).
     func write(_ sink: Sink, _ block: Block, count: Int) {
+        sink.queued.wrappingAdd(1, ordering: .releasing)
         lanes[sink.lane].async {
+            self.gate?(sink.directory)
             Self.store(sink, UnsafeRawBufferPointer(start: block.base, count: count))
+            sink.queued.wrappingSubtract(1, ordering: .releasing)
             self.returnBlock(block)
         }
     }
@@ -214,9 +256,20 @@ final class BodyWriter: Sendable {
     }
 }
 
-/// The curl thread's side of a body: copies chunks into blocks for the `BodyWriter` and keeps the first bytes
-/// for sniffing and the last ones for checking the image's end. Used only on the curl thread; reused across transfers, so a transfer allocates nothing per
-/// chunk.
+/// What became of a chunk offered to a body.
+enum AppendResult {
+    /// Taken whole.
+    case taken
+    /// Not taken at all, for lack of room: pause the transfer; libcurl delivers the same chunk again.
+    case paused
+    /// The file cannot be created or written (`BodyFile.systemError` says why).
+    case failed
+}
+
+/// The curl thread's side of a body: copies chunks into blocks for the `BodyWriter`, keeps the first bytes for
+/// sniffing, and follows the bytes for checking the image's end (`ImageFormat.BodyEnd`: the last bytes, a JPEG's
+/// segment walk) as they pass. Used only on the curl thread; reused across transfers, so a transfer allocates
+/// nothing per chunk.
 final class BodyFile {
     private let writer: BodyWriter
     private var sink: BodyWriter.Sink?
@@ -225,9 +278,8 @@ final class BodyFile {
     private(set) var byteCount: Int64 = 0
     /// The first `ImageFormat.sniffLength` bytes.
     private(set) var prefix: [UInt8]
-    /// The last `ImageFormat.tailLength` bytes before any trailing padding.
-    private var tail = ImageFormat.Tail()
-    var suffix: [UInt8] { tail.bytes }
+    /// What `ImageFormat.looksComplete` needs of the bytes so far.
+    private(set) var end = ImageFormat.BodyEnd()
 
     init(writer: BodyWriter) {
         self.writer = writer
@@ -251,23 +303,35 @@ final class BodyFile {
         discard()
         byteCount = 0
         prefix.removeAll(keepingCapacity: true)
-        tail = ImageFormat.Tail()
+        end = ImageFormat.BodyEnd()
     }
 
-    /// Appends a chunk; false when the file cannot be created or written (`systemError` says why).
-    func append(_ chunk: UnsafeRawBufferPointer, directory: String, sniffLength: Int) -> Bool {
+    /// Appends a chunk whole, or nothing of it when there is no room for it now (`.paused`: the writer wakes the
+    /// curl thread once there may be).
+    func append(_ chunk: UnsafeRawBufferPointer, directory: String, sniffLength: Int) -> AppendResult {
         let sink = self.sink ?? writer.makeSink(directory: directory)
         self.sink = sink
-        guard sink.error.load(ordering: .relaxed) == 0 else { return false }
+        guard sink.error.load(ordering: .relaxed) == 0 else { return .failed }
+        // The full blocks this chunk completes, and the new blocks it needs; all or nothing.
+        let capacity = BodyWriter.blockCapacity
+        let filled = block == nil ? 0 : buffered
+        let room = block == nil ? 0 : capacity - buffered
+        let sends = (filled + chunk.count) / capacity
+        let takes = (max(0, chunk.count - room) + capacity - 1) / capacity
+        if !writer.hasRoom(sink, sends: sends, takes: takes) {
+            // Ask to be woken, then look once more: a block freed in between would not wake anyone.
+            writer.wantRoom()
+            guard writer.hasRoom(sink, sends: sends, takes: takes) else { return .paused }
+        }
         if prefix.count < sniffLength {
             prefix.append(contentsOf: chunk.prefix(sniffLength - prefix.count))
         }
-        tail.append(chunk)
+        end.append(chunk)
         byteCount += Int64(chunk.count)
-        guard var source = chunk.baseAddress else { return true }
+        guard var source = chunk.baseAddress else { return .taken }
         var left = chunk.count
         while left > 0 {
-            let target = block ?? writer.takeBlock()
+            guard let target = block ?? writer.takeBlock() else { return .failed }  // room was checked above
             block = target
             let count = min(left, BodyWriter.blockCapacity - buffered)
             (target.base + buffered).copyMemory(from: source, byteCount: count)
@@ -280,7 +344,15 @@ final class BodyFile {
                 buffered = 0
             }
         }
-        return true
+        return .taken
+    }
+
+    /// Whether a paused transfer of this body may be resumed: a block is free and its lane is not full.
+    var hasRoom: Bool {
+        guard let sink else { return true }
+        if writer.hasRoom(sink, sends: 1, takes: 1) { return true }
+        writer.wantRoom()
+        return writer.hasRoom(sink, sends: 1, takes: 1)
     }
 
     /// Hands the body to the writer, which writes the rest, closes the file and calls `done`; this object is

@@ -1,3 +1,4 @@
+import Foundation
 public import ImgArchiveCore
 
 /// Limits and politeness settings for a `Downloader`; every limit is enforced by a libcurl option.
@@ -29,6 +30,10 @@ public struct DownloadOptions: Sendable {
     /// connection to a loopback, private, link-local, ... address is refused (`blocked-address`); there is no
     /// switch that turns the guard off (docs/security.md).
     public var allowAddresses: [AddressAllowance]
+    /// The proxy variables honoured as libcurl honours them (`http_proxy`, `https_proxy`, `all_proxy`, `no_proxy`;
+    /// `ProxyEnvironment`); the process's environment unless the initializer is given others. A transfer through a proxy has its target's
+    /// resolved addresses checked instead of the proxy's (docs/security.md).
+    public var proxyEnvironment: ProxyEnvironment
     /// The first retry waits about this long; each later retry doubles it (with jitter).
     public var backoffBase: Duration
     /// The longest backoff between two attempts.
@@ -58,6 +63,7 @@ public struct DownloadOptions: Sendable {
         userAgent: String = DownloadOptions.userAgent(version: DownloadOptions.libraryVersion),
         connectTo: [String] = [],
         allowAddresses: [AddressAllowance] = [],
+        proxyEnvironment: ProxyEnvironment? = nil,
         backoffBase: Duration = .milliseconds(500),
         maxBackoff: Duration = .seconds(30),
         maxRetryAfter: Duration = .seconds(120)
@@ -74,6 +80,7 @@ public struct DownloadOptions: Sendable {
         self.userAgent = userAgent
         self.connectTo = connectTo
         self.allowAddresses = allowAddresses
+        self.proxyEnvironment = proxyEnvironment ?? ProxyEnvironment(ProcessInfo.processInfo.environment)
         self.backoffBase = backoffBase
         self.maxBackoff = maxBackoff
         self.maxRetryAfter = maxRetryAfter

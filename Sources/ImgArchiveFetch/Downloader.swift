@@ -17,7 +17,16 @@ public final class Downloader: Sendable {
         isolation: isolated (any Actor)? = #isolation,
         _ body: (Downloader) async throws -> R
     ) async throws -> R {
-        let engine = try Engine(options: options, logger: logger)
+        try await withDownloader(options: options, logger: logger, lanes: nil, laneGate: nil, body)
+    }
+
+    /// `withDownloader` with the body writer's lanes set and held up as a test asks (`Engine.init`).
+    static func withDownloader<R: Sendable>(
+        options: DownloadOptions, logger: Logger, lanes: Int?, laneGate: (@Sendable (String) -> Void)?,
+        isolation: isolated (any Actor)? = #isolation,
+        _ body: (Downloader) async throws -> R
+    ) async throws -> R {
+        let engine = try Engine(options: options, logger: logger, lanes: lanes, laneGate: laneGate)
         engine.start()
         let downloader = Downloader(engine: engine)
         do {

@@ -121,7 +121,11 @@ final class Engine: @unchecked Sendable {
     private var idle: [Transfer] = []
     private var delayed: [Job] = []  // sorted by `due`
 
-    init(options: DownloadOptions, logger: Logger) throws(FetchError) {
+    /// `lanes` (the body writer's, one per core up to 4 by default) and `laneGate` (called on a lane before each
+    /// block is stored) are for tests that hold a lane up.
+    init(
+        options: DownloadOptions, logger: Logger, lanes: Int? = nil, laneGate: (@Sendable (String) -> Void)? = nil
+    ) throws(FetchError) {
         _ = curlGlobalInit
         guard let multi = curl_multi_init() else {
             throw FetchError(code: .other, url: "", attempts: 0, message: "libcurl could not create a multi handle")
@@ -142,8 +146,12 @@ final class Engine: @unchecked Sendable {
         self.options = options
         self.logger = logger
         // Each running transfer holds at most one block; the rest are queued to the writer or free.
+        // A lane that frees a block a paused transfer waits for wakes the curl thread, which resumes it.
+        let wakeable = MultiHandle(pointer: multi)
         writer = BodyWriter(
-            capacity: 2 * options.jobs + 2, lanes: min(4, max(1, ProcessInfo.processInfo.activeProcessorCount)))
+            capacity: 2 * options.jobs + 2,
+            lanes: lanes ?? min(4, max(1, ProcessInfo.processInfo.activeProcessorCount)),
+            wake: { curl_multi_wakeup(wakeable.pointer) }, gate: laneGate)
         _ = CCurl_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, options.perHost)
         _ = CCurl_multi_setopt_long(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, options.jobs)
         _ = CCurl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, options.jobs)
@@ -225,6 +233,7 @@ final class Engine: @unchecked Sendable {
 
             promoteDueRetries()
             startTransfers()
+            resumePaused()
             var stillRunning: Int32 = 0
             _ = curl_multi_perform(multi, &stillRunning)
             collectFinished()
@@ -232,6 +241,16 @@ final class Engine: @unchecked Sendable {
             _ = curl_multi_poll(multi, nil, 0, pollTimeout(), nil)
         }
         tearDown()
+    }
+
+    /// Resumes the transfers whose write callback paused them for room in the body writer, where there is room
+    /// now (the lane that freed it woke this thread). libcurl delivers the data it kept, here or in the next
+    /// `curl_multi_perform`; a transfer that still finds no room pauses again, and asks to be woken again.
+    private func resumePaused() {
+        for transfer in running.values where transfer.isPaused && transfer.body.hasRoom {
+            transfer.isPaused = false
+            _ = curl_easy_pause(transfer.easy, CURLPAUSE_RECV_CONT | CURLPAUSE_SEND_CONT)
+        }
     }
 
     private func pollTimeout() -> Int32 {
@@ -488,6 +507,12 @@ final class Engine: @unchecked Sendable {
         curl_multi_cleanup(multi)
         waiter?.resume()
     }
+}
+
+/// The multi handle, for the one call other threads may make on it (`curl_multi_wakeup`): it outlives every lane's
+/// work, since the engine drains the writer before `curl_multi_cleanup`.
+private struct MultiHandle: @unchecked Sendable {
+    let pointer: UnsafeMutableRawPointer
 }
 
 /// libcurl's global set-up, done once before the first handle (Swift runs a global's initializer once).

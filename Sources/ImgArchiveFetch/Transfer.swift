@@ -24,6 +24,8 @@ final class Transfer {
     private var headerList: UnsafeMutablePointer<curl_slist>?
     /// The job being served, nil while idle.
     var job: Job?
+    /// Whether the write callback paused the transfer for lack of room in the body writer (the engine resumes it).
+    var isPaused = false
     private var directory = ""
     private var maxBytes: Int64 = 0
     private var exceededCap = false
@@ -39,6 +41,20 @@ final class Transfer {
     /// `Download`, and the pipeline's fetch events).
     private var requestLines: [String] = []
     private var responseLines: [String] = []
+    /// The proxy this attempt goes through (every hop: libcurl is given it, and no `no_proxy`), nil for none.
+    private var proxy: String?
+    /// Through a proxy: each hop's target, judged on its own resolved addresses (`targetAllowed`).
+    private var judgedTargets: [String: Bool] = [:]
+    /// Through a proxy: why a target was refused, if one was.
+    private var targetProblem: TargetProblem?
+
+    /// Why a target reached through a proxy was refused.
+    enum TargetProblem {
+        /// An address it resolves to is not public, and not allowed.
+        case refused(AddressRefusal)
+        /// Its host does not resolve here, so its addresses cannot be judged.
+        case unresolved(url: String, host: String)
+    }
 
     /// Error bodies (404 pages and the like) are read and dropped up to this size, so the connection can be
     /// reused; past it the transfer is cut.
@@ -62,10 +78,14 @@ final class Transfer {
     func configure(
         for job: Job, options: DownloadOptions, connectTo: UnsafeMutablePointer<curl_slist>?, policy: AddressPolicy
     ) -> FetchError? {
+        proxy = options.proxyEnvironment.proxy(for: job.request.url)
+        judgedTargets.removeAll(keepingCapacity: true)
+        targetProblem = nil
         curl_easy_reset(easy)
         freeHeaders()
         body.reset()
         self.job = job
+        isPaused = false
         directory = job.request.temporaryDirectory
         maxBytes = options.maxBytes
         exceededCap = false
@@ -141,6 +161,19 @@ final class Transfer {
         // reused after a failed transfer (CURLE_BAD_FUNCTION_ARGUMENT), which must not fail the download.
         _ = CCurl_easy_setopt_long(easy, CURLOPT_BUFFERSIZE, 128 * 1024)
         if let connectTo { set(CCurl_easy_setopt_slist(easy, CURLOPT_CONNECT_TO, connectTo)) }
+        // The proxy decided from the environment as libcurl would (`ProxyEnvironment`), given explicitly ("" is
+        // none) with no `no_proxy`, so libcurl reads neither variable and every hop goes the way decided here.
+        set(CCurl_easy_setopt_string(easy, CURLOPT_PROXY, proxy ?? ""))
+        set(CCurl_easy_setopt_string(easy, CURLOPT_NOPROXY, ""))
+        if proxy != nil {
+            // Called before each request is sent, on a new or a reused connection to the proxy.
+            set(CCurl_easy_setopt_pointer(easy, CURLOPT_PREREQDATA, Unmanaged.passUnretained(self).toOpaque()))
+            set(
+                CCurl_easy_setopt_prereq_callback(easy, CURLOPT_PREREQFUNCTION) { context, _, _, _, _ in
+                    guard let context else { return CURL_PREREQFUNC_ABORT }
+                    return Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue().beforeRequest()
+                })
+        }
         if let headerList { set(CCurl_easy_setopt_slist(easy, CURLOPT_HTTPHEADER, headerList)) }
         // Every connection of the attempt (redirects included) is opened here, on the address libcurl resolved.
         set(CCurl_easy_setopt_pointer(easy, CURLOPT_OPENSOCKETDATA, Unmanaged.passUnretained(self).toOpaque()))
@@ -180,15 +213,57 @@ final class Transfer {
     private func openSocket(_ address: UnsafeMutablePointer<curl_sockaddr>) -> curl_socket_t {
         let family = address.pointee.family
         guard let ip = Self.ipAddress(address) else { return CURL_SOCKET_BAD }
-        var current: UnsafeMutablePointer<CChar>?
-        _ = CCurl_easy_getinfo_string(easy, CURLINFO_EFFECTIVE_URL, &current)
-        let url = current.map { String(cString: $0) } ?? job?.request.url ?? ""
+        let url = currentURL
+        if proxy != nil {
+            // The socket is to the proxy, which may well be internal (proxies usually are); the target is what the
+            // proxy will connect to, so the target's addresses are judged, before anything is sent.
+            guard targetAllowed(url) else { return CURL_SOCKET_BAD }
+            return socket(family, address.pointee.socktype, address.pointee.protocol)
+        }
         if let refused = addressPolicy.check(ip, url: url) {
             refusal = refused
             return CURL_SOCKET_BAD
         }
         openedFor.insert(url)
         return socket(family, address.pointee.socktype, address.pointee.protocol)
+    }
+
+    /// The pre-request callback, through a proxy only: a reused connection to the proxy opens no socket, so each
+    /// request's target is judged here too, before the request is sent.
+    private func beforeRequest() -> Int32 {
+        targetAllowed(currentURL) ? CURL_PREREQFUNC_OK : CURL_PREREQFUNC_ABORT
+    }
+
+    /// The URL being fetched now (a redirect's target once libcurl follows it).
+    private var currentURL: String {
+        var current: UnsafeMutablePointer<CChar>?
+        _ = CCurl_easy_getinfo_string(easy, CURLINFO_EFFECTIVE_URL, &current)
+        return current.map { String(cString: $0) } ?? job?.request.url ?? ""
+    }
+
+    /// Whether a proxy may be asked for `url`: its host is allowed whatever it resolves to, or every address it
+    /// resolves to here is public or allowed (an address written in any form, `127.1` and `2130706433` included,
+    /// is read without DNS). The proxy resolves the name again, and could get another answer; what it gets is out
+    /// of reach, so a name must resolve here. Judged once per URL and attempt.
+    private func targetAllowed(_ url: String) -> Bool {
+        if let known = judgedTargets[url] { return known }
+        var allowed = true
+        if !addressPolicy.allowsEveryAddress(url: url), let host = FetchPlanning.host(of: url) {
+            if let addresses = TargetAddresses.resolve(host) {
+                for address in addresses {
+                    if let refused = addressPolicy.check(address, url: url) {
+                        targetProblem = .refused(refused)
+                        allowed = false
+                        break
+                    }
+                }
+            } else {
+                targetProblem = .unresolved(url: url, host: host)
+                allowed = false
+            }
+        }
+        judgedTargets[url] = allowed
+        return allowed
     }
 
     /// The IPv4 or IPv6 address of a `curl_sockaddr` (whose `addr` is followed by the rest of the family's
@@ -210,7 +285,9 @@ final class Transfer {
     }
 
     /// The write callback: streams a 2xx body to the file, drops error bodies. Returning anything but the
-    /// chunk's size makes libcurl stop the transfer with `CURLE_WRITE_ERROR`.
+    /// chunk's size or `CURL_WRITEFUNC_PAUSE` makes libcurl stop the transfer with `CURLE_WRITE_ERROR`. Pausing
+    /// takes none of the chunk (libcurl keeps it and delivers it again once the engine resumes the transfer), so
+    /// everything before `body.append` must be free of side effects on a 2xx.
     private func receive(_ chunk: UnsafeRawBufferPointer) -> Int {
         var status = 0
         _ = CCurl_easy_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
@@ -225,8 +302,15 @@ final class Transfer {
             exceededCap = true
             return 0
         }
-        guard body.append(chunk, directory: directory, sniffLength: ImageFormat.sniffLength) else { return 0 }
-        return chunk.count
+        switch body.append(chunk, directory: directory, sniffLength: ImageFormat.sniffLength) {
+        case .taken:
+            return chunk.count
+        case .paused:
+            isPaused = true
+            return Int(CURL_WRITEFUNC_PAUSE)
+        case .failed:
+            return 0
+        }
     }
 
     /// Reads the attempt's result off the handle once libcurl reports it done. The body file is either
@@ -258,6 +342,18 @@ final class Transfer {
             return fail(
                 .io, "the temporary file could not be written; check the archive's disk",
                 detail: String(cString: strerror(errno)))
+        }
+        switch targetProblem {
+        case .refused(let refusal)?:
+            return fail(.blockedAddress, refusal.message + " (through a proxy, which would connect to it)")
+        case .unresolved(let url, let host)?:
+            return fail(
+                .dns,
+                "\(url) is fetched through a proxy, so imgarchive resolves \(host) itself to check "
+                    + "that it is not an internal address, and it does not resolve here; if only the proxy can "
+                    + "resolve it, add \"\(host)\" to allow-addresses: in imgarchive.yml (docs/security.md)")
+        case nil:
+            break
         }
         let isErrorStatus = status >= 300 && status != 304
         if result != CURLE_OK && !(isErrorStatus && (result == CURLE_WRITE_ERROR || result == CURLE_FILESIZE_EXCEEDED))
@@ -304,8 +400,9 @@ final class Transfer {
         }
         // Only the image's own end tells a cut-short body from a whole one: with no Content-Length and no
         // chunked encoding the body ends where the server closed the connection, and a Content-Length may be
-        // a lie (a server that says 100 for a 15 KB image sends a complete 100-byte body).
-        if !format.looksComplete(prefix: body.prefix, suffix: body.suffix, count: Int(body.byteCount)) {
+        // a lie (a server that says 100 for a 15 KB image sends a complete 100-byte body). A JPEG's end is its
+        // EOI, found by following its segments, whatever follows it (camera trailers, a motion photo's video).
+        if !format.looksComplete(prefix: body.prefix, end: body.end, count: Int(body.byteCount)) {
             let how =
                 expected < 0 && endsAtClose
                 ? "the connection closed before the \(format.fileExtension) image ended (the server sent no length)"

@@ -22,7 +22,7 @@ import Testing
                 state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
                 return UInt8(truncatingIfNeeded: state >> 33)
             }
-            // Ends with an EOI marker again: the downloader refuses a JPEG that does not end with one.
+            // Noise after the image's EOI: a trailer, archived with the image.
             images["/big/\(i).jpg"] =
                 try FixtureImages.jpeg(width: 64, height: 48, seed: 100 + i) + padding + [0xFF, 0xD9]
         }

@@ -6,18 +6,22 @@ import ImgArchiveFetch
 import Logging
 import Synchronization
 
-/// Bytes that sniff as JPEG (the SOI marker and a JFIF APP0 header) followed by deterministic noise.
+/// `count` bytes that sniff and walk as a JPEG (`JPEGSegmentWalk`): SOI, a short APP0 segment, SOS, then
+/// deterministic noise as the entropy-coded scan (each 0xFF followed by a stuffed 0x00, as encoders write it), then
+/// the EOI marker. Below 23 bytes there is no SOS; below 13, no EOI either.
 func jpegLikeBytes(count: Int, seed: UInt64 = 1) -> [UInt8] {
-    var bytes: [UInt8] = [0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, 0x4A, 0x46, 0x49, 0x46, 0x00]
+    var bytes: [UInt8] = [0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x07, 0x4A, 0x46, 0x49, 0x46, 0x00]
+    if count >= 23 { bytes += [0xFF, 0xDA, 0x00, 0x08, 0x01, 0x01, 0x00, 0x00, 0x3F, 0x00] }
     var state = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-    while bytes.count < count {
+    while bytes.count < count - 2 {
         state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-        bytes.append(UInt8(truncatingIfNeeded: state >> 33))
+        let byte = UInt8(truncatingIfNeeded: state >> 33)
+        bytes += byte == 0xFF ? [0xFF, 0x00] : [byte]
     }
-    // A JPEG ends with its EOI marker: the downloader refuses a body without it as cut short.
-    var image = Array(bytes.prefix(count))
-    if count >= 13 { image.replaceSubrange((count - 2)..<count, with: [0xFF, 0xD9]) }
-    return image
+    // A JPEG ends with its EOI marker: the downloader refuses a body that does not reach one as cut short. (A
+    // stuffed pair cut in two leaves an FF before it: a fill byte.)
+    guard count >= 13 else { return Array(bytes.prefix(count)) }
+    return Array(bytes.prefix(count - 2)) + [0xFF, 0xD9]
 }
 
 func sha256Hex(_ bytes: [UInt8]) -> String {
@@ -48,12 +52,13 @@ let loopbackAllowance: [AddressAllowance] = ["127.0.0.0/8", "::1"].compactMap { 
 func testOptions(
     jobs: Int = 4, perHost: Int = 4, retries: Int = 3, totalTimeout: Duration = .seconds(10),
     stallSeconds: Int = 1, stallBytesPerSecond: Int = 100, maxBytes: Int64 = 50_000_000, connectTo: [String] = [],
-    allowAddresses: [AddressAllowance] = loopbackAllowance
+    allowAddresses: [AddressAllowance] = loopbackAllowance, proxyEnvironment: ProxyEnvironment = ProxyEnvironment([:])
 ) -> DownloadOptions {
     DownloadOptions(
         jobs: jobs, perHost: perHost, retries: retries, connectTimeout: .seconds(2), totalTimeout: totalTimeout,
         stallSeconds: stallSeconds, stallBytesPerSecond: stallBytesPerSecond, maxBytes: maxBytes,
-        connectTo: connectTo, allowAddresses: allowAddresses, backoffBase: .milliseconds(10),
+        connectTo: connectTo, allowAddresses: allowAddresses, proxyEnvironment: proxyEnvironment,
+        backoffBase: .milliseconds(10),
         maxBackoff: .milliseconds(40), maxRetryAfter: .seconds(5))
 }
 

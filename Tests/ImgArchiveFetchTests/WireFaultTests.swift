@@ -33,7 +33,8 @@ func head(_ status: String, _ headers: [String]) -> String {
 
     /// A whole file of each format the check knows, built from filler bytes around the format's start and end.
     static let wholeImages: [String: [UInt8]] = {
-        let filler = jpegLikeBytes(count: 3000).dropFirst(11)
+        // No GIF trailer byte inside, so that a cut GIF never ends with one by chance.
+        let filler = jpegLikeBytes(count: 3000).dropFirst(11).map { $0 == 0x3B ? 0x3A : $0 }
         let pngStart: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
         let pngEnd: [UInt8] = [0, 0, 0, 0] + Array("IEND".utf8) + [0xAE, 0x42, 0x60, 0x82]
         let svg = "<svg xmlns=\"http://www.w3.org/2000/svg\">" + String(repeating: "<g/>", count: 500) + "</svg>\n"
@@ -103,6 +104,56 @@ func head(_ status: String, _ headers: [String]) -> String {
             #expect(error.code == .truncated)
             #expect(error.message.contains("cut short"))
             #expect(error.attempts == 2, "retried, as any cut-short body")
+            #expect(directoryEntries(tmp).isEmpty)
+        }
+    }
+
+    /// Data after a JPEG's EOI (a motion photo's MP4, a camera trailer, gain maps) is not part of the image: the body
+    /// is whole, archived byte for byte with its trailer, even when the trailer holds EOI-like bytes or does not end
+    /// with one, whether the body ends at its Content-Length or where the server closes. A body that stops before the
+    /// image's own EOI is truncated: cut in the scan, or just after an EOI inside a segment (an EXIF thumbnail's),
+    /// which a look at the last bytes took for the end.
+    @Test(arguments: [true, false])
+    func jpegWithDataAfterItsEOIIsWholeAndOneCutBeforeItIsNot(sendsLength: Bool) async throws {
+        let image = jpegLikeBytes(count: 3000, seed: 5)
+        let mp4 = [0, 0, 0, 0x18] + Array("ftypmp42".utf8) + [0, 0, 0, 0] + Array("mp42isom".utf8)
+        let thumbnail = jpegLikeBytes(count: 300, seed: 6)
+        let length = 2 + thumbnail.count + 100  // the APP1 segment holds the thumbnail and more
+        let app1 = [0xFF, 0xE1, UInt8(length >> 8), UInt8(length & 0xFF)] + thumbnail
+        let bodies: [String: [UInt8]] = [
+            "/motion": image + mp4 + [0xFF, 0xD9, 0xFF, 0xD8] + jpegLikeBytes(count: 2000, seed: 7) + [0x6D, 0x70],
+            "/eoi-trailer": image + [0xFF, 0xD9, 0x00, 0x00, 0xFF, 0xD9],
+            "/cut-in-scan": Array((image + mp4).prefix(2000)),
+            "/cut-after-thumbnail": [0xFF, 0xD8] + app1,
+        ]
+        let server = try RawServer { connection, _ in
+            guard let request = connection.readRequest(), let body = bodies[request.path] else { return }
+            connection.send(
+                head("200 OK", sendsLength ? ["Content-Length: \(body.count)"] : ["Connection: close"]))
+            connection.send(body)
+        }
+        defer { server.stop() }
+        try await withTestDownloader(testOptions(retries: 1)) { downloader, tmp in
+            let base = "http://127.0.0.1:\(server.port)"
+            for path in ["/motion", "/eoi-trailer"] {
+                let whole = try #require(bodies[path])
+                let download = try await downloader.download(
+                    DownloadRequest(url: base + path, temporaryDirectory: tmp)
+                ).get()
+                #expect(download.format == .jpeg)
+                #expect(download.byteCount == whole.count, "\(path)")
+                #expect(download.sha256 == sha256Hex(whole), "\(path)")
+                let file = try #require(download.temporaryFile)
+                #expect(fileBytes(file) == whole, "\(path)")
+                unlink(file)
+            }
+            #expect(bodies["/cut-after-thumbnail"]?.suffix(2) == [0xFF, 0xD9], "ends with the thumbnail's EOI")
+            for path in ["/cut-in-scan", "/cut-after-thumbnail"] {
+                let result = await downloader.download(DownloadRequest(url: base + path, temporaryDirectory: tmp))
+                guard case .failure(let error) = result else { Issue.record("\(path) was archived"); continue }
+                #expect(error.code == .truncated, "\(path)")
+                #expect(error.attempts == 2, "retried, as any cut-short body")
+            }
             #expect(directoryEntries(tmp).isEmpty)
         }
     }

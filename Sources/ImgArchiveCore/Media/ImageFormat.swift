@@ -65,34 +65,62 @@ public enum ImageFormat: String, Sendable, Hashable, Codable, CaseIterable {
     /// The number of trailing bytes `looksComplete` needs.
     public static let tailLength = 32
 
-    /// Whether a file of `count` bytes that starts with `prefix` and ends with `suffix` (its last
-    /// `tailLength` bytes, or all of it, before any trailing padding: `Tail` keeps them) has the end its format requires: JPEG's EOI marker, PNG's IEND chunk,
-    /// GIF's trailer, SVG's closing `</svg>`, or the size WebP's RIFF header and BMP's file header declare. A file
-    /// cut short, when nothing else said how long it should be, fails this. Trailing NULs and whitespace
-    /// after the end are allowed (some writers pad). AVIF and ICO are not checked (true).
-    public func looksComplete(prefix: [UInt8], suffix: [UInt8], count: Int) -> Bool {
-        var end = suffix[...]
-        while let last = end.last, Self.isPadding(last) {
-            end = end.dropLast()
-        }
+    /// Whether a file of `count` bytes that starts with `prefix` and whose bytes went through `end` has the end its
+    /// format requires: JPEG's EOI marker, reached by following its segments (`JPEGSegmentWalk`: data appended
+    /// after EOI, such as a camera trailer or a motion photo's video, is allowed), PNG's IEND chunk, GIF's trailer,
+    /// SVG's closing `</svg>` (these three at the end, before any trailing NULs and whitespace: some writers pad),
+    /// or the size WebP's RIFF header and BMP's file header declare. A file cut short, when nothing else said how
+    /// long it should be, fails this. AVIF and ICO are not checked (true).
+    public func looksComplete(prefix: [UInt8], end: BodyEnd, count: Int) -> Bool {
+        let last = end.tail.bytes[...]
         func little32(at offset: Int) -> Int? {
             guard prefix.count >= offset + 4 else { return nil }
             return (0..<4).reduce(0) { $0 | Int(prefix[offset + $1]) << (8 * $1) }
         }
         switch self {
-        case .jpeg: return end.suffix(2).elementsEqual([0xFF, 0xD9])
-        case .png: return end.suffix(8).elementsEqual(Array("IEND".utf8) + [0xAE, 0x42, 0x60, 0x82])
-        case .gif: return end.last == 0x3B
-        case .svg: return String(decoding: end.suffix(6), as: UTF8.self).lowercased() == "</svg>"
+        case .jpeg: return end.jpeg.reachedEnd
+        case .png: return last.suffix(8).elementsEqual(Array("IEND".utf8) + [0xAE, 0x42, 0x60, 0x82])
+        case .gif: return last.last == 0x3B
+        case .svg: return String(decoding: last.suffix(6), as: UTF8.self).lowercased() == "</svg>"
         case .webp: return little32(at: 4).map { count >= $0 + 8 } ?? false
         case .bmp: return little32(at: 2).map { count >= $0 } ?? false
         case .avif, .ico: return true
         }
     }
 
-    /// The bytes `looksComplete` needs from a body that arrives in chunks: its last `tailLength` bytes before any
-    /// trailing padding (NUL and whitespace), however long the padding is. Keeping only the body's last bytes
-    /// would lose a JPEG's EOI behind 31 bytes of padding, and call the whole image truncated.
+    /// What `looksComplete` needs from a body, gathered chunk by chunk as it arrives (nothing is read twice, the
+    /// body is never held): its last bytes before any padding, and how far a JPEG's segment walk got.
+    public struct BodyEnd: Sendable {
+        /// The last `tailLength` bytes before the trailing padding.
+        public private(set) var tail = Tail()
+        /// The JPEG structure followed so far (it stops at once on a body that does not start with SOI).
+        public private(set) var jpeg = JPEGSegmentWalk()
+
+        /// Before the first byte.
+        public init() {}
+
+        /// The end of a whole body.
+        public init(_ body: some Collection<UInt8>) {
+            append(body)
+        }
+
+        /// Adds the next bytes of the body.
+        public mutating func append(_ chunk: UnsafeRawBufferPointer) {
+            jpeg.append(chunk)
+            tail.append(chunk)
+        }
+
+        /// Adds the next bytes of the body.
+        public mutating func append(_ chunk: some Collection<UInt8>) {
+            if chunk.withContiguousStorageIfAvailable({ append(UnsafeRawBufferPointer($0)) }) == nil {
+                Array(chunk).withUnsafeBytes { append($0) }
+            }
+        }
+    }
+
+    /// A body's last `tailLength` bytes before any trailing padding (NUL and whitespace), however long the padding
+    /// is. Keeping only the body's last bytes would lose a PNG's IEND behind 32 bytes of padding, and call the
+    /// whole image truncated.
     public struct Tail: Sendable {
         /// The last `tailLength` bytes before the trailing padding.
         public private(set) var bytes: [UInt8] = []
@@ -105,11 +133,11 @@ public enum ImageFormat: String, Sendable, Hashable, Codable, CaseIterable {
         /// Adds the next bytes of the body.
         public mutating func append<C: BidirectionalCollection<UInt8>>(_ chunk: C) {
             guard let last = chunk.lastIndex(where: { !ImageFormat.isPadding($0) }) else {
-                padding = Array((padding + chunk).suffix(tailLength))
+                padding = Array((padding + chunk.suffix(tailLength)).suffix(tailLength))
                 return
             }
             let end = chunk.index(after: last)
-            bytes = Array((bytes + padding + chunk[..<end]).suffix(tailLength))
+            bytes = Array((bytes + padding + chunk[..<end].suffix(tailLength)).suffix(tailLength))
             padding = Array(chunk[end...].suffix(tailLength))
         }
     }

@@ -55,16 +55,19 @@ public struct AddressPolicy: Sendable {
     /// opened; otherwise the refusal, with the message to show.
     public func check(_ address: IPAddress, url: String) -> AddressRefusal? {
         guard let classification = SpecialAddresses.classify(address) else { return nil }
+        for case .network(let network) in allowances where network.contains(address) { return nil }
+        if allowsEveryAddress(url: url) { return nil }
+        return AddressRefusal(
+            url: url, host: Self.hostAndPort(url).host, address: address, classification: classification)
+    }
+
+    /// Whether `url` may connect to whatever its host resolves to: its host matches an `allow-addresses:` host
+    /// pattern, or a `--connect-to` entry routes its host and port.
+    public func allowsEveryAddress(url: String) -> Bool {
         let (host, port) = Self.hostAndPort(url)
-        for allowance in allowances {
-            switch allowance {
-            case .network(let network) where network.contains(address): return nil
-            case .host(let pattern) where host.map({ HostPattern.matches(pattern, host: $0) }) == true: return nil
-            default: continue
-            }
-        }
-        if let host, connectTo.contains(where: { Self.routes($0, host: host, port: port) }) { return nil }
-        return AddressRefusal(url: url, host: host, address: address, classification: classification)
+        guard let host else { return false }
+        for case .host(let pattern) in allowances where HostPattern.matches(pattern, host: host) { return true }
+        return connectTo.contains(where: { Self.routes($0, host: host, port: port) })
     }
 
     /// Whether a `--connect-to` entry applies to `host:port` (an empty HOST or PORT matches any, as in libcurl).

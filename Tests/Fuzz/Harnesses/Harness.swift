@@ -212,25 +212,42 @@ func fixChunkCRCs(_ png: inout [UInt8]) {
     }
 }
 
-/// The checks `fetch` makes on a body: sniff the first bytes, then look for the format's end in the last ones.
+/// The checks `fetch` makes on a body: sniff the first bytes, then look for the format's end (a JPEG's EOI by walking its
+/// segments as the chunks arrive, the other formats' in their last bytes).
 enum ResponseChecks {
     static func body(_ bytes: [UInt8]) -> String? {
         let prefix = Array(bytes.prefix(ImageFormat.sniffLength))
-        // In chunks, as a transfer delivers them: split where the first byte says.
-        var tail = ImageFormat.Tail()
-        let cut = bytes.first.map { Int($0) % (bytes.count + 1) } ?? 0
-        tail.append(bytes[..<cut])
-        tail.append(bytes[cut...])
-        let suffix = tail.bytes
         let format = ImageFormat.sniff(prefix)
         guard format == ImageFormat.sniff(bytes) else { return "sniffing the prefix and the whole body differ" }
         guard let format else { return nil }
-        let complete = format.looksComplete(prefix: prefix, suffix: suffix, count: bytes.count)
+        // In chunks, as a transfer delivers them: whole, split where the first byte says, and 7 bytes at a time
+        // must all agree (the JPEG walk and the tail carry their state across chunks).
+        let whole = ImageFormat.BodyEnd(bytes)
+        var split = ImageFormat.BodyEnd()
+        let cut = bytes.first.map { Int($0) % (bytes.count + 1) } ?? 0
+        split.append(bytes[..<cut])
+        split.append(bytes[cut...])
+        var small = ImageFormat.BodyEnd()
+        for start in stride(from: 0, to: bytes.count, by: 7) {
+            small.append(bytes[start..<min(bytes.count, start + 7)])
+        }
+        let complete = format.looksComplete(prefix: prefix, end: whole, count: bytes.count)
+        for (name, end) in [("split in two", split), ("in 7-byte chunks", small)]
+        where format.looksComplete(prefix: prefix, end: end, count: bytes.count) != complete {
+            return "\(format) complete \(complete) whole, but not \(name)"
+        }
+        guard complete else { return nil }
         // Padding after the end never makes a complete body incomplete.
-        var padded = tail
+        var padded = whole
         padded.append([UInt8](repeating: 0, count: 40))
-        if complete && !format.looksComplete(prefix: prefix, suffix: padded.bytes, count: bytes.count + 40) {
+        if !format.looksComplete(prefix: prefix, end: padded, count: bytes.count + 40) {
             return "\(format) complete, but not with 40 NULs of padding"
+        }
+        // Nor, for a JPEG, does any trailer (here the body again) after its EOI.
+        var trailed = whole
+        trailed.append(bytes)
+        if format == .jpeg && !format.looksComplete(prefix: prefix, end: trailed, count: 2 * bytes.count) {
+            return "jpeg complete, but not with a trailer after its EOI"
         }
         return nil
     }
