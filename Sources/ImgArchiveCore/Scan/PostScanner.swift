@@ -42,10 +42,13 @@ public struct ScanOptions: Sendable {
 public struct PostScanner: Sendable {
     /// The options this scanner was made with.
     public let options: ScanOptions
+    /// The front-matter fields and rules, indexed once rather than per post.
+    private let frontMatterSelector: FrontMatterSelector
 
     /// Creates a scanner.
     public init(options: ScanOptions = ScanOptions()) {
         self.options = options
+        frontMatterSelector = FrontMatterSelector(fields: options.frontMatterFields, rules: options.cdnRules)
     }
 
     /// Scans the bytes of one post. Any bytes at all: invalid UTF-8, CRLF or CR line endings and a BOM are fine.
@@ -55,8 +58,7 @@ public struct PostScanner: Sendable {
             let contentStart = b.matches("\u{FEFF}", at: 0, end: b.count) ? 3 : 0
             let lines = LineTable(b, from: 0)
             let frontMatter = FrontMatter.read(
-                b, lines: lines, contentStart: contentStart, fields: options.frontMatterFields,
-                rules: options.cdnRules)
+                b, lines: lines, contentStart: contentStart, selector: frontMatterSelector)
             var blocks = BlockPass(b: b, lines: lines)
             if frontMatter.bodyStart < b.count { blocks.run(from: frontMatter.bodyStart) }
             let templates = TemplateTags(b: b, templates: options.templates, cdnRules: options.cdnRules)
