@@ -67,6 +67,40 @@ func flatFrontMatterTakesOnlyPlainLines(yaml: String, flat: Bool) {
     #expect(frontMatter(yaml, flat: true).flatTook == flat)
 }
 
+@Test(arguments: [
+    // An escaped backtick opens no code span; an escaped backslash before one does not escape it.
+    ("\\`![a](https://x.test/a.png)`", ["https://x.test/a.png"]),
+    ("\\\\`![a](https://x.test/a.png)`", []),
+    ("\\\\\\`![a](https://x.test/a.png)`", ["https://x.test/a.png"]),
+    ("``\\`![a](https://x.test/a.png)``", []),
+    ("\\``![a](https://x.test/a.png)`", []),
+    ("x\\``![a](https://x.test/a.png)``", ["https://x.test/a.png"]),
+])
+func backtickRunsAndBackslashes(input: String, urls: [String]) {
+    #expect(scan(input).references.map(\.url) == urls)
+}
+
+@Test func labelsMatchAsCommonMarkFoldsThem() {
+    let text =
+        "![a][My  Label]\n![b][my label]\n![c][ MY\tLABEL ]\n![d][Ünï]\n\n[my label]: https://x.test/l.png\n"
+        + "[ÜNÏ]: https://x.test/u.png\n"
+    #expect(scan(text).references.map(\.url) == ["https://x.test/l.png", "https://x.test/u.png"])
+}
+
+@Test func linkTargetsWithAndWithoutImageSigns() {
+    let text = """
+        [page](https://x.test/docs/1) [photo](https://x.test/p.JPG) [cdn](https://res.cloudinary.com/demo/image/upload/w_600/sample)
+        [resized](https://x.test/a.jpg?imageView&thumbnail=550x0) [local](img/a.png) [local page](about/)
+        [![s](https://x.test/s.png)](https://x.test/full) [bare host](https://x.jpg)
+        """
+    let found = scan(text).references.filter { $0.kind == .linkImage }.map(\.url)
+    #expect(
+        found == [
+            "https://x.test/p.JPG", "https://res.cloudinary.com/demo/image/upload/w_600/sample",
+            "https://x.test/a.jpg?imageView&thumbnail=550x0", "img/a.png", "https://x.test/full",
+        ])
+}
+
 @Test func postsAreReadWhole() throws {
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("walker-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
