@@ -126,11 +126,39 @@ struct InlinePass {
             default:
                 // Plain text: skip to the next byte the switch handles, or to the next code span.
                 let limit = nextCode < codeSpans.count ? min(e, codeSpans[nextCode].lowerBound) : e
-                p += 1
-                while p < limit && !Self.startsSomething(b[p]) { p += 1 }
+                p = skipPlain(from: p + 1, to: limit)
             }
             if inactiveBelow > stack.count { inactiveBelow = stack.count }
         }
+    }
+
+    /// The first byte from `p` on (before `limit`) that `startsSomething`, read eight bytes at a time.
+    @inline(__always)
+    private func skipPlain(from p: Int, to limit: Int) -> Int {
+        var p = p
+        if let base = b.base.baseAddress {
+            while p + 8 <= limit {
+                let found = Self.somethingStarts(
+                    UInt64(littleEndian: UnsafeRawPointer(base + p).loadUnaligned(as: UInt64.self)))
+                if found != 0 { return p + found.trailingZeroBitCount / 8 }
+                p += 8
+            }
+        }
+        while p < limit && !Self.startsSomething(b[p]) { p += 1 }
+        return p
+    }
+
+    /// The high bit of each byte of `w` (first byte lowest) that `startsSomething`. Every test adds to the low seven
+    /// bits of each byte, so no carry crosses into the next byte; bytes with the high bit set are never such.
+    @inline(__always)
+    private static func somethingStarts(_ w: UInt64) -> UInt64 {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let high = ones &* 0x80
+        let low = w & ~high
+        /// The high bit of each byte of `low` equal to `c`.
+        func equal(_ c: UInt8) -> UInt64 { ~((low ^ ones &* UInt64(c)) &+ ones &* 0x7F) & high }
+        let brackets = (low &+ ones &* (0x80 - 0x5B)) & ~(low &+ ones &* (0x80 - 0x5E)) & high  // `[`, `\`, `]`
+        return (brackets | equal(ASCII.bang) | equal(ASCII.lessThan) | equal(ASCII.openBrace)) & ~w
     }
 
     /// The bytes `scanMarkdown`'s switch does more with than step over. Prose is mostly bytes outside `!`...`]`

@@ -148,6 +148,12 @@ public struct PostScanner: Sendable {
         return reference(r, b, resolved, cdn: cdn, lines: lines, contentStart: contentStart, column: &cursor)
     }
 
+    /// Whether `string` is the text of `span` (most URLs are as written): then one String serves as both.
+    private static func isText(of string: String, _ b: ByteView, _ span: Range<Int>) -> Bool {
+        var string = string
+        return string.withUTF8 { u in u.count == span.count && u.elementsEqual(b.base[span]) }
+    }
+
     /// The reference for `r` with its URL resolved (and its CDN resolution, when already worked out).
     private func reference(
         _ r: RawReference, _ b: ByteView, _ resolved: URLText.Resolved, cdn known: CDNResolution?, lines: LineTable,
@@ -177,7 +183,8 @@ public struct PostScanner: Sendable {
         }
         cursor = ColumnCursor(line: lineIndex, position: i, column: column)
         return ImageReference(
-            kind: r.kind, range: r.span, line: lineIndex + 1, column: column, written: b.string(r.span),
+            kind: r.kind, range: r.span, line: lineIndex + 1, column: column,
+            written: Self.isText(of: resolved.url, b, r.span) ? resolved.url : b.string(r.span),
             url: resolved.url, origin: origin, width: width, height: height, wrapped: r.wrapped,
             remote: resolved.remote)
     }
