@@ -10,25 +10,52 @@ extension ImageFormat {
     /// `https://h/a/b.JPG?x=1#y`, `images/a.png` and Twitter's `…/a.jpg:large` do; `https://h/a.jpg/page`,
     /// `https://h/img?f=a.jpg` and a bare host such as `https://x.jpg` do not.
     public static func hasImageExtension(url: String) -> Bool {
-        var path = Substring(url)
-        if let end = path.firstIndex(where: { $0 == "?" || $0 == "#" }) { path = path[..<end] }
-        var authority = false
-        if let scheme = path.range(of: "://") {
-            path = path[scheme.upperBound...]
-            authority = true
-        } else if path.hasPrefix("//") {
-            path = path.dropFirst(2)
-            authority = true
+        // On UTF-8 bytes: `?`, `#`, `/`, `:` and `.` are ASCII, and an extension is ASCII letters.
+        var url = url
+        return url.withUTF8 { u in
+            var start = 0
+            var end = u.firstIndex { $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") } ?? u.count
+            var authority = false
+            if let scheme = find(u, "://", start..<end) {
+                start = scheme + 3
+                authority = true
+            } else if end >= 2, u[0] == UInt8(ascii: "/"), u[1] == UInt8(ascii: "/") {
+                start = 2
+                authority = true
+            }
+            if authority {
+                guard let slash = (start..<end).first(where: { u[$0] == UInt8(ascii: "/") }) else { return false }
+                start = slash + 1  // a bare host has no file name
+            }
+            if let slash = (start..<end).last(where: { u[$0] == UInt8(ascii: "/") }) { start = slash + 1 }
+            if let colon = (start..<end).last(where: { u[$0] == UInt8(ascii: ":") }) { end = colon }  // `:large`
+            guard let dot = (start..<end).last(where: { u[$0] == UInt8(ascii: ".") }), end - dot - 1 >= 1,
+                end - dot - 1 <= 5
+            else { return false }
+            var key: UInt64 = 1
+            for i in (dot + 1)..<end {
+                let c = u[i]
+                let lower = c >= UInt8(ascii: "A") && c <= UInt8(ascii: "Z") ? c | 0x20 : c
+                key = key << 8 | UInt64(lower)
+            }
+            return urlExtensionKeys.contains(key)
         }
-        if authority {
-            guard let slash = path.firstIndex(of: "/") else { return false }  // a bare host has no file name
-            path = path[path.index(after: slash)...]
+    }
+
+    /// `urlExtensions`, each packed into an integer (a 1, then its bytes), for `hasImageExtension`.
+    private static let urlExtensionKeys = Set(
+        urlExtensions.map { $0.utf8.reduce(UInt64(1)) { $0 << 8 | UInt64($1) } })
+
+    /// The first position of `literal` in `u[range]`.
+    private static func find(_ u: UnsafeBufferPointer<UInt8>, _ literal: StaticString, _ range: Range<Int>) -> Int? {
+        let n = literal.utf8CodeUnitCount
+        guard range.count >= n else { return nil }
+        let p = literal.utf8Start
+        outer: for i in range.lowerBound...(range.upperBound - n) {
+            for k in 0..<n where u[i + k] != p[k] { continue outer }
+            return i
         }
-        if let slash = path.lastIndex(of: "/") { path = path[path.index(after: slash)...] }
-        if let colon = path.lastIndex(of: ":") { path = path[..<colon] }  // pbs.twimg.com's :large
-        guard let dot = path.lastIndex(of: "."), path.index(after: dot) < path.endIndex else { return false }
-        let ext = path[path.index(after: dot)...]
-        return ext.utf8.count <= 5 && urlExtensions.contains(ext.lowercased())
+        return nil
     }
 }
 
@@ -39,9 +66,13 @@ extension CDNRules {
     /// front-matter values, link targets).
     public func isImageURL(_ url: String) -> Bool {
         let absolute: String
-        if url.utf8.starts(with: "//".utf8), !url.utf8.dropFirst(2).starts(with: "/".utf8) {
+        let u = url.utf8
+        if u.starts(with: "//".utf8), !u.dropFirst(2).starts(with: "/".utf8) {
             absolute = "https:" + url
-        } else if let colon = url.firstIndex(of: ":"), ["http", "https"].contains(url[..<colon].lowercased()) {
+        } else if let colon = u.firstIndex(of: UInt8(ascii: ":")),
+            u[..<colon].elementsEqual("http".utf8, by: { $0 | 0x20 == $1 })
+                || u[..<colon].elementsEqual("https".utf8, by: { $0 | 0x20 == $1 })
+        {
             absolute = url
         } else {
             return false

@@ -452,7 +452,7 @@ struct BlockPass {
         if i > nameStart, i - nameStart <= 10,
             i == e || ASCII.isSpaceOrTab(b[i]) || b[i] == ASCII.greaterThan
                 || (b[i] == ASCII.slash && i + 1 < e && b[i + 1] == ASCII.greaterThan),
-            Self.blockTagNames.contains(b.string(nameStart..<i).lowercased())
+            Self.blockTagNames.contains(b.lowercasedString(nameStart..<i))
         {
             return (.blankLine, nil, .htmlAndMarkdown)
         }
@@ -471,7 +471,9 @@ struct BlockPass {
             while i < e, ASCII.isSpaceOrTab(b[i]) { i += 1 }
             return i < e && b[i] == ASCII.greaterThan ? i + 1 : nil
         }
-        guard let tag = HTMLReader(b: b).tag(at: fp, end: e), !Self.rawTextNames.contains(tag.name) else { return nil }
+        guard let tag = HTMLReader(b: b).tagExtent(at: fp, end: e),
+            !Self.rawTextNames.contains(b.lowercasedString(tag.name))
+        else { return nil }
         return tag.end
     }
 

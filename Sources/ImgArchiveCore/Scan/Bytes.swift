@@ -123,4 +123,15 @@ struct ByteView {
     func string(_ range: Range<Int>) -> String {
         String(decoding: UnsafeBufferPointer(rebasing: base[range]), as: UTF8.self)
     }
+
+    /// `string(range).lowercased()`, without Unicode's case tables when the bytes are ASCII (names of tags and
+    /// attributes almost always are).
+    func lowercasedString(_ range: Range<Int>) -> String {
+        let bytes = UnsafeBufferPointer(rebasing: base[range])
+        guard bytes.count <= 32, bytes.allSatisfy({ $0 < 0x80 }) else { return string(range).lowercased() }
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: bytes.count) { lower in
+            for (k, c) in bytes.enumerated() { lower[k] = ASCII.lower(c) }
+            return String(decoding: lower, as: UTF8.self)
+        }
+    }
 }

@@ -218,7 +218,7 @@ struct DestinationParser {
             j += 1
         }
         guard nonBlank, j < e, b[j] == ASCII.closeBracket, j + 1 < e, b[j + 1] == ASCII.colon else { return nil }
-        let label = Self.normalizeLabel(b.string((i + 1)..<j))
+        let label = normalizedLabel((i + 1)..<j)
         var k = skipSpaces(j + 2, e)
         if let n = skipLineEnd(k, e) { k = skipContinuationPrefix(n, e) }
         guard k < e, !ASCII.isLineEnd(b[k]) else { return nil }
@@ -242,6 +242,19 @@ struct DestinationParser {
         }
         guard let end = destinationLineEnd else { return nil }
         return (label, destination, end)
+    }
+
+    /// `normalizeLabel` of the text in `range`; a label of ASCII words split by single spaces (most labels) is
+    /// only lower-cased.
+    func normalizedLabel(_ range: Range<Int>) -> String {
+        var plain = !range.isEmpty && b[range.lowerBound] != ASCII.space && b[range.upperBound - 1] != ASCII.space
+        var i = range.lowerBound
+        while plain, i < range.upperBound {
+            let c = b[i]
+            plain = c >= ASCII.space && c < 0x80 && !(c == ASCII.space && b[i - 1] == ASCII.space)
+            i += 1
+        }
+        return plain ? b.lowercasedString(range) : Self.normalizeLabel(b.string(range))
     }
 
     /// CommonMark label matching: case-folded, inner whitespace collapsed, trimmed.

@@ -7,7 +7,7 @@ struct FrontMatter {
 
     /// Finds the front matter after the BOM (if any) and reads its image values: the configured fields, and
     /// every string at any depth that is a remote image URL.
-    static func read(_ b: ByteView, lines: LineTable, contentStart: Int, fields: [String], rules: CDNRules)
+    static func read(_ b: ByteView, lines: LineTable, contentStart: Int, selector: FrontMatterSelector)
         -> FrontMatter
     {
         var result = FrontMatter(bodyStart: contentStart, references: [], diagnostics: [])
@@ -43,7 +43,6 @@ struct FrontMatter {
         let first = 1
         guard close > first else { return result }
         let textRange = lines.starts[first]..<lines.starts[close]
-        let selector = FrontMatterSelector(fields: fields, rules: rules)
         // Cheap first: a block with no "//" (every remote URL has one) and no configured key holds no image.
         guard selector.mayHoldImages(b, textRange) else { return result }
         if toml {

@@ -16,10 +16,21 @@ struct HTMLTag {
 struct HTMLReader {
     let b: ByteView
 
-    /// Attributes whose value is one image URL.
-    private static let sourceAttributes: Set<String> = ["src", "data-src", "data-original", "data-lazy-src"]
+    /// Attributes whose value is one image URL (a `switch`, not a `Set`: no hashing per attribute).
+    private static func isSourceAttribute(_ name: String) -> Bool {
+        switch name {
+        case "src", "data-src", "data-original", "data-lazy-src": true
+        default: false
+        }
+    }
+
     /// Attributes whose value is a list of candidates.
-    private static let srcsetAttributes: Set<String> = ["srcset", "data-srcset", "data-lazy-srcset"]
+    private static func isSrcsetAttribute(_ name: String) -> Bool {
+        switch name {
+        case "srcset", "data-srcset", "data-lazy-srcset": true
+        default: false
+        }
+    }
 
     /// An autolink `<scheme:...>`: the position after it, or nil.
     func autolinkEnd(at p: Int, end e: Int) -> Int? {
@@ -43,26 +54,41 @@ struct HTMLReader {
 
     /// A start tag at `p` (`<name attr="v" ...>`), or nil when the text there is not one.
     func tag(at p: Int, end e: Int) -> HTMLTag? {
+        var attributes: [HTMLTag.Attribute]? = []
+        guard let (name, end) = walkTag(at: p, end: e, attributes: &attributes) else { return nil }
+        return HTMLTag(name: b.lowercasedString(name), attributes: attributes ?? [], end: end)
+    }
+
+    /// Where the name of a start tag at `p` is, and the position after its `>`; nil when the text there is not
+    /// one. The same reading as `tag(at:end:)`, without making strings of the attributes.
+    func tagExtent(at p: Int, end e: Int) -> (name: Range<Int>, end: Int)? {
+        var attributes: [HTMLTag.Attribute]?
+        return walkTag(at: p, end: e, attributes: &attributes)
+    }
+
+    /// Reads a start tag: its name, its end, and its attributes into `attributes` unless that is nil.
+    private func walkTag(at p: Int, end e: Int, attributes: inout [HTMLTag.Attribute]?) -> (Range<Int>, Int)? {
         var i = p + 1
         guard i < e, ASCII.isLetter(b[i]) else { return nil }
         let nameStart = i
         while i < e, ASCII.isLetter(b[i]) || ASCII.isDigit(b[i]) || b[i] == ASCII.minus { i += 1 }
-        let name = b.string(nameStart..<i).lowercased()
-        var attributes: [HTMLTag.Attribute] = []
+        let name = nameStart..<i
+        var lastHasValue = false
         while i < e {
             let afterName = i
             while i < e, ASCII.isWhitespace(b[i]) { i += 1 }
             guard i < e else { return nil }
             let c = b[i]
-            if c == ASCII.greaterThan { return HTMLTag(name: name, attributes: attributes, end: i + 1) }
+            if c == ASCII.greaterThan { return (name, i + 1) }
             if c == ASCII.slash {
                 guard i + 1 < e, b[i + 1] == ASCII.greaterThan else { return nil }
-                return HTMLTag(name: name, attributes: attributes, end: i + 2)
+                return (name, i + 2)
             }
-            guard i > afterName || attributes.last?.value != nil, isAttributeNameByte(c) else { return nil }
+            guard i > afterName || lastHasValue, isAttributeNameByte(c) else { return nil }
             let attrStart = i
             while i < e, isAttributeNameByte(b[i]) { i += 1 }
-            var attribute = HTMLTag.Attribute(name: b.string(attrStart..<i).lowercased(), value: nil)
+            let attrName = attrStart..<i
+            var value: Range<Int>?
             var j = i
             while j < e, ASCII.isWhitespace(b[j]) { j += 1 }
             if j < e, b[j] == ASCII.equals {
@@ -74,7 +100,7 @@ struct HTMLReader {
                     var k = j + 1
                     while k < e, b[k] != q { k += 1 }
                     guard k < e else { return nil }
-                    attribute.value = (j + 1)..<k
+                    value = (j + 1)..<k
                     i = k + 1
                 } else {
                     var k = j
@@ -85,11 +111,12 @@ struct HTMLReader {
                         k += 1
                     }
                     guard k > j else { return nil }
-                    attribute.value = j..<k
+                    value = j..<k
                     i = k
                 }
             }
-            attributes.append(attribute)
+            lastHasValue = value != nil
+            attributes?.append(HTMLTag.Attribute(name: b.lowercasedString(attrName), value: value))
         }
         return nil
     }
@@ -113,9 +140,9 @@ struct HTMLReader {
         }
         for a in tag.attributes {
             guard let v = a.value else { continue }
-            if tag.name == "img", Self.sourceAttributes.contains(a.name) {
+            if tag.name == "img", Self.isSourceAttribute(a.name) {
                 if let r = attributeURL(v, hint: hint) { out.append(r) }
-            } else if tag.name == "img" || tag.name == "source", Self.srcsetAttributes.contains(a.name) {
+            } else if tag.name == "img" || tag.name == "source", Self.isSrcsetAttribute(a.name) {
                 out.append(contentsOf: srcset(v))
             } else if a.name == "style" {
                 out.append(contentsOf: cssURLs(in: v, entities: true))

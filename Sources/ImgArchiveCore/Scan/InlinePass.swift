@@ -74,7 +74,8 @@ struct InlinePass {
 
     private mutating func scanMarkdown(_ range: Range<Int>) {
         let e = range.upperBound
-        let codeSpans = findCodeSpans(range)
+        // Most chunks hold no backtick (one memchr): then they hold no code span.
+        let codeSpans = b.find("`", from: range.lowerBound, end: e) == nil ? [] : findCodeSpans(range)
         var nextCode = 0
         var stack: [Opener] = []
         var inactiveBelow = 0  // link openers below this stack index are inactive (links do not nest)
@@ -125,18 +126,48 @@ struct InlinePass {
             default:
                 // Plain text: skip to the next byte the switch handles, or to the next code span.
                 let limit = nextCode < codeSpans.count ? min(e, codeSpans[nextCode].lowerBound) : e
-                p += 1
-                while p < limit && !Self.startsSomething(b[p]) { p += 1 }
+                p = skipPlain(from: p + 1, to: limit)
             }
             if inactiveBelow > stack.count { inactiveBelow = stack.count }
         }
     }
 
-    /// The bytes `scanMarkdown`'s switch does more with than step over.
+    /// The first byte from `p` on (before `limit`) that `startsSomething`, read eight bytes at a time.
+    @inline(__always)
+    private func skipPlain(from p: Int, to limit: Int) -> Int {
+        var p = p
+        if let base = b.base.baseAddress {
+            while p + 8 <= limit {
+                let found = Self.somethingStarts(
+                    UInt64(littleEndian: UnsafeRawPointer(base + p).loadUnaligned(as: UInt64.self)))
+                if found != 0 { return p + found.trailingZeroBitCount / 8 }
+                p += 8
+            }
+        }
+        while p < limit && !Self.startsSomething(b[p]) { p += 1 }
+        return p
+    }
+
+    /// The high bit of each byte of `w` (first byte lowest) that `startsSomething`. Every test adds to the low seven
+    /// bits of each byte, so no carry crosses into the next byte; bytes with the high bit set are never such.
+    @inline(__always)
+    private static func somethingStarts(_ w: UInt64) -> UInt64 {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let high = ones &* 0x80
+        let low = w & ~high
+        /// The high bit of each byte of `low` equal to `c`.
+        func equal(_ c: UInt8) -> UInt64 { ~((low ^ ones &* UInt64(c)) &+ ones &* 0x7F) & high }
+        let brackets = (low &+ ones &* (0x80 - 0x5B)) & ~(low &+ ones &* (0x80 - 0x5E)) & high  // `[`, `\`, `]`
+        return (brackets | equal(ASCII.bang) | equal(ASCII.lessThan) | equal(ASCII.openBrace)) & ~w
+    }
+
+    /// The bytes `scanMarkdown`'s switch does more with than step over. Prose is mostly bytes outside `!`...`]`
+    /// (letters, spaces, UTF-8), so one range check settles most of them; `{` is the one byte above the range.
     @inline(__always)
     private static func startsSomething(_ c: UInt8) -> Bool {
-        c == ASCII.backslash || c == ASCII.bang || c == ASCII.openBracket || c == ASCII.closeBracket
-            || c == ASCII.lessThan || c == ASCII.openBrace
+        if c &- ASCII.bang > ASCII.closeBracket - ASCII.bang { return c == ASCII.openBrace }
+        return c == ASCII.backslash || c == ASCII.bang || c == ASCII.openBracket || c == ASCII.closeBracket
+            || c == ASCII.lessThan
     }
 
     /// At a `]` that closes `opener`: an image or a link, inline or by reference. Returns where to go on, or nil
@@ -183,8 +214,8 @@ struct InlinePass {
                 after = j + 1
             }
         }
-        guard label.count <= 999 else { return nil }
-        let key = DestinationParser.normalizeLabel(b.string(label))
+        guard label.count <= 999, !definitions.isEmpty else { return nil }
+        let key = parser.normalizedLabel(label)
         guard definitions[key] != nil else { return nil }
         guard opener.image else {
             // `[label]:` is the definition itself (the block pass keeps its line in the chunk), not a link.

@@ -11,6 +11,16 @@ struct LineTable {
         starts.reserveCapacity(n / 40 + 1)
         ends.reserveCapacity(n / 40 + 1)
         var lineStart = start
+        if b.find("\r", from: start, end: n) == nil {
+            // LF endings only (the usual case): jump from line feed to line feed (memchr).
+            while let lf = b.find("\n", from: i, end: n) {
+                starts.append(lineStart)
+                ends.append(lf)
+                i = lf + 1
+                lineStart = i
+            }
+            i = n
+        }
         while i < n {
             let c = b[i]
             if c == ASCII.lf {
@@ -37,6 +47,17 @@ struct LineTable {
 
     /// The start of the line after `line`, or the end of the file.
     func next(_ line: Int, fileEnd: Int) -> Int { line + 1 < starts.count ? starts[line + 1] : fileEnd }
+
+    /// `lineIndex(of:)`, looking first at line `hint` and the few after it: references come in order.
+    func lineIndex(of offset: Int, near hint: Int) -> Int {
+        guard hint >= 0, hint < starts.count, starts[hint] <= offset else { return lineIndex(of: offset) }
+        var k = hint
+        while k + 1 < starts.count, starts[k + 1] <= offset {
+            k += 1
+            if k - hint > 8 { return lineIndex(of: offset) }
+        }
+        return k
+    }
 
     /// The 0-based index of the line holding byte `offset`.
     func lineIndex(of offset: Int) -> Int {

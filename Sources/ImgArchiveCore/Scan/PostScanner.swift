@@ -42,10 +42,13 @@ public struct ScanOptions: Sendable {
 public struct PostScanner: Sendable {
     /// The options this scanner was made with.
     public let options: ScanOptions
+    /// The front-matter fields and rules, indexed once rather than per post.
+    private let frontMatterSelector: FrontMatterSelector
 
     /// Creates a scanner.
     public init(options: ScanOptions = ScanOptions()) {
         self.options = options
+        frontMatterSelector = FrontMatterSelector(fields: options.frontMatterFields, rules: options.cdnRules)
     }
 
     /// Scans the bytes of one post. Any bytes at all: invalid UTF-8, CRLF or CR line endings and a BOM are fine.
@@ -55,8 +58,7 @@ public struct PostScanner: Sendable {
             let contentStart = b.matches("\u{FEFF}", at: 0, end: b.count) ? 3 : 0
             let lines = LineTable(b, from: 0)
             let frontMatter = FrontMatter.read(
-                b, lines: lines, contentStart: contentStart, fields: options.frontMatterFields,
-                rules: options.cdnRules)
+                b, lines: lines, contentStart: contentStart, selector: frontMatterSelector)
             var blocks = BlockPass(b: b, lines: lines)
             if frontMatter.bodyStart < b.count { blocks.run(from: frontMatter.bodyStart) }
             let templates = TemplateTags(b: b, templates: options.templates, cdnRules: options.cdnRules)
@@ -102,41 +104,73 @@ public struct PostScanner: Sendable {
         var column = 1
     }
 
-    /// Whether a link target is an image the post depends on: a URL with an image sign, or a remote link around
-    /// an image (the fetch then asks the server: a page is left alone). A local target needs an image extension.
-    private func isImageLink(_ r: URLText.Resolved, needsImageSign: Bool) -> Bool {
-        guard r.remote else { return ImageFormat.hasImageExtension(url: r.url) }
-        return !needsImageSign || options.cdnRules.isImageURL(r.url)
-    }
-
     /// The reference `r` makes, or nil for a link target that is no image link (decided before the costlier
-    /// work: most links in a post are links to pages).
+    /// work: most links in a post are links to pages). A link target is an image the post depends on when it has
+    /// an image sign, or when it is a remote link around an image (the fetch then asks the server: a page is left
+    /// alone); a local target needs an image extension.
     private func resolve(
         _ r: RawReference, _ b: ByteView, lines: LineTable, contentStart: Int, column cursor: inout ColumnCursor
     ) -> ImageReference? {
-        var decoded: [UInt8] = []
-        for piece in r.pieces {
-            let bytes = b.base[piece]
-            if r.backslashEscapes || r.entities {
-                decoded += URLText.decode(bytes, backslashEscapes: r.backslashEscapes)
-            } else {
-                decoded += bytes
+        // Decoding changes nothing without a `&` or `\`, the case of almost every URL: one piece of those is
+        // resolved where it is.
+        func plain(_ piece: Range<Int>) -> Bool {
+            !(r.backslashEscapes || r.entities)
+                || !b.base[piece].contains(where: { $0 == ASCII.ampersand || $0 == ASCII.backslash })
+        }
+        let resolved: URLText.Resolved
+        if r.pieces.count == 1, plain(r.pieces[0]) {
+            resolved = URLText.resolve(UnsafeBufferPointer(rebasing: b.base[r.pieces[0]]))
+        } else {
+            var decoded: [UInt8] = []
+            decoded.reserveCapacity(r.span.count)
+            for piece in r.pieces {
+                if plain(piece) {
+                    decoded += b.base[piece]
+                } else {
+                    decoded += URLText.decode(b.base[piece], backslashEscapes: r.backslashEscapes)
+                }
+            }
+            resolved = URLText.resolve(decoded)
+        }
+        var cdn: CDNResolution?
+        if r.kind == .linkImage {
+            guard resolved.remote else {
+                guard ImageFormat.hasImageExtension(url: resolved.url) else { return nil }
+                return reference(r, b, resolved, cdn: nil, lines: lines, contentStart: contentStart, column: &cursor)
+            }
+            // `CDNRules.isImageURL` of a resolved remote URL, keeping the resolution it works out.
+            if r.needsImageSign, !ImageFormat.hasImageExtension(url: resolved.url) {
+                let resolution = options.cdnRules.resolve(resolved.url)
+                guard resolution.rule != nil else { return nil }
+                cdn = resolution
             }
         }
-        let resolved = URLText.resolve(decoded)
-        if r.kind == .linkImage, !isImageLink(resolved, needsImageSign: r.needsImageSign) { return nil }
+        return reference(r, b, resolved, cdn: cdn, lines: lines, contentStart: contentStart, column: &cursor)
+    }
+
+    /// Whether `string` is the text of `span` (most URLs are as written): then one String serves as both.
+    private static func isText(of string: String, _ b: ByteView, _ span: Range<Int>) -> Bool {
+        var string = string
+        return string.withUTF8 { u in u.count == span.count && u.elementsEqual(b.base[span]) }
+    }
+
+    /// The reference for `r` with its URL resolved (and its CDN resolution, when already worked out).
+    private func reference(
+        _ r: RawReference, _ b: ByteView, _ resolved: URLText.Resolved, cdn known: CDNResolution?, lines: LineTable,
+        contentStart: Int, column cursor: inout ColumnCursor
+    ) -> ImageReference {
         var origin = resolved.url
         var width = r.hint.width
         var height = r.hint.height
         if resolved.remote {
-            let cdn = options.cdnRules.resolve(resolved.url)
+            let cdn = known ?? options.cdnRules.resolve(resolved.url)
             origin = cdn.origin
             if width == nil, r.kind != .linkImage {  // a link target is shown full size: no thumbnail
                 width = cdn.width
                 height = height ?? cdn.height
             }
         }
-        let lineIndex = lines.lineIndex(of: r.span.lowerBound)
+        let lineIndex = lines.lineIndex(of: r.span.lowerBound, near: cursor.line)
         var i = lineIndex == 0 ? contentStart : lines.starts[lineIndex]
         var column = 1
         if cursor.line == lineIndex, cursor.position <= r.span.lowerBound, cursor.position >= i {
@@ -149,7 +183,8 @@ public struct PostScanner: Sendable {
         }
         cursor = ColumnCursor(line: lineIndex, position: i, column: column)
         return ImageReference(
-            kind: r.kind, range: r.span, line: lineIndex + 1, column: column, written: b.string(r.span),
+            kind: r.kind, range: r.span, line: lineIndex + 1, column: column,
+            written: Self.isText(of: resolved.url, b, r.span) ? resolved.url : b.string(r.span),
             url: resolved.url, origin: origin, width: width, height: height, wrapped: r.wrapped,
             remote: resolved.remote)
     }

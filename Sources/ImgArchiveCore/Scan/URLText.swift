@@ -79,29 +79,41 @@ enum URLText {
     /// templates, local paths and other schemes are not. Characters a URL cannot hold (the WHATWG path set:
     /// controls, space, `"`, `<`, `>`, backtick, `{`, `}` and non-ASCII bytes) are percent-encoded.
     static func resolve(_ decoded: [UInt8]) -> Resolved {
-        var bytes = decoded[...]
-        while let f = bytes.first, ASCII.isWhitespace(f) { bytes.removeFirst() }
-        while let l = bytes.last, ASCII.isWhitespace(l) { bytes.removeLast() }
-        let text = Array(bytes)
-        let templated = contains(text, "{{") || contains(text, "{%")
+        decoded.withUnsafeBufferPointer { resolve($0) }
+    }
+
+    /// `resolve(_:)` of bytes in place (a post's URL that needs no decoding is not copied).
+    static func resolve(_ all: UnsafeBufferPointer<UInt8>) -> Resolved {
+        var s = 0
+        var e = all.count
+        while s < e, ASCII.isWhitespace(all[s]) { s += 1 }
+        while e > s, ASCII.isWhitespace(all[e - 1]) { e -= 1 }
+        let text = UnsafeBufferPointer(rebasing: all[s..<e])
         var remote = false
-        var prefix: [UInt8] = []
+        var prefixed = false
         if hasPrefixCaseInsensitive(text, "http://") || hasPrefixCaseInsensitive(text, "https://") {
-            remote = !templated && text.count > (text[4] == ASCII.colon ? 7 : 8)
+            remote = !isTemplated(text) && text.count > (text[4] == ASCII.colon ? 7 : 8)
         } else if text.count > 2, text[0] == ASCII.slash, text[1] == ASCII.slash, text[2] != ASCII.slash {
-            remote = !templated
-            if remote { prefix = Array("https:".utf8) }
+            remote = !isTemplated(text)
+            prefixed = remote
         }
         guard remote else { return Resolved(url: String(decoding: text, as: UTF8.self), remote: false) }
-        var out = prefix
-        out.reserveCapacity(text.count + 8)
         let schemeEnd = text.firstIndex(of: ASCII.colon) ?? 0
+        var unchanged = !prefixed
+        var k = 0
+        while unchanged, k < text.count {
+            let c = text[k]
+            unchanged = k < schemeEnd ? !(c >= 0x41 && c <= 0x5A) : !needsPercentEncoding(c)
+            k += 1
+        }
+        // The usual case: the URL as written.
+        if unchanged { return Resolved(url: String(decoding: text, as: UTF8.self), remote: true) }
+        var out: [UInt8] = prefixed ? Array("https:".utf8) : []
+        out.reserveCapacity(text.count + 8)
         for (k, c) in text.enumerated() {
             if k < schemeEnd {
                 out.append(ASCII.lower(c))
-            } else if c <= 0x20 || c >= 0x7F || c == ASCII.quote || c == ASCII.lessThan || c == ASCII.greaterThan
-                || c == ASCII.backtick || c == ASCII.openBrace || c == ASCII.closeBrace
-            {
+            } else if needsPercentEncoding(c) {
                 out.append(ASCII.percent)
                 out.append(hexDigit(c >> 4))
                 out.append(hexDigit(c & 0xF))
@@ -112,26 +124,25 @@ enum URLText {
         return Resolved(url: String(decoding: out, as: UTF8.self), remote: true)
     }
 
+    /// The bytes a URL cannot hold as they are (the WHATWG path set).
+    @inline(__always)
+    private static func needsPercentEncoding(_ c: UInt8) -> Bool {
+        c <= 0x20 || c >= 0x7F || c == ASCII.quote || c == ASCII.lessThan || c == ASCII.greaterThan
+            || c == ASCII.backtick || c == ASCII.openBrace || c == ASCII.closeBrace
+    }
+
+    /// Whether a URL holds a template tag (`{{` or `{%`): it is filled in when the site is built.
+    private static func isTemplated(_ s: UnsafeBufferPointer<UInt8>) -> Bool {
+        let b = ByteView(base: s)
+        return b.find("{{", from: 0, end: s.count) != nil || b.find("{%", from: 0, end: s.count) != nil
+    }
+
     private static func hexDigit(_ v: UInt8) -> UInt8 { v < 10 ? 0x30 + v : 0x41 + v - 10 }
 
-    private static func hasPrefixCaseInsensitive(_ s: [UInt8], _ p: StaticString) -> Bool {
+    private static func hasPrefixCaseInsensitive(_ s: UnsafeBufferPointer<UInt8>, _ p: StaticString) -> Bool {
         let n = p.utf8CodeUnitCount
         guard s.count >= n else { return false }
         for k in 0..<n where ASCII.lower(s[k]) != p.utf8Start[k] { return false }
         return true
-    }
-
-    private static func contains(_ s: [UInt8], _ needle: StaticString) -> Bool {
-        let n = needle.utf8CodeUnitCount
-        guard s.count >= n else { return false }
-        for i in 0...(s.count - n) {
-            var hit = true
-            for k in 0..<n where s[i + k] != needle.utf8Start[k] {
-                hit = false
-                break
-            }
-            if hit { return true }
-        }
-        return false
     }
 }
