@@ -18,7 +18,11 @@
 # changes nothing; status counts every reference rewritten; verify passes, and fails once a byte of an object
 # is changed; the revert gives back the original posts byte for byte (a checksum of the tree); the job rewrites
 # them to the same bytes again and its rerun changes nothing and asks nginx for nothing.
-# Usage: Tests/Benchmarks/site-bench.sh [--posts N] [--rounds N]
+# Usage: Tests/Benchmarks/site-bench.sh [--posts N] [--rounds N] [--callgrind]
+#   --callgrind runs every imgarchive step but the fetches under valgrind's callgrind instead (one round; the
+#   times are then callgrind's, not the program's) and writes each step's profile, with the instruction counts
+#   per function (inclusive and self, Swift names demangled), to $BENCHDATA/callgrind/. Use a small site
+#   (--posts 300): callgrind runs the program some 50 times slower.
 #   IMGARCHIVE=/path/to/imgarchive  times that binary instead of building this checkout's release build;
 #   BEFORE=/path/to/an/older/imgarchive  also times that binary, on its own copy of the site, in the same run;
 #   the cached site is in $SITECACHE (default ~/.cache/imgarchive-bench/blog-N); copies, archives and logs in
@@ -27,18 +31,22 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-posts=5000 rounds=3
+posts=5000 rounds=3 callgrind=
 while [ $# -gt 0 ]; do
     case $1 in
         --posts) posts=$2; shift 2 ;;
         --rounds) rounds=$2; shift 2 ;;
+        --callgrind) callgrind=1 rounds=1; shift ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-        *) echo "site-bench: unknown argument '$1' (--posts N, --rounds N)" >&2; exit 2 ;;
+        *) echo "site-bench: unknown argument '$1' (--posts N, --rounds N, --callgrind)" >&2; exit 2 ;;
     esac
 done
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { echo "site-bench: needs nginx (apt-get install nginx)" >&2; exit 2; }
 [ -x /usr/bin/time ] || { echo "site-bench: needs GNU time (apt-get install time)" >&2; exit 2; }
 nginx=$(command -v nginx || echo /usr/sbin/nginx)
+if [ -n "$callgrind" ]; then
+    command -v valgrind >/dev/null || { echo "site-bench: --callgrind needs valgrind (apt-get install valgrind)" >&2; exit 2; }
+fi
 cache=${SITECACHE:-$HOME/.cache/imgarchive-bench/blog-$posts}
 work=${BENCHDATA:-/tmp/imgarchive-site-bench}
 
@@ -62,6 +70,7 @@ if [ -n "${BEFORE:-}" ]; then binaries+=("$BEFORE") labels+=(before); fi
 
 rm -rf "$work"
 mkdir -p "$work/nginx" "$work/out"
+[ -z "$callgrind" ] || mkdir -p "$work/callgrind"
 results=$work/results.tsv failures=$work/failures.txt
 : >"$results"
 : >"$failures"
@@ -109,10 +118,14 @@ fail() { echo "$1" | tee -a "$failures" >&2; }
 tree_sum() { (cd "$1" && find _posts -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-64); }
 
 # timed LABEL STEP DIR CMD...: runs CMD in DIR under /usr/bin/time (stdout and stderr to $work/out/LABEL-STEP.*),
-# appends "LABEL STEP wall user sys rss_kb status" to the results and sets $status.
+# appends "LABEL STEP wall user sys rss_kb status" to the results and sets $status. With --callgrind, imgarchive's
+# steps but the fetches (whose transfers would time out) run under callgrind.
 timed() {
     local label=$1 step=$2 dir=$3
     shift 3
+    if [ -n "$callgrind" ] && [ "$label" != anchor ] && [[ $step != fetch* ]]; then
+        set -- valgrind --tool=callgrind --quiet --callgrind-out-file="$work/callgrind/$label-$step.out" "$@"
+    fi
     status=0
     (cd "$dir" && /usr/bin/time -o "$work/time.txt" -f "%e %U %S %M" "$@" >"$work/out/$label-$step.out" \
         2>"$work/out/$label-$step.err") || status=$?
@@ -269,6 +282,14 @@ for step, anchor, goal in steps:
     cells.append(goal)
     print("| " + " | ".join(cells) + " |")
 PY
+if [ -n "$callgrind" ]; then  # instruction counts per function, inclusive then self, Swift names demangled
+    demangle=$(command -v swift-demangle || echo cat)
+    for out in "$work"/callgrind/*.out; do
+        { callgrind_annotate --inclusive=yes "$out" | head -60; callgrind_annotate "$out" | sed -n '/^Ir/,$p' | head -45; } \
+            | "$demangle" --simplified >"${out%.out}.txt" 2>/dev/null || true
+    done
+    echo "site-bench: profiles in $work/callgrind/*.txt (callgrind_annotate FILE.out for more)"
+fi
 if [ -s "$failures" ]; then
     echo "site-bench: FAILED checks:" >&2
     cat "$failures" >&2
