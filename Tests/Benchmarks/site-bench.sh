@@ -18,11 +18,14 @@
 # changes nothing; status counts every reference rewritten; verify passes, and fails once a byte of an object
 # is changed; the revert gives back the original posts byte for byte (a checksum of the tree); the job rewrites
 # them to the same bytes again and its rerun changes nothing and asks nginx for nothing.
-# Usage: Tests/Benchmarks/site-bench.sh [--posts N] [--rounds N] [--callgrind]
-#   --callgrind runs every imgarchive step but the fetches under valgrind's callgrind instead (one round; the
-#   times are then callgrind's, not the program's) and writes each step's profile, with the instruction counts
-#   per function (inclusive and self, Swift names demangled), to $BENCHDATA/callgrind/. Use a small site
-#   (--posts 300): callgrind runs the program some 50 times slower.
+# Usage: Tests/Benchmarks/site-bench.sh [--posts N] [--rounds N] [--profile perf|strace]
+#   --profile runs every imgarchive step but the fetches under a profiler (one round; the times are then the
+#   profiler's, not the program's) and writes each step's profile to $BENCHDATA/profile/: `perf` samples the
+#   CPU (perf record, cpu-clock, DWARF call graphs, as Swift's runtime and libc keep no frame pointers; user
+#   and kernel time, not the time blocked on the disk) and lists the functions by self and by inclusive
+#   share, Swift names demangled; `strace` counts the system calls and the wall time spent in each (strace
+#   -f -c -w: where an fsync-bound step waits). valgrind's callgrind would count instructions, but Debian
+#   12's valgrind 3.19 cannot read the DWARF 5 of Swift 6 binaries and crashes in libdispatch.
 #   IMGARCHIVE=/path/to/imgarchive  times that binary instead of building this checkout's release build;
 #   BEFORE=/path/to/an/older/imgarchive  also times that binary, on its own copy of the site, in the same run;
 #   the cached site is in $SITECACHE (default ~/.cache/imgarchive-bench/blog-N); copies, archives and logs in
@@ -31,27 +34,33 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-posts=5000 rounds=3 callgrind=
+posts=5000 rounds=3 profile=
 while [ $# -gt 0 ]; do
     case $1 in
         --posts) posts=$2; shift 2 ;;
         --rounds) rounds=$2; shift 2 ;;
-        --callgrind) callgrind=1 rounds=1; shift ;;
+        --profile) profile=$2 rounds=1; shift 2 ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-        *) echo "site-bench: unknown argument '$1' (--posts N, --rounds N, --callgrind)" >&2; exit 2 ;;
+        *) echo "site-bench: unknown argument '$1' (--posts N, --rounds N, --profile perf|strace)" >&2; exit 2 ;;
     esac
 done
-command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { echo "site-bench: needs nginx (apt-get install nginx)" >&2; exit 2; }
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] \
+    || { echo "site-bench: needs nginx (apt-get install nginx)" >&2; exit 2; }
 [ -x /usr/bin/time ] || { echo "site-bench: needs GNU time (apt-get install time)" >&2; exit 2; }
 nginx=$(command -v nginx || echo /usr/sbin/nginx)
-if [ -n "$callgrind" ]; then
-    command -v valgrind >/dev/null || { echo "site-bench: --callgrind needs valgrind (apt-get install valgrind)" >&2; exit 2; }
-fi
+case $profile in
+    "") ;;
+    perf|strace)
+        command -v "$profile" >/dev/null \
+            || { echo "site-bench: --profile $profile needs $profile (apt-get install linux-perf or strace)" >&2; exit 2; } ;;
+    *) echo "site-bench: --profile takes perf or strace, not '$profile'" >&2; exit 2 ;;
+esac
 cache=${SITECACHE:-$HOME/.cache/imgarchive-bench/blog-$posts}
 work=${BENCHDATA:-/tmp/imgarchive-site-bench}
 
 if [ ! -f "$cache/meta.json" ]; then  # meta.json is written last: without it the cache is incomplete
-    python3 -c 'import PIL' 2>/dev/null || { echo "site-bench: making the site needs Pillow (pip install Pillow)" >&2; exit 2; }
+    python3 -c 'import PIL' 2>/dev/null \
+        || { echo "site-bench: making the site needs Pillow (pip install Pillow)" >&2; exit 2; }
     rm -rf "$cache"
     echo "site-bench: making the site in $cache (once)" >&2
     python3 "$here/make-blog.py" "$cache" --posts "$posts"
@@ -70,7 +79,7 @@ if [ -n "${BEFORE:-}" ]; then binaries+=("$BEFORE") labels+=(before); fi
 
 rm -rf "$work"
 mkdir -p "$work/nginx" "$work/out"
-[ -z "$callgrind" ] || mkdir -p "$work/callgrind"
+[ -z "$profile" ] || mkdir -p "$work/profile"
 results=$work/results.tsv failures=$work/failures.txt
 : >"$results"
 : >"$failures"
@@ -118,13 +127,18 @@ fail() { echo "$1" | tee -a "$failures" >&2; }
 tree_sum() { (cd "$1" && find _posts -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-64); }
 
 # timed LABEL STEP DIR CMD...: runs CMD in DIR under /usr/bin/time (stdout and stderr to $work/out/LABEL-STEP.*),
-# appends "LABEL STEP wall user sys rss_kb status" to the results and sets $status. With --callgrind, imgarchive's
-# steps but the fetches (whose transfers would time out) run under callgrind.
+# appends "LABEL STEP wall user sys rss_kb status" to the results and sets $status. With --profile, imgarchive's
+# steps but the fetches (which the anchors do not cover) run under the profiler.
 timed() {
     local label=$1 step=$2 dir=$3
     shift 3
-    if [ -n "$callgrind" ] && [ "$label" != anchor ] && [[ $step != fetch* ]]; then
-        set -- valgrind --tool=callgrind --quiet --callgrind-out-file="$work/callgrind/$label-$step.out" "$@"
+    if [ "$label" != anchor ] && [[ $step != fetch* ]]; then
+        case $profile in
+            perf)
+                set -- perf record -q -e cpu-clock -F 499 --call-graph dwarf,16384 \
+                    -o "$work/profile/$label-$step.data" "$@" ;;
+            strace) set -- strace -f -c -w -o "$work/profile/$label-$step.txt" "$@" ;;
+        esac
     fi
     status=0
     (cd "$dir" && /usr/bin/time -o "$work/time.txt" -f "%e %U %S %M" "$@" >"$work/out/$label-$step.out" \
@@ -176,9 +190,10 @@ sync
 best anchor grep "$anchor" grep -rhoE 'https?://[^ )"]+' _posts
 sed_to='s#https?://(img[0-9]\.sitebench\.test)/#/archive/\1/#g'
 sed_back='s#/archive/(img[0-9]\.sitebench\.test)/#http://\1/#g'
-timed anchor sed "$anchor" bash -c "find _posts -type f -exec sed -i -E '$sed_to' {} + && find _posts -type f -exec sync {} +"
+sync_all='find _posts -type f -exec sync {} +'
+timed anchor sed "$anchor" bash -c "find _posts -type f -exec sed -i -E '$sed_to' {} + && $sync_all"
 [ "$(grep -rlE 'https?://img[0-9]\.sitebench\.test/' "$anchor/_posts" | wc -l)" = 0 ] || fail "anchor sed left URLs"
-timed anchor sed-revert "$anchor" bash -c "find _posts -type f -exec sed -i -E '$sed_back' {} + && find _posts -type f -exec sync {} +"
+timed anchor sed-revert "$anchor" bash -c "find _posts -type f -exec sed -i -E '$sed_back' {} + && $sync_all"
 [ "$(tree_sum "$anchor")" = "$original" ] || fail "anchor sed revert is not the original"
 
 for i in "${!binaries[@]}"; do
@@ -282,14 +297,23 @@ for step, anchor, goal in steps:
     cells.append(goal)
     print("| " + " | ".join(cells) + " |")
 PY
-if [ -n "$callgrind" ]; then  # instruction counts per function, inclusive then self, Swift names demangled
+if [ "$profile" = perf ]; then  # each step's functions by self share, then by inclusive share, names demangled
     demangle=$(command -v swift-demangle || echo cat)
-    for out in "$work"/callgrind/*.out; do
-        { callgrind_annotate --inclusive=yes "$out" | head -60; callgrind_annotate "$out" | sed -n '/^Ir/,$p' | head -45; } \
-            | "$demangle" --simplified >"${out%.out}.txt" 2>/dev/null || true
+    # Frames every sample passes through (threads, dispatch, thunks, GRDB's queue hops) say nothing: left out.
+    glue='partial apply|thunk for|dispatch|Dispatch|swift_job|runJob|start_thread|clone3|_start|imgarchive_main'
+    glue+='|ImgArchive.main|Pool.get|isolated|inSavepoint|closure #1 in closure|entry_SYSCALL|do_syscall'
+    for data in "$work"/profile/*.data; do
+        {
+            echo "# self"
+            perf report -i "$data" --no-children --stdio -g none --percent-limit 0.5 --sort symbol 2>/dev/null \
+                | grep -v -e '^#' -e '^$' | "$demangle" --simplified | head -40
+            echo "# inclusive"
+            perf report -i "$data" --children --stdio -g none --percent-limit 1 --sort symbol 2>/dev/null \
+                | grep -v -e '^#' -e '^$' | "$demangle" --simplified | grep -v -E "$glue" | head -80
+        } | sed 's/ *$//' >"${data%.data}.txt" || true
     done
-    echo "site-bench: profiles in $work/callgrind/*.txt (callgrind_annotate FILE.out for more)"
 fi
+[ -z "$profile" ] || echo "site-bench: profiles in $work/profile/*.txt"
 if [ -s "$failures" ]; then
     echo "site-bench: FAILED checks:" >&2
     cat "$failures" >&2
