@@ -58,6 +58,13 @@ esac
 cache=${SITECACHE:-$HOME/.cache/imgarchive-bench/blog-$posts}
 work=${BENCHDATA:-/tmp/imgarchive-site-bench}
 
+# Room: the images (23 KB per distinct URL, 3.2 URLs per post) once in the cache and once in the archive.
+free_kb() { mkdir -p "$1" && df --output=avail -k "$1" | tail -1; }
+need_kb=$((posts * 3 * 23 * 2 + 1048576))
+[ "$(free_kb "$(dirname "$cache")")" -ge "$need_kb" ] && [ "$(free_kb "$(dirname "$work")")" -ge "$need_kb" ] || {
+    echo "site-bench: $posts posts need about $((need_kb / 1048576)) GB free in $(dirname "$cache") and $(dirname "$work")" >&2
+    exit 2
+}
 if [ ! -f "$cache/meta.json" ]; then  # meta.json is written last: without it the cache is incomplete
     python3 -c 'import PIL' 2>/dev/null \
         || { echo "site-bench: making the site needs Pillow (pip install Pillow)" >&2; exit 2; }
