@@ -55,6 +55,8 @@ case $profile in
             || { echo "site-bench: --profile $profile needs $profile (apt-get install linux-perf or strace)" >&2; exit 2; } ;;
     *) echo "site-bench: --profile takes perf or strace, not '$profile'" >&2; exit 2 ;;
 esac
+[[ $posts =~ ^[1-9][0-9]*$ && $rounds =~ ^[1-9][0-9]*$ ]] \
+    || { echo "site-bench: --posts and --rounds take a whole number from 1" >&2; exit 2; }
 cache=${SITECACHE:-$HOME/.cache/imgarchive-bench/blog-$posts}
 work=${BENCHDATA:-/tmp/imgarchive-site-bench}
 
@@ -84,10 +86,12 @@ fi
 binaries=("$bin") labels=(imgarchive)
 if [ -n "${BEFORE:-}" ]; then binaries+=("$BEFORE") labels+=(before); fi
 
-rm -rf "$work"
+# Only what an earlier run left: BENCHDATA may name a folder that holds other things.
+rm -rf "$work"/{nginx,out,profile,anchor,imgarchive,before}
+rm -f "$work"/{results,rest,failures,time,archived,uptime-start,uptime-end}.txt "$work"/victim
 mkdir -p "$work/nginx" "$work/out"
 [ -z "$profile" ] || mkdir -p "$work/profile"
-results=$work/results.tsv failures=$work/failures.txt
+results=$work/results.txt failures=$work/failures.txt
 : >"$results"
 : >"$failures"
 
@@ -157,8 +161,8 @@ best() {
     local label=$1 step=$2 keep
     for _ in $(seq "$rounds"); do timed "$@"; done
     keep=$(grep "^$label $step " "$results" | sort -n -k3 | head -1)
-    grep -v "^$label $step " "$results" >"$work/rest.tsv" || true
-    { cat "$work/rest.tsv"; echo "$keep"; } >"$results"
+    grep -v "^$label $step " "$results" >"$work/rest.txt" || true
+    { cat "$work/rest.txt"; echo "$keep"; } >"$results"
     status=${keep##* }
 }
 expect_status() { [ "$status" = "$1" ] || fail "$2: exit $status, expected $1 (see $work/out/$2.err)"; }
@@ -221,7 +225,6 @@ for i in "${!binaries[@]}"; do
     [ "$asked" -ge "$distinct" ] || fail "$label fetch: nginx served $asked requests for $distinct URLs"
     objects=$(find "$site/archive/objects" -type f | wc -l)
     [ "$objects" = "$distinct" ] || fail "$label fetch: $objects objects stored for $distinct distinct URLs"
-    echo "$label fetch-requests $asked" >>"$work/counts.txt"
 
     before=$(requests)
     timed "$label" fetch-rerun "$site" "$b" fetch "${connect[@]}" _posts
@@ -246,8 +249,8 @@ for i in "${!binaries[@]}"; do
     best "$label" verify "$site" "$b" verify
     expect_status 0 "$label-verify"
     if [ "$i" = 0 ]; then  # the anchor: the same files, hashed by sha256sum
-        (cd "$site" && find archive/objects archive/w[0-9]* -type f -print0 >"$work/archived.list")
-        best anchor sha256sum "$site" xargs -0 -a "$work/archived.list" sha256sum
+        (cd "$site" && find archive/objects archive/w[0-9]* -type f -print0 >"$work/archived.txt")
+        best anchor sha256sum "$site" xargs -0 -a "$work/archived.txt" sha256sum
     fi
     victim=$(find "$site/archive/objects" -type f -print -quit)
     cp -p "$victim" "$work/victim"
