@@ -49,6 +49,8 @@ import Testing
             // Even rounds: kill moments sweep the whole run, startup included, with jitter. Odd rounds: kill as
             // soon as the first post has its new bytes, so posts are being replaced at that moment.
             let delay = duration * (Double(round) + Double.random(in: 0..<1)) / 50
+            // What each round did, in every message of that round, so a failure can be replayed.
+            let killed = round % 2 == 0 ? "killed after \(delay) s" : "killed after the first new post"
             let process = Process()
             process.executableURL = URL(fileURLWithPath: imgarchiveBinary)
             process.arguments = ["rewrite", "posts"]
@@ -73,12 +75,14 @@ import Testing
 
             for (name, before) in old {
                 let now = try bytes(folder, name)
-                #expect(now == before || now == new[name], "round \(round): \(name) is neither old nor new")
+                #expect(now == before || now == new[name], "round \(round), \(killed): \(name) is neither old nor new")
             }
             // Revert puts everything back, whatever the kill left (a rewrite recorded but never renamed included).
             let revert = try await runImgarchive(["rewrite", "--revert", "posts"], in: folder.path)
-            #expect(revert.status == 0, "round \(round): \(revert.stdout) \(revert.stderr)")
-            for (name, before) in old { #expect(try bytes(folder, name) == before, "round \(round): \(name)") }
+            #expect(revert.status == 0, "round \(round), \(killed): \(revert.stdout) \(revert.stderr)")
+            for (name, before) in old {
+                #expect(try bytes(folder, name) == before, "round \(round), \(killed): \(name)")
+            }
         }
         let finish = try await runImgarchive(["rewrite", "posts"], in: folder.path)
         #expect(finish.status == 0, "\(finish.stderr)")
