@@ -28,6 +28,8 @@ struct BlockPass {
     private(set) var chunks: [Chunk] = []
     /// Link reference definitions by normalised label; the first definition of a label wins.
     private(set) var definitions: [String: Destination] = [:]
+    /// Where the content of each line of a chunk starts, past its container markers.
+    private(set) var content: LineContent
 
     /// Deepest nesting of block quotes and list items; deeper markers are text (markdown-it stops at 20 levels).
     static let maxDepth = 32
@@ -75,6 +77,7 @@ struct BlockPass {
     init(b: ByteView, lines: LineTable) {
         self.b = b
         self.lines = lines
+        self.content = LineContent(lines: lines)
     }
 
     /// Runs the pass over the lines from the one that starts at `bodyStart`.
@@ -99,6 +102,7 @@ struct BlockPass {
             if containers[matched].quote {
                 guard indent <= 3, f.i < e, b[f.i] == ASCII.greaterThan else { break }
                 c = afterQuoteMarker(f, e)
+                content.startRecording()
             } else if indent >= containers[matched].width {
                 advance(&c, columns: containers[matched].width, e)
             } else if f.i == e && containers[matched].hasContent {
@@ -123,6 +127,7 @@ struct BlockPass {
                 return k + 1
             }
             leafEnd = e
+            content.record(k, c.i)
             if start == nil, let skip, let close = b.find(skip, from: c.i, end: e) {
                 leaf = .html(end: end, skip: nil, start: close + skip.utf8CodeUnitCount, mode: mode)
                 if skip.description == "-->" { hiddenCloser = nil }  // the comment block's end ends any comment
@@ -162,6 +167,7 @@ struct BlockPass {
             // never a block quote: the shortcode's lines stay one chunk.
             if ch == ASCII.greaterThan && depth < Self.maxDepth && !b.matches(">}}", at: f.i, end: e) {
                 c = afterQuoteMarker(f, e)
+                content.startRecording()
                 opened.append(Container(quote: true, width: 0, hasContent: false))
                 interruptsParagraph = false
                 continue
@@ -212,7 +218,10 @@ struct BlockPass {
         closeLeaf()
         containers.removeSubrange(matched...)
         containers += opened
-        if restBlank { return k + 1 }  // a blank line, or empty container markers
+        if restBlank {  // a blank line, or empty container markers: each opened one holds the next, the last nothing
+            if !opened.isEmpty { for i in containers.indices.dropLast() { containers[i].hasContent = true } }
+            return k + 1
+        }
         for i in containers.indices { containers[i].hasContent = true }
         if case .none = newLeaf {
             if lineTaken { return k + 1 }
@@ -227,6 +236,7 @@ struct BlockPass {
 
     /// Adds a line to the open paragraph (from `p`), skipping any Liquid block that starts in it.
     private mutating func paragraphLine(_ k: Int, from p: Int, end e: Int) -> Int {
+        content.record(k, p)
         guard let (tagStart, name) = liquidBlockOpening(p, e) else {
             leafEnd = e
             return k + 1
@@ -249,7 +259,7 @@ struct BlockPass {
         switch leaf {
         case .paragraph(let start):
             var p = start
-            let parser = DestinationParser(b: b)
+            let parser = DestinationParser(b: b, content: content)
             while let (label, destination, end) = parser.parseDefinition(from: p, end: leafEnd) {
                 if definitions[label] == nil { definitions[label] = destination }
                 guard let next = parser.skipLineEnd(end, leafEnd) else {
