@@ -257,6 +257,35 @@ let blockCases: [BlockCase] = [
         "a URL is not joined with a new URL on the next line",
         "![a](https://x.test/1.jpg\n //x.test/2.jpg)\n",
         []),
+    // What HTML leaves open in the page (a comment, a raw text element) hides what follows, whichever block left it.
+    BlockCase(
+        "a comment block does not end a style element its quote left open",
+        "> <style>\n<!-- -->\n<img src=\"https://x.test/1.png\">\n",
+        []),
+    BlockCase(
+        "a comment block's end does not end a style element left open",
+        "- <style>\n<!--\n-->\n<img src=\"https://x.test/1.png\">\n",
+        []),
+    BlockCase(
+        "a comment opened after a comment block's end on its line stays open",
+        "<!-- --> <!--\n<img src=\"https://x.test/1.png\">\n",
+        []),
+    BlockCase(
+        "a textarea after a quote's processing instruction stays open",
+        "1. <?php\n ><textarea>\n\n<img src=\"https://x.test/1.png\">\n",
+        []),
+    BlockCase(
+        "a textarea left open in a div hides what follows",
+        "<div>\n<textarea>\n\n<img src=\"https://x.test/1.png\">\n",
+        []),
+    BlockCase(
+        "an inline script tag left open hides what follows",
+        "a <script>\n\n<img src=\"https://x.test/1.png\">\n",
+        []),
+    BlockCase(
+        "a closer inside a comment block still ends what was left open",
+        "> <!-- a\n<!-- b </style> --> <img src=\"https://x.test/1.png\">\n",
+        ["https://x.test/1.png"]),
 ]
 
 @Test(arguments: blockCases)

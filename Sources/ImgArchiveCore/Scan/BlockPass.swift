@@ -54,9 +54,9 @@ struct BlockPass {
         case paragraph(start: Int)
         case fence(char: UInt8, length: Int)
         case indentedCode
-        /// `skip`: what ends the part a browser does not show (a comment, `<?`, `<!X`, CDATA); `start`: where
-        /// the chunk starts, nil until that is found.
-        case html(end: HTMLEnd, skip: StaticString?, start: Int?, mode: Chunk.Mode)
+        /// From its first byte: the inline pass reads it as a browser does (a comment, `<?`, `<!X` or CDATA is
+        /// skipped to its end).
+        case html(end: HTMLEnd, start: Int, mode: Chunk.Mode)
     }
 
     /// A position in a line: the byte and its column. A tab that is partly used up (a container took some of its
@@ -67,9 +67,6 @@ struct BlockPass {
     }
 
     private var containers: [Container] = []
-    /// The closer of a comment (`-->`) or raw text element (`</script`, `</style`, `</textarea`) an HTML block
-    /// left open: a browser shows nothing until it. Only HTML that CommonMark passes through can hold the closer.
-    private var hiddenCloser: StaticString?
     private var leaf = Leaf.none
     /// The end of the last line the open leaf took.
     private var leafEnd = 0
@@ -121,19 +118,15 @@ struct BlockPass {
         case .fence(let char, let length) where allMatched:
             if indent <= 3, isFenceClosing(f.i, e, char: char, length: length) { leaf = .none }
             return k + 1
-        case .html(let end, let skip, let start, let mode) where allMatched:
+        case .html(let end, _, _) where allMatched:
             if case .blankLine = end, blank {
                 closeLeaf()
                 return k + 1
             }
             leafEnd = e
             content.record(k, c.i)
-            if start == nil, let skip, let close = b.find(skip, from: c.i, end: e) {
-                leaf = .html(end: end, skip: nil, start: close + skip.utf8CodeUnitCount, mode: mode)
-                if skip.description == "-->" { hiddenCloser = nil }  // the comment block's end ends any comment
-            }
             if case .marker(let marker) = end, b.findCaseInsensitive(marker, from: c.i, end: e) != nil {
-                closeLeaf(endMarkerSeen: true)
+                closeLeaf()
             }
             return k + 1
         case .indentedCode where allMatched:
@@ -182,15 +175,9 @@ struct BlockPass {
                 break
             }
             if ch == ASCII.lessThan,
-                let (end, skip, mode) = htmlBlockStart(f.i, e, interruptsParagraph: interruptsParagraph)
+                let (end, mode) = htmlBlockStart(f.i, e, interruptsParagraph: interruptsParagraph)
             {
-                var start: Int? = f.i
-                if let skip {
-                    let close = b.find(skip, from: f.i + 2, end: e)
-                    start = close.map { $0 + skip.utf8CodeUnitCount }
-                    if close != nil && skip.description == "-->" { hiddenCloser = nil }
-                }
-                newLeaf = .html(end: end, skip: start == nil ? skip : nil, start: start, mode: mode)
+                newLeaf = .html(end: end, start: f.i, mode: mode)
                 if case .marker(let marker) = end {
                     endsOnFirstLine = b.findCaseInsensitive(marker, from: f.i, end: e) != nil
                 }
@@ -230,7 +217,7 @@ struct BlockPass {
         }
         leaf = newLeaf
         leafEnd = e
-        if endsOnFirstLine { closeLeaf(endMarkerSeen: true) }
+        if endsOnFirstLine { closeLeaf() }
         return k + 1
     }
 
@@ -253,9 +240,8 @@ struct BlockPass {
     }
 
     /// Ends the open leaf block: a paragraph gives its reference definitions and a chunk of the rest, an HTML
-    /// block its chunk. An HTML block of kinds 1 to 5 that its container ended before its end marker leaves a
-    /// comment, `<script>`, `<style>` or `<textarea>` open in the page: a browser shows nothing up to its closer.
-    private mutating func closeLeaf(endMarkerSeen: Bool = false) {
+    /// block its chunk (what it leaves open in the page, the inline pass follows across chunks).
+    private mutating func closeLeaf() {
         switch leaf {
         case .paragraph(let start):
             var p = start
@@ -269,34 +255,16 @@ struct BlockPass {
                 p = parser.skipContinuationPrefix(next, leafEnd)
             }
             addChunk(p..<leafEnd, .markdown)
-        case .html(let end, let skip, let start, let mode):
-            if let start { addChunk(start..<leafEnd, mode) }
-            guard !endMarkerSeen, hiddenCloser == nil, case .marker(let marker) = end else { break }
-            // A `<?`, `<!X` or CDATA left open ends at the next `>`: the closing tag of its container.
-            if skip == nil || skip?.description == "-->", let closer = skip ?? Self.rawTextCloser(marker) {
-                hiddenCloser = closer
-            }
+        case .html(_, let start, let mode):
+            addChunk(start..<leafEnd, mode)
         default:
             break
         }
         leaf = .none
     }
 
-    /// Adds a chunk, or what of it follows the closer of a comment or raw text element left open.
     private mutating func addChunk(_ range: Range<Int>, _ mode: Chunk.Mode) {
-        var start = range.lowerBound
-        if let closer = hiddenCloser {
-            var from = start
-            if mode == .markdown && closer.description == "-->" {
-                // In Markdown, `-->` is text (`--&gt;`) unless it ends an inline comment.
-                guard let open = b.find("<!--", from: start, end: range.upperBound) else { return }
-                from = open + 4
-            }
-            guard let close = b.findCaseInsensitive(closer, from: from, end: range.upperBound) else { return }
-            start = close + closer.utf8CodeUnitCount
-            hiddenCloser = nil
-        }
-        if start < range.upperBound { chunks.append(Chunk(range: start..<range.upperBound, mode: mode)) }
+        if !range.isEmpty { chunks.append(Chunk(range: range, mode: mode)) }
     }
 
     // MARK: Line anatomy
@@ -440,21 +408,18 @@ struct BlockPass {
 
     // MARK: HTML blocks
 
-    /// An HTML block starting at `fp` (CommonMark's seven kinds): how it ends, what ends the part of it a browser
-    /// does not show, and how the rest is read. Kinds 1 to 5 are read as HTML (a browser shows the `<img>`s of a
+    /// An HTML block starting at `fp` (CommonMark's seven kinds): how it ends and how it is read. Kinds 1 to 5 are read as HTML (a browser shows the `<img>`s of a
     /// `<pre>`, or after a comment on its last line; the HTML reader skips `<script>` and `<textarea>` as a
     /// browser does), kinds 6 and 7 as Markdown (a deliberate choice). Kind 7 (any lone complete tag) cannot
     /// interrupt a paragraph.
-    private func htmlBlockStart(_ fp: Int, _ e: Int, interruptsParagraph: Bool) -> (
-        HTMLEnd, skip: StaticString?, Chunk.Mode
-    )? {
+    private func htmlBlockStart(_ fp: Int, _ e: Int, interruptsParagraph: Bool) -> (HTMLEnd, Chunk.Mode)? {
         for (tag, closing) in Self.rawTextBlocks where startsTag(tag, at: fp, end: e) {
-            return (.marker(closing), nil, .html)
+            return (.marker(closing), .html)
         }
-        if b.matches("<!--", at: fp, end: e) { return (.marker("-->"), "-->", .html) }
-        if b.matches("<?", at: fp, end: e) { return (.marker("?>"), ">", .html) }
-        if b.matches("<![CDATA[", at: fp, end: e) { return (.marker("]]>"), ">", .html) }  // HTML: to the first `>`
-        if fp + 2 < e, b[fp + 1] == ASCII.bang, ASCII.isLetter(b[fp + 2]) { return (.marker(">"), ">", .html) }
+        if b.matches("<!--", at: fp, end: e) { return (.marker("-->"), .html) }
+        if b.matches("<?", at: fp, end: e) { return (.marker("?>"), .html) }
+        if b.matches("<![CDATA[", at: fp, end: e) { return (.marker("]]>"), .html) }
+        if fp + 2 < e, b[fp + 1] == ASCII.bang, ASCII.isLetter(b[fp + 2]) { return (.marker(">"), .html) }
         var i = fp + 1
         if i < e, b[i] == ASCII.slash { i += 1 }
         let nameStart = i
@@ -464,12 +429,12 @@ struct BlockPass {
                 || (b[i] == ASCII.slash && i + 1 < e && b[i + 1] == ASCII.greaterThan),
             Self.blockTagNames.contains(b.string(nameStart..<i).lowercased())
         {
-            return (.blankLine, nil, .htmlAndMarkdown)
+            return (.blankLine, .htmlAndMarkdown)
         }
         guard !interruptsParagraph, let tagEnd = loneTagEnd(fp, e) else { return nil }
         var j = tagEnd
         while j < e, ASCII.isSpaceOrTab(b[j]) { j += 1 }
-        return j == e ? (.blankLine, nil, .htmlAndMarkdown) : nil
+        return j == e ? (.blankLine, .htmlAndMarkdown) : nil
     }
 
     /// The end of a complete open tag (CommonMark's grammar) or closing tag at `fp`, other than the raw text tags.
@@ -489,16 +454,6 @@ struct BlockPass {
         ("<script", "</script>"), ("<pre", "</pre>"), ("<style", "</style>"), ("<textarea", "</textarea>"),
     ]
     private static let rawTextNames: Set<String> = ["script", "pre", "style", "textarea"]
-
-    /// The closer of a raw text block's element, which a browser looks for past the block; nil for `<pre>`.
-    private static func rawTextCloser(_ marker: StaticString) -> StaticString? {
-        switch marker.description {
-        case "</script>": return "</script"
-        case "</style>": return "</style"
-        case "</textarea>": return "</textarea"
-        default: return nil
-        }
-    }
 
     /// CommonMark's block tag names (kind 6).
     private static let blockTagNames: Set<String> = [

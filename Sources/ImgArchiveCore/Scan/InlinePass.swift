@@ -48,6 +48,10 @@ struct InlinePass {
     private var openAnchor: (reference: RawReference, imagesBefore: Int)?
     /// Whether the references in tags are read (not in the Markdown reading of an HTML block).
     private var tagReferences = true
+    /// The closer of a comment (`-->`) or raw text element (`</script`, `</style`, `</textarea`) that HTML passed
+    /// through to the page left open at the end of its chunk: a browser shows nothing until it. (A `<?`, `<!X` or
+    /// CDATA left open ends at the next `>`: the tag the renderer writes after its block.)
+    private var hiddenCloser: StaticString?
 
     init(
         b: ByteView, content: LineContent, definitions: [String: Destination], templates: TemplateTags,
@@ -63,15 +67,28 @@ struct InlinePass {
     }
 
     mutating func scan(_ chunk: Chunk) {
+        var range = chunk.range
+        if let closer = hiddenCloser {
+            // A browser shows nothing up to the closer, and only HTML that CommonMark passes through can hold it:
+            // in Markdown, `-->` is text (`--&gt;`) unless it ends an inline comment.
+            var from = range.lowerBound
+            if chunk.mode == .markdown && closer.description == "-->" {
+                guard let open = b.find("<!--", from: from, end: range.upperBound) else { return }
+                from = open + 4
+            }
+            guard let close = b.findCaseInsensitive(closer, from: from, end: range.upperBound) else { return }
+            range = (close + closer.utf8CodeUnitCount)..<range.upperBound
+            hiddenCloser = nil
+        }
         switch chunk.mode {
-        case .markdown: scanMarkdown(chunk.range)
-        case .html: scanHTML(chunk.range)
+        case .markdown: scanMarkdown(range)
+        case .html: scanHTML(range)
         case .htmlAndMarkdown:
             // The HTML reading finds the tags a browser sees; the Markdown reading only its images (a tag it would
             // read may be inside a `<?` or `<!X` that a browser ends at the first `>`).
-            scanHTML(chunk.range)
+            scanHTML(range)
             tagReferences = false
-            scanMarkdown(chunk.range)
+            scanMarkdown(range)
             tagReferences = true
         }
     }
@@ -370,7 +387,9 @@ struct InlinePass {
         // Unclosed, these are text in Markdown; in HTML a browser reads them to the end.
         let unclosed = markdown ? p + 1 : e
         if b.matches("<!--", at: p, end: e) {
-            return nextCloser(0, "-->", from: p + 4, end: e).map { $0 + 3 } ?? unclosed
+            if let close = nextCloser(0, "-->", from: p + 4, end: e) { return close + 3 }
+            if !markdown && tagReferences { hiddenCloser = "-->" }
+            return unclosed
         }
         // `<?` and `<!X` (and CDATA, outside SVG) are bogus comments to a browser: they end at the first `>`. In
         // Markdown they are raw HTML only when CommonMark's closer (`?>`, `]]>`) follows.
@@ -408,14 +427,16 @@ struct InlinePass {
         }
         switch tag.name {
         case "style":
-            let close = b.findCaseInsensitive("</style", from: tag.end, end: e) ?? e
-            if tagReferences { found.append(contentsOf: html.cssURLs(in: tag.end..<close, entities: false)) }
-            return close
+            let close = b.findCaseInsensitive("</style", from: tag.end, end: e)
+            if tagReferences {
+                found.append(contentsOf: html.cssURLs(in: tag.end..<(close ?? e), entities: false))
+                if close == nil { hiddenCloser = "</style" }
+            }
+            return close ?? e
         case "script", "textarea":
-            let close =
-                tag.name == "script"
-                ? b.findCaseInsensitive("</script", from: tag.end, end: e)
-                : b.findCaseInsensitive("</textarea", from: tag.end, end: e)
+            let closer: StaticString = tag.name == "script" ? "</script" : "</textarea"
+            let close = b.findCaseInsensitive(closer, from: tag.end, end: e)
+            if close == nil && tagReferences { hiddenCloser = closer }
             return close ?? e
         default:
             return tag.end
