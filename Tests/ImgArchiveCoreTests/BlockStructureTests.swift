@@ -286,6 +286,14 @@ let blockCases: [BlockCase] = [
         "a closer inside a comment block still ends what was left open",
         "> <!-- a\n<!-- b </style> --> <img src=\"https://x.test/1.png\">\n",
         ["https://x.test/1.png"]),
+    BlockCase(
+        "a pre block ends at the end tag of any raw text element",
+        "<pre>\n</style>\n![a](https://x.test/1.png)\n",
+        ["https://x.test/1.png"]),
+    BlockCase(
+        "a blank line ends an empty list item however indented: what follows is code",
+        "  2)\n     \n     ![a](https://x.test/1.png)\n",
+        []),
 ]
 
 @Test(arguments: blockCases)

@@ -46,6 +46,8 @@ struct BlockPass {
     private enum HTMLEnd {
         case blankLine
         case marker(StaticString)
+        /// Kind 1 (`<script>`, `<pre>`, `<style>`, `<textarea>`): the end tag of any of the four.
+        case rawTextEndTag
     }
 
     private enum Leaf {
@@ -100,10 +102,11 @@ struct BlockPass {
                 guard indent <= 3, f.i < e, b[f.i] == ASCII.greaterThan else { break }
                 c = afterQuoteMarker(f, e)
                 content.startRecording()
+            } else if f.i == e {  // a blank line goes on an item that holds something, however indented
+                guard containers[matched].hasContent else { break }
+                c = f
             } else if indent >= containers[matched].width {
                 advance(&c, columns: containers[matched].width, e)
-            } else if f.i == e && containers[matched].hasContent {
-                c = f
             } else {
                 break
             }
@@ -125,7 +128,7 @@ struct BlockPass {
             }
             leafEnd = e
             content.record(k, c.i)
-            if case .marker(let marker) = end, b.findCaseInsensitive(marker, from: c.i, end: e) != nil {
+            if endsHTMLBlock(end, from: c.i, e) {
                 closeLeaf()
             }
             return k + 1
@@ -178,9 +181,7 @@ struct BlockPass {
                 let (end, mode) = htmlBlockStart(f.i, e, interruptsParagraph: interruptsParagraph)
             {
                 newLeaf = .html(end: end, start: f.i, mode: mode)
-                if case .marker(let marker) = end {
-                    endsOnFirstLine = b.findCaseInsensitive(marker, from: f.i, end: e) != nil
-                }
+                endsOnFirstLine = endsHTMLBlock(end, from: f.i, e)
                 break
             }
             if interruptsParagraph && isSetextUnderline(f.i, e) {
@@ -408,14 +409,12 @@ struct BlockPass {
 
     // MARK: HTML blocks
 
-    /// An HTML block starting at `fp` (CommonMark's seven kinds): how it ends and how it is read. Kinds 1 to 5 are read as HTML (a browser shows the `<img>`s of a
-    /// `<pre>`, or after a comment on its last line; the HTML reader skips `<script>` and `<textarea>` as a
-    /// browser does), kinds 6 and 7 as Markdown (a deliberate choice). Kind 7 (any lone complete tag) cannot
-    /// interrupt a paragraph.
+    /// An HTML block starting at `fp` (CommonMark's seven kinds): how it ends and how it is read. Kinds 1 to 5
+    /// are read as HTML (a browser shows the `<img>`s of a `<pre>`, or after a comment on its last line; the HTML
+    /// reader skips `<script>` and `<textarea>` as a browser does), kinds 6 and 7 as Markdown (a deliberate
+    /// choice). Kind 7 (any lone complete tag) cannot interrupt a paragraph.
     private func htmlBlockStart(_ fp: Int, _ e: Int, interruptsParagraph: Bool) -> (HTMLEnd, Chunk.Mode)? {
-        for (tag, closing) in Self.rawTextBlocks where startsTag(tag, at: fp, end: e) {
-            return (.marker(closing), .html)
-        }
+        for tag in Self.rawTextBlocks where startsTag(tag, at: fp, end: e) { return (.rawTextEndTag, .html) }
         if b.matches("<!--", at: fp, end: e) { return (.marker("-->"), .html) }
         if b.matches("<?", at: fp, end: e) { return (.marker("?>"), .html) }
         if b.matches("<![CDATA[", at: fp, end: e) { return (.marker("]]>"), .html) }
@@ -450,9 +449,26 @@ struct BlockPass {
         return tag.end
     }
 
-    private static let rawTextBlocks: [(StaticString, StaticString)] = [
-        ("<script", "</script>"), ("<pre", "</pre>"), ("<style", "</style>"), ("<textarea", "</textarea>"),
-    ]
+    private static let rawTextBlocks: [StaticString] = ["<script", "<pre", "<style", "<textarea"]
+    private static let rawTextEndTags: [StaticString] = ["</script>", "</pre>", "</style>", "</textarea>"]
+
+    /// Whether the line from `i` to `e` holds the end of an HTML block that ends at a marker (CommonMark ends
+    /// kind 1 at the end tag of any of its four elements: `<style>` ends at `</pre>` too).
+    private func endsHTMLBlock(_ end: HTMLEnd, from i: Int, _ e: Int) -> Bool {
+        switch end {
+        case .blankLine:
+            return false
+        case .marker(let marker):
+            return b.findCaseInsensitive(marker, from: i, end: e) != nil
+        case .rawTextEndTag:
+            var j = i
+            while let open = b.find("</", from: j, end: e) {
+                for tag in Self.rawTextEndTags where b.matchesCaseInsensitive(tag, at: open, end: e) { return true }
+                j = open + 2
+            }
+            return false
+        }
+    }
     private static let rawTextNames: Set<String> = ["script", "pre", "style", "textarea"]
 
     /// CommonMark's block tag names (kind 6).
