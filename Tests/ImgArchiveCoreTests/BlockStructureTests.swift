@@ -294,6 +294,14 @@ let blockCases: [BlockCase] = [
         "a blank line ends an empty list item however indented: what follows is code",
         "  2)\n     \n     ![a](https://x.test/1.png)\n",
         []),
+    BlockCase(
+        "<!--> is an empty comment in Markdown",
+        "a <!--> ![a](https://x.test/1.png) -->\n",
+        ["https://x.test/1.png"]),
+    BlockCase(
+        "<!---> is an empty comment in an HTML block",
+        "<!---> <img src=\"https://x.test/1.png\">\n",
+        ["https://x.test/1.png"]),
 ]
 
 @Test(arguments: blockCases)

@@ -387,6 +387,8 @@ struct InlinePass {
         // Unclosed, these are text in Markdown; in HTML a browser reads them to the end.
         let unclosed = markdown ? p + 1 : e
         if b.matches("<!--", at: p, end: e) {
+            if b.at(p + 4) == ASCII.greaterThan { return p + 5 }  // `<!-->` and `<!--->` are empty comments
+            if b.at(p + 4) == ASCII.minus && b.at(p + 5) == ASCII.greaterThan { return p + 6 }
             if let close = nextCloser(0, "-->", from: p + 4, end: e) { return close + 3 }
             if !markdown && tagReferences { hiddenCloser = "-->" }
             return unclosed
