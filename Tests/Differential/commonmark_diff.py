@@ -331,9 +331,9 @@ class Generator:
 
 
 class ImgCollector(HTMLParser):
-    """The `<img src>`s a browser shows. Python's parser is told three things browsers do that it does not: inside
+    """The `<img src>`s a browser shows. Python's parser is told four things browsers do that it does not: inside
     `<textarea>` and `<title>` tags are text; `<![CDATA[` outside SVG and MathML is a bogus comment that ends at
-    the first `>`; a comment that is never closed runs to the end of the page."""
+    the first `>`; a comment ends at `-->` only; a comment that is never closed runs to the end of the page."""
 
     def __init__(self):
         super().__init__(convert_charrefs=True)
@@ -345,6 +345,15 @@ class ImgCollector(HTMLParser):
         if data.rfind("<!--") > data.rfind("-->"):
             data += "-->"
         super().feed(data)
+
+    def parse_comment(self, i, report=1):
+        """A comment ends at the first `-->` (or `--!>`), as in browsers; Python's parser also ends it at `-- >` and
+        `--` newline `>`. `<!-->` and `<!--->` are empty comments."""
+        for empty in ("<!-->", "<!--->"):
+            if self.rawdata.startswith(empty, i):
+                return i + len(empty)
+        close = re.compile(r"--!?>").search(self.rawdata, i + 4)
+        return close.end() if close else -1
 
     def handle_starttag(self, tag, attrs):
         if tag in ("textarea", "title"):

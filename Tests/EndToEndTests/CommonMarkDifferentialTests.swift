@@ -30,7 +30,7 @@ func scanAgreesWithCommonMarkReferenceParsers() async throws {
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = [
         "python3", repositoryRoot + "/Tests/Differential/commonmark_diff.py", "--binary", imgarchiveBinary,
-        "--count", "3000", "--seed", "1", "--allow", "102",
+        "--count", "3000", "--seed", "1", "--allow", "24",
     ]
     let out = Pipe()
     process.standardOutput = out

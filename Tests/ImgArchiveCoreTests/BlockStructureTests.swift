@@ -200,6 +200,108 @@ let blockCases: [BlockCase] = [
         "raw inline HTML after a processing instruction's > is HTML, not Markdown",
         "a <?php x > <img src=\"https://x.test/1.png\"> ![a](https://x.test/raw.png) ?>\n",
         ["https://x.test/1.png"]),
+    // A construct that goes on to the next line goes on at its content, past its container markers only.
+    BlockCase(
+        "a > that is a lazy line's content is not skipped as a marker before a destination",
+        "![](\n    > https://x.test/1.png)\n",
+        []),
+    BlockCase(
+        "a > that is content inside an HTML block is not skipped before a destination",
+        "<div>\n![](\n> https://x.test/1.png)\n",
+        []),
+    BlockCase(
+        "a > after a quote's marker and an indentation of 4 is content",
+        "> ![](\n>     > https://x.test/1.png)\n",
+        []),
+    BlockCase(
+        "a definition's destination on the next line after a > that is content",
+        "> [d]:\n>     > https://x.test/1.png\n\n![d]\n",
+        []),
+    BlockCase(
+        "a quote's marker does not end an inline declaration",
+        "> a <!X\n> <img src=\"https://x.test/1.png\"> >\n",
+        []),
+    BlockCase(
+        "a quote's marker does not end a processing instruction in an HTML block",
+        "> <div>\n> <?php\n> <img src=\"https://x.test/1.png\">\n",
+        []),
+    BlockCase(
+        "a tag inside a processing instruction of a lone-tag HTML block is not read",
+        "<img src=\"https://x.test/1.png\">\n<?php\n<img src=\"https://x.test/2.png\">\n",
+        ["https://x.test/1.png"]),
+    BlockCase(
+        "a backslash escapes an opening backtick, not a closing one",
+        "` \\` ![a](https://x.test/1.png)\n`b`\n",
+        ["https://x.test/1.png"]),
+    BlockCase(
+        "an escaped backtick opens no code span",
+        "\\`![a](https://x.test/1.png)`\n",
+        ["https://x.test/1.png"]),
+    BlockCase(
+        "a list item that holds only another list item holds something: a blank line does not end it",
+        "1. - *\n\n   ![a](https://x.test/1.png)\n",
+        ["https://x.test/1.png"]),
+    BlockCase(
+        "an ordered item holding an empty item goes on over a blank line",
+        "12. -\n\n    ![a](https://x.test/1.png)\n",
+        ["https://x.test/1.png"]),
+    BlockCase(
+        "items and a quote opened on one line: the items go on over a blank line",
+        "* 1.\t>\n\n        <img src=\"https://x.test/1.png\">\n",
+        ["https://x.test/1.png"]),
+    BlockCase(
+        "a URL ending in an image file name is not joined with the next line",
+        "![a](https://x.test/1.png\n2)\n",
+        []),
+    BlockCase(
+        "a URL is not joined with a new URL on the next line",
+        "![a](https://x.test/1.jpg\n //x.test/2.jpg)\n",
+        []),
+    // What HTML leaves open in the page (a comment, a raw text element) hides what follows, whichever block left it.
+    BlockCase(
+        "a comment block does not end a style element its quote left open",
+        "> <style>\n<!-- -->\n<img src=\"https://x.test/1.png\">\n",
+        []),
+    BlockCase(
+        "a comment block's end does not end a style element left open",
+        "- <style>\n<!--\n-->\n<img src=\"https://x.test/1.png\">\n",
+        []),
+    BlockCase(
+        "a comment opened after a comment block's end on its line stays open",
+        "<!-- --> <!--\n<img src=\"https://x.test/1.png\">\n",
+        []),
+    BlockCase(
+        "a textarea after a quote's processing instruction stays open",
+        "1. <?php\n ><textarea>\n\n<img src=\"https://x.test/1.png\">\n",
+        []),
+    BlockCase(
+        "a textarea left open in a div hides what follows",
+        "<div>\n<textarea>\n\n<img src=\"https://x.test/1.png\">\n",
+        []),
+    BlockCase(
+        "an inline script tag left open hides what follows",
+        "a <script>\n\n<img src=\"https://x.test/1.png\">\n",
+        []),
+    BlockCase(
+        "a closer inside a comment block still ends what was left open",
+        "> <!-- a\n<!-- b </style> --> <img src=\"https://x.test/1.png\">\n",
+        ["https://x.test/1.png"]),
+    BlockCase(
+        "a pre block ends at the end tag of any raw text element",
+        "<pre>\n</style>\n![a](https://x.test/1.png)\n",
+        ["https://x.test/1.png"]),
+    BlockCase(
+        "a blank line ends an empty list item however indented: what follows is code",
+        "  2)\n     \n     ![a](https://x.test/1.png)\n",
+        []),
+    BlockCase(
+        "<!--> is an empty comment in Markdown",
+        "a <!--> ![a](https://x.test/1.png) -->\n",
+        ["https://x.test/1.png"]),
+    BlockCase(
+        "<!---> is an empty comment in an HTML block",
+        "<!---> <img src=\"https://x.test/1.png\">\n",
+        ["https://x.test/1.png"]),
 ]
 
 @Test(arguments: blockCases)

@@ -28,6 +28,8 @@ struct BlockPass {
     private(set) var chunks: [Chunk] = []
     /// Link reference definitions by normalised label; the first definition of a label wins.
     private(set) var definitions: [String: Destination] = [:]
+    /// Where the content of each line of a chunk starts, past its container markers.
+    private(set) var content: LineContent
 
     /// Deepest nesting of block quotes and list items; deeper markers are text (markdown-it stops at 20 levels).
     static let maxDepth = 32
@@ -44,6 +46,8 @@ struct BlockPass {
     private enum HTMLEnd {
         case blankLine
         case marker(StaticString)
+        /// Kind 1 (`<script>`, `<pre>`, `<style>`, `<textarea>`): the end tag of any of the four.
+        case rawTextEndTag
     }
 
     private enum Leaf {
@@ -52,9 +56,9 @@ struct BlockPass {
         case paragraph(start: Int)
         case fence(char: UInt8, length: Int)
         case indentedCode
-        /// `skip`: what ends the part a browser does not show (a comment, `<?`, `<!X`, CDATA); `start`: where
-        /// the chunk starts, nil until that is found.
-        case html(end: HTMLEnd, skip: StaticString?, start: Int?, mode: Chunk.Mode)
+        /// From its first byte: the inline pass reads it as a browser does (a comment, `<?`, `<!X` or CDATA is
+        /// skipped to its end).
+        case html(end: HTMLEnd, start: Int, mode: Chunk.Mode)
     }
 
     /// A position in a line: the byte and its column. A tab that is partly used up (a container took some of its
@@ -65,9 +69,6 @@ struct BlockPass {
     }
 
     private var containers: [Container] = []
-    /// The closer of a comment (`-->`) or raw text element (`</script`, `</style`, `</textarea`) an HTML block
-    /// left open: a browser shows nothing until it. Only HTML that CommonMark passes through can hold the closer.
-    private var hiddenCloser: StaticString?
     private var leaf = Leaf.none
     /// The end of the last line the open leaf took.
     private var leafEnd = 0
@@ -75,6 +76,7 @@ struct BlockPass {
     init(b: ByteView, lines: LineTable) {
         self.b = b
         self.lines = lines
+        self.content = LineContent(lines: lines)
     }
 
     /// Runs the pass over the lines from the one that starts at `bodyStart`.
@@ -99,10 +101,12 @@ struct BlockPass {
             if containers[matched].quote {
                 guard indent <= 3, f.i < e, b[f.i] == ASCII.greaterThan else { break }
                 c = afterQuoteMarker(f, e)
+                content.startRecording()
+            } else if f.i == e {  // a blank line goes on an item that holds something, however indented
+                guard containers[matched].hasContent else { break }
+                c = f
             } else if indent >= containers[matched].width {
                 advance(&c, columns: containers[matched].width, e)
-            } else if f.i == e && containers[matched].hasContent {
-                c = f
             } else {
                 break
             }
@@ -117,18 +121,15 @@ struct BlockPass {
         case .fence(let char, let length) where allMatched:
             if indent <= 3, isFenceClosing(f.i, e, char: char, length: length) { leaf = .none }
             return k + 1
-        case .html(let end, let skip, let start, let mode) where allMatched:
+        case .html(let end, _, _) where allMatched:
             if case .blankLine = end, blank {
                 closeLeaf()
                 return k + 1
             }
             leafEnd = e
-            if start == nil, let skip, let close = b.find(skip, from: c.i, end: e) {
-                leaf = .html(end: end, skip: nil, start: close + skip.utf8CodeUnitCount, mode: mode)
-                if skip.description == "-->" { hiddenCloser = nil }  // the comment block's end ends any comment
-            }
-            if case .marker(let marker) = end, b.findCaseInsensitive(marker, from: c.i, end: e) != nil {
-                closeLeaf(endMarkerSeen: true)
+            content.record(k, c.i)
+            if endsHTMLBlock(end, from: c.i, e) {
+                closeLeaf()
             }
             return k + 1
         case .indentedCode where allMatched:
@@ -162,6 +163,7 @@ struct BlockPass {
             // never a block quote: the shortcode's lines stay one chunk.
             if ch == ASCII.greaterThan && depth < Self.maxDepth && !b.matches(">}}", at: f.i, end: e) {
                 c = afterQuoteMarker(f, e)
+                content.startRecording()
                 opened.append(Container(quote: true, width: 0, hasContent: false))
                 interruptsParagraph = false
                 continue
@@ -176,18 +178,10 @@ struct BlockPass {
                 break
             }
             if ch == ASCII.lessThan,
-                let (end, skip, mode) = htmlBlockStart(f.i, e, interruptsParagraph: interruptsParagraph)
+                let (end, mode) = htmlBlockStart(f.i, e, interruptsParagraph: interruptsParagraph)
             {
-                var start: Int? = f.i
-                if let skip {
-                    let close = b.find(skip, from: f.i + 2, end: e)
-                    start = close.map { $0 + skip.utf8CodeUnitCount }
-                    if close != nil && skip.description == "-->" { hiddenCloser = nil }
-                }
-                newLeaf = .html(end: end, skip: start == nil ? skip : nil, start: start, mode: mode)
-                if case .marker(let marker) = end {
-                    endsOnFirstLine = b.findCaseInsensitive(marker, from: f.i, end: e) != nil
-                }
+                newLeaf = .html(end: end, start: f.i, mode: mode)
+                endsOnFirstLine = endsHTMLBlock(end, from: f.i, e)
                 break
             }
             if interruptsParagraph && isSetextUnderline(f.i, e) {
@@ -212,7 +206,10 @@ struct BlockPass {
         closeLeaf()
         containers.removeSubrange(matched...)
         containers += opened
-        if restBlank { return k + 1 }  // a blank line, or empty container markers
+        if restBlank {  // a blank line, or empty container markers: each opened one holds the next, the last nothing
+            if !opened.isEmpty { for i in containers.indices.dropLast() { containers[i].hasContent = true } }
+            return k + 1
+        }
         for i in containers.indices { containers[i].hasContent = true }
         if case .none = newLeaf {
             if lineTaken { return k + 1 }
@@ -221,12 +218,13 @@ struct BlockPass {
         }
         leaf = newLeaf
         leafEnd = e
-        if endsOnFirstLine { closeLeaf(endMarkerSeen: true) }
+        if endsOnFirstLine { closeLeaf() }
         return k + 1
     }
 
     /// Adds a line to the open paragraph (from `p`), skipping any Liquid block that starts in it.
     private mutating func paragraphLine(_ k: Int, from p: Int, end e: Int) -> Int {
+        content.record(k, p)
         guard let (tagStart, name) = liquidBlockOpening(p, e) else {
             leafEnd = e
             return k + 1
@@ -243,13 +241,12 @@ struct BlockPass {
     }
 
     /// Ends the open leaf block: a paragraph gives its reference definitions and a chunk of the rest, an HTML
-    /// block its chunk. An HTML block of kinds 1 to 5 that its container ended before its end marker leaves a
-    /// comment, `<script>`, `<style>` or `<textarea>` open in the page: a browser shows nothing up to its closer.
-    private mutating func closeLeaf(endMarkerSeen: Bool = false) {
+    /// block its chunk (what it leaves open in the page, the inline pass follows across chunks).
+    private mutating func closeLeaf() {
         switch leaf {
         case .paragraph(let start):
             var p = start
-            let parser = DestinationParser(b: b)
+            let parser = DestinationParser(b: b, content: content)
             while let (label, destination, end) = parser.parseDefinition(from: p, end: leafEnd) {
                 if definitions[label] == nil { definitions[label] = destination }
                 guard let next = parser.skipLineEnd(end, leafEnd) else {
@@ -259,34 +256,16 @@ struct BlockPass {
                 p = parser.skipContinuationPrefix(next, leafEnd)
             }
             addChunk(p..<leafEnd, .markdown)
-        case .html(let end, let skip, let start, let mode):
-            if let start { addChunk(start..<leafEnd, mode) }
-            guard !endMarkerSeen, hiddenCloser == nil, case .marker(let marker) = end else { break }
-            // A `<?`, `<!X` or CDATA left open ends at the next `>`: the closing tag of its container.
-            if skip == nil || skip?.description == "-->", let closer = skip ?? Self.rawTextCloser(marker) {
-                hiddenCloser = closer
-            }
+        case .html(_, let start, let mode):
+            addChunk(start..<leafEnd, mode)
         default:
             break
         }
         leaf = .none
     }
 
-    /// Adds a chunk, or what of it follows the closer of a comment or raw text element left open.
     private mutating func addChunk(_ range: Range<Int>, _ mode: Chunk.Mode) {
-        var start = range.lowerBound
-        if let closer = hiddenCloser {
-            var from = start
-            if mode == .markdown && closer.description == "-->" {
-                // In Markdown, `-->` is text (`--&gt;`) unless it ends an inline comment.
-                guard let open = b.find("<!--", from: start, end: range.upperBound) else { return }
-                from = open + 4
-            }
-            guard let close = b.findCaseInsensitive(closer, from: from, end: range.upperBound) else { return }
-            start = close + closer.utf8CodeUnitCount
-            hiddenCloser = nil
-        }
-        if start < range.upperBound { chunks.append(Chunk(range: start..<range.upperBound, mode: mode)) }
+        if !range.isEmpty { chunks.append(Chunk(range: range, mode: mode)) }
     }
 
     // MARK: Line anatomy
@@ -430,21 +409,16 @@ struct BlockPass {
 
     // MARK: HTML blocks
 
-    /// An HTML block starting at `fp` (CommonMark's seven kinds): how it ends, what ends the part of it a browser
-    /// does not show, and how the rest is read. Kinds 1 to 5 are read as HTML (a browser shows the `<img>`s of a
-    /// `<pre>`, or after a comment on its last line; the HTML reader skips `<script>` and `<textarea>` as a
-    /// browser does), kinds 6 and 7 as Markdown (a deliberate choice). Kind 7 (any lone complete tag) cannot
-    /// interrupt a paragraph.
-    private func htmlBlockStart(_ fp: Int, _ e: Int, interruptsParagraph: Bool) -> (
-        HTMLEnd, skip: StaticString?, Chunk.Mode
-    )? {
-        for (tag, closing) in Self.rawTextBlocks where startsTag(tag, at: fp, end: e) {
-            return (.marker(closing), nil, .html)
-        }
-        if b.matches("<!--", at: fp, end: e) { return (.marker("-->"), "-->", .html) }
-        if b.matches("<?", at: fp, end: e) { return (.marker("?>"), ">", .html) }
-        if b.matches("<![CDATA[", at: fp, end: e) { return (.marker("]]>"), ">", .html) }  // HTML: to the first `>`
-        if fp + 2 < e, b[fp + 1] == ASCII.bang, ASCII.isLetter(b[fp + 2]) { return (.marker(">"), ">", .html) }
+    /// An HTML block starting at `fp` (CommonMark's seven kinds): how it ends and how it is read. Kinds 1 to 5
+    /// are read as HTML (a browser shows the `<img>`s of a `<pre>`, or after a comment on its last line; the HTML
+    /// reader skips `<script>` and `<textarea>` as a browser does), kinds 6 and 7 as Markdown (a deliberate
+    /// choice). Kind 7 (any lone complete tag) cannot interrupt a paragraph.
+    private func htmlBlockStart(_ fp: Int, _ e: Int, interruptsParagraph: Bool) -> (HTMLEnd, Chunk.Mode)? {
+        for tag in Self.rawTextBlocks where startsTag(tag, at: fp, end: e) { return (.rawTextEndTag, .html) }
+        if b.matches("<!--", at: fp, end: e) { return (.marker("-->"), .html) }
+        if b.matches("<?", at: fp, end: e) { return (.marker("?>"), .html) }
+        if b.matches("<![CDATA[", at: fp, end: e) { return (.marker("]]>"), .html) }
+        if fp + 2 < e, b[fp + 1] == ASCII.bang, ASCII.isLetter(b[fp + 2]) { return (.marker(">"), .html) }
         var i = fp + 1
         if i < e, b[i] == ASCII.slash { i += 1 }
         let nameStart = i
@@ -454,12 +428,12 @@ struct BlockPass {
                 || (b[i] == ASCII.slash && i + 1 < e && b[i + 1] == ASCII.greaterThan),
             Self.blockTagNames.contains(b.lowercasedString(nameStart..<i))
         {
-            return (.blankLine, nil, .htmlAndMarkdown)
+            return (.blankLine, .htmlAndMarkdown)
         }
         guard !interruptsParagraph, let tagEnd = loneTagEnd(fp, e) else { return nil }
         var j = tagEnd
         while j < e, ASCII.isSpaceOrTab(b[j]) { j += 1 }
-        return j == e ? (.blankLine, nil, .htmlAndMarkdown) : nil
+        return j == e ? (.blankLine, .htmlAndMarkdown) : nil
     }
 
     /// The end of a complete open tag (CommonMark's grammar) or closing tag at `fp`, other than the raw text tags.
@@ -477,20 +451,27 @@ struct BlockPass {
         return tag.end
     }
 
-    private static let rawTextBlocks: [(StaticString, StaticString)] = [
-        ("<script", "</script>"), ("<pre", "</pre>"), ("<style", "</style>"), ("<textarea", "</textarea>"),
-    ]
-    private static let rawTextNames: Set<String> = ["script", "pre", "style", "textarea"]
+    private static let rawTextBlocks: [StaticString] = ["<script", "<pre", "<style", "<textarea"]
+    private static let rawTextEndTags: [StaticString] = ["</script>", "</pre>", "</style>", "</textarea>"]
 
-    /// The closer of a raw text block's element, which a browser looks for past the block; nil for `<pre>`.
-    private static func rawTextCloser(_ marker: StaticString) -> StaticString? {
-        switch marker.description {
-        case "</script>": return "</script"
-        case "</style>": return "</style"
-        case "</textarea>": return "</textarea"
-        default: return nil
+    /// Whether the line from `i` to `e` holds the end of an HTML block that ends at a marker (CommonMark ends
+    /// kind 1 at the end tag of any of its four elements: `<style>` ends at `</pre>` too).
+    private func endsHTMLBlock(_ end: HTMLEnd, from i: Int, _ e: Int) -> Bool {
+        switch end {
+        case .blankLine:
+            return false
+        case .marker(let marker):
+            return b.findCaseInsensitive(marker, from: i, end: e) != nil
+        case .rawTextEndTag:
+            var j = i
+            while let open = b.find("</", from: j, end: e) {
+                for tag in Self.rawTextEndTags where b.matchesCaseInsensitive(tag, at: open, end: e) { return true }
+                j = open + 2
+            }
+            return false
         }
     }
+    private static let rawTextNames: Set<String> = ["script", "pre", "style", "textarea"]
 
     /// CommonMark's block tag names (kind 6).
     private static let blockTagNames: Set<String> = [

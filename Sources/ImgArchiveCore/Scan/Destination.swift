@@ -8,9 +8,45 @@ struct Destination {
     var wrapped: Bool
 }
 
+/// Where the content of a post's lines starts, after their container markers, as the block pass found them. A
+/// construct that goes on to the next line (a destination, a title, a declaration) goes on at that line's content,
+/// as CommonMark strips the markers before reading inlines: a `>` there is content, not a marker to skip.
+struct LineContent {
+    let lines: LineTable
+    /// The content start of each line whose container markers hold a `>`; empty when no line's do (then a line's
+    /// content is its text after its indentation, which is all list items take).
+    private var starts: [Int] = []
+
+    init(lines: LineTable) {
+        self.lines = lines
+    }
+
+    /// Records that line `k`'s content starts at `i`. Lines are recorded only once a block quote has been seen.
+    @inline(__always) mutating func record(_ k: Int, _ i: Int) {
+        if !starts.isEmpty { starts[k] = i }
+    }
+
+    /// Called at the first block quote: from now on lines are recorded.
+    mutating func startRecording() {
+        if starts.isEmpty { starts = lines.starts }
+    }
+
+    /// The start of the content of the line that starts at `lineStart` (its markers' end; its indentation is not
+    /// skipped).
+    @inline(__always) func start(ofLineAt lineStart: Int) -> Int {
+        starts.isEmpty ? lineStart : starts[lines.lineIndex(of: lineStart)]
+    }
+
+    /// True when byte `i` is a container marker (or the indentation before or after one) of its line.
+    @inline(__always) func isMarker(_ i: Int) -> Bool {
+        !starts.isEmpty && i < starts[lines.lineIndex(of: i)]
+    }
+}
+
 /// Parsers for the parts of a Markdown link after its text: `(dest "title")` and `[label]: dest "title"`.
 struct DestinationParser {
     let b: ByteView
+    let content: LineContent
     /// Deepest parenthesis nesting accepted in a raw destination (as cmark does); keeps failing parses short.
     static let maxParenDepth = 32
     /// How many lines a wrapped URL may be broken into.
@@ -30,13 +66,9 @@ struct DestinationParser {
         return nil
     }
 
-    /// Skips a continuation line's indentation and blockquote markers (a paragraph's line never starts with `>`).
-    func skipContinuationPrefix(_ i: Int, _ e: Int) -> Int {
-        var i = skipSpaces(i, e)
-        while i < e, b[i] == ASCII.greaterThan {
-            i = skipSpaces(i + 1, e)
-        }
-        return i
+    /// Skips a continuation line's container markers and indentation: `n` is the line's start.
+    func skipContinuationPrefix(_ n: Int, _ e: Int) -> Int {
+        skipSpaces(min(content.start(ofLineAt: n), e), e)
     }
 
     private func looksRemote(_ start: Int, _ e: Int) -> Bool {
@@ -140,11 +172,19 @@ struct DestinationParser {
                 break
             }
             guard pieces.count < Self.maxWrappedLines, looksRemote(start, e) else { return nil }
+            // A URL that already ends in an image file name is whole, as is one followed by a new URL.
+            if looksRemote(m, e) || endsWithImageFileName(pieces[pieces.count - 1]) { break }
             pieceStart = m
             j = m
         }
         guard let first = pieces.first, let last = pieces.last, depth == 0 else { return nil }
         return (Destination(span: first.lowerBound..<last.upperBound, pieces: pieces, wrapped: pieces.count > 1), j)
+    }
+
+    /// True when `piece` ends in a file name with an image extension, with no query or fragment.
+    private func endsWithImageFileName(_ piece: Range<Int>) -> Bool {
+        let text = b.string(piece)
+        return !text.contains("?") && !text.contains("#") && ImageFormat.hasImageExtension(url: text)
     }
 
     /// The position after the `}}` or `%}` closing a Liquid/Hugo template tag that opens at `j`, on the same

@@ -28,6 +28,8 @@ struct SizeHint {
 struct InlinePass {
     let b: ByteView
     let definitions: [String: Destination]
+    /// Where each line's content starts: a `>` before it is a container marker, never the end of a construct.
+    private let content: LineContent
     private let parser: DestinationParser
     private let html: HTMLReader
     private let templates: TemplateTags
@@ -44,23 +46,50 @@ struct InlinePass {
     private var imagesSeen = 0
     /// An open `<a href>`: its target and the image count when it opened.
     private var openAnchor: (reference: RawReference, imagesBefore: Int)?
+    /// Whether the references in tags are read (not in the Markdown reading of an HTML block).
+    private var tagReferences = true
+    /// The closer of a comment (`-->`) or raw text element (`</script`, `</style`, `</textarea`) that HTML passed
+    /// through to the page left open at the end of its chunk: a browser shows nothing until it. (A `<?`, `<!X` or
+    /// CDATA left open ends at the next `>`: the tag the renderer writes after its block.)
+    private var hiddenCloser: StaticString?
 
-    init(b: ByteView, definitions: [String: Destination], templates: TemplateTags, linkImages: Bool = true) {
+    init(
+        b: ByteView, content: LineContent, definitions: [String: Destination], templates: TemplateTags,
+        linkImages: Bool = true
+    ) {
         self.b = b
+        self.content = content
         self.definitions = definitions
         self.linkImages = linkImages
-        self.parser = DestinationParser(b: b)
+        self.parser = DestinationParser(b: b, content: content)
         self.html = HTMLReader(b: b)
         self.templates = templates
     }
 
     mutating func scan(_ chunk: Chunk) {
+        var range = chunk.range
+        if let closer = hiddenCloser {
+            // A browser shows nothing up to the closer, and only HTML that CommonMark passes through can hold it:
+            // in Markdown, `-->` is text (`--&gt;`) unless it ends an inline comment.
+            var from = range.lowerBound
+            if chunk.mode == .markdown && closer.description == "-->" {
+                guard let open = b.find("<!--", from: from, end: range.upperBound) else { return }
+                from = open + 4
+            }
+            guard let close = b.findCaseInsensitive(closer, from: from, end: range.upperBound) else { return }
+            range = (close + closer.utf8CodeUnitCount)..<range.upperBound
+            hiddenCloser = nil
+        }
         switch chunk.mode {
-        case .markdown: scanMarkdown(chunk.range)
-        case .html: scanHTML(chunk.range)
+        case .markdown: scanMarkdown(range)
+        case .html: scanHTML(range)
         case .htmlAndMarkdown:
-            scanHTML(chunk.range)
-            scanMarkdown(chunk.range)  // a tag found twice is one reference: the scanner keeps one per span
+            // The HTML reading finds the tags a browser sees; the Markdown reading only its images (a tag it would
+            // read may be inside a `<?` or `<!X` that a browser ends at the first `>`).
+            scanHTML(range)
+            tagReferences = false
+            scanMarkdown(range)
+            tagReferences = true
         }
     }
 
@@ -273,33 +302,43 @@ struct InlinePass {
         return (hint, j + 1)
     }
 
-    /// Code spans: a backtick run closes at the next run of the same length (CommonMark). Runs are collected
-    /// once and paired with one cursor per run length, so this is linear.
+    /// Code spans: a backtick run closes at the next run of the same length (CommonMark). A backslash escapes
+    /// the first backtick of an opening run, never of a closing one (inside a code span it is text). Runs are
+    /// collected once and paired with one cursor per run length, so this is linear.
     private func findCodeSpans(_ range: Range<Int>) -> [Range<Int>] {
-        var runs: [(start: Int, length: Int)] = []
+        var runs: [(start: Int, length: Int, escaped: Bool)] = []
         var i = range.lowerBound
         let e = range.upperBound
+        var escaped = false  // an odd run of backslashes ends just before `i`
         while i < e {
             let c = b[i]
             if c == ASCII.backslash {
-                i += 2
+                let s = i
+                while i < e, b[i] == ASCII.backslash { i += 1 }
+                escaped = (i - s) % 2 == 1
                 continue
             }
             if c == ASCII.backtick {
                 let s = i
                 while i < e, b[i] == ASCII.backtick { i += 1 }
-                runs.append((s, i - s))
-                continue
+                runs.append((s, i - s, escaped))
+            } else {
+                i += 1
             }
-            i += 1
+            escaped = false
         }
         guard runs.count > 1 else { return [] }
+        /// The run `k` as an opener: without its escaped first backtick.
+        func opener(_ k: Int) -> (start: Int, length: Int) {
+            runs[k].escaped ? (runs[k].start + 1, runs[k].length - 1) : (runs[k].start, runs[k].length)
+        }
         var spans: [Range<Int>] = []
         if runs.count <= 32 {  // few runs (the usual case): pair them directly
             var k = 0
             while k < runs.count {
-                if let closer = runs[(k + 1)...].firstIndex(where: { $0.length == runs[k].length }) {
-                    spans.append(runs[k].start..<(runs[closer].start + runs[closer].length))
+                let (start, length) = opener(k)
+                if length > 0, let closer = runs[(k + 1)...].firstIndex(where: { $0.length == length }) {
+                    spans.append(start..<(runs[closer].start + runs[closer].length))
                     k = closer + 1
                 } else {
                     k += 1
@@ -312,14 +351,14 @@ struct InlinePass {
         var cursor: [Int: Int] = [:]
         var k = 0
         while k < runs.count {
-            let length = runs[k].length
+            let (start, length) = opener(k)
             let candidates = byLength[length] ?? []
             var c = cursor[length] ?? 0
             while c < candidates.count, candidates[c] <= k { c += 1 }
             cursor[length] = c
             if c < candidates.count {
                 let closer = candidates[c]
-                spans.append(runs[k].start..<(runs[closer].start + runs[closer].length))
+                spans.append(start..<(runs[closer].start + runs[closer].length))
                 k = closer + 1
             } else {
                 k += 1
@@ -340,12 +379,13 @@ struct InlinePass {
     /// The last search for each closer (`-->`, `?>`, `>`, `]]>`): from where, up to where, and what it found.
     private var closerMemo: [(from: Int, end: Int, hit: Int?)] = Array(repeating: (0, -1, nil), count: 4)
 
-    /// The first `literal` at or after `from`. Answers from the previous search for the same closer when it
-    /// covers this one, so that many openers without a closer cost one search, not one each.
+    /// The first `literal` at or after `from` that is not a container marker. Answers from the previous search for
+    /// the same closer when it covers this one, so that many openers without a closer cost one search, not one each.
     private mutating func nextCloser(_ slot: Int, _ literal: StaticString, from: Int, end: Int) -> Int? {
         let last = closerMemo[slot]
         if last.end == end, last.from <= from, last.hit.map({ $0 >= from }) ?? true { return last.hit }
-        let hit = b.find(literal, from: from, end: end)
+        var hit = b.find(literal, from: from, end: end)
+        while let h = hit, content.isMarker(h) { hit = b.find(literal, from: h + 1, end: end) }
         closerMemo[slot] = (from, end, hit)
         return hit
     }
@@ -378,7 +418,11 @@ struct InlinePass {
         // Unclosed, these are text in Markdown; in HTML a browser reads them to the end.
         let unclosed = markdown ? p + 1 : e
         if b.matches("<!--", at: p, end: e) {
-            return nextCloser(0, "-->", from: p + 4, end: e).map { $0 + 3 } ?? unclosed
+            if b.at(p + 4) == ASCII.greaterThan { return p + 5 }  // `<!-->` and `<!--->` are empty comments
+            if b.at(p + 4) == ASCII.minus && b.at(p + 5) == ASCII.greaterThan { return p + 6 }
+            if let close = nextCloser(0, "-->", from: p + 4, end: e) { return close + 3 }
+            if !markdown && tagReferences { hiddenCloser = "-->" }
+            return unclosed
         }
         // `<?` and `<!X` (and CDATA, outside SVG) are bogus comments to a browser: they end at the first `>`. In
         // Markdown they are raw HTML only when CommonMark's closer (`?>`, `]]>`) follows.
@@ -404,7 +448,7 @@ struct InlinePass {
             return p + 3
         }
         guard let tag = html.tag(at: p, end: e) else { return p + 1 }
-        found.append(contentsOf: html.references(in: tag))
+        if tagReferences { found.append(contentsOf: html.references(in: tag)) }
         switch tag.name {
         case "img":
             imagesSeen += 1
@@ -416,14 +460,16 @@ struct InlinePass {
         }
         switch tag.name {
         case "style":
-            let close = b.findCaseInsensitive("</style", from: tag.end, end: e) ?? e
-            found.append(contentsOf: html.cssURLs(in: tag.end..<close, entities: false))
-            return close
+            let close = b.findCaseInsensitive("</style", from: tag.end, end: e)
+            if tagReferences {
+                found.append(contentsOf: html.cssURLs(in: tag.end..<(close ?? e), entities: false))
+                if close == nil { hiddenCloser = "</style" }
+            }
+            return close ?? e
         case "script", "textarea":
-            let close =
-                tag.name == "script"
-                ? b.findCaseInsensitive("</script", from: tag.end, end: e)
-                : b.findCaseInsensitive("</textarea", from: tag.end, end: e)
+            let closer: StaticString = tag.name == "script" ? "</script" : "</textarea"
+            let close = b.findCaseInsensitive(closer, from: tag.end, end: e)
+            if close == nil && tagReferences { hiddenCloser = closer }
             return close ?? e
         default:
             return tag.end

@@ -63,7 +63,8 @@ public struct PostScanner: Sendable {
             if frontMatter.bodyStart < b.count { blocks.run(from: frontMatter.bodyStart) }
             let templates = TemplateTags(b: b, templates: options.templates, cdnRules: options.cdnRules)
             var inline = InlinePass(
-                b: b, definitions: blocks.definitions, templates: templates, linkImages: options.linkImages)
+                b: b, content: blocks.content, definitions: blocks.definitions, templates: templates,
+                linkImages: options.linkImages)
             for chunk in blocks.chunks { inline.scan(chunk) }
             inline.closeAnchor(atEnd: true)
             var raw = frontMatter.references + inline.found
