@@ -6,7 +6,7 @@ import Testing
 
 /// The address guard and the failure classes through the built binary. Every URL names 127.0.0.1 or a host
 /// routed there with `--connect-to`, so no packet leaves this machine even with the guard broken.
-@Suite(.serialized) struct AddressGuardEndToEndTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct AddressGuardEndToEndTests {
     /// A CDN proxy URL the origin logic unwraps to a loopback address: the original is refused (nothing reaches
     /// its path), the proxy URL as written is tried as usual; `allow-addresses:` in imgarchive.yml lets the
     /// original be fetched.

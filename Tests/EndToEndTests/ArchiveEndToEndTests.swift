@@ -6,7 +6,7 @@ import Testing
 @testable import ImgArchiveStore
 
 /// The scheduled job and the demo, on the built binary.
-@Suite(.serialized) struct ArchiveEndToEndTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct ArchiveEndToEndTests {
     static let host = "img.example.test"
     static func url(_ path: String) -> String { "http://\(host)\(path)" }
 

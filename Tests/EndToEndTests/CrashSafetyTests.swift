@@ -7,7 +7,7 @@ import Testing
 @testable import ImgArchiveStore
 
 /// SIGKILL in the middle of a fetch: what is in the archive is whole, and the next run finishes the job.
-@Suite(.serialized) struct CrashSafetyTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct CrashSafetyTests {
     @Test(arguments: [0.3, 0.8])
     func killedFetchLeavesOnlyWholeFilesAndTheNextRunCompletes(afterSeconds delay: Double) async throws {
         let small = 40

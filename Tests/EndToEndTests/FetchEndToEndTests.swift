@@ -8,7 +8,7 @@ import Testing
 
 /// `imgarchive fetch` as a user runs it: the built binary, a site in a temporary folder, real-looking CDN host
 /// names routed with `--connect-to` to a real HTTP server on 127.0.0.1, real JPEG and PNG bytes.
-@Suite(.serialized) struct FetchEndToEndTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct FetchEndToEndTests {
     static let host = "cms-bucket.ws.126.net"
 
     struct Fixture {

@@ -8,7 +8,7 @@ import Testing
 /// A JPEG with data after its EOI (motion photos carry an MP4 there; Samsung and other cameras, trailers; HDR
 /// photos, gain maps) is a whole image: `imgarchive fetch` archives it as received and libjpeg-turbo thumbnails it.
 /// A real JPEG cut in its scan is `truncated` and its post keeps the remote URL.
-@Suite(.serialized) struct JPEGTrailerEndToEndTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct JPEGTrailerEndToEndTests {
     static let host = "photos.example.org"
 
     @Test func jpegWithATrailerIsArchivedAndThumbnailedAndACutOneIsNot() async throws {

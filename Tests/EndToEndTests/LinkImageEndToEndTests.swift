@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// Linked originals (`link-image`) through the built binary, against a loopback server.
-@Suite(.serialized) struct LinkImageEndToEndTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct LinkImageEndToEndTests {
     static let host = "img.example.test"
     static func url(_ path: String) -> String { "http://\(host)\(path)" }
 

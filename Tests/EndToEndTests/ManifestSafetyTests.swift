@@ -10,7 +10,7 @@ import Testing
 
 /// A lost manifest, snapshots and orphans, on the built binary after a real fetch from the loopback server
 /// (the fixture of `StatusVerifyTests`).
-@Suite(.serialized) struct ManifestSafetyTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct ManifestSafetyTests {
     typealias Fixture = StatusVerifyTests.Fixture
 
     static func files(_ folder: String) -> [String] {
@@ -107,7 +107,7 @@ import Testing
 
 /// A full disk, for real: the archive on a 1 MB tmpfs (mounted and unmounted by the test; skipped with a
 /// message where mounting is not permitted).
-@Suite(.serialized) struct DiskFullTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct DiskFullTests {
     @Test func fullDiskStopsTheRunOnceAndLeavesNoUnrecordedFile() async throws {
         let folder = try TemporaryFolder()
         defer { folder.remove() }

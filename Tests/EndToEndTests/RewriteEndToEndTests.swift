@@ -6,7 +6,7 @@ import Testing
 
 /// `imgarchive rewrite` on the built binary: a fixture site with every reference kind and encoding oddity,
 /// images fetched from a real HTTP server on 127.0.0.1 under real-looking CDN host names.
-@Suite(.serialized) struct RewriteEndToEndTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct RewriteEndToEndTests {
     static let host = "cms-bucket.ws.126.net"
     static func cdn(_ path: String) -> String { "http://\(host)\(path)" }
 

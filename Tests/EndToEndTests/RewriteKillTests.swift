@@ -9,7 +9,7 @@ import Testing
 
 /// SIGKILL while `imgarchive rewrite` replaces 200 posts, 50 times: every post is exactly its old or its new
 /// version, and the manifest still reverts everything.
-@Suite(.serialized) struct RewriteKillTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct RewriteKillTests {
     @Test func killedRewriteLeavesEachPostOldOrNew() async throws {
         let host = "img.example.test"
         let jpeg = try FixtureImages.jpeg(width: 64, height: 48, seed: 4)

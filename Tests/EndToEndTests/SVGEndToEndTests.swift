@@ -7,7 +7,7 @@ import Testing
 /// SVGs and polyglots through the built binary, served from 127.0.0.1: the original is stored as received, posts
 /// link only its sanitized copy, an SVG that cannot be parsed leaves its post remote with the reason, and bytes
 /// that are an image and a page at once are refused.
-@Suite(.serialized) struct SVGEndToEndTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct SVGEndToEndTests {
     static let host = "img.blog-cdn.example"
     static func cdn(_ path: String) -> String { "http://\(host)\(path)" }
 

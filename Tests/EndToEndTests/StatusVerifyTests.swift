@@ -8,7 +8,7 @@ import Testing
 
 /// `imgarchive status` and `imgarchive verify [--repair]` on the built binary, after a real fetch from a real
 /// HTTP server on 127.0.0.1 (the posts' CDN host routed there with `--connect-to`).
-@Suite(.serialized) struct StatusVerifyTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct StatusVerifyTests {
     static let host = "img.example-cdn.com"
 
     /// Switches what the server sends for `/a.jpg`: the archived bytes, or a re-encoded image.

@@ -5,7 +5,7 @@ import Testing
 /// Sites whose posts show images through template syntax: a Hugo site (built with Debian's `hugo` after the
 /// archive run) and a Hexo site (checked by content: Hexo needs Node). Images come from a real HTTP server on
 /// 127.0.0.1 under a CDN-like host name routed with `--connect-to`.
-@Suite(.serialized) struct TemplateSiteTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct TemplateSiteTests {
     static let host = "img.example.test"
     static func url(_ path: String) -> String { "http://\(host)\(path)" }
 

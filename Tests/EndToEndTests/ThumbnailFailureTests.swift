@@ -3,7 +3,7 @@ import Testing
 
 /// A thumbnail that cannot be made (a PNG whose header reads and which ends with IEND, so it is archived, but
 /// whose image data is damaged) is reported in fetch's JSON, in `status`, and in the job's report.
-@Suite(.serialized) struct ThumbnailFailureTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct ThumbnailFailureTests {
     static let host = "img.example-cdn.com"
 
     @Test func failedThumbnailIsReportedInJSONStatusAndTheJobsReport() async throws {

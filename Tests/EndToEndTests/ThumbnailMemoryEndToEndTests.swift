@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// The run's thumbnail memory budget (`thumbnail-memory`), through the built binary.
-@Suite(.serialized) struct ThumbnailMemoryEndToEndTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct ThumbnailMemoryEndToEndTests {
     static let host = "img.example.test"
     static func url(_ path: String) -> String { "http://\(host)\(path)" }
 

@@ -3,7 +3,7 @@ import Testing
 
 /// Posts are written only inside the site, once per file, and a rewrite or revert cleans up after a killed
 /// one; on the built binary after a real fetch (the fixture of `StatusVerifyTests`).
-@Suite(.serialized) struct WritesInsideSiteTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct WritesInsideSiteTests {
     func read(_ path: String) throws -> String { try String(contentsOfFile: path, encoding: .utf8) }
 
     @Test func postLinkedFromOutsideTheSiteIsReadButNeverWritten() async throws {

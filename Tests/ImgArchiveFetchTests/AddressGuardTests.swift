@@ -26,7 +26,7 @@ let canListenOnIPv6Loopback: Bool = {
 
 /// The address guard at the socket, end to end with loopback only: every URL here names a loopback address or
 /// a name routed to one, so even with the guard broken no packet leaves this machine.
-@Suite struct AddressGuardTests {
+@Suite(.timeLimit(.minutes(2))) struct AddressGuardTests {
     static let image = jpegLikeBytes(count: 2000)
 
     /// A server whose `/a.jpg` is an image and whose `/hop` redirects to `location`, counting requests per path.

@@ -4,7 +4,7 @@ import ImgArchiveFetch
 import Testing
 
 /// Bodies are hashed and written off the curl thread, through a bounded pool of 256 KB blocks.
-@Suite struct BodyWriterTests {
+@Suite(.timeLimit(.minutes(2))) struct BodyWriterTests {
     /// Sizes around the block boundary and several blocks long, all in flight at once with more bodies than the
     /// pool has blocks: every file has exactly its bytes and digest (blocks of one file stay in order, no block
     /// is shared between files).

@@ -3,7 +3,7 @@ import ImgArchiveFetch
 import Testing
 
 /// Failures whose class once hid what happened, from a raw socket server on 127.0.0.1.
-@Suite struct FailureClassTests {
+@Suite(.timeLimit(.minutes(2))) struct FailureClassTests {
     /// Response headers past libcurl's limits: one line over 100 KB, or 300 KB in all. Their own class, not
     /// `connect`, and not retried (the server would send the same headers again).
     @Test(arguments: [

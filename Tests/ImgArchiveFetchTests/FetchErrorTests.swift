@@ -1,7 +1,7 @@
 import ImgArchiveFetch
 import Testing
 
-@Suite struct FetchErrorTests {
+@Suite(.timeLimit(.minutes(2))) struct FetchErrorTests {
     @Test func codeNamesAreTheReportClasses() {
         let names = [
             FetchError.Code.dns, .connect, .timeout, .http4xx, .http5xx, .notAnImage, .tooLarge, .blockedScheme,

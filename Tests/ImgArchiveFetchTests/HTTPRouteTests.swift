@@ -14,7 +14,7 @@ func response(_ code: Int, _ headers: [String: String] = [:], body: [UInt8] = []
 }
 
 /// HTTP-level behaviour against FlyingFox routes on 127.0.0.1.
-@Suite struct HTTPRouteTests {
+@Suite(.timeLimit(.minutes(2))) struct HTTPRouteTests {
     @Test func imageIsStreamedHashedAndSniffed() async throws {
         let image = jpegLikeBytes(count: 700_000)  // more than two write buffers
         let server = try await RouteServer.start { server in

@@ -8,7 +8,7 @@ import Testing
 /// request is sent. The proxy is a raw server in this process that answers every request itself and records the
 /// request lines it got: nothing is forwarded, and every target here is a loopback address, so no packet leaves
 /// this machine even with the guard broken.
-@Suite struct ProxyGuardTests {
+@Suite(.timeLimit(.minutes(2))) struct ProxyGuardTests {
     static let image = jpegLikeBytes(count: 2000, seed: 11)
 
     /// A proxy that answers `GET http://HOST/x.jpg` with the image, and `GET http://HOST/hop` with a redirect to

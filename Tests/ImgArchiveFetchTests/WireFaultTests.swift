@@ -12,7 +12,7 @@ func head(_ status: String, _ headers: [String]) -> String {
 }
 
 /// Faults below HTTP, from a raw socket server on 127.0.0.1.
-@Suite struct WireFaultTests {
+@Suite(.timeLimit(.minutes(2))) struct WireFaultTests {
     @Test func bodyCutBeforeContentLengthIsTruncated() async throws {
         let image = jpegLikeBytes(count: 1000)
         let server = try RawServer { connection, _ in
