@@ -307,12 +307,14 @@ func head(_ status: String, _ headers: [String]) -> String {
             let downloads = results.compactMap { try? $0.get() }
             #expect(downloads.count == 500)
             #expect(downloads.allSatisfy { $0.sha256 == sha256Hex(image) })
+            // Each host reaches its 4 and no more. Every host goes to the same --connect-to address, which
+            // libcurl counts as one host: its own per-host limit would have left 4 connections for all three.
             let peaks = server.connections.withLock { $0.peak }
             for host in hosts {
                 let peak = peaks["\(host):\(port)"] ?? 0
-                #expect(peak >= 1 && peak <= 4, "peak connections for \(host): \(peak)")
+                #expect(peak == 4, "peak connections for \(host): \(peak)")
             }
-            #expect((peaks["*"] ?? 0) <= 16)
+            #expect((peaks["*"] ?? 0) > 4 && (peaks["*"] ?? 0) <= 12, "peak connections overall: \(peaks["*"] ?? 0)")
             for download in downloads { if let file = download.temporaryFile { unlink(file) } }
             #expect(directoryEntries(tmp).isEmpty)
         }
@@ -352,7 +354,7 @@ func head(_ status: String, _ headers: [String]) -> String {
             }
             #expect(results == 60)
             let peak = server.connections.withLock { $0.peak["*"] ?? 0 }
-            #expect(peak >= 1 && peak <= 2, "peak connections: \(peak)")
+            #expect(peak == 2, "peak connections: \(peak)")  // both jobs were used, and no more
         }
     }
 
