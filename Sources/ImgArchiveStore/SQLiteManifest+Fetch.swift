@@ -8,23 +8,25 @@ extension SQLiteManifest: FetchLedger {
     public func urlsNeedingFetch(candidates: [String], revalidation: Revalidation) async throws(StoreError)
         -> [FetchNeed]
     {
+        // The hot path of every fetch's plan (one lookup per URL of the site): the columns are read from GRDB's
+        // row by position, and the revalidation columns only for a URL that is due, not decoded into a record.
         try await read("planning fetches") { db in
             let statement = try db.cachedStatement(
-                sql: "SELECT status, etag, last_modified, last_checked_at, archived_from FROM url WHERE url = ?")
+                sql: "SELECT status, last_checked_at, etag, last_modified, archived_from FROM url WHERE url = ?")
             var seen = Set<String>()
             var needs: [FetchNeed] = []
             for url in candidates where seen.insert(url).inserted {
-                guard let row = try Fetched<PlannedURL>.fetchOne(statement, arguments: [url])?.record else {
+                guard let row = try Row.fetchOne(statement, arguments: [url]) else {
                     needs.append(FetchNeed(url: url, reason: .new))
                     continue
                 }
-                if row.status != .archived {
+                let status: String = row[0]
+                if status != URLRecord.Status.archived.rawValue {
                     needs.append(FetchNeed(url: url, reason: .retry))
-                } else if revalidation.isDue(lastChecked: row.lastCheckedAt) {
+                } else if revalidation != .never, revalidation.isDue(lastChecked: row[1]) {
                     needs.append(
                         FetchNeed(
-                            url: url, reason: .revalidate, etag: row.etag, lastModified: row.lastModified,
-                            archivedFrom: row.archivedFrom))
+                            url: url, reason: .revalidate, etag: row[2], lastModified: row[3], archivedFrom: row[4]))
                 }
             }
             return needs
@@ -283,13 +285,4 @@ extension SQLiteManifest: FetchLedger {
             }
         }
     }
-}
-
-/// The columns of `url` a plan reads.
-private struct PlannedURL: Decodable, Sendable {
-    var status: URLRecord.Status
-    var etag: String?
-    var lastModified: String?
-    var lastCheckedAt: Date?
-    var archivedFrom: String?
 }
