@@ -39,6 +39,18 @@ struct URLAuthorityTests {
         Case(
             url: "ftp://d.test/x", scheme: "ftp", host: "d.test", port: nil, effectivePort: nil,
             origin: "ftp://d.test/"),
+        // Unclosed IPv6 brackets: the whole authority is the host (and no CDN rule reads it).
+        Case(
+            url: "http://[::1/x", scheme: "http", host: "[::1", port: nil, effectivePort: 80,
+            origin: "http://[::1/"),
+        // The port is after the last colon, where libcurl looks for it.
+        Case(
+            url: "http://a.test:1:2/x", scheme: "http", host: "a.test:1", port: 2, effectivePort: 2,
+            origin: "http://a.test:1:2/"),
+        // Only ASCII letters are lower-cased.
+        Case(
+            url: "HTTPS://ÄB.Test/x", scheme: "https", host: "Äb.test", port: nil, effectivePort: 443,
+            origin: "https://Äb.test/"),
         Case(url: "not a url", scheme: nil, host: nil, port: nil, effectivePort: nil, origin: nil),
         Case(url: "http:///path", scheme: nil, host: nil, port: nil, effectivePort: nil, origin: nil),
     ]
@@ -57,6 +69,13 @@ struct URLAuthorityTests {
         let (host, port) = AddressPolicy.hostAndPort(c.url)
         #expect(host == c.host)
         #expect(port == c.effectivePort)
+        // So do the CDN rules, for the http(s) URLs whose host a rule can match.
+        for fast in [false, true] {
+            if let parts = CDNURL(c.url, fast: fast) { #expect(parts.host == c.host) }
+        }
+        let matchable =
+            c.scheme?.hasPrefix("http") == true && c.host.map { !$0.hasPrefix("[") || $0.hasSuffix("]") } == true
+        #expect((CDNURL(c.url, fast: true) != nil) == matchable)
     }
 }
 

@@ -39,26 +39,10 @@ struct CDNURL: Sendable {
         let questionIndex = beforeFragment.utf8.firstIndex(of: UInt8(ascii: "?"))
         base = beforeFragment[..<(questionIndex ?? beforeFragment.endIndex)]
         query = questionIndex.map { beforeFragment[beforeFragment.utf8.index(after: $0)...] }
-        guard afterScheme <= base.endIndex else { return nil }
-        let rest = base[afterScheme...].utf8
-        var authority = rest[..<(rest.firstIndex(of: UInt8(ascii: "/")) ?? rest.endIndex)]
-        if let at = authority.lastIndex(of: UInt8(ascii: "@")) { authority = authority[authority.index(after: at)...] }
-        if authority.first == UInt8(ascii: "[") {
-            guard let close = authority.firstIndex(of: UInt8(ascii: "]")) else { return nil }
-            authority = authority[...close]
-        } else if let colon = authority.firstIndex(of: UInt8(ascii: ":")) {
-            authority = authority[..<colon]
+        guard afterScheme <= base.endIndex, let authority = URLAuthority(url), Self.isHost(authority.host.utf8) else {
+            return nil
         }
-        guard !authority.isEmpty,
-            authority.allSatisfy({ byte in
-                byte >= 0x80 || (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z"))
-                    || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
-                    || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || "-._[]:".utf8.contains(byte)
-            })
-        else { return nil }
-        host = String(
-            decoding: authority.map { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") ? $0 | 0x20 : $0 },
-            as: UTF8.self)
+        host = authority.host
     }
 
     /// The same split as `init(_:)`, in one pass over a byte buffer with offsets instead of string indices.
@@ -92,52 +76,10 @@ struct CDNURL: Sendable {
             let end = hash ?? count
             let baseEnd = question ?? end
             guard cursor <= baseEnd else { return nil }
-            var start = cursor
-            var stop = baseEnd
-            for i in cursor..<baseEnd where bytes[i] == UInt8(ascii: "/") {
-                stop = i
-                break
-            }
-            var i = stop
-            while i > start {
-                i -= 1
-                if bytes[i] == UInt8(ascii: "@") {
-                    start = i + 1
-                    break
-                }
-            }
-            if start < stop && bytes[start] == UInt8(ascii: "[") {
-                var close: Int?
-                for k in start..<stop where bytes[k] == UInt8(ascii: "]") {
-                    close = k
-                    break
-                }
-                guard let close else { return nil }
-                stop = close + 1
-            } else {
-                for k in start..<stop where bytes[k] == UInt8(ascii: ":") {
-                    stop = k
-                    break
-                }
-            }
-            guard start < stop else { return nil }
-            for k in start..<stop {
-                let byte = bytes[k]
-                guard
-                    byte >= 0x80 || (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z"))
-                        || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
-                        || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || byte == UInt8(ascii: "-")
-                        || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "[")
-                        || byte == UInt8(ascii: "]") || byte == UInt8(ascii: ":")
-                else { return nil }
-            }
-            let host = String(unsafeUninitializedCapacity: stop - start) { out in
-                for k in start..<stop {
-                    let byte = bytes[k]
-                    out[k - start] = byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
-                }
-                return stop - start
-            }
+            guard let bounds = URLAuthority.locate(in: bytes, from: cursor),
+                Self.isHost(UnsafeBufferPointer(rebasing: bytes[bounds.hostStart..<bounds.hostEnd]))
+            else { return nil }
+            let host = URLAuthority.lowercased(bytes, bounds.hostStart..<bounds.hostEnd)
             return (baseEnd, question, end, host)
         }
         guard let found else { return nil }
@@ -147,6 +89,28 @@ struct CDNURL: Sendable {
         base = url[..<baseEnd]
         query = found.query.map { url[utf8.index(utf8.startIndex, offsetBy: $0 + 1)..<end] }
         host = found.host
+    }
+
+    /// Whether the host `URLAuthority` found names a host a CDN rule can match: not empty, an IPv6 literal closed by
+    /// its `]`, and only letters, digits, `-`, `.`, `_` (and the brackets and colons of an IPv6 literal) or
+    /// non-ASCII bytes.
+    private static func isHost<Bytes: Collection<UInt8>>(_ host: Bytes) -> Bool {
+        guard let first = host.first else { return false }
+        if first == UInt8(ascii: "[") {
+            var last = first
+            for byte in host { last = byte }
+            guard last == UInt8(ascii: "]") else { return false }
+        }
+        for byte in host {
+            guard
+                byte >= 0x80 || (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z"))
+                    || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
+                    || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || byte == UInt8(ascii: "-")
+                    || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "[")
+                    || byte == UInt8(ascii: "]") || byte == UInt8(ascii: ":")
+            else { return false }
+        }
+        return true
     }
 
     /// The query's `&`-separated items (empty items dropped).
