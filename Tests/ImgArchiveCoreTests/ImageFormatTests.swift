@@ -118,6 +118,32 @@ func tailSeesTheEndBehindLongPadding(chunkSize: Int) {
     #expect(!ImageFormat.png.looksComplete(prefix: png, end: cut, count: body.count + 2))
 }
 
+/// The tail read in chunks is the tail of the whole body: bodies of content and padding runs (seeded), every split
+/// into chunks of 1 to 70 bytes, against the definition (the last `tailLength` bytes before the trailing padding).
+@Test(arguments: 1...70)
+func tailInChunksIsTheTailOfTheWholeBody(chunkSize: Int) {
+    let padding: [UInt8] = [0, 0x20, 0x0A, 0x0D, 0x09]  // NUL and whitespace
+    var g = SplitMix(seed: UInt64(chunkSize))
+    for _ in 0..<40 {
+        var body: [UInt8] = []
+        for _ in 0..<Int.random(in: 0...6, using: &g) {
+            let isPadding = Bool.random(using: &g)
+            for _ in 0..<Int.random(in: 0...80, using: &g) {
+                body.append(
+                    isPadding
+                        ? padding[Int.random(in: 0..<padding.count, using: &g)]
+                        : UInt8.random(in: 0x41...0x5A, using: &g))
+            }
+        }
+        let contentEnd = (body.lastIndex { !padding.contains($0) } ?? -1) + 1
+        var tail = ImageFormat.Tail()
+        for start in stride(from: 0, to: body.count, by: chunkSize) {
+            tail.append(body[start..<min(body.count, start + chunkSize)])
+        }
+        #expect(tail.bytes == Array(body[..<contentEnd].suffix(ImageFormat.tailLength)), "body \(body)")
+    }
+}
+
 @Suite struct ImageFormatDecodingTests {
     /// The manifest's `object.ext` holds the file extension, `thumbnail.format` the name: both decode.
     @Test(arguments: [("\"jpg\"", ImageFormat.jpeg), ("\"jpeg\"", .jpeg), ("\"png\"", .png), ("\"svg\"", .svg)])

@@ -130,15 +130,30 @@ public enum ImageFormat: String, Sendable, Hashable, Codable, CaseIterable {
         /// An empty tail.
         public init() {}
 
-        /// Adds the next bytes of the body.
+        /// Adds the next bytes of the body. Runs on the curl thread for every chunk: it keeps its two arrays and
+        /// their capacity, and copies at most `tailLength` bytes of the chunk.
         public mutating func append<C: BidirectionalCollection<UInt8>>(_ chunk: C) {
             guard let last = chunk.lastIndex(where: { !ImageFormat.isPadding($0) }) else {
-                padding = Array((padding + chunk.suffix(tailLength)).suffix(tailLength))
+                Self.keepLast(of: &padding, after: chunk.suffix(tailLength))
                 return
             }
             let end = chunk.index(after: last)
-            bytes = Array((bytes + padding + chunk[..<end].suffix(tailLength)).suffix(tailLength))
-            padding = Array(chunk[end...].suffix(tailLength))
+            let content = chunk[..<end].suffix(tailLength)
+            if content.count < tailLength {
+                Self.keepLast(of: &bytes, after: padding)
+                Self.keepLast(of: &bytes, after: content)
+            } else {
+                bytes.removeAll(keepingCapacity: true)
+                bytes.append(contentsOf: content)
+            }
+            padding.removeAll(keepingCapacity: true)
+            padding.append(contentsOf: chunk[end...].suffix(tailLength))
+        }
+
+        /// Appends `more` to `array`, then keeps its last `tailLength` bytes.
+        private static func keepLast(of array: inout [UInt8], after more: some Collection<UInt8>) {
+            array.append(contentsOf: more)
+            if array.count > tailLength { array.removeFirst(array.count - tailLength) }
         }
     }
 
