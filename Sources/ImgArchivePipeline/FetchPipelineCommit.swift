@@ -28,10 +28,12 @@ struct ArchiveWriter: Sendable {
     /// Makes the derivative of original `originalSHA256` (at `originalPath`) at `width`, commits it (durable
     /// before its row: posts will link to it) and records it; returns its record, or nil when no derivative is
     /// made at that width. `beforeCommit` runs once the derivative is ready, before it replaces anything (a
-    /// repair moves the damaged file to quarantine there). The temporary file is removed on failure.
+    /// repair moves the damaged file to quarantine there). The temporary file is removed on failure. With
+    /// `record` false the row is the caller's to write (a fetch writes its thumbnails' rows in batches): the
+    /// file is durable when this returns, so the row may follow at any time.
     func makeDerivative(
         originalSHA256: String, originalPath: String, width: Int, suffix: String, options: ThumbnailOptions,
-        beforeCommit: () throws -> Void = {}
+        record recordNow: Bool = true, beforeCommit: () throws -> Void = {}
     ) async throws -> ThumbnailRecord? {
         let temporary = store.makeTemporaryFileURL(suffix: suffix)
         do {
@@ -50,7 +52,7 @@ struct ArchiveWriter: Sendable {
             let record = ThumbnailRecord(
                 objectSHA256: originalSHA256, width: width, sha256: digest, height: height, format: format,
                 bytes: size?.int64Value ?? 0, path: path, createdAt: Date())
-            try await manifest.recordThumbnail(record)
+            if recordNow { try await manifest.recordThumbnail(record) }
             return record
         } catch {
             try? FileManager.default.removeItem(at: temporary)

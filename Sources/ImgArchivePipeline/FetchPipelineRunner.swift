@@ -306,10 +306,11 @@ final class Runner: Sendable {
         guard !jobs.isEmpty else { return (0, []) }
         let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
         let memory = MemoryGate(limit: options.memoryBudget)  // one budget for the run's thumbnails
-        return await withTaskGroup(of: ThumbnailFailure?.self) { group in
+        return await withTaskGroup(of: MadeThumbnail.self) { group in
             var next = 0
             var made = 0
             var failures: [ThumbnailFailure] = []
+            var rows: [(objectPath: String, row: ThumbnailRecord)] = []
             func addNext() {
                 guard next < jobs.count else { return }
                 let job = jobs[next]
@@ -318,20 +319,65 @@ final class Runner: Sendable {
             }
             for _ in 0..<cores { addNext() }
             while let result = await group.next() {
-                if let failure = result { failures.append(failure) } else { made += 1 }
+                switch result {
+                case .made(let objectPath, let row?): rows.append((objectPath, row))
+                case .made(_, nil): made += 1
+                case .failed(let failure): failures.append(failure)
+                }
+                if rows.count >= Self.thumbnailBatch {
+                    (made, failures) = await recordThumbnails(rows, made: made, failures: failures)
+                    rows = []
+                }
                 addNext()
             }
-            return (made, failures)
+            return await recordThumbnails(rows, made: made, failures: failures)
         }
     }
 
-    /// Makes one derivative once its memory estimate fits the run's budget; returns the failure, or nil when it
-    /// was made. An image over the whole budget is not waited for: `makeThumbnail` refuses it at once.
+    /// Thumbnail rows written in one transaction.
+    static let thumbnailBatch = 256
+
+    /// What became of one derivative: made (with its row to record, nil when none was needed), or failed.
+    private enum MadeThumbnail: Sendable {
+        case made(objectPath: String, ThumbnailRecord?)
+        case failed(ThumbnailFailure)
+    }
+
+    /// Writes the rows of derivatives whose files are durable, in one transaction; if it fails, each row alone,
+    /// so one bad row fails only its derivative. Returns the counts with these rows added.
+    private func recordThumbnails(
+        _ rows: [(objectPath: String, row: ThumbnailRecord)], made: Int, failures: [ThumbnailFailure]
+    ) async -> (Int, [ThumbnailFailure]) {
+        guard !rows.isEmpty else { return (made, failures) }
+        do {
+            try await manifest.recordThumbnails(rows.map(\.row))
+            return (made + rows.count, failures)
+        } catch {
+            logger.info("thumbnail batch failed; recording one by one", metadata: ["error": "\(error)"])
+        }
+        var (made, failures) = (made, failures)
+        for (objectPath, row) in rows {
+            do {
+                try await manifest.recordThumbnail(row)
+                made += 1
+            } catch {
+                failures.append(
+                    ThumbnailFailure(
+                        objectPath: objectPath, derivative: .thumbnail(width: row.width), message: "\(error)"))
+            }
+        }
+        return (made, failures)
+    }
+
+    /// Makes one derivative once its memory estimate fits the run's budget; returns its row to record (nil when
+    /// no derivative is needed at that width), or the failure. An image over the whole budget is not waited for:
+    /// `makeThumbnail` refuses it at once.
     private func thumbnail(_ object: ObjectRecord, width: Int, options: ThumbnailOptions, memory: MemoryGate) async
-        -> ThumbnailFailure?
+        -> MadeThumbnail
     {
-        func failure(_ error: any Error) -> ThumbnailFailure {
-            ThumbnailFailure(objectPath: object.path, derivative: .thumbnail(width: width), message: "\(error)")
+        func failure(_ error: any Error) -> MadeThumbnail {
+            .failed(
+                ThumbnailFailure(objectPath: object.path, derivative: .thumbnail(width: width), message: "\(error)"))
         }
         let input: String
         do {
@@ -343,12 +389,14 @@ final class Runner: Sendable {
         let admitted = await memory.acquire(bytes)
         defer { if admitted { memory.release(bytes) } }
         do {
-            // Derivatives are few and rows for them are written one by one: each is made durable before its
-            // row (posts will link to it), not left to the recorder's batches.
-            _ = try await writer.makeDerivative(
-                originalSHA256: object.sha256, originalPath: object.path, width: width,
-                suffix: object.format.fileExtension, options: options)
-            return nil
+            // Each derivative is made durable before its row (posts will link to it): its file is synced and
+            // renamed here, on as many tasks as there are cores, so their syncs overlap; the rows follow in
+            // batches (`recordThumbnails`).
+            return .made(
+                objectPath: object.path,
+                try await writer.makeDerivative(
+                    originalSHA256: object.sha256, originalPath: object.path, width: width,
+                    suffix: object.format.fileExtension, options: options, record: false))
         } catch {
             return failure(error)
         }

@@ -113,6 +113,9 @@ public protocol FetchLedger: ScanLedger {
 
     /// Records (or replaces) the derivative of an object at a width.
     func recordThumbnail(_ thumbnail: ThumbnailRecord) async throws(StoreError)
+    /// Records (or replaces) derivatives in one transaction: all or none (a fetch records its thumbnails in
+    /// batches). The default records them one by one.
+    func recordThumbnails(_ thumbnails: [ThumbnailRecord]) async throws(StoreError)
     /// Records (or replaces) the sanitized copy of an SVG original, or the reason there is none.
     func recordSanitizedSVG(_ record: SanitizedSVGRecord) async throws(StoreError)
     /// Stores the pixel size of an object once it has been decoded.
@@ -131,6 +134,10 @@ public protocol FetchLedger: ScanLedger {
 extension FetchLedger {
     /// Records one fetch outcome (`record(_:)` with one element).
     public func record(_ outcome: FetchOutcome) async throws(StoreError) { try await record([outcome]) }
+
+    public func recordThumbnails(_ thumbnails: [ThumbnailRecord]) async throws(StoreError) {
+        for thumbnail in thumbnails { try await recordThumbnail(thumbnail) }
+    }
 }
 
 /// The rewrite ledger: the generations of each post's rewrites with their spans (the original bytes), recorded

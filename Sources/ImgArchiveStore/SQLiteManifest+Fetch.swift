@@ -147,21 +147,30 @@ extension SQLiteManifest: FetchLedger {
     // MARK: Objects and derivatives
 
     public func recordThumbnail(_ thumbnail: ThumbnailRecord) async throws(StoreError) {
-        try ArchiveLayout.checkRelativePath(thumbnail.path)
-        try ArchiveLayout.checkSHA256(thumbnail.sha256)
-        try await write("recording a thumbnail") { db in
-            try db.execute(
+        try await recordThumbnails([thumbnail])
+    }
+
+    public func recordThumbnails(_ thumbnails: [ThumbnailRecord]) async throws(StoreError) {
+        guard !thumbnails.isEmpty else { return }
+        for thumbnail in thumbnails {
+            try ArchiveLayout.checkRelativePath(thumbnail.path)
+            try ArchiveLayout.checkSHA256(thumbnail.sha256)
+        }
+        try await write(thumbnails.count == 1 ? "recording a thumbnail" : "recording thumbnails") { db in
+            let statement = try db.cachedStatement(
                 sql: """
                     INSERT INTO thumbnail (object_sha256, width, sha256, height, format, bytes, path, created_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT (object_sha256, width) DO UPDATE SET
                         sha256 = excluded.sha256, height = excluded.height, format = excluded.format,
                         bytes = excluded.bytes, path = excluded.path, created_at = excluded.created_at
-                    """,
-                arguments: [
+                    """)
+            for thumbnail in thumbnails {
+                try statement.execute(arguments: [
                     thumbnail.objectSHA256, thumbnail.width, thumbnail.sha256, thumbnail.height,
                     thumbnail.format.rawValue, thumbnail.bytes, thumbnail.path, thumbnail.createdAt,
                 ])
+            }
         }
     }
 

@@ -330,6 +330,14 @@ private func object(_ n: Int, format: ImageFormat = .jpeg, created: Date = t0) t
         orphan.objectSHA256 = digest(10)
         orphan.path = try ArchiveLayout.thumbnailPath(sha256: digest(10), width: 320, format: .jpeg)
         await #expect(throws: StoreError.self) { try await manifest.recordThumbnail(orphan) }
+        // A batch is one transaction: with the orphan in it, none of its rows is written.
+        var wider = large
+        wider.width = 1280
+        wider.path = try ArchiveLayout.thumbnailPath(sha256: digest(8), width: 1280, format: .png)
+        await #expect(throws: StoreError.self) { try await manifest.recordThumbnails([wider, orphan]) }
+        #expect(try await manifest.thumbnails() == [rebuilt, large])
+        try await manifest.recordThumbnails([wider])
+        #expect(try await manifest.thumbnails(sha256: digest(8)) == [rebuilt, large, wider])
         #expect(try await manifest.integrityCheck())
     }
 
