@@ -22,6 +22,7 @@ private let referenceParsersInstalled: Bool = {
 /// and commonmark.py render. A fixed seed, so a failure reproduces; the script prints a minimal reproducer for
 /// each disagreement, which then belongs in BlockStructureTests.swift.
 @Test(
+    .timeLimit(.minutes(5)),
     .enabled(
         if: referenceParsersInstalled,
         "python3 with markdown-it-py and commonmark is needed: pip install markdown-it-py commonmark (.ci/run does)"))

@@ -41,75 +41,77 @@ import Testing
             }
         }
         let server = try await ImageServer.start(routes)
-        defer { Task { await server.stop() } }
-        let folder = try TemporaryFolder()
-        defer { folder.remove() }
-        let host = "img.example.test"
-        let urls =
-            (0..<large).map { "http://\(host)/big/\($0).jpg" } + (0..<small).map { "http://\(host)/img/\($0).jpg" }
-        try folder.write("list.txt", urls.joined(separator: "\n"))
-        let args = [
-            "fetch", "--urls", "list.txt", "--jobs", "4", "--per-host", "4", "--connect-to", server.connectTo(host),
-        ]
+        try await serving(server) {
+            let folder = try TemporaryFolder()
+            defer { folder.remove() }
+            let host = "img.example.test"
+            let urls =
+                (0..<large).map { "http://\(host)/big/\($0).jpg" } + (0..<small).map { "http://\(host)/img/\($0).jpg" }
+            try folder.write("list.txt", urls.joined(separator: "\n"))
+            let args = [
+                "fetch", "--urls", "list.txt", "--jobs", "4", "--per-host", "4", "--connect-to", server.connectTo(host),
+            ]
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: imgarchiveBinary)
-        process.arguments = args
-        process.currentDirectoryURL = URL(fileURLWithPath: folder.path)
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        // Kill `delay` - 0.2 s after a large body's temporary file holds its first 256 KB block. What the client
-        // has written is watched, not what the server has sent: on a loaded machine the sent bytes can sit in
-        // the socket buffers. A run that never gets there fails here, instead of being killed at a random point.
-        let tmp = folder.path + "/archive/tmp"
-        var halfWritten = false
-        for _ in 0..<1000 where !halfWritten {
-            halfWritten = folder.files(under: "archive/tmp").contains {
-                $0.hasSuffix(".part") && fileSize(tmp + "/" + $0) >= 256 * 1024
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: imgarchiveBinary)
+            process.arguments = args
+            process.currentDirectoryURL = URL(fileURLWithPath: folder.path)
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            // Kill `delay` - 0.2 s after a large body's temporary file holds its first 256 KB block. What the client
+            // has written is watched, not what the server has sent: on a loaded machine the sent bytes can sit in
+            // the socket buffers. A run that never gets there fails here, instead of being killed at a random point.
+            let tmp = folder.path + "/archive/tmp"
+            var halfWritten = false
+            for _ in 0..<1000 where !halfWritten {
+                halfWritten = folder.files(under: "archive/tmp").contains {
+                    $0.hasSuffix(".part") && fileSize(tmp + "/" + $0) >= 256 * 1024
+                }
+                if !halfWritten { try await Task.sleep(for: .milliseconds(10)) }
             }
-            if !halfWritten { try await Task.sleep(for: .milliseconds(10)) }
-        }
-        try #require(halfWritten, "no download reached 256 KB in 10 s (server sent \(sent.count) chunks)")
-        try await Task.sleep(for: .seconds(delay - 0.2))
-        kill(process.processIdentifier, SIGKILL)
-        await withCheckedContinuation { c in
-            DispatchQueue.global().async {
-                process.waitUntilExit(); c.resume()
+            try #require(halfWritten, "no download reached 256 KB in 10 s (server sent \(sent.count) chunks)")
+            try await Task.sleep(for: .seconds(delay - 0.2))
+            kill(process.processIdentifier, SIGKILL)
+            await withCheckedContinuation { c in
+                DispatchQueue.global().async {
+                    process.waitUntilExit(); c.resume()
+                }
             }
-        }
-        #expect(process.terminationReason == .uncaughtSignal)
+            #expect(process.terminationReason == .uncaughtSignal)
 
-        // Everything at an archive path is complete: its name is the SHA-256 of its bytes. What was half
-        // written is in tmp/ only.
-        let archive = folder.path + "/archive"
-        let before = folder.files(under: "archive/objects")
-        #expect(before.count < count, "the run was killed before it finished")
-        for object in before {
-            let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: archive + "/objects/" + object)))
-            #expect((object as NSString).lastPathComponent.hasPrefix(ArchiveStore.sha256(of: bytes)))
-        }
-        let outside = folder.files(under: "archive").filter { !$0.hasPrefix("tmp/") && !$0.hasPrefix("objects/") }
-        #expect(Set(outside).isSubset(of: ["lock", "manifest.sqlite", "manifest.sqlite-wal", "manifest.sqlite-shm"]))
-        let partial = folder.files(under: "archive/tmp").filter { $0.hasSuffix(".part") }
-        #expect(!partial.isEmpty, "a download was half written when the run was killed")
-        if FileManager.default.fileExists(atPath: archive + "/manifest.sqlite") {
+            // Everything at an archive path is complete: its name is the SHA-256 of its bytes. What was half
+            // written is in tmp/ only.
+            let archive = folder.path + "/archive"
+            let before = folder.files(under: "archive/objects")
+            #expect(before.count < count, "the run was killed before it finished")
+            for object in before {
+                let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: archive + "/objects/" + object)))
+                #expect((object as NSString).lastPathComponent.hasPrefix(ArchiveStore.sha256(of: bytes)))
+            }
+            let outside = folder.files(under: "archive").filter { !$0.hasPrefix("tmp/") && !$0.hasPrefix("objects/") }
+            #expect(
+                Set(outside).isSubset(of: ["lock", "manifest.sqlite", "manifest.sqlite-wal", "manifest.sqlite-shm"]))
+            let partial = folder.files(under: "archive/tmp").filter { $0.hasSuffix(".part") }
+            #expect(!partial.isEmpty, "a download was half written when the run was killed")
+            if FileManager.default.fileExists(atPath: archive + "/manifest.sqlite") {
+                let manifest = try SQLiteManifest(layout: ArchiveLayout(root: URL(fileURLWithPath: archive)))
+                #expect(try await manifest.integrityCheck())
+                try manifest.close()
+            }
+
+            let rerun = try await runImgarchive(args, in: folder.path)
+            #expect(rerun.status == 0, "\(rerun.stdout) \(rerun.stderr)")
+            let after = folder.files(under: "archive/objects")
+            #expect(after.count == count)
+            let expected = Set(frozen.values.map { ArchiveStore.sha256(of: $0) })
+            #expect(Set(after.map { String(($0 as NSString).lastPathComponent.split(separator: ".")[0]) }) == expected)
+            #expect(folder.files(under: "archive/tmp").isEmpty, "the next run removes what the killed one left in tmp")
             let manifest = try SQLiteManifest(layout: ArchiveLayout(root: URL(fileURLWithPath: archive)))
             #expect(try await manifest.integrityCheck())
+            #expect(try await manifest.allURLRecords().filter { $0.status == .archived }.count == count)
             try manifest.close()
         }
-
-        let rerun = try await runImgarchive(args, in: folder.path)
-        #expect(rerun.status == 0, "\(rerun.stdout) \(rerun.stderr)")
-        let after = folder.files(under: "archive/objects")
-        #expect(after.count == count)
-        let expected = Set(frozen.values.map { ArchiveStore.sha256(of: $0) })
-        #expect(Set(after.map { String(($0 as NSString).lastPathComponent.split(separator: ".")[0]) }) == expected)
-        #expect(folder.files(under: "archive/tmp").isEmpty, "the next run removes what the killed one left in tmp")
-        let manifest = try SQLiteManifest(layout: ArchiveLayout(root: URL(fileURLWithPath: archive)))
-        #expect(try await manifest.integrityCheck())
-        #expect(try await manifest.allURLRecords().filter { $0.status == .archived }.count == count)
-        try manifest.close()
     }
 
     /// Finished downloads are recorded within about a second even while another one is still running, so a
@@ -124,32 +126,35 @@ import Testing
                 return reply(200, ["Content-Type": "image/jpeg"], slow)
             },
         ])
-        defer { Task { await server.stop() } }
-        let folder = try TemporaryFolder()
-        defer { folder.remove() }
-        let host = "img.example.test"
-        try folder.write("list.txt", "http://\(host)/fast.jpg\nhttp://\(host)/slow.jpg\n")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: imgarchiveBinary)
-        process.arguments = ["fetch", "--urls", "list.txt", "--connect-to", server.connectTo(host)]
-        process.currentDirectoryURL = URL(fileURLWithPath: folder.path)
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        // Wait until the slow download has started and the fast one has long finished, then kill.
-        for _ in 0..<400 where server.hitCount("/slow.jpg") == 0 { try await Task.sleep(for: .milliseconds(25)) }
-        try await Task.sleep(for: .seconds(3))
-        kill(process.processIdentifier, SIGKILL)
-        await withCheckedContinuation { c in
-            DispatchQueue.global().async {
-                process.waitUntilExit(); c.resume()
+        try await serving(server) {
+            let folder = try TemporaryFolder()
+            defer { folder.remove() }
+            let host = "img.example.test"
+            try folder.write("list.txt", "http://\(host)/fast.jpg\nhttp://\(host)/slow.jpg\n")
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: imgarchiveBinary)
+            process.arguments = ["fetch", "--urls", "list.txt", "--connect-to", server.connectTo(host)]
+            process.currentDirectoryURL = URL(fileURLWithPath: folder.path)
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            // Wait until the slow download has started and the fast one has long finished, then kill.
+            for _ in 0..<400 where server.hitCount("/slow.jpg") == 0 { try await Task.sleep(for: .milliseconds(25)) }
+            try #require(server.hitCount("/slow.jpg") > 0, "the slow download did not start within 10 s")
+            try await Task.sleep(for: .seconds(3))
+            kill(process.processIdentifier, SIGKILL)
+            await withCheckedContinuation { c in
+                DispatchQueue.global().async {
+                    process.waitUntilExit(); c.resume()
+                }
             }
+            let manifest = try SQLiteManifest(
+                layout: ArchiveLayout(root: URL(fileURLWithPath: folder.path + "/archive")))
+            let archived = try await manifest.allURLRecords().filter { $0.status == .archived }.map(\.url)
+            #expect(archived == ["http://\(host)/fast.jpg"])
+            #expect(try await manifest.integrityCheck())
+            try manifest.close()
         }
-        let manifest = try SQLiteManifest(layout: ArchiveLayout(root: URL(fileURLWithPath: folder.path + "/archive")))
-        let archived = try await manifest.allURLRecords().filter { $0.status == .archived }.map(\.url)
-        #expect(archived == ["http://\(host)/fast.jpg"])
-        #expect(try await manifest.integrityCheck())
-        try manifest.close()
     }
 }
 

@@ -81,54 +81,55 @@ import Testing
     @Test func fetchArchivesOriginalsFallsBackAndMakesThumbnails() async throws {
         let f = try await Self.makeFixture()
         defer { f.folder.remove() }
-        defer { Task { await f.server.stop() } }
+        try await serving(f.server) {
 
-        let r = try await runImgarchive(
-            ["fetch", "--format", "json", "--retries", "0"] + f.connect + ["."], in: f.folder.path)
-        #expect(r.status == 1, "one reference cannot be archived: \(r.stderr)")
-        let lines = r.jsonLines
-        let byURL = Dictionary(
-            lines.compactMap { l in (l["url"] as? String).map { ($0, l) } }, uniquingKeysWith: { a, _ in a })
-        let a = try #require(byURL[f.cdn("/photos/a.jpg") + "?imageView&thumbnail=300x0"])
-        #expect(a["status"] as? String == "archived")
-        #expect(a["archived_from"] as? String == f.cdn("/photos/a.jpg"), "the original comes first")
-        let b = try #require(byURL[f.cdn("/photos/b.jpg") + "?imageView&thumbnail=400x0"])
-        #expect(b["status"] as? String == "archived")
-        #expect(b["archived_from"] as? String == f.cdn("/photos/b.jpg") + "?imageView&thumbnail=400x0")
-        let page = try #require(byURL[f.cdn("/page.jpg")])
-        #expect(page["status"] as? String == "failed")
-        #expect(page["error_class"] as? String == "not-an-image")
-        #expect(f.server.hitCount("/code.jpg") == 0, "images in code blocks are not fetched")
-        let summary = try #require(lines.last?["summary"] as? [String: Any])
-        #expect(summary["archived"] as? Int == 4)
-        #expect(summary["failed"] as? Int == 1)
+            let r = try await runImgarchive(
+                ["fetch", "--format", "json", "--retries", "0"] + f.connect + ["."], in: f.folder.path)
+            #expect(r.status == 1, "one reference cannot be archived: \(r.stderr)")
+            let lines = r.jsonLines
+            let byURL = Dictionary(
+                lines.compactMap { l in (l["url"] as? String).map { ($0, l) } }, uniquingKeysWith: { a, _ in a })
+            let a = try #require(byURL[f.cdn("/photos/a.jpg") + "?imageView&thumbnail=300x0"])
+            #expect(a["status"] as? String == "archived")
+            #expect(a["archived_from"] as? String == f.cdn("/photos/a.jpg"), "the original comes first")
+            let b = try #require(byURL[f.cdn("/photos/b.jpg") + "?imageView&thumbnail=400x0"])
+            #expect(b["status"] as? String == "archived")
+            #expect(b["archived_from"] as? String == f.cdn("/photos/b.jpg") + "?imageView&thumbnail=400x0")
+            let page = try #require(byURL[f.cdn("/page.jpg")])
+            #expect(page["status"] as? String == "failed")
+            #expect(page["error_class"] as? String == "not-an-image")
+            #expect(f.server.hitCount("/code.jpg") == 0, "images in code blocks are not fetched")
+            let summary = try #require(lines.last?["summary"] as? [String: Any])
+            #expect(summary["archived"] as? Int == 4)
+            #expect(summary["failed"] as? Int == 1)
 
-        // Objects: a.jpg, b.jpg (as written) and the PNG once, although two URLs gave it.
-        let objects = f.folder.files(under: "archive/objects")
-        #expect(objects.count == 3)
-        #expect(objects.filter { $0.hasSuffix(".png") }.count == 1)
-        let pngSHA = objects.first { $0.hasSuffix(".png") }.map {
-            ($0 as NSString).lastPathComponent.split(separator: ".")[0]
+            // Objects: a.jpg, b.jpg (as written) and the PNG once, although two URLs gave it.
+            let objects = f.folder.files(under: "archive/objects")
+            #expect(objects.count == 3)
+            #expect(objects.filter { $0.hasSuffix(".png") }.count == 1)
+            let pngSHA = objects.first { $0.hasSuffix(".png") }.map {
+                ($0 as NSString).lastPathComponent.split(separator: ".")[0]
+            }
+            #expect(pngSHA.map(String.init) == ArchiveStore.sha256(of: f.png))
+            for object in objects {
+                let bytes = try Data(contentsOf: URL(fileURLWithPath: f.archive + "/objects/" + object))
+                #expect(
+                    ArchiveStore.sha256(of: [UInt8](bytes)) + "." + (object as NSString).pathExtension
+                        == (object as NSString).lastPathComponent)
+            }
+            // Thumbnails at the widths the post shows: 300 from the URL, 200 from the <img width> hint.
+            let w300 = f.folder.files(under: "archive/w300")
+            let w200 = f.folder.files(under: "archive/w200")
+            #expect(w300.count == 1 && w200.count == 1)
+            if let t = w300.first { #expect(try imageInfo(path: f.archive + "/w300/" + t).width == 300) }
+            if let t = w200.first { #expect(try imageInfo(path: f.archive + "/w200/" + t).width == 200) }
+            #expect(f.folder.files(under: "archive/tmp").isEmpty)
+
+            let manifest = try SQLiteManifest(layout: ArchiveLayout(root: URL(fileURLWithPath: f.archive)))
+            #expect(try await manifest.integrityCheck())
+            #expect(try await manifest.references(post: "_posts/2024-01-01-a.md").count == 5)
+            try manifest.close()
         }
-        #expect(pngSHA.map(String.init) == ArchiveStore.sha256(of: f.png))
-        for object in objects {
-            let bytes = try Data(contentsOf: URL(fileURLWithPath: f.archive + "/objects/" + object))
-            #expect(
-                ArchiveStore.sha256(of: [UInt8](bytes)) + "." + (object as NSString).pathExtension
-                    == (object as NSString).lastPathComponent)
-        }
-        // Thumbnails at the widths the post shows: 300 from the URL, 200 from the <img width> hint.
-        let w300 = f.folder.files(under: "archive/w300")
-        let w200 = f.folder.files(under: "archive/w200")
-        #expect(w300.count == 1 && w200.count == 1)
-        if let t = w300.first { #expect(try imageInfo(path: f.archive + "/w300/" + t).width == 300) }
-        if let t = w200.first { #expect(try imageInfo(path: f.archive + "/w200/" + t).width == 200) }
-        #expect(f.folder.files(under: "archive/tmp").isEmpty)
-
-        let manifest = try SQLiteManifest(layout: ArchiveLayout(root: URL(fileURLWithPath: f.archive)))
-        #expect(try await manifest.integrityCheck())
-        #expect(try await manifest.references(post: "_posts/2024-01-01-a.md").count == 5)
-        try manifest.close()
     }
 
     @Test func secondRunFetchesNothingNewAndRevalidationUses304() async throws {
@@ -141,55 +142,58 @@ import Testing
             }
         ])
         defer { f.folder.remove() }
-        defer { Task { await f.server.stop() } }
-        try f.folder.write("_posts/b.md", "![e](\(f.cdn("/etag.jpg")))\n")
-        let args = ["fetch", "--format", "json", "--retries", "0"] + f.connect
-        _ = try await runImgarchive(args, in: f.folder.path)
-        let hitsAfterFirst = f.server.hitCount("/photos/a.jpg")
-        #expect(hitsAfterFirst == 1)
+        try await serving(f.server) {
+            try f.folder.write("_posts/b.md", "![e](\(f.cdn("/etag.jpg")))\n")
+            let args = ["fetch", "--format", "json", "--retries", "0"] + f.connect
+            _ = try await runImgarchive(args, in: f.folder.path)
+            let hitsAfterFirst = f.server.hitCount("/photos/a.jpg")
+            #expect(hitsAfterFirst == 1)
 
-        let second = try await runImgarchive(args, in: f.folder.path)
-        let s = statuses(second)
-        #expect(s[f.cdn("/photos/a.jpg") + "?imageView&thumbnail=300x0"] == "already-archived")
-        #expect(s[f.cdn("/etag.jpg")] == "already-archived")
-        #expect(s[f.cdn("/page.jpg")] == "failed", "failures are tried again")
-        // A URL archived before still names its object, as the run that archived it did.
-        let objects = Dictionary(
-            second.jsonLines.compactMap { line in
-                (line["url"] as? String).flatMap { url in (line["object"] as? String).map { (url, $0) } }
-            }, uniquingKeysWith: { a, _ in a })
-        let etagObject = try #require(objects[f.cdn("/etag.jpg")])
-        #expect(f.folder.files(under: "archive/objects").contains(String(etagObject.dropFirst("objects/".count))))
-        #expect(f.server.hitCount("/photos/a.jpg") == hitsAfterFirst)
+            let second = try await runImgarchive(args, in: f.folder.path)
+            let s = statuses(second)
+            #expect(s[f.cdn("/photos/a.jpg") + "?imageView&thumbnail=300x0"] == "already-archived")
+            #expect(s[f.cdn("/etag.jpg")] == "already-archived")
+            #expect(s[f.cdn("/page.jpg")] == "failed", "failures are tried again")
+            // A URL archived before still names its object, as the run that archived it did.
+            let objects = Dictionary(
+                second.jsonLines.compactMap { line in
+                    (line["url"] as? String).flatMap { url in (line["object"] as? String).map { (url, $0) } }
+                }, uniquingKeysWith: { a, _ in a })
+            let etagObject = try #require(objects[f.cdn("/etag.jpg")])
+            #expect(f.folder.files(under: "archive/objects").contains(String(etagObject.dropFirst("objects/".count))))
+            #expect(f.server.hitCount("/photos/a.jpg") == hitsAfterFirst)
 
-        let third = try await runImgarchive(args + ["--revalidate"], in: f.folder.path)
-        #expect(statuses(third)[f.cdn("/etag.jpg")] == "not-modified")
-        #expect(f.folder.files(under: "archive/objects").count == 4)
+            let third = try await runImgarchive(args + ["--revalidate"], in: f.folder.path)
+            #expect(statuses(third)[f.cdn("/etag.jpg")] == "not-modified")
+            #expect(f.folder.files(under: "archive/objects").count == 4)
+        }
     }
 
     @Test func urlListDryRunAndLock() async throws {
         let f = try await Self.makeFixture()
         defer { f.folder.remove() }
-        defer { Task { await f.server.stop() } }
-        try f.folder.write("list.txt", "# images\n\(f.cdn("/photos/a.jpg"))\n\nnot a url\n\(f.cdn("/dup1.png"))\n")
+        try await serving(f.server) {
+            try f.folder.write("list.txt", "# images\n\(f.cdn("/photos/a.jpg"))\n\nnot a url\n\(f.cdn("/dup1.png"))\n")
 
-        let dry = try await runImgarchive(["fetch", "--dry-run", "--urls", "list.txt"] + f.connect, in: f.folder.path)
-        #expect(dry.status == 0)
-        #expect(dry.stdout.contains("would fetch \(f.cdn("/photos/a.jpg"))"))
-        #expect(!FileManager.default.fileExists(atPath: f.archive), "a dry run writes nothing")
-        #expect(f.server.totalHits == 0)
+            let dry = try await runImgarchive(
+                ["fetch", "--dry-run", "--urls", "list.txt"] + f.connect, in: f.folder.path)
+            #expect(dry.status == 0)
+            #expect(dry.stdout.contains("would fetch \(f.cdn("/photos/a.jpg"))"))
+            #expect(!FileManager.default.fileExists(atPath: f.archive), "a dry run writes nothing")
+            #expect(f.server.totalHits == 0)
 
-        let lock = try ArchiveLock.acquire(URL(fileURLWithPath: f.archive))
-        let locked = try await runImgarchive(["fetch", "--urls", "list.txt"] + f.connect, in: f.folder.path)
-        #expect(locked.status == 75)
-        #expect(locked.stderr.contains("lock"))
-        lock.release()
+            let lock = try ArchiveLock.acquire(URL(fileURLWithPath: f.archive))
+            let locked = try await runImgarchive(["fetch", "--urls", "list.txt"] + f.connect, in: f.folder.path)
+            #expect(locked.status == 75)
+            #expect(locked.stderr.contains("lock"))
+            lock.release()
 
-        let r = try await runImgarchive(
-            ["fetch", "--urls", "list.txt", "--format", "json"] + f.connect, in: f.folder.path)
-        #expect(r.status == 0, "\(r.stderr)")
-        #expect(r.stderr.contains("list.txt:4: not an http(s) URL"))
-        #expect(statuses(r).values.sorted() == ["archived", "archived"])
+            let r = try await runImgarchive(
+                ["fetch", "--urls", "list.txt", "--format", "json"] + f.connect, in: f.folder.path)
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(r.stderr.contains("list.txt:4: not an http(s) URL"))
+            #expect(statuses(r).values.sorted() == ["archived", "archived"])
+        }
     }
 
     /// The issue's politeness proof, through the command: 500 URLs over 3 hosts with `--jobs 16 --per-host 4`.
@@ -256,34 +260,35 @@ import Testing
                 return ok ? reply(200, ["Content-Type": "image/jpeg"], image) : reply(403, [:], Array("no".utf8))
             },
         ])
-        defer { Task { await server.stop() } }
-        let folder = try TemporaryFolder()
-        defer { folder.remove() }
-        try folder.write(
-            "imgarchive.yml",
-            """
-            site-url: https://blog.example.org/
-            hosts:
-              "*.sinaimg.cn":
-                referer: https://weibo.com/
-                user-agent: Mozilla/5.0 (test) imgarchive
-            """)
-        try folder.write("list.txt", "http://wx1.sinaimg.cn/weibo.jpg\nhttp://img.guard.test/guarded.jpg\n")
-        let run = try await runImgarchive(
-            [
-                "fetch", "--urls", "list.txt", "--connect-to", server.connectTo("wx1.sinaimg.cn"), "--connect-to",
-                server.connectTo("img.guard.test"),
-            ], in: folder.path)
-        #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
-        let requests = seen.withLock { $0 }
-        #expect(requests["weibo"] == ["https://weibo.com/ | Mozilla/5.0 (test) imgarchive"])
-        let guarded = try #require(requests["guarded"])
-        // No profile: the first request has no Referer, so the ladder goes on from the origin.
-        #expect(
-            guarded.map { String($0.prefix(while: { $0 != " " })) } == [
-                "-", "http://img.guard.test/", "https://blog.example.org/",
-            ])
-        #expect(guarded.allSatisfy { $0.contains("imgarchive/") }, "the default User-Agent names imgarchive")
+        try await serving(server) {
+            let folder = try TemporaryFolder()
+            defer { folder.remove() }
+            try folder.write(
+                "imgarchive.yml",
+                """
+                site-url: https://blog.example.org/
+                hosts:
+                  "*.sinaimg.cn":
+                    referer: https://weibo.com/
+                    user-agent: Mozilla/5.0 (test) imgarchive
+                """)
+            try folder.write("list.txt", "http://wx1.sinaimg.cn/weibo.jpg\nhttp://img.guard.test/guarded.jpg\n")
+            let run = try await runImgarchive(
+                [
+                    "fetch", "--urls", "list.txt", "--connect-to", server.connectTo("wx1.sinaimg.cn"), "--connect-to",
+                    server.connectTo("img.guard.test"),
+                ], in: folder.path)
+            #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+            let requests = seen.withLock { $0 }
+            #expect(requests["weibo"] == ["https://weibo.com/ | Mozilla/5.0 (test) imgarchive"])
+            let guarded = try #require(requests["guarded"])
+            // No profile: the first request has no Referer, so the ladder goes on from the origin.
+            #expect(
+                guarded.map { String($0.prefix(while: { $0 != " " })) } == [
+                    "-", "http://img.guard.test/", "https://blog.example.org/",
+                ])
+            #expect(guarded.allSatisfy { $0.contains("imgarchive/") }, "the default User-Agent names imgarchive")
+        }
     }
 
     @Test func badOptionsAndConfigurationExitTwo() async throws {

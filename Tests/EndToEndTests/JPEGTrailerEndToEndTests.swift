@@ -24,41 +24,42 @@ import Testing
             "/motion.jpg": { _ in reply(200, ["Content-Type": "image/jpeg"], motion) },
             "/cut.jpg": { _ in reply(200, ["Content-Type": "image/jpeg"], cut) },
         ])
-        defer { Task { await server.stop() } }
-        let folder = try TemporaryFolder()
-        defer { folder.remove() }
-        let motionURL = "http://\(Self.host)/motion.jpg"
-        let cutURL = "http://\(Self.host)/cut.jpg"
-        try folder.write(
-            "_posts/2024-05-01-trailer.md",
-            """
-            <img width="200" src="\(motionURL)">
+        try await serving(server) {
+            let folder = try TemporaryFolder()
+            defer { folder.remove() }
+            let motionURL = "http://\(Self.host)/motion.jpg"
+            let cutURL = "http://\(Self.host)/cut.jpg"
+            try folder.write(
+                "_posts/2024-05-01-trailer.md",
+                """
+                <img width="200" src="\(motionURL)">
 
-            <img width="200" src="\(cutURL)">
+                <img width="200" src="\(cutURL)">
 
-            """)
+                """)
 
-        let r = try await runImgarchive(
-            ["fetch", "--format", "json", "--retries", "0", "--connect-to", server.connectTo(Self.host), "."],
-            in: folder.path)
-        #expect(r.status == 1, "the cut image fails: \(r.stderr)")
-        let byURL = Dictionary(
-            r.jsonLines.compactMap { l in (l["url"] as? String).map { ($0, l) } }, uniquingKeysWith: { a, _ in a })
-        #expect(byURL[motionURL]?["status"] as? String == "archived", "\(r.stdout)")
-        #expect(byURL[cutURL]?["status"] as? String == "failed")
-        #expect(byURL[cutURL]?["error_class"] as? String == "truncated")
+            let r = try await runImgarchive(
+                ["fetch", "--format", "json", "--retries", "0", "--connect-to", server.connectTo(Self.host), "."],
+                in: folder.path)
+            #expect(r.status == 1, "the cut image fails: \(r.stderr)")
+            let byURL = Dictionary(
+                r.jsonLines.compactMap { l in (l["url"] as? String).map { ($0, l) } }, uniquingKeysWith: { a, _ in a })
+            #expect(byURL[motionURL]?["status"] as? String == "archived", "\(r.stdout)")
+            #expect(byURL[cutURL]?["status"] as? String == "failed")
+            #expect(byURL[cutURL]?["error_class"] as? String == "truncated")
 
-        // The object is the body as received, trailer included; its thumbnail came from the JPEG before it.
-        let objects = folder.files(under: "archive/objects")
-        #expect(
-            objects == [
-                String(ArchiveStore.sha256(of: motion).prefix(2)) + "/" + ArchiveStore.sha256(of: motion) + ".jpg"
-            ])
-        let thumbnails = folder.files(under: "archive/w200")
-        #expect(thumbnails.count == 1)
-        if let thumbnail = thumbnails.first {
-            let info = try imageInfo(path: folder.path + "/archive/w200/" + thumbnail)
-            #expect(info.width == 200 && info.height == 150 && info.format == .jpeg)
+            // The object is the body as received, trailer included; its thumbnail came from the JPEG before it.
+            let objects = folder.files(under: "archive/objects")
+            #expect(
+                objects == [
+                    String(ArchiveStore.sha256(of: motion).prefix(2)) + "/" + ArchiveStore.sha256(of: motion) + ".jpg"
+                ])
+            let thumbnails = folder.files(under: "archive/w200")
+            #expect(thumbnails.count == 1)
+            if let thumbnail = thumbnails.first {
+                let info = try imageInfo(path: folder.path + "/archive/w200/" + thumbnail)
+                #expect(info.width == 200 && info.height == 150 && info.format == .jpeg)
+            }
         }
     }
 }

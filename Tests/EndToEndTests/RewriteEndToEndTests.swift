@@ -10,7 +10,7 @@ import Testing
     static let host = "cms-bucket.ws.126.net"
     static func cdn(_ path: String) -> String { "http://\(host)\(path)" }
 
-    struct Site {
+    struct Site: Stoppable {
         let folder: TemporaryFolder
         let server: ImageServer
         /// The posts as first written, by path relative to the site.
@@ -102,180 +102,191 @@ import Testing
 
     @Test func rewriteIsExactIdempotentAndReverts() async throws {
         let site = try await Self.makeSite()
-        defer { Task { await site.stop() } }
-        let path = site.folder.path
-        chmod(path + "/_posts/2020-07-01-gallery.html", 0o640)
+        try await serving(site) {
+            let path = site.folder.path
+            chmod(path + "/_posts/2020-07-01-gallery.html", 0o640)
 
-        let fetch = try await runImgarchive(["fetch", "--retries", "0"] + site.connect, in: path)
-        #expect(fetch.status == 1, "one image is gone: \(fetch.stdout) \(fetch.stderr)")
+            let fetch = try await runImgarchive(["fetch", "--retries", "0"] + site.connect, in: path)
+            #expect(fetch.status == 1, "one image is gone: \(fetch.stdout) \(fetch.stderr)")
 
-        let dry = try await runImgarchive(["rewrite", "--dry-run"], in: path)
-        #expect(dry.stdout.contains("--- a/_posts/2019-03-12-inline.md"))
-        #expect(dry.stdout.contains("+![The lake](/blog/archive/w550/"), "\(dry.stdout)")
-        for (post, bytes) in site.originals { #expect(try site.bytes(post) == bytes, "a dry run writes nothing") }
+            let dry = try await runImgarchive(["rewrite", "--dry-run"], in: path)
+            #expect(dry.stdout.contains("--- a/_posts/2019-03-12-inline.md"))
+            #expect(dry.stdout.contains("+![The lake](/blog/archive/w550/"), "\(dry.stdout)")
+            for (post, bytes) in site.originals { #expect(try site.bytes(post) == bytes, "a dry run writes nothing") }
 
-        let first = try await runImgarchive(["rewrite", "--format", "json"], in: path)
-        #expect(first.status == 1, "the lost image stays remote: \(first.stderr)")
-        let summary = try #require(first.jsonLines.last?["summary"] as? [String: Any])
-        #expect(summary["posts_changed"] as? Int == 3)
-        #expect((summary["left_remote"] as? [String: Int])?["failed"] == 1)
+            let first = try await runImgarchive(["rewrite", "--format", "json"], in: path)
+            #expect(first.status == 1, "the lost image stays remote: \(first.stderr)")
+            let summary = try #require(first.jsonLines.last?["summary"] as? [String: Any])
+            #expect(summary["posts_changed"] as? Int == 3)
+            #expect((summary["left_remote"] as? [String: Int])?["failed"] == 1)
 
-        // Only the lost image and the code block's text are still remote.
-        #expect(try await remoteURLs(site, "_posts/2019-03-12-inline.md") == [Self.cdn("/img/gone.jpg")])
-        #expect(try await remoteURLs(site, "_posts/2020-07-01-gallery.html").isEmpty)
-        #expect(try await remoteURLs(site, "_posts/2021-01-01-crlf.md").isEmpty)
-        let inline = String(decoding: try site.bytes("_posts/2019-03-12-inline.md"), as: UTF8.self)
-        #expect(inline.contains("![a photo](\(Self.cdn("/img/e.jpg")))"), "code blocks never change")
-        #expect(inline.contains("  image: '/blog/archive/objects/"), "front matter keeps its quotes")
-        #expect(inline.contains("'   # a comment stays"))
-        #expect(inline.contains("![The lake](/blog/archive/w550/"), "the wrapped URL is one line again")
-        #expect(inline.contains(".jpg \"Hills at dusk\")  \n"), "titles and trailing spaces stay")
-        #expect(inline.contains("{% include image.html url=\"/blog/archive/objects/"), "the include's URL is local")
-        let gallery = String(decoding: try site.bytes("_posts/2020-07-01-gallery.html"), as: UTF8.self)
-        #expect(gallery.contains(".jpg 1x, /blog/archive/objects/"), "each srcset candidate keeps its descriptor")
-        #expect(gallery.contains("alt=\"a &amp; b\""))
-        var info = stat()
-        stat(path + "/_posts/2020-07-01-gallery.html", &info)
-        #expect(info.st_mode & 0o777 == 0o640, "the post keeps its permissions")
-        let crlf = try site.bytes("_posts/2021-01-01-crlf.md")
-        #expect(crlf.starts(with: [0xEF, 0xBB, 0xBF]))
-        #expect(
-            crlf.filter { $0 == 0x0D }.count == site.originals["_posts/2021-01-01-crlf.md"]?.filter { $0 == 0x0D }.count
-        )
-        #expect(crlf.contains(0xE9), "invalid UTF-8 stays byte for byte")
-        // Every local link points at a file in the archive.
-        for text in [inline, gallery, String(decoding: crlf, as: UTF8.self)] {
-            for link in Self.links(in: text, prefix: "/blog/archive/") {
-                #expect(FileManager.default.fileExists(atPath: path + "/archive/" + link), "\(link)")
+            // Only the lost image and the code block's text are still remote.
+            #expect(try await remoteURLs(site, "_posts/2019-03-12-inline.md") == [Self.cdn("/img/gone.jpg")])
+            #expect(try await remoteURLs(site, "_posts/2020-07-01-gallery.html").isEmpty)
+            #expect(try await remoteURLs(site, "_posts/2021-01-01-crlf.md").isEmpty)
+            let inline = String(decoding: try site.bytes("_posts/2019-03-12-inline.md"), as: UTF8.self)
+            #expect(inline.contains("![a photo](\(Self.cdn("/img/e.jpg")))"), "code blocks never change")
+            #expect(inline.contains("  image: '/blog/archive/objects/"), "front matter keeps its quotes")
+            #expect(inline.contains("'   # a comment stays"))
+            #expect(inline.contains("![The lake](/blog/archive/w550/"), "the wrapped URL is one line again")
+            #expect(inline.contains(".jpg \"Hills at dusk\")  \n"), "titles and trailing spaces stay")
+            #expect(inline.contains("{% include image.html url=\"/blog/archive/objects/"), "the include's URL is local")
+            let gallery = String(decoding: try site.bytes("_posts/2020-07-01-gallery.html"), as: UTF8.self)
+            #expect(gallery.contains(".jpg 1x, /blog/archive/objects/"), "each srcset candidate keeps its descriptor")
+            #expect(gallery.contains("alt=\"a &amp; b\""))
+            var info = stat()
+            stat(path + "/_posts/2020-07-01-gallery.html", &info)
+            #expect(info.st_mode & 0o777 == 0o640, "the post keeps its permissions")
+            let crlf = try site.bytes("_posts/2021-01-01-crlf.md")
+            #expect(crlf.starts(with: [0xEF, 0xBB, 0xBF]))
+            #expect(
+                crlf.filter { $0 == 0x0D }.count
+                    == site.originals["_posts/2021-01-01-crlf.md"]?.filter { $0 == 0x0D }.count
+            )
+            #expect(crlf.contains(0xE9), "invalid UTF-8 stays byte for byte")
+            // Every local link points at a file in the archive.
+            for text in [inline, gallery, String(decoding: crlf, as: UTF8.self)] {
+                for link in Self.links(in: text, prefix: "/blog/archive/") {
+                    #expect(FileManager.default.fileExists(atPath: path + "/archive/" + link), "\(link)")
+                }
             }
-        }
 
-        let rewritten = try site.originals.keys.map { try site.bytes($0) }
-        let second = try await runImgarchive(["rewrite"], in: path)
-        #expect(second.stdout.contains("nothing changed"), "\(second.stdout)")
-        #expect(try site.originals.keys.map { try site.bytes($0) } == rewritten, "a second run changes nothing")
+            let rewritten = try site.originals.keys.map { try site.bytes($0) }
+            let second = try await runImgarchive(["rewrite"], in: path)
+            #expect(second.stdout.contains("nothing changed"), "\(second.stdout)")
+            #expect(try site.originals.keys.map { try site.bytes($0) } == rewritten, "a second run changes nothing")
 
-        let revert = try await runImgarchive(["rewrite", "--revert"], in: path)
-        #expect(revert.status == 0, "\(revert.stdout) \(revert.stderr)")
-        for (post, bytes) in site.originals {
-            #expect(try site.bytes(post) == bytes, "revert is byte-identical: \(post)")
+            let revert = try await runImgarchive(["rewrite", "--revert"], in: path)
+            #expect(revert.status == 0, "\(revert.stdout) \(revert.stderr)")
+            for (post, bytes) in site.originals {
+                #expect(try site.bytes(post) == bytes, "revert is byte-identical: \(post)")
+            }
+            let again = try await runImgarchive(["rewrite", "--revert"], in: path)
+            #expect(again.stdout.contains("nothing to revert"))
+            let manifest = try SQLiteManifest(layout: ArchiveLayout(root: URL(fileURLWithPath: path + "/archive")))
+            #expect(try await manifest.rewrittenPosts().isEmpty)
+            #expect(try await manifest.integrityCheck())
+            try manifest.close()
         }
-        let again = try await runImgarchive(["rewrite", "--revert"], in: path)
-        #expect(again.stdout.contains("nothing to revert"))
-        let manifest = try SQLiteManifest(layout: ArchiveLayout(root: URL(fileURLWithPath: path + "/archive")))
-        #expect(try await manifest.rewrittenPosts().isEmpty)
-        #expect(try await manifest.integrityCheck())
-        try manifest.close()
     }
 
     @Test func revertKeepsLaterEditsAndAPostEditedMeanwhileIsLeftAlone() async throws {
         let site = try await Self.makeSite()
-        defer { Task { await site.stop() } }
-        let path = site.folder.path
-        _ = try await runImgarchive(["fetch", "--retries", "0"] + site.connect, in: path)
-        _ = try await runImgarchive(["rewrite", "_posts/2020-07-01-gallery.html"], in: path)
-        // The author edits the post after the rewrite.
-        let post = path + "/_posts/2020-07-01-gallery.html"
-        let edited = Array("<h1>New heading</h1>\n".utf8) + (try site.bytes("_posts/2020-07-01-gallery.html"))
-        try Data(edited).write(to: URL(fileURLWithPath: post))
-        let revert = try await runImgarchive(["rewrite", "--revert", "_posts"], in: path)
-        #expect(revert.status == 0, "\(revert.stdout) \(revert.stderr)")
-        #expect(revert.stdout.contains("found by content"))
-        let expected = Array("<h1>New heading</h1>\n".utf8) + (site.originals["_posts/2020-07-01-gallery.html"] ?? [])
-        #expect(try site.bytes("_posts/2020-07-01-gallery.html") == expected, "the edit stays, the URLs come back")
+        try await serving(site) {
+            let path = site.folder.path
+            _ = try await runImgarchive(["fetch", "--retries", "0"] + site.connect, in: path)
+            _ = try await runImgarchive(["rewrite", "_posts/2020-07-01-gallery.html"], in: path)
+            // The author edits the post after the rewrite.
+            let post = path + "/_posts/2020-07-01-gallery.html"
+            let edited = Array("<h1>New heading</h1>\n".utf8) + (try site.bytes("_posts/2020-07-01-gallery.html"))
+            try Data(edited).write(to: URL(fileURLWithPath: post))
+            let revert = try await runImgarchive(["rewrite", "--revert", "_posts"], in: path)
+            #expect(revert.status == 0, "\(revert.stdout) \(revert.stderr)")
+            #expect(revert.stdout.contains("found by content"))
+            let expected =
+                Array("<h1>New heading</h1>\n".utf8) + (site.originals["_posts/2020-07-01-gallery.html"] ?? [])
+            #expect(try site.bytes("_posts/2020-07-01-gallery.html") == expected, "the edit stays, the URLs come back")
+        }
     }
 
     @Test func revertWorksFromAnyFolderAndFindsARenamedPost() async throws {
         let site = try await Self.makeSite()
-        defer { Task { await site.stop() } }
-        let path = site.folder.path
-        _ = try await runImgarchive(["fetch", "--retries", "0"] + site.connect, in: path)
-        // Rewritten as ./_posts, from the site root.
-        let r = try await runImgarchive(["rewrite", "./_posts"], in: path)
-        #expect(r.status == 1, "one image is gone: \(r.stderr)")
-        // A post renamed by its author afterwards.
-        try FileManager.default.moveItem(
-            atPath: path + "/_posts/2020-07-01-gallery.html", toPath: path + "/_posts/2020-07-02-gallery.html")
-        // Reverted from inside _posts, naming the archive relatively.
-        let revert = try await runImgarchive(
-            ["rewrite", "--revert", "--archive", "../archive", "."], in: path + "/_posts")
-        #expect(revert.status == 0, "\(revert.stdout) \(revert.stderr)")
-        #expect(
-            revert.stdout.contains("found as 2020-07-02-gallery.html (was 2020-07-01-gallery.html)"), "\(revert.stdout)"
-        )
-        #expect(try site.bytes("_posts/2019-03-12-inline.md") == site.originals["_posts/2019-03-12-inline.md"])
-        #expect(try site.bytes("_posts/2020-07-02-gallery.html") == site.originals["_posts/2020-07-01-gallery.html"])
-        #expect(try site.bytes("_posts/2021-01-01-crlf.md") == site.originals["_posts/2021-01-01-crlf.md"])
-        let manifest = try SQLiteManifest(layout: ArchiveLayout(root: URL(fileURLWithPath: path + "/archive")))
-        #expect(try await manifest.rewrittenPosts().isEmpty)
-        let names = try await manifest.posts().map(\.path)
-        #expect(names.allSatisfy { !$0.hasPrefix(".") && !$0.hasPrefix("/") }, "names are site-relative: \(names)")
-        #expect(names.contains("_posts/2020-07-02-gallery.html") && !names.contains("_posts/2020-07-01-gallery.html"))
-        try manifest.close()
+        try await serving(site) {
+            let path = site.folder.path
+            _ = try await runImgarchive(["fetch", "--retries", "0"] + site.connect, in: path)
+            // Rewritten as ./_posts, from the site root.
+            let r = try await runImgarchive(["rewrite", "./_posts"], in: path)
+            #expect(r.status == 1, "one image is gone: \(r.stderr)")
+            // A post renamed by its author afterwards.
+            try FileManager.default.moveItem(
+                atPath: path + "/_posts/2020-07-01-gallery.html", toPath: path + "/_posts/2020-07-02-gallery.html")
+            // Reverted from inside _posts, naming the archive relatively.
+            let revert = try await runImgarchive(
+                ["rewrite", "--revert", "--archive", "../archive", "."], in: path + "/_posts")
+            #expect(revert.status == 0, "\(revert.stdout) \(revert.stderr)")
+            #expect(
+                revert.stdout.contains("found as 2020-07-02-gallery.html (was 2020-07-01-gallery.html)"),
+                "\(revert.stdout)"
+            )
+            #expect(try site.bytes("_posts/2019-03-12-inline.md") == site.originals["_posts/2019-03-12-inline.md"])
+            #expect(
+                try site.bytes("_posts/2020-07-02-gallery.html") == site.originals["_posts/2020-07-01-gallery.html"])
+            #expect(try site.bytes("_posts/2021-01-01-crlf.md") == site.originals["_posts/2021-01-01-crlf.md"])
+            let manifest = try SQLiteManifest(layout: ArchiveLayout(root: URL(fileURLWithPath: path + "/archive")))
+            #expect(try await manifest.rewrittenPosts().isEmpty)
+            let names = try await manifest.posts().map(\.path)
+            #expect(names.allSatisfy { !$0.hasPrefix(".") && !$0.hasPrefix("/") }, "names are site-relative: \(names)")
+            #expect(
+                names.contains("_posts/2020-07-02-gallery.html") && !names.contains("_posts/2020-07-01-gallery.html"))
+            try manifest.close()
+        }
     }
 
     @Test func aPostEditedThenRenamedIsRevertedWhenNamed() async throws {
         let site = try await Self.makeSite()
-        defer { Task { await site.stop() } }
-        let path = site.folder.path
-        _ = try await runImgarchive(["fetch", "--retries", "0"] + site.connect, in: path)
-        _ = try await runImgarchive(["rewrite", "_posts/2020-07-01-gallery.html"], in: path)
-        let edited = Array("<h2>Edited</h2>\n".utf8) + (try site.bytes("_posts/2020-07-01-gallery.html"))
-        try Data(edited).write(to: URL(fileURLWithPath: path + "/_posts/2020-07-09-moved.html"))
-        try FileManager.default.removeItem(atPath: path + "/_posts/2020-07-01-gallery.html")
-        let unnamed = try await runImgarchive(["rewrite", "--revert"], in: path)
-        #expect(unnamed.status == 1, "a post it cannot find is a failure: \(unnamed.stdout)")
-        #expect(unnamed.stdout.contains("give its new path"))
-        let named = try await runImgarchive(["rewrite", "--revert", "_posts/2020-07-09-moved.html"], in: path)
-        #expect(named.status == 0, "\(named.stdout) \(named.stderr)")
-        #expect(
-            try site.bytes("_posts/2020-07-09-moved.html")
-                == Array("<h2>Edited</h2>\n".utf8) + (site.originals["_posts/2020-07-01-gallery.html"] ?? []))
+        try await serving(site) {
+            let path = site.folder.path
+            _ = try await runImgarchive(["fetch", "--retries", "0"] + site.connect, in: path)
+            _ = try await runImgarchive(["rewrite", "_posts/2020-07-01-gallery.html"], in: path)
+            let edited = Array("<h2>Edited</h2>\n".utf8) + (try site.bytes("_posts/2020-07-01-gallery.html"))
+            try Data(edited).write(to: URL(fileURLWithPath: path + "/_posts/2020-07-09-moved.html"))
+            try FileManager.default.removeItem(atPath: path + "/_posts/2020-07-01-gallery.html")
+            let unnamed = try await runImgarchive(["rewrite", "--revert"], in: path)
+            #expect(unnamed.status == 1, "a post it cannot find is a failure: \(unnamed.stdout)")
+            #expect(unnamed.stdout.contains("give its new path"))
+            let named = try await runImgarchive(["rewrite", "--revert", "_posts/2020-07-09-moved.html"], in: path)
+            #expect(named.status == 0, "\(named.stdout) \(named.stderr)")
+            #expect(
+                try site.bytes("_posts/2020-07-09-moved.html")
+                    == Array("<h2>Edited</h2>\n".utf8) + (site.originals["_posts/2020-07-01-gallery.html"] ?? []))
+        }
     }
 
     @Test func aRewriteKilledAfterTheRenameIsStillRevertedAfterAnEdit() async throws {
         let site = try await Self.makeSite()
-        defer { Task { await site.stop() } }
-        let path = site.folder.path
-        _ = try await runImgarchive(["fetch", "--retries", "0"] + site.connect, in: path)
-        _ = try await runImgarchive(["rewrite", "_posts/2020-07-01-gallery.html"], in: path)
-        // Make the last generation pending, as a kill between the rename and its confirmation leaves it.
-        let layout = ArchiveLayout(root: URL(fileURLWithPath: path + "/archive"))
-        let manifest = try SQLiteManifest(layout: layout)
-        let key = "_posts/2020-07-01-gallery.html"
-        let generation = try #require(try await manifest.rewriteGenerations(post: key).last)
-        try await manifest.discardRewrite(post: key, generation: generation.generation)
-        let pending = try await manifest.recordRewrite(
-            post: key, inputSHA256: generation.inputSHA256, outputSHA256: generation.outputSHA256,
-            rewrites: generation.spans, at: generation.rewrittenAt)
-        #expect(try await manifest.rewriteGenerations(post: key).map(\.applied) == [false])
-        #expect(pending == generation.generation)
-        try manifest.close()
-        // The author edits the post before the next run.
-        let edited = Array("<h2>Edited</h2>\n".utf8) + (try site.bytes(key))
-        try Data(edited).write(to: URL(fileURLWithPath: path + "/" + key))
-        let revert = try await runImgarchive(["rewrite", "--revert"], in: path)
-        #expect(revert.status == 0, "\(revert.stdout) \(revert.stderr)")
-        #expect(try site.bytes(key) == Array("<h2>Edited</h2>\n".utf8) + (site.originals[key] ?? []))
+        try await serving(site) {
+            let path = site.folder.path
+            _ = try await runImgarchive(["fetch", "--retries", "0"] + site.connect, in: path)
+            _ = try await runImgarchive(["rewrite", "_posts/2020-07-01-gallery.html"], in: path)
+            // Make the last generation pending, as a kill between the rename and its confirmation leaves it.
+            let layout = ArchiveLayout(root: URL(fileURLWithPath: path + "/archive"))
+            let manifest = try SQLiteManifest(layout: layout)
+            let key = "_posts/2020-07-01-gallery.html"
+            let generation = try #require(try await manifest.rewriteGenerations(post: key).last)
+            try await manifest.discardRewrite(post: key, generation: generation.generation)
+            let pending = try await manifest.recordRewrite(
+                post: key, inputSHA256: generation.inputSHA256, outputSHA256: generation.outputSHA256,
+                rewrites: generation.spans, at: generation.rewrittenAt)
+            #expect(try await manifest.rewriteGenerations(post: key).map(\.applied) == [false])
+            #expect(pending == generation.generation)
+            try manifest.close()
+            // The author edits the post before the next run.
+            let edited = Array("<h2>Edited</h2>\n".utf8) + (try site.bytes(key))
+            try Data(edited).write(to: URL(fileURLWithPath: path + "/" + key))
+            let revert = try await runImgarchive(["rewrite", "--revert"], in: path)
+            #expect(revert.status == 0, "\(revert.stdout) \(revert.stderr)")
+            #expect(try site.bytes(key) == Array("<h2>Edited</h2>\n".utf8) + (site.originals[key] ?? []))
+        }
     }
 
     @Test func relativeLinksResolveFromThePostsFolder() async throws {
         let site = try await Self.makeSite()
-        defer { Task { await site.stop() } }
-        let path = site.folder.path
-        _ = try await runImgarchive(["fetch", "--retries", "0"] + site.connect, in: path)
-        let r = try await runImgarchive(["rewrite", "--links", "relative"], in: path)
-        #expect(r.status == 1, "\(r.stderr)")
-        var checked = 0
-        for post in site.originals.keys {
-            let text = String(decoding: try site.bytes(post), as: UTF8.self)
-            let folder = (path + "/" + post as NSString).deletingLastPathComponent
-            for link in Self.links(in: text, prefix: "../archive/") {
-                #expect(FileManager.default.fileExists(atPath: folder + "/../archive/" + link), "\(post): \(link)")
-                checked += 1
+        try await serving(site) {
+            let path = site.folder.path
+            _ = try await runImgarchive(["fetch", "--retries", "0"] + site.connect, in: path)
+            let r = try await runImgarchive(["rewrite", "--links", "relative"], in: path)
+            #expect(r.status == 1, "\(r.stderr)")
+            var checked = 0
+            for post in site.originals.keys {
+                let text = String(decoding: try site.bytes(post), as: UTF8.self)
+                let folder = (path + "/" + post as NSString).deletingLastPathComponent
+                for link in Self.links(in: text, prefix: "../archive/") {
+                    #expect(FileManager.default.fileExists(atPath: folder + "/../archive/" + link), "\(post): \(link)")
+                    checked += 1
+                }
             }
+            #expect(checked >= 10)
         }
-        #expect(checked >= 10)
     }
 
     @Test func absoluteLinksNeedThePublishedFolder() async throws {
@@ -296,38 +307,40 @@ import Testing
     @Test(.enabled(if: Self.jekyll != nil, "jekyll is not installed (.ci/run installs it)"))
     func rewrittenSiteBuildsWithJekyll() async throws {
         let site = try await Self.makeSite()
-        defer { Task { await site.stop() } }
-        let path = site.folder.path
-        _ = try await runImgarchive(["fetch", "--retries", "0"] + site.connect, in: path)
-        _ = try await runImgarchive(["rewrite"], in: path)
-        let jekyll = try #require(Self.jekyll)
-        let build = Process()
-        build.executableURL = URL(fileURLWithPath: jekyll)
-        build.arguments = ["build", "--quiet", "--safe", "--source", path, "--destination", path + "/_site"]
-        build.environment = ["HOME": path, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"]
-        build.standardOutput = FileHandle.nullDevice
-        try build.run()
-        await withCheckedContinuation { c in
-            DispatchQueue.global().async {
-                build.waitUntilExit(); c.resume()
+        try await serving(site) {
+            let path = site.folder.path
+            _ = try await runImgarchive(["fetch", "--retries", "0"] + site.connect, in: path)
+            _ = try await runImgarchive(["rewrite"], in: path)
+            let jekyll = try #require(Self.jekyll)
+            let build = Process()
+            build.executableURL = URL(fileURLWithPath: jekyll)
+            build.arguments = ["build", "--quiet", "--safe", "--source", path, "--destination", path + "/_site"]
+            build.environment = ["HOME": path, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"]
+            build.standardOutput = FileHandle.nullDevice
+            try build.run()
+            await withCheckedContinuation { c in
+                DispatchQueue.global().async {
+                    build.waitUntilExit(); c.resume()
+                }
             }
-        }
-        #expect(build.terminationStatus == 0)
-        var checked = 0
-        for page in site.folder.files(under: "_site") where page.hasSuffix(".html") {
-            let html = try String(contentsOfFile: path + "/_site/" + page, encoding: .utf8)
-            for src in Self.imageSources(in: html) where !src.hasPrefix("http") {
-                #expect(src.hasPrefix("/blog/archive/"), "\(page): \(src)")
-                let file = path + "/_site/" + src.dropFirst("/blog/".count)
-                #expect(FileManager.default.fileExists(atPath: file), "\(page): \(src)")
-                checked += 1
+            #expect(build.terminationStatus == 0)
+            var checked = 0
+            for page in site.folder.files(under: "_site") where page.hasSuffix(".html") {
+                let html = try String(contentsOfFile: path + "/_site/" + page, encoding: .utf8)
+                for src in Self.imageSources(in: html) where !src.hasPrefix("http") {
+                    #expect(src.hasPrefix("/blog/archive/"), "\(page): \(src)")
+                    let file = path + "/_site/" + src.dropFirst("/blog/".count)
+                    #expect(FileManager.default.fileExists(atPath: file), "\(page): \(src)")
+                    checked += 1
+                }
             }
+            #expect(checked >= 7, "the built pages show the archived images")
+            let pages = site.folder.files(under: "_site").filter { $0.hasSuffix(".html") }
+            let included = try pages.map { try String(contentsOfFile: path + "/_site/" + $0, encoding: .utf8) }
+                .first { $0.contains("alt=\"A figure\"") }
+            #expect(
+                included?.contains("<img src=\"/blog/archive/objects/") == true, "the include shows the archived image")
         }
-        #expect(checked >= 7, "the built pages show the archived images")
-        let pages = site.folder.files(under: "_site").filter { $0.hasSuffix(".html") }
-        let included = try pages.map { try String(contentsOfFile: path + "/_site/" + $0, encoding: .utf8) }
-            .first { $0.contains("alt=\"A figure\"") }
-        #expect(included?.contains("<img src=\"/blog/archive/objects/") == true, "the include shows the archived image")
     }
 
     static let jekyll: String? = ["/usr/bin/jekyll", "/usr/local/bin/jekyll"].first {

@@ -17,83 +17,86 @@ import Testing
             "/a.jpg": { _ in reply(200, ["Content-Type": "image/jpeg"], jpeg) },
             "/b.jpg": { _ in reply(200, ["Content-Type": "image/jpeg"], jpeg + [0]) },
         ])
-        defer { Task { await server.stop() } }
-        let folder = try TemporaryFolder()
-        defer { folder.remove() }
-        let count = 200
-        var old: [String: [UInt8]] = [:]
-        for i in 0..<count {
-            let name = "posts/p\(i).md"
-            let text =
-                "# Post \(i)\n\n![a](http://\(host)/a.jpg)\n\n" + String(repeating: "words ", count: 50 + i)
-                + "\n\n<img src=\"http://\(host)/b.jpg\">\n"
-            try folder.write(name, text)
-            old[name] = Array(text.utf8)
-        }
-        let fetch = try await runImgarchive(
-            ["fetch", "--connect-to", server.connectTo(host), "posts"], in: folder.path)
-        #expect(fetch.status == 0, "\(fetch.stderr)")
+        try await serving(server) {
+            let folder = try TemporaryFolder()
+            defer { folder.remove() }
+            let count = 200
+            var old: [String: [UInt8]] = [:]
+            for i in 0..<count {
+                let name = "posts/p\(i).md"
+                let text =
+                    "# Post \(i)\n\n![a](http://\(host)/a.jpg)\n\n" + String(repeating: "words ", count: 50 + i)
+                    + "\n\n<img src=\"http://\(host)/b.jpg\">\n"
+                try folder.write(name, text)
+                old[name] = Array(text.utf8)
+            }
+            let fetch = try await runImgarchive(
+                ["fetch", "--connect-to", server.connectTo(host), "posts"], in: folder.path)
+            #expect(fetch.status == 0, "\(fetch.stderr)")
 
-        // One uninterrupted run gives the new versions and how long a run takes.
-        let started = Date()
-        let full = try await runImgarchive(["rewrite", "posts"], in: folder.path)
-        let duration = Date().timeIntervalSince(started)
-        #expect(full.status == 0, "\(full.stderr)")
-        var new: [String: [UInt8]] = [:]
-        for name in old.keys { new[name] = try bytes(folder, name) }
-        #expect(new.allSatisfy { $0.value != old[$0.key] })
-        let back = try await runImgarchive(["rewrite", "--revert", "posts"], in: folder.path)
-        #expect(back.status == 0)
+            // One uninterrupted run gives the new versions and how long a run takes.
+            let started = Date()
+            let full = try await runImgarchive(["rewrite", "posts"], in: folder.path)
+            let duration = Date().timeIntervalSince(started)
+            #expect(full.status == 0, "\(full.stderr)")
+            var new: [String: [UInt8]] = [:]
+            for name in old.keys { new[name] = try bytes(folder, name) }
+            #expect(new.allSatisfy { $0.value != old[$0.key] })
+            let back = try await runImgarchive(["rewrite", "--revert", "posts"], in: folder.path)
+            #expect(back.status == 0)
 
-        for round in 0..<50 {
-            // Even rounds: kill moments sweep the whole run, startup included, with jitter. Odd rounds: kill as
-            // soon as the first post has its new bytes, so posts are being replaced at that moment.
-            let delay = duration * (Double(round) + Double.random(in: 0..<1)) / 50
-            // What each round did, in every message of that round, so a failure can be replayed.
-            let killed = round % 2 == 0 ? "killed after \(delay) s" : "killed after the first new post"
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: imgarchiveBinary)
-            process.arguments = ["rewrite", "posts"]
-            process.currentDirectoryURL = URL(fileURLWithPath: folder.path)
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            if round % 2 == 0 {
-                try await Task.sleep(for: .seconds(delay))
-            } else {
-                let deadline = Date().addingTimeInterval(duration * 4 + 5)
-                while Date() < deadline, try !old.keys.contains(where: { try bytes(folder, $0) == new[$0] }) {
-                    try await Task.sleep(for: .milliseconds(2))
+            for round in 0..<50 {
+                // Even rounds: kill moments sweep the whole run, startup included, with jitter. Odd rounds: kill as
+                // soon as the first post has its new bytes, so posts are being replaced at that moment.
+                let delay = duration * (Double(round) + Double.random(in: 0..<1)) / 50
+                // What each round did, in every message of that round, so a failure can be replayed.
+                let killed = round % 2 == 0 ? "killed after \(delay) s" : "killed after the first new post"
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: imgarchiveBinary)
+                process.arguments = ["rewrite", "posts"]
+                process.currentDirectoryURL = URL(fileURLWithPath: folder.path)
+                process.standardOutput = FileHandle.nullDevice
+                process.standardError = FileHandle.nullDevice
+                try process.run()
+                if round % 2 == 0 {
+                    try await Task.sleep(for: .seconds(delay))
+                } else {
+                    let deadline = Date().addingTimeInterval(duration * 4 + 5)
+                    while Date() < deadline, try !old.keys.contains(where: { try bytes(folder, $0) == new[$0] }) {
+                        try await Task.sleep(for: .milliseconds(2))
+                    }
+                }
+                kill(process.processIdentifier, SIGKILL)
+                await withCheckedContinuation { c in
+                    DispatchQueue.global().async {
+                        process.waitUntilExit(); c.resume()
+                    }
+                }
+
+                for (name, before) in old {
+                    let now = try bytes(folder, name)
+                    #expect(
+                        now == before || now == new[name], "round \(round), \(killed): \(name) is neither old nor new")
+                }
+                // Revert puts everything back, whatever the kill left (a rewrite recorded but never renamed included).
+                let revert = try await runImgarchive(["rewrite", "--revert", "posts"], in: folder.path)
+                #expect(revert.status == 0, "round \(round), \(killed): \(revert.stdout) \(revert.stderr)")
+                for (name, before) in old {
+                    #expect(try bytes(folder, name) == before, "round \(round), \(killed): \(name)")
                 }
             }
-            kill(process.processIdentifier, SIGKILL)
-            await withCheckedContinuation { c in
-                DispatchQueue.global().async {
-                    process.waitUntilExit(); c.resume()
-                }
+            let finish = try await runImgarchive(["rewrite", "posts"], in: folder.path)
+            #expect(finish.status == 0, "\(finish.stderr)")
+            for (name, after) in new {
+                #expect(try bytes(folder, name) == after, "after the kills, a run still gives \(name)")
             }
-
-            for (name, before) in old {
-                let now = try bytes(folder, name)
-                #expect(now == before || now == new[name], "round \(round), \(killed): \(name) is neither old nor new")
-            }
-            // Revert puts everything back, whatever the kill left (a rewrite recorded but never renamed included).
-            let revert = try await runImgarchive(["rewrite", "--revert", "posts"], in: folder.path)
-            #expect(revert.status == 0, "round \(round), \(killed): \(revert.stdout) \(revert.stderr)")
-            for (name, before) in old {
-                #expect(try bytes(folder, name) == before, "round \(round), \(killed): \(name)")
-            }
+            let leftovers = folder.files(under: "posts").filter { !$0.hasSuffix(".md") }
+            #expect(leftovers.isEmpty, "no temporary post is left behind: \(leftovers)")
+            let manifest = try SQLiteManifest(
+                layout: ArchiveLayout(root: URL(fileURLWithPath: folder.path + "/archive")))
+            #expect(try await manifest.integrityCheck())
+            try manifest.close()
         }
-        let finish = try await runImgarchive(["rewrite", "posts"], in: folder.path)
-        #expect(finish.status == 0, "\(finish.stderr)")
-        for (name, after) in new {
-            #expect(try bytes(folder, name) == after, "after the kills, a run still gives \(name)")
-        }
-        let leftovers = folder.files(under: "posts").filter { !$0.hasSuffix(".md") }
-        #expect(leftovers.isEmpty, "no temporary post is left behind: \(leftovers)")
-        let manifest = try SQLiteManifest(layout: ArchiveLayout(root: URL(fileURLWithPath: folder.path + "/archive")))
-        #expect(try await manifest.integrityCheck())
-        try manifest.close()
     }
 
     /// A post edited after it was scanned is left alone, never clobbered.
@@ -101,28 +104,31 @@ import Testing
         let host = "img.example.test"
         let jpeg = try FixtureImages.jpeg(width: 64, height: 48, seed: 5)
         let server = try await ImageServer.start(["/a.jpg": { _ in reply(200, ["Content-Type": "image/jpeg"], jpeg) }])
-        defer { Task { await server.stop() } }
-        let folder = try TemporaryFolder()
-        defer { folder.remove() }
-        try folder.write("p.md", "![a](http://\(host)/a.jpg)\n")
-        let fetch = try await runImgarchive(["fetch", "--connect-to", server.connectTo(host), "p.md"], in: folder.path)
-        #expect(fetch.status == 0)
+        try await serving(server) {
+            let folder = try TemporaryFolder()
+            defer { folder.remove() }
+            try folder.write("p.md", "![a](http://\(host)/a.jpg)\n")
+            let fetch = try await runImgarchive(
+                ["fetch", "--connect-to", server.connectTo(host), "p.md"], in: folder.path)
+            #expect(fetch.status == 0)
 
-        let post = folder.path + "/p.md"
-        let scanned = Array("![a](http://\(host)/a.jpg)\n".utf8)
-        let scan = PostScanner().scan(scanned)
-        try Data("Edited by hand.\n\n![a](http://\(host)/a.jpg)\n".utf8).write(to: URL(fileURLWithPath: post))
-        let settings = RewriteSettings(
-            archiveRoot: URL(fileURLWithPath: folder.path + "/archive"),
-            linker: ArchiveLinker(style: .prefix("/archive")), scanner: PostScanner())
-        let report = try await RewritePipeline.run(
-            posts: [
-                ScannedPost(path: post, contentSHA256: ArchiveStore.sha256(of: scanned), references: scan.references)
-            ],
-            settings: settings, logger: Logger(label: "test"))
-        #expect(report.posts.map(\.status) == [.changedMeanwhile])
-        #expect(report.posts.first?.message?.contains("changed after it was scanned") == true)
-        #expect(try bytes(folder, "p.md") == Array("Edited by hand.\n\n![a](http://\(host)/a.jpg)\n".utf8))
+            let post = folder.path + "/p.md"
+            let scanned = Array("![a](http://\(host)/a.jpg)\n".utf8)
+            let scan = PostScanner().scan(scanned)
+            try Data("Edited by hand.\n\n![a](http://\(host)/a.jpg)\n".utf8).write(to: URL(fileURLWithPath: post))
+            let settings = RewriteSettings(
+                archiveRoot: URL(fileURLWithPath: folder.path + "/archive"),
+                linker: ArchiveLinker(style: .prefix("/archive")), scanner: PostScanner())
+            let report = try await RewritePipeline.run(
+                posts: [
+                    ScannedPost(
+                        path: post, contentSHA256: ArchiveStore.sha256(of: scanned), references: scan.references)
+                ],
+                settings: settings, logger: Logger(label: "test"))
+            #expect(report.posts.map(\.status) == [.changedMeanwhile])
+            #expect(report.posts.first?.message?.contains("changed after it was scanned") == true)
+            #expect(try bytes(folder, "p.md") == Array("Edited by hand.\n\n![a](http://\(host)/a.jpg)\n".utf8))
+        }
     }
 
     private func bytes(_ folder: TemporaryFolder, _ name: String) throws -> [UInt8] {

@@ -164,11 +164,34 @@ final class ImageServer: Sendable {
     func stop() async {
         await server.stop()
         task.cancel()
+        _ = await task.result
     }
 }
+
+extension ImageServer: Stoppable {}
 
 func reply(_ code: Int, _ headers: [String: String] = [:], _ body: [UInt8] = []) -> HTTPResponse {
     var fields = HTTPHeaders()
     for (name, value) in headers { fields.addValue(value, for: HTTPHeader(name)) }
     return HTTPResponse(statusCode: HTTPStatusCode(code, phrase: "Status \(code)"), headers: fields, body: Data(body))
+}
+
+/// A test server that can be stopped.
+protocol Stoppable {
+    /// Stops the server and returns once it has stopped.
+    func stop() async
+}
+
+/// Runs `body` while `server` serves, then stops the server and waits until it has stopped, whether `body`
+/// returned or threw (a `defer { Task { await server.stop() } }` would neither wait nor keep the next test clear).
+func serving<T>(_ server: some Stoppable, _ body: () async throws -> T) async throws -> T {
+    let result: T
+    do {
+        result = try await body()
+    } catch {
+        await server.stop()
+        throw error
+    }
+    await server.stop()
+    return result
 }

@@ -17,26 +17,28 @@ import Testing
             "/p.jpg": { _ in reply(200, ["Content-Type": "image/jpeg"], progressive) },
             "/b.jpg": { _ in reply(200, ["Content-Type": "image/jpeg"], baseline) },
         ])
-        defer { Task { await server.stop() } }
-        let folder = try TemporaryFolder()
-        defer { folder.remove() }
-        try folder.write("_config.yml", "title: t\n")
-        // 3000 x 2000 at 4:2:0 holds 18 MB of coefficients.
-        try folder.write("imgarchive.yml", "thumbnail-memory: 16MB\n")
-        try folder.write(
-            "_posts/2024-01-01-a.md",
-            "<img width=\"300\" src=\"\(Self.url("/p.jpg"))\">\n<img width=\"300\" src=\"\(Self.url("/b.jpg"))\">\n")
-        let r = try await runImgarchive(["archive", "--connect-to", server.connectTo(Self.host)], in: folder.path)
-        let output = r.stdout + r.stderr
-        #expect(r.status == 0 || r.status == 1, "\(output)")
-        #expect(output.contains("thumbnail-memory"), "\(output)")
-        #expect(output.contains("budget of 16 MB"), "\(output)")
-        let post = try String(contentsOfFile: folder.path + "/_posts/2024-01-01-a.md", encoding: .utf8)
-        let lines = post.split(separator: "\n")
-        #expect(lines.count == 2)
-        #expect(lines.first?.contains("/archive/objects/") == true, "the original: \(post)")
-        #expect(lines.last?.contains("/archive/w300/") == true, "the thumbnail: \(post)")
-        #expect(folder.files(under: "archive/w300").count == 1)
+        try await serving(server) {
+            let folder = try TemporaryFolder()
+            defer { folder.remove() }
+            try folder.write("_config.yml", "title: t\n")
+            // 3000 x 2000 at 4:2:0 holds 18 MB of coefficients.
+            try folder.write("imgarchive.yml", "thumbnail-memory: 16MB\n")
+            try folder.write(
+                "_posts/2024-01-01-a.md",
+                "<img width=\"300\" src=\"\(Self.url("/p.jpg"))\">\n<img width=\"300\" src=\"\(Self.url("/b.jpg"))\">\n"
+            )
+            let r = try await runImgarchive(["archive", "--connect-to", server.connectTo(Self.host)], in: folder.path)
+            let output = r.stdout + r.stderr
+            #expect(r.status == 0 || r.status == 1, "\(output)")
+            #expect(output.contains("thumbnail-memory"), "\(output)")
+            #expect(output.contains("budget of 16 MB"), "\(output)")
+            let post = try String(contentsOfFile: folder.path + "/_posts/2024-01-01-a.md", encoding: .utf8)
+            let lines = post.split(separator: "\n")
+            #expect(lines.count == 2)
+            #expect(lines.first?.contains("/archive/objects/") == true, "the original: \(post)")
+            #expect(lines.last?.contains("/archive/w300/") == true, "the thumbnail: \(post)")
+            #expect(folder.files(under: "archive/w300").count == 1)
+        }
     }
 
     /// `thumb` takes the budget as a flag: the same image is refused under 16 MB and made under 1 GB.

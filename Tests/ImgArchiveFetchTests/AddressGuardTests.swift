@@ -54,52 +54,55 @@ let canListenOnIPv6Loopback: Bool = {
     @Test(arguments: ["127.0.0.1", "127.1", "2130706433", "0x7f000001", "127.000.000.001", "localhost"])
     func loopbackFormsAreRefusedUnlessAllowed(host: String) async throws {
         let (server, seen) = try await Self.server()
-        defer { Task { await server.stop() } }
-        let url = "http://\(host):\(server.port)/a.jpg"
-        try await withTestDownloader(testOptions(retries: 2, allowAddresses: [])) { downloader, tmp in
-            let result = await downloader.download(DownloadRequest(url: url, temporaryDirectory: tmp))
-            guard case .failure(let error) = result else { Issue.record("\(url) was fetched"); return }
-            #expect(error.code == .blockedAddress)
-            #expect(error.code.rawValue == "blocked-address")
-            #expect(error.attempts == 1, "a refusal is not retried")
-            #expect(error.message.contains(":\(server.port)/a.jpg"))
-            #expect(error.message.contains("127.0.0.1") || error.message.contains("::1"))
-            #expect(error.message.contains("loopback"))
-            #expect(error.message.contains("allow-addresses"))
-            #expect(directoryEntries(tmp).isEmpty)
+        try await serving(server) {
+            let url = "http://\(host):\(server.port)/a.jpg"
+            try await withTestDownloader(testOptions(retries: 2, allowAddresses: [])) { downloader, tmp in
+                let result = await downloader.download(DownloadRequest(url: url, temporaryDirectory: tmp))
+                guard case .failure(let error) = result else { Issue.record("\(url) was fetched"); return }
+                #expect(error.code == .blockedAddress)
+                #expect(error.code.rawValue == "blocked-address")
+                #expect(error.attempts == 1, "a refusal is not retried")
+                #expect(error.message.contains(":\(server.port)/a.jpg"))
+                #expect(error.message.contains("127.0.0.1") || error.message.contains("::1"))
+                #expect(error.message.contains("loopback"))
+                #expect(error.message.contains("allow-addresses"))
+                #expect(directoryEntries(tmp).isEmpty)
+            }
+            #expect(seen.all.isEmpty)
+            try await withTestDownloader(testOptions(allowAddresses: loopbackAllowance)) { downloader, tmp in
+                let download = try await downloader.download(DownloadRequest(url: url, temporaryDirectory: tmp)).get()
+                #expect(download.sha256 == sha256Hex(Self.image))
+            }
+            #expect(seen.all.contains("/a.jpg"))
         }
-        #expect(seen.all.isEmpty)
-        try await withTestDownloader(testOptions(allowAddresses: loopbackAllowance)) { downloader, tmp in
-            let download = try await downloader.download(DownloadRequest(url: url, temporaryDirectory: tmp)).get()
-            #expect(download.sha256 == sha256Hex(Self.image))
-        }
-        #expect(seen.all.contains("/a.jpg"))
     }
 
     @Test(.enabled(if: canListenOnIPv6Loopback, "this machine has no ::1 to listen on"))
     func ipv6LoopbackIsRefusedUnlessAllowed() async throws {
         let (server, seen) = try await Self.server(ipv6: true)
-        defer { Task { await server.stop() } }
-        let url = server.url("/a.jpg")
-        try await withTestDownloader(testOptions(allowAddresses: [])) { downloader, tmp in
-            let result = await downloader.download(DownloadRequest(url: url, temporaryDirectory: tmp))
-            guard case .failure(let error) = result else { Issue.record("\(url) was fetched"); return }
-            #expect(error.code == .blockedAddress)
-            #expect(error.message.contains("::1, which is loopback (::1/128"))
+        try await serving(server) {
+            let url = server.url("/a.jpg")
+            try await withTestDownloader(testOptions(allowAddresses: [])) { downloader, tmp in
+                let result = await downloader.download(DownloadRequest(url: url, temporaryDirectory: tmp))
+                guard case .failure(let error) = result else { Issue.record("\(url) was fetched"); return }
+                #expect(error.code == .blockedAddress)
+                #expect(error.message.contains("::1, which is loopback (::1/128"))
+            }
+            #expect(seen.all.isEmpty)
+            // 127.0.0.0/8 does not cover ::1: the allowance is per network.
+            try await withTestDownloader(testOptions(allowAddresses: ["127.0.0.0/8"].compactMap(AddressAllowance.init)))
+            {
+                downloader, tmp in
+                let result = await downloader.download(DownloadRequest(url: url, temporaryDirectory: tmp))
+                #expect((try? result.get()) == nil)
+            }
+            try await withTestDownloader(testOptions(allowAddresses: ["::1"].compactMap(AddressAllowance.init))) {
+                downloader, tmp in
+                let download = try await downloader.download(DownloadRequest(url: url, temporaryDirectory: tmp)).get()
+                #expect(download.sha256 == sha256Hex(Self.image))
+            }
+            #expect(seen.all.contains("/a.jpg"))
         }
-        #expect(seen.all.isEmpty)
-        // 127.0.0.0/8 does not cover ::1: the allowance is per network.
-        try await withTestDownloader(testOptions(allowAddresses: ["127.0.0.0/8"].compactMap(AddressAllowance.init))) {
-            downloader, tmp in
-            let result = await downloader.download(DownloadRequest(url: url, temporaryDirectory: tmp))
-            #expect((try? result.get()) == nil)
-        }
-        try await withTestDownloader(testOptions(allowAddresses: ["::1"].compactMap(AddressAllowance.init))) {
-            downloader, tmp in
-            let download = try await downloader.download(DownloadRequest(url: url, temporaryDirectory: tmp)).get()
-            #expect(download.sha256 == sha256Hex(Self.image))
-        }
-        #expect(seen.all.contains("/a.jpg"))
     }
 
     /// localhost is ::1 and 127.0.0.1; with only 127.0.0.0/8 allowed and nothing listening, the attempt ends on
@@ -133,41 +136,43 @@ let canListenOnIPv6Loopback: Bool = {
     /// connection is judged on its own, and the message names the redirect's target.
     @Test func redirectFromAnAllowedHostToAnInternalAddressIsRefused() async throws {
         let (server, seen) = try await Self.server(redirectTo: { "http://127.0.0.1:\($0)/a.jpg" })
-        defer { Task { await server.stop() } }
-        let url = "http://localhost:\(server.port)/hop"
-        let byName = ["localhost"].compactMap(AddressAllowance.init)
-        try await withTestDownloader(testOptions(allowAddresses: byName)) { downloader, tmp in
-            let result = await downloader.download(DownloadRequest(url: url, temporaryDirectory: tmp))
-            guard case .failure(let error) = result else { Issue.record("the redirect was followed"); return }
-            #expect(error.code == .blockedAddress)
-            #expect(error.url == url)
-            #expect(error.message.hasPrefix("http://127.0.0.1:\(server.port)/a.jpg connects to 127.0.0.1"))
+        try await serving(server) {
+            let url = "http://localhost:\(server.port)/hop"
+            let byName = ["localhost"].compactMap(AddressAllowance.init)
+            try await withTestDownloader(testOptions(allowAddresses: byName)) { downloader, tmp in
+                let result = await downloader.download(DownloadRequest(url: url, temporaryDirectory: tmp))
+                guard case .failure(let error) = result else { Issue.record("the redirect was followed"); return }
+                #expect(error.code == .blockedAddress)
+                #expect(error.url == url)
+                #expect(error.message.hasPrefix("http://127.0.0.1:\(server.port)/a.jpg connects to 127.0.0.1"))
+            }
+            #expect(seen.all.contains("/hop") && !seen.all.contains("/a.jpg"), "the redirect target saw nothing")
+            try await withTestDownloader(testOptions(allowAddresses: byName + loopbackAllowance)) { downloader, tmp in
+                let download = try await downloader.download(DownloadRequest(url: url, temporaryDirectory: tmp)).get()
+                #expect(download.finalURL == "http://127.0.0.1:\(server.port)/a.jpg")
+            }
+            #expect(seen.all.contains("/a.jpg"))
         }
-        #expect(seen.all.contains("/hop") && !seen.all.contains("/a.jpg"), "the redirect target saw nothing")
-        try await withTestDownloader(testOptions(allowAddresses: byName + loopbackAllowance)) { downloader, tmp in
-            let download = try await downloader.download(DownloadRequest(url: url, temporaryDirectory: tmp)).get()
-            #expect(download.finalURL == "http://127.0.0.1:\(server.port)/a.jpg")
-        }
-        #expect(seen.all.contains("/a.jpg"))
     }
 
     /// A host routed with --connect-to reaches its loopback target with nothing else allowed, but that opens
     /// only the routed host: its redirect to the same address written directly is refused.
     @Test func connectToTargetsAreAllowedAndNothingElse() async throws {
         let (server, seen) = try await Self.server(redirectTo: { "http://127.0.0.1:\($0)/a.jpg" })
-        defer { Task { await server.stop() } }
-        let options = testOptions(connectTo: ["img.guard.test:80:127.0.0.1:\(server.port)"], allowAddresses: [])
-        try await withTestDownloader(options) { downloader, tmp in
-            let direct = await downloader.download(
-                DownloadRequest(url: "http://img.guard.test/a.jpg", temporaryDirectory: tmp))
-            let fetched = try direct.get()
-            #expect(fetched.sha256 == sha256Hex(Self.image))
-            let redirected = await downloader.download(
-                DownloadRequest(url: "http://img.guard.test/hop", temporaryDirectory: tmp))
-            guard case .failure(let error) = redirected else { Issue.record("the redirect was followed"); return }
-            #expect(error.code == .blockedAddress)
+        try await serving(server) {
+            let options = testOptions(connectTo: ["img.guard.test:80:127.0.0.1:\(server.port)"], allowAddresses: [])
+            try await withTestDownloader(options) { downloader, tmp in
+                let direct = await downloader.download(
+                    DownloadRequest(url: "http://img.guard.test/a.jpg", temporaryDirectory: tmp))
+                let fetched = try direct.get()
+                #expect(fetched.sha256 == sha256Hex(Self.image))
+                let redirected = await downloader.download(
+                    DownloadRequest(url: "http://img.guard.test/hop", temporaryDirectory: tmp))
+                guard case .failure(let error) = redirected else { Issue.record("the redirect was followed"); return }
+                #expect(error.code == .blockedAddress)
+            }
+            #expect(seen.all.contains("/hop"))
         }
-        #expect(seen.all.contains("/hop"))
     }
 }
 

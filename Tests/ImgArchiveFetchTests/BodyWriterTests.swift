@@ -25,30 +25,31 @@ import Testing
                 }
             }
         }
-        defer { Task { await server.stop() } }
-        // 4 transfers share a pool of 10 blocks; 40 bodies hold up to 4 blocks each.
-        try await withTestDownloader(testOptions(jobs: 4, perHost: 4)) { downloader, tmp in
-            let results = await withTaskGroup(of: (String, Result<Download, FetchError>).self) { group in
-                for path in frozen.keys {
-                    group.addTask {
-                        let request = DownloadRequest(url: server.url(path), temporaryDirectory: tmp)
-                        return (path, await downloader.download(request))
+        try await serving(server) {
+            // 4 transfers share a pool of 10 blocks; 40 bodies hold up to 4 blocks each.
+            try await withTestDownloader(testOptions(jobs: 4, perHost: 4)) { downloader, tmp in
+                let results = await withTaskGroup(of: (String, Result<Download, FetchError>).self) { group in
+                    for path in frozen.keys {
+                        group.addTask {
+                            let request = DownloadRequest(url: server.url(path), temporaryDirectory: tmp)
+                            return (path, await downloader.download(request))
+                        }
                     }
+                    var all: [(String, Result<Download, FetchError>)] = []
+                    for await result in group { all.append(result) }
+                    return all
                 }
-                var all: [(String, Result<Download, FetchError>)] = []
-                for await result in group { all.append(result) }
-                return all
+                #expect(results.count == frozen.count)
+                for (path, result) in results {
+                    let expected = try #require(frozen[path])
+                    let download = try result.get()
+                    let file = try #require(download.temporaryFile)
+                    #expect(download.byteCount == expected.count, "\(path)")
+                    #expect(download.sha256 == sha256Hex(expected), "\(path)")
+                    #expect(fileBytes(file) == expected, "\(path)")
+                }
+                #expect(directoryEntries(tmp).count == frozen.count)
             }
-            #expect(results.count == frozen.count)
-            for (path, result) in results {
-                let expected = try #require(frozen[path])
-                let download = try result.get()
-                let file = try #require(download.temporaryFile)
-                #expect(download.byteCount == expected.count, "\(path)")
-                #expect(download.sha256 == sha256Hex(expected), "\(path)")
-                #expect(fileBytes(file) == expected, "\(path)")
-            }
-            #expect(directoryEntries(tmp).count == frozen.count)
         }
     }
 
@@ -60,19 +61,20 @@ import Testing
         let server = try await RouteServer.start { server in
             await server.appendRoute("GET /photo") { _ in response(200, ["Content-Type": "image/jpeg"], body: image) }
         }
-        defer { Task { await server.stop() } }
-        try await withTestDownloader(testOptions(retries: 2)) { downloader, tmp in
-            let missing = tmp + "/no-such-folder"
-            let request = DownloadRequest(url: server.url("/photo"), temporaryDirectory: missing)
-            let result = await downloader.download(request)
-            guard case .failure(let error) = result else {
-                Issue.record("expected a failure")
-                return
+        try await serving(server) {
+            try await withTestDownloader(testOptions(retries: 2)) { downloader, tmp in
+                let missing = tmp + "/no-such-folder"
+                let request = DownloadRequest(url: server.url("/photo"), temporaryDirectory: missing)
+                let result = await downloader.download(request)
+                guard case .failure(let error) = result else {
+                    Issue.record("expected a failure")
+                    return
+                }
+                #expect(error.code == .io)
+                #expect(error.attempts == 1, "an io failure is not retried")
+                #expect(error.detail?.isEmpty == false)
+                #expect(directoryEntries(tmp).isEmpty)
             }
-            #expect(error.code == .io)
-            #expect(error.attempts == 1, "an io failure is not retried")
-            #expect(error.detail?.isEmpty == false)
-            #expect(directoryEntries(tmp).isEmpty)
         }
     }
 
@@ -86,17 +88,18 @@ import Testing
                 response(200, ["Content-Type": "image/jpeg"], body: [UInt8(ascii: "<")] + image)
             }
         }
-        defer { Task { await server.stop() } }
-        try await withTestDownloader { downloader, tmp in
-            for _ in 0..<5 {
-                let request = DownloadRequest(url: server.url("/html"), temporaryDirectory: tmp)
-                let result = await downloader.download(request)
-                guard case .failure(let error) = result else {
-                    Issue.record("expected a failure")
-                    return
+        try await serving(server) {
+            try await withTestDownloader { downloader, tmp in
+                for _ in 0..<5 {
+                    let request = DownloadRequest(url: server.url("/html"), temporaryDirectory: tmp)
+                    let result = await downloader.download(request)
+                    guard case .failure(let error) = result else {
+                        Issue.record("expected a failure")
+                        return
+                    }
+                    #expect(error.code == .notAnImage)
+                    #expect(directoryEntries(tmp).isEmpty)
                 }
-                #expect(error.code == .notAnImage)
-                #expect(directoryEntries(tmp).isEmpty)
             }
         }
     }

@@ -22,22 +22,24 @@ func response(_ code: Int, _ headers: [String: String] = [:], body: [UInt8] = []
                 response(200, ["Content-Type": "image/jpeg", "ETag": "\"abc\""], body: image)
             }
         }
-        defer { Task { await server.stop() } }
-        try await withTestDownloader { downloader, tmp in
-            let result = await downloader.download(DownloadRequest(url: server.url("/photo"), temporaryDirectory: tmp))
-            let download = try result.get()
-            #expect(download.httpStatus == 200)
-            #expect(download.byteCount == image.count)
-            #expect(download.sha256 == sha256Hex(image))
-            #expect(download.format == .jpeg)
-            #expect(download.contentType == "image/jpeg")
-            #expect(download.etag == "\"abc\"")
-            #expect(download.attempts == 1)
-            #expect(download.notModified == false)
-            let file = try #require(download.temporaryFile)
-            #expect(file.hasPrefix(tmp + "/"))
-            #expect(fileBytes(file) == image)
-            #expect(directoryEntries(tmp).count == 1)
+        try await serving(server) {
+            try await withTestDownloader { downloader, tmp in
+                let result = await downloader.download(
+                    DownloadRequest(url: server.url("/photo"), temporaryDirectory: tmp))
+                let download = try result.get()
+                #expect(download.httpStatus == 200)
+                #expect(download.byteCount == image.count)
+                #expect(download.sha256 == sha256Hex(image))
+                #expect(download.format == .jpeg)
+                #expect(download.contentType == "image/jpeg")
+                #expect(download.etag == "\"abc\"")
+                #expect(download.attempts == 1)
+                #expect(download.notModified == false)
+                let file = try #require(download.temporaryFile)
+                #expect(file.hasPrefix(tmp + "/"))
+                #expect(fileBytes(file) == image)
+                #expect(directoryEntries(tmp).count == 1)
+            }
         }
     }
 
@@ -50,16 +52,18 @@ func response(_ code: Int, _ headers: [String: String] = [:], body: [UInt8] = []
                 return response(code, ["Content-Type": "text/html"], body: Array("<h1>no</h1>".utf8))
             }
         }
-        defer { Task { await server.stop() } }
-        try await withTestDownloader { downloader, tmp in
-            let result = await downloader.download(DownloadRequest(url: server.url("/gone"), temporaryDirectory: tmp))
-            guard case .failure(let error) = result else { Issue.record("expected a failure"); return }
-            #expect(error.code == .http4xx)
-            #expect(error.code.rawValue == "http-4xx")
-            #expect(error.httpStatus == code)
-            #expect(error.attempts == 1)
-            #expect(hits.current == 1)
-            #expect(directoryEntries(tmp).isEmpty)
+        try await serving(server) {
+            try await withTestDownloader { downloader, tmp in
+                let result = await downloader.download(
+                    DownloadRequest(url: server.url("/gone"), temporaryDirectory: tmp))
+                guard case .failure(let error) = result else { Issue.record("expected a failure"); return }
+                #expect(error.code == .http4xx)
+                #expect(error.code.rawValue == "http-4xx")
+                #expect(error.httpStatus == code)
+                #expect(error.attempts == 1)
+                #expect(hits.current == 1)
+                #expect(directoryEntries(tmp).isEmpty)
+            }
         }
     }
 
@@ -82,14 +86,15 @@ func response(_ code: Int, _ headers: [String: String] = [:], body: [UInt8] = []
         let hits = Counter()
         let seen = SeenReferers()
         let server = try await Self.startGuarded(accepting: "https://site.example/", hits: hits, seen: seen)
-        defer { Task { await server.stop() } }
-        try await withTestDownloader { downloader, tmp in
-            let result = await downloader.download(
-                DownloadRequest(url: server.url("/guarded"), temporaryDirectory: tmp))
-            guard case .failure(let error) = result else { Issue.record("expected a failure"); return }
-            #expect(error.httpStatus == 403)
-            #expect(error.attempts == 1)
-            #expect(hits.current == 1)
+        try await serving(server) {
+            try await withTestDownloader { downloader, tmp in
+                let result = await downloader.download(
+                    DownloadRequest(url: server.url("/guarded"), temporaryDirectory: tmp))
+                guard case .failure(let error) = result else { Issue.record("expected a failure"); return }
+                #expect(error.httpStatus == 403)
+                #expect(error.attempts == 1)
+                #expect(hits.current == 1)
+            }
         }
     }
 
@@ -97,17 +102,20 @@ func response(_ code: Int, _ headers: [String: String] = [:], body: [UInt8] = []
         let hits = Counter()
         let seen = SeenReferers()
         let server = try await Self.startGuarded(accepting: "https://site.example/", hits: hits, seen: seen)
-        defer { Task { await server.stop() } }
-        try await withTestDownloader { downloader, tmp in
-            let request = DownloadRequest(
-                url: server.url("/guarded"), temporaryDirectory: tmp,
-                headers: [HTTPHeaderField(name: "Referer", value: "https://blog.example/post")],
-                refererLadder: [nil, "https://imagehost.example/", "https://site.example/"])
-            let download = try await downloader.download(request).get()
-            #expect(download.attempts == 4)
-            #expect(download.refererUsed == "https://site.example/")
-            #expect(
-                seen.all == ["https://blog.example/post", nil, "https://imagehost.example/", "https://site.example/"])
+        try await serving(server) {
+            try await withTestDownloader { downloader, tmp in
+                let request = DownloadRequest(
+                    url: server.url("/guarded"), temporaryDirectory: tmp,
+                    headers: [HTTPHeaderField(name: "Referer", value: "https://blog.example/post")],
+                    refererLadder: [nil, "https://imagehost.example/", "https://site.example/"])
+                let download = try await downloader.download(request).get()
+                #expect(download.attempts == 4)
+                #expect(download.refererUsed == "https://site.example/")
+                #expect(
+                    seen.all == [
+                        "https://blog.example/post", nil, "https://imagehost.example/", "https://site.example/",
+                    ])
+            }
         }
     }
 
@@ -115,16 +123,17 @@ func response(_ code: Int, _ headers: [String: String] = [:], body: [UInt8] = []
         let hits = Counter()
         let seen = SeenReferers()
         let server = try await Self.startGuarded(accepting: nil, hits: hits, seen: seen)
-        defer { Task { await server.stop() } }
-        try await withTestDownloader { downloader, tmp in
-            let request = DownloadRequest(
-                url: server.url("/guarded"), temporaryDirectory: tmp,
-                headers: [HTTPHeaderField(name: "Referer", value: "https://blog.example/post")],
-                refererLadder: [nil, "https://site.example/"])
-            let download = try await downloader.download(request).get()
-            #expect(download.attempts == 2)
-            #expect(download.refererUsed == nil)
-            #expect(seen.all == ["https://blog.example/post", nil])
+        try await serving(server) {
+            try await withTestDownloader { downloader, tmp in
+                let request = DownloadRequest(
+                    url: server.url("/guarded"), temporaryDirectory: tmp,
+                    headers: [HTTPHeaderField(name: "Referer", value: "https://blog.example/post")],
+                    refererLadder: [nil, "https://site.example/"])
+                let download = try await downloader.download(request).get()
+                #expect(download.attempts == 2)
+                #expect(download.refererUsed == nil)
+                #expect(seen.all == ["https://blog.example/post", nil])
+            }
         }
     }
 
@@ -136,17 +145,18 @@ func response(_ code: Int, _ headers: [String: String] = [:], body: [UInt8] = []
                 hits.next() == 1 ? response(429, ["Retry-After": "1"]) : response(200, body: image)
             }
         }
-        defer { Task { await server.stop() } }
-        try await withTestDownloader { downloader, tmp in
-            let started = ContinuousClock.now
-            let download = try await downloader.download(
-                DownloadRequest(url: server.url("/busy"), temporaryDirectory: tmp)
-            ).get()
-            let waited = ContinuousClock.now - started
-            #expect(download.attempts == 2)
-            #expect(download.sha256 == sha256Hex(image))
-            // Backoff alone is at most 40 ms in these options: only Retry-After explains a 1 s wait.
-            #expect(waited >= .milliseconds(950))
+        try await serving(server) {
+            try await withTestDownloader { downloader, tmp in
+                let started = ContinuousClock.now
+                let download = try await downloader.download(
+                    DownloadRequest(url: server.url("/busy"), temporaryDirectory: tmp)
+                ).get()
+                let waited = ContinuousClock.now - started
+                #expect(download.attempts == 2)
+                #expect(download.sha256 == sha256Hex(image))
+                // Backoff alone is at most 40 ms in these options: only Retry-After explains a 1 s wait.
+                #expect(waited >= .milliseconds(950))
+            }
         }
     }
 
@@ -159,13 +169,14 @@ func response(_ code: Int, _ headers: [String: String] = [:], body: [UInt8] = []
                 hits.next() == 1 ? response(code) : response(200, body: image)
             }
         }
-        defer { Task { await server.stop() } }
-        try await withTestDownloader { downloader, tmp in
-            let download = try await downloader.download(
-                DownloadRequest(url: server.url("/flaky"), temporaryDirectory: tmp)
-            ).get()
-            #expect(download.attempts == 2)
-            #expect(hits.current == 2)
+        try await serving(server) {
+            try await withTestDownloader { downloader, tmp in
+                let download = try await downloader.download(
+                    DownloadRequest(url: server.url("/flaky"), temporaryDirectory: tmp)
+                ).get()
+                #expect(download.attempts == 2)
+                #expect(hits.current == 2)
+            }
         }
     }
 
@@ -174,14 +185,16 @@ func response(_ code: Int, _ headers: [String: String] = [:], body: [UInt8] = []
         let server = try await RouteServer.start { server in
             await server.appendRoute("GET /big404") { _ in response(404, ["Content-Type": "text/html"], body: page) }
         }
-        defer { Task { await server.stop() } }
-        try await withTestDownloader { downloader, tmp in
-            let result = await downloader.download(DownloadRequest(url: server.url("/big404"), temporaryDirectory: tmp))
-            guard case .failure(let error) = result else { Issue.record("expected a failure"); return }
-            #expect(error.code == .http4xx)
-            #expect(error.httpStatus == 404)
-            #expect(error.attempts == 1)
-            #expect(directoryEntries(tmp).isEmpty)
+        try await serving(server) {
+            try await withTestDownloader { downloader, tmp in
+                let result = await downloader.download(
+                    DownloadRequest(url: server.url("/big404"), temporaryDirectory: tmp))
+                guard case .failure(let error) = result else { Issue.record("expected a failure"); return }
+                #expect(error.code == .http4xx)
+                #expect(error.httpStatus == 404)
+                #expect(error.attempts == 1)
+                #expect(directoryEntries(tmp).isEmpty)
+            }
         }
     }
 
@@ -194,15 +207,17 @@ func response(_ code: Int, _ headers: [String: String] = [:], body: [UInt8] = []
                 return response(503, body: Array("maintenance".utf8))
             }
         }
-        defer { Task { await server.stop() } }
-        try await withTestDownloader(testOptions(retries: retries)) { downloader, tmp in
-            let result = await downloader.download(DownloadRequest(url: server.url("/down"), temporaryDirectory: tmp))
-            guard case .failure(let error) = result else { Issue.record("expected a failure"); return }
-            #expect(error.code == .http5xx)
-            #expect(error.httpStatus == 503)
-            #expect(error.attempts == retries + 1)
-            #expect(hits.current == retries + 1)
-            #expect(directoryEntries(tmp).isEmpty)
+        try await serving(server) {
+            try await withTestDownloader(testOptions(retries: retries)) { downloader, tmp in
+                let result = await downloader.download(
+                    DownloadRequest(url: server.url("/down"), temporaryDirectory: tmp))
+                guard case .failure(let error) = result else { Issue.record("expected a failure"); return }
+                #expect(error.code == .http5xx)
+                #expect(error.httpStatus == 503)
+                #expect(error.attempts == retries + 1)
+                #expect(hits.current == retries + 1)
+                #expect(directoryEntries(tmp).isEmpty)
+            }
         }
     }
 
@@ -214,14 +229,15 @@ func response(_ code: Int, _ headers: [String: String] = [:], body: [UInt8] = []
             await server.appendRoute("GET /r3") { _ in response(307, ["Location": "/final.jpg"]) }
             await server.appendRoute("GET /final.jpg") { _ in response(200, body: image) }
         }
-        defer { Task { await server.stop() } }
-        try await withTestDownloader { downloader, tmp in
-            let download = try await downloader.download(
-                DownloadRequest(url: server.url("/r1"), temporaryDirectory: tmp)
-            ).get()
-            #expect(download.requestedURL == server.url("/r1"))
-            #expect(download.finalURL == server.url("/final.jpg"))
-            #expect(download.sha256 == sha256Hex(image))
+        try await serving(server) {
+            try await withTestDownloader { downloader, tmp in
+                let download = try await downloader.download(
+                    DownloadRequest(url: server.url("/r1"), temporaryDirectory: tmp)
+                ).get()
+                #expect(download.requestedURL == server.url("/r1"))
+                #expect(download.finalURL == server.url("/final.jpg"))
+                #expect(download.sha256 == sha256Hex(image))
+            }
         }
     }
 
@@ -229,12 +245,14 @@ func response(_ code: Int, _ headers: [String: String] = [:], body: [UInt8] = []
         let server = try await RouteServer.start { server in
             await server.appendRoute("GET /loop") { _ in response(302, ["Location": "/loop"]) }
         }
-        defer { Task { await server.stop() } }
-        try await withTestDownloader { downloader, tmp in
-            let result = await downloader.download(DownloadRequest(url: server.url("/loop"), temporaryDirectory: tmp))
-            guard case .failure(let error) = result else { Issue.record("expected a failure"); return }
-            #expect(error.code == .tooManyRedirects)
-            #expect(error.attempts == 1)
+        try await serving(server) {
+            try await withTestDownloader { downloader, tmp in
+                let result = await downloader.download(
+                    DownloadRequest(url: server.url("/loop"), temporaryDirectory: tmp))
+                guard case .failure(let error) = result else { Issue.record("expected a failure"); return }
+                #expect(error.code == .tooManyRedirects)
+                #expect(error.attempts == 1)
+            }
         }
     }
 
@@ -243,13 +261,15 @@ func response(_ code: Int, _ headers: [String: String] = [:], body: [UInt8] = []
         let server = try await RouteServer.start { server in
             await server.appendRoute("GET /escape") { _ in response(302, ["Location": target]) }
         }
-        defer { Task { await server.stop() } }
-        try await withTestDownloader { downloader, tmp in
-            let result = await downloader.download(DownloadRequest(url: server.url("/escape"), temporaryDirectory: tmp))
-            guard case .failure(let error) = result else { Issue.record("expected a failure"); return }
-            #expect(error.code == .blockedScheme)
-            #expect(error.attempts == 1)
-            #expect(directoryEntries(tmp).isEmpty)
+        try await serving(server) {
+            try await withTestDownloader { downloader, tmp in
+                let result = await downloader.download(
+                    DownloadRequest(url: server.url("/escape"), temporaryDirectory: tmp))
+                guard case .failure(let error) = result else { Issue.record("expected a failure"); return }
+                #expect(error.code == .blockedScheme)
+                #expect(error.attempts == 1)
+                #expect(directoryEntries(tmp).isEmpty)
+            }
         }
     }
 
@@ -272,15 +292,16 @@ func response(_ code: Int, _ headers: [String: String] = [:], body: [UInt8] = []
         let server = try await RouteServer.start { server in
             await server.appendRoute("GET /fake.jpg") { _ in response(200, ["Content-Type": "image/jpeg"], body: body) }
         }
-        defer { Task { await server.stop() } }
-        try await withTestDownloader { downloader, tmp in
-            let result = await downloader.download(
-                DownloadRequest(url: server.url("/fake.jpg"), temporaryDirectory: tmp))
-            guard case .failure(let error) = result else { Issue.record("expected a failure for \(name)"); return }
-            #expect(error.code == .notAnImage)
-            #expect(error.code.rawValue == "not-an-image")
-            #expect(error.attempts == 1)
-            #expect(directoryEntries(tmp).isEmpty)
+        try await serving(server) {
+            try await withTestDownloader { downloader, tmp in
+                let result = await downloader.download(
+                    DownloadRequest(url: server.url("/fake.jpg"), temporaryDirectory: tmp))
+                guard case .failure(let error) = result else { Issue.record("expected a failure for \(name)"); return }
+                #expect(error.code == .notAnImage)
+                #expect(error.code.rawValue == "not-an-image")
+                #expect(error.attempts == 1)
+                #expect(directoryEntries(tmp).isEmpty)
+            }
         }
     }
 
@@ -294,14 +315,15 @@ func response(_ code: Int, _ headers: [String: String] = [:], body: [UInt8] = []
                     ? response(200, ["Content-Encoding": "gzip"], body: encoded) : response(406)
             }
         }
-        defer { Task { await server.stop() } }
-        try await withTestDownloader { downloader, tmp in
-            let download = try await downloader.download(
-                DownloadRequest(url: server.url("/zipped"), temporaryDirectory: tmp)
-            ).get()
-            #expect(download.byteCount == image.count)
-            #expect(download.sha256 == sha256Hex(image))
-            #expect(fileBytes(try #require(download.temporaryFile)) == image)
+        try await serving(server) {
+            try await withTestDownloader { downloader, tmp in
+                let download = try await downloader.download(
+                    DownloadRequest(url: server.url("/zipped"), temporaryDirectory: tmp)
+                ).get()
+                #expect(download.byteCount == image.count)
+                #expect(download.sha256 == sha256Hex(image))
+                #expect(fileBytes(try #require(download.temporaryFile)) == image)
+            }
         }
     }
 
@@ -318,29 +340,30 @@ func response(_ code: Int, _ headers: [String: String] = [:], body: [UInt8] = []
                 return response(200, ["ETag": "\"v1\"", "Last-Modified": lastModified], body: image)
             }
         }
-        defer { Task { await server.stop() } }
-        try await withTestDownloader { downloader, tmp in
-            let first = try await downloader.download(
-                DownloadRequest(url: server.url("/cached"), temporaryDirectory: tmp)
-            ).get()
-            #expect(first.notModified == false)
-            #expect(first.etag == "\"v1\"")
-            #expect(first.lastModified == lastModified)
-            if let file = first.temporaryFile { try FileManager.default.removeItem(atPath: file) }
+        try await serving(server) {
+            try await withTestDownloader { downloader, tmp in
+                let first = try await downloader.download(
+                    DownloadRequest(url: server.url("/cached"), temporaryDirectory: tmp)
+                ).get()
+                #expect(first.notModified == false)
+                #expect(first.etag == "\"v1\"")
+                #expect(first.lastModified == lastModified)
+                if let file = first.temporaryFile { try FileManager.default.removeItem(atPath: file) }
 
-            let byETag = try await downloader.download(
-                DownloadRequest(url: server.url("/cached"), temporaryDirectory: tmp, ifNoneMatch: first.etag)
-            ).get()
-            #expect(byETag.notModified)
-            #expect(byETag.httpStatus == 304)
-            #expect(byETag.temporaryFile == nil)
+                let byETag = try await downloader.download(
+                    DownloadRequest(url: server.url("/cached"), temporaryDirectory: tmp, ifNoneMatch: first.etag)
+                ).get()
+                #expect(byETag.notModified)
+                #expect(byETag.httpStatus == 304)
+                #expect(byETag.temporaryFile == nil)
 
-            let byDate = try await downloader.download(
-                DownloadRequest(
-                    url: server.url("/cached"), temporaryDirectory: tmp, ifModifiedSince: first.lastModified)
-            ).get()
-            #expect(byDate.notModified)
-            #expect(directoryEntries(tmp).isEmpty)
+                let byDate = try await downloader.download(
+                    DownloadRequest(
+                        url: server.url("/cached"), temporaryDirectory: tmp, ifModifiedSince: first.lastModified)
+                ).get()
+                #expect(byDate.notModified)
+                #expect(directoryEntries(tmp).isEmpty)
+            }
         }
     }
 
@@ -349,13 +372,15 @@ func response(_ code: Int, _ headers: [String: String] = [:], body: [UInt8] = []
         let server = try await RouteServer.start { server in
             await server.appendRoute("GET /huge") { _ in response(200, body: image) }
         }
-        defer { Task { await server.stop() } }
-        try await withTestDownloader(testOptions(maxBytes: 10_000)) { downloader, tmp in
-            let result = await downloader.download(DownloadRequest(url: server.url("/huge"), temporaryDirectory: tmp))
-            guard case .failure(let error) = result else { Issue.record("expected a failure"); return }
-            #expect(error.code == .tooLarge)
-            #expect(error.attempts == 1)
-            #expect(directoryEntries(tmp).isEmpty)
+        try await serving(server) {
+            try await withTestDownloader(testOptions(maxBytes: 10_000)) { downloader, tmp in
+                let result = await downloader.download(
+                    DownloadRequest(url: server.url("/huge"), temporaryDirectory: tmp))
+                guard case .failure(let error) = result else { Issue.record("expected a failure"); return }
+                #expect(error.code == .tooLarge)
+                #expect(error.attempts == 1)
+                #expect(directoryEntries(tmp).isEmpty)
+            }
         }
     }
 
@@ -385,16 +410,17 @@ final class SeenReferers: Sendable {
     let server = try await RouteServer.start { server in
         await server.appendRoute("GET /present") { _ in response(200, ["Content-Type": "image/jpeg"], body: image) }
     }
-    defer { Task { await server.stop() } }
-    try await withTestDownloader(testOptions(jobs: 1, perHost: 1, retries: 0)) { downloader, tmp in
-        let first = await downloader.download(
-            DownloadRequest(url: "http://nohost.invalid/x.jpg", temporaryDirectory: tmp))
-        #expect(throws: FetchError.self) { try first.get() }
-        if case .failure(let error) = first { #expect(error.code == .dns) }
-        let second = try await downloader.download(
-            DownloadRequest(url: server.url("/present"), temporaryDirectory: tmp)
-        ).get()
-        #expect(second.sha256 == sha256Hex(image))
-        if let file = second.temporaryFile { try? FileManager.default.removeItem(atPath: file) }
+    try await serving(server) {
+        try await withTestDownloader(testOptions(jobs: 1, perHost: 1, retries: 0)) { downloader, tmp in
+            let first = await downloader.download(
+                DownloadRequest(url: "http://nohost.invalid/x.jpg", temporaryDirectory: tmp))
+            #expect(throws: FetchError.self) { try first.get() }
+            if case .failure(let error) = first { #expect(error.code == .dns) }
+            let second = try await downloader.download(
+                DownloadRequest(url: server.url("/present"), temporaryDirectory: tmp)
+            ).get()
+            #expect(second.sha256 == sha256Hex(image))
+            if let file = second.temporaryFile { try? FileManager.default.removeItem(atPath: file) }
+        }
     }
 }

@@ -62,42 +62,43 @@ final class LaneGate: Sendable {
             await server.appendRoute("GET /slow") { _ in response(200, ["Content-Type": "image/jpeg"], body: slow) }
             await server.appendRoute("GET /fast") { _ in response(200, ["Content-Type": "image/jpeg"], body: fast) }
         }
-        defer { Task { await server.stop() } }
-        let tmp = try makeTemporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: tmp) }
-        let slowDirectory = tmp + "/slow"
-        let fastDirectory = tmp + "/fast"
-        for directory in [slowDirectory, fastDirectory] {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        }
-        let gate = LaneGate(holding: slowDirectory)
-        // Two lanes, so the fast body (second to start) is not behind the held one; no stall limit in play.
-        let options = testOptions(jobs: 2, perHost: 2, retries: 0, stallSeconds: 30)
-        try await Downloader.withDownloader(
-            options: options, logger: testLogger, lanes: 2, laneGate: { gate.pass($0) }
-        ) { downloader in
-            async let slowResult = downloader.download(
-                DownloadRequest(url: server.url("/slow"), temporaryDirectory: slowDirectory))
-            await gate.entered()
-            // A bounded wait: were the curl thread stuck behind the held lane, the fast download could never
-            // finish; after 30 s the gate opens, everything ends, and the check below fails instead of hanging.
-            let watchdog = Task {
-                try await Task.sleep(for: .seconds(30))
-                gate.open()
+        try await serving(server) {
+            let tmp = try makeTemporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: tmp) }
+            let slowDirectory = tmp + "/slow"
+            let fastDirectory = tmp + "/fast"
+            for directory in [slowDirectory, fastDirectory] {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             }
-            defer { watchdog.cancel() }
-            let done = try await downloader.download(
-                DownloadRequest(url: server.url("/fast"), temporaryDirectory: fastDirectory)
-            ).get()
-            #expect(!gate.isOpen, "the fast body completed while the slow one's lane was held")
-            #expect(done.sha256 == sha256Hex(fast))
-            #expect(fileBytes(done.temporaryFile ?? "") == fast)
+            let gate = LaneGate(holding: slowDirectory)
+            // Two lanes, so the fast body (second to start) is not behind the held one; no stall limit in play.
+            let options = testOptions(jobs: 2, perHost: 2, retries: 0, stallSeconds: 30)
+            try await Downloader.withDownloader(
+                options: options, logger: testLogger, lanes: 2, laneGate: { gate.pass($0) }
+            ) { downloader in
+                async let slowResult = downloader.download(
+                    DownloadRequest(url: server.url("/slow"), temporaryDirectory: slowDirectory))
+                await gate.entered()
+                // A bounded wait: were the curl thread stuck behind the held lane, the fast download could never
+                // finish; after 30 s the gate opens, everything ends, and the check below fails instead of hanging.
+                let watchdog = Task {
+                    try await Task.sleep(for: .seconds(30))
+                    gate.open()
+                }
+                defer { watchdog.cancel() }
+                let done = try await downloader.download(
+                    DownloadRequest(url: server.url("/fast"), temporaryDirectory: fastDirectory)
+                ).get()
+                #expect(!gate.isOpen, "the fast body completed while the slow one's lane was held")
+                #expect(done.sha256 == sha256Hex(fast))
+                #expect(fileBytes(done.temporaryFile ?? "") == fast)
 
-            gate.open()
-            let paused = try await slowResult.get()
-            #expect(paused.byteCount == slow.count)
-            #expect(paused.sha256 == sha256Hex(slow), "every chunk libcurl delivered again was taken once")
-            #expect(fileBytes(paused.temporaryFile ?? "") == slow)
+                gate.open()
+                let paused = try await slowResult.get()
+                #expect(paused.byteCount == slow.count)
+                #expect(paused.sha256 == sha256Hex(slow), "every chunk libcurl delivered again was taken once")
+                #expect(fileBytes(paused.temporaryFile ?? "") == slow)
+            }
         }
     }
 }

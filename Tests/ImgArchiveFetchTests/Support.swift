@@ -105,8 +105,11 @@ struct RouteServer: Sendable {
     func stop() async {
         await server.stop()
         task.cancel()
+        _ = await task.result
     }
 }
+
+extension RouteServer: Stoppable {}
 
 /// A gzip member holding `bytes` in stored (uncompressed) deflate blocks: real gzip framing with a real
 /// CRC-32, decoded by libcurl's zlib.
@@ -146,4 +149,24 @@ final class Counter: Sendable {
         }
     }
     var current: Int { value.withLock { $0 } }
+}
+
+/// A test server that can be stopped.
+protocol Stoppable {
+    /// Stops the server and returns once it has stopped.
+    func stop() async
+}
+
+/// Runs `body` while `server` serves, then stops the server and waits until it has stopped, whether `body`
+/// returned or threw (a `defer { Task { await server.stop() } }` would neither wait nor keep the next test clear).
+func serving<T>(_ server: some Stoppable, _ body: () async throws -> T) async throws -> T {
+    let result: T
+    do {
+        result = try await body()
+    } catch {
+        await server.stop()
+        throw error
+    }
+    await server.stop()
+    return result
 }

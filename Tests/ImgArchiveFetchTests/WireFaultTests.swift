@@ -267,7 +267,8 @@ func head(_ status: String, _ headers: [String]) -> String {
                 await downloader.download(
                     DownloadRequest(url: "http://127.0.0.1:\(server.port)/hang", temporaryDirectory: tmp))
             }
-            while arrived.current == 0 { try await Task.sleep(for: .milliseconds(5)) }
+            for _ in 0..<2000 where arrived.current == 0 { try await Task.sleep(for: .milliseconds(5)) }
+            try #require(arrived.current > 0, "the request did not reach the server within 10 s")
             task.cancel()
             guard case .failure(let error) = await task.value else { Issue.record("expected a failure"); return }
             #expect(error.code == .cancelled)
