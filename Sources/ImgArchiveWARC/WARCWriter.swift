@@ -134,6 +134,8 @@ public final class WARCWriter {
                 let capture = Capture(url: uri, date: WARCRecord.warcDate(record.date), digest: digest)
                 if firstByDigest[digest] == nil { firstByDigest[digest] = capture }
                 latestByURL[uri] = capture
+            } else if let digest = payloadDigest, let first = firstByDigest[digest] {
+                latestByURL[uri] = first  // a revisit: the URL's payload is in the record it refers to
             }
         }
         try appendLog("\(offset + length)\t\(line)\n")
@@ -284,16 +286,27 @@ public final class WARCWriter {
         try syncFolder(folder.path)
     }
 
-    /// Reads the index's captures: the first of each payload digest, the latest of each URL.
+    /// Reads the index's captures: the first of each payload digest, the latest of each URL (for a URL captured
+    /// only as a revisit, the capture its payload is in).
     private func loadIndex() throws(WARCError) {
         let index = settings.folder.appendingPathComponent(Self.indexName)
         guard let text = try? String(contentsOf: index, encoding: .utf8) else { return }
+        var revisits: [(url: String, digest: String)] = []
+        defer {
+            for revisit in revisits where latestByURL[revisit.url] == nil {
+                latestByURL[revisit.url] = firstByDigest[revisit.digest]
+            }
+        }
         for line in text.split(separator: "\n") {
             let parts = line.split(separator: " ", maxSplits: 2)
             guard parts.count == 3,
                 let object = try? JSONSerialization.jsonObject(with: Data(parts[2].utf8)) as? [String: String],
-                object["mime"] != "warc/revisit", let url = object["url"], let digest = object["digest"]
+                let url = object["url"], let digest = object["digest"]
             else { continue }
+            if object["mime"] == "warc/revisit" {
+                revisits.append((url, digest))
+                continue
+            }
             let capture = Capture(url: url, date: Self.warcDate(timestamp: String(parts[1])), digest: digest)
             if let first = firstByDigest[digest], first.date <= capture.date {} else { firstByDigest[digest] = capture }
             if let latest = latestByURL[url], latest.date >= capture.date {} else { latestByURL[url] = capture }
