@@ -3,9 +3,10 @@ public import ImgArchiveFetch
 public import ImgArchiveStore
 
 /// What happened to one request of a fetch run, as the runner publishes it to its observers (`FetchObserver`):
-/// today's recorder (manifest rows) is one; a WARC writer would be another. Per URL candidate tried: either
-/// `requestSent`, the `redirect` hops, `responseHead` and `body` (a 2xx or 304 from the server), or `failed`;
-/// then, per URL, one `outcome`, in the order the URLs finish.
+/// the recorder (manifest rows) is one, the WARC writer (`WARCObserver`) another. Per URL candidate tried: either
+/// `requestSent`, the `redirect` hops, `responseHead` and `body` (a 2xx or 304 from the server), then `captured`
+/// once the body is committed (with `DownloadOptions.captureExchanges` only), or `failed`; then, per URL, one
+/// `outcome`, in the order the URLs finish.
 public enum FetchEvent: Sendable {
     /// The request of the attempt that answered: the URL asked for and the request header lines this program
     /// set (the host profile's, the Referer, the validators, the User-Agent); libcurl adds Host, Accept and
