@@ -37,6 +37,8 @@ let package = Package(
             name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"])]),
         .systemLibrary(
             name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(
+            name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // C shims: libjpeg's setjmp/longjmp error exit and decode/encode loops; libpng's macros.
         .target(name: "CJPEGShim", dependencies: ["CJPEG"], linkerSettings: [.linkedLibrary("jpeg")]),
         .target(name: "CPNGShim", dependencies: ["CPNG"], linkerSettings: [.linkedLibrary("png16")]),
@@ -71,11 +73,16 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strict),
+        // WARC 1.1 records in gzip members (zlib) and their CDXJ index.
+        .target(
+            name: "ImgArchiveWARC",
+            dependencies: ["CZlib", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict),
         // The runs: fetch (download, commit, record, thumbnails) over the modules above.
         .target(
             name: "ImgArchivePipeline",
             dependencies: [
-                "ImgArchiveCore", "ImgArchiveImage", "ImgArchiveFetch", "ImgArchiveStore",
+                "ImgArchiveCore", "ImgArchiveImage", "ImgArchiveFetch", "ImgArchiveStore", "ImgArchiveWARC",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
@@ -107,7 +114,7 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "ImgArchiveStore", "ImgArchiveImage", "ImgArchivePipeline",
+                "ImgArchiveStore", "ImgArchiveImage", "ImgArchivePipeline", "ImgArchiveWARC",
                 .product(name: "FlyingFox", package: "FlyingFox"), .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),

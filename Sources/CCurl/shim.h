@@ -42,6 +42,11 @@ static inline CURLcode CCurl_easy_setopt_prereq_callback(CURL *handle, CURLoptio
     return curl_easy_setopt(handle, option, value);
 }
 
+static inline CURLcode CCurl_easy_setopt_debug_callback(CURL *handle, CURLoption option,
+                                                         curl_debug_callback value) {
+    return curl_easy_setopt(handle, option, value);
+}
+
 static inline CURLMcode CCurl_multi_setopt_long(CURLM *handle, CURLMoption option, long value) {
     return curl_multi_setopt(handle, option, value);
 }

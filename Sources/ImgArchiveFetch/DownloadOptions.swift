@@ -40,6 +40,11 @@ public struct DownloadOptions: Sendable {
     public var maxBackoff: Duration
     /// The longest wait a server's `Retry-After` may ask for; longer requests are cut to this.
     public var maxRetryAfter: Duration
+    /// Capture each attempt's messages as they went over the wire (`HTTPExchange`: libcurl's raw request head, the
+    /// raw response heads, the server's address) into `Download.exchanges` and `FetchError.exchanges`. Off by
+    /// default: it turns on libcurl's debug callback (`CURLOPT_VERBOSE`), a small cost per request that only a
+    /// run writing WARC records needs.
+    public var captureExchanges = false
 
     /// The library version named in the default User-Agent.
     public static let libraryVersion = "0.1.0"

@@ -81,4 +81,7 @@ public struct Download: Sendable {
     /// The response header lines of the attempt that succeeded as libcurl delivered them, line ends removed:
     /// each response's status line, its fields and a blank line, redirect hops first.
     public var responseHeaderLines: [String] = []
+    /// The attempt's messages as they went over the wire, hop by hop (only with
+    /// `DownloadOptions.captureExchanges`).
+    public var exchanges: [HTTPExchange] = []
 }

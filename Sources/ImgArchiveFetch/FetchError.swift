@@ -22,6 +22,9 @@ public struct FetchError: Error, Sendable, CustomStringConvertible {
     /// The server's Content-Type, for a body that is not an image (a link to a page is told from a broken image
     /// by it).
     public var contentType: String?
+    /// The last attempt's messages as they went over the wire, hop by hop, the failed response's head included
+    /// when one arrived (only with `DownloadOptions.captureExchanges`).
+    public var exchanges: [HTTPExchange] = []
 
     /// Creates an error.
     public init(

@@ -1,4 +1,5 @@
 internal import CCurl
+import Foundation
 import ImgArchiveCore
 
 #if canImport(Glibc)
@@ -41,6 +42,9 @@ final class Transfer {
     /// `Download`, and the pipeline's fetch events).
     private var requestLines: [String] = []
     private var responseLines: [String] = []
+    /// With `DownloadOptions.captureExchanges`: this attempt's hops as they went over the wire.
+    private var capture = false
+    private var exchanges: [HTTPExchange] = []
     /// The proxy this attempt goes through (every hop: libcurl is given it, and no `no_proxy`), nil for none.
     private var proxy: String?
     /// Through a proxy: each hop's target, judged on its own resolved addresses (`targetAllowed`).
@@ -95,6 +99,8 @@ final class Transfer {
         refusal = nil
         openedFor.removeAll(keepingCapacity: true)
         responseLines.removeAll(keepingCapacity: true)
+        capture = options.captureExchanges
+        exchanges.removeAll()
 
         let request = job.request
         var lines: [String] = []
@@ -175,6 +181,19 @@ final class Transfer {
                 })
         }
         if let headerList { set(CCurl_easy_setopt_slist(easy, CURLOPT_HTTPHEADER, headerList)) }
+        if capture {
+            // The raw request head reaches a program only through the debug callback, which libcurl calls only in
+            // verbose mode; with a callback set, nothing is printed.
+            set(CCurl_easy_setopt_long(easy, CURLOPT_VERBOSE, 1))
+            set(CCurl_easy_setopt_pointer(easy, CURLOPT_DEBUGDATA, Unmanaged.passUnretained(self).toOpaque()))
+            set(
+                CCurl_easy_setopt_debug_callback(easy, CURLOPT_DEBUGFUNCTION) { _, type, data, size, context in
+                    guard type == CURLINFO_HEADER_OUT, let context, let data else { return 0 }
+                    let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
+                    transfer.sentHead(UnsafeRawBufferPointer(start: data, count: size))
+                    return 0
+                })
+        }
         // Every connection of the attempt (redirects included) is opened here, on the address libcurl resolved.
         set(CCurl_easy_setopt_pointer(easy, CURLOPT_OPENSOCKETDATA, Unmanaged.passUnretained(self).toOpaque()))
         set(
@@ -329,9 +348,10 @@ final class Transfer {
             detail: String? = nil
         ) -> Outcome {
             body.discard()
-            let error = FetchError(
+            var error = FetchError(
                 code: code, url: url, httpStatus: httpStatus, attempts: job.attempts, message: message,
                 curlCode: curl.map { Int($0.rawValue) }, detail: detail)
+            error.exchanges = exchanges
             return .failure(error, retriable: retriable, retryAfter: retryAfter)
         }
 
@@ -454,11 +474,34 @@ final class Transfer {
             etag: header("ETag"),
             lastModified: header("Last-Modified"),
             attempts: job?.attempts ?? 0,
-            refererUsed: refererSent, requestHeaderLines: requestLines, responseHeaderLines: responseLines)
+            refererUsed: refererSent, requestHeaderLines: requestLines, responseHeaderLines: responseLines,
+            exchanges: exchanges)
+    }
+
+    /// The debug callback's `CURLINFO_HEADER_OUT`: a request head as sent (a new hop), or the rest of one libcurl
+    /// handed over in pieces.
+    private func sentHead(_ bytes: UnsafeRawBufferPointer) {
+        if let last = exchanges.indices.last, exchanges[last].responseHead.isEmpty,
+            !exchanges[last].requestHead.suffix(4).elementsEqual([0x0D, 0x0A, 0x0D, 0x0A])
+        {
+            exchanges[last].requestHead.append(contentsOf: bytes)
+            return
+        }
+        var address: UnsafeMutablePointer<CChar>?
+        _ = CCurl_easy_getinfo_string(easy, CURLINFO_PRIMARY_IP, &address)
+        exchanges.append(
+            HTTPExchange(
+                url: currentURL, remoteAddress: address.map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 },
+                date: Date(), requestHead: Array(bytes)))
     }
 
     /// The header callback: keeps one response header line, without its line end.
     private func receiveHeader(_ line: UnsafeRawBufferPointer) -> Int {
+        if capture, let last = exchanges.indices.last {
+            // A status line starts a head: an interim 1xx head before it is dropped.
+            if line.starts(with: Array("HTTP/".utf8)) { exchanges[last].responseHead.removeAll(keepingCapacity: true) }
+            exchanges[last].responseHead.append(contentsOf: line)
+        }
         var end = line.count
         while end > 0 && (line[end - 1] == 0x0A || line[end - 1] == 0x0D) { end -= 1 }
         responseLines.append(String(decoding: UnsafeRawBufferPointer(rebasing: line[0..<end]), as: UTF8.self))

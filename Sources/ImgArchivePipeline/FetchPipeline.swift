@@ -2,6 +2,7 @@ import Foundation
 public import ImgArchiveCore
 import ImgArchiveFetch
 import ImgArchiveStore
+import ImgArchiveWARC
 public import Logging
 
 /// Mirrors images into the archive: plans from the manifest, downloads (origin first, then the URL as written),
@@ -30,6 +31,14 @@ public enum FetchPipeline {
             root: settings.archiveRoot, objects: settings.objectStore, durability: .deferred)
         defer { backend.close() }
         let (store, manifest) = (backend.objects, backend.manifest)
+        // WARC files an interrupted run left are cut back to their whole records and finished first, whether or
+        // not this run writes WARC (`tmp/warc/` survives the stale-file sweep for this).
+        let warcFolders = WARCObserver.folders(root: settings.archiveRoot, temporaryDirectory: store.temporaryDirectory)
+        do {
+            try WARCWriter.salvage(folder: warcFolders.folder, temporaryFolder: warcFolders.temporary)
+        } catch {
+            logger.info("an interrupted WARC file could not be finished", metadata: ["error": "\(error)"])
+        }
         let stale = try store.removeStaleTemporaryFiles(holding: lock)
         if stale > 0 { logger.info("removed temporary files of an interrupted run", metadata: ["count": "\(stale)"]) }
 
@@ -43,8 +52,28 @@ public enum FetchPipeline {
             }, scannedAt: now)
 
         let (needs, pages) = try await plan(items: items, settings: settings, manifest: manifest, now: now)
+        var settings = settings
+        let warc = settings.warc.map {
+            WARCObserver(
+                root: settings.archiveRoot, temporaryDirectory: store.temporaryDirectory, options: $0, logger: logger)
+        }
+        if let warc {
+            settings.observers.append(warc)
+            settings.download.captureExchanges = true
+        }
+        // The WARC writer is a child task of the run, as the recorder: it ends when its stream does (`finish`).
+        async let warcSummary = warc?.run()
         let runner = Runner(settings: settings, store: store, manifest: manifest, logger: logger, progress: progress)
-        var outcomes = try await runner.fetch(items: items, needs: needs)
+        var outcomes: [URLOutcome]
+        do {
+            outcomes = try await runner.fetch(items: items, needs: needs)
+        } catch {
+            warc?.finish()
+            _ = await warcSummary
+            throw error
+        }
+        warc?.finish()
+        let writtenWARC = await warcSummary
         for i in outcomes.indices where pages.contains(outcomes[i].url) { outcomes[i].status = .notAnImageLink }
 
         // Read back only the URLs that need it: those archived before (for their object's path) and those
@@ -62,6 +91,7 @@ public enum FetchPipeline {
         }
         var report = FetchReport(outcomes: outcomes)
         report.diskFull = runner.diskFull
+        report.warc = writtenWARC
         if let thumbnailOptions = settings.thumbnails, report.diskFull == nil {
             (report.thumbnailsMade, report.thumbnailFailures) = try await runner.makeThumbnails(
                 items: items, records: records, options: thumbnailOptions)

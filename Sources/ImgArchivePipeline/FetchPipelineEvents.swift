@@ -1,10 +1,12 @@
+public import Foundation
 public import ImgArchiveFetch
 public import ImgArchiveStore
 
 /// What happened to one request of a fetch run, as the runner publishes it to its observers (`FetchObserver`):
-/// today's recorder (manifest rows) is one; a WARC writer would be another. Per URL candidate tried: either
-/// `requestSent`, the `redirect` hops, `responseHead` and `body` (a 2xx or 304 from the server), or `failed`;
-/// then, per URL, one `outcome`, in the order the URLs finish.
+/// the recorder (manifest rows) is one, the WARC writer (`WARCObserver`) another. Per URL candidate tried: either
+/// `requestSent`, the `redirect` hops, `responseHead` and `body` (a 2xx or 304 from the server), then `captured`
+/// once the body is committed (with `DownloadOptions.captureExchanges` only), or `failed`; then, per URL, one
+/// `outcome`, in the order the URLs finish.
 public enum FetchEvent: Sendable {
     /// The request of the attempt that answered: the URL asked for and the request header lines this program
     /// set (the host profile's, the Referer, the validators, the User-Agent); libcurl adds Host, Accept and
@@ -17,10 +19,28 @@ public enum FetchEvent: Sendable {
     case responseHead(url: String, status: Int, headerLines: [String])
     /// The body as stored: its length and SHA-256 (none on a 304).
     case body(url: String, bytes: Int, sha256: String)
-    /// A candidate URL that failed (after libcurl's retries and the Referer ladder).
+    /// A candidate URL that failed (after libcurl's retries and the Referer ladder). With
+    /// `DownloadOptions.captureExchanges`, `error.exchanges` holds the last attempt's raw requests and the heads of
+    /// the responses that arrived (the failed one's included).
     case failed(url: String, error: FetchError)
+    /// With `DownloadOptions.captureExchanges` only: a candidate's exchanges as they went over the wire (raw request
+    /// heads, raw response heads, redirect hops first, the server's address) and the body as archived, published
+    /// once the body is committed to the archive (at once for a 304). What a WARC writer records.
+    case captured(FetchCapture)
     /// What the URL (item `index` of the run) came to: the outcome reported and the manifest row to record.
     case outcome(index: Int, outcome: URLOutcome, row: FetchOutcome?)
+}
+
+/// A candidate's HTTP exchanges and what they archived (`FetchEvent.captured`).
+public struct FetchCapture: Sendable {
+    /// The URL asked for.
+    public var url: String
+    /// Each hop's request and response as they went over the wire, the final one last.
+    public var exchanges: [HTTPExchange]
+    /// The archived original the final response's body became, and its file; nil on a 304.
+    public var object: ObjectRecord?
+    /// The object's file, to read the body from; nil on a 304.
+    public var bodyFile: URL?
 }
 
 /// Told every `FetchEvent` of a run, on the task that produced it: `observe` must return at once (hand the

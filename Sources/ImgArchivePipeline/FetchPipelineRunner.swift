@@ -188,6 +188,10 @@ final class Runner: Sendable {
                     } else {
                         (outcome, row) = try commit(download, item: item, candidate: candidate)
                     }
+                    if !download.exchanges.isEmpty {
+                        let capture = capture(download, candidate: candidate, row: row)
+                        for observer in observers { observer.observe(.captured(capture)) }
+                    }
                     advance(failed: false, bytes: Int64(download.byteCount))
                     return (outcome, row)
                 } catch {
@@ -278,6 +282,16 @@ final class Runner: Sendable {
             httpStatus: download.httpStatus,
             post: item.post)
         return (outcome, row)
+    }
+
+    /// What a download archived, for `FetchEvent.captured`.
+    private func capture(_ download: Download, candidate: String, row: FetchOutcome) -> FetchCapture {
+        guard case .archived(let archived) = row else {
+            return FetchCapture(url: candidate, exchanges: download.exchanges)
+        }
+        return FetchCapture(
+            url: candidate, exchanges: download.exchanges, object: archived.object,
+            bodyFile: try? store.fileForReading(archived.object.path))
     }
 
     /// Makes the missing derivatives of every archived item at the widths its posts show, on a pool no wider

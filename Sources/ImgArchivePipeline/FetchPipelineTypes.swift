@@ -23,6 +23,9 @@ public struct FetchSettings: Sendable {
     public var objectStore: ObjectStoreFactory = .local
     /// Told what happens to each request of a run, beside the run's own recorder (see `FetchEvent`).
     public var observers: [any FetchObserver] = []
+    /// Write WARC records of the exchanges that archive images into `archive/warc/` (docs/web-archives.md); nil
+    /// writes none.
+    public var warc: WARCOptions?
 
     /// Creates settings.
     public init(archiveRoot: URL, download: DownloadOptions) {
@@ -78,6 +81,8 @@ public struct FetchReport: Sendable {
     /// Set when the run stopped because the disk (or quota) is full: said once, not once per URL. The URLs it
     /// did not try are failures of class `disk-full` with no manifest row (the next run tries them as new).
     public var diskFull: String?
+    /// What the run wrote to `archive/warc/`, when WARC output is on.
+    public var warc: WARCSummary?
 
     /// Outcomes counted by status.
     public var counts: [URLOutcome.Status: Int] {

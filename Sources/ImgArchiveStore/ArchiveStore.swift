@@ -164,7 +164,9 @@ public struct ArchiveStore: Sendable {
                 message: "removing temporary files needs this archive's lock, held (\(lock.path))")
         }
         let folder = temporaryDirectory.path
-        let names = try FileSystem.contents(of: folder)
+        // `tmp/warc/` holds WARC files being written: a killed run's are cut back to whole records and finished
+        // by the next fetch (`WARCWriter.salvage`), not removed.
+        let names = try FileSystem.contents(of: folder).filter { $0 != "warc" }
         for name in names { try FileSystem.removeTree(folder + "/" + name) }
         return names.count
     }

@@ -76,6 +76,7 @@ struct ArchiveCommand: AsyncParsableCommand {
             out.write("waiting: \(post) (\(n) reference\(n == 1 ? "" : "s") not archived; see imgarchive status)\n")
         }
         if let full = r.fetch.diskFull { out.write("stopped: \(full)\n") }
+        if let warc = r.fetch.warc { out.write(FetchOutput.warcLine(warc)) }
         let f = r.fetch.counts
         var line = "archived \(f[.archived, default: 0]), already had \(f[.alreadyArchived, default: 0])"
         if let n = f[.notModified] { line += ", unchanged \(n)" }

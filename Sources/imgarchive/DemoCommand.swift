@@ -60,7 +60,7 @@ struct DemoCommand: AsyncParsableCommand {
             throw ValidationError("the demo's web server could not start on 127.0.0.1")
         }
         let hosts = Set(pictures.keys.compactMap { $0.split(separator: "/").first.map(String.init) })
-        var arguments = ["--archive", folder + "/archive"]
+        var arguments = ["--archive", folder + "/archive", "--warc"]
         for host in hosts.sorted() { arguments += ["--connect-to", "\(host):80:127.0.0.1:\(port)"] }
         let fetch = try FetchOptionGroup.parse(arguments).settings(ConfigFile(), site: SiteInfo.discover(from: folder))
         let linker = try LinkOptionGroup.parse([]).linker(
@@ -86,6 +86,9 @@ struct DemoCommand: AsyncParsableCommand {
                   each srcset candidate points at the archive and keeps its 320w/640w/1024w.
               \(folder)/archive/
                   objects/ (originals, named by SHA-256), w<width>/ (thumbnails), manifest.sqlite, reports/.
+              \(folder)/archive/warc/
+                  the WARC records of every image exchange (*.warc.gz) and index.cdxj: a replay tool such as
+                  pywb serves them as they are (docs/web-archives.md).
             Then, inside \(folder):
               \(binary) status --all            the link-rot report per post
               \(binary) rewrite --revert        put the original URLs back, byte for byte

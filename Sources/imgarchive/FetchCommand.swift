@@ -30,6 +30,9 @@ struct FetchOptionGroup: ParsableArguments {
     @Flag(help: "Re-check every archived URL with a conditional GET.")
     var revalidate = false
 
+    @Flag(help: "Also write WARC records of each image exchange into archive/warc/ (docs/web-archives.md).")
+    var warc = false
+
     @Option(
         name: .customLong("connect-to"),
         help: "HOST:PORT:ADDR:PORT: fetch HOST:PORT's URLs from ADDR:PORT instead (repeatable).")
@@ -77,6 +80,9 @@ struct FetchOptionGroup: ParsableArguments {
         if let m = file.maxPixels { thumbnails.maxPixels = m }
         if let m = file.thumbnailMemory { thumbnails.memoryBudget = Int(m) }
         settings.thumbnails = thumbnails
+        if warc || file.warc == true {
+            settings.warc = WARCOptions(maxFileSize: file.warcSize ?? WARCOptions.defaultMaxFileSize)
+        }
         return settings
     }
 
@@ -177,6 +183,14 @@ enum FetchOutput {
                 ReferenceJSON.quote(full, to: &quoted)
                 s += ",\"disk_full\":" + String(decoding: quoted, as: UTF8.self)
             }
+            if let warc = report.warc {
+                s += ",\"warc_records\":\(warc.records)"
+                if let problem = warc.problem {
+                    var quoted: [UInt8] = []
+                    ReferenceJSON.quote(problem, to: &quoted)
+                    s += ",\"warc_problem\":" + String(decoding: quoted, as: UTF8.self)
+                }
+            }
             s += "}}\n"
             out.write(s)
         } else {
@@ -202,8 +216,17 @@ enum FetchOutput {
             line += "; thumbnails made \(report.thumbnailsMade)"
             if let full = report.diskFull { line = "stopped: \(full)\n" + line }
             out.write(line + "\n")
+            if let warc = report.warc { out.write(warcLine(warc)) }
         }
         out.flush()
+    }
+
+    /// The WARC line of a run that wrote WARC records.
+    static func warcLine(_ warc: WARCSummary) -> String {
+        var line =
+            "warc: \(warc.records) record\(warc.records == 1 ? "" : "s") written to the archive's warc/ folder (index: warc/index.cdxj)\n"
+        if let problem = warc.problem { line += "warc: \(problem)\n" }
+        return line
     }
 
     static func json(_ o: URLOutcome, to out: inout [UInt8]) {

@@ -20,6 +20,8 @@ import Testing
         thumbnail-memory: 256MB
         links: relative
         archive-url: /blog/archive
+        warc: true
+        warc-size: 2GB
         allow-addresses: ["*.intranet.example", 10.0.0.0/8, "fd00::/8", 192.168.1.20]
         hosts:
           "*.sinaimg.cn":
@@ -45,6 +47,7 @@ import Testing
     #expect(c.quality == 80 && c.maxPixels == 50_000_000)
     #expect(c.thumbnailMemory == 256_000_000)
     #expect(c.links == "relative" && c.archiveURL == "/blog/archive")
+    #expect(c.warc == true && c.warcSize == 2_000_000_000)
     #expect(c.allowAddresses.map(\.description) == ["*.intranet.example", "10.0.0.0/8", "fd00::/8", "192.168.1.20/32"])
     #expect(c.hostProfiles.count == 2)
     let sina = try #require(HostProfile.first(in: c.hostProfiles, host: "WX4.sinaimg.cn"))
@@ -76,6 +79,8 @@ struct BadConfig: Sendable, CustomTestStringConvertible {
     BadConfig(text: "jobs: 2\nlinks: sideways\n", line: 2, says: "write absolute or relative"),
     BadConfig(text: "thumbnail-memory: lots\n", line: 1, says: "a size such as 50MB"),
     BadConfig(text: "jobs: 2\nthumbnail-memory: 1MB\n", line: 2, says: "at least 16MB"),
+    BadConfig(text: "warc: yes please\n", line: 1, says: "true or false"),
+    BadConfig(text: "warc-size: 10KB\n", line: 1, says: "at least 64KB"),
     BadConfig(text: "jobs: 2\nallow-addresses: [a.test, 127.1]\n", line: 2, says: "'127.1' is neither a host name"),
     BadConfig(text: "allow-addresses: 10.0.0.0/40\n", line: 1, says: "a network such as 10.0.0.0/8"),
     BadConfig(text: "- just\n- a list\n", line: 1, says: "key: value"),

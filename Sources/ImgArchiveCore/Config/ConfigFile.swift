@@ -88,6 +88,10 @@ public struct ConfigFile: Sendable {
     public var archiveURL: String?
     /// Whether the targets of links to images are archived (`link-images`, default true).
     public var linkImages: Bool?
+    /// Whether fetch writes WARC records into `archive/warc/` (`warc`, default false), as `--warc`.
+    public var warc: Bool?
+    /// The size at which a WARC file is finished (`warc-size`), in bytes.
+    public var warcSize: Int64?
 
     /// The defaults.
     public init() {}
@@ -104,7 +108,7 @@ public struct ConfigFile: Sendable {
         ("quality", "a whole number from 1 to 100"), ("max-pixels", "a whole number such as 100000000"),
         ("thumbnail-memory", "a size such as 512MB, at least 16MB"),
         ("links", "absolute or relative"), ("archive-url", "a URL or path prefix such as /blog/archive"),
-        ("link-images", "true or false"),
+        ("link-images", "true or false"), ("warc", "true or false"), ("warc-size", "a size such as 1GB, at least 64KB"),
         ("allow-addresses", "a list of host names (*.example.com) and networks (10.0.0.0/8, fd00::/8)"),
     ]
 
@@ -190,6 +194,16 @@ public struct ConfigFile: Sendable {
                 config.links = style
             case "archive-url": config.archiveURL = try reader.string()
             case "link-images": config.linkImages = try reader.boolean()
+            case "warc": config.warc = try reader.boolean()
+            case "warc-size":
+                let n = try reader.byteSize()
+                guard n >= 64_000 else {
+                    throw ConfigFileError(
+                        path: path, line: value.mark?.line,
+                        message: "warc-size: \(n) bytes is too small for a WARC file; write a size such as 1GB "
+                            + "(at least 64KB)")
+                }
+                config.warcSize = n
             case "allow-addresses": config.allowAddresses = try reader.allowances()
             default: break
             }

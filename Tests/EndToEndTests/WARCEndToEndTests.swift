@@ -1,0 +1,357 @@
+import FlyingFox
+import Foundation
+import Testing
+
+@testable import ImgArchivePipeline
+@testable import ImgArchiveStore
+@testable import ImgArchiveWARC
+
+/// `fetch --warc` against a loopback server, checked by the web archives' own tools: warcio (`check`, and its
+/// record reader) and pywb, which must index the files as imgarchive did and replay each image byte for byte.
+@Suite(.serialized, .timeLimit(.minutes(5))) struct WARCEndToEndTests {
+    static let host = "img.example.test"
+
+    @Test func warcRecordsPassWarcioAndReplayByteIdenticalInPywb() async throws {
+        let a = try FixtureImages.jpeg(width: 96, height: 64, seed: 1)
+        let b = try FixtureImages.png(width: 48, height: 32, seed: 2)
+        let c = try FixtureImages.jpeg(width: 80, height: 60, seed: 3)
+        // Noise photos of about 100 KB each: with warc-size 64KB every one of them ends a file.
+        let big = try (0..<3).map { try FixtureImages.jpeg(width: 320, height: 320, seed: 10 + $0) }
+        var routes: [String: @Sendable (HTTPRequest) async -> HTTPResponse] = [
+            "/img/a.jpg": { request in
+                if request.headers[HTTPHeader("If-None-Match")] == "\"a1\"" { return reply(304, ["ETag": "\"a1\""]) }
+                return reply(200, ["Content-Type": "image/jpeg", "ETag": "\"a1\""], a)
+            },
+            "/img/b.png": { _ in reply(200, ["Content-Type": "image/png"], b) },
+            "/copy/a.jpg": { _ in reply(200, ["Content-Type": "image/jpeg"], a) },
+            "/moved/c.jpg": { _ in
+                reply(302, ["Location": "/img/c.jpg", "Content-Type": "text/html"], Array("moved".utf8))
+            },
+            "/img/c.jpg": { _ in reply(200, ["Content-Type": "image/jpeg"], c) },
+            "/gone.jpg": { _ in reply(404, ["Content-Type": "text/html"], Array("gone".utf8)) },
+        ]
+        for (i, bytes) in big.enumerated() {
+            routes["/big/\(i).jpg"] = { _ in reply(200, ["Content-Type": "image/jpeg"], bytes) }
+        }
+        let server = try await ImageServer.start(routes)
+        defer { Task { await server.stop() } }
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let base = "http://\(Self.host)"
+        let paths =
+            ["/img/a.jpg", "/img/b.png", "/copy/a.jpg", "/moved/c.jpg", "/gone.jpg"] + (0..<3).map { "/big/\($0).jpg" }
+        try folder.write("list.txt", paths.map { base + $0 }.joined(separator: "\n"))
+        try folder.write("imgarchive.yml", "warc: true\nwarc-size: 64KB\n")
+        let args = ["fetch", "--urls", "list.txt", "--connect-to", server.connectTo(Self.host)]
+
+        let first = try await runImgarchive(args, in: folder.path)
+        #expect(first.status == 1, "the 404 fails, the rest is archived: \(first.stdout) \(first.stderr)")
+        #expect(first.stdout.contains("warc: "), "\(first.stdout)")
+        let warcFolder = folder.path + "/archive/warc"
+        let firstFiles = folder.files(under: "archive/warc").filter { $0.hasSuffix(".warc.gz") }
+        #expect(firstFiles.count >= 2, "warc-size 64KB rolls files: \(firstFiles)")
+        #expect(folder.files(under: "archive/tmp").isEmpty, "finished files are moved out of tmp/warc")
+        try await WebArchiveTools.check(firstFiles.map { warcFolder + "/" + $0 })
+
+        let records = try await WebArchiveTools.records(firstFiles.map { warcFolder + "/" + $0 })
+        for file in firstFiles {
+            #expect(records.first { $0.file == file }?.type == "warcinfo", "\(file) starts with its warcinfo")
+        }
+        func response(_ path: String) -> WebArchiveTools.Record? {
+            records.first { $0.uri == base + path && ($0.type == "response" || $0.type == "revisit") }
+        }
+        // The same bytes from two URLs: whichever finished first is the response, the other a revisit of it.
+        let pair = try [#require(response("/img/a.jpg")), #require(response("/copy/a.jpg"))]
+        let original = try #require(pair.first { $0.type == "response" })
+        let copy = try #require(pair.first { $0.type == "revisit" })
+        #expect(copy.profile == WARCRecord.identicalPayloadProfile)
+        #expect(copy.refersTo == original.uri)
+        #expect(copy.payloadDigest == original.payloadDigest)
+        for (path, status) in [("/img/a.jpg", 200), ("/img/b.png", 200), ("/img/c.jpg", 200), ("/moved/c.jpg", 302)] {
+            let record = try #require(response(path), "a response record for \(path)")
+            #expect(record.type == (record.id == copy.id ? "revisit" : "response"))
+            #expect(record.status == status)
+            #expect(record.ip == "127.0.0.1")
+            let request = try #require(
+                records.first { $0.type == "request" && $0.concurrentTo == record.id }, "the request of \(path)")
+            #expect(request.uri == base + path)
+            // Host and Accept are libcurl's own: the raw request as sent, not only the fields imgarchive set.
+            #expect(request.host == Self.host && request.accept != nil)
+        }
+        #expect(!records.contains { $0.uri == base + "/gone.jpg" }, "a failed URL archives nothing, so no record")
+
+        // A revalidation: a 304 becomes a server-not-modified revisit of the first capture; the same bytes again
+        // an identical-payload revisit.
+        let second = try await runImgarchive(args + ["--revalidate"], in: folder.path)
+        #expect(second.status == 1, "\(second.stdout) \(second.stderr)")
+        let files = folder.files(under: "archive/warc").filter { $0.hasSuffix(".warc.gz") }.map {
+            warcFolder + "/" + $0
+        }
+        #expect(files.count > firstFiles.count)
+        try await WebArchiveTools.check(files)
+        let all = try await WebArchiveTools.records(files)
+        let notModified = try #require(all.first { $0.profile == WARCRecord.serverNotModifiedProfile })
+        #expect(notModified.uri == base + "/img/a.jpg" && notModified.status == 304)
+        #expect(notModified.refersTo == original.uri, "the capture whose record holds a.jpg's bytes")
+        #expect(all.contains { $0.uri == base + "/img/b.png" && $0.profile == WARCRecord.identicalPayloadProfile })
+
+        // pywb indexes the files exactly as imgarchive did, and replays every image as archived.
+        let pywb = try await Pywb.start(folder: folder.path + "/pywb", warcs: files)
+        defer { Pywb.stop(folder.path + "/pywb") }
+        let ours = try String(contentsOfFile: warcFolder + "/index.cdxj", encoding: .utf8)
+        let theirs = try String(
+            contentsOfFile: folder.path + "/pywb/collections/imgs/indexes/index.cdxj", encoding: .utf8)
+        #expect(ours.split(separator: "\n") == theirs.split(separator: "\n"))
+        let objects = Set(
+            folder.files(under: "archive/objects").map { String(($0 as NSString).lastPathComponent.prefix(64)) })
+        let expected: [(String, [UInt8])] =
+            [("/img/a.jpg", a), ("/img/b.png", b), ("/img/c.jpg", c), ("/copy/a.jpg", a)]
+            + big.enumerated().map { ("/big/\($0.offset).jpg", $0.element) }
+        for (path, bytes) in expected {
+            let line = try #require(ours.split(separator: "\n").first { $0.contains("\"url\": \"\(base + path)\"") })
+            let timestamp = line.split(separator: " ")[1]
+            let replayed = try await pywb.get("/imgs/\(timestamp)id_/\(base + path)", scratch: folder.path)
+            #expect(replayed == bytes, "pywb replays \(path) as served")
+            #expect(objects.contains(ArchiveStore.sha256(of: replayed)), "and as archived in objects/")
+        }
+    }
+
+    /// SIGKILL while WARC records are being written: the next run cuts the interrupted file back to its whole
+    /// records (a torn record is added at its end here, so the test does not hang on the kill's timing), finishes
+    /// and indexes it, and goes on.
+    @Test func killedRunLeavesWholeRecordsAndTheNextRunGoesOn() async throws {
+        let count = 30
+        let images = try (0..<count).map { try FixtureImages.jpeg(width: 200, height: 200, seed: 40 + $0) }
+        var routes: [String: @Sendable (HTTPRequest) async -> HTTPResponse] = [:]
+        for (i, bytes) in images.enumerated() {
+            routes["/img/\(i).jpg"] = { _ in
+                try? await Task.sleep(for: .milliseconds(50))
+                return reply(200, ["Content-Type": "image/jpeg"], bytes)
+            }
+        }
+        let server = try await ImageServer.start(routes)
+        defer { Task { await server.stop() } }
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        try folder.write("list.txt", (0..<count).map { "http://\(Self.host)/img/\($0).jpg" }.joined(separator: "\n"))
+        let args = [
+            "fetch", "--urls", "list.txt", "--jobs", "2", "--warc", "--connect-to", server.connectTo(Self.host),
+        ]
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: imgarchiveBinary)
+        process.arguments = args
+        process.currentDirectoryURL = URL(fileURLWithPath: folder.path)
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // Kill once the open file's log holds a few records.
+        let tmp = folder.path + "/archive/tmp/warc"
+        var logged = false
+        for _ in 0..<1000 where !logged {
+            logged = folder.files(under: "archive/tmp/warc").contains {
+                $0.hasSuffix(".log")
+                    && ((try? String(contentsOfFile: tmp + "/" + $0, encoding: .utf8))?.split(separator: "\n").count
+                        ?? 0) >= 5
+            }
+            if !logged { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        try #require(logged, "no WARC record was written within 10 s")
+        kill(process.processIdentifier, SIGKILL)
+        await withCheckedContinuation { c in
+            DispatchQueue.global().async {
+                process.waitUntilExit()
+                c.resume()
+            }
+        }
+        let open = try #require(folder.files(under: "archive/tmp/warc").first { $0.hasSuffix(".warc.gz") })
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: tmp + "/" + open))
+        try handle.seekToEnd()
+        try handle.write(
+            contentsOf: Data([0x1F, 0x8B, 0x08, 0x00] + (0..<500).map { UInt8(truncatingIfNeeded: $0 * 7) }))
+        try handle.close()
+
+        let rerun = try await runImgarchive(args, in: folder.path)
+        #expect(rerun.status == 0, "\(rerun.stdout) \(rerun.stderr)")
+        #expect(folder.files(under: "archive/tmp").isEmpty, "the interrupted file was finished, nothing is left")
+        let files = folder.files(under: "archive/warc").filter { $0.hasSuffix(".warc.gz") }
+            .map { folder.path + "/archive/warc/" + $0 }
+        #expect(files.contains { $0.hasSuffix("/" + open) }, "the interrupted file was moved into warc/")
+        try await WebArchiveTools.check(files)
+        let records = try await WebArchiveTools.records(files)
+        let indexed = records.filter { $0.type == "response" || $0.type == "revisit" }
+        let index = try String(contentsOfFile: folder.path + "/archive/warc/index.cdxj", encoding: .utf8)
+        #expect(index.split(separator: "\n").count == indexed.count, "each whole response is indexed, once")
+        #expect(folder.files(under: "archive/objects").count == count)
+    }
+
+    @Test(arguments: [
+        ("http://img.example.test/img/1.jpg", "test,example,img)/img/1.jpg"),
+        ("https://WWW.Example.com:443/A/B.JPG?b=2&a=1#x", "com,example)/a/b.jpg?a=1&b=2"),
+        ("http://127.0.0.1:8080/x.png", "1,0,0,127:8080)/x.png"),
+        ("http://www2.example.com/", "com,example)/"),
+        ("https://example.com:8443/p%20q?", "com,example:8443)/p%20q"),
+        ("http://example.com", "com,example)/"),
+    ])
+    func surtKeysAreThoseOfTheSurtPackage(url: String, key: String) {
+        // The expected keys are what Python's `surt.surt` (pywb's) gives for each URL.
+        #expect(SURT.key(url) == key)
+    }
+
+    @Test(arguments: [
+        ("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", true, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"),
+        (
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", true,
+            "HTTP/1.1 200 OK\r\nX-Archive-Orig-Transfer-Encoding: chunked\r\n\r\n"
+        ),
+        (
+            "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 9\r\n\r\n", true,
+            "HTTP/1.1 200 OK\r\nX-Archive-Orig-Content-Encoding: gzip\r\nX-Archive-Orig-Content-Length: 9\r\n\r\n"
+        ),
+        (
+            "HTTP/1.1 302 Found\r\nLocation: /a\r\nContent-Length: 5\r\n\r\n", false,
+            "HTTP/1.1 302 Found\r\nLocation: /a\r\nX-Archive-Orig-Content-Length: 5\r\n\r\n"
+        ),
+        (
+            "HTTP/1.1 301 Moved\r\nLocation: /a\r\nContent-Length: 0\r\n\r\n", false,
+            "HTTP/1.1 301 Moved\r\nLocation: /a\r\nContent-Length: 0\r\n\r\n"
+        ),
+    ])
+    func storedHeadsDescribeTheStoredBody(head: String, bodyKept: Bool, stored: String) {
+        #expect(String(decoding: WARCHead.stored(Array(head.utf8), bodyKept: bodyKept), as: UTF8.self) == stored)
+    }
+}
+
+/// warcio, the web archives' reference library, run as the tests' judge.
+enum WebArchiveTools {
+    /// What the tests look at in one record, as warcio reads it.
+    struct Record: Decodable {
+        var file: String
+        var type: String
+        var id: String
+        var uri: String?
+        var status: Int?
+        var ip: String?
+        var concurrentTo: String?
+        var profile: String?
+        var refersTo: String?
+        var payloadDigest: String?
+        var host: String?
+        var accept: String?
+    }
+
+    /// `warcio check` passes on every file.
+    static func check(_ files: [String]) async throws {
+        let (status, output) = try await run(["warcio", "check", "-v"] + files)
+        #expect(status == 0, "warcio check: \(output)")
+    }
+
+    /// Every record of the files, in order.
+    static func records(_ files: [String]) async throws -> [Record] {
+        let script = """
+            import json, sys
+            from warcio.archiveiterator import ArchiveIterator
+            for path in sys.argv[1:]:
+                with open(path, 'rb') as f:
+                    for r in ArchiveIterator(f):
+                        h = r.rec_headers
+                        http = r.http_headers
+                        status = None
+                        if http is not None and r.rec_type in ('response', 'revisit'):
+                            status = int(http.get_statuscode())
+                        print(json.dumps({'file': path.rsplit('/', 1)[-1], 'type': r.rec_type,
+                            'id': h.get_header('WARC-Record-ID'), 'uri': h.get_header('WARC-Target-URI'),
+                            'status': status, 'ip': h.get_header('WARC-IP-Address'),
+                            'concurrentTo': h.get_header('WARC-Concurrent-To'), 'profile': h.get_header('WARC-Profile'),
+                            'refersTo': h.get_header('WARC-Refers-To-Target-URI'),
+                            'payloadDigest': h.get_header('WARC-Payload-Digest'),
+                            'host': http.get_header('Host') if http is not None else None,
+                            'accept': http.get_header('Accept') if http is not None else None}))
+            """
+        let (status, output) = try await run(["python3", "-c", script] + files)
+        try #require(status == 0, "warcio could not read the files: \(output)")
+        return try output.split(separator: "\n").filter { $0.hasPrefix("{") }.map {
+            try JSONDecoder().decode(Record.self, from: Data($0.utf8))
+        }
+    }
+
+    /// Runs its arguments as a command with no signal blocked and no file descriptor but 0-2 inherited. A child of
+    /// Foundation's `Process` inherits the Dispatch thread's blocked signals (a wayback left running would ignore
+    /// the SIGTERM of `pywb.sh stop`) and the socket `Process` watches to see it end (so the start would never end
+    /// while wayback runs).
+    static let spawner = """
+        import signal, subprocess, sys
+        signal.pthread_sigmask(signal.SIG_SETMASK, [])
+        try:
+            sys.exit(subprocess.run(sys.argv[1:], close_fds=True).returncode)
+        except FileNotFoundError:
+            sys.exit(127)
+        """
+
+    /// Runs a command (found on PATH) on a Dispatch thread; returns its status and output (stdout and stderr). The
+    /// output goes through a file, not a pipe: a server the command leaves running (pywb.sh's wayback) would hold
+    /// a pipe open.
+    static func run(_ command: [String]) async throws -> (Int32, String) {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(
+                    with: Result {
+                        let log = FileManager.default.temporaryDirectory.appendingPathComponent(
+                            "imgarchive-tool-\(UUID().uuidString).log")
+                        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+                        defer { try? FileManager.default.removeItem(at: log) }
+                        let handle = try FileHandle(forWritingTo: log)
+                        let process = Process()
+                        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+                        process.arguments = ["python3", "-c", Self.spawner] + command
+                        process.standardOutput = handle
+                        process.standardError = handle
+                        process.standardInput = FileHandle.nullDevice
+                        try process.run()
+                        process.waitUntilExit()
+                        try handle.close()
+                        let output = String(decoding: try Data(contentsOf: log), as: UTF8.self)
+                        if process.terminationStatus == 127 {
+                            Issue.record(
+                                "\(command[0]) is not installed: python3 -m pip install warcio pywb (.ci/run does)")
+                        }
+                        return (process.terminationStatus, output)
+                    })
+            }
+        }
+    }
+}
+
+/// pywb's `wayback` on loopback, through the project's script (Tests/WebArchive/pywb.sh).
+struct Pywb {
+    let port: Int
+
+    static var script: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("WebArchive/pywb.sh").path
+    }
+
+    static func start(folder: String, warcs: [String]) async throws -> Pywb {
+        let (status, output) = try await WebArchiveTools.run(["bash", script, "start", folder] + warcs)
+        try #require(status == 0, "pywb did not start (python3 -m pip install pywb): \(output)")
+        let line = try #require(output.split(separator: "\n").first { $0.hasPrefix("PYWB_PORT=") })
+        return Pywb(port: try #require(Int(line.dropFirst("PYWB_PORT=".count))))
+    }
+
+    static func stop(_ folder: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", WebArchiveTools.spawner, "bash", script, "stop", folder]
+        try? process.run()
+        process.waitUntilExit()
+    }
+
+    /// The body pywb serves at `path` (status 200 required), fetched with curl into `scratch`.
+    func get(_ path: String, scratch: String) async throws -> [UInt8] {
+        let file = scratch + "/replayed.bin"
+        let (status, output) = try await WebArchiveTools.run(
+            ["curl", "-s", "--fail", "-o", file, "http://127.0.0.1:\(port)\(path)"])
+        #expect(status == 0, "pywb answers \(path): \(output)")
+        return [UInt8](try Data(contentsOf: URL(fileURLWithPath: file)))
+    }
+}
