@@ -43,7 +43,10 @@ public enum FetchPipeline {
             }, scannedAt: now)
 
         let (needs, pages) = try await plan(items: items, settings: settings, manifest: manifest, now: now)
-        let runner = Runner(settings: settings, store: store, manifest: manifest, logger: logger, progress: progress)
+        let lookups = settings.rescue == nil ? [:] : try await Rescuer.lastLookups(needs: needs, manifest: manifest)
+        let runner = Runner(
+            settings: settings, store: store, manifest: manifest, logger: logger, progress: progress,
+            rescueLookups: lookups)
         var outcomes = try await runner.fetch(items: items, needs: needs)
         for i in outcomes.indices where pages.contains(outcomes[i].url) { outcomes[i].status = .notAnImageLink }
 
@@ -107,7 +110,8 @@ public enum FetchPipeline {
             settings.revalidateAll
             ? .all : settings.revalidateAfter.map { .checkedBefore(now.addingTimeInterval(-$0)) } ?? .never
         let list = try await manifest.urlsNeedingFetch(candidates: items.map(\.url), revalidation: revalidation)
-        var needs = Dictionary(list.map { ($0.url, $0) }, uniquingKeysWith: { a, _ in a })
+        var needs = Rescuer.withoutRescuedRevalidations(
+            Dictionary(list.map { ($0.url, $0) }, uniquingKeysWith: { a, _ in a }))
         let links = items.filter(\.linkOnly).map(\.url)
         guard !links.isEmpty else { return (needs, []) }
         let pages = Set(

@@ -88,6 +88,12 @@ public struct ConfigFile: Sendable {
     public var archiveURL: String?
     /// Whether the targets of links to images are archived (`link-images`, default true).
     public var linkImages: Bool?
+    /// Whether images dead on the web are asked of web archives (`rescue`, default true).
+    public var rescue: Bool?
+    /// The Memento TimeGates a rescue asks, in order (`timegates`), normalized to end with `/`.
+    public var timegates: [String]?
+    /// Seconds before a URL the archives had no image for is asked about again (`rescue-after`).
+    public var rescueAfter: TimeInterval?
 
     /// The defaults.
     public init() {}
@@ -106,6 +112,8 @@ public struct ConfigFile: Sendable {
         ("links", "absolute or relative"), ("archive-url", "a URL or path prefix such as /blog/archive"),
         ("link-images", "true or false"),
         ("allow-addresses", "a list of host names (*.example.com) and networks (10.0.0.0/8, fd00::/8)"),
+        ("rescue", "true or false"), ("timegates", "a list of Memento TimeGate URLs"),
+        ("rescue-after", "a duration such as 30d"),
     ]
 
     /// Reads `path`.
@@ -191,6 +199,20 @@ public struct ConfigFile: Sendable {
             case "archive-url": config.archiveURL = try reader.string()
             case "link-images": config.linkImages = try reader.boolean()
             case "allow-addresses": config.allowAddresses = try reader.allowances()
+            case "rescue": config.rescue = try reader.boolean()
+            case "timegates":
+                var gates: [String] = []
+                for text in try reader.strings() {
+                    guard let gate = Memento.normalizedTimeGate(text) else {
+                        throw ConfigFileError(
+                            path: path, line: value.mark?.line,
+                            message: "timegates: '\(text)' is not an http or https URL; write a Memento TimeGate "
+                                + "such as https://web.archive.org/web/")
+                    }
+                    gates.append(gate)
+                }
+                config.timegates = gates
+            case "rescue-after": config.rescueAfter = try reader.duration()
             default: break
             }
         }
