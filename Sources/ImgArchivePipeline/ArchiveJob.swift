@@ -28,7 +28,8 @@ public struct ArchiveJobReport: Sendable {
 
     /// Whether anything changed or newly broke: the job prints nothing otherwise.
     public var isNews: Bool {
-        fetch.counts[.archived, default: 0] > 0 || fetch.thumbnailsMade > 0 || !fetch.thumbnailFailures.isEmpty
+        fetch.counts[.archived, default: 0] > 0 || fetch.counts[.rescued, default: 0] > 0 || fetch.thumbnailsMade > 0
+            || !fetch.thumbnailFailures.isEmpty
             || rewrite.counts[.rewritten, default: 0] > 0 || rewrite.counts[.failed, default: 0] > 0
             || rewrite.counts[.changedMeanwhile, default: 0] > 0 || !newFailures.isEmpty || !newlyLostOrigins.isEmpty
             || fetch.diskFull != nil
@@ -132,6 +133,7 @@ public enum ArchiveJob {
         return [
             "archived": f[.archived, default: 0], "already_archived": f[.alreadyArchived, default: 0],
             "not_modified": f[.notModified, default: 0], "failed": f[.failed, default: 0],
+            "rescued": f[.rescued, default: 0],
             "new_failures": r.newFailures.count, "origins_lost": r.originsLost.count,
             "thumbnails": r.fetch.thumbnailsMade,
             "thumbnail_failures": r.fetch.thumbnailFailures.count,
@@ -170,6 +172,7 @@ public enum ArchiveJob {
             "finished_at": time.string(from: r.finishedAt), "exit_code": Int(r.exitCode), "counts": counts(r),
             "failures": failures, "rewritten": rewritten, "waiting": r.postsWaiting, "post_problems": problems,
             "thumbnail_failures": r.fetch.thumbnailFailures.map(\.description),
+            "rescued": r.fetch.outcomes.compactMap(RescueOutput.reportEntry),
         ]
         let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
         let folder = layout.reportsDirectory

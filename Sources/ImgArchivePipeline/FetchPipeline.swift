@@ -52,6 +52,7 @@ public enum FetchPipeline {
             }, scannedAt: now)
 
         let (needs, pages) = try await plan(items: items, settings: settings, manifest: manifest, now: now)
+        let lookups = settings.rescue == nil ? [:] : try await Rescuer.lastLookups(needs: needs, manifest: manifest)
         var settings = settings
         let warc = settings.warc.map {
             WARCObserver(
@@ -63,7 +64,9 @@ public enum FetchPipeline {
         }
         // The WARC writer is a child task of the run, as the recorder: it ends when its stream does (`finish`).
         async let warcSummary = warc?.run()
-        let runner = Runner(settings: settings, store: store, manifest: manifest, logger: logger, progress: progress)
+        let runner = Runner(
+            settings: settings, store: store, manifest: manifest, logger: logger, progress: progress,
+            rescueLookups: lookups)
         var outcomes: [URLOutcome]
         do {
             outcomes = try await runner.fetch(items: items, needs: needs)
@@ -137,7 +140,8 @@ public enum FetchPipeline {
             settings.revalidateAll
             ? .all : settings.revalidateAfter.map { .checkedBefore(now.addingTimeInterval(-$0)) } ?? .never
         let list = try await manifest.urlsNeedingFetch(candidates: items.map(\.url), revalidation: revalidation)
-        var needs = Dictionary(list.map { ($0.url, $0) }, uniquingKeysWith: { a, _ in a })
+        var needs = Rescuer.withoutRescuedRevalidations(
+            Dictionary(list.map { ($0.url, $0) }, uniquingKeysWith: { a, _ in a }))
         let links = items.filter(\.linkOnly).map(\.url)
         guard !links.isEmpty else { return (needs, []) }
         let pages = Set(

@@ -13,6 +13,8 @@ final class Runner: Sendable {
     let manifest: any FetchLedger
     let logger: Logger
     let progress: (@Sendable (FetchProgress) -> Void)?
+    /// When each failing URL was last looked up at the web archives (`Rescuer`).
+    let rescueLookups: [String: Date]
     private let state = Mutex(FetchProgress())
     private let diskFullMessage = Mutex<String?>(nil)
     /// The first disk-full failure of the run, if any: no download starts after it.
@@ -28,8 +30,9 @@ final class Runner: Sendable {
 
     init(
         settings: FetchSettings, store: any ObjectStore, manifest: any FetchLedger, logger: Logger,
-        progress: (@Sendable (FetchProgress) -> Void)?
+        progress: (@Sendable (FetchProgress) -> Void)?, rescueLookups: [String: Date] = [:]
     ) {
+        self.rescueLookups = rescueLookups
         self.settings = settings
         self.store = store
         self.manifest = manifest
@@ -43,7 +46,7 @@ final class Runner: Sendable {
     /// Commits into the archive, as verify's repair does.
     private var writer: ArchiveWriter { ArchiveWriter(store: store, manifest: manifest) }
 
-    private func advance(failed: Bool, bytes: Int64) {
+    func advance(failed: Bool, bytes: Int64) {
         let snapshot = state.withLock {
             $0.done += 1
             if failed { $0.failed += 1 }
@@ -80,7 +83,12 @@ final class Runner: Sendable {
         // The recorder is a child task of this run: it ends when its stream does (`finish`), after its last write.
         async let recorded = recorder.run()
         do {
-            try await download(work: work, items: items, needs: needs, observers: observers, into: &outcomes)
+            try await Rescuer.with(
+                settings.rescue, download: settings.download, lastLookups: rescueLookups, logger: logger
+            ) { rescuer in
+                try await download(
+                    work: work, items: items, needs: needs, observers: observers, rescuer: rescuer, into: &outcomes)
+            }
         } catch {
             recorder.finish()
             _ = await recorded
@@ -102,7 +110,7 @@ final class Runner: Sendable {
     /// Downloads the items at `work`'s indices, a window at a time, and publishes each one's events.
     private func download(
         work: [Int], items: [FetchItem], needs: [String: FetchNeed], observers: [any FetchObserver],
-        into outcomes: inout [URLOutcome]
+        rescuer: Rescuer?, into outcomes: inout [URLOutcome]
     ) async throws {
         try await Downloader.withDownloader(options: settings.download, logger: logger) { downloader in
             // A window of waiting downloads keeps memory flat however many URLs there are; the downloader
@@ -118,7 +126,7 @@ final class Runner: Sendable {
                     let need = needs[item.url] ?? FetchNeed(url: item.url, reason: .new)
                     group.addTask {
                         let (outcome, row) = await self.fetchOne(
-                            item, need: need, downloader: downloader, observers: observers)
+                            item, need: need, downloader: downloader, rescuer: rescuer, observers: observers)
                         return (index, outcome, row)
                     }
                 }
@@ -160,13 +168,14 @@ final class Runner: Sendable {
     /// Fetches one URL: the origin first, then the URL as written; a revalidation asks only the URL that was
     /// archived, conditionally. Returns the outcome and the manifest row to record (by the `Recorder`).
     private func fetchOne(
-        _ item: FetchItem, need: FetchNeed, downloader: Downloader, observers: [any FetchObserver]
+        _ item: FetchItem, need: FetchNeed, downloader: Downloader, rescuer: Rescuer?, observers: [any FetchObserver]
     ) async -> (URLOutcome, FetchOutcome?) {
         var outcome = URLOutcome(url: item.url, status: .failed, post: item.post)
         var candidates = FetchPlanning.candidates(for: item)
         if need.reason == .revalidate { candidates = [need.archivedFrom ?? item.url] }
         var lastError: FetchError?
         var errors: [(url: String, message: String)] = []
+        var failures: [FetchError] = []
         for candidate in candidates {
             let request = makeRequest(candidate, need: need)
             let result = await downloader.download(request)
@@ -207,7 +216,10 @@ final class Runner: Sendable {
                 if noteDiskFull(error) { return (Self.diskFullOutcome(item), nil) }
                 lastError = error
             }
-            if let e = lastError { errors.append((candidate, e.explanation)) }
+            if let e = lastError {
+                errors.append((candidate, e.explanation))
+                failures.append(e)
+            }
         }
         let error = lastError ?? FetchError(code: .other, url: item.url, attempts: 0, message: "nothing was tried")
         // A link target that answers with a page (no image/* type) is a link to a page: left alone, remembered.
@@ -235,20 +247,28 @@ final class Runner: Sendable {
                 )
             }
         }
+        // Dead for good on the web: the web archives may still have it (docs/web-archives.md).
+        var rescue: (note: String?, checkedAt: Date?) = (nil, nil)
+        if let rescuer, need.reason != .revalidate {
+            switch await rescueAfterFailure(item, failures: failures, rescuer: rescuer, observers: observers) {
+            case .done(let rescued, let row): return (rescued, row)
+            case .notRescued(let note, let checkedAt): rescue = (note, checkedAt)
+            }
+        }
         outcome.errorClass = error.code
         outcome.httpStatus = error.httpStatus
-        outcome.message = Self.describe(errors, url: item.url)
+        outcome.message = Self.describe(errors, url: item.url) + (rescue.note.map { "; web archives: " + $0 } ?? "")
         let row = FetchOutcome.failed(
             .init(
                 url: item.url, failureClass: error.code, message: outcome.message ?? error.explanation,
-                httpStatus: error.httpStatus, attempts: error.attempts, at: Date()))
+                httpStatus: error.httpStatus, attempts: error.attempts, at: Date(), rescueCheckedAt: rescue.checkedAt))
         logger.info("fetch failed", metadata: ["url": "\(item.url)", "class": "\(error.code)"])
         advance(failed: true, bytes: 0)
         return (outcome, row)
     }
 
     /// A URL the full disk failed: no row is recorded (the manifest may not take one either).
-    private static func diskFullOutcome(_ item: FetchItem) -> URLOutcome {
+    static func diskFullOutcome(_ item: FetchItem) -> URLOutcome {
         URLOutcome(url: item.url, status: .failed, errorClass: diskFullClass, post: item.post)
     }
 
@@ -261,7 +281,7 @@ final class Runner: Sendable {
             .joined(separator: "; as written: ")
     }
 
-    private func nextTemporaryFolder() -> String {
+    func nextTemporaryFolder() -> String {
         temporaryFolders[nextFolder.wrappingAdd(1, ordering: .relaxed).oldValue % temporaryFolders.count]
     }
 
@@ -270,7 +290,7 @@ final class Runner: Sendable {
     }
 
     /// Moves a downloaded image to its content address; returns the outcome and the manifest row to record.
-    private func commit(_ download: Download, item: FetchItem, candidate: String) throws -> (URLOutcome, FetchOutcome) {
+    func commit(_ download: Download, item: FetchItem, candidate: String) throws -> (URLOutcome, FetchOutcome) {
         let object = try writer.commitOriginal(download)
         let row = FetchOutcome.archived(
             .init(

@@ -2,6 +2,7 @@ public import Foundation
 public import ImgArchiveCore
 public import ImgArchiveFetch
 public import ImgArchiveImage
+public import ImgArchiveStore
 
 /// Settings of one fetch run (command-line options over the configuration file over defaults).
 public struct FetchSettings: Sendable {
@@ -26,6 +27,8 @@ public struct FetchSettings: Sendable {
     /// Write WARC records of the exchanges that archive images into `archive/warc/` (docs/web-archives.md); nil
     /// writes none.
     public var warc: WARCOptions?
+    /// Rescue from web archives of images dead on the web; nil asks no archive (the command line's default is on).
+    public var rescue: RescueSettings?
 
     /// Creates settings.
     public init(archiveRoot: URL, download: DownloadOptions) {
@@ -50,6 +53,8 @@ public struct URLOutcome: Sendable, Hashable {
         case planned
         /// A link target (`link-image`) that is a page, not an image: left alone, not a failure.
         case notAnImageLink = "not-an-image-link"
+        /// Dead on the web, and archived now from a web archive's memento (`rescue` says which).
+        case rescued
     }
 
     /// The URL as written in the posts.
@@ -68,6 +73,8 @@ public struct URLOutcome: Sendable, Hashable {
     public var httpStatus: Int?
     /// A post that references the URL.
     public var post: String?
+    /// Where the bytes came from when a web archive rescued them (status `rescued`).
+    public var rescue: MementoProvenance? = nil
 }
 
 /// What a run did.

@@ -1,6 +1,6 @@
 public import Foundation
 public import ImgArchiveCore
-import ImgArchiveStore
+public import ImgArchiveStore
 
 /// The link-rot report: every reference the manifest knows, per post, with where it stands. Read-only and
 /// lock-free (the manifest is in WAL mode, so it works while a fetch runs).
@@ -45,6 +45,8 @@ public struct StatusReport: Sendable {
         /// The width the post shows an archived JPEG or PNG at, when no thumbnail of that width is recorded
         /// (its making failed): the post links the original instead.
         public var thumbnailMissing: Int?
+        /// Where the archived copy came from when a web archive rescued it (nil when it came from the web).
+        public var rescue: MementoProvenance? = nil
     }
 
     /// Every entry, ordered by post, then by position.
@@ -54,6 +56,9 @@ public struct StatusReport: Sendable {
 
     /// Entries counted by state.
     public var counts: [State: Int] { entries.reduce(into: [:]) { $0[$1.state, default: 0] += 1 } }
+
+    /// Archived or rewritten references whose copy a web archive rescued.
+    public var rescuedCount: Int { entries.lazy.filter { $0.rescue != nil }.count }
 
     /// The posts that have a failed or not yet fetched reference.
     public var postsNeedingAttention: Set<String> {
@@ -140,6 +145,7 @@ public struct StatusReport: Sendable {
                 }
                 if e.state == .archived || e.state == .rewritten {
                     e.thumbnailMissing = missingThumbnail(url, width: reference.width)
+                    e.rescue = urls[url]?.rescue
                 }
                 entries.append(e)
             }
@@ -148,7 +154,8 @@ public struct StatusReport: Sendable {
                 entries.append(
                     Entry(
                         post: layout.displayPath(post.path), line: nil, column: nil, url: r.url, state: .rewritten,
-                        objectPath: objectPath(urls[r.url], objectPaths), link: r.replacement))
+                        objectPath: objectPath(urls[r.url], objectPaths), link: r.replacement,
+                        rescue: urls[r.url]?.rescue))
             }
         }
         return StatusReport(entries: entries, postCount: posts.count)

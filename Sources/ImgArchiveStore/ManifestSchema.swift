@@ -159,6 +159,18 @@ enum ManifestSchema {
                     ) WITHOUT ROWID;
                     """)
         }
+        migrator.registerMigration("v6") { db in
+            // Images rescued from web archives (Memento, RFC 7089): which TimeGate, which memento, and when the
+            // archive captured it (NULL for bytes that came from the web); and when an archive was last asked
+            // about the URL, so a nightly job asks once per `rescue-after` period (docs/web-archives.md).
+            try db.execute(
+                sql: """
+                    ALTER TABLE url ADD COLUMN rescue_timegate TEXT;
+                    ALTER TABLE url ADD COLUMN rescue_memento TEXT;
+                    ALTER TABLE url ADD COLUMN rescue_memento_at TEXT;
+                    ALTER TABLE url ADD COLUMN rescue_checked_at TEXT;
+                    """)
+        }
         return migrator
     }
 }

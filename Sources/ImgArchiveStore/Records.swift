@@ -37,8 +37,18 @@ public struct URLRecord: Sendable, Hashable, Decodable {
     public var failingSince: Date?
     /// The SHA-256 of the archived object (the latest one, when the image changed).
     public var objectSHA256: String?
-    /// The URL actually archived: the CDN origin or the URL as written.
+    /// The URL actually archived: the CDN origin or the URL as written, or the memento (its `id_` form) of a
+    /// rescued image.
     public var archivedFrom: String?
+    /// The TimeGate (web archive) that gave the archived bytes, when the image was rescued (nil otherwise).
+    public var rescueTimegate: String?
+    /// The memento the rescued bytes came from (the URL fetched at the archive).
+    public var rescueMemento: String?
+    /// When the archive captured the rescued bytes (`Memento-Datetime`).
+    public var rescueMementoAt: Date?
+    /// When a web archive was last asked about this URL (a rescue, or a lookup that found no image): the next
+    /// lookup waits `rescue-after`.
+    public var rescueCheckedAt: Date?
 
     /// Creates a record.
     public init(
@@ -46,7 +56,8 @@ public struct URLRecord: Sendable, Hashable, Decodable {
         errorMessage: String? = nil,
         attempts: Int = 0, etag: String? = nil, lastModified: String? = nil, firstFetchedAt: Date? = nil,
         lastFetchedAt: Date? = nil, lastCheckedAt: Date? = nil, failingSince: Date? = nil,
-        objectSHA256: String? = nil, archivedFrom: String? = nil
+        objectSHA256: String? = nil, archivedFrom: String? = nil, rescue: MementoProvenance? = nil,
+        rescueCheckedAt: Date? = nil
     ) {
         self.url = url
         self.status = status
@@ -62,6 +73,34 @@ public struct URLRecord: Sendable, Hashable, Decodable {
         self.failingSince = failingSince
         self.objectSHA256 = objectSHA256
         self.archivedFrom = archivedFrom
+        self.rescueTimegate = rescue?.timegate
+        self.rescueMemento = rescue?.memento
+        self.rescueMementoAt = rescue?.capturedAt
+        self.rescueCheckedAt = rescueCheckedAt
+    }
+
+    /// Where the archived bytes came from when a web archive rescued them, nil when they came from the web.
+    public var rescue: MementoProvenance? {
+        guard let rescueTimegate, let rescueMemento else { return nil }
+        return MementoProvenance(timegate: rescueTimegate, memento: rescueMemento, capturedAt: rescueMementoAt)
+    }
+}
+
+/// Where a rescued image came from: the web archive (its Memento TimeGate), the memento fetched, and when the
+/// archive captured it.
+public struct MementoProvenance: Sendable, Hashable {
+    /// The TimeGate asked, e.g. `https://web.archive.org/web/`.
+    public var timegate: String
+    /// The memento whose original bytes were archived (its `id_` form where the archive offers one).
+    public var memento: String
+    /// The memento's datetime (`Memento-Datetime`), when the archive gave it.
+    public var capturedAt: Date?
+
+    /// Creates a provenance.
+    public init(timegate: String, memento: String, capturedAt: Date?) {
+        self.timegate = timegate
+        self.memento = memento
+        self.capturedAt = capturedAt
     }
 }
 
@@ -379,12 +418,15 @@ public enum FetchOutcome: Sendable, Hashable {
         public var attempts: Int
         /// When it was fetched.
         public var date: Date
+        /// Where the bytes came from when a web archive rescued them (then `archivedFrom` is the memento).
+        public var rescue: MementoProvenance?
 
         /// Creates an outcome.
         public init(
             url: String, archivedFrom: String, object: ObjectRecord, httpStatus: Int, etag: String? = nil,
-            lastModified: String? = nil, attempts: Int, at date: Date
+            lastModified: String? = nil, attempts: Int, at date: Date, rescue: MementoProvenance? = nil
         ) {
+            self.rescue = rescue
             self.url = url
             self.archivedFrom = archivedFrom
             self.object = object
@@ -428,12 +470,15 @@ public enum FetchOutcome: Sendable, Hashable {
         public var attempts: Int
         /// When it was tried.
         public var date: Date
+        /// When web archives were asked for it in this run and had no image (nil when none was asked).
+        public var rescueCheckedAt: Date?
 
         /// Creates an outcome.
         public init(
             url: String, failureClass: FailureClass, message: String, httpStatus: Int? = nil, attempts: Int,
-            at date: Date
+            at date: Date, rescueCheckedAt: Date? = nil
         ) {
+            self.rescueCheckedAt = rescueCheckedAt
             self.url = url
             self.failureClass = failureClass
             self.message = message

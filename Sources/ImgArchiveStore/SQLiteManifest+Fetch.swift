@@ -63,17 +63,19 @@ extension SQLiteManifest: FetchLedger {
                     try db.cachedStatement(
                         sql: """
                             INSERT INTO url (url, status, http_status, error_class, error_message, attempts,
-                                             last_checked_at, failing_since)
-                            VALUES (?, 'failed', ?, ?, ?, ?, ?, ?)
+                                             last_checked_at, failing_since, rescue_checked_at)
+                            VALUES (?, 'failed', ?, ?, ?, ?, ?, ?, ?)
                             ON CONFLICT (url) DO UPDATE SET
                                 http_status = excluded.http_status, error_class = excluded.error_class,
                                 error_message = excluded.error_message, attempts = excluded.attempts,
                                 last_checked_at = excluded.last_checked_at,
-                                failing_since = coalesce(url.failing_since, excluded.failing_since)
+                                failing_since = coalesce(url.failing_since, excluded.failing_since),
+                                rescue_checked_at = coalesce(excluded.rescue_checked_at, url.rescue_checked_at)
                             """
                     ).execute(
                         arguments: [
                             f.url, f.httpStatus, f.failureClass.rawValue, f.message, f.attempts, stamp, stamp,
+                            f.rescueCheckedAt,
                         ])
                 case .linkPage(let p):
                     try db.cachedStatement(
@@ -102,8 +104,9 @@ extension SQLiteManifest: FetchLedger {
             sql: """
                 INSERT INTO url (url, status, http_status, error_class, error_message, attempts, etag,
                                  last_modified, first_fetched_at, last_fetched_at, last_checked_at,
-                                 failing_since, object_sha256, archived_from)
-                VALUES (?, 'archived', ?, NULL, NULL, ?, ?, ?, ?, ?, ?, NULL, ?, ?)
+                                 failing_since, object_sha256, archived_from, rescue_timegate, rescue_memento,
+                                 rescue_memento_at, rescue_checked_at)
+                VALUES (?, 'archived', ?, NULL, NULL, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (url) DO UPDATE SET
                     status = 'archived', http_status = excluded.http_status, error_class = NULL,
                     error_message = NULL, attempts = excluded.attempts, etag = excluded.etag,
@@ -112,12 +115,15 @@ extension SQLiteManifest: FetchLedger {
                     last_fetched_at = excluded.last_fetched_at,
                     last_checked_at = excluded.last_checked_at,
                     failing_since = NULL, object_sha256 = excluded.object_sha256,
-                    archived_from = excluded.archived_from
+                    archived_from = excluded.archived_from, rescue_timegate = excluded.rescue_timegate,
+                    rescue_memento = excluded.rescue_memento, rescue_memento_at = excluded.rescue_memento_at,
+                    rescue_checked_at = coalesce(excluded.rescue_checked_at, url.rescue_checked_at)
                 """
         ).execute(
             arguments: [
                 a.url, a.httpStatus, a.attempts, a.etag, a.lastModified, stamp, stamp, stamp, a.object.sha256,
-                a.archivedFrom,
+                a.archivedFrom, a.rescue?.timegate, a.rescue?.memento, a.rescue?.capturedAt,
+                a.rescue == nil ? nil : stamp,
             ])
         try db.cachedStatement(sql: "DELETE FROM link_page WHERE url = ?").execute(arguments: [a.url])
         try db.cachedStatement(

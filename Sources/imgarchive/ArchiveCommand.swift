@@ -80,6 +80,7 @@ struct ArchiveCommand: AsyncParsableCommand {
         let f = r.fetch.counts
         var line = "archived \(f[.archived, default: 0]), already had \(f[.alreadyArchived, default: 0])"
         if let n = f[.notModified] { line += ", unchanged \(n)" }
+        if let n = f[.rescued] { line += ", rescued from web archives \(n)" }
         line += ", failed \(r.failures)"
         if !r.originsLost.isEmpty { line += ", origins gone (copies kept) \(r.originsLost.count)" }
         if !r.fetch.failuresByClass.isEmpty {

@@ -60,7 +60,8 @@ struct DemoCommand: AsyncParsableCommand {
             throw ValidationError("the demo's web server could not start on 127.0.0.1")
         }
         let hosts = Set(pictures.keys.compactMap { $0.split(separator: "/").first.map(String.init) })
-        var arguments = ["--archive", folder + "/archive", "--warc"]
+        // The demo never leaves this machine: no web archive is asked about its dead images.
+        var arguments = ["--archive", folder + "/archive", "--warc", "--no-rescue"]
         for host in hosts.sorted() { arguments += ["--connect-to", "\(host):80:127.0.0.1:\(port)"] }
         let fetch = try FetchOptionGroup.parse(arguments).settings(ConfigFile(), site: SiteInfo.discover(from: folder))
         let linker = try LinkOptionGroup.parse([]).linker(

@@ -44,6 +44,16 @@ struct FetchOptionGroup: ParsableArguments {
     @Option(help: "The configuration file (default: imgarchive.yml in the current folder, if present).")
     var config: String?
 
+    @Flag(
+        inversion: .prefixedNo,
+        help: "Ask web archives (Memento) for images dead on the web: 404, 410, gone host, not an image (default on).")
+    var rescue: Bool?
+
+    @Option(
+        name: .customLong("timegate"),
+        help: "A Memento TimeGate to ask (repeatable; replaces the list; default https://web.archive.org/web/).")
+    var timegates: [String] = []
+
     /// Command line over configuration over defaults.
     func settings(_ file: ConfigFile, site: SiteInfo?) throws -> FetchSettings {
         let archive = self.archive ?? file.archive ?? "archive"
@@ -83,7 +93,27 @@ struct FetchOptionGroup: ParsableArguments {
         if warc || file.warc == true {
             settings.warc = WARCOptions(maxFileSize: file.warcSize ?? WARCOptions.defaultMaxFileSize)
         }
+        settings.rescue = try rescueSettings(file)
         return settings
+    }
+
+    /// The rescue settings: `--rescue/--no-rescue` over `rescue:`, `--timegate` over `timegates:` (on by default).
+    private func rescueSettings(_ file: ConfigFile) throws -> RescueSettings? {
+        guard rescue ?? file.rescue ?? true else { return nil }
+        var settings = RescueSettings()
+        if !timegates.isEmpty {
+            settings.timegates = try timegates.map { text in
+                guard let gate = Memento.normalizedTimeGate(text) else {
+                    throw ValidationError(
+                        "--timegate \(text): write an http or https URL, such as https://web.archive.org/web/")
+                }
+                return gate
+            }
+        } else if let gates = file.timegates {
+            settings.timegates = gates
+        }
+        if let after = file.rescueAfter { settings.rescueAfter = after }
+        return settings.timegates.isEmpty ? nil : settings
     }
 
     private static func check(_ value: Int, _ name: String, _ range: ClosedRange<Int>) throws -> Int {
@@ -168,6 +198,7 @@ enum FetchOutput {
             var s = "{\"summary\":{\"archived\":\(counts[.archived, default: 0])"
             s += ",\"already_archived\":\(counts[.alreadyArchived, default: 0])"
             s += ",\"not_modified\":\(counts[.notModified, default: 0]),\"failed\":\(counts[.failed, default: 0])"
+            s += ",\"rescued\":\(counts[.rescued, default: 0])"
             s += ",\"thumbnails\":\(report.thumbnailsMade),\"thumbnail_failures\":["
             var failures: [UInt8] = []
             for (i, failure) in report.thumbnailFailures.enumerated() {
@@ -201,9 +232,16 @@ enum FetchOutput {
                 if let post = o.post { out.write("    in \(post)\n") }
                 if let m = o.message { out.write("    \(m)\n") }
             }
+            // Rescued images apart: their bytes came from a web archive, not from the web.
+            for o in report.outcomes where o.status == .rescued {
+                out.write("rescued: \(o.url)\n")
+                if let post = o.post { out.write("    in \(post)\n") }
+                if let r = o.rescue { out.write("    from \(r.memento)" + RescueOutput.captured(r) + "\n") }
+            }
             for failure in report.thumbnailFailures { out.write("thumbnail failed: \(failure)\n") }
             var line = "archived \(counts[.archived, default: 0]), already had \(counts[.alreadyArchived, default: 0])"
             if let n = counts[.notModified] { line += ", unchanged \(n)" }
+            if let n = counts[.rescued] { line += ", rescued from web archives \(n)" }
             line += ", failed \(counts[.failed, default: 0])"
             if !report.failuresByClass.isEmpty {
                 line +=
@@ -240,6 +278,9 @@ enum FetchOutput {
         field("message", o.message)
         out += ",\"http_status\":\(o.httpStatus.map(String.init) ?? "null")".utf8
         field("post", o.post)
+        field("timegate", o.rescue?.timegate)
+        field("memento", o.rescue?.memento)
+        field("memento_datetime", o.rescue?.capturedAt?.formatted(.iso8601))
         out += "}\n".utf8
     }
 }

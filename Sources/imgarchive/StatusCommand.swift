@@ -68,6 +68,9 @@ enum StatusOutput {
                 if let message = e.message { why += ": " + message }
                 line += why + "\n"
             case .archived, .rewritten:
+                if let r = e.rescue {
+                    line += "      rescued from \(r.memento)" + RescueOutput.captured(r) + "\n"
+                }
                 if let width = e.thumbnailMissing {
                     line +=
                         "      no thumbnail at \(width) px (making it failed): the post links the original; "
@@ -84,8 +87,10 @@ enum StatusOutput {
         if current != nil { out.write("\n") }
         let counts = report.counts
         let parts = StatusReport.State.allCases.map { "\(counts[$0, default: 0]) \($0.rawValue)" }
+        let rescued = report.rescuedCount
         out.write(
-            "\(report.postCount) posts, \(report.entries.count) references: " + parts.joined(separator: ", ") + "\n")
+            "\(report.postCount) posts, \(report.entries.count) references: " + parts.joined(separator: ", ")
+                + (rescued > 0 ? " (\(rescued) rescued from web archives)" : "") + "\n")
     }
 
     static func json(_ e: StatusReport.Entry, to out: inout [UInt8]) {
@@ -102,6 +107,9 @@ enum StatusOutput {
         field("objectPath", e.objectPath)
         field("link", e.link)
         out += ",\"thumbnailMissing\":\(e.thumbnailMissing.map(String.init) ?? "null")".utf8
+        field("rescuedFrom", e.rescue?.memento)
+        field("timegate", e.rescue?.timegate)
+        field("mementoDatetime", e.rescue?.capturedAt?.formatted(.iso8601))
         out += "}\n".utf8
     }
 }

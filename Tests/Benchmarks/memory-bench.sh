@@ -50,7 +50,7 @@ for bin in "${binaries[@]}"; do
     for bomb in "${bombs[@]}"; do echo "<img width=\"550\" src=\"http://bombs.test/$bomb\">"; done
   } >"$site/posts/bombs.md"
   printf '%-20s %s\n' "fetch (6 bombs)" \
-    "$(cd "$site" && peak "$bin" fetch --retries 0 --connect-to "bombs.test:80:127.0.0.1:$port" posts)"
+    "$(cd "$site" && peak "$bin" fetch --no-rescue --retries 0 --connect-to "bombs.test:80:127.0.0.1:$port" posts)"
   grep -h -i -E "thumbnail|budget" "$work/out.log" "$work/time.log" | grep -v -E "^\s*(Command|Maximum)" | head -5 || true
   echo "thumbnails made: $(find "$site/archive" -path '*/w550/*' -type f 2>/dev/null | wc -l)"
 done

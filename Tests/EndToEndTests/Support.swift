@@ -26,8 +26,16 @@ struct RunResult: Sendable {
 
 /// Runs the binary in `directory` and waits for it (at most `timeout` seconds, then it is killed). The wait
 /// happens on a Dispatch thread, never on the cooperative pool, so servers in this process keep answering.
+/// A `fetch` or `archive` run asks no web archive (rescue is on by default, and the tests stay on loopback) unless
+/// it says `--rescue` or names a `--timegate`.
 func runImgarchive(_ arguments: [String], in directory: String, timeout: TimeInterval = 120) async throws -> RunResult {
-    try await withCheckedThrowingContinuation { continuation in
+    var arguments = arguments
+    if ["fetch", "archive"].contains(arguments.first),
+        !arguments.contains(where: { $0 == "--rescue" || $0 == "--no-rescue" || $0.hasPrefix("--timegate") })
+    {
+        arguments.insert("--no-rescue", at: 1)
+    }
+    return try await withCheckedThrowingContinuation { [arguments] continuation in
         DispatchQueue.global().async {
             continuation.resume(with: Result { try runImgarchiveBlocking(arguments, in: directory, timeout: timeout) })
         }

@@ -26,7 +26,7 @@ private func object(_ n: Int, format: ImageFormat = .jpeg, created: Date = t0) t
     @Test func aFreshManifestIsMigratedAndChecksClean() async throws {
         let folder = try TemporaryFolder()
         let manifest = try open(folder)
-        #expect(try await manifest.appliedMigrations() == ["v1", "v2", "v3", "v4", "v5"])
+        #expect(try await manifest.appliedMigrations() == ["v1", "v2", "v3", "v4", "v5", "v6"])
         #expect(try await manifest.integrityCheck())
         #expect(FileManager.default.fileExists(atPath: folder.url.appendingPathComponent("manifest.sqlite").path))
     }
@@ -41,10 +41,10 @@ private func object(_ n: Int, format: ImageFormat = .jpeg, created: Date = t0) t
                     attempts: 1, at: t0
                 )))
         let second = try open(folder)  // while the first is open, as a second process would
-        #expect(try await second.appliedMigrations() == ["v1", "v2", "v3", "v4", "v5"])
+        #expect(try await second.appliedMigrations() == ["v1", "v2", "v3", "v4", "v5", "v6"])
         try first.close()
         let third = try open(folder)
-        #expect(try await third.appliedMigrations() == ["v1", "v2", "v3", "v4", "v5"])
+        #expect(try await third.appliedMigrations() == ["v1", "v2", "v3", "v4", "v5", "v6"])
         #expect(try await third.urlRecord("https://a.example/1.jpg")?.errorClass == .http4xx)
     }
 
@@ -55,7 +55,7 @@ private func object(_ n: Int, format: ImageFormat = .jpeg, created: Date = t0) t
             for _ in 0..<6 {
                 group.addTask { try await SQLiteManifest(layout: layout).appliedMigrations() }
             }
-            for try await migrations in group { #expect(migrations == ["v1", "v2", "v3", "v4", "v5"]) }
+            for try await migrations in group { #expect(migrations == ["v1", "v2", "v3", "v4", "v5", "v6"]) }
         }
     }
 
@@ -190,6 +190,42 @@ private func object(_ n: Int, format: ImageFormat = .jpeg, created: Date = t0) t
         let recovered = try #require(try await manifest.urlRecord(failing))
         #expect(recovered.status == .archived)
         #expect(recovered.errorClass == nil && recovered.errorMessage == nil && recovered.failingSince == nil)
+    }
+
+    /// A lookup at the web archives is remembered on a failing URL (a later failure without one keeps it), and a
+    /// rescue's provenance on the archived one until bytes come from the web again.
+    @Test func rescueLookupsAndProvenanceAreRecorded() async throws {
+        let folder = try TemporaryFolder()
+        let manifest = try open(folder)
+        let url = "https://gone.example/z.jpg"
+        try await manifest.record(
+            .failed(
+                .init(
+                    url: url, failureClass: .http4xx, message: "HTTP 404", httpStatus: 404, attempts: 1, at: at(0),
+                    rescueCheckedAt: at(0))))
+        try await manifest.record(
+            .failed(.init(url: url, failureClass: .dns, message: "gone", attempts: 1, at: at(10))))
+        #expect(try await manifest.urlRecord(url)?.rescueCheckedAt == at(0))
+
+        let memento = "https://web.archive.org/web/20190601000000id_/https://gone.example/z.jpg"
+        let provenance = MementoProvenance(
+            timegate: "https://web.archive.org/web/", memento: memento, capturedAt: at(-1000))
+        try await manifest.record(
+            .archived(
+                .init(
+                    url: url, archivedFrom: memento, object: try object(5), httpStatus: 200, attempts: 1, at: at(20),
+                    rescue: provenance)))
+        let rescued = try #require(try await manifest.urlRecord(url))
+        #expect(rescued.rescue == provenance)
+        #expect(rescued.archivedFrom == memento)
+        #expect(rescued.rescueCheckedAt == at(20))
+        #expect(try await manifest.urls(archivedAs: digest(5)).map(\.archivedFrom) == [memento])
+
+        // Bytes from the web again: no longer a rescue.
+        try await manifest.record(
+            .archived(
+                .init(url: url, archivedFrom: url, object: try object(6), httpStatus: 200, attempts: 1, at: at(30))))
+        #expect(try await manifest.urlRecord(url)?.rescue == nil)
     }
 
     @Test func aBatchOfOutcomesIsRecordedAllOrNone() async throws {

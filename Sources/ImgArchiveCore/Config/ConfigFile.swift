@@ -92,6 +92,12 @@ public struct ConfigFile: Sendable {
     public var warc: Bool?
     /// The size at which a WARC file is finished (`warc-size`), in bytes.
     public var warcSize: Int64?
+    /// Whether images dead on the web are asked of web archives (`rescue`, default true).
+    public var rescue: Bool?
+    /// The Memento TimeGates a rescue asks, in order (`timegates`), normalized to end with `/`.
+    public var timegates: [String]?
+    /// Seconds before a URL the archives had no image for is asked about again (`rescue-after`).
+    public var rescueAfter: TimeInterval?
 
     /// The defaults.
     public init() {}
@@ -110,6 +116,8 @@ public struct ConfigFile: Sendable {
         ("links", "absolute or relative"), ("archive-url", "a URL or path prefix such as /blog/archive"),
         ("link-images", "true or false"), ("warc", "true or false"), ("warc-size", "a size such as 1GB, at least 64KB"),
         ("allow-addresses", "a list of host names (*.example.com) and networks (10.0.0.0/8, fd00::/8)"),
+        ("rescue", "true or false"), ("timegates", "a list of Memento TimeGate URLs"),
+        ("rescue-after", "a duration such as 30d"),
     ]
 
     /// Reads `path`.
@@ -205,6 +213,20 @@ public struct ConfigFile: Sendable {
                 }
                 config.warcSize = n
             case "allow-addresses": config.allowAddresses = try reader.allowances()
+            case "rescue": config.rescue = try reader.boolean()
+            case "timegates":
+                var gates: [String] = []
+                for text in try reader.strings() {
+                    guard let gate = Memento.normalizedTimeGate(text) else {
+                        throw ConfigFileError(
+                            path: path, line: value.mark?.line,
+                            message: "timegates: '\(text)' is not an http or https URL; write a Memento TimeGate "
+                                + "such as https://web.archive.org/web/")
+                    }
+                    gates.append(gate)
+                }
+                config.timegates = gates
+            case "rescue-after": config.rescueAfter = try reader.duration()
             default: break
             }
         }
