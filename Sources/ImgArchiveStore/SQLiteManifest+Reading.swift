@@ -1,5 +1,6 @@
 public import Foundation
 import GRDB
+import Synchronization
 
 /// The read side of the SQLite manifest: status, verify, reports, and the lookups of the other flows. Rows
 /// decode into the public records through `Fetched` (GRDB's `Decodable` records).
@@ -192,21 +193,46 @@ extension SQLiteManifest: ArchiveLedgerReader {
 
     public func rewriteGenerations(post: String) async throws(StoreError) -> [RewriteGeneration] {
         try await read("reading rewrites") { db in
-            var spans: [Int: [RewriteRecord]] = [:]
-            for span in try Fetched<RewriteSpan>.fetchAll(
-                db, sql: "SELECT * FROM rewrite WHERE post = ? ORDER BY generation, range_start", arguments: [post])
-            {
-                spans[span.record.generation, default: []].append(span.record.span)
-            }
-            return try Fetched<RewriteGeneration.Row>.fetchAll(
-                db, sql: "SELECT * FROM rewrite_generation WHERE post = ? ORDER BY generation", arguments: [post]
-            ).map { row in
-                let g = row.record
-                return RewriteGeneration(
-                    generation: g.generation, inputSHA256: g.inputSHA256, outputSHA256: g.outputSHA256,
-                    applied: g.applied, rewrittenAt: g.rewrittenAt, spans: spans[g.generation] ?? [])
-            }
+            try Self.rewriteGenerations(db, where: "WHERE post = ?", arguments: [post])[post] ?? []
         }
+    }
+
+    public func allReferences() async throws(StoreError) -> [String: [ReferenceRecord]] {
+        try await read("reading references") { db in
+            var all: [String: [ReferenceRecord]] = [:]
+            for row in try Fetched<PostReference>.fetchAll(db, sql: "SELECT * FROM reference ORDER BY post, ordinal") {
+                all[row.record.post, default: []].append(row.record.reference)
+            }
+            return all
+        }
+    }
+
+    public func allRewriteGenerations() async throws(StoreError) -> [String: [RewriteGeneration]] {
+        try await read("reading rewrites") { db in try Self.rewriteGenerations(db, where: "", arguments: []) }
+    }
+
+    /// The rewrite generations of the posts `filter` selects (a `WHERE` clause on `post`, or empty for all),
+    /// keyed by post, each post's oldest first with its spans ordered by range.
+    private static func rewriteGenerations(_ db: Database, where filter: String, arguments: StatementArguments)
+        throws -> [String: [RewriteGeneration]]
+    {
+        var spans: [String: [Int: [RewriteRecord]]] = [:]
+        for span in try Fetched<RewriteSpan>.fetchAll(
+            db, sql: "SELECT * FROM rewrite \(filter) ORDER BY post, generation, range_start", arguments: arguments)
+        {
+            spans[span.record.post, default: [:]][span.record.generation, default: []].append(span.record.span)
+        }
+        var all: [String: [RewriteGeneration]] = [:]
+        for row in try Fetched<RewriteGeneration.Row>.fetchAll(
+            db, sql: "SELECT * FROM rewrite_generation \(filter) ORDER BY post, generation", arguments: arguments)
+        {
+            let g = row.record
+            all[g.post, default: []].append(
+                RewriteGeneration(
+                    generation: g.generation, inputSHA256: g.inputSHA256, outputSHA256: g.outputSHA256,
+                    applied: g.applied, rewrittenAt: g.rewrittenAt, spans: spans[g.post]?[g.generation] ?? []))
+        }
+        return all
     }
 
     public func rewrittenPosts() async throws(StoreError) -> [String] {
@@ -237,7 +263,16 @@ struct Fetched<Record: Decodable & Sendable>: FetchableRecord, Decodable, Sendab
     init(from decoder: any Decoder) throws { record = try Record(from: decoder) }
 
     static var databaseColumnDecodingStrategy: DatabaseColumnDecodingStrategy {
-        .custom { column in ColumnKey(stringValue: propertyName(column)) }
+        // GRDB asks for every column of every row: each name is worked out once per process.
+        .custom { column in
+            ColumnKey(
+                stringValue: propertyNames.withLock { names in
+                    if let name = names[column] { return name }
+                    let name = propertyName(column)
+                    names[column] = name
+                    return name
+                })
+        }
     }
 
     /// `object_sha256` → `objectSHA256`, `created_at` → `createdAt`, `sha256` → `sha256`.
@@ -258,28 +293,48 @@ struct Fetched<Record: Decodable & Sendable>: FetchableRecord, Decodable, Sendab
     }
 }
 
+/// `Fetched.propertyName` of each column name met so far (the schema's few dozen).
+private let propertyNames = Mutex<[String: String]>([:])
+
 /// A URL of an object's history (`url_object`).
 private struct ArchivedURL: Decodable, Sendable {
     var url: String
     var archivedFrom: String
 }
 
-/// A row of `rewrite`: a span with its generation.
+/// A row of `rewrite`: a span with its post and generation.
 private struct RewriteSpan: Decodable, Sendable {
+    var post: String
     var generation: Int
     var span: RewriteRecord
 
     init(from decoder: any Decoder) throws {
-        generation = try decoder.container(keyedBy: Keys.self).decode(Int.self, forKey: .generation)
+        let container = try decoder.container(keyedBy: Keys.self)
+        post = try container.decode(String.self, forKey: .post)
+        generation = try container.decode(Int.self, forKey: .generation)
         span = try RewriteRecord(from: decoder)
     }
 
-    private enum Keys: String, CodingKey { case generation }
+    private enum Keys: String, CodingKey { case post, generation }
+}
+
+/// A row of `reference`: a reference with its post.
+private struct PostReference: Decodable, Sendable {
+    var post: String
+    var reference: ReferenceRecord
+
+    init(from decoder: any Decoder) throws {
+        post = try decoder.container(keyedBy: Keys.self).decode(String.self, forKey: .post)
+        reference = try ReferenceRecord(from: decoder)
+    }
+
+    private enum Keys: String, CodingKey { case post }
 }
 
 extension RewriteGeneration {
     /// A row of `rewrite_generation` (the spans come from `rewrite`).
     fileprivate struct Row: Decodable, Sendable {
+        var post: String
         var generation: Int
         var inputSHA256: String
         var outputSHA256: String

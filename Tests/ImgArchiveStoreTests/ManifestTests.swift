@@ -546,6 +546,52 @@ private func object(_ n: Int, format: ImageFormat = .jpeg, created: Date = t0) t
         #expect(try await manifest.integrityCheck())
     }
 
+    @Test func everyPostsReferencesAndRewritesAreReadAtOnceAsOneAtATime() async throws {
+        let folder = try TemporaryFolder()
+        let manifest = try open(folder)
+        func reference(_ n: Int) -> ReferenceRecord {
+            ReferenceRecord(
+                rangeStart: n, rangeEnd: n + 10, line: n, column: 2, kind: "markdown-inline",
+                written: "https://h/\(n)", url: "https://h/\(n)", origin: n == 2 ? "https://o/2" : nil,
+                width: n == 3 ? 160 : nil, wrapped: n == 4)
+        }
+        func span(_ n: Int, url: String) -> RewriteRecord {
+            RewriteRecord(
+                rangeStart: n, rangeEnd: n + 2, replacement: "/\(n)", original: Data(url.utf8), url: url,
+                rewrittenAt: at(Double(n)), contextBefore: Data("(".utf8), contextAfter: Data(")".utf8))
+        }
+        try await manifest.replaceReferences(
+            [
+                PostReferences(post: "b.md", contentSHA256: digest(1), references: [reference(3), reference(1)]),
+                PostReferences(post: "a.md", contentSHA256: digest(2), references: [reference(2), reference(4)]),
+                PostReferences(post: "c.md", contentSHA256: digest(3), references: []),
+            ], scannedAt: t0)
+        let a1 = try await manifest.recordRewrite(
+            post: "a.md", inputSHA256: digest(2), outputSHA256: digest(4),
+            rewrites: [span(9, url: "https://h/4"), span(1, url: "https://h/2")], at: at(1))
+        try await manifest.markRewriteApplied(post: "a.md", generation: a1)
+        _ = try await manifest.recordRewrite(
+            post: "a.md", inputSHA256: digest(4), outputSHA256: digest(5), rewrites: [span(5, url: "https://h/9")],
+            at: at(2))
+        _ = try await manifest.recordRewrite(
+            post: "b.md", inputSHA256: digest(1), outputSHA256: digest(6), rewrites: [span(3, url: "https://h/3")],
+            at: at(3))
+
+        let references = try await manifest.allReferences()
+        #expect(references.keys.sorted() == ["a.md", "b.md"])
+        for post in ["a.md", "b.md", "c.md"] {
+            #expect(references[post] ?? [] == (try await manifest.references(post: post)))
+        }
+        #expect(references["b.md"] == [reference(3), reference(1)], "in recorded order")
+        let generations = try await manifest.allRewriteGenerations()
+        #expect(generations.keys.sorted() == ["a.md", "b.md"])
+        for post in ["a.md", "b.md", "c.md"] {
+            #expect(generations[post] ?? [] == (try await manifest.rewriteGenerations(post: post)))
+        }
+        #expect(generations["a.md"]?.map(\.applied) == [true, false])
+        #expect(generations["a.md"]?.first?.spans.map(\.rangeStart) == [1, 9])
+    }
+
     @Test func runsRoundTrip() async throws {
         let folder = try TemporaryFolder()
         let manifest = try open(folder)
