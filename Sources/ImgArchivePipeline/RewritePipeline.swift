@@ -458,8 +458,12 @@ public enum RewritePipeline {
     ) async throws {
         let scan = scanner.scan(bytes)
         try await manifest.replaceReferences(
-            post: post, contentSHA256: ArchiveStore.sha256(of: bytes), scannedAt: date,
-            references: scan.references.filter(\.remote).map(FetchPipeline.referenceRecord))
+            [
+                PostReferences(
+                    post: post, contentSHA256: ArchiveStore.sha256(of: bytes),
+                    references: scan.references.filter(\.remote).map(FetchPipeline.referenceRecord),
+                    scannedWith: scan.diagnostics.isEmpty ? scanner.fingerprint : nil)
+            ], scannedAt: date)
     }
 }
 

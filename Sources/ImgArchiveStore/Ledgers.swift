@@ -48,6 +48,9 @@ public protocol ArchiveLedgerReader: Sendable {
     func post(_ path: String) async throws(StoreError) -> PostRecord?
     /// Every scanned post, ordered by path.
     func posts() async throws(StoreError) -> [PostRecord]
+    /// Every post's last scan as a later run needs it to skip an unchanged post (content hash, file stamp, what
+    /// the scan was made with), keyed by post; one read.
+    func recordedScans() async throws(StoreError) -> [String: RecordedScan]
     /// A post's references from its last scan, in the order they were recorded.
     func references(post: String) async throws(StoreError) -> [ReferenceRecord]
     /// The posts that reference a URL, ordered by path.
@@ -82,6 +85,15 @@ extension ArchiveLedgerReader {
     /// The spans of a post's applied rewrites, grouped by generation (oldest first), each ordered by range.
     public func rewrites(post: String) async throws(StoreError) -> [[RewriteRecord]] {
         try await rewriteGenerations(post: post).filter(\.applied).map(\.spans)
+    }
+
+    /// `recordedScans()` for a ledger that keeps no file stamps: every post is read and scanned again.
+    public func recordedScans() async throws(StoreError) -> [String: RecordedScan] {
+        var all: [String: RecordedScan] = [:]
+        for post in try await posts() {
+            all[post.path] = RecordedScan(contentSHA256: post.contentSHA256, file: nil, scannedWith: nil)
+        }
+        return all
     }
 
     /// `allReferences()` from `references(post:)` of each post: for a ledger that has no single read for it.

@@ -26,7 +26,7 @@ private func object(_ n: Int, format: ImageFormat = .jpeg, created: Date = t0) t
     @Test func aFreshManifestIsMigratedAndChecksClean() async throws {
         let folder = try TemporaryFolder()
         let manifest = try open(folder)
-        #expect(try await manifest.appliedMigrations() == ["v1", "v2", "v3", "v4", "v5"])
+        #expect(try await manifest.appliedMigrations() == ["v1", "v2", "v3", "v4", "v5", "v6"])
         #expect(try await manifest.integrityCheck())
         #expect(FileManager.default.fileExists(atPath: folder.url.appendingPathComponent("manifest.sqlite").path))
     }
@@ -41,10 +41,10 @@ private func object(_ n: Int, format: ImageFormat = .jpeg, created: Date = t0) t
                     attempts: 1, at: t0
                 )))
         let second = try open(folder)  // while the first is open, as a second process would
-        #expect(try await second.appliedMigrations() == ["v1", "v2", "v3", "v4", "v5"])
+        #expect(try await second.appliedMigrations() == ["v1", "v2", "v3", "v4", "v5", "v6"])
         try first.close()
         let third = try open(folder)
-        #expect(try await third.appliedMigrations() == ["v1", "v2", "v3", "v4", "v5"])
+        #expect(try await third.appliedMigrations() == ["v1", "v2", "v3", "v4", "v5", "v6"])
         #expect(try await third.urlRecord("https://a.example/1.jpg")?.errorClass == .http4xx)
     }
 
@@ -55,7 +55,7 @@ private func object(_ n: Int, format: ImageFormat = .jpeg, created: Date = t0) t
             for _ in 0..<6 {
                 group.addTask { try await SQLiteManifest(layout: layout).appliedMigrations() }
             }
-            for try await migrations in group { #expect(migrations == ["v1", "v2", "v3", "v4", "v5"]) }
+            for try await migrations in group { #expect(migrations == ["v1", "v2", "v3", "v4", "v5", "v6"]) }
         }
     }
 
@@ -590,6 +590,30 @@ private func object(_ n: Int, format: ImageFormat = .jpeg, created: Date = t0) t
         }
         #expect(generations["a.md"]?.map(\.applied) == [true, false])
         #expect(generations["a.md"]?.first?.spans.map(\.rangeStart) == [1, 9])
+    }
+
+    @Test func aScanIsRecordedWithItsFileStampAndScannerAndANewScanWithoutThemClearsThem() async throws {
+        let folder = try TemporaryFolder()
+        let manifest = try open(folder)
+        let stamp = FileStamp(
+            size: 120, modified: 1_800_000_000_123_456_789, changed: 1_800_000_001_000_000_001, inode: -5)
+        try await manifest.replaceReferences(
+            [
+                PostReferences(post: "a.md", contentSHA256: digest(1), references: [], file: stamp, scannedWith: "s1"),
+                PostReferences(post: "b.md", contentSHA256: digest(2), references: [], scannedWith: "s1"),
+                PostReferences(post: "c.md", contentSHA256: digest(3), references: []),
+            ], scannedAt: t0)
+        #expect(
+            try await manifest.recordedScans() == [
+                "a.md": RecordedScan(contentSHA256: digest(1), file: stamp, scannedWith: "s1"),
+                "b.md": RecordedScan(contentSHA256: digest(2), file: nil, scannedWith: "s1"),
+                "c.md": RecordedScan(contentSHA256: digest(3), file: nil, scannedWith: nil),
+            ])
+        // A scan recorded without them (a rewrite's) leaves no stale stamp behind.
+        try await manifest.replaceReferences(post: "a.md", contentSHA256: digest(4), scannedAt: at(1), references: [])
+        #expect(
+            try await manifest.recordedScans()["a.md"]
+                == RecordedScan(contentSHA256: digest(4), file: nil, scannedWith: nil))
     }
 
     @Test func runsRoundTrip() async throws {
