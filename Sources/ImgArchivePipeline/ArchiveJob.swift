@@ -64,6 +64,10 @@ public enum ArchiveJob {
         // A manifest that cannot record the run's start can record nothing else: the run stops here.
         let runID = try await manifest.startRun(command: "archive", at: startedAt)
 
+        // The posts as recorded before this run: for the removal of deleted posts below, and to tell whether the
+        // run changed what the manifest knows of them (else no snapshot is needed).
+        let recorded = try await manifest.posts()
+
         // Revalidation covers every archived URL, also those of posts already rewritten (no longer remote).
         var items = items
         if fetch.revalidateAll || fetch.revalidateAfter != nil {
@@ -99,12 +103,14 @@ public enum ArchiveJob {
 
         // Posts deleted from the site are forgotten, unless the manifest holds their rewrites (for revert).
         let rewritten = Set(try await manifest.rewrittenPosts())
-        for post in try await manifest.posts() where !rewritten.contains(post.path) {
+        var removed = 0
+        for post in recorded where !rewritten.contains(post.path) {
             let file = layout.postPath(post.path)
             if !FileManager.default.fileExists(atPath: file),
                 roots.contains(where: { file == $0 || file.hasPrefix($0 + "/") })
             {
                 try await manifest.removePost(post.path)
+                removed += 1
             }
         }
 
@@ -119,13 +125,29 @@ public enum ArchiveJob {
         }
         try await manifest.finishRun(
             id: runID, at: report.finishedAt, counts: counts(report), exitCode: Int(report.exitCode))
-        // A snapshot per run (the newest `ManifestBackups.kept`), so a lost manifest can be restored.
+        // A snapshot per run that changed the manifest (the newest `ManifestBackups.kept`), so a lost manifest
+        // can be restored; a run that only found everything as it was adds nothing a restore would miss.
         do {
-            try await ManifestBackups(layout: layout).snapshot(of: manifest)
+            let backups = ManifestBackups(layout: layout)
+            let scans = Dictionary(recorded.map { ($0.path, $0.contentSHA256) }, uniquingKeysWith: { a, _ in a })
+            let keys = layout.postKeys(posts.map(\.path))
+            let postsChanged = zip(keys, posts).contains { key, post in scans[key] != post.contentSHA256 }
+            let firstSnapshot = try backups.list().isEmpty
+            if postsChanged || removed > 0 || changedManifest(report) || firstSnapshot {
+                try await backups.snapshot(of: manifest)
+            }
         } catch {
             logger.warning("the manifest snapshot could not be written", metadata: ["error": "\(error)"])
         }
         return report
+    }
+
+    /// Whether the run's fetch or rewrite recorded anything: an image archived, revalidated or failed, a
+    /// thumbnail made or failed, a post rewritten or left pending.
+    static func changedManifest(_ r: ArchiveJobReport) -> Bool {
+        r.fetch.outcomes.contains { $0.status != .alreadyArchived && $0.status != .notAnImageLink }
+            || r.fetch.thumbnailsMade > 0 || !r.fetch.thumbnailFailures.isEmpty || r.fetch.diskFull != nil
+            || r.rewrite.posts.contains { $0.status != .unchanged && $0.status != .waiting }
     }
 
     static func counts(_ r: ArchiveJobReport) -> [String: Int] {

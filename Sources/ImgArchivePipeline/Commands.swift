@@ -75,7 +75,15 @@ public enum Pipeline {
         roots: [String], scanOptions: ScanOptions, fetch: FetchSettings, linker: ArchiveLinker,
         warn: (String) -> Void, logger: Logger, progress: (@Sendable (FetchProgress) -> Void)? = nil
     ) async throws(PipelineError) -> ArchiveJobReport {
-        let site = try SiteScan.collect(roots: roots, scanOptions: scanOptions, archiveLinks: linker, warn: warn)
+        // The posts unchanged since the manifest's record of their last scan are not read or scanned again.
+        let known: KnownScans?
+        do {
+            known = try await KnownScans.read(archiveRoot: fetch.archiveRoot)
+        } catch {
+            throw PipelineError(stopping: error, archiveRoot: fetch.archiveRoot, whenLocked: .didNothing)
+        }
+        let site = try SiteScan.collect(
+            roots: roots, scanOptions: scanOptions, archiveLinks: linker, known: known, warn: warn)
         let rewrite = RewriteSettings(
             archiveRoot: fetch.archiveRoot, linker: linker, scanner: PostScanner(options: scanOptions))
         do {

@@ -43,12 +43,15 @@ public enum FetchPipeline {
         if stale > 0 { logger.info("removed temporary files of an interrupted run", metadata: ["count": "\(stale)"]) }
 
         let now = Date()
-        let keys = backend.layout.postKeys(posts.map(\.path))
+        // Posts found unchanged (not read: their record stands) are not recorded again.
+        let scanned = posts.filter { !$0.unchanged }
+        let keys = backend.layout.postKeys(scanned.map(\.path))
         try await manifest.replaceReferences(
-            zip(keys, posts).map { key, post in
+            zip(keys, scanned).map { key, post in
                 PostReferences(
                     post: key, contentSHA256: post.contentSHA256,
-                    references: post.references.filter(\.remote).map(referenceRecord))
+                    references: post.references.filter(\.remote).map(referenceRecord), file: post.file,
+                    scannedWith: post.scannedWith)
             }, scannedAt: now)
 
         let (needs, pages) = try await plan(items: items, settings: settings, manifest: manifest, now: now)
@@ -148,6 +151,16 @@ public enum FetchPipeline {
             try await manifest.linkPages(links).filter { !revalidation.isDue(lastChecked: $0.value) }.keys)
         for url in pages { needs[url] = nil }
         return (needs, pages)
+    }
+
+    /// The reference a record stands for, nil for a kind this scanner does not know (the post is scanned
+    /// again). Records hold remote references only; the height a CDN URL asks for is not kept (nothing after
+    /// the scan uses it).
+    static func reference(_ r: ReferenceRecord) -> ImageReference? {
+        guard let kind = ImageReference.Kind(rawValue: r.kind), r.rangeStart <= r.rangeEnd else { return nil }
+        return ImageReference(
+            kind: kind, range: r.rangeStart..<r.rangeEnd, line: r.line, column: r.column, written: r.written,
+            url: r.url, origin: r.origin ?? r.url, width: r.width, height: nil, wrapped: r.wrapped, remote: true)
     }
 
     static func referenceRecord(_ r: ImageReference) -> ReferenceRecord {

@@ -153,13 +153,26 @@ public struct ScannedPost: Sendable {
     public var path: String
     /// The SHA-256 of its bytes.
     public var contentSHA256: String
-    /// Its references.
+    /// Its references (only the remote ones when they come from the manifest's record).
     public var references: [ImageReference]
+    /// The stamp of its file when read, when it can be trusted later (`PostReferences.file`).
+    public var file: FileStamp?
+    /// What the scan was made with, when it may stand in for a later one (`PostReferences.scannedWith`).
+    public var scannedWith: String?
+    /// True when the post was not read: its file's stamp and the scanner match the manifest's record of its
+    /// last scan, whose references these are. Nothing new to record.
+    public var unchanged: Bool
 
     /// Creates a record.
-    public init(path: String, contentSHA256: String, references: [ImageReference]) {
+    public init(
+        path: String, contentSHA256: String, references: [ImageReference], file: FileStamp? = nil,
+        scannedWith: String? = nil, unchanged: Bool = false
+    ) {
         self.path = path
         self.contentSHA256 = contentSHA256
         self.references = references
+        self.file = file
+        self.scannedWith = scannedWith
+        self.unchanged = unchanged
     }
 }

@@ -415,7 +415,19 @@ public enum RewritePipeline {
     /// Deletes the temporary posts an interrupted rewrite or revert left beside these posts (in the folders of
     /// the files they name, where `PostFile.replace` writes them). Only under the archive's lock.
     private static func removeStaleTemporaryPosts(_ paths: [String], logger: Logger) {
-        for folder in Set(paths.map { (target(of: $0) as NSString).deletingLastPathComponent }) {
+        // Each folder's links resolved once, not each post's (a chain of `stat`s per post); a post that is itself
+        // a symbolic link (one `lstat`) adds its target's folder.
+        var resolved: [String: String] = [:]
+        var folders = Set<String>()
+        for path in paths {
+            let folder = (path as NSString).deletingLastPathComponent
+            if resolved[folder] == nil { resolved[folder] = target(of: folder.isEmpty ? "." : folder) }
+            var status = stat()
+            if lstat(path, &status) == 0, status.st_mode & S_IFMT == S_IFLNK {
+                folders.insert((target(of: path) as NSString).deletingLastPathComponent)
+            }
+        }
+        for folder in folders.union(resolved.values) {
             let removed = (try? PostFile.removeStaleTemporaryFiles(inFolder: folder.isEmpty ? "." : folder)) ?? 0
             if removed > 0 {
                 logger.info("removed temporary posts of an interrupted rewrite", metadata: ["folder": "\(folder)"])
@@ -446,8 +458,12 @@ public enum RewritePipeline {
     ) async throws {
         let scan = scanner.scan(bytes)
         try await manifest.replaceReferences(
-            post: post, contentSHA256: ArchiveStore.sha256(of: bytes), scannedAt: date,
-            references: scan.references.filter(\.remote).map(FetchPipeline.referenceRecord))
+            [
+                PostReferences(
+                    post: post, contentSHA256: ArchiveStore.sha256(of: bytes),
+                    references: scan.references.filter(\.remote).map(FetchPipeline.referenceRecord),
+                    scannedWith: scan.diagnostics.isEmpty ? scanner.fingerprint : nil)
+            ], scannedAt: date)
     }
 }
 

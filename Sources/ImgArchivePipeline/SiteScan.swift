@@ -47,6 +47,55 @@ public enum ScanRun {
     }
 }
 
+extension ScanRun {
+    /// `body` of each index below `count`, on all cores; the results in index order.
+    static func map<T: Sendable>(_ count: Int, _ body: @Sendable (Int) -> T) -> [T] {
+        let results = Mutex<[T?]>(Array(repeating: nil, count: count))
+        let next = Atomic<Int>(0)
+        let workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        DispatchQueue.concurrentPerform(iterations: min(workers, max(count, 1))) { _ in
+            while true {
+                let i = next.add(1, ordering: .relaxed).oldValue
+                guard i < count else { return }
+                let result = body(i)
+                results.withLock { $0[i] = result }
+            }
+        }
+        return results.withLock { $0.compactMap { $0 } }
+    }
+}
+
+/// The manifest's record of the posts' last scans, so that a scan skips the posts that have not changed since:
+/// a post whose file has the recorded stamp is not read, one whose bytes hash as recorded is not scanned, as long
+/// as the same scanner made the record (`PostScanner.fingerprint`).
+public struct KnownScans: Sendable {
+    let layout: ArchiveLayout
+    let scans: [String: RecordedScan]
+    let references: [String: [ReferenceRecord]]
+
+    /// Reads the records of the archive at `archiveRoot`; nil when it has no manifest yet.
+    static func read(archiveRoot: URL) async throws -> KnownScans? {
+        let layout = ArchiveLayout(root: archiveRoot)
+        guard try layout.hasManifest() else { return nil }
+        let manifest = try await ArchiveBackend.openManifest(layout)
+        defer { try? manifest.close() }
+        return KnownScans(
+            layout: layout, scans: try await manifest.recordedScans(), references: try await manifest.allReferences())
+    }
+
+    /// The recorded scan of the post at `key` as the scanner would make it now, nil when there is none it may
+    /// stand in for.
+    fileprivate func reusable(_ key: String, fingerprint: String?) -> (RecordedScan, [ImageReference])? {
+        guard let fingerprint, let scan = scans[key], scan.scannedWith == fingerprint else { return nil }
+        var references: [ImageReference] = []
+        for record in self.references[key] ?? [] {
+            guard let reference = FetchPipeline.reference(record) else { return nil }
+            references.append(reference)
+        }
+        return (scan, references)
+    }
+}
+
 /// A site scanned for the stages after it: the images to fetch, the posts as the manifest records them, and how
 /// many posts could not be read.
 public struct SiteScan: Sendable {
@@ -62,9 +111,21 @@ public struct SiteScan: Sendable {
     /// goes on. References that are links into the archive itself (under an archive URL such as
     /// `https://cdn.example/archive`, which `archiveLinks` knows) are left out: they are not images to archive.
     /// Throws `.usage` when the list cannot be read.
+    /// With `known` (the manifest's record of the last scans), a post that has not changed since is not read
+    /// again (same file stamp) or not scanned again (same bytes): its recorded references stand in.
     public static func collect(
         roots: [String], urlList: String? = nil, scanOptions: ScanOptions, archiveLinks: ArchiveLinker? = nil,
-        warn: (String) -> Void
+        known: KnownScans? = nil, warn: (String) -> Void
+    ) throws(PipelineError) -> SiteScan {
+        try collect(
+            roots: roots, urlList: urlList, scanOptions: scanOptions, archiveLinks: archiveLinks, known: known,
+            now: FileStamp.now(), warn: warn)
+    }
+
+    /// `collect` at the time `now` (nanoseconds since 1970), which says whose file stamps are settled.
+    static func collect(
+        roots: [String], urlList: String? = nil, scanOptions: ScanOptions, archiveLinks: ArchiveLinker? = nil,
+        known: KnownScans?, now: Int64, warn: (String) -> Void
     ) throws(PipelineError) -> SiteScan {
         let scanner = PostScanner(options: scanOptions)
         let (files, problems) = SiteWalker.posts(in: roots)
@@ -72,17 +133,46 @@ public struct SiteScan: Sendable {
         var unreadable = problems.count
         var references: [(post: String?, reference: ImageReference)] = []
         var posts: [ScannedPost] = []
-        let results = ScanRun.scan(files, with: scanner) { _, bytes, _ in ArchiveStore.sha256(of: bytes) }
+        let keys = known.map { $0.layout.postKeys(files) }
+        let results = ScanRun.map(files.count) { i -> Result<(ScannedPost, [ScanDiagnostic]), SiteWalker.Problem> in
+            let path = files[i]
+            let prior = keys.flatMap { known?.reusable($0[i], fingerprint: scanner.fingerprint) }
+            if case let (record, recorded)? = prior, let stamp = record.file, FileStamp.of(path) == stamp {
+                return .success(
+                    (
+                        ScannedPost(
+                            path: path, contentSHA256: record.contentSHA256, references: recorded, file: stamp,
+                            scannedWith: record.scannedWith, unchanged: true), []
+                    ))
+            }
+            return SiteWalker.readStamped(path, now: now).map { bytes, stamp in
+                let sha = ArchiveStore.sha256(of: bytes)
+                if case let (record, recorded)? = prior, record.contentSHA256 == sha {
+                    return (
+                        ScannedPost(
+                            path: path, contentSHA256: sha, references: recorded, file: stamp,
+                            scannedWith: record.scannedWith), []
+                    )
+                }
+                let scan = scanner.scan(bytes)
+                return (
+                    ScannedPost(
+                        path: path, contentSHA256: sha, references: scan.references, file: stamp,
+                        scannedWith: scan.diagnostics.isEmpty ? scanner.fingerprint : nil), scan.diagnostics
+                )
+            }
+        }
         for (path, result) in zip(files, results) {
             switch result {
             case .failure(let problem):
                 unreadable += 1
                 warn("\(problem.path): \(problem.message)")
-            case .success(let (scan, sha)):
-                for d in scan.diagnostics { warn("\(path):\(d.line): \(d.message)") }
-                let found = scan.references.filter { archiveLinks?.isArchiveLink($0.url) != true }
-                posts.append(ScannedPost(path: path, contentSHA256: sha, references: found))
-                references += found.map { (path, $0) }
+            case .success(let (scanned, diagnostics)):
+                for d in diagnostics { warn("\(path):\(d.line): \(d.message)") }
+                var post = scanned
+                post.references.removeAll { archiveLinks?.isArchiveLink($0.url) == true }
+                posts.append(post)
+                references += post.references.map { (path, $0) }
             }
         }
         var listed: [URLList.Entry] = []

@@ -113,10 +113,16 @@ public struct StatusReport: Sendable {
             return FetchPlanning.thumbnailWidths(requested: [width], imageWidth: object.width)
                 .first { !thumbnails.contains("\(sha)/\($0)") }
         }
+        // Every post's references and rewrites in two reads, not two per post.
+        let allReferences = try await manifest.allReferences()
+        let allRewrites = try await manifest.allRewriteGenerations()
+        let here = ArchiveLayout.currentFolder()
         for post in posts {
-            let references = try await manifest.references(post: post.path)
+            let references = allReferences[post.path] ?? []
             // Only a post with a recorded rewrite has rewrite rows (a revert clears both).
-            let rewrites = post.rewrittenAt == nil ? [] : try await manifest.rewrites(post: post.path).flatMap { $0 }
+            let rewrites =
+                post.rewrittenAt == nil ? [] : (allRewrites[post.path] ?? []).filter(\.applied).flatMap(\.spans)
+            let shown = layout.displayPath(post.path, from: here)
             // A scan recorded before the last rewrite still lists the rewritten references (at their old
             // places); one recorded after it lists only the references still remote. Either way each
             // rewritten URL is reported once per rewrite, with the old position when the scan has it.
@@ -132,7 +138,7 @@ public struct StatusReport: Sendable {
             {
                 let url = reference.url
                 var e = entry(
-                    post: layout.displayPath(post.path), reference.line, reference.column, url, urls[url], objectPaths)
+                    post: shown, reference.line, reference.column, url, urls[url], objectPaths)
                 if e.state == .archived, let sha = urls[url]?.objectSHA256, let refusal = refusals[sha] {
                     e.state = .failed
                     e.errorClass = .unsafeSVG
@@ -140,7 +146,7 @@ public struct StatusReport: Sendable {
                 }
                 if scanIsStale, let link = unmatched[url]?.popFirst() {
                     e = Entry(
-                        post: layout.displayPath(post.path), line: reference.line, column: reference.column, url: url,
+                        post: shown, line: reference.line, column: reference.column, url: url,
                         state: .rewritten, objectPath: objectPath(urls[url], objectPaths), link: link)
                 }
                 if e.state == .archived || e.state == .rewritten {
@@ -153,7 +159,7 @@ public struct StatusReport: Sendable {
                 guard unmatched[r.url]?.popFirst() != nil else { continue }
                 entries.append(
                     Entry(
-                        post: layout.displayPath(post.path), line: nil, column: nil, url: r.url, state: .rewritten,
+                        post: shown, line: nil, column: nil, url: r.url, state: .rewritten,
                         objectPath: objectPath(urls[r.url], objectPaths), link: r.replacement,
                         rescue: urls[r.url]?.rescue))
             }

@@ -56,23 +56,41 @@ public struct ArchiveLayout: Sendable, Hashable {
     /// `postKey` of many posts, resolving the archive's folder once and each post's folder once.
     public func postKeys(_ paths: [String]) -> [String] {
         let base = Self.components(postBase)
-        var folders: [String: String] = [:]
+        let here = FileManager.default.currentDirectoryPath
+        var folders: [String: [String]] = [:]
         return paths.map { path in
-            let url = URL(fileURLWithPath: path).standardizedFileURL
-            let folder = url.deletingLastPathComponent().path
-            let resolvedFolder: String
+            let (folder, name) = Self.folderAndName(path, in: here)
+            let resolvedFolder: [String]
             if let known = folders[folder] {
                 resolvedFolder = known
             } else {
-                resolvedFolder = Self.resolved(folder: folder)
+                resolvedFolder = Self.components(Self.resolved(folder: folder))
                 folders[folder] = resolvedFolder
             }
             // `components` of the last part too: for a path that is the root itself it is "/", no name.
-            let post = Self.components(resolvedFolder) + Self.components(url.lastPathComponent)
+            let post = resolvedFolder + Self.components(name)
             var common = 0
             while common < base.count, common < post.count - 1, base[common] == post[common] { common += 1 }
             return (Array(repeating: "..", count: base.count - common) + post[common...]).joined(separator: "/")
         }
+    }
+
+    /// A path's standardised absolute folder and its last part, as `URL.standardizedFileURL` gives them. A path
+    /// with no `.`, `..` or empty part (what `SiteWalker` lists) is split where it is, without a `URL`.
+    private static func folderAndName(_ path: String, in here: String) -> (folder: String, name: String) {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+        let plain =
+            !path.isEmpty && here.hasPrefix("/")
+            && parts.enumerated().allSatisfy { i, part in
+                part.isEmpty ? i == 0 && parts.count > 1 : part != "." && part != ".."
+            }
+        guard plain, let last = parts.last else {
+            let url = URL(fileURLWithPath: path).standardizedFileURL
+            return (url.deletingLastPathComponent().path, url.lastPathComponent)
+        }
+        let absolute = path.hasPrefix("/") ? path : (here == "/" ? "" : here) + "/" + path
+        let folder = absolute.dropLast(last.count + 1)
+        return (folder.isEmpty ? "/" : String(folder), String(last))
     }
 
     /// The absolute path of the post a manifest name stands for.
@@ -82,10 +100,18 @@ public struct ArchiveLayout: Sendable, Hashable {
 
     /// A post's path as the user sees it: relative to the current folder when inside it, else absolute.
     public func displayPath(_ key: String) -> String {
+        displayPath(key, from: Self.currentFolder())
+    }
+
+    /// `displayPath(_:)` with the current folder given (`currentFolder()`), for many posts: the folder's
+    /// symbolic links are resolved once, not once per post.
+    public func displayPath(_ key: String, from here: String) -> String {
         let path = postPath(key)
-        let here = Self.resolved(FileManager.default.currentDirectoryPath)
         return path.hasPrefix(here + "/") ? String(path.dropFirst(here.count + 1)) : path
     }
+
+    /// The current folder, absolute, with its symbolic links resolved.
+    public static func currentFolder() -> String { resolved(FileManager.default.currentDirectoryPath) }
 
     /// An absolute, standardised path with the symbolic links of its folders resolved (the file itself may
     /// be a link: a post is named by where it is listed, and `PostFile` writes through the link).

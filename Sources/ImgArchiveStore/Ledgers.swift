@@ -48,12 +48,21 @@ public protocol ArchiveLedgerReader: Sendable {
     func post(_ path: String) async throws(StoreError) -> PostRecord?
     /// Every scanned post, ordered by path.
     func posts() async throws(StoreError) -> [PostRecord]
+    /// Every post's last scan as a later run needs it to skip an unchanged post (content hash, file stamp, what
+    /// the scan was made with), keyed by post; one read.
+    func recordedScans() async throws(StoreError) -> [String: RecordedScan]
     /// A post's references from its last scan, in the order they were recorded.
     func references(post: String) async throws(StoreError) -> [ReferenceRecord]
     /// The posts that reference a URL, ordered by path.
     func posts(referencing url: String) async throws(StoreError) -> [String]
     /// A post's rewrites, oldest first, pending ones included, each with its spans ordered by range.
     func rewriteGenerations(post: String) async throws(StoreError) -> [RewriteGeneration]
+    /// Every post's references from its last scan (`references(post:)` of every post), keyed by post; one read
+    /// for a whole site instead of one per post. Posts with no reference are absent.
+    func allReferences() async throws(StoreError) -> [String: [ReferenceRecord]]
+    /// Every post's rewrites (`rewriteGenerations(post:)` of every post), keyed by post; one read. Posts with no
+    /// rewrite are absent.
+    func allRewriteGenerations() async throws(StoreError) -> [String: [RewriteGeneration]]
     /// The posts with at least one rewrite on record, ordered by path.
     func rewrittenPosts() async throws(StoreError) -> [String]
 
@@ -76,6 +85,32 @@ extension ArchiveLedgerReader {
     /// The spans of a post's applied rewrites, grouped by generation (oldest first), each ordered by range.
     public func rewrites(post: String) async throws(StoreError) -> [[RewriteRecord]] {
         try await rewriteGenerations(post: post).filter(\.applied).map(\.spans)
+    }
+
+    /// `recordedScans()` for a ledger that keeps no file stamps: every post is read and scanned again.
+    public func recordedScans() async throws(StoreError) -> [String: RecordedScan] {
+        var all: [String: RecordedScan] = [:]
+        for post in try await posts() {
+            all[post.path] = RecordedScan(contentSHA256: post.contentSHA256, file: nil, scannedWith: nil)
+        }
+        return all
+    }
+
+    /// `allReferences()` from `references(post:)` of each post: for a ledger that has no single read for it.
+    public func allReferences() async throws(StoreError) -> [String: [ReferenceRecord]] {
+        var all: [String: [ReferenceRecord]] = [:]
+        for post in try await posts() {
+            let references = try await references(post: post.path)
+            if !references.isEmpty { all[post.path] = references }
+        }
+        return all
+    }
+
+    /// `allRewriteGenerations()` from `rewriteGenerations(post:)` of each rewritten post.
+    public func allRewriteGenerations() async throws(StoreError) -> [String: [RewriteGeneration]] {
+        var all: [String: [RewriteGeneration]] = [:]
+        for post in try await rewrittenPosts() { all[post] = try await rewriteGenerations(post: post) }
+        return all
     }
 }
 

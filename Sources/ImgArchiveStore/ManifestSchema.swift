@@ -171,6 +171,19 @@ enum ManifestSchema {
                     ALTER TABLE url ADD COLUMN rescue_checked_at TEXT;
                     """)
         }
+        migrator.registerMigration("v7") { db in
+            // The stamp of each post's file at its last scan (size, modification and status-change times in
+            // nanoseconds, inode) and what the scan was made with: a run that finds the same stamp and scanner
+            // reuses the recorded references without reading the post (NULL: read and scan it again).
+            try db.execute(
+                sql: """
+                    ALTER TABLE post ADD COLUMN file_size INTEGER;
+                    ALTER TABLE post ADD COLUMN file_mtime_ns INTEGER;
+                    ALTER TABLE post ADD COLUMN file_ctime_ns INTEGER;
+                    ALTER TABLE post ADD COLUMN file_inode INTEGER;
+                    ALTER TABLE post ADD COLUMN scanned_with TEXT;
+                    """)
+        }
         return migrator
     }
 }

@@ -204,12 +204,41 @@ public struct PostReferences: Sendable, Hashable {
     public var contentSHA256: String
     /// Its remote references, in order.
     public var references: [ReferenceRecord]
+    /// The stamp of the file the bytes were read from, when it can be trusted later (`FileStamp.isSettled`): a
+    /// later run that finds the same stamp reuses this scan without reading the post.
+    public var file: FileStamp?
+    /// What the scan was made with (the scanner and its options, as `SiteScan` fingerprints them), when the
+    /// scan may stand in for a later one: nil for a scan that had something to say (its diagnostics are told
+    /// on every run) or that was made by a path that does not know.
+    public var scannedWith: String?
 
     /// Creates the record of one post's references.
-    public init(post: String, contentSHA256: String, references: [ReferenceRecord]) {
+    public init(
+        post: String, contentSHA256: String, references: [ReferenceRecord], file: FileStamp? = nil,
+        scannedWith: String? = nil
+    ) {
         self.post = post
         self.contentSHA256 = contentSHA256
         self.references = references
+        self.file = file
+        self.scannedWith = scannedWith
+    }
+}
+
+/// A post's last recorded scan, as far as a later run needs it to skip the post when it has not changed.
+public struct RecordedScan: Sendable, Hashable {
+    /// The SHA-256 of the bytes scanned.
+    public var contentSHA256: String
+    /// The stamp of the file they were read from, nil when none was recorded.
+    public var file: FileStamp?
+    /// What the scan was made with (`PostReferences.scannedWith`), nil when it may not stand in for another.
+    public var scannedWith: String?
+
+    /// Creates a record.
+    public init(contentSHA256: String, file: FileStamp?, scannedWith: String?) {
+        self.contentSHA256 = contentSHA256
+        self.file = file
+        self.scannedWith = scannedWith
     }
 }
 

@@ -1,5 +1,6 @@
 public import Foundation
 import GRDB
+import ImgArchiveCore
 
 /// The fetch ledger of the SQLite manifest: planning, outcomes in batches, derivatives, scans and runs.
 extension SQLiteManifest: FetchLedger {
@@ -236,9 +237,16 @@ extension SQLiteManifest: FetchLedger {
             let stamp = scannedAt.databaseValue
             let upsertPost = try db.cachedStatement(
                 sql: """
-                    INSERT INTO post (path, content_sha256, scanned_at) VALUES (?, ?, ?)
+                    INSERT INTO post (path, content_sha256, scanned_at, file_size, file_mtime_ns, file_ctime_ns,
+                                      file_inode, scanned_with)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT (path) DO UPDATE SET content_sha256 = excluded.content_sha256,
-                                                     scanned_at = excluded.scanned_at
+                                                     scanned_at = excluded.scanned_at,
+                                                     file_size = excluded.file_size,
+                                                     file_mtime_ns = excluded.file_mtime_ns,
+                                                     file_ctime_ns = excluded.file_ctime_ns,
+                                                     file_inode = excluded.file_inode,
+                                                     scanned_with = excluded.scanned_with
                     """)
             let deleteReferences = try db.cachedStatement(sql: "DELETE FROM reference WHERE post = ?")
             let insert = try db.cachedStatement(
@@ -248,7 +256,11 @@ extension SQLiteManifest: FetchLedger {
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """)
             for scan in scans {
-                try upsertPost.execute(arguments: [scan.post, scan.contentSHA256, stamp])
+                let file = scan.file
+                try upsertPost.execute(arguments: [
+                    scan.post, scan.contentSHA256, stamp, file?.size, file?.modified, file?.changed, file?.inode,
+                    scan.scannedWith,
+                ])
                 try deleteReferences.execute(arguments: [scan.post])
                 for (ordinal, reference) in scan.references.enumerated() {
                     try insert.execute(arguments: [

@@ -1,5 +1,7 @@
 public import Foundation
 import GRDB
+import ImgArchiveCore
+import Synchronization
 
 /// The read side of the SQLite manifest: status, verify, reports, and the lookups of the other flows. Rows
 /// decode into the public records through `Fetched` (GRDB's `Decodable` records).
@@ -174,6 +176,28 @@ extension SQLiteManifest: ArchiveLedgerReader {
         }
     }
 
+    public func recordedScans() async throws(StoreError) -> [String: RecordedScan] {
+        try await read("reading posts") { db in
+            var all: [String: RecordedScan] = [:]
+            let rows = try Row.fetchCursor(
+                db,
+                sql: """
+                    SELECT path, content_sha256, file_size, file_mtime_ns, file_ctime_ns, file_inode, scanned_with
+                    FROM post
+                    """)
+            while let row = try rows.next() {
+                var file: FileStamp?
+                if let size: Int64 = row[2], let modified: Int64 = row[3], let changed: Int64 = row[4],
+                    let inode: Int64 = row[5]
+                {
+                    file = FileStamp(size: size, modified: modified, changed: changed, inode: inode)
+                }
+                all[row[0]] = RecordedScan(contentSHA256: row[1], file: file, scannedWith: row[6])
+            }
+            return all
+        }
+    }
+
     public func references(post: String) async throws(StoreError) -> [ReferenceRecord] {
         try await read("reading references") { db in
             try Fetched<ReferenceRecord>.fetchAll(
@@ -192,21 +216,71 @@ extension SQLiteManifest: ArchiveLedgerReader {
 
     public func rewriteGenerations(post: String) async throws(StoreError) -> [RewriteGeneration] {
         try await read("reading rewrites") { db in
-            var spans: [Int: [RewriteRecord]] = [:]
-            for span in try Fetched<RewriteSpan>.fetchAll(
-                db, sql: "SELECT * FROM rewrite WHERE post = ? ORDER BY generation, range_start", arguments: [post])
-            {
-                spans[span.record.generation, default: []].append(span.record.span)
-            }
-            return try Fetched<RewriteGeneration.Row>.fetchAll(
-                db, sql: "SELECT * FROM rewrite_generation WHERE post = ? ORDER BY generation", arguments: [post]
-            ).map { row in
-                let g = row.record
-                return RewriteGeneration(
-                    generation: g.generation, inputSHA256: g.inputSHA256, outputSHA256: g.outputSHA256,
-                    applied: g.applied, rewrittenAt: g.rewrittenAt, spans: spans[g.generation] ?? [])
-            }
+            try Self.rewriteGenerations(db, where: "WHERE post = ?", arguments: [post])[post] ?? []
         }
+    }
+
+    public func allReferences() async throws(StoreError) -> [String: [ReferenceRecord]] {
+        try await read("reading references") { db in
+            // Read by column (a site has tens of thousands of references): see `rewriteGenerations(_:where:)`.
+            var all: [String: [ReferenceRecord]] = [:]
+            let rows = try Row.fetchCursor(
+                db,
+                sql: """
+                    SELECT post, range_start, range_end, line, "column", kind, written, url, origin, width, wrapped
+                    FROM reference ORDER BY post, ordinal
+                    """)
+            while let row = try rows.next() {
+                all[row[0], default: []].append(
+                    ReferenceRecord(
+                        rangeStart: row[1], rangeEnd: row[2], line: row[3], column: row[4], kind: row[5],
+                        written: row[6], url: row[7], origin: row[8], width: row[9], wrapped: row[10]))
+            }
+            return all
+        }
+    }
+
+    public func allRewriteGenerations() async throws(StoreError) -> [String: [RewriteGeneration]] {
+        try await read("reading rewrites") { db in try Self.rewriteGenerations(db, where: "", arguments: []) }
+    }
+
+    /// The rewrite generations of the posts `filter` selects (a `WHERE` clause on `post`, or empty for all),
+    /// keyed by post, each post's oldest first with its spans ordered by range. Rows are read by column, not
+    /// decoded as `Decodable` records: a site's rewrites are tens of thousands of rows, and GRDB's decoder maps
+    /// every column name of every row.
+    private static func rewriteGenerations(_ db: Database, where filter: String, arguments: StatementArguments)
+        throws -> [String: [RewriteGeneration]]
+    {
+        var spans: [String: [Int: [RewriteRecord]]] = [:]
+        let spanRows = try Row.fetchCursor(
+            db,
+            sql: """
+                SELECT post, generation, range_start, range_end, replacement, original, url, rewritten_at,
+                       context_before, context_after
+                FROM rewrite \(filter) ORDER BY post, generation, range_start
+                """, arguments: arguments)
+        while let row = try spanRows.next() {
+            let span = RewriteRecord(
+                rangeStart: row[2], rangeEnd: row[3], replacement: row[4], original: row[5], url: row[6],
+                rewrittenAt: row[7], contextBefore: row[8], contextAfter: row[9])
+            spans[row[0], default: [:]][row[1], default: []].append(span)
+        }
+        var all: [String: [RewriteGeneration]] = [:]
+        let generationRows = try Row.fetchCursor(
+            db,
+            sql: """
+                SELECT post, generation, input_sha256, output_sha256, applied, rewritten_at
+                FROM rewrite_generation \(filter) ORDER BY post, generation
+                """, arguments: arguments)
+        while let row = try generationRows.next() {
+            let post: String = row[0]
+            let generation: Int = row[1]
+            all[post, default: []].append(
+                RewriteGeneration(
+                    generation: generation, inputSHA256: row[2], outputSHA256: row[3], applied: row[4],
+                    rewrittenAt: row[5], spans: spans[post]?[generation] ?? []))
+        }
+        return all
     }
 
     public func rewrittenPosts() async throws(StoreError) -> [String] {
@@ -237,7 +311,16 @@ struct Fetched<Record: Decodable & Sendable>: FetchableRecord, Decodable, Sendab
     init(from decoder: any Decoder) throws { record = try Record(from: decoder) }
 
     static var databaseColumnDecodingStrategy: DatabaseColumnDecodingStrategy {
-        .custom { column in ColumnKey(stringValue: propertyName(column)) }
+        // GRDB asks for every column of every row: each name is worked out once per process.
+        .custom { column in
+            ColumnKey(
+                stringValue: propertyNames.withLock { names in
+                    if let name = names[column] { return name }
+                    let name = propertyName(column)
+                    names[column] = name
+                    return name
+                })
+        }
     }
 
     /// `object_sha256` → `objectSHA256`, `created_at` → `createdAt`, `sha256` → `sha256`.
@@ -258,32 +341,11 @@ struct Fetched<Record: Decodable & Sendable>: FetchableRecord, Decodable, Sendab
     }
 }
 
+/// `Fetched.propertyName` of each column name met so far (the schema's few dozen).
+private let propertyNames = Mutex<[String: String]>([:])
+
 /// A URL of an object's history (`url_object`).
 private struct ArchivedURL: Decodable, Sendable {
     var url: String
     var archivedFrom: String
-}
-
-/// A row of `rewrite`: a span with its generation.
-private struct RewriteSpan: Decodable, Sendable {
-    var generation: Int
-    var span: RewriteRecord
-
-    init(from decoder: any Decoder) throws {
-        generation = try decoder.container(keyedBy: Keys.self).decode(Int.self, forKey: .generation)
-        span = try RewriteRecord(from: decoder)
-    }
-
-    private enum Keys: String, CodingKey { case generation }
-}
-
-extension RewriteGeneration {
-    /// A row of `rewrite_generation` (the spans come from `rewrite`).
-    fileprivate struct Row: Decodable, Sendable {
-        var generation: Int
-        var inputSHA256: String
-        var outputSHA256: String
-        var applied: Bool
-        var rewrittenAt: Date
-    }
 }

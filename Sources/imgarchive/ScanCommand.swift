@@ -36,19 +36,16 @@ struct ScanCommand: AsyncParsableCommand {
         let configuration = try ConfigurationLoader.load(explicitPath: config)
         let all = self.all
         let json = format == .json
-        // Posts are scanned (and their JSON lines formatted, and the hosts of their remote references found for
-        // the summary) on all cores. Each result is printed and counted, in the posts' order, as soon as it and
-        // those before it are done, while later posts are still being scanned.
+        // Posts are scanned (and their JSON lines formatted) on all cores. Each result is printed and counted, in
+        // the posts' order, as soon as it and those before it are done, while later posts are still being scanned.
         let summary = Mutex(ScanSummary(table: json ? nil : ReferenceTable()))
         let count = Pipeline.scan(
             roots: paths, scanOptions: configuration.scanOptions, warn: Diagnostics.warn,
-            then: { (post, _, scan) -> (json: [UInt8], hosts: [String]) in
-                var memo = HostMemo()
-                let hosts = scan.references.compactMap { $0.remote ? memo.host(of: $0.url) : nil }
-                guard json else { return ([], hosts) }
+            then: { (post, _, scan) -> [UInt8] in
+                guard json else { return [] }
                 var bytes: [UInt8] = []
                 for r in scan.references where r.remote || all { ReferenceJSON.append(post: post, r, to: &bytes) }
-                return (bytes, hosts)
+                return bytes
             },
             inOrder: { post, result in summary.withLock { $0.add(post: post, result, all: all) } })
         summary.withLock { s in
@@ -68,6 +65,8 @@ struct ScanSummary {
     var referenceCount = 0
     var urls = Set<String>()
     var hosts = Set<String>()
+    /// The hosts of the URLs seen, kept across posts: a site has thousands of URLs on a few hosts.
+    var memo = HostMemo()
     var table: ReferenceTable?
 
     init(table: ReferenceTable?) {
@@ -76,20 +75,16 @@ struct ScanSummary {
 
     /// Prints the post's JSON lines (or keeps its table rows) and counts its references, URLs and hosts; says
     /// why a post could not be read.
-    mutating func add(post: String, _ result: ScanRun.Outcome<(json: [UInt8], hosts: [String])>, all: Bool) {
+    mutating func add(post: String, _ result: ScanRun.Outcome<[UInt8]>, all: Bool) {
         switch result {
         case .failure(let problem):
             Diagnostics.warn("\(problem.path): \(problem.message)")
         case .success(let (scan, formatted)):
             for d in scan.diagnostics { Diagnostics.warn("\(post):\(d.line): \(d.message)") }
-            out.write { $0 += formatted.json }
-            var remoteIndex = 0  // into formatted.hosts, one per remote reference
+            out.write { $0 += formatted }
             for r in scan.references where r.remote || all {
                 referenceCount += 1
-                if r.remote {
-                    if urls.insert(r.url).inserted { hosts.insert(formatted.hosts[remoteIndex]) }
-                    remoteIndex += 1
-                }
+                if r.remote, urls.insert(r.url).inserted { hosts.insert(memo.host(of: r.url)) }
                 table?.add(post: post, r)
             }
         }

@@ -67,6 +67,7 @@ import Testing
             #expect(second.stderr.isEmpty)
             #expect(server.totalHits == hits, "nothing fetched again")
             #expect(try String(contentsOfFile: folder.path + "/_posts/2024-01-01-a.md", encoding: .utf8) == post)
+            #expect(folder.files(under: "archive/backups").count == 1, "a run that changed nothing takes no snapshot")
             let reports = folder.files(under: "archive/reports")
             #expect(reports.count == 2)
             let last = try #require(reports.last)
@@ -88,6 +89,14 @@ import Testing
                 layout: ArchiveLayout(root: URL(fileURLWithPath: folder.path + "/archive")))
             #expect(try await manifest.runs().map(\.exitCode) == [0, 0, 0])
             try manifest.close()
+
+            // A post edited since is news for the manifest: that run takes a snapshot.
+            try folder.write("imgarchive.yml", "")
+            let snapshots = folder.files(under: "archive/backups").count
+            try folder.write("_posts/2024-01-01-a.md", post + "More text.\n")
+            let fourth = try await runImgarchive(args, in: folder.path)
+            #expect(fourth.status == 0, "\(fourth.stderr)")
+            #expect(folder.files(under: "archive/backups").count == snapshots + 1)
         }
     }
 

@@ -159,6 +159,72 @@ struct PipelineEntryTests {
         }
     }
 
+    @Test(
+        "a post unchanged since its recorded scan is not read again; new bytes, another scanner or a diagnostic mean a new scan"
+    )
+    func unchangedPostsAreNotReadAgain() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        try folder.write("_posts/a.md", "![](http://img.test/a.jpg)\n")
+        try folder.write("_posts/b.md", "<img src=\"http://img.test/b.jpg\" width=\"160\"> ![](local.png)\n")
+        try folder.write("_posts/c.md", "---\ntitle: never closed\n![](http://img.test/c.jpg)\n")
+        let archive = URL(fileURLWithPath: folder.path + "/archive")
+        let layout = ArchiveLayout(root: archive)
+        // Seen from 3 s later, every file's stamp is settled (written more than FileStamp.settleTime before).
+        let later = FileStamp.now() + 3_000_000_000
+        func collect(_ options: ScanOptions = ScanOptions()) async throws -> (site: SiteScan, warnings: [String]) {
+            var warnings: [String] = []
+            let site = try SiteScan.collect(
+                roots: [folder.path + "/_posts"], scanOptions: options,
+                known: try await KnownScans.read(archiveRoot: archive), now: later, warn: { warnings.append($0) })
+            return (site, warnings)
+        }
+        // What the fetch records of a scan.
+        func record(_ site: SiteScan) async throws {
+            let manifest = try SQLiteManifest(layout: layout)
+            defer { try? manifest.close() }
+            let posts = site.posts.filter { !$0.unchanged }
+            try await manifest.replaceReferences(
+                zip(layout.postKeys(posts.map(\.path)), posts).map { key, post in
+                    PostReferences(
+                        post: key, contentSHA256: post.contentSHA256,
+                        references: post.references.filter(\.remote).map(FetchPipeline.referenceRecord),
+                        file: post.file,
+                        scannedWith: post.scannedWith)
+                }, scannedAt: Date())
+        }
+
+        let first = try await collect()
+        #expect(first.site.posts.map(\.unchanged) == [false, false, false])
+        #expect(first.site.posts.map { $0.file != nil } == [true, true, true])
+        #expect(first.site.posts.map { $0.scannedWith != nil } == [true, true, false], "c.md's scan has a diagnostic")
+        #expect(first.warnings.count == 1)
+        try await record(first.site)
+
+        let second = try await collect()
+        #expect(second.site.posts.map(\.unchanged) == [true, true, false])
+        #expect(second.warnings == first.warnings, "the diagnostic is told on every run")
+        for (now, before) in zip(second.site.posts, first.site.posts).prefix(2) {
+            #expect(now.references == before.references.filter(\.remote))
+            #expect(now.contentSHA256 == before.contentSHA256)
+        }
+        #expect(second.site.items.map(\.url) == first.site.items.map(\.url))
+        #expect(second.site.items.map(\.widths) == first.site.items.map(\.widths))
+
+        // a.md saved anew (another file, by rename): read and scanned again.
+        try Data("![](http://img.test/z.jpg)\n".utf8).write(
+            to: URL(fileURLWithPath: folder.path + "/_posts/a.md"), options: .atomic)
+        let third = try await collect()
+        #expect(third.site.posts.map(\.unchanged) == [false, true, false])
+        #expect(
+            third.site.items.map(\.url) == ["http://img.test/z.jpg", "http://img.test/b.jpg", "http://img.test/c.jpg"])
+
+        // Another scanner setup: nothing recorded stands in for its scan.
+        let fourth = try await collect(ScanOptions(templates: [:]))
+        #expect(fourth.site.posts.map(\.unchanged) == [false, false, false])
+        #expect(fourth.site.posts[1].references.count == 2, "b.md scanned again: its local image too")
+    }
+
     @Test("absolute links need a site, and an archive inside what the generator publishes")
     func linkPolicy() throws {
         let folder = try TemporaryFolder()

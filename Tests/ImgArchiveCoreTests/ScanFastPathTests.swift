@@ -121,3 +121,32 @@ func backtickRunsAndBackslashes(input: String, urls: [String]) {
     }
     #expect(problem.message.hasPrefix("cannot read this post ("))
 }
+
+@Test func aFileStampIsTrustedOnlyOnceTheFileHasSettled() throws {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("stamp-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let path = folder.appendingPathComponent("a.md").path
+    try Data("hello\n".utf8).write(to: URL(fileURLWithPath: path))
+    let stamp = try #require(FileStamp.of(path))
+    #expect(stamp.size == 6)
+    // Just written: its stamp cannot tell it from a change in the same clock tick, so none is given.
+    #expect(try SiteWalker.readStamped(path).get().stamp == nil)
+    let later = FileStamp.now() + FileStamp.settleTime + 1_000_000_000
+    let read = try SiteWalker.readStamped(path, now: later).get()
+    #expect(read.bytes == Array("hello\n".utf8) && read.stamp == stamp)
+    // Saved anew by rename, with the same bytes: another inode, another stamp.
+    try Data("hello\n".utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+    #expect(FileStamp.of(path) != stamp)
+    #expect(FileStamp.of(folder.path) == nil, "a folder has no stamp")
+    #expect(!stamp.isSettled(at: max(stamp.modified, stamp.changed) + FileStamp.settleTime - 1))
+    #expect(stamp.isSettled(at: max(stamp.modified, stamp.changed) + FileStamp.settleTime))
+}
+
+@Test(arguments: [
+    "a.md", "b.MarkDown", "c.HTML", ".md", "d.", "e", "f.md.bak", "g.mdown", "h.txt", "i.mD", "é.md", "j.mdx",
+])
+func postNamesAreJudgedAsPathExtensionJudgesThem(name: String) {
+    let expected = SiteWalker.postExtensions.contains((name as NSString).pathExtension.lowercased())
+    #expect(SiteWalker.isPostName(name) == expected)
+}

@@ -70,6 +70,13 @@ import Testing
         #expect(hugo.postKeys([site.path + "/content/c.md"]) == ["../content/c.md"])
         #expect(hugo.postKeys([]) == [])
 
+        // A relative path is named from the current folder, however it is spelt (the plain spelling is split
+        // in place, the others through URL).
+        let relative = layout.postKeys(["rel/p.md", "./rel/p.md", "rel//p.md", "rel/x/../p.md", "p.md"])
+        #expect(Set(relative.prefix(4)).count == 1)
+        #expect(relative[0].hasSuffix("rel/p.md") && relative[4].hasSuffix("p.md") && relative[0] != relative[4])
+        #expect(relative == ["rel/p.md", "./rel/p.md", "rel//p.md", "rel/x/../p.md", "p.md"].map(layout.postKey))
+
         // The root folder as a path (a filter such as `status /`) names no post, only the way up.
         let deep = ArchiveLayout(root: URL(fileURLWithPath: "/work/x/archive"))
         #expect(deep.postKey("/") == "../..")

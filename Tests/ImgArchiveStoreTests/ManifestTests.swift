@@ -26,7 +26,7 @@ private func object(_ n: Int, format: ImageFormat = .jpeg, created: Date = t0) t
     @Test func aFreshManifestIsMigratedAndChecksClean() async throws {
         let folder = try TemporaryFolder()
         let manifest = try open(folder)
-        #expect(try await manifest.appliedMigrations() == ["v1", "v2", "v3", "v4", "v5", "v6"])
+        #expect(try await manifest.appliedMigrations() == ["v1", "v2", "v3", "v4", "v5", "v6", "v7"])
         #expect(try await manifest.integrityCheck())
         #expect(FileManager.default.fileExists(atPath: folder.url.appendingPathComponent("manifest.sqlite").path))
     }
@@ -41,10 +41,10 @@ private func object(_ n: Int, format: ImageFormat = .jpeg, created: Date = t0) t
                     attempts: 1, at: t0
                 )))
         let second = try open(folder)  // while the first is open, as a second process would
-        #expect(try await second.appliedMigrations() == ["v1", "v2", "v3", "v4", "v5", "v6"])
+        #expect(try await second.appliedMigrations() == ["v1", "v2", "v3", "v4", "v5", "v6", "v7"])
         try first.close()
         let third = try open(folder)
-        #expect(try await third.appliedMigrations() == ["v1", "v2", "v3", "v4", "v5", "v6"])
+        #expect(try await third.appliedMigrations() == ["v1", "v2", "v3", "v4", "v5", "v6", "v7"])
         #expect(try await third.urlRecord("https://a.example/1.jpg")?.errorClass == .http4xx)
     }
 
@@ -55,7 +55,7 @@ private func object(_ n: Int, format: ImageFormat = .jpeg, created: Date = t0) t
             for _ in 0..<6 {
                 group.addTask { try await SQLiteManifest(layout: layout).appliedMigrations() }
             }
-            for try await migrations in group { #expect(migrations == ["v1", "v2", "v3", "v4", "v5", "v6"]) }
+            for try await migrations in group { #expect(migrations == ["v1", "v2", "v3", "v4", "v5", "v6", "v7"]) }
         }
     }
 
@@ -588,6 +588,76 @@ private func object(_ n: Int, format: ImageFormat = .jpeg, created: Date = t0) t
         #expect(try await manifest.rewrites(post: "q.md").isEmpty)
         #expect(try await manifest.rewriteGenerations(post: "q.md").isEmpty)
         #expect(try await manifest.integrityCheck())
+    }
+
+    @Test func everyPostsReferencesAndRewritesAreReadAtOnceAsOneAtATime() async throws {
+        let folder = try TemporaryFolder()
+        let manifest = try open(folder)
+        func reference(_ n: Int) -> ReferenceRecord {
+            ReferenceRecord(
+                rangeStart: n, rangeEnd: n + 10, line: n, column: 2, kind: "markdown-inline",
+                written: "https://h/\(n)", url: "https://h/\(n)", origin: n == 2 ? "https://o/2" : nil,
+                width: n == 3 ? 160 : nil, wrapped: n == 4)
+        }
+        func span(_ n: Int, url: String) -> RewriteRecord {
+            RewriteRecord(
+                rangeStart: n, rangeEnd: n + 2, replacement: "/\(n)", original: Data(url.utf8), url: url,
+                rewrittenAt: at(Double(n)), contextBefore: Data("(".utf8), contextAfter: Data(")".utf8))
+        }
+        try await manifest.replaceReferences(
+            [
+                PostReferences(post: "b.md", contentSHA256: digest(1), references: [reference(3), reference(1)]),
+                PostReferences(post: "a.md", contentSHA256: digest(2), references: [reference(2), reference(4)]),
+                PostReferences(post: "c.md", contentSHA256: digest(3), references: []),
+            ], scannedAt: t0)
+        let a1 = try await manifest.recordRewrite(
+            post: "a.md", inputSHA256: digest(2), outputSHA256: digest(4),
+            rewrites: [span(9, url: "https://h/4"), span(1, url: "https://h/2")], at: at(1))
+        try await manifest.markRewriteApplied(post: "a.md", generation: a1)
+        _ = try await manifest.recordRewrite(
+            post: "a.md", inputSHA256: digest(4), outputSHA256: digest(5), rewrites: [span(5, url: "https://h/9")],
+            at: at(2))
+        _ = try await manifest.recordRewrite(
+            post: "b.md", inputSHA256: digest(1), outputSHA256: digest(6), rewrites: [span(3, url: "https://h/3")],
+            at: at(3))
+
+        let references = try await manifest.allReferences()
+        #expect(references.keys.sorted() == ["a.md", "b.md"])
+        for post in ["a.md", "b.md", "c.md"] {
+            #expect(references[post] ?? [] == (try await manifest.references(post: post)))
+        }
+        #expect(references["b.md"] == [reference(3), reference(1)], "in recorded order")
+        let generations = try await manifest.allRewriteGenerations()
+        #expect(generations.keys.sorted() == ["a.md", "b.md"])
+        for post in ["a.md", "b.md", "c.md"] {
+            #expect(generations[post] ?? [] == (try await manifest.rewriteGenerations(post: post)))
+        }
+        #expect(generations["a.md"]?.map(\.applied) == [true, false])
+        #expect(generations["a.md"]?.first?.spans.map(\.rangeStart) == [1, 9])
+    }
+
+    @Test func aScanIsRecordedWithItsFileStampAndScannerAndANewScanWithoutThemClearsThem() async throws {
+        let folder = try TemporaryFolder()
+        let manifest = try open(folder)
+        let stamp = FileStamp(
+            size: 120, modified: 1_800_000_000_123_456_789, changed: 1_800_000_001_000_000_001, inode: -5)
+        try await manifest.replaceReferences(
+            [
+                PostReferences(post: "a.md", contentSHA256: digest(1), references: [], file: stamp, scannedWith: "s1"),
+                PostReferences(post: "b.md", contentSHA256: digest(2), references: [], scannedWith: "s1"),
+                PostReferences(post: "c.md", contentSHA256: digest(3), references: []),
+            ], scannedAt: t0)
+        #expect(
+            try await manifest.recordedScans() == [
+                "a.md": RecordedScan(contentSHA256: digest(1), file: stamp, scannedWith: "s1"),
+                "b.md": RecordedScan(contentSHA256: digest(2), file: nil, scannedWith: "s1"),
+                "c.md": RecordedScan(contentSHA256: digest(3), file: nil, scannedWith: nil),
+            ])
+        // A scan recorded without them (a rewrite's) leaves no stale stamp behind.
+        try await manifest.replaceReferences(post: "a.md", contentSHA256: digest(4), scannedAt: at(1), references: [])
+        #expect(
+            try await manifest.recordedScans()["a.md"]
+                == RecordedScan(contentSHA256: digest(4), file: nil, scannedWith: nil))
     }
 
     @Test func runsRoundTrip() async throws {

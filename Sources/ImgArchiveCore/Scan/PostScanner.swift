@@ -1,3 +1,5 @@
+import Foundation
+
 /// What the scanner looks for, beyond the syntax it always reads.
 public struct ScanOptions: Sendable {
     /// Front-matter fields that hold images; `a.b` names a nested field.
@@ -45,10 +47,34 @@ public struct PostScanner: Sendable {
     /// The front-matter fields and rules, indexed once rather than per post.
     private let frontMatterSelector: FrontMatterSelector
 
+    /// What this scanner is, for a scan recorded to stand in for a later one: the executable (its size, times and
+    /// inode: any other build scans with other code) and the options; nil when the executable cannot be told.
+    public let fingerprint: String?
+
     /// Creates a scanner.
     public init(options: ScanOptions = ScanOptions()) {
         self.options = options
         frontMatterSelector = FrontMatterSelector(fields: options.frontMatterFields, rules: options.cdnRules)
+        fingerprint = Self.fingerprint(options)
+    }
+
+    private static func fingerprint(_ options: ScanOptions) -> String? {
+        guard let executable = FileStamp.of("/proc/self/exe") ?? Bundle.main.executablePath.flatMap(FileStamp.of),
+            let rules = try? JSONEncoder.sorted.encode(options.cdnRules.rules)
+        else { return nil }
+        var text = "\(executable.size) \(executable.modified) \(executable.changed) \(executable.inode)\n"
+        text += options.frontMatterFields.joined(separator: ",") + "\n\(options.linkImages)\n"
+        for (name, parameters) in options.templates.sorted(by: { $0.key < $1.key }) {
+            text += name + "=" + parameters.sorted().joined(separator: ",") + "\n"
+        }
+        // Two 64-bit FNV-1a hashes from different starts: not a digest against attacks, a name for a setup.
+        var a: UInt64 = 0xcbf2_9ce4_8422_2325
+        var b: UInt64 = 0x84_2225_cbf2_9ce4
+        for byte in Array(text.utf8) + rules {
+            a = (a ^ UInt64(byte)) &* 0x100_0000_01b3
+            b = (b ^ UInt64(byte)) &* 0x100_0000_01b3
+        }
+        return String(a, radix: 16) + String(b, radix: 16)
     }
 
     /// Scans the bytes of one post. Any bytes at all: invalid UTF-8, CRLF or CR line endings and a BOM are fine.
@@ -188,5 +214,14 @@ public struct PostScanner: Sendable {
             written: Self.isText(of: resolved.url, b, r.span) ? resolved.url : b.string(r.span),
             url: resolved.url, origin: origin, width: width, height: height, wrapped: r.wrapped,
             remote: resolved.remote)
+    }
+}
+
+extension JSONEncoder {
+    /// An encoder with sorted keys: the same value always gives the same bytes.
+    fileprivate static var sorted: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
     }
 }

@@ -65,19 +65,40 @@ public enum SiteWalker {
             let type = status.st_mode & S_IFMT
             if type == S_IFDIR {
                 if !skippedFolders.contains(name) { walk(path, into: &posts, problems: &problems) }
-            } else if type == S_IFREG || type == S_IFLNK {
-                let ext = (name as NSString).pathExtension.lowercased()
-                if postExtensions.contains(ext) { posts.append(path) }
+            } else if (type == S_IFREG || type == S_IFLNK) && isPostName(name) {
+                posts.append(path)
             }
         }
     }
 
+    /// Whether a file name ends in a post extension (`NSString.pathExtension`, lowercased, in `postExtensions`),
+    /// read on its bytes: this runs once per file of the site.
+    static func isPostName(_ name: String) -> Bool {
+        let utf8 = name.utf8
+        guard let dot = utf8.lastIndex(of: UInt8(ascii: ".")), dot != utf8.startIndex else { return false }
+        let ext = utf8[utf8.index(after: dot)...]
+        guard ext.count <= 8 else { return false }
+        return postExtensions.contains(String(decoding: ext, as: UTF8.self).lowercased())
+    }
+
     /// Reads a post's bytes, or says why it cannot be read.
     public static func read(_ path: String) -> Result<[UInt8], Problem> {
-        if let bytes = readRegularFile(path) { return .success(bytes) }
+        readStamped(path).map(\.bytes)
+    }
+
+    /// Reads a post's bytes with the stamp of the file they were read from (`FileStamp`, nil when the file
+    /// changed too recently for a stamp to be trusted, or is not a regular file), or says why it cannot be read.
+    /// `now` is the time it is (tests move it on to see a stamp trusted).
+    public static func readStamped(_ path: String, now: Int64 = FileStamp.now()) -> Result<
+        (bytes: [UInt8], stamp: FileStamp?), Problem
+    > {
+        if let (bytes, status) = readRegularFile(path) {
+            let stamp = status.map(FileStamp.init)
+            return .success((bytes, stamp?.isSettled(at: now) == true ? stamp : nil))
+        }
         do {  // not a regular file, or it failed: Foundation says why
             let data = try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe)
-            return .success([UInt8](data))
+            return .success(([UInt8](data), nil))
         } catch {
             return .failure(
                 Problem(path: path, message: "cannot read this post (\(error.localizedDescription)); skipped"))
@@ -86,7 +107,7 @@ public enum SiteWalker {
 
     /// A regular file's bytes by open, fstat and read (no URL, no `Data` copy: a small post costs three calls);
     /// nil when it is not a regular file or a call fails.
-    private static func readRegularFile(_ path: String) -> [UInt8]? {
+    private static func readRegularFile(_ path: String) -> ([UInt8], stat?)? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
@@ -107,7 +128,8 @@ public enum SiteWalker {
             count = done
         }
         guard !failed, bytes.count <= size else { return nil }  // it grew since fstat: read it the general way
-        return bytes
+        // Shorter than its size: it changed while being read, its stamp says nothing of the bytes read.
+        return (bytes, bytes.count == size ? status : nil)
     }
 
     private static func systemRead(_ fd: Int32, _ buffer: UnsafeMutablePointer<UInt8>, _ count: Int) -> Int {
@@ -116,5 +138,63 @@ public enum SiteWalker {
         #else
             Darwin.read(fd, buffer, count)
         #endif
+    }
+}
+
+/// What `stat` says of a post's file: enough to tell that it has not changed since it was last read, without
+/// reading it. Size, modification and status-change times to the nanosecond, and inode: an editor that writes
+/// in place changes the times (and usually the size); one that saves by rename makes a new inode; `touch -d`,
+/// `cp -p` or `rsync -t`, which set the modification time back, still change the status-change time, which no
+/// program can set.
+public struct FileStamp: Sendable, Hashable {
+    /// The file's size in bytes.
+    public var size: Int64
+    /// Its modification time, in nanoseconds since 1970.
+    public var modified: Int64
+    /// Its status-change time (ctime), in nanoseconds since 1970.
+    public var changed: Int64
+    /// Its inode number (as a signed 64-bit integer, for the manifest).
+    public var inode: Int64
+
+    /// How much older than the moment it was taken a file's last change must be for its stamp to be trusted:
+    /// 2 s. A file system stamps changes with a coarse clock (a kernel tick on ext4, whole seconds on some, 2 s
+    /// on FAT), so a change in the same tick as the stamp, to the same size, would look like no change; a stamp
+    /// of a file changed less than 2 s before is not recorded, and the file is read again next time.
+    public static let settleTime: Int64 = 2_000_000_000
+
+    /// Creates a stamp.
+    public init(size: Int64, modified: Int64, changed: Int64, inode: Int64) {
+        self.size = size
+        self.modified = modified
+        self.changed = changed
+        self.inode = inode
+    }
+
+    init(_ s: stat) {
+        #if canImport(Darwin)
+            let (m, c) = (s.st_mtimespec, s.st_ctimespec)
+        #else
+            let (m, c) = (s.st_mtim, s.st_ctim)
+        #endif
+        self.init(
+            size: Int64(s.st_size), modified: Int64(m.tv_sec) &* 1_000_000_000 &+ Int64(m.tv_nsec),
+            changed: Int64(c.tv_sec) &* 1_000_000_000 &+ Int64(c.tv_nsec), inode: Int64(bitPattern: UInt64(s.st_ino)))
+    }
+
+    /// The stamp of the file at `path` (symbolic links followed), nil when it cannot be had.
+    public static func of(_ path: String) -> FileStamp? {
+        var status = stat()
+        guard stat(path, &status) == 0, status.st_mode & S_IFMT == S_IFREG else { return nil }
+        return FileStamp(status)
+    }
+
+    /// Whether the file's last change is at least `settleTime` before `time` (nanoseconds since 1970).
+    public func isSettled(at time: Int64) -> Bool { max(modified, changed) <= time - Self.settleTime }
+
+    /// The time now, in nanoseconds since 1970 (the clock file systems stamp changes with).
+    public static func now() -> Int64 {
+        var t = timespec()
+        clock_gettime(CLOCK_REALTIME, &t)
+        return Int64(t.tv_sec) * 1_000_000_000 + Int64(t.tv_nsec)
     }
 }
