@@ -130,8 +130,11 @@ public enum RewritePipeline {
         let manifest = backend?.manifest
         defer { backend?.close() }
         let catalog = try await Catalog(manifest: manifest, store: backend?.objects, posts: posts)
+        // Each post's file (links resolved) and key, each folder resolved once.
+        let files = posts.map { Self.target(of: $0.path) }
+        let keys = layout.postKeys(posts.map(\.path))
         if lock != nil {
-            removeStaleTemporaryPosts(posts.map(\.path), logger: logger)
+            removeStaleTemporaryPosts(files: files, logger: logger)
             if let manifest { try await settlePending(manifest, layout: layout) }
         }
         let roots = siteRoots(layout)
@@ -140,8 +143,8 @@ public enum RewritePipeline {
         // Two names for one file (a symbolic link, `./a/../a.md`) are one post: the first name is rewritten,
         // the others are skipped (rewriting again would find the post "changed meanwhile" on every run).
         var targets = Set<String>()
-        for post in posts {
-            let target = Self.target(of: post.path)
+        for (i, post) in posts.enumerated() {
+            let target = files[i]
             guard targets.insert(target).inserted else { continue }
             let plan = RewritePlan(
                 references: post.references, postPath: post.path, linker: settings.linker, asset: catalog.asset)
@@ -157,8 +160,8 @@ public enum RewritePipeline {
             }
             do {
                 if let staged = try stageRewrite(
-                    post, target: target, plan: plan, outcome: &outcome, settings: settings, manifest: manifest,
-                    layout: layout, roots: roots)
+                    post, key: keys[i], target: target, plan: plan, outcome: &outcome, settings: settings,
+                    manifest: manifest, roots: roots)
                 {
                     batch.append(StagedRewrite(index: report.posts.count, staged: staged.0, pending: staged.1))
                 }
@@ -196,8 +199,8 @@ public enum RewritePipeline {
     /// Plans one post's new bytes and, unless the outcome is already final (a dry run, a post outside the site
     /// or changed since its scan), writes them to a temporary file beside it.
     private static func stageRewrite(
-        _ post: ScannedPost, target: String, plan: RewritePlan, outcome: inout PostRewriteOutcome,
-        settings: RewriteSettings, manifest: (any RewriteLedger)?, layout: ArchiveLayout, roots: [String]
+        _ post: ScannedPost, key: String, target: String, plan: RewritePlan, outcome: inout PostRewriteOutcome,
+        settings: RewriteSettings, manifest: (any RewriteLedger)?, roots: [String]
     ) throws -> (PostFile.Staged, PendingRewrite)? {
         if let target = outsideSite(target: target, roots: roots) {
             outcome.status = .unchanged
@@ -220,7 +223,6 @@ public enum RewritePipeline {
             return nil
         }
         guard manifest != nil else { return nil }
-        let key = layout.postKey(post.path)
         let now = Date()
         let records = zip(plan.rewrites, ranges).map { rewrite, range in
             let context = RevertStep.Span.context(of: range, in: newBytes)
@@ -336,7 +338,7 @@ public enum RewritePipeline {
         var keys = Set<String>()
         let rewrittenKeys = try await manifest.rewrittenPosts()
         if lock != nil {
-            removeStaleTemporaryPosts(rewrittenKeys.map(layout.postPath), logger: logger)
+            removeStaleTemporaryPosts(files: rewrittenKeys.map { Self.target(of: layout.postPath($0)) }, logger: logger)
             try await settlePending(manifest, layout: layout)
         }
         let roots = siteRoots(layout)
@@ -433,10 +435,11 @@ public enum RewritePipeline {
         file: String, key: String, settings: RewriteSettings, manifest: some RewriteLedger, layout: ArchiveLayout,
         roots: [String]
     ) async -> (PostRewriteOutcome, StagedRevert?) {
-        let shown = layout.displayPath(layout.postKey(file))
+        let fileKey = layout.postKey(file)
+        let shown = layout.displayPath(fileKey)
         do {
             var (outcome, pending) = try await revertOne(
-                file: file, shown: shown, key: key, settings: settings, manifest: manifest, layout: layout,
+                file: file, fileKey: fileKey, shown: shown, key: key, settings: settings, manifest: manifest,
                 roots: roots)
             outcome.post = shown
             return (outcome, pending)
@@ -446,8 +449,8 @@ public enum RewritePipeline {
     }
 
     private static func revertOne(
-        file: String, shown: String, key: String, settings: RewriteSettings, manifest: some RewriteLedger,
-        layout: ArchiveLayout, roots: [String]
+        file: String, fileKey: String, shown: String, key: String, settings: RewriteSettings,
+        manifest: some RewriteLedger, roots: [String]
     ) async throws -> (PostRewriteOutcome, StagedRevert?) {
         var outcome = PostRewriteOutcome(post: shown, status: .reverted)
         let target = Self.target(of: file)
@@ -523,7 +526,7 @@ public enum RewritePipeline {
                 revert: outcome.notFound.isEmpty
                     ? PostRevert(post: key, contentSHA256: newSHA) : PostRevert(post: key, forgetting: forgotten),
                 scan: PostReferences(
-                    post: layout.postKey(file), contentSHA256: newSHA,
+                    post: fileKey, contentSHA256: newSHA,
                     references: settings.scanner.scan(current).references.filter(\.remote).map(
                         FetchPipeline.referenceRecord)))
         )
@@ -603,10 +606,10 @@ public enum RewritePipeline {
         roots.contains { target == $0 || target.hasPrefix($0 == "/" ? "/" : $0 + "/") } ? nil : target
     }
 
-    /// Deletes the temporary posts an interrupted rewrite or revert left beside these posts (in the folders of
-    /// the files they name, where `PostFile.stage` writes them). Only under the archive's lock.
-    private static func removeStaleTemporaryPosts(_ paths: [String], logger: Logger) {
-        for folder in Set(paths.map { (target(of: $0) as NSString).deletingLastPathComponent }) {
+    /// Deletes the temporary posts an interrupted rewrite or revert left beside these files (the posts' files,
+    /// symbolic links resolved: where `PostFile.stage` writes them). Only under the archive's lock.
+    private static func removeStaleTemporaryPosts(files: [String], logger: Logger) {
+        for folder in Set(files.map { ($0 as NSString).deletingLastPathComponent }) {
             let removed = (try? PostFile.removeStaleTemporaryFiles(inFolder: folder.isEmpty ? "." : folder)) ?? 0
             if removed > 0 {
                 logger.info("removed temporary posts of an interrupted rewrite", metadata: ["folder": "\(folder)"])
