@@ -115,6 +115,10 @@ public enum RewritePipeline {
         }
     }
 
+    /// How many posts are put in place together: their temporary files made durable at once, their records
+    /// written in one durable transaction before their renames, and their folders synced once.
+    static let batchSize = 256
+
     /// The rewrite itself, with the lock already held (nil only in a dry run).
     static func rewrite(posts: [ScannedPost], settings: RewriteSettings, lock: ArchiveLock?, logger: Logger)
         async throws -> RewriteReport
@@ -126,12 +130,22 @@ public enum RewritePipeline {
         let manifest = backend?.manifest
         defer { backend?.close() }
         let catalog = try await Catalog(manifest: manifest, store: backend?.objects, posts: posts)
-        if lock != nil { removeStaleTemporaryPosts(posts.map(\.path), logger: logger) }
+        // Each post's file (links resolved) and key, each folder resolved once.
+        let files = posts.map { Self.target(of: $0.path) }
+        let keys = layout.postKeys(posts.map(\.path))
+        if lock != nil {
+            removeStaleTemporaryPosts(files: files, logger: logger)
+            if let manifest { try await settlePending(manifest, layout: layout) }
+        }
+        let roots = siteRoots(layout)
         var report = RewriteReport()
+        var batch: [StagedRewrite] = []
         // Two names for one file (a symbolic link, `./a/../a.md`) are one post: the first name is rewritten,
         // the others are skipped (rewriting again would find the post "changed meanwhile" on every run).
         var targets = Set<String>()
-        for post in posts where targets.insert(Self.target(of: post.path)).inserted {
+        for (i, post) in posts.enumerated() {
+            let target = files[i]
+            guard targets.insert(target).inserted else { continue }
             let plan = RewritePlan(
                 references: post.references, postPath: post.path, linker: settings.linker, asset: catalog.asset)
             var outcome = PostRewriteOutcome(post: post.path, status: .unchanged, leftRemote: plan.leftRemote)
@@ -145,33 +159,59 @@ public enum RewritePipeline {
                 continue
             }
             do {
-                outcome = try await rewriteOne(
-                    post, plan: plan, outcome: outcome, settings: settings, manifest: manifest, layout: layout)
+                if let staged = try stageRewrite(
+                    post, key: keys[i], target: target, plan: plan, outcome: &outcome, settings: settings,
+                    manifest: manifest, roots: roots)
+                {
+                    batch.append(StagedRewrite(index: report.posts.count, staged: staged.0, pending: staged.1))
+                }
             } catch {
                 outcome.status = .failed
+                outcome.rewrites = []
                 outcome.message = "\(post.path): not rewritten: \(error)"
                 logger.info("rewrite failed", metadata: ["post": "\(post.path)"])
             }
             report.posts.append(outcome)
+            if let manifest, batch.count >= batchSize {
+                await commit(batch, into: &report, manifest: manifest, logger: logger)
+                batch = []
+            }
         }
+        if let manifest { await commit(batch, into: &report, manifest: manifest, logger: logger) }
         return report
     }
 
-    private static func rewriteOne(
-        _ post: ScannedPost, plan: RewritePlan, outcome: PostRewriteOutcome, settings: RewriteSettings,
-        manifest: (any RewriteLedger)?, layout: ArchiveLayout
-    ) async throws -> PostRewriteOutcome {
-        var outcome = outcome
-        if let target = outsideSite(post.path, layout: layout) {
+    /// A post whose new bytes wait in a temporary file for their batch's record and rename.
+    private struct StagedRewrite {
+        /// The post's outcome in the report.
+        var index: Int
+        var staged: PostFile.Staged
+        var pending: PendingRewrite
+    }
+
+    /// What a staged rewrite records: the scan it was planned from, the rewrite, the scan it leaves.
+    private struct PendingRewrite {
+        var before: PostReferences
+        var rewrite: PostRewrite
+        var after: PostReferences
+    }
+
+    /// Plans one post's new bytes and, unless the outcome is already final (a dry run, a post outside the site
+    /// or changed since its scan), writes them to a temporary file beside it.
+    private static func stageRewrite(
+        _ post: ScannedPost, key: String, target: String, plan: RewritePlan, outcome: inout PostRewriteOutcome,
+        settings: RewriteSettings, manifest: (any RewriteLedger)?, roots: [String]
+    ) throws -> (PostFile.Staged, PendingRewrite)? {
+        if let target = outsideSite(target: target, roots: roots) {
             outcome.status = .unchanged
             outcome.message = "\(post.path) is a symbolic link to \(target), outside the site: read, never written"
-            return outcome
+            return nil
         }
         let bytes = try PostFile.read(post.path)
         guard ArchiveStore.sha256(of: bytes) == post.contentSHA256 else {
             outcome.status = .changedMeanwhile
             outcome.message = "\(post.path) changed after it was scanned; it was left alone: run the command again"
-            return outcome
+            return nil
         }
         guard let (newBytes, ranges) = Splice.apply(plan.splices, to: bytes) else {
             throw StoreError(code: .invalidArgument, path: post.path, message: "the scan's spans overlap")
@@ -180,16 +220,10 @@ public enum RewritePipeline {
         outcome.status = .rewritten
         if settings.dryRun {
             outcome.diff = UnifiedDiff.render(path: post.path, old: bytes, splices: plan.splices)
-            return outcome
+            return nil
         }
-        guard let manifest else { return outcome }
-        let key = layout.postKey(post.path)
+        guard manifest != nil else { return nil }
         let now = Date()
-        try await manifest.replaceReferences(
-            post: key, contentSHA256: post.contentSHA256, scannedAt: now,
-            references: post.references.filter(\.remote).map(FetchPipeline.referenceRecord))
-        try await settlePending(key, bytes: bytes, manifest: manifest)
-        let newSHA = ArchiveStore.sha256(of: newBytes)
         let records = zip(plan.rewrites, ranges).map { rewrite, range in
             let context = RevertStep.Span.context(of: range, in: newBytes)
             return RewriteRecord(
@@ -197,27 +231,80 @@ public enum RewritePipeline {
                 original: Data(bytes[rewrite.reference.range]), url: rewrite.reference.url, rewrittenAt: now,
                 contextBefore: Data(context.before), contextAfter: Data(context.after))
         }
-        var generation: Int?
-        let written = try await PostFile.replace(post.path, expected: bytes, with: newBytes) {
-            generation = try await manifest.recordRewrite(
-                post: key, inputSHA256: post.contentSHA256, outputSHA256: newSHA, rewrites: records, at: now)
+        let newSHA = ArchiveStore.sha256(of: newBytes)
+        let left = plan.references(after: post.references, in: bytes) ?? settings.scanner.scan(newBytes).references
+        let pending = PendingRewrite(
+            before: PostReferences(
+                post: key, contentSHA256: post.contentSHA256,
+                references: post.references.filter(\.remote).map(FetchPipeline.referenceRecord), file: post.file,
+                scannedWith: post.scannedWith),
+            rewrite: PostRewrite(
+                post: key, inputSHA256: post.contentSHA256, outputSHA256: newSHA, rewrites: records, at: now),
+            after: PostReferences(
+                post: key, contentSHA256: newSHA, references: left.filter(\.remote).map(FetchPipeline.referenceRecord)))
+        return (try PostFile.stage(post.path, target: target, expected: bytes, with: newBytes), pending)
+    }
+
+    /// Puts a batch of staged posts in place: their temporary files made durable together, the scans they were
+    /// planned from and their rewrites recorded (the rewrites in one durable transaction), the posts renamed,
+    /// their folders synced once each, then the rewrites confirmed with the scans they leave, in one
+    /// transaction. A kill at any point leaves each post its old or its new bytes, with its record on disk
+    /// when it shows the new ones (`settlePending` sorts the rest out on the next run).
+    private static func commit(
+        _ batch: [StagedRewrite], into report: inout RewriteReport, manifest: some RewriteLedger, logger: Logger
+    ) async {
+        guard !batch.isEmpty else { return }
+        func fail(_ item: StagedRewrite, _ message: String) {
+            PostFile.discard(item.staged)
+            report.posts[item.index].status = .failed
+            report.posts[item.index].rewrites = []
+            report.posts[item.index].message = message
+            logger.info("rewrite failed", metadata: ["post": "\(item.staged.path)"])
         }
-        guard written == .replaced, let generation else {
-            outcome.status = .changedMeanwhile
-            outcome.rewrites = []
-            outcome.message =
-                "\(post.path) changed while it was being rewritten; it was left alone: run the command again"
-            return outcome
+        var live: [StagedRewrite] = []
+        for (item, error) in zip(batch, await PostFile.sync(batch.map(\.staged))) {
+            if let error { fail(item, "\(item.staged.path): not rewritten: \(error)") } else { live.append(item) }
         }
-        // The post is rewritten now; a failure to record that is settled by the next run (pending generation).
+        let generations: [Int]
         do {
-            try await manifest.markRewriteApplied(post: key, generation: generation)
-            try await recordScan(key, bytes: newBytes, scanner: settings.scanner, manifest: manifest, at: now)
+            try await manifest.replaceReferences(live.map(\.pending.before), scannedAt: Date())
+            generations = try await manifest.recordRewrites(live.map(\.pending.rewrite))
         } catch {
-            outcome.message =
-                "\(post.path) was rewritten, but the manifest could not record it (\(error)); the next run records it"
+            for item in live { fail(item, "\(item.staged.path): not rewritten: \(error)") }
+            return
         }
-        return outcome
+        FailPoint.reach("rewrite-recorded")
+        var renamed: [(item: StagedRewrite, generation: Int)] = []
+        for (item, generation) in zip(live, generations) {
+            let key = item.pending.rewrite.post
+            do {
+                if try PostFile.moveIntoPlace(item.staged) == .replaced {
+                    renamed.append((item, generation))
+                    continue
+                }
+                report.posts[item.index].status = .changedMeanwhile
+                report.posts[item.index].rewrites = []
+                report.posts[item.index].message =
+                    "\(item.staged.path) changed while it was being rewritten; it was left alone: run the command again"
+            } catch {
+                fail(item, "\(item.staged.path): not rewritten: \(error)")
+            }
+            // Never in place: forgotten now, or by the next run's `settlePending`.
+            try? await manifest.discardRewrite(post: key, generation: generation)
+        }
+        FailPoint.reach("rewrite-renamed")
+        // The posts are rewritten now; a failure to record that is settled by the next run (pending generations).
+        do {
+            try PostFile.syncFolders(of: renamed.map(\.item.staged))
+            try await manifest.markRewritesApplied(renamed.map { ($0.item.pending.rewrite.post, $0.generation) })
+            try await manifest.replaceReferences(renamed.map(\.item.pending.after), scannedAt: Date())
+        } catch {
+            for (item, _) in renamed {
+                report.posts[item.index].message =
+                    "\(item.staged.path) was rewritten, but the manifest could not record it (\(error)); "
+                    + "the next run records it"
+            }
+        }
     }
 
     /// Puts back the exact original bytes of every rewritten reference in the posts under `paths` (all
@@ -251,7 +338,23 @@ public enum RewritePipeline {
         var missing: [(key: String, outputs: Set<String>)] = []
         var keys = Set<String>()
         let rewrittenKeys = try await manifest.rewrittenPosts()
-        if lock != nil { removeStaleTemporaryPosts(rewrittenKeys.map(layout.postPath), logger: logger) }
+        if lock != nil {
+            removeStaleTemporaryPosts(files: rewrittenKeys.map { Self.target(of: layout.postPath($0)) }, logger: logger)
+            try await settlePending(manifest, layout: layout)
+        }
+        let roots = siteRoots(layout)
+        var batch: [StagedRevert] = []
+        func add(_ outcome: PostRewriteOutcome, _ pending: StagedRevert?) async {
+            if var pending {
+                pending.index = report.posts.count
+                batch.append(pending)
+            }
+            report.posts.append(outcome)
+            if batch.count >= batchSize {
+                await commit(batch, into: &report, settings: settings, manifest: manifest, logger: logger)
+                batch = []
+            }
+        }
         for key in rewrittenKeys {
             keys.insert(key)
             let file = layout.postPath(key)
@@ -260,9 +363,12 @@ public enum RewritePipeline {
                 continue
             }
             guard selected(file) else { continue }
-            report.posts.append(
-                await revertSafely(file: file, key: key, settings: settings, manifest: manifest, layout: layout))
+            let (outcome, pending) = await revertSafely(
+                file: file, key: key, settings: settings, manifest: manifest, layout: layout, roots: roots)
+            await add(outcome, pending)
         }
+        await commit(batch, into: &report, settings: settings, manifest: manifest, logger: logger)
+        batch = []
         guard !missing.isEmpty else { return report }
         // Renamed or moved posts: a post under the paths (with no records of its own) that holds the bytes a
         // missing post was rewritten to.
@@ -291,12 +397,13 @@ public enum RewritePipeline {
             if let file = match {
                 byHash = byHash.filter { $0.value != file }
                 candidates.removeAll { $0.file == file }
-                var outcome = await revertSafely(
-                    file: file, key: key, settings: settings, manifest: manifest, layout: layout)
-                if outcome.status == .reverted && !settings.dryRun { try await manifest.removePost(key) }
+                var (outcome, pending) = await revertSafely(
+                    file: file, key: key, settings: settings, manifest: manifest, layout: layout, roots: roots)
+                // Once reverted (the batch recorded), the old name's records go.
+                pending?.forgetKey = outcome.status == .reverted
                 outcome.message = [outcome.message, "found as \(outcome.post) (was \(layout.displayPath(key)))"]
                     .compactMap { $0 }.joined(separator: "; ")
-                report.posts.append(outcome)
+                await add(outcome, pending)
             } else if selected(layout.postPath(key)) {
                 let shown = layout.displayPath(key)
                 report.posts.append(
@@ -308,41 +415,68 @@ public enum RewritePipeline {
                             + "stay in the manifest"))
             }
         }
+        await commit(batch, into: &report, settings: settings, manifest: manifest, logger: logger)
         return report
     }
 
+    /// A reverted post waiting for its batch: its original bytes in a temporary file (nil when the post's
+    /// bytes do not change, only the manifest), and what the manifest records once it is in place.
+    private struct StagedRevert {
+        /// The post's outcome in the report.
+        var index = 0
+        var staged: PostFile.Staged?
+        var revert: PostRevert
+        /// The scan of the reverted bytes, under the post's current name.
+        var scan: PostReferences
+        /// The post was found under a new name: its old name's records are removed.
+        var forgetKey = false
+    }
+
     private static func revertSafely(
-        file: String, key: String, settings: RewriteSettings, manifest: some RewriteLedger, layout: ArchiveLayout
-    ) async -> PostRewriteOutcome {
-        let shown = layout.displayPath(layout.postKey(file))
+        file: String, key: String, settings: RewriteSettings, manifest: some RewriteLedger, layout: ArchiveLayout,
+        roots: [String]
+    ) async -> (PostRewriteOutcome, StagedRevert?) {
+        let fileKey = layout.postKey(file)
+        let shown = layout.displayPath(fileKey)
         do {
-            var outcome = try await revertOne(
-                file: file, shown: shown, key: key, settings: settings, manifest: manifest)
+            var (outcome, pending) = try await revertOne(
+                file: file, fileKey: fileKey, shown: shown, key: key, settings: settings, manifest: manifest,
+                roots: roots)
             outcome.post = shown
-            return outcome
+            return (outcome, pending)
         } catch {
-            return PostRewriteOutcome(post: shown, status: .failed, message: "\(shown): not reverted: \(error)")
+            return (PostRewriteOutcome(post: shown, status: .failed, message: "\(shown): not reverted: \(error)"), nil)
         }
     }
 
     private static func revertOne(
-        file: String, shown: String, key: String, settings: RewriteSettings, manifest: some RewriteLedger
-    ) async throws -> PostRewriteOutcome {
+        file: String, fileKey: String, shown: String, key: String, settings: RewriteSettings,
+        manifest: some RewriteLedger, roots: [String]
+    ) async throws -> (PostRewriteOutcome, StagedRevert?) {
         var outcome = PostRewriteOutcome(post: shown, status: .reverted)
-        if let target = outsideSite(file, layout: ArchiveLayout(root: settings.archiveRoot)) {
+        let target = Self.target(of: file)
+        if let target = outsideSite(target: target, roots: roots) {
             outcome.status = .unchanged
             outcome.message = "\(shown) is a symbolic link to \(target), outside the site: read, never written"
-            return outcome
+            return (outcome, nil)
         }
         let bytes = try PostFile.read(file)
-        if !settings.dryRun { try await settlePending(key, bytes: bytes, manifest: manifest) }
         let generations = Array(try await manifest.rewriteGenerations(post: key).filter(\.applied).reversed())
         // Exactly, while the bytes are each rewrite's output; by content from the first that is not.
         var current = bytes
         var splices: [Splice] = []
         var exact = true
         var forgotten: [(generation: Int, rangeStart: Int)] = []
+        var undoneBefore = false
         for g in generations {
+            // The bytes from before this rewrite and not its output: a revert killed after its rename and before
+            // its record already put it back. Only its records are left to forget.
+            let sha = ArchiveStore.sha256(of: current)
+            if exact && sha != g.outputSHA256 && sha == g.inputSHA256 {
+                forgotten += g.spans.map { (g.generation, $0.rangeStart) }
+                undoneBefore = true
+                continue
+            }
             let step = RevertStep(
                 spans: g.spans.map {
                     RevertStep.Span(
@@ -351,7 +485,7 @@ public enum RewritePipeline {
                 })
             var applied: [Splice]
             var notFound: [Int] = []
-            if exact, ArchiveStore.sha256(of: current) == g.outputSHA256, let undone = step.undoExactly(current) {
+            if exact, sha == g.outputSHA256, let undone = step.undoExactly(current) {
                 (current, applied) = undone
             } else {
                 exact = false
@@ -377,57 +511,106 @@ public enum RewritePipeline {
             outcome.message = message
         }
         if current == bytes { outcome.status = .unchanged }
+        if undoneBefore && outcome.message == nil {
+            outcome.message = "\(shown): an interrupted revert had already put back some of its rewrites"
+        }
         if settings.dryRun {
             outcome.diff = UnifiedDiff.render(path: shown, old: bytes, splices: splices)
-            return outcome
+            return (outcome, nil)
         }
-        if current != bytes {
-            guard try await PostFile.replace(file, expected: bytes, with: current) == .replaced else {
-                outcome.status = .changedMeanwhile
-                outcome.message =
-                    "\(shown) changed while it was being reverted; it was left alone: run the command again"
-                return outcome
-            }
-        }
-        if outcome.notFound.isEmpty {
-            try await manifest.recordRevert(post: key, contentSHA256: ArchiveStore.sha256(of: current))
-        } else {
-            try await manifest.forgetRewriteSpans(post: key, spans: forgotten)
-        }
-        let newKey = ArchiveLayout(root: settings.archiveRoot).postKey(file)
-        try await recordScan(newKey, bytes: current, scanner: settings.scanner, manifest: manifest, at: Date())
-        return outcome
+        let newSHA = ArchiveStore.sha256(of: current)
+        return (
+            outcome,
+            StagedRevert(
+                staged: current == bytes
+                    ? nil : try PostFile.stage(file, target: target, expected: bytes, with: current),
+                revert: outcome.notFound.isEmpty
+                    ? PostRevert(post: key, contentSHA256: newSHA) : PostRevert(post: key, forgetting: forgotten),
+                scan: PostReferences(
+                    post: fileKey, contentSHA256: newSHA,
+                    references: settings.scanner.scan(current).references.filter(\.remote).map(
+                        FetchPipeline.referenceRecord)))
+        )
     }
 
-    /// The file a post's path names, symbolic links resolved (where `PostFile.replace` writes).
+    /// Puts a batch of reverted posts in place: their temporary files made durable together, the posts
+    /// renamed, their folders synced once each, then every revert recorded in one transaction (a revert needs
+    /// no record before its rename: the original bytes are what the records give back, and a post already
+    /// holding them is recognised by the next revert).
+    private static func commit(
+        _ batch: [StagedRevert], into report: inout RewriteReport, settings: RewriteSettings,
+        manifest: some RewriteLedger, logger: Logger
+    ) async {
+        guard !batch.isEmpty else { return }
+        func fail(_ item: StagedRevert, _ message: String) {
+            if let staged = item.staged { PostFile.discard(staged) }
+            report.posts[item.index].status = .failed
+            report.posts[item.index].reverted = 0
+            report.posts[item.index].message = message
+            logger.info("revert failed", metadata: ["post": "\(report.posts[item.index].post)"])
+        }
+        var live: [StagedRevert] = []
+        let files = batch.compactMap(\.staged)
+        var errors: [String: StoreError] = [:]
+        for (staged, error) in zip(files, await PostFile.sync(files)) { errors[staged.path] = error }
+        for item in batch {
+            let shown = report.posts[item.index].post
+            if let staged = item.staged {
+                if let error = errors[staged.path] {
+                    fail(item, "\(shown): not reverted: \(error)")
+                    continue
+                }
+                do {
+                    guard try PostFile.moveIntoPlace(staged) == .replaced else {
+                        report.posts[item.index].status = .changedMeanwhile
+                        report.posts[item.index].reverted = 0
+                        report.posts[item.index].message =
+                            "\(shown) changed while it was being reverted; it was left alone: run the command again"
+                        continue
+                    }
+                } catch {
+                    fail(item, "\(shown): not reverted: \(error)")
+                    continue
+                }
+            }
+            live.append(item)
+        }
+        FailPoint.reach("revert-renamed")
+        do {
+            try PostFile.syncFolders(of: live.compactMap(\.staged))
+            try await manifest.recordReverts(live.map(\.revert))
+            try await manifest.replaceReferences(live.map(\.scan), scannedAt: Date())
+            for item in live where item.forgetKey { try await manifest.removePost(item.revert.post) }
+        } catch {
+            for item in live {
+                report.posts[item.index].message =
+                    "\(report.posts[item.index].post) was reverted, but the manifest could not record it (\(error)); "
+                    + "run the command again to record it"
+            }
+        }
+    }
+
+    /// The file a post's path names, symbolic links resolved (where `PostFile.stage` writes).
     static func target(of path: String) -> String {
         URL(fileURLWithPath: path).resolvingSymlinksInPath().standardizedFileURL.path
     }
 
-    /// The target of a post that lives outside the site (a symbolic link out of it), or nil. The site is the
-    /// current folder and the folder holding the archive, symbolic links resolved: imgarchive writes only there.
-    static func outsideSite(_ path: String, layout: ArchiveLayout) -> String? {
-        let target = target(of: path)
-        let roots = [Self.target(of: FileManager.default.currentDirectoryPath), layout.postBase]
-        return roots.contains { target == $0 || target.hasPrefix($0 == "/" ? "/" : $0 + "/") } ? nil : target
+    /// The folders imgarchive writes posts in: the current folder and the folder holding the archive, symbolic
+    /// links resolved (read once per run).
+    static func siteRoots(_ layout: ArchiveLayout) -> [String] {
+        [Self.target(of: FileManager.default.currentDirectoryPath), layout.postBase]
     }
 
-    /// Deletes the temporary posts an interrupted rewrite or revert left beside these posts (in the folders of
-    /// the files they name, where `PostFile.replace` writes them). Only under the archive's lock.
-    private static func removeStaleTemporaryPosts(_ paths: [String], logger: Logger) {
-        // Each folder's links resolved once, not each post's (a chain of `stat`s per post); a post that is itself
-        // a symbolic link (one `lstat`) adds its target's folder.
-        var resolved: [String: String] = [:]
-        var folders = Set<String>()
-        for path in paths {
-            let folder = (path as NSString).deletingLastPathComponent
-            if resolved[folder] == nil { resolved[folder] = target(of: folder.isEmpty ? "." : folder) }
-            var status = stat()
-            if lstat(path, &status) == 0, status.st_mode & S_IFMT == S_IFLNK {
-                folders.insert((target(of: path) as NSString).deletingLastPathComponent)
-            }
-        }
-        for folder in folders.union(resolved.values) {
+    /// The target of a post that lives outside the site (a symbolic link out of it), or nil: `target` is the
+    /// post's path with symbolic links resolved (`target(of:)`), `roots` the site's (`siteRoots`).
+    static func outsideSite(target: String, roots: [String]) -> String? {
+        roots.contains { target == $0 || target.hasPrefix($0 == "/" ? "/" : $0 + "/") } ? nil : target
+    }
+
+    /// Deletes the temporary posts an interrupted rewrite or revert left beside these files (the posts' files,
+    /// symbolic links resolved: where `PostFile.stage` writes them). Only under the archive's lock.
+    private static func removeStaleTemporaryPosts(files: [String], logger: Logger) {
+        for folder in Set(files.map { ($0 as NSString).deletingLastPathComponent }) {
             let removed = (try? PostFile.removeStaleTemporaryFiles(inFolder: folder.isEmpty ? "." : folder)) ?? 0
             if removed > 0 {
                 logger.info("removed temporary posts of an interrupted rewrite", metadata: ["folder": "\(folder)"])
@@ -435,38 +618,40 @@ public enum RewritePipeline {
         }
     }
 
-    /// Settles the generations a killed run recorded but may not have put in place: applied when the post
-    /// holds their output (or, edited since, still holds every link they wrote), forgotten otherwise.
-    private static func settlePending(_ post: String, bytes: [UInt8], manifest: some RewriteLedger) async throws {
-        let sha = ArchiveStore.sha256(of: bytes)
-        for g in try await manifest.rewriteGenerations(post: post) where !g.applied {
-            let inPlace =
-                g.outputSHA256 == sha
-                || (g.inputSHA256 != sha && !g.spans.isEmpty
-                    && g.spans.allSatisfy { !RevertStep.occurrences(of: Array($0.replacement.utf8), in: bytes).isEmpty })
-            if inPlace {
-                try await manifest.markRewriteApplied(post: post, generation: g.generation)
-            } else {
-                try await manifest.discardRewrite(post: post, generation: g.generation)
+    /// Settles the generations a killed run recorded but may not have put in place, in every post that has
+    /// some (read once per run, under the lock, before any post is written): applied when the post holds their
+    /// output (or, edited since, still holds every link they wrote), forgotten otherwise. A post whose file is
+    /// gone keeps them (revert looks for it by those bytes).
+    private static func settlePending(_ manifest: some RewriteLedger, layout: ArchiveLayout) async throws {
+        for post in try await manifest.postsWithPendingRewrites() {
+            guard let bytes = try? PostFile.read(layout.postPath(post)) else { continue }
+            let sha = ArchiveStore.sha256(of: bytes)
+            for g in try await manifest.rewriteGenerations(post: post) where !g.applied {
+                let inPlace =
+                    g.outputSHA256 == sha
+                    || (g.inputSHA256 != sha && !g.spans.isEmpty
+                        && g.spans.allSatisfy {
+                            !RevertStep.occurrences(of: Array($0.replacement.utf8), in: bytes).isEmpty
+                        })
+                if inPlace {
+                    try await manifest.markRewriteApplied(post: post, generation: g.generation)
+                } else {
+                    try await manifest.discardRewrite(post: post, generation: g.generation)
+                }
             }
         }
     }
-
-    /// Records the post's bytes as written now: its hash and the references still remote in it.
-    private static func recordScan(
-        _ post: String, bytes: [UInt8], scanner: PostScanner, manifest: some RewriteLedger, at date: Date
-    ) async throws {
-        let scan = scanner.scan(bytes)
-        try await manifest.replaceReferences(
-            [
-                PostReferences(
-                    post: post, contentSHA256: ArchiveStore.sha256(of: bytes),
-                    references: scan.references.filter(\.remote).map(FetchPipeline.referenceRecord),
-                    scannedWith: scan.diagnostics.isEmpty ? scanner.fingerprint : nil)
-            ], scannedAt: date)
-    }
 }
 
+/// Points where a test kills the process (`IMGARCHIVE_FAILPOINT=<name>`: SIGKILL on reaching it), to show
+/// what a crash at that very moment leaves; unset, a check of one static string.
+enum FailPoint {
+    private static let armed = ProcessInfo.processInfo.environment["IMGARCHIVE_FAILPOINT"]
+
+    static func reach(_ name: String) {
+        if armed == name { kill(getpid(), SIGKILL) }
+    }
+}
 /// What the archive holds for each URL of the posts, read once from the manifest.
 private struct Catalog {
     private var assets: [String: ArchivedAsset] = [:]
@@ -474,14 +659,18 @@ private struct Catalog {
     init(manifest: (any ArchiveLedgerReader)?, store: (any ObjectStore)?, posts: [ScannedPost]) async throws {
         guard let manifest, let store else { return }
         let urls = Array(Set(posts.flatMap { $0.references.filter(\.remote).map(\.url) }))
+        let records = try await manifest.urlRecords(urls)
+        let digests = Set(records.values.compactMap(\.objectSHA256))
+        let objectRecords = try await manifest.objects(sha256s: digests)
+        let thumbnailRecords = try await manifest.thumbnails(sha256s: digests)
         var objects: [String: ArchivedAsset] = [:]
-        for (url, record) in try await manifest.urlRecords(urls) {
+        for (url, record) in records {
             if let sha = record.objectSHA256 {
                 if objects[sha] == nil {
-                    guard let object = try await manifest.object(sha256: sha) else { continue }
+                    guard let object = objectRecords[sha] else { continue }
                     var thumbnails: [Int: String] = [:]
-                    for t in try await manifest.thumbnails(sha256: sha) where try store.fileExists(t.path) {
-                        thumbnails[t.width] = t.path
+                    for (width, t) in thumbnailRecords[sha] ?? [:] where try store.fileExists(t.path) {
+                        thumbnails[width] = t.path
                     }
                     objects[sha] =
                         try store.fileExists(object.path)

@@ -196,4 +196,57 @@ public protocol RewriteLedger: ScanLedger {
     func forgetRewriteSpans(post: String, spans: [(generation: Int, rangeStart: Int)]) async throws(StoreError)
     /// Forgets a post's rewrites once it has been reverted to bytes hashing to `contentSHA256`.
     func recordRevert(post: String, contentSHA256: String) async throws(StoreError)
+
+    /// `recordRewrite` of many posts in one transaction (all or none), durable when it returns: a batch's
+    /// records precede its renames. Returns each post's generation, in order.
+    @discardableResult
+    func recordRewrites(_ rewrites: [PostRewrite]) async throws(StoreError) -> [Int]
+    /// `markRewriteApplied` of many generations in one transaction.
+    func markRewritesApplied(_ generations: [(post: String, generation: Int)]) async throws(StoreError)
+    /// `recordRevert` or `forgetRewriteSpans` of many posts in one transaction.
+    func recordReverts(_ reverts: [PostRevert]) async throws(StoreError)
+    /// The posts with a pending generation (recorded, neither confirmed nor discarded: what a killed run left
+    /// to settle), ordered by path.
+    func postsWithPendingRewrites() async throws(StoreError) -> [String]
+}
+
+extension RewriteLedger {
+    /// `recordRewrites` one post at a time, for a ledger with no batch of its own (each record durable).
+    @discardableResult
+    public func recordRewrites(_ rewrites: [PostRewrite]) async throws(StoreError) -> [Int] {
+        var generations: [Int] = []
+        for r in rewrites {
+            generations.append(
+                try await recordRewrite(
+                    post: r.post, inputSHA256: r.inputSHA256, outputSHA256: r.outputSHA256, rewrites: r.rewrites,
+                    at: r.at))
+        }
+        return generations
+    }
+
+    /// `markRewritesApplied` one generation at a time.
+    public func markRewritesApplied(_ generations: [(post: String, generation: Int)]) async throws(StoreError) {
+        for g in generations { try await markRewriteApplied(post: g.post, generation: g.generation) }
+    }
+
+    /// `recordReverts` one post at a time.
+    public func recordReverts(_ reverts: [PostRevert]) async throws(StoreError) {
+        for r in reverts {
+            if let spans = r.forgetting {
+                try await forgetRewriteSpans(post: r.post, spans: spans)
+            } else {
+                try await recordRevert(post: r.post, contentSHA256: r.contentSHA256)
+            }
+        }
+    }
+
+    /// `postsWithPendingRewrites` from every rewritten post's generations.
+    public func postsWithPendingRewrites() async throws(StoreError) -> [String] {
+        var pending: [String] = []
+        for post in try await rewrittenPosts()
+        where try await rewriteGenerations(post: post).contains(where: { !$0.applied }) {
+            pending.append(post)
+        }
+        return pending
+    }
 }

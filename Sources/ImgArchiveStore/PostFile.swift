@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -38,7 +39,33 @@ public enum PostFile {
     public static func replace(
         _ path: String, expected: [UInt8], with bytes: [UInt8], beforeRename: () async throws -> Void = {}
     ) async throws -> Outcome {
-        let target = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        let staged = try stage(path, expected: expected, with: bytes)
+        var done = false
+        defer { if !done { discard(staged) } }
+        if let error = await sync([staged])[0] { throw error }
+        guard try self.read(staged.target) == expected else { return .changedMeanwhile }
+        try await beforeRename()
+        done = true
+        guard try moveIntoPlace(staged) == .replaced else { return .changedMeanwhile }
+        try syncFolders(of: [staged])
+        return .replaced
+    }
+
+    // MARK: Batches
+
+    // A batch of posts is replaced in four steps, so its durability costs one fsync per post (issued from a
+    // few threads at once, sharing the file system's journal commits) and one per folder: `stage` writes each
+    // post's temporary file, `sync` makes them all durable, then (after the caller's durable record)
+    // `moveIntoPlace` renames each over its post, and `syncFolders` makes the renames durable. Until its
+    // rename a post is its old bytes; after it, its new bytes.
+
+    /// Writes a post's new bytes to a temporary file beside it (the file a symbolic link names), with the
+    /// post's permissions; not yet durable (`sync`) nor in place (`moveIntoPlace`). `target` is `path` with
+    /// symbolic links resolved, when the caller knows it.
+    public static func stage(_ path: String, target: String? = nil, expected: [UInt8], with bytes: [UInt8])
+        throws(StoreError) -> Staged
+    {
+        let target = target ?? URL(fileURLWithPath: path).resolvingSymlinksInPath().path
         let folder = (target as NSString).deletingLastPathComponent
         let name = (target as NSString).lastPathComponent
         var info = stat()
@@ -46,23 +73,101 @@ public enum PostFile {
         let temporary = folder + "/." + name + temporaryMarker + "\(getpid())-\(UInt32.random(in: 0...UInt32.max)).tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw StoreError.posix("creating a temporary file beside the post", path: temporary) }
-        var renamed = false
-        defer { if !renamed { unlink(temporary) } }
-        do {
-            defer { close(fd) }
-            guard writeAll(fd, bytes) else { throw StoreError.posix("writing the rewritten post", path: temporary) }
-            guard fchmod(fd, info.st_mode & 0o7777) == 0 else {
-                throw StoreError.posix("copying the post's permissions", path: temporary)
-            }
-            if getuid() == 0 { _ = fchown(fd, info.st_uid, info.st_gid) }
-            guard fsync(fd) == 0 else { throw StoreError.posix("fsync", path: temporary) }
+        defer { close(fd) }
+        guard writeAll(fd, bytes) else {
+            let error = StoreError.posix("writing the rewritten post", path: temporary)
+            unlink(temporary)
+            throw error
         }
-        guard try self.read(target) == expected else { return .changedMeanwhile }
-        try await beforeRename()
-        try FileSystem.moveIntoPlace(temporary, to: target)
-        renamed = true
-        try FileSystem.syncDirectory(folder)
+        guard fchmod(fd, info.st_mode & 0o7777) == 0 else {
+            let error = StoreError.posix("copying the post's permissions", path: temporary)
+            unlink(temporary)
+            throw error
+        }
+        if getuid() == 0 { _ = fchown(fd, info.st_uid, info.st_gid) }
+        return Staged(
+            path: path, target: target, folder: folder.isEmpty ? "." : folder, temporary: temporary,
+            expected: expected)
+    }
+
+    /// Flushes the temporary files of staged posts to stable storage, from up to `threads` threads at once
+    /// (off Swift's cooperative pool). Returns, for each, nil or why it failed (the caller discards it).
+    public static func sync(_ staged: [Staged], threads: Int = 8) async -> [StoreError?] {
+        guard !staged.isEmpty else { return [] }
+        let work = SyncWork(staged.map(\.temporary), workers: max(1, min(threads, staged.count)))
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            for _ in 0..<work.workers {
+                Thread { if work.run() { continuation.resume() } }.start()
+            }
+        }
+        return work.state.withLock { $0.errors }
+    }
+
+    /// The fsyncs of one `sync`, shared by its threads.
+    private final class SyncWork: Sendable {
+        let paths: [String]
+        let workers: Int
+        let state: Mutex<(next: Int, errors: [StoreError?], running: Int)>
+
+        init(_ paths: [String], workers: Int) {
+            self.paths = paths
+            self.workers = workers
+            state = Mutex((0, [StoreError?](repeating: nil, count: paths.count), workers))
+        }
+
+        /// One thread's share: takes files until none is left; true for the last thread to finish.
+        func run() -> Bool {
+            while true {
+                let i = state.withLock { s in
+                    defer { s.next += 1 }
+                    return s.next
+                }
+                guard i < paths.count else { break }
+                do { try FileSystem.syncFile(paths[i]) } catch { state.withLock { $0.errors[i] = error } }
+            }
+            return state.withLock { s in
+                s.running -= 1
+                return s.running == 0
+            }
+        }
+    }
+
+    /// Renames a staged post's temporary file over the post if the post still holds the bytes it was staged
+    /// against; otherwise deletes the temporary file and changes nothing.
+    public static func moveIntoPlace(_ staged: Staged) throws(StoreError) -> Outcome {
+        guard (try? read(staged.target)) == staged.expected else {
+            discard(staged)
+            return .changedMeanwhile
+        }
+        do {
+            try FileSystem.moveIntoPlace(staged.temporary, to: staged.target)
+        } catch {
+            discard(staged)
+            throw error
+        }
         return .replaced
+    }
+
+    /// Flushes the folders of these posts (each once) to stable storage, so their renames survive a power loss.
+    public static func syncFolders(of staged: [Staged]) throws(StoreError) {
+        for folder in Set(staged.map(\.folder)) { try FileSystem.syncDirectory(folder) }
+    }
+
+    /// Deletes a staged post's temporary file (a post never put in place).
+    public static func discard(_ staged: Staged) { unlink(staged.temporary) }
+
+    /// A post's new bytes in a temporary file beside it (`stage`).
+    public struct Staged: Sendable {
+        /// The post's path, as given.
+        public let path: String
+        /// The file written: the post, symbolic links resolved.
+        let target: String
+        /// The folder holding `target` (synced once per batch).
+        let folder: String
+        /// The temporary file.
+        let temporary: String
+        /// The bytes the post must still hold when it is replaced.
+        let expected: [UInt8]
     }
 
     /// Writes every byte, retrying short writes and EINTR; false with `errno` set on failure.

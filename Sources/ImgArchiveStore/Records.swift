@@ -566,3 +566,50 @@ public struct RunRecord: Sendable, Hashable, Decodable {
         self.exitCode = exitCode
     }
 }
+
+/// One post's rewrite as `RewriteLedger.recordRewrites` records it (the arguments of `recordRewrite`).
+public struct PostRewrite: Sendable {
+    /// The post's key.
+    public var post: String
+    /// The SHA-256 of the post before the rewrite.
+    public var inputSHA256: String
+    /// The SHA-256 of the bytes written.
+    public var outputSHA256: String
+    /// The spans replaced (ranges in the output).
+    public var rewrites: [RewriteRecord]
+    /// When it was written.
+    public var at: Date
+
+    /// Creates a record.
+    public init(post: String, inputSHA256: String, outputSHA256: String, rewrites: [RewriteRecord], at: Date) {
+        self.post = post
+        self.inputSHA256 = inputSHA256
+        self.outputSHA256 = outputSHA256
+        self.rewrites = rewrites
+        self.at = at
+    }
+}
+
+/// One post's revert as `RewriteLedger.recordReverts` records it: every rewrite put back (`recordRevert`), or
+/// only some spans (`forgetRewriteSpans`).
+public struct PostRevert: Sendable {
+    /// The post's key.
+    public var post: String
+    /// The SHA-256 of the post as reverted (recorded when every span was put back).
+    public var contentSHA256: String
+    /// The spans put back when only some were (the others were not found), nil when all were.
+    public var forgetting: [(generation: Int, rangeStart: Int)]?
+
+    /// A post with every rewrite put back, now hashing to `contentSHA256`.
+    public init(post: String, contentSHA256: String) {
+        self.post = post
+        self.contentSHA256 = contentSHA256
+    }
+
+    /// A post with only these spans put back.
+    public init(post: String, forgetting spans: [(generation: Int, rangeStart: Int)]) {
+        self.post = post
+        contentSHA256 = ""
+        forgetting = spans
+    }
+}

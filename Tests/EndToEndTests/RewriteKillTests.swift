@@ -1,10 +1,10 @@
 import FlyingFox
 import Foundation
 import ImgArchiveCore
-import ImgArchivePipeline
 import Logging
 import Testing
 
+@testable import ImgArchivePipeline
 @testable import ImgArchiveStore
 
 /// SIGKILL while `imgarchive rewrite` replaces 200 posts, 50 times: every post is exactly its old or its new
@@ -97,6 +97,93 @@ import Testing
             #expect(try await manifest.integrityCheck())
             try manifest.close()
         }
+    }
+
+    /// A run killed at a fixed point of its first batch of posts (`IMGARCHIVE_FAILPOINT`): after the batch's
+    /// durable record and before any rename, after the renames and before they are confirmed, or (revert) after
+    /// the renames and before the revert is recorded. Every post is its old or its new bytes, and the next
+    /// command (a rewrite or a revert) finishes the job: the rewrite, then a revert, give the expected bytes,
+    /// and no record or temporary file is left over.
+    @Test(arguments: [
+        ("rewrite-recorded", "rewrite"), ("rewrite-recorded", "revert"), ("rewrite-renamed", "rewrite"),
+        ("rewrite-renamed", "revert"), ("revert-renamed", "revert"), ("revert-renamed", "rewrite"),
+    ])
+    func batchKilledAtAFixedPointIsRecovered(_ failPoint: String, next: String) async throws {
+        let host = "img.example.test"
+        let jpeg = try FixtureImages.jpeg(width: 32, height: 24, seed: 6)
+        let server = try await ImageServer.start(["/a.jpg": { _ in reply(200, ["Content-Type": "image/jpeg"], jpeg) }])
+        defer { Task { await server.stop() } }
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        // More posts than a batch, in two folders: the kill leaves a batch done or half done and the rest untouched.
+        let count = RewritePipeline.batchSize + 40
+        var old: [String: [UInt8]] = [:]
+        for i in 0..<count {
+            let name = "posts/\(i % 2 == 0 ? "a" : "b")/p\(i).md"
+            let text = "# Post \(i)\n\n![a](http://\(host)/a.jpg) and ![again](http://\(host)/a.jpg)\n"
+            try folder.write(name, text)
+            old[name] = Array(text.utf8)
+        }
+        let fetch = try await runImgarchive(
+            ["fetch", "--connect-to", server.connectTo(host), "posts"], in: folder.path)
+        #expect(fetch.status == 0, "\(fetch.stderr)")
+        let full = try await runImgarchive(["rewrite", "posts"], in: folder.path)
+        #expect(full.status == 0, "\(full.stderr)")
+        var new: [String: [UInt8]] = [:]
+        for name in old.keys { new[name] = try bytes(folder, name) }
+        #expect(new.allSatisfy { $0.value != old[$0.key] })
+        let reverting = failPoint.hasPrefix("revert")
+        if !reverting {
+            let back = try await runImgarchive(["rewrite", "--revert", "posts"], in: folder.path)
+            #expect(back.status == 0, "\(back.stderr)")
+        }
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: imgarchiveBinary)
+        process.arguments = reverting ? ["rewrite", "--revert", "posts"] : ["rewrite", "posts"]
+        process.currentDirectoryURL = URL(fileURLWithPath: folder.path)
+        process.environment = ProcessInfo.processInfo.environment.merging(["IMGARCHIVE_FAILPOINT": failPoint]) { $1 }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        await withCheckedContinuation { c in
+            DispatchQueue.global().async {
+                process.waitUntilExit(); c.resume()
+            }
+        }
+        #expect(process.terminationReason == .uncaughtSignal && process.terminationStatus == SIGKILL)
+
+        var changed = 0
+        for (name, before) in old {
+            let now = try bytes(folder, name)
+            #expect(now == before || now == new[name], "\(failPoint): \(name) is neither old nor new")
+            if now != (reverting ? new[name] : before) { changed += 1 }
+        }
+        // Killed in the first batch: its posts are all changed (renamed) or none is (recorded only).
+        #expect(changed == (failPoint == "rewrite-recorded" ? 0 : RewritePipeline.batchSize), "\(failPoint)")
+        let manifest = try SQLiteManifest(layout: ArchiveLayout(root: URL(fileURLWithPath: folder.path + "/archive")))
+        defer { try? manifest.close() }
+        let pending = try await manifest.postsWithPendingRewrites()
+        #expect(pending.count == (reverting ? 0 : RewritePipeline.batchSize), "\(failPoint): pending generations")
+        let temporary = folder.files(under: "posts").filter { !$0.hasSuffix(".md") }
+        #expect(temporary.count == (failPoint == "rewrite-recorded" ? RewritePipeline.batchSize : 0))
+
+        let after = try await runImgarchive(
+            next == "revert" ? ["rewrite", "--revert", "posts"] : ["rewrite", "posts"], in: folder.path)
+        #expect(after.status == 0, "\(failPoint), then \(next): \(after.stdout) \(after.stderr)")
+        for (name, expected) in next == "revert" ? old : new {
+            #expect(try bytes(folder, name) == expected, "\(failPoint), then \(next): \(name)")
+        }
+        let rewrite = try await runImgarchive(["rewrite", "posts"], in: folder.path)
+        #expect(rewrite.status == 0, "\(rewrite.stderr)")
+        for (name, expected) in new { #expect(try bytes(folder, name) == expected, "\(failPoint): \(name)") }
+        let revert = try await runImgarchive(["rewrite", "--revert", "posts"], in: folder.path)
+        #expect(revert.status == 0, "\(revert.stderr)")
+        #expect(!revert.stdout.contains("edited after"), "every revert is exact: \(revert.stdout)")
+        for (name, expected) in old { #expect(try bytes(folder, name) == expected, "\(failPoint): \(name)") }
+        #expect(try await manifest.rewrittenPosts().isEmpty, "\(failPoint): no rewrite record is left")
+        #expect(folder.files(under: "posts").allSatisfy { $0.hasSuffix(".md") }, "no temporary post is left")
+        #expect(try await manifest.integrityCheck())
     }
 
     /// A post edited after it was scanned is left alone, never clobbered.

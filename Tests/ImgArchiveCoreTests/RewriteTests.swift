@@ -324,3 +324,44 @@ func dryRunDiffMatchesDiffU(_ c: RewriteCase) throws {
     #expect(step.undoByContent(only).notFound == [0])
     #expect(step.undoByContent(only).bytes == only)
 }
+
+/// The references left after a rewrite, moved by the splices, are what a scan of the rewritten bytes finds:
+/// every URL archived, every other one, or only the first, so references sit after replaced spans on their
+/// own line and on others.
+@Test(
+    arguments: rewriteCases + [
+        RewriteCase(
+            "several on a line",
+            "![a](http://img.test/a.jpg) and ![b](http://img.test/b.jpg) <img src=\"http://img.test/c.jpg\">\n"
+                + "[![d](http://img.test/d.jpg)](http://img.test/d-full.jpg) é ![e](http://img.test/e.jpg)\n")
+    ], [0, 1, 2])
+func referencesAfterARewriteAreThoseOfARescan(_ c: RewriteCase, keep: Int) throws {
+    let scanner = PostScanner()
+    let references = scanner.scan(c.bytes).references
+    let urls = references.filter(\.remote).map(\.url)
+    let archived = Set(
+        urls.enumerated().filter { keep == 0 || (keep == 1 ? $0.offset % 2 == 0 : $0.offset == 0) }.map(\.element))
+    let plan = RewritePlan(
+        references: references, postPath: "p.md", linker: ArchiveLinker(style: .prefix("/archive"))
+    ) { archived.contains($0) ? fakeAsset($0) : .notFetched }
+    #expect(!plan.rewrites.isEmpty)
+    let (rewritten, _) = try #require(Splice.apply(plan.splices, to: c.bytes))
+    let after = plan.references(after: references, in: c.bytes)
+    // Only a replaced span holding a line break or a byte outside ASCII needs the scan.
+    let needsScan = plan.rewrites.contains {
+        !c.bytes[$0.reference.range].allSatisfy { $0 < 0x80 && $0 != 10 && $0 != 13 }
+    }
+    #expect((after == nil) == needsScan)
+    if let after { #expect(after.filter(\.remote) == scanner.scan(rewritten).references.filter(\.remote)) }
+}
+
+/// A link written as a URL (`--archive-url`) is listed by a scan: the references are then scanned again.
+@Test func linksThatAreURLsNeedARescan() {
+    let bytes = Array("![a](http://img.test/a.jpg) ![b](http://img.test/b.jpg)\n".utf8)
+    let references = PostScanner().scan(bytes).references
+    let plan = RewritePlan(
+        references: references, postPath: "p.md", linker: ArchiveLinker(style: .prefix("https://cdn.example/archive")),
+        asset: fakeAsset)
+    #expect(plan.rewrites.count == 2)
+    #expect(plan.references(after: references, in: bytes) == nil)
+}

@@ -660,6 +660,51 @@ private func object(_ n: Int, format: ImageFormat = .jpeg, created: Date = t0) t
                 == RecordedScan(contentSHA256: digest(4), file: nil, scannedWith: nil))
     }
 
+    /// The batch methods a rewrite and a revert use per batch of posts: one transaction each, all or none, with
+    /// the same results as the one-post methods.
+    @Test func rewriteBatchesRoundTrip() async throws {
+        let folder = try TemporaryFolder()
+        let manifest = try open(folder)
+        let posts = ["a.md", "b.md", "c.md"]
+        try await manifest.replaceReferences(
+            posts.enumerated().map { PostReferences(post: $1, contentSHA256: digest(40 + $0), references: []) },
+            scannedAt: t0)
+        func span(_ i: Int) -> RewriteRecord {
+            RewriteRecord(
+                rangeStart: i, rangeEnd: i + 2, replacement: "/\(i)", original: Data("https://x/\(i)".utf8),
+                url: "https://x/\(i)", rewrittenAt: at(1))
+        }
+        func rewrite(_ i: Int, _ post: String) -> PostRewrite {
+            PostRewrite(
+                post: post, inputSHA256: digest(40 + i), outputSHA256: digest(50 + i),
+                rewrites: [span(i), span(10 + i)], at: at(1))
+        }
+        // One post never scanned: nothing of the batch is recorded.
+        await #expect(throws: StoreError.self) {
+            _ = try await manifest.recordRewrites([rewrite(0, "a.md"), rewrite(9, "never-scanned.md")])
+        }
+        #expect(try await manifest.rewrittenPosts().isEmpty)
+        #expect(try await manifest.recordRewrites(posts.enumerated().map { rewrite($0, $1) }) == [1, 1, 1])
+        #expect(try await manifest.postsWithPendingRewrites() == posts)
+        try await manifest.markRewritesApplied([("a.md", 1), ("c.md", 1)])
+        #expect(try await manifest.postsWithPendingRewrites() == ["b.md"])
+        #expect(try await manifest.rewrites(post: "a.md") == [[span(0), span(10)]])
+        #expect(try await manifest.post("c.md")?.rewrittenSHA256 == digest(52))
+        #expect(try await manifest.post("b.md")?.rewrittenSHA256 == nil)
+        #expect(try await manifest.recordRewrites([rewrite(1, "b.md")]) == [2], "generations go on per post")
+        try await manifest.discardRewrite(post: "b.md", generation: 2)
+        try await manifest.discardRewrite(post: "b.md", generation: 1)
+
+        try await manifest.recordReverts([
+            PostRevert(post: "a.md", contentSHA256: digest(60)), PostRevert(post: "c.md", forgetting: [(1, 2)]),
+        ])
+        #expect(try await manifest.rewriteGenerations(post: "a.md").isEmpty)
+        #expect(try await manifest.post("a.md")?.contentSHA256 == digest(60))
+        #expect(try await manifest.rewrites(post: "c.md") == [[span(12)]], "only the span put back is forgotten")
+        #expect(try await manifest.rewrittenPosts() == ["c.md"])
+        #expect(try await manifest.integrityCheck())
+    }
+
     @Test func runsRoundTrip() async throws {
         let folder = try TemporaryFolder()
         let manifest = try open(folder)

@@ -65,4 +65,31 @@ import Testing
             try FileManager.default.contentsOfDirectory(atPath: folder.url.path).sorted()
                 == [".other.tmp", "p.md", "q.md.imgarchive-1.tmp"])
     }
+
+    /// A batch: staged posts are untouched until each is moved into place; one edited meanwhile keeps its edit,
+    /// the others get their new bytes with their permissions, and no temporary file is left.
+    @Test func aBatchIsStagedSyncedThenMovedIntoPlace() async throws {
+        let folder = try TemporaryFolder()
+        let names = (0..<20).map { "p\($0).md" }
+        for name in names { try Data("old \(name)".utf8).write(to: folder.url.appendingPathComponent(name)) }
+        let paths = names.map { folder.url.appendingPathComponent($0).path }
+        chmod(paths[3], 0o640)
+        let staged = try paths.map { path in
+            try PostFile.stage(path, expected: PostFile.read(path), with: Array("new \(path)".utf8))
+        }
+        #expect(
+            try paths.allSatisfy { try PostFile.read($0) == Array("old \(($0 as NSString).lastPathComponent)".utf8) })
+        #expect(await PostFile.sync(staged, threads: 4).allSatisfy { $0 == nil })
+        try Data("edited by hand".utf8).write(to: URL(fileURLWithPath: paths[7]))
+        let outcomes = try staged.map { try PostFile.moveIntoPlace($0) }
+        try PostFile.syncFolders(of: staged)
+        #expect(outcomes.indices.filter { outcomes[$0] == .changedMeanwhile } == [7])
+        for (i, path) in paths.enumerated() where i != 7 {
+            #expect(try PostFile.read(path) == Array("new \(path)".utf8))
+        }
+        #expect(try PostFile.read(paths[7]) == Array("edited by hand".utf8))
+        let mode = try FileManager.default.attributesOfItem(atPath: paths[3])[.posixPermissions] as? Int
+        #expect(mode == 0o640)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.url.path).sorted() == names.sorted())
+    }
 }

@@ -261,3 +261,46 @@ extension Splice {
         return (first + mapped).sorted { $0.range.lowerBound < $1.range.lowerBound }
     }
 }
+
+extension RewritePlan {
+    /// The references a scan of the rewritten post would find, without scanning it again: `references` (the
+    /// scan of `bytes`, the post before the rewrite) less the ones rewritten, each moved by the splices before
+    /// it. nil when that cannot be told this way and the caller must scan: a replaced span or its link holds a
+    /// line break or a byte outside ASCII (lines and columns would move otherwise), a link is itself a URL (a
+    /// scan would list it), or a reference overlaps a replaced span.
+    public func references(after references: [ImageReference], in bytes: [UInt8]) -> [ImageReference]? {
+        func plain(_ b: some Sequence<UInt8>) -> Bool { b.allSatisfy { $0 < 0x80 && $0 != 0x0A && $0 != 0x0D } }
+        let replaced = rewrites.sorted { $0.reference.range.lowerBound < $1.reference.range.lowerBound }
+        for r in replaced {
+            let link = r.replacement.utf8
+            guard r.reference.range.upperBound <= bytes.count, plain(bytes[r.reference.range]), plain(link),
+                !r.replacement.hasPrefix("//"), !r.replacement.contains("://")
+            else { return nil }
+        }
+        var kept: [ImageReference] = []
+        for var reference in references {
+            var shift = 0
+            var column = 0
+            var isReplaced = false
+            for r in replaced {
+                let range = r.reference.range
+                if range == reference.range && r.reference == reference {
+                    isReplaced = true
+                    break
+                }
+                if range.upperBound <= reference.range.lowerBound {
+                    let delta = r.replacement.utf8.count - range.count
+                    shift += delta
+                    if r.reference.line == reference.line { column += delta }
+                } else if range.lowerBound < reference.range.upperBound || range == reference.range {
+                    return nil
+                }
+            }
+            if isReplaced { continue }
+            reference.range = (reference.range.lowerBound + shift)..<(reference.range.upperBound + shift)
+            reference.column += column
+            kept.append(reference)
+        }
+        return kept
+    }
+}
