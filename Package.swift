@@ -107,7 +107,7 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "ImgArchiveStore", "ImgArchiveImage", "ImgArchivePipeline",
+                "ImgArchiveCore", "ImgArchiveFetch", "ImgArchiveStore", "ImgArchiveImage", "ImgArchivePipeline",
                 .product(name: "FlyingFox", package: "FlyingFox"), .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),

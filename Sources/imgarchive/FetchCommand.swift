@@ -77,6 +77,8 @@ struct FetchOptionGroup: ParsableArguments {
         if let m = file.maxPixels { thumbnails.maxPixels = m }
         if let m = file.thumbnailMemory { thumbnails.memoryBudget = Int(m) }
         settings.thumbnails = thumbnails
+        settings.objectStore = try ObjectStoreFactory.configured(
+            objects: file.objects, endpoint: file.s3Endpoint, region: file.s3Region)
         return settings
     }
 
@@ -120,7 +122,7 @@ struct FetchCommand: AsyncParsableCommand {
         let roots = paths.isEmpty && urls == nil ? ["."] : paths
         let site = SiteInfo.discover(from: roots.first ?? ".")
         let settings = try options.settings(file, site: site)
-        let archiveLinks = file.archiveURL.map { ArchiveLinker(style: .prefix($0)) }
+        let archiveLinks = (file.archiveURL ?? settings.objectStore.publicURL).map { ArchiveLinker(style: .prefix($0)) }
 
         if dryRun {
             let planned = try await Pipeline.planFetch(
