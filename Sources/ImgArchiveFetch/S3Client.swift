@@ -233,14 +233,14 @@ public final class S3Client: Sendable {
         }
     }
 
-    /// Every object under `prefix` (ListObjectsV2, page by page).
-    public func list(prefix: String) throws(S3Error) -> [S3ObjectInfo] {
+    /// Every object under `prefix` (ListObjectsV2, `pageSize` keys a page, 1000 being S3's most).
+    public func list(prefix: String, pageSize: Int = 1000) throws(S3Error) -> [S3ObjectInfo] {
         var objects: [S3ObjectInfo] = []
         var token: String?
         repeat {
             // SigV4 signs the query as sent; libcurl 7.88 signs it as given, so it is given canonical: sorted by
             // name, every value percent-encoded.
-            var query = [("list-type", "2"), ("max-keys", "1000"), ("prefix", prefix)]
+            var query = [("list-type", "2"), ("max-keys", "\(pageSize)"), ("prefix", prefix)]
             if let token { query.append(("continuation-token", token)) }
             let text = query.sorted { $0.0 < $1.0 }.map { "\($0.0)=\(Self.encoded($0.1, keepSlash: false))" }
             let operation = "LIST \(prefix)"

@@ -147,6 +147,9 @@ struct S3TestSettings {
         let files = try site.files(disk)
         #expect(files.count == 3, "two originals and a thumbnail: \(files.keys.sorted())")
         #expect(try s3.objects(prefix: prefix) == files)
+        // Listed a key a page, the continuation tokens carry the listing through: the same keys.
+        let paged = try s3.client.list(prefix: prefix + "/", pageSize: 1).map(\.key)
+        #expect(paged.sorted() == files.keys.map { prefix + "/" + $0 }.sorted())
         #expect(!FileManager.default.fileExists(atPath: bucket.path + "/archive/objects"))
         #expect(!FileManager.default.fileExists(atPath: bucket.path + "/archive/w200"))
         let photoPath = try ArchiveLayout.objectPath(sha256: ArchiveStore.sha256(of: site.photo), format: .jpeg)
