@@ -148,7 +148,8 @@ public struct S3ObjectStore: ObjectStore {
                 message: "removing temporary files needs this archive's lock, held (\(lock.path))")
         }
         let folder = temporaryDirectory.path
-        let names = try FileSystem.contents(of: folder)
+        // `tmp/warc/` holds the WARC file being written, which the next fetch finishes: not stale.
+        let names = try FileSystem.contents(of: folder).filter { $0 != "warc" }
         for name in names { try FileSystem.removeTree(folder + "/" + name) }
         state.copies.withLock { $0 = ([], [:], 0) }
         return names.count
