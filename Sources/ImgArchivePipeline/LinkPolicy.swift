@@ -23,10 +23,10 @@ public enum LinkPolicy {
     ) throws(PipelineError) -> ArchiveLinker {
         if let prefix = archiveURL { return ArchiveLinker(style: .prefix(prefix)) }
         if let storeURL {
-            guard choice == nil else {
+            if let choice {
                 throw PipelineError(
                     code: .usage,
-                    message: "--links \(choice!.rawValue) links files on this disk, and the archive's files are in "
+                    message: "--links \(choice.rawValue) links files on this disk, and the archive's files are in "
                         + "a bucket: leave out --links (posts then link to \(storeURL)), or give --archive-url "
                         + "with the bucket's CDN")
             }

@@ -203,9 +203,10 @@ public struct S3ObjectStore: ObjectStore {
         let found: Bool
         do {
             found = try client.get(key: prefix + relativePath) { chunk in
+                guard let base = chunk.baseAddress else { return true }  // an empty chunk
                 var offset = 0
                 while offset < chunk.count {
-                    let n = write(fd, chunk.baseAddress! + offset, chunk.count - offset)
+                    let n = write(fd, base + offset, chunk.count - offset)
                     if n < 0 && errno == EINTR { continue }
                     guard n > 0 else {
                         writeFailed = true

@@ -186,6 +186,12 @@ struct S3TestSettings {
         #expect(quarantined.values.sorted() == [ArchiveStore.sha256(of: site.png)], "\(after.keys.sorted())")
         #expect(try await runImgarchive(["verify"], in: bucket.path).status == 0)
 
+        // Links to local files make no sense for files in a bucket: refused, naming the bucket's URL.
+        let relative = try await runImgarchive(["rewrite", "--links", "relative", "."], in: bucket.path)
+        #expect(relative.status == 2)
+        #expect(
+            relative.stderr.contains("are in a bucket") && relative.stderr.contains(publicURL), "\(relative.stderr)")
+
         // Revert puts back the posts as they were, on disk and on the bucket alike.
         for folder in [disk, bucket] {
             let reverted = try await runImgarchive(["rewrite", "--revert"], in: folder.path)
