@@ -114,7 +114,8 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "ImgArchiveStore", "ImgArchiveImage", "ImgArchivePipeline", "ImgArchiveWARC",
+                "ImgArchiveCore", "ImgArchiveFetch", "ImgArchiveStore", "ImgArchiveImage", "ImgArchivePipeline",
+                "ImgArchiveWARC",
                 .product(name: "FlyingFox", package: "FlyingFox"), .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),

@@ -520,5 +520,6 @@ private struct MultiHandle: @unchecked Sendable {
     let pointer: UnsafeMutableRawPointer
 }
 
-/// libcurl's global set-up, done once before the first handle (Swift runs a global's initializer once).
-private let curlGlobalInit: CURLcode = curl_global_init(Int(CURL_GLOBAL_ALL))
+/// libcurl's global set-up, done once before the first handle (Swift runs a global's initializer once); the
+/// downloader's engine and the S3 client both touch it first.
+let curlGlobalInit: CURLcode = curl_global_init(Int(CURL_GLOBAL_ALL))

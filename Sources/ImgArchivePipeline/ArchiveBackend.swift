@@ -1,23 +1,45 @@
 public import Foundation
 public import ImgArchiveStore
 
-/// Makes the object store of an archive: today's local folders (`ArchiveStore`) unless a caller (a test, a
-/// future bucket store) says otherwise. Settings carry one, so every stage that opens the archive builds the
-/// same kind of store.
+/// Makes the object store of an archive: local folders (`ArchiveStore`), a bucket (`S3ObjectStore`, from
+/// `objects: s3://...` in imgarchive.yml), or a test's store. Settings carry one, so every stage that opens the
+/// archive builds the same kind of store.
 public struct ObjectStoreFactory: Sendable {
     /// Builds the store of the archive at a root, with a durability for originals.
     public var make: @Sendable (_ root: URL, _ durability: ArchiveStore.Durability) throws -> any ObjectStore
+    /// Where the files are served from when no `--archive-url` says otherwise, for a store that is not on the
+    /// local disk (a bucket's URL); nil for local folders, linked as the link policy says.
+    public var publicURL: String?
 
     /// A factory from a closure.
     public init(
+        publicURL: String? = nil,
         _ make: @escaping @Sendable (_ root: URL, _ durability: ArchiveStore.Durability) throws -> any ObjectStore
     ) {
+        self.publicURL = publicURL
         self.make = make
     }
 
     /// Folders on the local disk, under the archive root (`ArchiveStore`).
     public static let local = ObjectStoreFactory { root, durability in
         try ArchiveStore(root: root, durability: durability)
+    }
+
+    /// The files in a bucket (`S3ObjectStore`); the manifest and `tmp/` stay under the archive root. Uploads are
+    /// durable when they return, whatever the durability asked.
+    public static func bucket(_ settings: BucketSettings) -> ObjectStoreFactory {
+        ObjectStoreFactory(publicURL: settings.publicURL) { root, _ in try S3ObjectStore(root: root, bucket: settings) }
+    }
+
+    /// The store imgarchive.yml asks for: local folders when `objects` is nil, else the bucket it names (with
+    /// `s3-endpoint`, `s3-region`, and the credentials from `environment`). Throws `.usage` naming what is missing.
+    public static func configured(
+        objects: String?, endpoint: String?, region: String?,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(PipelineError) -> ObjectStoreFactory {
+        guard let objects else { return .local }
+        return .bucket(
+            try BucketSettings.parse(objects: objects, endpoint: endpoint, region: region, environment: environment))
     }
 }
 

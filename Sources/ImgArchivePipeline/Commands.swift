@@ -84,8 +84,9 @@ public enum Pipeline {
         }
         let site = try SiteScan.collect(
             roots: roots, scanOptions: scanOptions, archiveLinks: linker, known: known, warn: warn)
-        let rewrite = RewriteSettings(
+        var rewrite = RewriteSettings(
             archiveRoot: fetch.archiveRoot, linker: linker, scanner: PostScanner(options: scanOptions))
+        rewrite.objectStore = fetch.objectStore
         do {
             return try await ArchiveJob.run(
                 items: site.items, posts: site.posts, unreadablePosts: site.unreadable, roots: roots, fetch: fetch,
@@ -138,7 +139,7 @@ public enum Pipeline {
     {
         do {
             if repair { return try await Verification.repair(settings: settings, logger: logger) }
-            return try await Verification.verify(archiveRoot: settings.archiveRoot)
+            return try await Verification.verify(archiveRoot: settings.archiveRoot, objects: settings.objectStore)
         } catch {
             throw PipelineError(
                 stopping: error, archiveRoot: settings.archiveRoot, unusable: { $0.code == .invalidArgument })

@@ -13,13 +13,25 @@ public enum LinkPolicy {
         case relative
     }
 
-    /// The linker for an archive at `archiveRoot`: under `archiveURL` when given; else `choice`, which defaults to
-    /// absolute in a site (`site`, found by `SiteInfo.discover`) and relative elsewhere. Throws `.usage` when
-    /// absolute links cannot resolve (no site, or an archive outside the folder the generator publishes).
-    public static func linker(archiveURL: String?, choice: Choice?, site: SiteInfo?, archiveRoot: URL)
-        throws(PipelineError) -> ArchiveLinker
-    {
+    /// The linker for an archive at `archiveRoot`: under `archiveURL` when given; else under `storeURL` when the
+    /// files are not on the local disk (a bucket's URL, `ObjectStoreFactory.publicURL`); else `choice`, which
+    /// defaults to absolute in a site (`site`, found by `SiteInfo.discover`) and relative elsewhere. Throws
+    /// `.usage` when absolute links cannot resolve (no site, or an archive outside the folder the generator
+    /// publishes), or when `choice` asks for links to local files that are in a bucket.
+    public static func linker(
+        archiveURL: String?, choice: Choice?, site: SiteInfo?, archiveRoot: URL, storeURL: String? = nil
+    ) throws(PipelineError) -> ArchiveLinker {
         if let prefix = archiveURL { return ArchiveLinker(style: .prefix(prefix)) }
+        if let storeURL {
+            if let choice {
+                throw PipelineError(
+                    code: .usage,
+                    message: "--links \(choice.rawValue) links files on this disk, and the archive's files are in "
+                        + "a bucket: leave out --links (posts then link to \(storeURL)), or give --archive-url "
+                        + "with the bucket's CDN")
+            }
+            return ArchiveLinker(style: .prefix(storeURL))
+        }
         let choice = choice ?? (site == nil ? .relative : .absolute)
         let archive = archiveRoot.standardizedFileURL.path
         guard choice == .absolute else { return ArchiveLinker(style: .relative(archiveRoot: archive)) }

@@ -16,6 +16,8 @@ public struct RewriteSettings: Sendable {
     /// Rewrite a post only when every remote reference in it can be (the archive job's rule: an outage
     /// never leaves a post half local); otherwise the post is `waiting`.
     public var requireComplete = false
+    /// Where archived files live (checked before a post links to them).
+    public var objectStore: ObjectStoreFactory = .local
 
     /// Creates settings.
     public init(archiveRoot: URL, linker: ArchiveLinker, scanner: PostScanner) {
@@ -126,7 +128,7 @@ public enum RewritePipeline {
         let layout = ArchiveLayout(root: settings.archiveRoot)
         let backend: ArchiveBackend? =
             try layout.hasManifest() || lock != nil
-            ? try await ArchiveBackend.open(root: settings.archiveRoot) : nil
+            ? try await ArchiveBackend.open(root: settings.archiveRoot, objects: settings.objectStore) : nil
         let manifest = backend?.manifest
         defer { backend?.close() }
         let catalog = try await Catalog(manifest: manifest, store: backend?.objects, posts: posts)

@@ -167,7 +167,7 @@ public struct ArchiveLayout: Sendable, Hashable {
 
     /// Checks that a relative path stays inside the archive and is one the archive makes
     /// (`objects/..`, `w<n>/..`, `svg/..`), so a manifest value can never point outside the root.
-    static func checkRelativePath(_ path: String) throws(StoreError) {
+    package static func checkRelativePath(_ path: String) throws(StoreError) {
         let parts = path.split(separator: "/", omittingEmptySubsequences: false)
         let valid =
             parts.count == 3 && !path.hasPrefix("/")

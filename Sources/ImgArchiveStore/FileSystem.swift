@@ -9,9 +9,9 @@ import Foundation
 #endif
 
 /// Thin POSIX wrappers: every call that can fail maps `errno` through `StoreError.posix`.
-enum FileSystem {
+package enum FileSystem {
     /// Creates a folder (and its parents); an existing folder is fine.
-    static func makeDirectory(_ path: String) throws(StoreError) {
+    package static func makeDirectory(_ path: String) throws(StoreError) {
         if mkdir(path, 0o755) == 0 { return }
         let code = errno
         if code == EEXIST {
@@ -30,7 +30,7 @@ enum FileSystem {
     }
 
     /// Whether a path exists, and its size when it is a regular file.
-    static func fileSize(_ path: String) throws(StoreError) -> Int64? {
+    package static func fileSize(_ path: String) throws(StoreError) -> Int64? {
         var info = stat()
         if stat(path, &info) == 0 { return Int64(info.st_size) }
         if errno == ENOENT { return nil }
@@ -74,7 +74,7 @@ enum FileSystem {
     }()
 
     /// Atomically renames `source` to `destination` (replacing it when present).
-    static func moveIntoPlace(_ source: String, to destination: String) throws(StoreError) {
+    package static func moveIntoPlace(_ source: String, to destination: String) throws(StoreError) {
         guard rename(source, destination) == 0 else {
             throw StoreError.posix("renaming \(source) into place", path: destination)
         }
@@ -107,12 +107,12 @@ enum FileSystem {
     }
 
     /// Removes a file; a missing file is fine.
-    static func removeFile(_ path: String) throws(StoreError) {
+    package static func removeFile(_ path: String) throws(StoreError) {
         guard unlink(path) == 0 || errno == ENOENT else { throw StoreError.posix("removing the file", path: path) }
     }
 
     /// The names in a folder (without `.` and `..`).
-    static func contents(of path: String) throws(StoreError) -> [String] {
+    package static func contents(of path: String) throws(StoreError) -> [String] {
         guard let dir = opendir(path) else { throw StoreError.posix("listing the folder", path: path) }
         defer { closedir(dir) }
         var names: [String] = []
@@ -126,7 +126,7 @@ enum FileSystem {
     }
 
     /// Removes a file or a folder tree.
-    static func removeTree(_ path: String) throws(StoreError) {
+    package static func removeTree(_ path: String) throws(StoreError) {
         var info = stat()
         guard lstat(path, &info) == 0 else {
             if errno == ENOENT { return }

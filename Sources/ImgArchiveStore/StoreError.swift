@@ -82,7 +82,7 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
 
 extension StoreError {
     /// Maps an `errno` from a file-system call to a `StoreError`.
-    static func posix(_ operation: String, path: String, errno code: Int32 = errno) -> StoreError {
+    package static func posix(_ operation: String, path: String, errno code: Int32 = errno) -> StoreError {
         let reason = String(cString: strerror(code))
         switch code {
         case EWOULDBLOCK, EAGAIN:

@@ -32,7 +32,8 @@ struct ArchiveCommand: AsyncParsableCommand {
         let roots = paths.isEmpty ? ["."] : paths
         let site = SiteInfo.discover(from: roots.first ?? ".")
         let fetch = try options.settings(file, site: site)
-        let linker = try linkOptions.linker(file, site: site, archiveRoot: fetch.archiveRoot)
+        let linker = try linkOptions.linker(
+            file, site: site, archiveRoot: fetch.archiveRoot, objects: fetch.objectStore)
         let report = try await Self.runJob(
             roots: roots, file: file, fetch: fetch, linker: linker, verbose: verbose)
         if report.exitCode != 0 { throw ExitCode(report.exitCode) }

@@ -65,7 +65,7 @@ struct DemoCommand: AsyncParsableCommand {
         for host in hosts.sorted() { arguments += ["--connect-to", "\(host):80:127.0.0.1:\(port)"] }
         let fetch = try FetchOptionGroup.parse(arguments).settings(ConfigFile(), site: SiteInfo.discover(from: folder))
         let linker = try LinkOptionGroup.parse([]).linker(
-            ConfigFile(), site: SiteInfo.discover(from: folder), archiveRoot: fetch.archiveRoot)
+            ConfigFile(), site: SiteInfo.discover(from: folder), archiveRoot: fetch.archiveRoot, objects: .local)
 
         var out = StandardOutput()
         out.write(

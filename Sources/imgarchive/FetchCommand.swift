@@ -94,6 +94,8 @@ struct FetchOptionGroup: ParsableArguments {
             settings.warc = WARCOptions(maxFileSize: file.warcSize ?? WARCOptions.defaultMaxFileSize)
         }
         settings.rescue = try rescueSettings(file)
+        settings.objectStore = try ObjectStoreFactory.configured(
+            objects: file.objects, endpoint: file.s3Endpoint, region: file.s3Region)
         return settings
     }
 
@@ -156,7 +158,7 @@ struct FetchCommand: AsyncParsableCommand {
         let roots = paths.isEmpty && urls == nil ? ["."] : paths
         let site = SiteInfo.discover(from: roots.first ?? ".")
         let settings = try options.settings(file, site: site)
-        let archiveLinks = file.archiveURL.map { ArchiveLinker(style: .prefix($0)) }
+        let archiveLinks = (file.archiveURL ?? settings.objectStore.publicURL).map { ArchiveLinker(style: .prefix($0)) }
 
         if dryRun {
             let planned = try await Pipeline.planFetch(

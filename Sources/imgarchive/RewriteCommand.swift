@@ -20,11 +20,15 @@ struct LinkOptionGroup: ParsableArguments {
     @Option(name: .customLong("archive-url"), help: "Link the archive under this URL or path prefix instead.")
     var archiveURL: String?
 
-    /// Command line over configuration over the site's own configuration (`LinkPolicy`).
-    func linker(_ file: ConfigFile, site: SiteInfo?, archiveRoot: URL) throws -> ArchiveLinker {
+    /// Command line over configuration over the site's own configuration (`LinkPolicy`); files in a bucket are
+    /// linked under the bucket's URL unless an archive URL says otherwise.
+    func linker(_ file: ConfigFile, site: SiteInfo?, archiveRoot: URL, objects: ObjectStoreFactory) throws
+        -> ArchiveLinker
+    {
         let choice = (links?.rawValue ?? file.links).flatMap(LinkPolicy.Choice.init(rawValue:))
         return try LinkPolicy.linker(
-            archiveURL: archiveURL ?? file.archiveURL, choice: choice, site: site, archiveRoot: archiveRoot)
+            archiveURL: archiveURL ?? file.archiveURL, choice: choice, site: site, archiveRoot: archiveRoot,
+            storeURL: objects.publicURL)
     }
 }
 
@@ -67,12 +71,15 @@ struct RewriteCommand: AsyncParsableCommand {
         let archiveRoot = URL(fileURLWithPath: archive ?? file.archive ?? "archive")
         let site = SiteInfo.discover(from: roots.first ?? ".")
         // Revert needs no links; a rewrite checks them before touching anything.
+        let objects = try ObjectStoreFactory.configured(
+            objects: file.objects, endpoint: file.s3Endpoint, region: file.s3Region)
         let linker =
             revert
             ? ArchiveLinker(style: .relative(archiveRoot: archiveRoot.path))
-            : try linkOptions.linker(file, site: site, archiveRoot: archiveRoot)
+            : try linkOptions.linker(file, site: site, archiveRoot: archiveRoot, objects: objects)
         var settings = RewriteSettings(
             archiveRoot: archiveRoot, linker: linker, scanner: PostScanner(options: file.scanOptions))
+        settings.objectStore = objects
         settings.dryRun = dryRun
         if revert {
             let report = try await Pipeline.revert(paths: paths, settings: settings, logger: ProcessLogger.logger)

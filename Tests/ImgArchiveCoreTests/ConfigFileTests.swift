@@ -23,6 +23,9 @@ import Testing
         warc: true
         warc-size: 2GB
         allow-addresses: ["*.intranet.example", 10.0.0.0/8, "fd00::/8", 192.168.1.20]
+        objects: s3://blog-images/archive
+        s3-endpoint: https://s3.eu-west-1.amazonaws.com
+        s3-region: eu-west-1
         hosts:
           "*.sinaimg.cn":
             referer: https://weibo.com/
@@ -49,6 +52,8 @@ import Testing
     #expect(c.links == "relative" && c.archiveURL == "/blog/archive")
     #expect(c.warc == true && c.warcSize == 2_000_000_000)
     #expect(c.allowAddresses.map(\.description) == ["*.intranet.example", "10.0.0.0/8", "fd00::/8", "192.168.1.20/32"])
+    #expect(c.objects == "s3://blog-images/archive")
+    #expect(c.s3Endpoint == "https://s3.eu-west-1.amazonaws.com" && c.s3Region == "eu-west-1")
     #expect(c.hostProfiles.count == 2)
     let sina = try #require(HostProfile.first(in: c.hostProfiles, host: "WX4.sinaimg.cn"))
     #expect(sina.headers.map(\.name) == ["Referer"])
@@ -85,6 +90,13 @@ struct BadConfig: Sendable, CustomTestStringConvertible {
     BadConfig(text: "allow-addresses: 10.0.0.0/40\n", line: 1, says: "a network such as 10.0.0.0/8"),
     BadConfig(text: "- just\n- a list\n", line: 1, says: "key: value"),
     BadConfig(text: "jobs: [1\n", line: nil, says: "not valid YAML"),
+    BadConfig(text: "objects: /srv/files\n", line: 1, says: "write s3://BUCKET or s3://BUCKET/PREFIX"),
+    BadConfig(text: "jobs: 2\ns3-endpoint: s3.example.com\n", line: 2, says: "not an http:// or https:// URL"),
+    BadConfig(text: "s3-endpoint: https://key:secret@s3.example.com\n", line: 1, says: "holds no user or password"),
+    BadConfig(text: "s3-region: eu west\n", line: 1, says: "not a region name"),
+    BadConfig(
+        text: "objects: s3://b/p\naws_secret_access_key: x\n", line: 2,
+        says: "credentials never go in imgarchive.yml; remove it and set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"),
 ])
 func badConfigurationNamesTheLineAndTheFix(_ c: BadConfig) {
     do {

@@ -98,6 +98,12 @@ public struct ConfigFile: Sendable {
     public var timegates: [String]?
     /// Seconds before a URL the archives had no image for is asked about again (`rescue-after`).
     public var rescueAfter: TimeInterval?
+    /// Where archived files live when not in the archive folder: `s3://bucket/prefix` (docs/scale-out.md).
+    public var objects: String?
+    /// The S3 server's URL, for `objects: s3://...`.
+    public var s3Endpoint: String?
+    /// The region S3 requests are signed for.
+    public var s3Region: String?
 
     /// The defaults.
     public init() {}
@@ -118,6 +124,14 @@ public struct ConfigFile: Sendable {
         ("allow-addresses", "a list of host names (*.example.com) and networks (10.0.0.0/8, fd00::/8)"),
         ("rescue", "true or false"), ("timegates", "a list of Memento TimeGate URLs"),
         ("rescue-after", "a duration such as 30d"),
+        ("objects", "s3://BUCKET/PREFIX"), ("s3-endpoint", "the S3 server's URL, http:// or https://"),
+        ("s3-region", "a region name such as us-east-1"),
+    ]
+
+    /// Keys that would put bucket credentials in the file: refused with where they go instead.
+    static let credentialKeys: Set<String> = [
+        "aws-access-key-id", "aws-secret-access-key", "aws-session-token", "s3-access-key", "s3-secret-key",
+        "s3-access-key-id", "s3-secret-access-key", "access-key", "secret-key",
     ]
 
     /// Reads `path`.
@@ -152,6 +166,12 @@ public struct ConfigFile: Sendable {
         for (keyNode, value) in mapping {
             let key = keyNode.string ?? ""
             let line = keyNode.mark?.line
+            guard !credentialKeys.contains(key.lowercased().replacingOccurrences(of: "_", with: "-")) else {
+                throw ConfigFileError(
+                    path: path, line: line,
+                    message: "'\(key)': credentials never go in imgarchive.yml; remove it and set "
+                        + "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment of the run")
+            }
             guard known.contains(key) else {
                 let suggestion = keys.map(\.0).min { editDistance($0, key) < editDistance($1, key) } ?? ""
                 throw ConfigFileError(
@@ -227,6 +247,34 @@ public struct ConfigFile: Sendable {
                 }
                 config.timegates = gates
             case "rescue-after": config.rescueAfter = try reader.duration()
+            case "objects":
+                let objects = try reader.string()
+                guard objects.hasPrefix("s3://"), objects.count > 5 else {
+                    throw ConfigFileError(
+                        path: path, line: value.mark?.line,
+                        message: "objects: '\(objects)' is not a bucket; write s3://BUCKET or s3://BUCKET/PREFIX, or "
+                            + "leave 'objects' out to keep the files in the archive folder")
+                }
+                config.objects = objects
+            case "s3-endpoint":
+                let endpoint = try reader.string()
+                guard endpoint.hasPrefix("http://") || endpoint.hasPrefix("https://"),
+                    URL(string: endpoint)?.host?.isEmpty == false, !endpoint.contains("@")
+                else {
+                    throw ConfigFileError(
+                        path: path, line: value.mark?.line,
+                        message: "s3-endpoint: '\(endpoint)' is not an http:// or https:// URL of an S3 server, such "
+                            + "as https://s3.eu-west-1.amazonaws.com (and holds no user or password)")
+                }
+                config.s3Endpoint = endpoint
+            case "s3-region":
+                let region = try reader.string()
+                guard region.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) else {
+                    throw ConfigFileError(
+                        path: path, line: value.mark?.line,
+                        message: "s3-region: '\(region)' is not a region name; write one such as us-east-1")
+                }
+                config.s3Region = region
             default: break
             }
         }
