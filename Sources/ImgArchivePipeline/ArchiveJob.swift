@@ -58,7 +58,7 @@ public enum ArchiveJob {
         let lock = try ArchiveLock.acquire(fetch.archiveRoot)
         defer { lock.release() }
         let layout = ArchiveLayout(root: fetch.archiveRoot)
-        let manifest = try await ArchiveBackend.openManifest(layout)
+        let manifest = try await ArchiveBackend.openManifest(layout, location: fetch.manifest)
         defer { try? manifest.close() }
         // A manifest that cannot record the run's start can record nothing else: the run stops here.
         let runID = try await manifest.startRun(command: "archive", at: startedAt)
@@ -120,7 +120,10 @@ public enum ArchiveJob {
             id: runID, at: report.finishedAt, counts: counts(report), exitCode: Int(report.exitCode))
         // A snapshot per run (the newest `ManifestBackups.kept`), so a lost manifest can be restored.
         do {
-            try await ManifestBackups(layout: layout).snapshot(of: manifest)
+            // A database has its own backups (pg_dump, docs/scale-out.md).
+            if let manifest = manifest as? SQLiteManifest {
+                try await ManifestBackups(layout: layout).snapshot(of: manifest)
+            }
         } catch {
             logger.warning("the manifest snapshot could not be written", metadata: ["error": "\(error)"])
         }

@@ -1,6 +1,6 @@
 public import Foundation
 public import ImgArchiveCore
-import ImgArchiveStore
+public import ImgArchiveStore
 public import Logging
 import Synchronization
 
@@ -76,8 +76,9 @@ public enum Pipeline {
         warn: (String) -> Void, logger: Logger, progress: (@Sendable (FetchProgress) -> Void)? = nil
     ) async throws(PipelineError) -> ArchiveJobReport {
         let site = try SiteScan.collect(roots: roots, scanOptions: scanOptions, archiveLinks: linker, warn: warn)
-        let rewrite = RewriteSettings(
+        var rewrite = RewriteSettings(
             archiveRoot: fetch.archiveRoot, linker: linker, scanner: PostScanner(options: scanOptions))
+        rewrite.manifest = fetch.manifest
         do {
             return try await ArchiveJob.run(
                 items: site.items, posts: site.posts, unreadablePosts: site.unreadable, roots: roots, fetch: fetch,
@@ -115,9 +116,11 @@ public enum Pipeline {
 
     /// `status`: the manifest's report per post (no lock, no network). Any store error (no archive yet, a lost
     /// manifest) is `.unusableArchive`.
-    public static func status(archiveRoot: URL, paths: [String]) async throws(PipelineError) -> StatusReport {
+    public static func status(
+        archiveRoot: URL, paths: [String], manifest: ManifestLocation = .archiveFolder
+    ) async throws(PipelineError) -> StatusReport {
         do {
-            return try await StatusReport.make(archiveRoot: archiveRoot, paths: paths)
+            return try await StatusReport.make(archiveRoot: archiveRoot, paths: paths, manifest: manifest)
         } catch {
             throw PipelineError(stopping: error, archiveRoot: archiveRoot, unusable: { _ in true })
         }
@@ -130,7 +133,7 @@ public enum Pipeline {
     {
         do {
             if repair { return try await Verification.repair(settings: settings, logger: logger) }
-            return try await Verification.verify(archiveRoot: settings.archiveRoot)
+            return try await Verification.verify(archiveRoot: settings.archiveRoot, manifest: settings.manifest)
         } catch {
             throw PipelineError(
                 stopping: error, archiveRoot: settings.archiveRoot, unusable: { $0.code == .invalidArgument })

@@ -27,7 +27,8 @@ public enum FetchPipeline {
         // Objects are committed by rename only; the run's recorder makes them durable (each file, then the
         // folders of a batch) before the batch's manifest rows commit (see `Recorder`).
         let backend = try await ArchiveBackend.open(
-            root: settings.archiveRoot, objects: settings.objectStore, durability: .deferred)
+            root: settings.archiveRoot, objects: settings.objectStore, durability: .deferred,
+            manifest: settings.manifest)
         defer { backend.close() }
         let (store, manifest) = (backend.objects, backend.manifest)
         let stale = try store.removeStaleTemporaryFiles(holding: lock)
@@ -43,8 +44,18 @@ public enum FetchPipeline {
             }, scannedAt: now)
 
         let (needs, pages) = try await plan(items: items, settings: settings, manifest: manifest, now: now)
-        let runner = Runner(settings: settings, store: store, manifest: manifest, logger: logger, progress: progress)
-        var outcomes = try await runner.fetch(items: items, needs: needs)
+        let coordinator = try await backend.workCoordinator()
+        let runner = Runner(
+            settings: settings, store: store, manifest: manifest, coordinator: coordinator, logger: logger,
+            progress: progress)
+        var outcomes: [URLOutcome]
+        do {
+            outcomes = try await runner.fetch(items: items, needs: needs, plannedAt: now)
+            await coordinator.finish()
+        } catch {
+            await coordinator.finish()
+            throw error
+        }
         for i in outcomes.indices where pages.contains(outcomes[i].url) { outcomes[i].status = .notAnImageLink }
 
         // Read back only the URLs that need it: those archived before (for their object's path) and those
@@ -79,8 +90,8 @@ public enum FetchPipeline {
         let layout = ArchiveLayout(root: settings.archiveRoot)
         var needs: [String: FetchNeed]
         var pages = Set<String>()
-        if try layout.hasManifest() {
-            let manifest = try await ArchiveBackend.openManifest(layout)
+        if try ArchiveBackend.hasManifest(layout, location: settings.manifest) {
+            let manifest = try await ArchiveBackend.openManifest(layout, location: settings.manifest)
             defer { try? manifest.close() }
             (needs, pages) = try await plan(items: items, settings: settings, manifest: manifest, now: Date())
         } else {

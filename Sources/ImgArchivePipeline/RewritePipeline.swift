@@ -1,6 +1,6 @@
 public import Foundation
 public import ImgArchiveCore
-import ImgArchiveStore
+public import ImgArchiveStore
 public import Logging
 
 /// Settings of one rewrite or revert.
@@ -16,6 +16,8 @@ public struct RewriteSettings: Sendable {
     /// Rewrite a post only when every remote reference in it can be (the archive job's rule: an outage
     /// never leaves a post half local); otherwise the post is `waiting`.
     public var requireComplete = false
+    /// Where the manifest lives (`manifest:`, `--manifest`): the archive folder's SQLite file, or PostgreSQL.
+    public var manifest: ManifestLocation = .archiveFolder
 
     /// Creates settings.
     public init(archiveRoot: URL, linker: ArchiveLinker, scanner: PostScanner) {
@@ -91,7 +93,8 @@ public enum RewritePipeline {
         -> RewriteReport
     {
         // Without a manifest nothing is archived: plan (everything stays remote) without creating an archive.
-        let hasManifest = try ArchiveLayout(root: settings.archiveRoot).hasManifest()
+        let hasManifest = try ArchiveBackend.hasManifest(
+            ArchiveLayout(root: settings.archiveRoot), location: settings.manifest)
         if settings.dryRun || !hasManifest {
             return try await rewrite(posts: posts, settings: settings, lock: nil, logger: logger)
         }
@@ -106,8 +109,10 @@ public enum RewritePipeline {
     /// `archive/backups/` too, not in the manifest only.
     private static func snapshot(_ settings: RewriteSettings, logger: Logger) async {
         let layout = ArchiveLayout(root: settings.archiveRoot)
+        // A database has its own backups (pg_dump, docs/scale-out.md).
+        guard settings.manifest == .archiveFolder else { return }
         do {
-            let manifest = try await ArchiveBackend.openManifest(layout)
+            let manifest = try await SQLiteManifest.open(layout: layout)
             defer { try? manifest.close() }
             try await ManifestBackups(layout: layout).snapshot(of: manifest)
         } catch {
@@ -121,8 +126,8 @@ public enum RewritePipeline {
     {
         let layout = ArchiveLayout(root: settings.archiveRoot)
         let backend: ArchiveBackend? =
-            try layout.hasManifest() || lock != nil
-            ? try await ArchiveBackend.open(root: settings.archiveRoot) : nil
+            try ArchiveBackend.hasManifest(layout, location: settings.manifest) || lock != nil
+            ? try await ArchiveBackend.open(root: settings.archiveRoot, manifest: settings.manifest) : nil
         let manifest = backend?.manifest
         defer { backend?.close() }
         let catalog = try await Catalog(manifest: manifest, store: backend?.objects, posts: posts)
@@ -228,10 +233,10 @@ public enum RewritePipeline {
         -> RewriteReport
     {
         let layout = ArchiveLayout(root: settings.archiveRoot)
-        guard try layout.hasManifest() else { return RewriteReport() }
+        guard try ArchiveBackend.hasManifest(layout, location: settings.manifest) else { return RewriteReport() }
         let lock: ArchiveLock? = settings.dryRun ? nil : try ArchiveLock.acquire(settings.archiveRoot)
         defer { lock?.release() }
-        let manifest = try await ArchiveBackend.openManifest(layout)
+        let manifest = try await ArchiveBackend.openManifest(layout, location: settings.manifest)
         defer { try? manifest.close() }
         let report = try await revert(
             paths: paths, settings: settings, manifest: manifest, layout: layout, lock: lock, logger: logger)

@@ -61,6 +61,9 @@ struct RewriteCommand: AsyncParsableCommand {
     @Option(help: "The configuration file (default: imgarchive.yml in the current folder, if present).")
     var config: String?
 
+    @Option(help: ManifestOption.help)
+    var manifest: String?
+
     func run() async throws {
         let file = try ConfigurationLoader.load(explicitPath: config)
         let roots = paths.isEmpty ? ["."] : paths
@@ -74,6 +77,7 @@ struct RewriteCommand: AsyncParsableCommand {
         var settings = RewriteSettings(
             archiveRoot: archiveRoot, linker: linker, scanner: PostScanner(options: file.scanOptions))
         settings.dryRun = dryRun
+        settings.manifest = try ManifestOption.location(manifest, file)
         if revert {
             let report = try await Pipeline.revert(paths: paths, settings: settings, logger: ProcessLogger.logger)
             RewriteOutput.print(report, format: format, dryRun: dryRun, reverting: true)
