@@ -27,7 +27,9 @@ final class PostgresConnection {
                 code: .unavailable, path: location,
                 message: "cannot connect to PostgreSQL at \(location): \(message)")
         }
-        // Quiet NOTICEs (CREATE TABLE IF NOT EXISTS ...), never printed to stderr by libpq.
+        // The server's notices and warnings ("terminating connection due to ...") are not printed to stderr by
+        // libpq: a lost connection is an error the caller handles.
+        PQsetNoticeProcessor(handle, { _, _ in }, nil)
         _ = try? execute("SET client_min_messages = warning")
     }
 

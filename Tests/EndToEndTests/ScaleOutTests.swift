@@ -154,7 +154,7 @@ import Testing
         try await during?(processes)
         return await withCheckedContinuation { continuation in
             DispatchQueue.global().async {
-                let deadline = Date().addingTimeInterval(180)
+                let deadline = Date().addingTimeInterval(120)
                 for process in processes {
                     while process.isRunning && Date() < deadline { usleep(20_000) }
                     if process.isRunning { process.terminate() }
@@ -219,6 +219,34 @@ import Testing
         #expect(twice <= 64, "\(twice) URLs fetched more than once")
         #expect(server.mostAtOnce <= 2)
     }
+
+    @Test func workersRideOutARestartOfTheDatabase() async throws {
+        let server = try await CountingServer.start()
+        defer { Task { await server.stop() } }
+        let database = try await postgresTestDatabase()
+        let folders = try Self.site(workers: 4, posts: 200)
+        defer { for folder in folders { folder.remove() } }
+
+        let statuses = try await Self.fetch(folders, database: database, server: server, perHost: 2) { _ in
+            while server.total < 300 { try await Task.sleep(for: .milliseconds(10)) }
+            try await restartPostgres()
+        }
+        #expect(statuses == [0, 0, 0, 0], "\(Self.logs(folders))")
+        try await Self.expectAllArchived(database: database, posts: 200)
+    }
+}
+
+/// Restarts the tests' PostgreSQL (`.ci/services.d/postgres.sh restart`): every connection is cut.
+func restartPostgres() async throws {
+    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent(".ci/services.d/postgres.sh").path
+    // system(3), not Process: the server the script starts outlives it, and Foundation's Process waits for it.
+    let status: Int32 = await withCheckedContinuation { continuation in
+        DispatchQueue.global().async {
+            continuation.resume(returning: system("bash '\(script)' restart >/dev/null 2>&1"))
+        }
+    }
+    #expect(status == 0, "postgres.sh restart")
 }
 
 /// A server for every path under `/img/` that answers a small JPEG after 5 ms, counting the requests per path
