@@ -39,6 +39,8 @@ let package = Package(
             name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(
             name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(
+            name: "CPostgres", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         // C shims: libjpeg's setjmp/longjmp error exit and decode/encode loops; libpng's macros.
         .target(name: "CJPEGShim", dependencies: ["CJPEG"], linkerSettings: [.linkedLibrary("jpeg")]),
         .target(name: "CPNGShim", dependencies: ["CPNG"], linkerSettings: [.linkedLibrary("png16")]),
@@ -64,11 +66,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
-        // The content-addressed archive and its SQLite manifest.
+        // The content-addressed archive and its manifest: SQLite, or PostgreSQL through libpq for many workers.
         .target(
             name: "ImgArchiveStore",
             dependencies: [
-                "ImgArchiveCore",
+                "ImgArchiveCore", "CPostgres",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],

@@ -39,6 +39,9 @@ public final class Downloader: Sendable {
         }
     }
 
+    /// `scheme://host:port` of a URL: the unit the per-host limit counts (`--per-host`).
+    public static func hostKey(_ url: String) -> String { Job.hostKey(url) }
+
     /// Fetches one URL: the image in a temporary file, a 304, or a classified failure. Retries, backoff and
     /// the Referer ladder happen inside; cancelling the calling task cancels the download.
     public func download(_ request: DownloadRequest) async -> Result<Download, FetchError> {

@@ -48,8 +48,11 @@ public struct ObjectStoreFactory: Sendable {
 public struct ArchiveBackend: Sendable {
     /// The archived files.
     public var objects: any ObjectStore
-    /// The manifest: every ledger (`FetchLedger`, `RewriteLedger`, `ArchiveLedgerReader`); SQLite today.
-    public var manifest: SQLiteManifest
+    /// The manifest: every ledger (`FetchLedger`, `RewriteLedger`, `ArchiveLedgerReader`): the archive folder's
+    /// SQLite file, or a PostgreSQL database shared by many workers (`manifest:`, docs/scale-out.md).
+    public var manifest: any ArchiveManifest
+    /// Where the manifest lives.
+    public var manifestLocation: ManifestLocation = .archiveFolder
     /// The archive's folder layout (manifest path, reports, backups).
     public var layout: ArchiveLayout
 
@@ -58,19 +61,43 @@ public struct ArchiveBackend: Sendable {
     /// `objects/` holds some (repair, which has just restored or recreated it and adopts those files).
     public static func open(
         root: URL, objects factory: ObjectStoreFactory = .local, durability: ArchiveStore.Durability = .immediate,
-        manifestAsIs: Bool = false
+        manifestAsIs: Bool = false, manifest location: ManifestLocation = .archiveFolder
     ) async throws -> ArchiveBackend {
         let objects = try factory.make(root, durability)
         let layout = ArchiveLayout(root: root)
-        let manifest =
-            manifestAsIs ? try await SQLiteManifest.open(url: layout.manifestURL) : try await openManifest(layout)
-        return ArchiveBackend(objects: objects, manifest: manifest, layout: layout)
+        let manifest: any ArchiveManifest =
+            if manifestAsIs, location == .archiveFolder {
+                try await SQLiteManifest.open(url: layout.manifestURL)
+            } else {
+                try await openManifest(layout, location: location)
+            }
+        return ArchiveBackend(objects: objects, manifest: manifest, manifestLocation: location, layout: layout)
     }
 
-    /// Opens the manifest only (status, rewrite, the job's bookkeeping): checks that originals are not left
-    /// without one (`.manifestLost`) and brings its schema up to date.
-    public static func openManifest(_ layout: ArchiveLayout) async throws(StoreError) -> SQLiteManifest {
-        try await SQLiteManifest.open(layout: layout)
+    /// Opens the manifest only (status, rewrite, the job's bookkeeping) and brings its schema up to date. The
+    /// archive folder's SQLite file is checked first: originals are not left without one (`.manifestLost`).
+    public static func openManifest(_ layout: ArchiveLayout, location: ManifestLocation = .archiveFolder)
+        async throws(StoreError) -> any ArchiveManifest
+    {
+        switch location {
+        case .archiveFolder: try await SQLiteManifest.open(layout: layout)
+        case .postgres(let url): try await PostgresManifest.open(url: url)
+        }
+    }
+
+    /// Whether the archive has a manifest to read (status, rewrite, verify): the archive folder's file exists, or
+    /// the manifest is a database (which `openManifest` creates when empty).
+    public static func hasManifest(_ layout: ArchiveLayout, location: ManifestLocation) throws(StoreError) -> Bool {
+        location == .archiveFolder ? try layout.hasManifest() : true
+    }
+
+    /// How this worker shares a fetch with the others: with a database, claims and host slots in it; with the
+    /// archive folder's own manifest, everything is this process's.
+    public func workCoordinator() async throws(StoreError) -> any WorkCoordinator {
+        switch manifestLocation {
+        case .archiveFolder: LocalCoordinator()
+        case .postgres(let url): try await PostgresCoordinator.open(url: url)
+        }
     }
 
     /// Closes the manifest.

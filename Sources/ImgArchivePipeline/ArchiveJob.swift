@@ -59,7 +59,7 @@ public enum ArchiveJob {
         let lock = try ArchiveLock.acquire(fetch.archiveRoot)
         defer { lock.release() }
         let layout = ArchiveLayout(root: fetch.archiveRoot)
-        let manifest = try await ArchiveBackend.openManifest(layout)
+        let manifest = try await ArchiveBackend.openManifest(layout, location: fetch.manifest)
         defer { try? manifest.close() }
         // A manifest that cannot record the run's start can record nothing else: the run stops here.
         let runID = try await manifest.startRun(command: "archive", at: startedAt)
@@ -128,13 +128,16 @@ public enum ArchiveJob {
         // A snapshot per run that changed the manifest (the newest `ManifestBackups.kept`), so a lost manifest
         // can be restored; a run that only found everything as it was adds nothing a restore would miss.
         do {
-            let backups = ManifestBackups(layout: layout)
-            let scans = Dictionary(recorded.map { ($0.path, $0.contentSHA256) }, uniquingKeysWith: { a, _ in a })
-            let keys = layout.postKeys(posts.map(\.path))
-            let postsChanged = zip(keys, posts).contains { key, post in scans[key] != post.contentSHA256 }
-            let firstSnapshot = try backups.list().isEmpty
-            if postsChanged || removed > 0 || changedManifest(report) || firstSnapshot {
-                try await backups.snapshot(of: manifest)
+            // A database has its own backups (pg_dump, docs/scale-out.md).
+            if let manifest = manifest as? SQLiteManifest {
+                let backups = ManifestBackups(layout: layout)
+                let scans = Dictionary(recorded.map { ($0.path, $0.contentSHA256) }, uniquingKeysWith: { a, _ in a })
+                let keys = layout.postKeys(posts.map(\.path))
+                let postsChanged = zip(keys, posts).contains { key, post in scans[key] != post.contentSHA256 }
+                let firstSnapshot = try backups.list().isEmpty
+                if postsChanged || removed > 0 || changedManifest(report) || firstSnapshot {
+                    try await backups.snapshot(of: manifest)
+                }
             }
         } catch {
             logger.warning("the manifest snapshot could not be written", metadata: ["error": "\(error)"])

@@ -1,6 +1,6 @@
 public import Foundation
 public import ImgArchiveCore
-import ImgArchiveStore
+public import ImgArchiveStore
 public import Logging
 import Synchronization
 
@@ -78,7 +78,7 @@ public enum Pipeline {
         // The posts unchanged since the manifest's record of their last scan are not read or scanned again.
         let known: KnownScans?
         do {
-            known = try await KnownScans.read(archiveRoot: fetch.archiveRoot)
+            known = try await KnownScans.read(archiveRoot: fetch.archiveRoot, manifest: fetch.manifest)
         } catch {
             throw PipelineError(stopping: error, archiveRoot: fetch.archiveRoot, whenLocked: .didNothing)
         }
@@ -87,6 +87,7 @@ public enum Pipeline {
         var rewrite = RewriteSettings(
             archiveRoot: fetch.archiveRoot, linker: linker, scanner: PostScanner(options: scanOptions))
         rewrite.objectStore = fetch.objectStore
+        rewrite.manifest = fetch.manifest
         do {
             return try await ArchiveJob.run(
                 items: site.items, posts: site.posts, unreadablePosts: site.unreadable, roots: roots, fetch: fetch,
@@ -124,9 +125,11 @@ public enum Pipeline {
 
     /// `status`: the manifest's report per post (no lock, no network). Any store error (no archive yet, a lost
     /// manifest) is `.unusableArchive`.
-    public static func status(archiveRoot: URL, paths: [String]) async throws(PipelineError) -> StatusReport {
+    public static func status(
+        archiveRoot: URL, paths: [String], manifest: ManifestLocation = .archiveFolder
+    ) async throws(PipelineError) -> StatusReport {
         do {
-            return try await StatusReport.make(archiveRoot: archiveRoot, paths: paths)
+            return try await StatusReport.make(archiveRoot: archiveRoot, paths: paths, manifest: manifest)
         } catch {
             throw PipelineError(stopping: error, archiveRoot: archiveRoot, unusable: { _ in true })
         }
@@ -139,7 +142,8 @@ public enum Pipeline {
     {
         do {
             if repair { return try await Verification.repair(settings: settings, logger: logger) }
-            return try await Verification.verify(archiveRoot: settings.archiveRoot, objects: settings.objectStore)
+            return try await Verification.verify(
+                archiveRoot: settings.archiveRoot, objects: settings.objectStore, manifest: settings.manifest)
         } catch {
             throw PipelineError(
                 stopping: error, archiveRoot: settings.archiveRoot, unusable: { $0.code == .invalidArgument })

@@ -28,7 +28,8 @@ public enum FetchPipeline {
         // Objects are committed by rename only; the run's recorder makes them durable (each file, then the
         // folders of a batch) before the batch's manifest rows commit (see `Recorder`).
         let backend = try await ArchiveBackend.open(
-            root: settings.archiveRoot, objects: settings.objectStore, durability: .deferred)
+            root: settings.archiveRoot, objects: settings.objectStore, durability: .deferred,
+            manifest: settings.manifest)
         defer { backend.close() }
         let (store, manifest) = (backend.objects, backend.manifest)
         // WARC files an interrupted run left are cut back to their whole records and finished first, whether or
@@ -67,13 +68,16 @@ public enum FetchPipeline {
         }
         // The WARC writer is a child task of the run, as the recorder: it ends when its stream does (`finish`).
         async let warcSummary = warc?.run()
+        let coordinator = try await backend.workCoordinator()
         let runner = Runner(
-            settings: settings, store: store, manifest: manifest, logger: logger, progress: progress,
-            rescueLookups: lookups)
+            settings: settings, store: store, manifest: manifest, coordinator: coordinator, logger: logger,
+            progress: progress, rescueLookups: lookups)
         var outcomes: [URLOutcome]
         do {
-            outcomes = try await runner.fetch(items: items, needs: needs)
+            outcomes = try await runner.fetch(items: items, needs: needs, plannedAt: now)
+            await coordinator.finish()
         } catch {
+            await coordinator.finish()
             warc?.finish()
             _ = await warcSummary
             throw error
@@ -115,8 +119,8 @@ public enum FetchPipeline {
         let layout = ArchiveLayout(root: settings.archiveRoot)
         var needs: [String: FetchNeed]
         var pages = Set<String>()
-        if try layout.hasManifest() {
-            let manifest = try await ArchiveBackend.openManifest(layout)
+        if try ArchiveBackend.hasManifest(layout, location: settings.manifest) {
+            let manifest = try await ArchiveBackend.openManifest(layout, location: settings.manifest)
             defer { try? manifest.close() }
             (needs, pages) = try await plan(items: items, settings: settings, manifest: manifest, now: Date())
         } else {

@@ -11,6 +11,8 @@ final class Runner: Sendable {
     let settings: FetchSettings
     let store: any ObjectStore
     let manifest: any FetchLedger
+    /// Which URLs this worker fetches, and the hosts' request slots shared with other workers.
+    let coordinator: any WorkCoordinator
     let logger: Logger
     let progress: (@Sendable (FetchProgress) -> Void)?
     /// When each failing URL was last looked up at the web archives (`Rescuer`).
@@ -29,13 +31,15 @@ final class Runner: Sendable {
     static let temporaryFolderCount = 4
 
     init(
-        settings: FetchSettings, store: any ObjectStore, manifest: any FetchLedger, logger: Logger,
+        settings: FetchSettings, store: any ObjectStore, manifest: any FetchLedger,
+        coordinator: any WorkCoordinator = LocalCoordinator(), logger: Logger,
         progress: (@Sendable (FetchProgress) -> Void)?, rescueLookups: [String: Date] = [:]
     ) {
         self.rescueLookups = rescueLookups
         self.settings = settings
         self.store = store
         self.manifest = manifest
+        self.coordinator = coordinator
         self.logger = logger
         self.progress = progress
         temporaryFolders = (0..<Self.temporaryFolderCount).map {
@@ -56,7 +60,11 @@ final class Runner: Sendable {
         progress?(snapshot)
     }
 
-    func fetch(items: [FetchItem], needs: [String: FetchNeed]) async throws -> [URLOutcome] {
+    /// Fetches the items `needs` names, those this worker claims (all of them, with one process); `plannedAt`
+    /// is when `needs` was read (a URL some worker tried since is left to that worker's outcome).
+    func fetch(items: [FetchItem], needs: [String: FetchNeed], plannedAt: Date = Date()) async throws
+        -> [URLOutcome]
+    {
         var outcomes = items.map {
             URLOutcome(url: $0.url, status: .alreadyArchived, post: $0.post)
         }
@@ -87,7 +95,8 @@ final class Runner: Sendable {
                 settings.rescue, download: settings.download, lastLookups: rescueLookups, logger: logger
             ) { rescuer in
                 try await download(
-                    work: work, items: items, needs: needs, observers: observers, rescuer: rescuer, into: &outcomes)
+                    work: work, items: items, needs: needs, plannedAt: plannedAt, observers: observers,
+                    rescuer: rescuer, into: &outcomes)
             }
         } catch {
             recorder.finish()
@@ -107,21 +116,30 @@ final class Runner: Sendable {
         return outcomes
     }
 
-    /// Downloads the items at `work`'s indices, a window at a time, and publishes each one's events.
+    /// Downloads the items at `work`'s indices, a window at a time, and publishes each one's events. The window
+    /// is filled with the URLs this worker claims (`coordinator`): with other workers on the same manifest, a URL
+    /// another one holds is asked for again until it is settled or its claim expires.
     private func download(
-        work: [Int], items: [FetchItem], needs: [String: FetchNeed], observers: [any FetchObserver],
-        rescuer: Rescuer?, into outcomes: inout [URLOutcome]
+        work: [Int], items: [FetchItem], needs: [String: FetchNeed], plannedAt: Date,
+        observers: [any FetchObserver], rescuer: Rescuer?, into outcomes: inout [URLOutcome]
     ) async throws {
+        let coordinator = coordinator
         try await Downloader.withDownloader(options: settings.download, logger: logger) { downloader in
             // A window of waiting downloads keeps memory flat however many URLs there are; the downloader
             // itself never runs more than `jobs` transfers.
             let window = max(64, settings.download.jobs * 4)
-            await withTaskGroup(of: (Int, URLOutcome, FetchOutcome?).self) { group in
-                var next = 0
+            var unclaimed: [String] = []
+            var indices: [String: [Int]] = [:]
+            for index in work {
+                if indices[items[index].url] == nil { unclaimed.append(items[index].url) }
+                indices[items[index].url, default: []].append(index)
+            }
+            var ready: [Int] = []
+            var running = 0
+            try await withThrowingTaskGroup(of: (Int, URLOutcome, FetchOutcome?).self) { group in
                 func addNext() {
-                    guard next < work.count, diskFull == nil else { return }
-                    let index = work[next]
-                    next += 1
+                    guard let index = ready.popLast(), diskFull == nil else { return }
+                    running += 1
                     let item = items[index]
                     let need = needs[item.url] ?? FetchNeed(url: item.url, reason: .new)
                     group.addTask {
@@ -130,11 +148,30 @@ final class Runner: Sendable {
                         return (index, outcome, row)
                     }
                 }
-                for _ in 0..<window { addNext() }
-                while let (index, outcome, row) = await group.next() {
+                /// Claims more URLs once half the window is free.
+                func claimMore() async throws {
+                    guard !unclaimed.isEmpty, running + ready.count <= window / 2, diskFull == nil else { return }
+                    let batch = try await coordinator.claim(
+                        unclaimed, limit: window - running - ready.count, since: plannedAt)
+                    let taken = Set(batch.claimed).union(batch.settled)
+                    unclaimed.removeAll { taken.contains($0) }
+                    ready += batch.claimed.reversed().flatMap { indices[$0] ?? [] }
+                }
+                while true {
+                    try await claimMore()
+                    while !ready.isEmpty && running < window && diskFull == nil { addNext() }
+                    if running == 0 {
+                        guard !unclaimed.isEmpty, diskFull == nil else { break }
+                        // Every URL left is held by another worker: ask again shortly.
+                        try await Task.sleep(for: .milliseconds(250))
+                        continue
+                    }
+                    guard let (index, outcome, row) = try await group.next() else { break }
+                    running -= 1
+                    // An outcome with no row settles nothing in the manifest: its claim says it is done.
+                    if row == nil { try? await coordinator.markDone([outcome.url], at: Date()) }
                     outcomes[index] = outcome
                     for observer in observers { observer.observe(.outcome(index: index, outcome: outcome, row: row)) }
-                    addNext()
                 }
             }
         }
@@ -178,7 +215,7 @@ final class Runner: Sendable {
         var failures: [FetchError] = []
         for candidate in candidates {
             let request = makeRequest(candidate, need: need)
-            let result = await downloader.download(request)
+            let result = await downloadInHostSlot(request, downloader: downloader)
             let events: [FetchEvent]
             switch result {
             case .success(let download): events = FetchEvent.exchange(download)
@@ -265,6 +302,33 @@ final class Runner: Sendable {
         logger.info("fetch failed", metadata: ["url": "\(item.url)", "class": "\(error.code)"])
         advance(failed: true, bytes: 0)
         return (outcome, row)
+    }
+
+    /// Downloads once this worker holds one of the host's request slots (shared by every worker on the manifest),
+    /// and gives the slot back after. When the slots cannot be asked for (the database is away longer than its
+    /// reconnect patience), the download fails as the request would.
+    private func downloadInHostSlot(_ request: DownloadRequest, downloader: Downloader) async -> Result<
+        Download, FetchError
+    > {
+        let host = Downloader.hostKey(request.url)
+        var pause = 5
+        while true {
+            do {
+                if let slot = try await coordinator.takeHostSlot(host, limit: settings.download.perHost) {
+                    let result = await downloader.download(request)
+                    await coordinator.releaseHostSlot(slot)
+                    return result
+                }
+            } catch {
+                return .failure(
+                    FetchError(
+                        code: .other, url: request.url, attempts: 0,
+                        message: "the host's request slots could not be asked for (\(error)); run again"))
+            }
+            // Every slot is in use by some worker: wait a little (more each time, up to 100 ms).
+            try? await Task.sleep(for: .milliseconds(pause + Int.random(in: 0...pause)))
+            pause = min(pause * 2, 100)
+        }
     }
 
     /// A URL the full disk failed: no row is recorded (the manifest may not take one either).

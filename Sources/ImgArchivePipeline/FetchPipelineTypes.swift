@@ -22,6 +22,8 @@ public struct FetchSettings: Sendable {
     public var thumbnails: ThumbnailOptions? = ThumbnailOptions()
     /// Where archived files live (local folders unless a caller says otherwise).
     public var objectStore: ObjectStoreFactory = .local
+    /// Where the manifest lives (`manifest:`, `--manifest`): the archive folder's SQLite file, or PostgreSQL.
+    public var manifest: ManifestLocation = .archiveFolder
     /// Told what happens to each request of a run, beside the run's own recorder (see `FetchEvent`).
     public var observers: [any FetchObserver] = []
     /// Write WARC records of the exchanges that archive images into `archive/warc/` (docs/web-archives.md); nil

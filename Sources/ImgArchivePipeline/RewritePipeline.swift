@@ -1,6 +1,6 @@
 public import Foundation
 public import ImgArchiveCore
-import ImgArchiveStore
+public import ImgArchiveStore
 public import Logging
 
 /// Settings of one rewrite or revert.
@@ -18,6 +18,8 @@ public struct RewriteSettings: Sendable {
     public var requireComplete = false
     /// Where archived files live (checked before a post links to them).
     public var objectStore: ObjectStoreFactory = .local
+    /// Where the manifest lives (`manifest:`, `--manifest`): the archive folder's SQLite file, or PostgreSQL.
+    public var manifest: ManifestLocation = .archiveFolder
 
     /// Creates settings.
     public init(archiveRoot: URL, linker: ArchiveLinker, scanner: PostScanner) {
@@ -93,7 +95,8 @@ public enum RewritePipeline {
         -> RewriteReport
     {
         // Without a manifest nothing is archived: plan (everything stays remote) without creating an archive.
-        let hasManifest = try ArchiveLayout(root: settings.archiveRoot).hasManifest()
+        let hasManifest = try ArchiveBackend.hasManifest(
+            ArchiveLayout(root: settings.archiveRoot), location: settings.manifest)
         if settings.dryRun || !hasManifest {
             return try await rewrite(posts: posts, settings: settings, lock: nil, logger: logger)
         }
@@ -108,8 +111,10 @@ public enum RewritePipeline {
     /// `archive/backups/` too, not in the manifest only.
     private static func snapshot(_ settings: RewriteSettings, logger: Logger) async {
         let layout = ArchiveLayout(root: settings.archiveRoot)
+        // A database has its own backups (pg_dump, docs/scale-out.md).
+        guard settings.manifest == .archiveFolder else { return }
         do {
-            let manifest = try await ArchiveBackend.openManifest(layout)
+            let manifest = try await SQLiteManifest.open(layout: layout)
             defer { try? manifest.close() }
             try await ManifestBackups(layout: layout).snapshot(of: manifest)
         } catch {
@@ -127,8 +132,9 @@ public enum RewritePipeline {
     {
         let layout = ArchiveLayout(root: settings.archiveRoot)
         let backend: ArchiveBackend? =
-            try layout.hasManifest() || lock != nil
-            ? try await ArchiveBackend.open(root: settings.archiveRoot, objects: settings.objectStore) : nil
+            try ArchiveBackend.hasManifest(layout, location: settings.manifest) || lock != nil
+            ? try await ArchiveBackend.open(
+                root: settings.archiveRoot, objects: settings.objectStore, manifest: settings.manifest) : nil
         let manifest = backend?.manifest
         defer { backend?.close() }
         let catalog = try await Catalog(manifest: manifest, store: backend?.objects, posts: posts)
@@ -317,10 +323,10 @@ public enum RewritePipeline {
         -> RewriteReport
     {
         let layout = ArchiveLayout(root: settings.archiveRoot)
-        guard try layout.hasManifest() else { return RewriteReport() }
+        guard try ArchiveBackend.hasManifest(layout, location: settings.manifest) else { return RewriteReport() }
         let lock: ArchiveLock? = settings.dryRun ? nil : try ArchiveLock.acquire(settings.archiveRoot)
         defer { lock?.release() }
-        let manifest = try await ArchiveBackend.openManifest(layout)
+        let manifest = try await ArchiveBackend.openManifest(layout, location: settings.manifest)
         defer { try? manifest.close() }
         let report = try await revert(
             paths: paths, settings: settings, manifest: manifest, layout: layout, lock: lock, logger: logger)

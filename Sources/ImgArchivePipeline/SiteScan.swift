@@ -74,10 +74,10 @@ public struct KnownScans: Sendable {
     let references: [String: [ReferenceRecord]]
 
     /// Reads the records of the archive at `archiveRoot`; nil when it has no manifest yet.
-    static func read(archiveRoot: URL) async throws -> KnownScans? {
+    static func read(archiveRoot: URL, manifest location: ManifestLocation) async throws -> KnownScans? {
         let layout = ArchiveLayout(root: archiveRoot)
-        guard try layout.hasManifest() else { return nil }
-        let manifest = try await ArchiveBackend.openManifest(layout)
+        guard try ArchiveBackend.hasManifest(layout, location: location) else { return nil }
+        let manifest = try await ArchiveBackend.openManifest(layout, location: location)
         defer { try? manifest.close() }
         return KnownScans(
             layout: layout, scans: try await manifest.recordedScans(), references: try await manifest.allReferences())

@@ -70,14 +70,16 @@ public struct StatusReport: Sendable {
     /// Reads the report from the archive at `archiveRoot`: every post, or only those at or under `paths`
     /// (files or folders, compared as absolute paths from the current folder). Throws `StoreError` when
     /// there is no manifest (`.invalidArgument`, "no archive at ...") or it cannot be read.
-    public static func make(archiveRoot: URL, paths: [String] = []) async throws -> StatusReport {
+    public static func make(
+        archiveRoot: URL, paths: [String] = [], manifest location: ManifestLocation = .archiveFolder
+    ) async throws -> StatusReport {
         let layout = ArchiveLayout(root: archiveRoot)
-        guard try layout.hasManifest() else {
+        guard try ArchiveBackend.hasManifest(layout, location: location) else {
             throw StoreError(
                 code: .invalidArgument, path: layout.rootPath,
                 message: "no archive at \(layout.rootPath); run imgarchive fetch first")
         }
-        let manifest = try await ArchiveBackend.openManifest(layout)
+        let manifest = try await ArchiveBackend.openManifest(layout, location: location)
         defer { try? manifest.close() }
         return try await make(ledger: manifest, layout: layout, paths: paths)
     }

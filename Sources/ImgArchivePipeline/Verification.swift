@@ -2,7 +2,7 @@ public import Foundation
 import ImgArchiveCore
 import ImgArchiveFetch
 import ImgArchiveImage
-import ImgArchiveStore
+public import ImgArchiveStore
 public import Logging
 
 /// A file the manifest lists that is missing or does not hash to its recorded digest, or a file at an archive
@@ -99,11 +99,11 @@ public enum Verification {
 
     /// Checks the archive at `archiveRoot` without changing anything and without the lock. Throws
     /// `StoreError` when there is no manifest (`.invalidArgument`, "no archive at ...") or it cannot be read.
-    public static func verify(archiveRoot: URL, objects: ObjectStoreFactory = .local) async throws
-        -> VerificationReport
-    {
-        _ = try existingLayout(archiveRoot)
-        let backend = try await ArchiveBackend.open(root: archiveRoot, objects: objects)
+    public static func verify(
+        archiveRoot: URL, objects: ObjectStoreFactory = .local, manifest location: ManifestLocation = .archiveFolder
+    ) async throws -> VerificationReport {
+        _ = try existingLayout(archiveRoot, location: location)
+        let backend = try await ArchiveBackend.open(root: archiveRoot, objects: objects, manifest: location)
         defer { backend.close() }
         return try await check(store: backend.objects, manifest: backend.manifest)
     }
@@ -119,17 +119,18 @@ public enum Verification {
         // A lost or unreadable manifest: the newest usable snapshot replaces it (the damaged file goes to
         // quarantine); with none, a new manifest. Either way the archive's files no row names are adopted below.
         var restored: (Bool, String?) = (false, nil)
-        if try await manifestNeedsRestore(layout) {
+        if settings.manifest == .archiveFolder, try await manifestNeedsRestore(layout) {
             let from = try await ManifestBackups(layout: layout).restoreNewest(
                 holding: lock, quarantine: "\(quarantineFolder)/\(stamp)")
             restored = (true, from)
             logger.info("manifest restored", metadata: ["from": "\(from ?? "nothing: a new manifest")"])
         } else {
-            _ = try existingLayout(settings.archiveRoot)
+            _ = try existingLayout(settings.archiveRoot, location: settings.manifest)
         }
         // The manifest as it is now (restored, or new): not refused for originals it does not list yet.
         let backend = try await ArchiveBackend.open(
-            root: settings.archiveRoot, objects: settings.objectStore, manifestAsIs: true)
+            root: settings.archiveRoot, objects: settings.objectStore, manifestAsIs: true,
+            manifest: settings.manifest)
         defer { backend.close() }
         let (store, manifest) = (backend.objects, backend.manifest)
         try store.removeStaleTemporaryFiles(holding: lock)
@@ -202,9 +203,9 @@ public enum Verification {
         return code == .manifestLost || code == .corrupt
     }
 
-    private static func existingLayout(_ root: URL) throws(StoreError) -> ArchiveLayout {
+    private static func existingLayout(_ root: URL, location: ManifestLocation) throws(StoreError) -> ArchiveLayout {
         let layout = ArchiveLayout(root: root)
-        guard try layout.hasManifest() else {
+        guard try ArchiveBackend.hasManifest(layout, location: location) else {
             throw StoreError(
                 code: .invalidArgument, path: layout.rootPath,
                 message: "no archive at \(layout.rootPath); run imgarchive fetch first")

@@ -54,6 +54,9 @@ struct FetchOptionGroup: ParsableArguments {
         help: "A Memento TimeGate to ask (repeatable; replaces the list; default https://web.archive.org/web/).")
     var timegates: [String] = []
 
+    @Option(help: ManifestOption.help)
+    var manifest: String?
+
     /// Command line over configuration over defaults.
     func settings(_ file: ConfigFile, site: SiteInfo?) throws -> FetchSettings {
         let archive = self.archive ?? file.archive ?? "archive"
@@ -85,6 +88,7 @@ struct FetchOptionGroup: ParsableArguments {
         settings.revalidateAfter = file.revalidateAfter
         settings.siteURL = file.siteURL ?? site?.url
         settings.hostProfiles = file.hostProfiles
+        settings.manifest = try ManifestOption.location(manifest, file)
         var thumbnails = ThumbnailOptions()
         thumbnails.quality = try Self.check(quality ?? file.quality ?? thumbnails.quality, "--quality", 1...100)
         if let m = file.maxPixels { thumbnails.maxPixels = m }
@@ -124,6 +128,24 @@ struct FetchOptionGroup: ParsableArguments {
                 "\(name) \(value): use a whole number from \(range.lowerBound) to \(range.upperBound)")
         }
         return value
+    }
+}
+
+/// `--manifest` (or `manifest:`): where the manifest lives.
+enum ManifestOption {
+    static let help: ArgumentHelp = """
+        The manifest: sqlite (archive/manifest.sqlite, the default) or a PostgreSQL database shared by many \
+        workers, postgres://user@host:port/db (password from PGPASSWORD or ~/.pgpass; docs/scale-out.md).
+        """
+
+    /// The command line's value over the configuration's.
+    static func location(_ flag: String?, _ file: ConfigFile) throws -> ManifestLocation {
+        guard let text = flag ?? file.manifest else { return .archiveFolder }
+        do {
+            return try ManifestLocation(parsing: text)
+        } catch {
+            throw ValidationError("--\(error.message)")
+        }
     }
 }
 

@@ -65,6 +65,9 @@ struct RewriteCommand: AsyncParsableCommand {
     @Option(help: "The configuration file (default: imgarchive.yml in the current folder, if present).")
     var config: String?
 
+    @Option(help: ManifestOption.help)
+    var manifest: String?
+
     func run() async throws {
         let file = try ConfigurationLoader.load(explicitPath: config)
         let roots = paths.isEmpty ? ["."] : paths
@@ -81,6 +84,7 @@ struct RewriteCommand: AsyncParsableCommand {
             archiveRoot: archiveRoot, linker: linker, scanner: PostScanner(options: file.scanOptions))
         settings.objectStore = objects
         settings.dryRun = dryRun
+        settings.manifest = try ManifestOption.location(manifest, file)
         if revert {
             let report = try await Pipeline.revert(paths: paths, settings: settings, logger: ProcessLogger.logger)
             RewriteOutput.print(report, format: format, dryRun: dryRun, reverting: true)

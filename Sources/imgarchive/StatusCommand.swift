@@ -31,10 +31,14 @@ struct StatusCommand: AsyncParsableCommand {
     @Flag(help: "List every post, also those whose references are all archived or rewritten.")
     var all = false
 
+    @Option(help: ManifestOption.help)
+    var manifest: String?
+
     func run() async throws {
         let file = try ConfigurationLoader.load(explicitPath: config)
         let root = URL(fileURLWithPath: archive ?? file.archive ?? "archive")
-        let report = try await Pipeline.status(archiveRoot: root, paths: paths)
+        let report = try await Pipeline.status(
+            archiveRoot: root, paths: paths, manifest: try ManifestOption.location(manifest, file))
         var out = StandardOutput()
         if format == .json {
             for e in report.entries { out.write { StatusOutput.json(e, to: &$0) } }

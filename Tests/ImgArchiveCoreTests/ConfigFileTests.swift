@@ -117,3 +117,23 @@ func badConfigurationNamesTheLineAndTheFix(_ c: BadConfig) {
     #expect(ConfigFile.parseByteSize("1.5MB") == 1_500_000)
     #expect(ConfigFile.parseByteSize("0") == nil)
 }
+
+@Test(
+    arguments: [
+        ("sqlite", nil),
+        ("postgres://imgarchive@db.example:5432/imgarchive", nil),
+        ("postgresql://db.example/imgarchive", nil),
+        ("postgres://imgarchive:secret@db.example/imgarchive", "holds a password"),
+        ("mysql://db.example/imgarchive", "neither sqlite nor a PostgreSQL URL"),
+        ("postgres:///imgarchive", "neither sqlite nor a PostgreSQL URL"),
+    ] as [(String, String?)])
+func manifestIsSQLiteOrAPostgreSQLURLWithoutAPassword(value: String, problem: String?) throws {
+    if let problem {
+        let error = #expect(throws: ConfigFileError.self) {
+            try ConfigFile.parse("manifest: \(value)\n", path: "imgarchive.yml")
+        }
+        #expect(error?.message.contains(problem) == true, "\(String(describing: error))")
+    } else {
+        #expect(try ConfigFile.parse("manifest: \(value)\n", path: "imgarchive.yml").manifest == value)
+    }
+}

@@ -86,6 +86,8 @@ public struct ConfigFile: Sendable {
     public var links: String?
     /// The prefix of links to the archive, as `--archive-url`.
     public var archiveURL: String?
+    /// Where the manifest lives, as `--manifest`: `sqlite` (the archive folder's file) or a PostgreSQL URL.
+    public var manifest: String?
     /// Whether the targets of links to images are archived (`link-images`, default true).
     public var linkImages: Bool?
     /// Whether fetch writes WARC records into `archive/warc/` (`warc`, default false), as `--warc`.
@@ -121,6 +123,7 @@ public struct ConfigFile: Sendable {
         ("thumbnail-memory", "a size such as 512MB, at least 16MB"),
         ("links", "absolute or relative"), ("archive-url", "a URL or path prefix such as /blog/archive"),
         ("link-images", "true or false"), ("warc", "true or false"), ("warc-size", "a size such as 1GB, at least 64KB"),
+        ("manifest", "sqlite or a PostgreSQL URL such as postgres://user@db.example:5432/imgarchive"),
         ("allow-addresses", "a list of host names (*.example.com) and networks (10.0.0.0/8, fd00::/8)"),
         ("rescue", "true or false"), ("timegates", "a list of Memento TimeGate URLs"),
         ("rescue-after", "a duration such as 30d"),
@@ -221,6 +224,12 @@ public struct ConfigFile: Sendable {
                 }
                 config.links = style
             case "archive-url": config.archiveURL = try reader.string()
+            case "manifest":
+                let location = try reader.string()
+                if let problem = Self.manifestProblem(location) {
+                    throw ConfigFileError(path: path, line: value.mark?.line, message: "manifest: \(problem)")
+                }
+                config.manifest = location
             case "link-images": config.linkImages = try reader.boolean()
             case "warc": config.warc = try reader.boolean()
             case "warc-size":
@@ -279,6 +288,21 @@ public struct ConfigFile: Sendable {
             }
         }
         return config
+    }
+
+    /// Why a `manifest:` value (or `--manifest`) cannot be used, nil when it can: `sqlite`, or a `postgres://`
+    /// URL with a host and no password (the password comes from PGPASSWORD or ~/.pgpass, never the file).
+    public static func manifestProblem(_ text: String) -> String? {
+        if text == "sqlite" { return nil }
+        guard text.hasPrefix("postgres://") || text.hasPrefix("postgresql://"),
+            let components = URLComponents(string: text), components.host?.isEmpty == false
+        else {
+            return "'\(text)' is neither sqlite nor a PostgreSQL URL such as postgres://user@db.example:5432/imgarchive"
+        }
+        guard components.password == nil else {
+            return "the URL holds a password; remove it and give it in PGPASSWORD or ~/.pgpass"
+        }
+        return nil
     }
 
     /// The scanner options this configuration asks for.

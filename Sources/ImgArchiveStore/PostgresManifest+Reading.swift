@@ -1,0 +1,229 @@
+public import Foundation
+import GRDB
+
+/// The read side of the PostgreSQL manifest: the same queries as `SQLiteManifest+Reading.swift`, with the
+/// lookups of many keys made in one statement (`= ANY(?)`) instead of one per key (a network round trip each).
+extension PostgresManifest: ArchiveLedgerReader {
+    // MARK: URLs
+
+    public func urlRecord(_ url: String) async throws(StoreError) -> URLRecord? {
+        try await read("reading a URL") { c throws(StoreError) in
+            try c.fetchAll(URLRecord.self, "SELECT * FROM url WHERE url = ?", [url]).first
+        }
+    }
+
+    public func urlRecords(_ urls: [String]) async throws(StoreError) -> [String: URLRecord] {
+        let keys = PostgresConnection.textArray(Set(urls))
+        return try await read("reading URLs") { c throws(StoreError) in
+            let records = try c.fetchAll(URLRecord.self, "SELECT * FROM url WHERE url = ANY(?::text[])", [keys])
+            return Dictionary(records.map { ($0.url, $0) }, uniquingKeysWith: { first, _ in first })
+        }
+    }
+
+    public func allURLRecords() async throws(StoreError) -> [URLRecord] {
+        try await read("reading URLs") { c throws(StoreError) in
+            try c.fetchAll(URLRecord.self, "SELECT * FROM url ORDER BY url")
+        }
+    }
+
+    public func linkPages(_ urls: [String]?) async throws(StoreError) -> [String: Date] {
+        let keys = urls.map { PostgresConnection.textArray(Set($0)) }
+        return try await read("reading link pages") { c throws(StoreError) in
+            let rows =
+                if let keys {
+                    try c.execute("SELECT url, checked_at FROM link_page WHERE url = ANY(?::text[])", [keys]).rows
+                } else {
+                    try c.execute("SELECT url, checked_at FROM link_page").rows
+                }
+            var pages: [String: Date] = [:]
+            for row in rows {
+                if let url = row["url"] as String?, let date = row["checked_at"] as Date? { pages[url] = date }
+            }
+            return pages
+        }
+    }
+
+    public func objectHistory(url: String) async throws(StoreError) -> [String] {
+        try await read("reading a URL's history") { c throws(StoreError) in
+            try c.execute(
+                "SELECT object_sha256 FROM url_object WHERE url = ? ORDER BY first_archived_at, object_sha256", [url]
+            ).column(String.self)
+        }
+    }
+
+    public func urls(archivedAs sha256: String) async throws(StoreError) -> [(url: String, archivedFrom: String)] {
+        let rows = try await read("reading an object's URLs") { c throws(StoreError) in
+            try c.fetchAll(
+                PostgresArchivedURL.self,
+                "SELECT url, archived_from FROM url_object WHERE object_sha256 = ? ORDER BY first_archived_at, url",
+                [sha256])
+        }
+        return rows.map { (url: $0.url, archivedFrom: $0.archivedFrom) }
+    }
+
+    // MARK: Objects and derivatives
+
+    public func object(sha256: String) async throws(StoreError) -> ObjectRecord? {
+        try await read("reading an object") { c throws(StoreError) in
+            try c.fetchAll(
+                ObjectRecord.self, "SELECT \(SQLiteManifest.objectColumns) FROM object WHERE sha256 = ?", [sha256]
+            ).first
+        }
+    }
+
+    public func objects(sha256s: some Sequence<String>) async throws(StoreError) -> [String: ObjectRecord] {
+        let keys = PostgresConnection.textArray(Set(sha256s))
+        return try await read("reading objects") { c throws(StoreError) in
+            let objects = try c.fetchAll(
+                ObjectRecord.self,
+                "SELECT \(SQLiteManifest.objectColumns) FROM object WHERE sha256 = ANY(?::text[])", [keys])
+            return Dictionary(objects.map { ($0.sha256, $0) }, uniquingKeysWith: { first, _ in first })
+        }
+    }
+
+    public func objects() async throws(StoreError) -> [ObjectRecord] {
+        try await read("reading objects") { c throws(StoreError) in
+            try c.fetchAll(ObjectRecord.self, "SELECT \(SQLiteManifest.objectColumns) FROM object ORDER BY sha256")
+        }
+    }
+
+    public func thumbnail(sha256: String, width: Int) async throws(StoreError) -> ThumbnailRecord? {
+        try await read("reading a thumbnail") { c throws(StoreError) in
+            try c.fetchAll(
+                ThumbnailRecord.self, "SELECT * FROM thumbnail WHERE object_sha256 = ? AND width = ?", [sha256, width]
+            ).first
+        }
+    }
+
+    public func thumbnails(sha256s: some Sequence<String>) async throws(StoreError)
+        -> [String: [Int: ThumbnailRecord]]
+    {
+        let keys = PostgresConnection.textArray(Set(sha256s))
+        return try await read("reading thumbnails") { c throws(StoreError) in
+            var thumbnails: [String: [Int: ThumbnailRecord]] = [:]
+            for record in try c.fetchAll(
+                ThumbnailRecord.self, "SELECT * FROM thumbnail WHERE object_sha256 = ANY(?::text[])", [keys])
+            {
+                thumbnails[record.objectSHA256, default: [:]][record.width] = record
+            }
+            return thumbnails
+        }
+    }
+
+    public func thumbnails(sha256: String?) async throws(StoreError) -> [ThumbnailRecord] {
+        try await read("reading thumbnails") { c throws(StoreError) in
+            if let sha256 {
+                return try c.fetchAll(
+                    ThumbnailRecord.self, "SELECT * FROM thumbnail WHERE object_sha256 = ? ORDER BY width", [sha256])
+            }
+            return try c.fetchAll(ThumbnailRecord.self, "SELECT * FROM thumbnail ORDER BY object_sha256, width")
+        }
+    }
+
+    public func sanitizedSVGs(sha256s: some Sequence<String>) async throws(StoreError)
+        -> [String: SanitizedSVGRecord]
+    {
+        let keys = PostgresConnection.textArray(Set(sha256s))
+        return try await read("reading sanitized SVGs") { c throws(StoreError) in
+            let records = try c.fetchAll(
+                SanitizedSVGRecord.self, "SELECT * FROM sanitized_svg WHERE object_sha256 = ANY(?::text[])", [keys])
+            return Dictionary(records.map { ($0.objectSHA256, $0) }, uniquingKeysWith: { first, _ in first })
+        }
+    }
+
+    public func sanitizedSVGs() async throws(StoreError) -> [SanitizedSVGRecord] {
+        try await read("reading sanitized SVGs") { c throws(StoreError) in
+            try c.fetchAll(SanitizedSVGRecord.self, "SELECT * FROM sanitized_svg ORDER BY object_sha256")
+        }
+    }
+
+    // MARK: Posts, references and rewrites
+
+    public func post(_ path: String) async throws(StoreError) -> PostRecord? {
+        try await read("reading a post") { c throws(StoreError) in
+            try c.fetchAll(PostRecord.self, "SELECT * FROM post WHERE path = ?", [path]).first
+        }
+    }
+
+    public func posts() async throws(StoreError) -> [PostRecord] {
+        try await read("reading posts") { c throws(StoreError) in
+            try c.fetchAll(PostRecord.self, "SELECT * FROM post ORDER BY path")
+        }
+    }
+
+    public func references(post: String) async throws(StoreError) -> [ReferenceRecord] {
+        try await read("reading references") { c throws(StoreError) in
+            try c.fetchAll(ReferenceRecord.self, "SELECT * FROM reference WHERE post = ? ORDER BY ordinal", [post])
+        }
+    }
+
+    public func posts(referencing url: String) async throws(StoreError) -> [String] {
+        try await read("reading references") { c throws(StoreError) in
+            try c.execute(
+                "SELECT DISTINCT post FROM reference WHERE url = ? OR origin = ? ORDER BY post", [url, url]
+            ).column(String.self)
+        }
+    }
+
+    public func rewriteGenerations(post: String) async throws(StoreError) -> [RewriteGeneration] {
+        try await read("reading rewrites") { c throws(StoreError) in
+            var spans: [Int: [RewriteRecord]] = [:]
+            for span in try c.fetchAll(
+                PostgresRewriteSpan.self, "SELECT * FROM rewrite WHERE post = ? ORDER BY generation, range_start",
+                [post])
+            {
+                spans[span.generation, default: []].append(span.span)
+            }
+            return try c.fetchAll(
+                PostgresGenerationRow.self, "SELECT * FROM rewrite_generation WHERE post = ? ORDER BY generation",
+                [post]
+            ).map { g in
+                RewriteGeneration(
+                    generation: g.generation, inputSHA256: g.inputSHA256, outputSHA256: g.outputSHA256,
+                    applied: g.applied, rewrittenAt: g.rewrittenAt, spans: spans[g.generation] ?? [])
+            }
+        }
+    }
+
+    public func rewrittenPosts() async throws(StoreError) -> [String] {
+        try await read("reading rewrites") { c throws(StoreError) in
+            try c.execute("SELECT DISTINCT post FROM rewrite_generation ORDER BY post").column(String.self)
+        }
+    }
+
+    // MARK: Runs
+
+    public func runs(limit: Int) async throws(StoreError) -> [RunRecord] {
+        try await read("reading runs") { c throws(StoreError) in
+            try c.fetchAll(RunRecord.self, "SELECT * FROM run ORDER BY id DESC LIMIT ?", [limit])
+        }
+    }
+}
+
+/// A URL of an object's history (`url_object`).
+private struct PostgresArchivedURL: Decodable, Sendable {
+    var url: String
+    var archivedFrom: String
+}
+
+/// A row of `rewrite`: a span with its generation.
+private struct PostgresRewriteSpan: Decodable, Sendable {
+    var generation: Int
+    var span: RewriteRecord
+
+    init(from decoder: any Decoder) throws {
+        generation = try decoder.container(keyedBy: Keys.self).decode(Int.self, forKey: .generation)
+        span = try RewriteRecord(from: decoder)
+    }
+
+    private enum Keys: String, CodingKey { case generation }
+}
+
+/// A row of `rewrite_generation` (the spans come from `rewrite`).
+private struct PostgresGenerationRow: Decodable, Sendable {
+    var generation: Int
+    var inputSHA256: String
+    var outputSHA256: String
+    var applied: Bool
+    var rewrittenAt: Date
+}

@@ -1,0 +1,159 @@
+/// The manifest's migrations on PostgreSQL: `ManifestSchema`'s, translated (same tables, columns and checks;
+/// integers are `BIGINT`, blobs `BYTEA`, text compares bytewise as in SQLite with `COLLATE "C"`, and dates are
+/// the same text GRDB writes). Applied in order under an advisory lock, so workers starting together migrate
+/// once; recorded in `grdb_migrations` as SQLite's are. Never edit a shipped migration: add the next one here
+/// and in `ManifestSchema` together.
+enum PostgresSchema {
+    /// The key of the advisory lock that serializes migrations.
+    static let migrationLock: Int64 = 0x696D_6761_7263_6801
+
+    private static let text = "TEXT COLLATE \"C\""
+
+    static let migrations: [(identifier: String, sql: String)] = [
+        (
+            "v1",
+            """
+            CREATE TABLE object (
+                sha256     \(text) NOT NULL PRIMARY KEY CHECK (length(sha256) = 64),
+                ext        \(text) NOT NULL,
+                media_type \(text) NOT NULL,
+                bytes      BIGINT  NOT NULL CHECK (bytes >= 0),
+                width      BIGINT,
+                height     BIGINT,
+                path       \(text) NOT NULL UNIQUE,
+                created_at \(text) NOT NULL
+            );
+            CREATE TABLE url (
+                url              \(text) NOT NULL PRIMARY KEY,
+                status           \(text) NOT NULL CHECK (status IN ('archived', 'failed')),
+                http_status      BIGINT,
+                error_class      \(text),
+                error_message    \(text),
+                attempts         BIGINT  NOT NULL DEFAULT 0,
+                etag             \(text),
+                last_modified    \(text),
+                first_fetched_at \(text),
+                last_fetched_at  \(text),
+                last_checked_at  \(text),
+                failing_since    \(text),
+                object_sha256    \(text) REFERENCES object(sha256),
+                archived_from    \(text),
+                CHECK ((status = 'archived') = (object_sha256 IS NOT NULL))
+            );
+            CREATE INDEX url_by_object ON url(object_sha256);
+            CREATE TABLE url_object (
+                url               \(text) NOT NULL REFERENCES url(url) ON DELETE CASCADE,
+                object_sha256     \(text) NOT NULL REFERENCES object(sha256),
+                archived_from     \(text) NOT NULL,
+                first_archived_at \(text) NOT NULL,
+                PRIMARY KEY (url, object_sha256)
+            );
+            CREATE INDEX url_object_by_object ON url_object(object_sha256);
+            CREATE TABLE thumbnail (
+                object_sha256 \(text) NOT NULL REFERENCES object(sha256) ON DELETE CASCADE,
+                width         BIGINT  NOT NULL CHECK (width > 0),
+                sha256        \(text) NOT NULL CHECK (length(sha256) = 64),
+                height        BIGINT  NOT NULL CHECK (height > 0),
+                format        \(text) NOT NULL,
+                bytes         BIGINT  NOT NULL CHECK (bytes >= 0),
+                path          \(text) NOT NULL UNIQUE,
+                created_at    \(text) NOT NULL,
+                PRIMARY KEY (object_sha256, width)
+            );
+            CREATE TABLE post (
+                path             \(text) NOT NULL PRIMARY KEY,
+                content_sha256   \(text) NOT NULL,
+                scanned_at       \(text) NOT NULL,
+                rewritten_at     \(text),
+                rewritten_sha256 \(text)
+            );
+            CREATE TABLE reference (
+                post        \(text) NOT NULL REFERENCES post(path) ON DELETE CASCADE,
+                ordinal     BIGINT  NOT NULL,
+                range_start BIGINT  NOT NULL CHECK (range_start >= 0),
+                range_end   BIGINT  NOT NULL CHECK (range_end >= range_start),
+                line        BIGINT  NOT NULL,
+                "column"    BIGINT  NOT NULL,
+                kind        \(text) NOT NULL,
+                written     \(text) NOT NULL,
+                url         \(text) NOT NULL,
+                origin      \(text),
+                width       BIGINT,
+                wrapped     BIGINT  NOT NULL DEFAULT 0 CHECK (wrapped IN (0, 1)),
+                PRIMARY KEY (post, ordinal)
+            );
+            CREATE INDEX reference_by_url ON reference(url);
+            CREATE TABLE rewrite (
+                post         \(text) NOT NULL REFERENCES post(path) ON DELETE CASCADE,
+                generation   BIGINT  NOT NULL,
+                range_start  BIGINT  NOT NULL CHECK (range_start >= 0),
+                range_end    BIGINT  NOT NULL CHECK (range_end >= range_start),
+                replacement  \(text) NOT NULL,
+                original     BYTEA   NOT NULL,
+                url          \(text) NOT NULL,
+                rewritten_at \(text) NOT NULL,
+                PRIMARY KEY (post, generation, range_start)
+            );
+            CREATE TABLE run (
+                id          BIGINT  GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+                command     \(text) NOT NULL,
+                started_at  \(text) NOT NULL,
+                finished_at \(text),
+                counts      \(text) NOT NULL DEFAULT '{}',
+                exit_code   BIGINT
+            );
+            """
+        ),
+        (
+            "v2",
+            """
+            CREATE TABLE rewrite_generation (
+                post          \(text) NOT NULL REFERENCES post(path) ON DELETE CASCADE,
+                generation    BIGINT  NOT NULL,
+                input_sha256  \(text) NOT NULL,
+                output_sha256 \(text) NOT NULL,
+                applied       BIGINT  NOT NULL DEFAULT 0 CHECK (applied IN (0, 1)),
+                rewritten_at  \(text) NOT NULL,
+                PRIMARY KEY (post, generation)
+            );
+            INSERT INTO rewrite_generation (post, generation, input_sha256, output_sha256, applied, rewritten_at)
+            SELECT r.post, r.generation, '', coalesce(p.rewritten_sha256, ''), 1, max(r.rewritten_at)
+            FROM rewrite r JOIN post p ON p.path = r.post GROUP BY r.post, r.generation, p.rewritten_sha256;
+            """
+        ),
+        (
+            "v3",
+            """
+            ALTER TABLE rewrite ADD COLUMN context_before BYTEA NOT NULL DEFAULT ''::bytea;
+            ALTER TABLE rewrite ADD COLUMN context_after BYTEA NOT NULL DEFAULT ''::bytea;
+            """
+        ),
+        (
+            "v4",
+            """
+            CREATE TABLE sanitized_svg (
+                object_sha256 \(text) NOT NULL PRIMARY KEY REFERENCES object(sha256) ON DELETE CASCADE,
+                sha256        \(text) CHECK (sha256 IS NULL OR length(sha256) = 64),
+                bytes         BIGINT  CHECK (bytes IS NULL OR bytes >= 0),
+                path          \(text) UNIQUE,
+                removed       BIGINT  NOT NULL DEFAULT 0 CHECK (removed >= 0),
+                error         \(text),
+                created_at    \(text) NOT NULL,
+                CHECK ((path IS NULL) = (error IS NOT NULL)),
+                CHECK ((path IS NULL) = (sha256 IS NULL))
+            );
+            """
+        ),
+        (
+            "v5",
+            """
+            CREATE TABLE link_page (
+                url          \(text) NOT NULL PRIMARY KEY,
+                http_status  BIGINT,
+                content_type \(text),
+                checked_at   \(text) NOT NULL
+            );
+            """
+        ),
+    ]
+}
