@@ -63,15 +63,19 @@ extension PostgresManifest: FetchLedger {
                     try c.execute(
                         """
                         INSERT INTO url (url, status, http_status, error_class, error_message, attempts,
-                                         last_checked_at, failing_since)
-                        VALUES (?, 'failed', ?, ?, ?, ?, ?, ?)
+                                         last_checked_at, failing_since, rescue_checked_at)
+                        VALUES (?, 'failed', ?, ?, ?, ?, ?, ?, ?)
                         ON CONFLICT (url) DO UPDATE SET
                             http_status = excluded.http_status, error_class = excluded.error_class,
                             error_message = excluded.error_message, attempts = excluded.attempts,
                             last_checked_at = excluded.last_checked_at,
-                            failing_since = coalesce(url.failing_since, excluded.failing_since)
+                            failing_since = coalesce(url.failing_since, excluded.failing_since),
+                            rescue_checked_at = coalesce(excluded.rescue_checked_at, url.rescue_checked_at)
                         """,
-                        [f.url, f.httpStatus, f.failureClass.rawValue, f.message, f.attempts, stamp, stamp])
+                        [
+                            f.url, f.httpStatus, f.failureClass.rawValue, f.message, f.attempts, stamp, stamp,
+                            f.rescueCheckedAt,
+                        ])
                 case .linkPage(let p):
                     try c.execute(
                         """
@@ -94,8 +98,9 @@ extension PostgresManifest: FetchLedger {
             """
             INSERT INTO url (url, status, http_status, error_class, error_message, attempts, etag,
                              last_modified, first_fetched_at, last_fetched_at, last_checked_at,
-                             failing_since, object_sha256, archived_from)
-            VALUES (?, 'archived', ?, NULL, NULL, ?, ?, ?, ?, ?, ?, NULL, ?, ?)
+                             failing_since, object_sha256, archived_from, rescue_timegate, rescue_memento,
+                             rescue_memento_at, rescue_checked_at)
+            VALUES (?, 'archived', ?, NULL, NULL, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (url) DO UPDATE SET
                 status = 'archived', http_status = excluded.http_status, error_class = NULL,
                 error_message = NULL, attempts = excluded.attempts, etag = excluded.etag,
@@ -104,11 +109,14 @@ extension PostgresManifest: FetchLedger {
                 last_fetched_at = excluded.last_fetched_at,
                 last_checked_at = excluded.last_checked_at,
                 failing_since = NULL, object_sha256 = excluded.object_sha256,
-                archived_from = excluded.archived_from
+                archived_from = excluded.archived_from, rescue_timegate = excluded.rescue_timegate,
+                rescue_memento = excluded.rescue_memento, rescue_memento_at = excluded.rescue_memento_at,
+                rescue_checked_at = coalesce(excluded.rescue_checked_at, url.rescue_checked_at)
             """,
             [
                 a.url, a.httpStatus, a.attempts, a.etag, a.lastModified, stamp, stamp, stamp, a.object.sha256,
-                a.archivedFrom,
+                a.archivedFrom, a.rescue?.timegate, a.rescue?.memento, a.rescue?.capturedAt,
+                a.rescue == nil ? nil : stamp,
             ])
         try c.execute("DELETE FROM link_page WHERE url = ?", [a.url])
         try c.execute(
@@ -214,12 +222,24 @@ extension PostgresManifest: FetchLedger {
         try await write("recording a scan") { c throws(StoreError) in
             let stamp = scannedAt.databaseValue
             for scan in scans {
+                let file = scan.file
                 try c.execute(
                     """
-                    INSERT INTO post (path, content_sha256, scanned_at) VALUES (?, ?, ?)
+                    INSERT INTO post (path, content_sha256, scanned_at, file_size, file_mtime_ns, file_ctime_ns,
+                                      file_inode, scanned_with)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT (path) DO UPDATE SET content_sha256 = excluded.content_sha256,
-                                                     scanned_at = excluded.scanned_at
-                    """, [scan.post, scan.contentSHA256, stamp])
+                                                     scanned_at = excluded.scanned_at,
+                                                     file_size = excluded.file_size,
+                                                     file_mtime_ns = excluded.file_mtime_ns,
+                                                     file_ctime_ns = excluded.file_ctime_ns,
+                                                     file_inode = excluded.file_inode,
+                                                     scanned_with = excluded.scanned_with
+                    """,
+                    [
+                        scan.post, scan.contentSHA256, stamp, file?.size, file?.modified, file?.changed, file?.inode,
+                        scan.scannedWith,
+                    ])
                 try c.execute("DELETE FROM reference WHERE post = ?", [scan.post])
                 // Many rows per statement (a network round trip each), at most 1,000 (12,000 arguments).
                 let references = Array(scan.references.enumerated())

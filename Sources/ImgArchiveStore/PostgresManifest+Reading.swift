@@ -1,5 +1,6 @@
 public import Foundation
 import GRDB
+import ImgArchiveCore
 
 /// The read side of the PostgreSQL manifest: the same queries as `SQLiteManifest+Reading.swift`, with the
 /// lookups of many keys made in one statement (`= ANY(?)`) instead of one per key (a network round trip each).
@@ -151,6 +152,47 @@ extension PostgresManifest: ArchiveLedgerReader {
         }
     }
 
+    public func recordedScans() async throws(StoreError) -> [String: RecordedScan] {
+        try await read("reading posts") { c throws(StoreError) in
+            var all: [String: RecordedScan] = [:]
+            for row in try c.execute(
+                """
+                SELECT path, content_sha256, file_size, file_mtime_ns, file_ctime_ns, file_inode, scanned_with
+                FROM post
+                """
+            ).rows {
+                var file: FileStamp?
+                // By name: a row's columns come back keyed, not in order.
+                if let size: Int64 = row["file_size"], let modified: Int64 = row["file_mtime_ns"],
+                    let changed: Int64 = row["file_ctime_ns"], let inode: Int64 = row["file_inode"]
+                {
+                    file = FileStamp(size: size, modified: modified, changed: changed, inode: inode)
+                }
+                guard let path: String = row["path"], let content: String = row["content_sha256"] else { continue }
+                all[path] = RecordedScan(contentSHA256: content, file: file, scannedWith: row["scanned_with"])
+            }
+            return all
+        }
+    }
+
+    public func allReferences() async throws(StoreError) -> [String: [ReferenceRecord]] {
+        let location = location
+        return try await read("reading references") { c throws(StoreError) in
+            var all: [String: [ReferenceRecord]] = [:]
+            for row in try c.execute("SELECT * FROM reference ORDER BY post, ordinal").rows {
+                do {
+                    let post: String = try row.decode(String.self, forColumn: "post")
+                    all[post, default: []].append(try Fetched<ReferenceRecord>(row: row).record)
+                } catch {
+                    throw StoreError(
+                        code: .corrupt, path: location, message: "a reference of \(location) does not decode: \(error)",
+                        underlying: error)
+                }
+            }
+            return all
+        }
+    }
+
     public func references(post: String) async throws(StoreError) -> [ReferenceRecord] {
         try await read("reading references") { c throws(StoreError) in
             try c.fetchAll(ReferenceRecord.self, "SELECT * FROM reference WHERE post = ? ORDER BY ordinal", [post])
@@ -167,22 +209,36 @@ extension PostgresManifest: ArchiveLedgerReader {
 
     public func rewriteGenerations(post: String) async throws(StoreError) -> [RewriteGeneration] {
         try await read("reading rewrites") { c throws(StoreError) in
-            var spans: [Int: [RewriteRecord]] = [:]
-            for span in try c.fetchAll(
-                PostgresRewriteSpan.self, "SELECT * FROM rewrite WHERE post = ? ORDER BY generation, range_start",
-                [post])
-            {
-                spans[span.generation, default: []].append(span.span)
-            }
-            return try c.fetchAll(
-                PostgresGenerationRow.self, "SELECT * FROM rewrite_generation WHERE post = ? ORDER BY generation",
-                [post]
-            ).map { g in
+            try Self.generations(c, where: "WHERE post = ?", [post])[post] ?? []
+        }
+    }
+
+    public func allRewriteGenerations() async throws(StoreError) -> [String: [RewriteGeneration]] {
+        try await read("reading rewrites") { c throws(StoreError) in try Self.generations(c, where: "", []) }
+    }
+
+    /// The rewrite generations of the posts a `WHERE` clause picks, with their spans, per post.
+    private static func generations(
+        _ c: PostgresConnection, where clause: String, _ arguments: [(any DatabaseValueConvertible)?]
+    ) throws(StoreError) -> [String: [RewriteGeneration]] {
+        var spans: [String: [Int: [RewriteRecord]]] = [:]
+        for span in try c.fetchAll(
+            PostgresRewriteSpan.self, "SELECT * FROM rewrite \(clause) ORDER BY post, generation, range_start",
+            arguments)
+        {
+            spans[span.post, default: [:]][span.generation, default: []].append(span.span)
+        }
+        var all: [String: [RewriteGeneration]] = [:]
+        for g in try c.fetchAll(
+            PostgresGenerationRow.self, "SELECT * FROM rewrite_generation \(clause) ORDER BY post, generation",
+            arguments)
+        {
+            all[g.post, default: []].append(
                 RewriteGeneration(
                     generation: g.generation, inputSHA256: g.inputSHA256, outputSHA256: g.outputSHA256,
-                    applied: g.applied, rewrittenAt: g.rewrittenAt, spans: spans[g.generation] ?? [])
-            }
+                    applied: g.applied, rewrittenAt: g.rewrittenAt, spans: spans[g.post]?[g.generation] ?? []))
         }
+        return all
     }
 
     public func rewrittenPosts() async throws(StoreError) -> [String] {
@@ -208,19 +264,23 @@ private struct PostgresArchivedURL: Decodable, Sendable {
 
 /// A row of `rewrite`: a span with its generation.
 private struct PostgresRewriteSpan: Decodable, Sendable {
+    var post: String
     var generation: Int
     var span: RewriteRecord
 
     init(from decoder: any Decoder) throws {
-        generation = try decoder.container(keyedBy: Keys.self).decode(Int.self, forKey: .generation)
+        let container = try decoder.container(keyedBy: Keys.self)
+        post = try container.decode(String.self, forKey: .post)
+        generation = try container.decode(Int.self, forKey: .generation)
         span = try RewriteRecord(from: decoder)
     }
 
-    private enum Keys: String, CodingKey { case generation }
+    private enum Keys: String, CodingKey { case post, generation }
 }
 
 /// A row of `rewrite_generation` (the spans come from `rewrite`).
 private struct PostgresGenerationRow: Decodable, Sendable {
+    var post: String
     var generation: Int
     var inputSHA256: String
     var outputSHA256: String

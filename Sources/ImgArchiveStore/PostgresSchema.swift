@@ -155,5 +155,24 @@ enum PostgresSchema {
             );
             """
         ),
+        (
+            "v6",
+            """
+            ALTER TABLE url ADD COLUMN rescue_timegate \(text);
+            ALTER TABLE url ADD COLUMN rescue_memento \(text);
+            ALTER TABLE url ADD COLUMN rescue_memento_at \(text);
+            ALTER TABLE url ADD COLUMN rescue_checked_at \(text);
+            """
+        ),
+        (
+            "v7",
+            """
+            ALTER TABLE post ADD COLUMN file_size BIGINT;
+            ALTER TABLE post ADD COLUMN file_mtime_ns BIGINT;
+            ALTER TABLE post ADD COLUMN file_ctime_ns BIGINT;
+            ALTER TABLE post ADD COLUMN file_inode BIGINT;
+            ALTER TABLE post ADD COLUMN scanned_with \(text);
+            """
+        ),
     ]
 }

@@ -176,7 +176,8 @@ struct PipelineEntryTests {
             var warnings: [String] = []
             let site = try SiteScan.collect(
                 roots: [folder.path + "/_posts"], scanOptions: options,
-                known: try await KnownScans.read(archiveRoot: archive, manifest: .archiveFolder), now: later, warn: { warnings.append($0) })
+                known: try await KnownScans.read(archiveRoot: archive, manifest: .archiveFolder), now: later,
+                warn: { warnings.append($0) })
             return (site, warnings)
         }
         // What the fetch records of a scan.

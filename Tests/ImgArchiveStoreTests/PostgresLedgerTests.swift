@@ -29,7 +29,10 @@ import Testing
         let postgresState = try await Self.contents(postgres)
         #expect(sqliteState == postgresState)
         // The calls did leave something to compare.
-        #expect(sqliteState.urls.count == 3 && sqliteState.objects.count == 4 && !sqliteState.generations.isEmpty)
+        #expect(sqliteState.urls.count == 4 && sqliteState.objects.count == 5 && !sqliteState.generations.isEmpty)
+        #expect(sqliteState.someURLs["https://g.example/old.jpg"]?.rescue != nil)
+        #expect(sqliteState.urls.contains { $0.url == "https://c.example/z.gif" && $0.rescueCheckedAt != nil })
+        #expect(sqliteState.scans["posts/b.md"]?.file != nil && !sqliteState.allReferences.isEmpty)
         #expect(try await postgres.integrityCheck())
         #expect(try await postgres.appliedMigrations() == (try await sqlite.appliedMigrations()))
     }
@@ -51,7 +54,7 @@ import Testing
             return try await group.reduce(into: []) { $0.append($1) }
         }
         for manifest in manifests {
-            #expect(try await manifest.appliedMigrations() == ["v1", "v2", "v3", "v4", "v5"])
+            #expect(try await manifest.appliedMigrations() == ["v1", "v2", "v3", "v4", "v5", "v6", "v7"])
             manifest.close()
         }
     }
@@ -74,7 +77,10 @@ import Testing
                             written: "https://cdn.example/y.png?w=300", url: "https://cdn.example/y.png?w=300",
                             origin: "https://b.example/y.png", width: 300, wrapped: true),
                     ]),
-                PostReferences(post: "posts/b.md", contentSHA256: digest(101), references: []),
+                PostReferences(
+                    post: "posts/b.md", contentSHA256: digest(101), references: [],
+                    file: FileStamp(size: 120, modified: 1_800_000_000_123_456_789, changed: 1_800_000_001, inode: 7),
+                    scannedWith: "scanner-1"),
                 PostReferences(post: "posts/gone.md", contentSHA256: digest(102), references: []),
             ], scannedAt: t0)
         try await m.removePost("posts/gone.md")
@@ -95,7 +101,16 @@ import Testing
             .failed(
                 .init(
                     url: "https://c.example/z.gif", failureClass: .http4xx, message: "HTTP 404: gone", httpStatus: 404,
-                    attempts: 1, at: t0.addingTimeInterval(2))),
+                    attempts: 1, at: t0.addingTimeInterval(2), rescueCheckedAt: t0.addingTimeInterval(2))),
+            .archived(
+                .init(
+                    url: "https://g.example/old.jpg",
+                    archivedFrom: "http://127.0.0.1:9/web/20200101000000id_/https://g.example/old.jpg",
+                    object: try object(5), httpStatus: 200, attempts: 1, at: t0,
+                    rescue: MementoProvenance(
+                        timegate: "http://127.0.0.1:9/web/",
+                        memento: "http://127.0.0.1:9/web/20200101000000id_/https://g.example/old.jpg",
+                        capturedAt: t0.addingTimeInterval(-86_400)))),
             .linkPage(
                 .init(url: "https://d.example/page", httpStatus: 200, contentType: "text/html", at: t0)),
         ])
@@ -150,6 +165,27 @@ import Testing
             post: "posts/b.md", inputSHA256: digest(101), outputSHA256: digest(106), rewrites: [span], at: t0)
         try await m.markRewriteApplied(post: "posts/b.md", generation: g4)
         try await m.recordRevert(post: "posts/b.md", contentSHA256: digest(101))
+        // A batch is all or none: one post never scanned, nothing of it recorded.
+        do {
+            _ = try await m.recordRewrites([
+                PostRewrite(
+                    post: "posts/a.md", inputSHA256: digest(105), outputSHA256: digest(107), rewrites: [span], at: t0),
+                PostRewrite(
+                    post: "posts/never.md", inputSHA256: digest(1), outputSHA256: digest(2), rewrites: [], at: t0),
+            ])
+            answers.append("a batch with a post never scanned was recorded")
+        } catch {
+            answers.append("batch refused \(error.code)")
+        }
+        let batch = try await m.recordRewrites([
+            PostRewrite(
+                post: "posts/a.md", inputSHA256: digest(105), outputSHA256: digest(108), rewrites: [span], at: t0),
+            PostRewrite(
+                post: "posts/b.md", inputSHA256: digest(101), outputSHA256: digest(109), rewrites: [second], at: t0),
+        ])
+        answers.append("batch \(batch) pending \(try await m.postsWithPendingRewrites())")
+        try await m.markRewritesApplied([("posts/b.md", batch[1])])
+        answers.append("pending \(try await m.postsWithPendingRewrites())")
         do {
             _ = try await m.recordRewrite(
                 post: "posts/never.md", inputSHA256: digest(1), outputSHA256: digest(2), rewrites: [], at: t0)
@@ -178,12 +214,18 @@ import Testing
         var generations: [RewriteGeneration]
         var rewritten: [String]
         var runs: [RunRecord]
+        var scans: [String: RecordedScan]
+        var allReferences: [String: [ReferenceRecord]]
+        var allGenerations: [String: [RewriteGeneration]]
+        var pending: [String]
     }
 
     private static func contents(_ m: some ArchiveLedgerReader) async throws -> Contents {
         Contents(
             urls: try await m.allURLRecords(),
-            someURLs: try await m.urlRecords(["https://a.example/x.jpg", "https://nowhere.example/"]),
+            someURLs: try await m.urlRecords([
+                "https://a.example/x.jpg", "https://g.example/old.jpg", "https://nowhere.example/",
+            ]),
             linkPages: try await m.linkPages(),
             history: try await m.objectHistory(url: "https://a.example/x.jpg"),
             archivedAs: try await m.urls(archivedAs: digest(1)).map { "\($0.url) \($0.archivedFrom)" },
@@ -198,7 +240,11 @@ import Testing
             generations: try await m.rewriteGenerations(post: "posts/a.md")
                 + (try await m.rewriteGenerations(post: "posts/b.md")),
             rewritten: try await m.rewrittenPosts(),
-            runs: try await m.runs())
+            runs: try await m.runs(),
+            scans: try await m.recordedScans(),
+            allReferences: try await m.allReferences(),
+            allGenerations: try await m.allRewriteGenerations(),
+            pending: try await (m as? any RewriteLedger)?.postsWithPendingRewrites() ?? [])
     }
 }
 
