@@ -142,17 +142,10 @@ public struct S3ObjectStore: ObjectStore {
 
     @discardableResult
     public func removeStaleTemporaryFiles(holding lock: ArchiveLock) throws(StoreError) -> Int {
-        guard lock.isHeld, lock.root.path == layout.root.path else {
-            throw StoreError(
-                code: .invalidArgument, path: lock.path,
-                message: "removing temporary files needs this archive's lock, held (\(lock.path))")
-        }
-        let folder = temporaryDirectory.path
-        // `tmp/warc/` holds the WARC file being written, which the next fetch finishes: not stale.
-        let names = try FileSystem.contents(of: folder).filter { $0 != "warc" }
-        for name in names { try FileSystem.removeTree(folder + "/" + name) }
+        let removed = try ArchiveStore.removeStaleTemporaryFiles(
+            in: temporaryDirectory.path, of: layout, holding: lock)
         state.copies.withLock { $0 = ([], [:], 0) }
-        return names.count
+        return removed
     }
 
     public func commitObject(temporaryFile: URL, sha256: String, format: ImageFormat) throws(StoreError) -> String {

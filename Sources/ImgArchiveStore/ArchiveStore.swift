@@ -158,12 +158,19 @@ public struct ArchiveStore: Sendable {
     /// run writes there, hence the lock parameter; returns how many entries were removed.
     @discardableResult
     public func removeStaleTemporaryFiles(holding lock: ArchiveLock) throws(StoreError) -> Int {
+        try Self.removeStaleTemporaryFiles(in: temporaryDirectory.path, of: layout, holding: lock)
+    }
+
+    /// Deletes everything in `folder`, the temporary folder of a store of the archive at `layout` (every store
+    /// keeps its temporary files on the local disk, under the archive's `tmp/`), under the archive's lock.
+    package static func removeStaleTemporaryFiles(
+        in folder: String, of layout: ArchiveLayout, holding lock: ArchiveLock
+    ) throws(StoreError) -> Int {
         guard lock.isHeld, lock.root.path == layout.root.path else {
             throw StoreError(
                 code: .invalidArgument, path: lock.path,
                 message: "removing temporary files needs this archive's lock, held (\(lock.path))")
         }
-        let folder = temporaryDirectory.path
         // `tmp/warc/` holds WARC files being written: a killed run's are cut back to whole records and finished
         // by the next fetch (`WARCWriter.salvage`), not removed.
         let names = try FileSystem.contents(of: folder).filter { $0 != "warc" }
