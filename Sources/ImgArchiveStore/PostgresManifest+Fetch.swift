@@ -1,8 +1,8 @@
 public import Foundation
 import GRDB
 
-/// The fetch ledger of the PostgreSQL manifest: the statements of `SQLiteManifest+Fetch.swift` (PostgreSQL
-/// speaks the same `INSERT ... ON CONFLICT`), with the plan read in one statement.
+/// The fetch ledger of the PostgreSQL manifest: the statements of `SQLiteManifest+Fetch.swift` (the long ones
+/// shared through `ManifestSQL`), with the plan read in one statement.
 extension PostgresManifest: FetchLedger {
     // MARK: Planning
 
@@ -47,11 +47,7 @@ extension PostgresManifest: FetchLedger {
                 case .archived(let a): try Self.recordArchived(a, c)
                 case .notModified(let n):
                     let changed = try c.execute(
-                        """
-                        UPDATE url SET last_checked_at = ?, http_status = ?, error_class = NULL,
-                                       error_message = NULL, failing_since = NULL
-                        WHERE url = ? AND status = 'archived'
-                        """, [n.date, n.httpStatus, n.url]
+                        ManifestSQL.notModified, [n.date, n.httpStatus, n.url]
                     ).changes
                     if changed == 0 {
                         throw StoreError(
@@ -61,29 +57,14 @@ extension PostgresManifest: FetchLedger {
                 case .failed(let f):
                     let stamp = f.date.databaseValue
                     try c.execute(
-                        """
-                        INSERT INTO url (url, status, http_status, error_class, error_message, attempts,
-                                         last_checked_at, failing_since, rescue_checked_at)
-                        VALUES (?, 'failed', ?, ?, ?, ?, ?, ?, ?)
-                        ON CONFLICT (url) DO UPDATE SET
-                            http_status = excluded.http_status, error_class = excluded.error_class,
-                            error_message = excluded.error_message, attempts = excluded.attempts,
-                            last_checked_at = excluded.last_checked_at,
-                            failing_since = coalesce(url.failing_since, excluded.failing_since),
-                            rescue_checked_at = coalesce(excluded.rescue_checked_at, url.rescue_checked_at)
-                        """,
+                        ManifestSQL.upsertFailedURL,
                         [
                             f.url, f.httpStatus, f.failureClass.rawValue, f.message, f.attempts, stamp, stamp,
                             f.rescueCheckedAt,
                         ])
                 case .linkPage(let p):
                     try c.execute(
-                        """
-                        INSERT INTO link_page (url, http_status, content_type, checked_at) VALUES (?, ?, ?, ?)
-                        ON CONFLICT (url) DO UPDATE SET
-                            http_status = excluded.http_status, content_type = excluded.content_type,
-                            checked_at = excluded.checked_at
-                        """, [p.url, p.httpStatus, p.contentType, p.date])
+                        ManifestSQL.upsertLinkPage, [p.url, p.httpStatus, p.contentType, p.date])
                     // A page is no failure: an earlier failure of the same link is forgotten.
                     try c.execute("DELETE FROM url WHERE url = ? AND status = 'failed'", [p.url])
                 }
@@ -95,24 +76,7 @@ extension PostgresManifest: FetchLedger {
         let stamp = a.date.databaseValue
         try insertObject(a.object, createdAt: a.object.createdAt.databaseValue, c)
         try c.execute(
-            """
-            INSERT INTO url (url, status, http_status, error_class, error_message, attempts, etag,
-                             last_modified, first_fetched_at, last_fetched_at, last_checked_at,
-                             failing_since, object_sha256, archived_from, rescue_timegate, rescue_memento,
-                             rescue_memento_at, rescue_checked_at)
-            VALUES (?, 'archived', ?, NULL, NULL, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (url) DO UPDATE SET
-                status = 'archived', http_status = excluded.http_status, error_class = NULL,
-                error_message = NULL, attempts = excluded.attempts, etag = excluded.etag,
-                last_modified = excluded.last_modified,
-                first_fetched_at = coalesce(url.first_fetched_at, excluded.first_fetched_at),
-                last_fetched_at = excluded.last_fetched_at,
-                last_checked_at = excluded.last_checked_at,
-                failing_since = NULL, object_sha256 = excluded.object_sha256,
-                archived_from = excluded.archived_from, rescue_timegate = excluded.rescue_timegate,
-                rescue_memento = excluded.rescue_memento, rescue_memento_at = excluded.rescue_memento_at,
-                rescue_checked_at = coalesce(excluded.rescue_checked_at, url.rescue_checked_at)
-            """,
+            ManifestSQL.upsertArchivedURL,
             [
                 a.url, a.httpStatus, a.attempts, a.etag, a.lastModified, stamp, stamp, stamp, a.object.sha256,
                 a.archivedFrom, a.rescue?.timegate, a.rescue?.memento, a.rescue?.capturedAt,
@@ -120,23 +84,14 @@ extension PostgresManifest: FetchLedger {
             ])
         try c.execute("DELETE FROM link_page WHERE url = ?", [a.url])
         try c.execute(
-            """
-            INSERT INTO url_object (url, object_sha256, archived_from, first_archived_at)
-            VALUES (?, ?, ?, ?)
-            ON CONFLICT DO NOTHING
-            """, [a.url, a.object.sha256, a.archivedFrom, stamp])
+            ManifestSQL.insertURLObject, [a.url, a.object.sha256, a.archivedFrom, stamp])
     }
 
     private static func insertObject(_ object: ObjectRecord, createdAt: DatabaseValue, _ c: PostgresConnection)
         throws(StoreError)
     {
         try c.execute(
-            """
-            INSERT INTO object (sha256, ext, media_type, bytes, width, height, path, created_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (sha256) DO UPDATE SET
-                width = coalesce(object.width, excluded.width), height = coalesce(object.height, excluded.height)
-            """,
+            ManifestSQL.insertObject,
             [
                 object.sha256, object.format.fileExtension, object.format.mediaType, object.bytes, object.width,
                 object.height, object.path, createdAt,
@@ -150,13 +105,7 @@ extension PostgresManifest: FetchLedger {
         try ArchiveLayout.checkSHA256(thumbnail.sha256)
         try await write("recording a thumbnail") { c throws(StoreError) in
             _ = try c.execute(
-                """
-                INSERT INTO thumbnail (object_sha256, width, sha256, height, format, bytes, path, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (object_sha256, width) DO UPDATE SET
-                    sha256 = excluded.sha256, height = excluded.height, format = excluded.format,
-                    bytes = excluded.bytes, path = excluded.path, created_at = excluded.created_at
-                """,
+                ManifestSQL.upsertThumbnail,
                 [
                     thumbnail.objectSHA256, thumbnail.width, thumbnail.sha256, thumbnail.height,
                     thumbnail.format.rawValue, thumbnail.bytes, thumbnail.path, thumbnail.createdAt,
@@ -174,13 +123,7 @@ extension PostgresManifest: FetchLedger {
         }
         try await write("recording a sanitized SVG") { c throws(StoreError) in
             _ = try c.execute(
-                """
-                INSERT INTO sanitized_svg (object_sha256, sha256, bytes, path, removed, error, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (object_sha256) DO UPDATE SET
-                    sha256 = excluded.sha256, bytes = excluded.bytes, path = excluded.path,
-                    removed = excluded.removed, error = excluded.error, created_at = excluded.created_at
-                """,
+                ManifestSQL.upsertSanitizedSVG,
                 [
                     record.objectSHA256, record.sha256, record.bytes, record.path, record.removed, record.error,
                     record.createdAt,
@@ -224,18 +167,7 @@ extension PostgresManifest: FetchLedger {
             for scan in scans {
                 let file = scan.file
                 try c.execute(
-                    """
-                    INSERT INTO post (path, content_sha256, scanned_at, file_size, file_mtime_ns, file_ctime_ns,
-                                      file_inode, scanned_with)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (path) DO UPDATE SET content_sha256 = excluded.content_sha256,
-                                                     scanned_at = excluded.scanned_at,
-                                                     file_size = excluded.file_size,
-                                                     file_mtime_ns = excluded.file_mtime_ns,
-                                                     file_ctime_ns = excluded.file_ctime_ns,
-                                                     file_inode = excluded.file_inode,
-                                                     scanned_with = excluded.scanned_with
-                    """,
+                    ManifestSQL.upsertPost,
                     [
                         scan.post, scan.contentSHA256, stamp, file?.size, file?.modified, file?.changed, file?.inode,
                         scan.scannedWith,

@@ -156,10 +156,7 @@ extension PostgresManifest: ArchiveLedgerReader {
         try await read("reading posts") { c throws(StoreError) in
             var all: [String: RecordedScan] = [:]
             for row in try c.execute(
-                """
-                SELECT path, content_sha256, file_size, file_mtime_ns, file_ctime_ns, file_inode, scanned_with
-                FROM post
-                """
+                ManifestSQL.selectRecordedScans
             ).rows {
                 var file: FileStamp?
                 // By name: a row's columns come back keyed, not in order.

@@ -1,8 +1,8 @@
 public import Foundation
 import GRDB
 
-/// The rewrite ledger of the PostgreSQL manifest: the statements of `SQLiteManifest+Rewrite.swift`. Every
-/// commit is durable (`synchronous_commit` on), which a rewrite record needs before its post is replaced. The
+/// The rewrite ledger of the PostgreSQL manifest: the statements of `SQLiteManifest+Rewrite.swift`
+/// (`ManifestSQL`). Every commit is durable (`synchronous_commit` on), which a rewrite record needs before its post is replaced. The
 /// batch methods run the one-post statements in one transaction (all or none).
 extension PostgresManifest: RewriteLedger {
     @discardableResult
@@ -35,17 +35,10 @@ extension PostgresManifest: RewriteLedger {
                 "SELECT coalesce(max(generation), 0) + 1 FROM rewrite_generation WHERE post = ?", [r.post]
             ).column(Int.self).first ?? 1
         try c.execute(
-            """
-            INSERT INTO rewrite_generation (post, generation, input_sha256, output_sha256, applied, rewritten_at)
-            VALUES (?, ?, ?, ?, 0, ?)
-            """, [r.post, generation, r.inputSHA256, r.outputSHA256, r.at])
+            ManifestSQL.insertGeneration, [r.post, generation, r.inputSHA256, r.outputSHA256, r.at])
         for rewrite in r.rewrites {
             try c.execute(
-                """
-                INSERT INTO rewrite (post, generation, range_start, range_end, replacement, original, url,
-                                     rewritten_at, context_before, context_after)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
+                ManifestSQL.insertRewriteSpan,
                 [
                     r.post, generation, rewrite.rangeStart, rewrite.rangeEnd, rewrite.replacement, rewrite.original,
                     rewrite.url, rewrite.rewrittenAt, rewrite.contextBefore, rewrite.contextAfter,
@@ -103,10 +96,7 @@ extension PostgresManifest: RewriteLedger {
                             [revert.post, span.generation, span.rangeStart])
                     }
                     try c.execute(
-                        """
-                        DELETE FROM rewrite_generation WHERE post = ?
-                        AND generation NOT IN (SELECT generation FROM rewrite WHERE post = ?)
-                        """, [revert.post, revert.post])
+                        ManifestSQL.deleteEmptyGenerations, [revert.post, revert.post])
                 } else {
                     try c.execute("DELETE FROM rewrite WHERE post = ?", [revert.post])
                     try c.execute("DELETE FROM rewrite_generation WHERE post = ?", [revert.post])

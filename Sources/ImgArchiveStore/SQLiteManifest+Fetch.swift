@@ -48,11 +48,7 @@ extension SQLiteManifest: FetchLedger {
                 case .archived(let a): try Self.recordArchived(a, db)
                 case .notModified(let n):
                     try db.cachedStatement(
-                        sql: """
-                            UPDATE url SET last_checked_at = ?, http_status = ?, error_class = NULL,
-                                           error_message = NULL, failing_since = NULL
-                            WHERE url = ? AND status = 'archived'
-                            """
+                        sql: ManifestSQL.notModified
                     ).execute(arguments: [n.date, n.httpStatus, n.url])
                     if db.changesCount == 0 {
                         throw StoreError(
@@ -62,17 +58,7 @@ extension SQLiteManifest: FetchLedger {
                 case .failed(let f):
                     let stamp = f.date.databaseValue
                     try db.cachedStatement(
-                        sql: """
-                            INSERT INTO url (url, status, http_status, error_class, error_message, attempts,
-                                             last_checked_at, failing_since, rescue_checked_at)
-                            VALUES (?, 'failed', ?, ?, ?, ?, ?, ?, ?)
-                            ON CONFLICT (url) DO UPDATE SET
-                                http_status = excluded.http_status, error_class = excluded.error_class,
-                                error_message = excluded.error_message, attempts = excluded.attempts,
-                                last_checked_at = excluded.last_checked_at,
-                                failing_since = coalesce(url.failing_since, excluded.failing_since),
-                                rescue_checked_at = coalesce(excluded.rescue_checked_at, url.rescue_checked_at)
-                            """
+                        sql: ManifestSQL.upsertFailedURL
                     ).execute(
                         arguments: [
                             f.url, f.httpStatus, f.failureClass.rawValue, f.message, f.attempts, stamp, stamp,
@@ -80,12 +66,7 @@ extension SQLiteManifest: FetchLedger {
                         ])
                 case .linkPage(let p):
                     try db.cachedStatement(
-                        sql: """
-                            INSERT INTO link_page (url, http_status, content_type, checked_at) VALUES (?, ?, ?, ?)
-                            ON CONFLICT (url) DO UPDATE SET
-                                http_status = excluded.http_status, content_type = excluded.content_type,
-                                checked_at = excluded.checked_at
-                            """
+                        sql: ManifestSQL.upsertLinkPage
                     ).execute(arguments: [p.url, p.httpStatus, p.contentType, p.date])
                     // A page is no failure: an earlier failure of the same link is forgotten.
                     try db.cachedStatement(sql: "DELETE FROM url WHERE url = ? AND status = 'failed'")
@@ -102,24 +83,7 @@ extension SQLiteManifest: FetchLedger {
         try insertObject(
             a.object, createdAt: a.object.createdAt == a.date ? stamp : a.object.createdAt.databaseValue, db)
         try db.cachedStatement(
-            sql: """
-                INSERT INTO url (url, status, http_status, error_class, error_message, attempts, etag,
-                                 last_modified, first_fetched_at, last_fetched_at, last_checked_at,
-                                 failing_since, object_sha256, archived_from, rescue_timegate, rescue_memento,
-                                 rescue_memento_at, rescue_checked_at)
-                VALUES (?, 'archived', ?, NULL, NULL, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (url) DO UPDATE SET
-                    status = 'archived', http_status = excluded.http_status, error_class = NULL,
-                    error_message = NULL, attempts = excluded.attempts, etag = excluded.etag,
-                    last_modified = excluded.last_modified,
-                    first_fetched_at = coalesce(url.first_fetched_at, excluded.first_fetched_at),
-                    last_fetched_at = excluded.last_fetched_at,
-                    last_checked_at = excluded.last_checked_at,
-                    failing_since = NULL, object_sha256 = excluded.object_sha256,
-                    archived_from = excluded.archived_from, rescue_timegate = excluded.rescue_timegate,
-                    rescue_memento = excluded.rescue_memento, rescue_memento_at = excluded.rescue_memento_at,
-                    rescue_checked_at = coalesce(excluded.rescue_checked_at, url.rescue_checked_at)
-                """
+            sql: ManifestSQL.upsertArchivedURL
         ).execute(
             arguments: [
                 a.url, a.httpStatus, a.attempts, a.etag, a.lastModified, stamp, stamp, stamp, a.object.sha256,
@@ -128,22 +92,13 @@ extension SQLiteManifest: FetchLedger {
             ])
         try db.cachedStatement(sql: "DELETE FROM link_page WHERE url = ?").execute(arguments: [a.url])
         try db.cachedStatement(
-            sql: """
-                INSERT INTO url_object (url, object_sha256, archived_from, first_archived_at)
-                VALUES (?, ?, ?, ?)
-                ON CONFLICT DO NOTHING
-                """
+            sql: ManifestSQL.insertURLObject
         ).execute(arguments: [a.url, a.object.sha256, a.archivedFrom, stamp])
     }
 
     static func insertObject(_ object: ObjectRecord, createdAt: DatabaseValue, _ db: Database) throws {
         try db.cachedStatement(
-            sql: """
-                INSERT INTO object (sha256, ext, media_type, bytes, width, height, path, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (sha256) DO UPDATE SET
-                    width = coalesce(object.width, excluded.width), height = coalesce(object.height, excluded.height)
-                """
+            sql: ManifestSQL.insertObject
         ).execute(
             arguments: [
                 object.sha256, object.format.fileExtension, object.format.mediaType, object.bytes, object.width,
@@ -165,13 +120,7 @@ extension SQLiteManifest: FetchLedger {
         }
         try await write(thumbnails.count == 1 ? "recording a thumbnail" : "recording thumbnails") { db in
             let statement = try db.cachedStatement(
-                sql: """
-                    INSERT INTO thumbnail (object_sha256, width, sha256, height, format, bytes, path, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (object_sha256, width) DO UPDATE SET
-                        sha256 = excluded.sha256, height = excluded.height, format = excluded.format,
-                        bytes = excluded.bytes, path = excluded.path, created_at = excluded.created_at
-                    """)
+                sql: ManifestSQL.upsertThumbnail)
             for thumbnail in thumbnails {
                 try statement.execute(arguments: [
                     thumbnail.objectSHA256, thumbnail.width, thumbnail.sha256, thumbnail.height,
@@ -191,13 +140,7 @@ extension SQLiteManifest: FetchLedger {
         }
         try await write("recording a sanitized SVG") { db in
             try db.execute(
-                sql: """
-                    INSERT INTO sanitized_svg (object_sha256, sha256, bytes, path, removed, error, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (object_sha256) DO UPDATE SET
-                        sha256 = excluded.sha256, bytes = excluded.bytes, path = excluded.path,
-                        removed = excluded.removed, error = excluded.error, created_at = excluded.created_at
-                    """,
+                sql: ManifestSQL.upsertSanitizedSVG,
                 arguments: [
                     record.objectSHA256, record.sha256, record.bytes, record.path, record.removed, record.error,
                     record.createdAt,
@@ -236,18 +179,7 @@ extension SQLiteManifest: FetchLedger {
         try await write("recording a scan") { db in
             let stamp = scannedAt.databaseValue
             let upsertPost = try db.cachedStatement(
-                sql: """
-                    INSERT INTO post (path, content_sha256, scanned_at, file_size, file_mtime_ns, file_ctime_ns,
-                                      file_inode, scanned_with)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (path) DO UPDATE SET content_sha256 = excluded.content_sha256,
-                                                     scanned_at = excluded.scanned_at,
-                                                     file_size = excluded.file_size,
-                                                     file_mtime_ns = excluded.file_mtime_ns,
-                                                     file_ctime_ns = excluded.file_ctime_ns,
-                                                     file_inode = excluded.file_inode,
-                                                     scanned_with = excluded.scanned_with
-                    """)
+                sql: ManifestSQL.upsertPost)
             let deleteReferences = try db.cachedStatement(sql: "DELETE FROM reference WHERE post = ?")
             let insert = try db.cachedStatement(
                 sql: """

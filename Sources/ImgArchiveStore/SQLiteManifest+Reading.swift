@@ -181,10 +181,7 @@ extension SQLiteManifest: ArchiveLedgerReader {
             var all: [String: RecordedScan] = [:]
             let rows = try Row.fetchCursor(
                 db,
-                sql: """
-                    SELECT path, content_sha256, file_size, file_mtime_ns, file_ctime_ns, file_inode, scanned_with
-                    FROM post
-                    """)
+                sql: ManifestSQL.selectRecordedScans)
             while let row = try rows.next() {
                 var file: FileStamp?
                 if let size: Int64 = row[2], let modified: Int64 = row[3], let changed: Int64 = row[4],

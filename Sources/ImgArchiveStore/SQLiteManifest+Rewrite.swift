@@ -25,16 +25,9 @@ extension SQLiteManifest: RewriteLedger {
             let next = try db.cachedStatement(
                 sql: "SELECT coalesce(max(generation), 0) + 1 FROM rewrite_generation WHERE post = ?")
             let insertGeneration = try db.cachedStatement(
-                sql: """
-                    INSERT INTO rewrite_generation (post, generation, input_sha256, output_sha256, applied, rewritten_at)
-                    VALUES (?, ?, ?, ?, 0, ?)
-                    """)
+                sql: ManifestSQL.insertGeneration)
             let insert = try db.cachedStatement(
-                sql: """
-                    INSERT INTO rewrite (post, generation, range_start, range_end, replacement, original, url,
-                                         rewritten_at, context_before, context_after)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """)
+                sql: ManifestSQL.insertRewriteSpan)
             return try rewrites.map { r in
                 guard try Bool.fetchOne(scanned, arguments: [r.post]) != nil else {
                     throw StoreError(code: .invalidArgument, path: path, message: "post \(r.post) was never scanned")
@@ -111,10 +104,7 @@ extension SQLiteManifest: RewriteLedger {
                         sql: "DELETE FROM rewrite WHERE post = ? AND generation = ? AND range_start = ?")
                     for span in spans { try forget.execute(arguments: [post, span.generation, span.rangeStart]) }
                     try db.cachedStatement(
-                        sql: """
-                            DELETE FROM rewrite_generation WHERE post = ?
-                            AND generation NOT IN (SELECT generation FROM rewrite WHERE post = ?)
-                            """
+                        sql: ManifestSQL.deleteEmptyGenerations
                     ).execute(arguments: [post, post])
                 } else {
                     try db.cachedStatement(sql: "DELETE FROM rewrite WHERE post = ?").execute(arguments: [post])
