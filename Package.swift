@@ -117,13 +117,19 @@ let package = Package(
             name: "EndToEndTests",
             dependencies: [
                 "ImgArchiveCore", "ImgArchiveFetch", "ImgArchiveStore", "ImgArchiveImage", "ImgArchivePipeline",
-                "ImgArchiveWARC",
+                "ImgArchiveWARC", "TestServices",
                 .product(name: "FlyingFox", package: "FlyingFox"), .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
         .testTarget(
             name: "ImgArchiveStoreTests",
+            dependencies: ["ImgArchiveStore", "TestServices"],
+            swiftSettings: strict),
+        // The scale-out engines for the tests (`.ci/services`), started on demand when `swift test` runs alone.
+        .target(
+            name: "TestServices",
             dependencies: ["ImgArchiveStore"],
+            path: "Tests/TestServices",
             swiftSettings: strict),
         // The pipeline's runner and recorder, on a second ObjectStore and against a loopback server.
         .testTarget(

@@ -1,6 +1,7 @@
 import FlyingFox
 import Foundation
 import Synchronization
+import TestServices
 import Testing
 
 @testable import ImgArchiveStore
@@ -21,7 +22,7 @@ import Testing
             "/gone.jpg": { _ in reply(404) },
         ])
         defer { Task { await server.stop() } }
-        let database = try await postgresTestDatabase()
+        let database = try await TestServices.postgresDatabase()
         let posts = [
             "_posts/2024-01-01-a.md": "# A\n\n![a](http://\(Self.host)/a.jpg?imageView&thumbnail=200x0)\n",
             "_posts/2024-01-02-b.md":
@@ -185,7 +186,7 @@ import Testing
     @Test func fourWorkersArchiveEveryReferenceOnceWithinThePerHostLimit() async throws {
         let server = try await CountingServer.start()
         defer { Task { await server.stop() } }
-        let database = try await postgresTestDatabase()
+        let database = try await TestServices.postgresDatabase()
         let folders = try Self.site(workers: 4, posts: 200)
         defer { for folder in folders { folder.remove() } }
 
@@ -203,7 +204,7 @@ import Testing
     @Test func aKilledWorkersClaimsAreFinishedByTheOthers() async throws {
         let server = try await CountingServer.start()
         defer { Task { await server.stop() } }
-        let database = try await postgresTestDatabase()
+        let database = try await TestServices.postgresDatabase()
         let folders = try Self.site(workers: 4, posts: 200)
         defer { for folder in folders { folder.remove() } }
 
@@ -223,7 +224,7 @@ import Testing
     @Test func workersRideOutARestartOfTheDatabase() async throws {
         let server = try await CountingServer.start()
         defer { Task { await server.stop() } }
-        let database = try await postgresTestDatabase()
+        let database = try await TestServices.postgresDatabase()
         let folders = try Self.site(workers: 4, posts: 200)
         defer { for folder in folders { folder.remove() } }
 
@@ -291,17 +292,4 @@ final class CountingServer: Sendable {
         await server.stop()
         task.cancel()
     }
-}
-
-/// A new, empty database on the PostgreSQL server of `PG_URL` (started by `.ci/services up`).
-func postgresTestDatabase() async throws -> String {
-    guard let server = ProcessInfo.processInfo.environment["PG_URL"], !server.isEmpty else {
-        Issue.record(
-            """
-            PG_URL is not set: start PostgreSQL for the tests with `eval "$(bash .ci/services up)"` \
-            (then `export PG_URL`), as .ci/run does
-            """)
-        throw StoreError(code: .unavailable, message: "PG_URL is not set")
-    }
-    return try await PostgresManifest.makeDatabaseForTesting(server: server)
 }

@@ -1,5 +1,6 @@
 import Foundation
 import ImgArchiveCore
+import TestServices
 import Testing
 
 @testable import ImgArchiveStore
@@ -19,7 +20,7 @@ import Testing
         let folder = try TemporaryFolder()
         let sqlite = try SQLiteManifest(layout: ArchiveLayout(root: folder.url))
         defer { try? sqlite.close() }
-        let postgres = try await PostgresManifest.open(url: try await postgresTestDatabase())
+        let postgres = try await PostgresManifest.open(url: try await TestServices.postgresDatabase())
         defer { postgres.close() }
 
         let sqliteRun = try await Self.exercise(sqlite)
@@ -38,7 +39,7 @@ import Testing
     }
 
     @Test func aNotModifiedAnswerForAURLWithNothingArchivedIsRefused() async throws {
-        let postgres = try await PostgresManifest.open(url: try await postgresTestDatabase())
+        let postgres = try await PostgresManifest.open(url: try await TestServices.postgresDatabase())
         defer { postgres.close() }
         await #expect(throws: StoreError.self) {
             try await postgres.record(.notModified(.init(url: "https://a.example/none.jpg", at: Self.t0)))
@@ -48,7 +49,7 @@ import Testing
     }
 
     @Test func workersOpeningANewDatabaseTogetherMigrateItOnce() async throws {
-        let url = try await postgresTestDatabase()
+        let url = try await TestServices.postgresDatabase()
         let manifests = try await withThrowingTaskGroup(of: PostgresManifest.self) { group in
             for _ in 0..<4 { group.addTask { try await PostgresManifest.open(url: url) } }
             return try await group.reduce(into: []) { $0.append($1) }
@@ -246,17 +247,4 @@ import Testing
             allGenerations: try await m.allRewriteGenerations(),
             pending: try await (m as? any RewriteLedger)?.postsWithPendingRewrites() ?? [])
     }
-}
-
-/// A new, empty database on the PostgreSQL server of `PG_URL` (started by `.ci/services up`).
-func postgresTestDatabase() async throws -> String {
-    guard let server = ProcessInfo.processInfo.environment["PG_URL"], !server.isEmpty else {
-        Issue.record(
-            """
-            PG_URL is not set: start PostgreSQL for the tests with `eval "$(bash .ci/services up)"` \
-            (then `export PG_URL`), as .ci/run does
-            """)
-        throw StoreError(code: .unavailable, message: "PG_URL is not set")
-    }
-    return try await PostgresManifest.makeDatabaseForTesting(server: server)
 }
