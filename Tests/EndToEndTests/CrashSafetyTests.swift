@@ -52,13 +52,7 @@ import Testing
                 "fetch", "--urls", "list.txt", "--jobs", "4", "--per-host", "4", "--connect-to", server.connectTo(host),
             ]
 
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: imgarchiveBinary)
-            process.arguments = args
-            process.currentDirectoryURL = URL(fileURLWithPath: folder.path)
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
+            let process = try launchImgarchive(args, in: folder.path)
             // Kill `delay` - 0.2 s after a large body's temporary file holds its first 256 KB block. What the client
             // has written is watched, not what the server has sent: on a loaded machine the sent bytes can sit in
             // the socket buffers. A run that never gets there fails here, instead of being killed at a random point.
@@ -131,13 +125,8 @@ import Testing
             defer { folder.remove() }
             let host = "img.example.test"
             try folder.write("list.txt", "http://\(host)/fast.jpg\nhttp://\(host)/slow.jpg\n")
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: imgarchiveBinary)
-            process.arguments = ["fetch", "--urls", "list.txt", "--connect-to", server.connectTo(host)]
-            process.currentDirectoryURL = URL(fileURLWithPath: folder.path)
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
+            let process = try launchImgarchive(
+                ["fetch", "--urls", "list.txt", "--connect-to", server.connectTo(host)], in: folder.path)
             // Wait until the slow download has started and the fast one has long finished, then kill.
             for _ in 0..<400 where server.hitCount("/slow.jpg") == 0 { try await Task.sleep(for: .milliseconds(25)) }
             try #require(server.hitCount("/slow.jpg") > 0, "the slow download did not start within 10 s")

@@ -51,13 +51,7 @@ import Testing
                 let delay = duration * (Double(round) + Double.random(in: 0..<1)) / 50
                 // What each round did, in every message of that round, so a failure can be replayed.
                 let killed = round % 2 == 0 ? "killed after \(delay) s" : "killed after the first new post"
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: imgarchiveBinary)
-                process.arguments = ["rewrite", "posts"]
-                process.currentDirectoryURL = URL(fileURLWithPath: folder.path)
-                process.standardOutput = FileHandle.nullDevice
-                process.standardError = FileHandle.nullDevice
-                try process.run()
+                let process = try launchImgarchive(["rewrite", "posts"], in: folder.path)
                 if round % 2 == 0 {
                     try await Task.sleep(for: .seconds(delay))
                 } else {
@@ -138,14 +132,9 @@ import Testing
             #expect(back.status == 0, "\(back.stderr)")
         }
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: imgarchiveBinary)
-        process.arguments = reverting ? ["rewrite", "--revert", "posts"] : ["rewrite", "posts"]
-        process.currentDirectoryURL = URL(fileURLWithPath: folder.path)
-        process.environment = ProcessInfo.processInfo.environment.merging(["IMGARCHIVE_FAILPOINT": failPoint]) { $1 }
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try launchImgarchive(
+            reverting ? ["rewrite", "--revert", "posts"] : ["rewrite", "posts"], in: folder.path,
+            environment: ["IMGARCHIVE_FAILPOINT": failPoint])
         await withCheckedContinuation { c in
             DispatchQueue.global().async {
                 process.waitUntilExit(); c.resume()

@@ -29,17 +29,43 @@ struct RunResult: Sendable {
 /// A `fetch` or `archive` run asks no web archive (rescue is on by default, and the tests stay on loopback) unless
 /// it says `--rescue` or names a `--timegate`.
 func runImgarchive(_ arguments: [String], in directory: String, timeout: TimeInterval = 120) async throws -> RunResult {
+    let arguments = onLoopback(arguments)
+    return try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async {
+            continuation.resume(with: Result { try runImgarchiveBlocking(arguments, in: directory, timeout: timeout) })
+        }
+    }
+}
+
+/// `arguments` with `--no-rescue` added to a `fetch` or `archive` that does not choose: rescue is on by default,
+/// and the tests stay on loopback.
+private func onLoopback(_ arguments: [String]) -> [String] {
     var arguments = arguments
     if ["fetch", "archive"].contains(arguments.first),
         !arguments.contains(where: { $0 == "--rescue" || $0 == "--no-rescue" || $0.hasPrefix("--timegate") })
     {
         arguments.insert("--no-rescue", at: 1)
     }
-    return try await withCheckedThrowingContinuation { [arguments] continuation in
-        DispatchQueue.global().async {
-            continuation.resume(with: Result { try runImgarchiveBlocking(arguments, in: directory, timeout: timeout) })
-        }
+    return arguments
+}
+
+/// Starts the binary in `directory` with its output thrown away and returns at once: for a test that kills it
+/// or waits for it itself. `environment` is added to this process's.
+func launchImgarchive(_ arguments: [String], in directory: String, environment: [String: String] = [:]) throws
+    -> Process
+{
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: imgarchiveBinary)
+    process.arguments = onLoopback(arguments)
+    process.currentDirectoryURL = URL(fileURLWithPath: directory)
+    if !environment.isEmpty {
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     }
+    process.standardInput = FileHandle.nullDevice
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    return process
 }
 
 private func runImgarchiveBlocking(_ arguments: [String], in directory: String, timeout: TimeInterval) throws

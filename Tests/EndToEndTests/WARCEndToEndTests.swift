@@ -138,13 +138,7 @@ import Testing
             "fetch", "--urls", "list.txt", "--jobs", "2", "--warc", "--connect-to", server.connectTo(Self.host),
         ]
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: imgarchiveBinary)
-        process.arguments = args
-        process.currentDirectoryURL = URL(fileURLWithPath: folder.path)
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try launchImgarchive(args, in: folder.path)
         // Kill once the open file's log holds a few records.
         let tmp = folder.path + "/archive/tmp/warc"
         var logged = false
