@@ -15,7 +15,8 @@ import Synchronization
 /// partial one, goes to the body's lane: one of a few serial queues (one per core), chosen round robin when
 /// the body starts, so every block of a file is handled in order by one queue while different files are
 /// hashed and written in parallel. The lane creates the temporary file, feeds SHA-256 and `write(2)`s the
-/// block, then returns it to a bounded pool. The curl thread never waits for a block: when the pool is empty,
+/// block (and, for a WARC record's block digest, a second SHA-256 of a head then the body: `DownloadOptions.digestHead`),
+/// then returns it to a bounded pool. The curl thread never waits for a block: when the pool is empty,
 /// or the body already has `maxQueued` blocks waiting on its lane (back pressure: disk slower than network),
 /// the transfer is paused (`BodyFile.append` says `.paused`, the write callback returns `CURL_WRITEFUNC_PAUSE`)
 /// and the lane calls `wake` when it frees a block, so the curl thread resumes it; memory stays at `capacity`
@@ -37,15 +38,26 @@ final class BodyWriter: Sendable {
         var descriptor: Int32 = -1
         var path: String?
         var hasher = SHA256()
+        /// The raw response head and the function that makes the head to hash in front of the body (set when the
+        /// sink is made); the lane makes that head and starts `headed` with the first block.
+        let digestHead: DigestHead?
+        var headed: (head: [UInt8], hasher: SHA256)?
         /// The `errno` of the first failed open or write, 0 while all is well.
         let error = Atomic<Int32>(0)
         /// Blocks handed to the lane and not yet written (incremented on the curl thread, decremented on the lane).
         let queued = Atomic<Int>(0)
 
-        init(directory: String, lane: Int) {
+        init(directory: String, lane: Int, digestHead: DigestHead?) {
             self.directory = directory
             self.lane = lane
+            self.digestHead = digestHead
         }
+    }
+
+    /// A response's raw head and the function that makes, from it, the head hashed in front of its body.
+    struct DigestHead: Sendable {
+        let responseHead: [UInt8]
+        let make: @Sendable ([UInt8]) -> [UInt8]
     }
 
     /// A block of `blockCapacity` bytes, owned by one side at a time.
@@ -55,7 +67,7 @@ final class BodyWriter: Sendable {
 
     /// How a file ended: its path (nil when no byte arrived) and digest, or the `errno` that stopped it.
     enum Completion: Sendable {
-        case written(path: String?, sha256: String)
+        case written(path: String?, sha256: String, headed: HeadedDigest?)
         case failed(errno: Int32)
     }
 
@@ -100,9 +112,9 @@ final class BodyWriter: Sendable {
     }
 
     /// The state of a new file, on the next lane.
-    func makeSink(directory: String) -> Sink {
+    func makeSink(directory: String, digestHead: DigestHead? = nil) -> Sink {
         let lane = nextLane.wrappingAdd(1, ordering: .relaxed).oldValue % lanes.count
-        return Sink(directory: directory, lane: lane)
+        return Sink(directory: directory, lane: lane, digestHead: digestHead)
     }
 
     /// A free block, or nil while the writer holds them all (never waits).
@@ -170,7 +182,8 @@ final class BodyWriter: Sendable {
             }
             let path = sink.path
             sink.path = nil  // the caller owns it now
-            done(.written(path: path, sha256: Hex.lowercase(sink.hasher.finalize())))
+            let headed = sink.headed.map { HeadedDigest(head: $0.head, sha256: Array($0.hasher.finalize())) }
+            done(.written(path: path, sha256: Hex.lowercase(sink.hasher.finalize()), headed: headed))
         }
     }
 
@@ -205,7 +218,14 @@ final class BodyWriter: Sendable {
     private static func store(_ sink: Sink, _ bytes: UnsafeRawBufferPointer) {
         guard sink.error.load(ordering: .relaxed) == 0 else { return }
         if sink.descriptor < 0 && !create(sink) { return }
+        if sink.headed == nil, let digestHead = sink.digestHead {
+            let head = digestHead.make(digestHead.responseHead)
+            var hasher = SHA256()
+            hasher.update(data: head)
+            sink.headed = (head, hasher)
+        }
         sink.hasher.update(bufferPointer: bytes)
+        sink.headed?.hasher.update(bufferPointer: bytes)
         guard var base = bytes.baseAddress else { return }
         var left = bytes.count
         while left > 0 {
@@ -280,6 +300,8 @@ final class BodyFile {
     private(set) var prefix: [UInt8]
     /// What `ImageFormat.looksComplete` needs of the bytes so far.
     private(set) var end = ImageFormat.BodyEnd()
+    /// The head to hash in front of this body (`DownloadOptions.digestHead`), set before its first chunk; nil for none.
+    var digestHead: BodyWriter.DigestHead?
 
     init(writer: BodyWriter) {
         self.writer = writer
@@ -304,12 +326,13 @@ final class BodyFile {
         byteCount = 0
         prefix.removeAll(keepingCapacity: true)
         end = ImageFormat.BodyEnd()
+        digestHead = nil
     }
 
     /// Appends a chunk whole, or nothing of it when there is no room for it now (`.paused`: the writer wakes the
     /// curl thread once there may be).
     func append(_ chunk: UnsafeRawBufferPointer, directory: String, sniffLength: Int) -> AppendResult {
-        let sink = self.sink ?? writer.makeSink(directory: directory)
+        let sink = self.sink ?? writer.makeSink(directory: directory, digestHead: digestHead)
         self.sink = sink
         guard sink.error.load(ordering: .relaxed) == 0 else { return .failed }
         // The full blocks this chunk completes, and the new blocks it needs; all or nothing.

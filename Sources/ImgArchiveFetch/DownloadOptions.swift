@@ -45,6 +45,10 @@ public struct DownloadOptions: Sendable {
     /// default: it turns on libcurl's debug callback (`CURLOPT_VERBOSE`), a small cost per request that only a
     /// run writing WARC records needs.
     public var captureExchanges = false
+    /// With `captureExchanges`: makes, from the final response's raw head, a head that the body-writer lanes hash in
+    /// front of the body as it arrives (`Download.headedDigest`), so a WARC writer has its record's block digest
+    /// without reading the body again. Nil by default: nothing more is hashed.
+    public var digestHead: (@Sendable (_ responseHead: [UInt8]) -> [UInt8])?
 
     /// The library version named in the default User-Agent.
     public static let libraryVersion = "0.1.0"

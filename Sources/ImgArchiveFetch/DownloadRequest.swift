@@ -84,4 +84,22 @@ public struct Download: Sendable {
     /// The attempt's messages as they went over the wire, hop by hop (only with
     /// `DownloadOptions.captureExchanges`).
     public var exchanges: [HTTPExchange] = []
+    /// With `DownloadOptions.digestHead`: the SHA-256 of the head it made followed by the body, computed as the body
+    /// arrived (nil without it, or on 304).
+    public var headedDigest: HeadedDigest?
+}
+
+/// The SHA-256 of a head followed by a body (`DownloadOptions.digestHead`): what a WARC `response` record's block
+/// digest covers, computed on the body-writer lanes as the body arrives.
+public struct HeadedDigest: Sendable, Equatable {
+    /// The head hashed in front of the body.
+    public var head: [UInt8]
+    /// The SHA-256 of `head` then the body (32 bytes).
+    public var sha256: [UInt8]
+
+    /// Creates a digest record.
+    public init(head: [UInt8], sha256: [UInt8]) {
+        self.head = head
+        self.sha256 = sha256
+    }
 }

@@ -422,10 +422,11 @@ final class Engine: @unchecked Sendable {
         let attempts = job.attempts
         body.complete { completion in
             switch completion {
-            case .written(let path, let sha256):
+            case .written(let path, let sha256, let headed):
                 var download = download
                 download.temporaryFile = path
                 download.sha256 = sha256
+                download.headedDigest = headed
                 continuation.resume(returning: .success(download))
             case .failed(let code):
                 let error = FetchError(

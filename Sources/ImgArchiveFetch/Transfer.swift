@@ -45,6 +45,8 @@ final class Transfer {
     /// With `DownloadOptions.captureExchanges`: this attempt's hops as they went over the wire.
     private var capture = false
     private var exchanges: [HTTPExchange] = []
+    /// With `capture`: `DownloadOptions.digestHead`, applied to the final response's head on the body's lane.
+    private var digestHead: (@Sendable ([UInt8]) -> [UInt8])?
     /// The proxy this attempt goes through (every hop: libcurl is given it, and no `no_proxy`), nil for none.
     private var proxy: String?
     /// Through a proxy: each hop's target, judged on its own resolved addresses (`targetAllowed`).
@@ -100,6 +102,7 @@ final class Transfer {
         openedFor.removeAll(keepingCapacity: true)
         responseLines.removeAll(keepingCapacity: true)
         capture = options.captureExchanges
+        digestHead = options.captureExchanges ? options.digestHead : nil
         exchanges.removeAll()
 
         let request = job.request
@@ -320,6 +323,11 @@ final class Transfer {
         if body.byteCount + Int64(chunk.count) > maxBytes {
             exceededCap = true
             return 0
+        }
+        if body.byteCount == 0, let digestHead {
+            // The final response's head is whole before its first body byte (setting it again on a paused
+            // chunk sets the same value).
+            body.digestHead = BodyWriter.DigestHead(responseHead: exchanges.last?.responseHead ?? [], make: digestHead)
         }
         switch body.append(chunk, directory: directory, sniffLength: ImageFormat.sniffLength) {
         case .taken:

@@ -65,6 +65,8 @@ public enum FetchPipeline {
         if let warc {
             settings.observers.append(warc)
             settings.download.captureExchanges = true
+            // The response record's block digest is hashed on the body-writer lanes as the body arrives.
+            settings.download.digestHead = WARCObserver.digestHead
         }
         // The WARC writer is a child task of the run, as the recorder: it ends when its stream does (`finish`).
         async let warcSummary = warc?.run()

@@ -41,6 +41,9 @@ public struct FetchCapture: Sendable {
     public var object: ObjectRecord?
     /// The object's file, to read the body from; nil on a 304.
     public var bodyFile: URL?
+    /// The SHA-256 of the final response's head as a WARC record stores it followed by the body, computed as the body
+    /// arrived (`DownloadOptions.digestHead`); nil when not asked for, or on a 304.
+    public var headedDigest: HeadedDigest?
 }
 
 /// Told every `FetchEvent` of a run, on the task that produced it: `observe` must return at once (hand the

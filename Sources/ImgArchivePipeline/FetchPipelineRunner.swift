@@ -375,7 +375,7 @@ final class Runner: Sendable {
         }
         return FetchCapture(
             url: candidate, exchanges: download.exchanges, object: archived.object,
-            bodyFile: try? store.fileForReading(archived.object.path))
+            bodyFile: try? store.fileForReading(archived.object.path), headedDigest: download.headedDigest)
     }
 
     /// Makes the missing derivatives of every archived item at the widths its posts show, on a pool no wider

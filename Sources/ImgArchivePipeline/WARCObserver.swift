@@ -60,6 +60,10 @@ actor WARCObserver: FetchObserver {
         self.logger = logger
     }
 
+    /// The head a `response` record stores in front of an archived body (`WARCHead.stored`), for
+    /// `DownloadOptions.digestHead`: the lanes hash it and the body into the record's block digest.
+    static let digestHead: @Sendable ([UInt8]) -> [UInt8] = { WARCHead.stored($0, bodyKept: true) }
+
     nonisolated func observe(_ event: FetchEvent) {
         if case .captured(let capture) = event { input.yield(capture) }
     }
@@ -116,11 +120,14 @@ actor WARCObserver: FetchObserver {
                     response = Self.revisit(
                         exchange, fields: fields, profile: WARCRecord.identicalPayloadProfile, refersTo: first)
                 } else {
+                    let head = Self.digestHead(exchange.responseHead)
+                    // The digest hashed as the body arrived counts only for this very head (a trailer field
+                    // added after the body would change it); otherwise the writer reads the body for it.
+                    let block = capture.headedDigest.flatMap { $0.head == head ? WARCDigest.sha256($0.sha256) : nil }
                     response = WARCRecord(
                         kind: .response, targetURI: exchange.url, date: exchange.date, fields: fields,
-                        contentType: WARCRecord.httpResponse,
-                        head: WARCHead.stored(exchange.responseHead, bodyKept: true), bodyFile: file.path,
-                        payloadDigest: digest, compress: object.format == .svg)
+                        contentType: WARCRecord.httpResponse, head: head, bodyFile: file.path,
+                        payloadDigest: digest, blockDigest: block, compress: object.format == .svg)
                 }
             } else if isFinal, exchange.status == 304 {
                 response = Self.revisit(

@@ -30,6 +30,9 @@ public struct WARCRecord: Sendable {
     /// The payload's digest (`WARCDigest.sha256`), when the caller knows it (an archived image's SHA-256); a
     /// response without a body file gets the empty payload's.
     public var payloadDigest: String?
+    /// The block's digest (`WARCDigest.sha256` of `head` then the body file's bytes), when the caller knows it (hashed
+    /// as the body arrived): the writer then reads the body file once, to copy it. Nil: the writer computes it.
+    public var blockDigest: String?
     /// Deflate the record (false stores it: JPEG, PNG, GIF and WebP bytes do not shrink, and deflating them costs
     /// far more than it saves).
     public var compress: Bool
@@ -37,7 +40,8 @@ public struct WARCRecord: Sendable {
     /// Creates a record with a new id.
     public init(
         kind: Kind, targetURI: String?, date: Date, fields: [(String, String)] = [], contentType: String,
-        head: [UInt8], bodyFile: String? = nil, payloadDigest: String? = nil, compress: Bool = true
+        head: [UInt8], bodyFile: String? = nil, payloadDigest: String? = nil, blockDigest: String? = nil,
+        compress: Bool = true
     ) {
         self.kind = kind
         self.id = Self.newID()
@@ -48,6 +52,7 @@ public struct WARCRecord: Sendable {
         self.head = head
         self.bodyFile = bodyFile
         self.payloadDigest = payloadDigest
+        self.blockDigest = blockDigest
         self.compress = compress
     }
 

@@ -85,18 +85,24 @@ public final class WARCWriter {
     public func write(_ record: WARCRecord) throws(WARCError) {
         if file == nil { try openFile() }
         guard let file else { return }
-        // The block digest needs the whole block before the header: the body file is read twice (the second
-        // read comes from the page cache).
-        var block = SHA256()
-        block.update(data: record.head)
-        var payload = SHA256()
+        // The block digest needs the whole block before the header: unless the caller hashed it as the body arrived
+        // (`blockDigest`), the body file is read twice (the second read comes from the page cache).
         let wantsPayload = record.payloadDigest == nil && record.kind == .response
+        var blockDigest = record.blockDigest
+        var payload = SHA256()
         var bodyLength: Int64 = 0
-        if let body = record.bodyFile {
+        if let body = record.bodyFile, blockDigest == nil || wantsPayload {
+            var block = SHA256()
+            block.update(data: record.head)
             bodyLength = try Self.read(body) { chunk in
                 block.update(bufferPointer: chunk)
                 if wantsPayload { payload.update(bufferPointer: chunk) }
             }
+            blockDigest = WARCDigest.sha256(block.finalize())
+        } else if let body = record.bodyFile {
+            bodyLength = try Self.size(of: body)
+        } else if blockDigest == nil {
+            blockDigest = WARCDigest.sha256(SHA256.hash(data: record.head))
         }
         var fields: [(String, String)] = [("WARC-Type", record.kind.rawValue), ("WARC-Record-ID", record.id)]
         fields.append(("WARC-Date", WARCRecord.warcDate(record.date)))
@@ -105,7 +111,7 @@ public final class WARCWriter {
         fields += record.fields
         let payloadDigest = record.payloadDigest ?? (wantsPayload ? WARCDigest.sha256(payload.finalize()) : nil)
         if let payloadDigest { fields.append(("WARC-Payload-Digest", payloadDigest)) }
-        fields.append(("WARC-Block-Digest", WARCDigest.sha256(block.finalize())))
+        if let blockDigest { fields.append(("WARC-Block-Digest", blockDigest)) }
         fields.append(("Content-Type", record.contentType))
         fields.append(("Content-Length", String(Int64(record.head.count) + bodyLength)))
         var header = "WARC/1.1\r\n"
@@ -383,6 +389,15 @@ public final class WARCWriter {
         guard fd >= 0 else { throw .system(path, "the WARC folder could not be opened") }
         defer { close(fd) }
         guard fsync(fd) == 0 else { throw .system(path, "the WARC folder could not be synced") }
+    }
+
+    /// The length of a file.
+    private static func size(of path: String) throws(WARCError) -> Int64 {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            throw .system(path, "an archived file could not be opened for its WARC record")
+        }
+        return Int64(info.st_size)
     }
 
     /// Streams a file in 1 MiB chunks to `body`; returns its length.

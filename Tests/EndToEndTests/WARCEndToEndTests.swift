@@ -15,6 +15,12 @@ import Testing
         let a = try FixtureImages.jpeg(width: 96, height: 64, seed: 1)
         let b = try FixtureImages.png(width: 48, height: 32, seed: 2)
         let c = try FixtureImages.jpeg(width: 80, height: 60, seed: 3)
+        let d = try FixtureImages.jpeg(width: 64, height: 64, seed: 4)
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        // Sent with Content-Encoding: gzip: the record stores the decoded body, and its block digest (hashed on the
+        // body-writer lanes as the body arrives) is that of the head and the decoded bytes.
+        let encoded = try Self.gzipped(d, scratch: folder.path + "/d.gz")
         // Noise photos of about 100 KB each: with warc-size 64KB every one of them ends a file.
         let big = try (0..<3).map { try FixtureImages.jpeg(width: 320, height: 320, seed: 10 + $0) }
         var routes: [String: @Sendable (HTTPRequest) async -> HTTPResponse] = [
@@ -28,6 +34,7 @@ import Testing
                 reply(302, ["Location": "/img/c.jpg", "Content-Type": "text/html"], Array("moved".utf8))
             },
             "/img/c.jpg": { _ in reply(200, ["Content-Type": "image/jpeg"], c) },
+            "/gz/d.jpg": { _ in reply(200, ["Content-Type": "image/jpeg", "Content-Encoding": "gzip"], encoded) },
             "/gone.jpg": { _ in reply(404, ["Content-Type": "text/html"], Array("gone".utf8)) },
         ]
         for (i, bytes) in big.enumerated() {
@@ -35,11 +42,10 @@ import Testing
         }
         let server = try await ImageServer.start(routes)
         defer { Task { await server.stop() } }
-        let folder = try TemporaryFolder()
-        defer { folder.remove() }
         let base = "http://\(Self.host)"
         let paths =
-            ["/img/a.jpg", "/img/b.png", "/copy/a.jpg", "/moved/c.jpg", "/gone.jpg"] + (0..<3).map { "/big/\($0).jpg" }
+            ["/img/a.jpg", "/img/b.png", "/copy/a.jpg", "/moved/c.jpg", "/gz/d.jpg", "/gone.jpg"]
+            + (0..<3).map { "/big/\($0).jpg" }
         try folder.write("list.txt", paths.map { base + $0 }.joined(separator: "\n"))
         try folder.write("imgarchive.yml", "warc: true\nwarc-size: 64KB\n")
         let args = ["fetch", "--urls", "list.txt", "--connect-to", server.connectTo(Self.host)]
@@ -67,7 +73,9 @@ import Testing
         #expect(copy.profile == WARCRecord.identicalPayloadProfile)
         #expect(copy.refersTo == original.uri)
         #expect(copy.payloadDigest == original.payloadDigest)
-        for (path, status) in [("/img/a.jpg", 200), ("/img/b.png", 200), ("/img/c.jpg", 200), ("/moved/c.jpg", 302)] {
+        for (path, status) in [
+            ("/img/a.jpg", 200), ("/img/b.png", 200), ("/img/c.jpg", 200), ("/moved/c.jpg", 302), ("/gz/d.jpg", 200),
+        ] {
             let record = try #require(response(path), "a response record for \(path)")
             #expect(record.type == (record.id == copy.id ? "revisit" : "response"))
             #expect(record.status == status)
@@ -105,7 +113,7 @@ import Testing
         let objects = Set(
             folder.files(under: "archive/objects").map { String(($0 as NSString).lastPathComponent.prefix(64)) })
         let expected: [(String, [UInt8])] =
-            [("/img/a.jpg", a), ("/img/b.png", b), ("/img/c.jpg", c), ("/copy/a.jpg", a)]
+            [("/img/a.jpg", a), ("/img/b.png", b), ("/img/c.jpg", c), ("/copy/a.jpg", a), ("/gz/d.jpg", d)]
             + big.enumerated().map { ("/big/\($0.offset).jpg", $0.element) }
         for (path, bytes) in expected {
             let line = try #require(ours.split(separator: "\n").first { $0.contains("\"url\": \"\(base + path)\"") })
@@ -114,6 +122,18 @@ import Testing
             #expect(replayed == bytes, "pywb replays \(path) as served")
             #expect(objects.contains(ArchiveStore.sha256(of: replayed)), "and as archived in objects/")
         }
+    }
+
+    /// `bytes` as one gzip member, made by the WARC files' own gzip writer.
+    static func gzipped(_ bytes: [UInt8], scratch path: String) throws -> [UInt8] {
+        do {
+            let file = try GzipFile(creating: path)
+            try file.beginMember(level: 6)
+            try file.write(bytes)
+            _ = try file.endMember()
+        }
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        return Array(try Data(contentsOf: URL(fileURLWithPath: path)))
     }
 
     /// SIGKILL while WARC records are being written: the next run cuts the interrupted file back to its whole
