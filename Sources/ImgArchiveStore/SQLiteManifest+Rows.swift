@@ -36,8 +36,9 @@ extension SQLiteManifest {
         return record
     }
 
-    /// The `object` table's columns as `ObjectRecord` names them (`ext` holds its format).
-    static let objectColumns = "sha256, ext, bytes, width, height, path, created_at"
+    /// The `object` table's columns as `ObjectRecord` names them (`ext` holds its format; the PostgreSQL ledger
+    /// decodes its rows by these names).
+    static let objectColumns = "sha256, ext AS format, bytes, width, height, path, created_at"
 
     static func objectRecord(_ row: Row) throws -> ObjectRecord {
         ObjectRecord(
