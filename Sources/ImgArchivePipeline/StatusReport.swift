@@ -130,10 +130,11 @@ public struct StatusReport: Sendable {
     static func make(
         ledger manifest: some ArchiveLedgerReader, layout: ArchiveLayout, paths: [String], each: ([Entry]) -> Void
     ) async throws -> Totals {
-        let filters = paths.map { layout.postPath(layout.postKey($0)) }
+        let base = layout.postBase
+        let filters = paths.map { ArchiveLayout.postPath(layout.postKey($0), base: base) }
         let posts = try await manifest.posts().filter { post in
             guard !filters.isEmpty else { return true }
-            let path = layout.postPath(post.path)
+            let path = ArchiveLayout.postPath(post.path, base: base)
             return filters.contains { path == $0 || path.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") }
         }
         // The links of each post's applied rewrites; only a post with a recorded rewrite has rewrite rows (a
@@ -169,7 +170,7 @@ public struct StatusReport: Sendable {
             entries.removeAll(keepingCapacity: true)
             let references = allReferences[post.path] ?? []
             let rewrites = links[post.path] ?? []
-            let shown = layout.displayPath(post.path, from: here)
+            let shown = ArchiveLayout.displayPath(post.path, from: here, base: base)
             // A scan recorded before the last rewrite still lists the rewritten references (at their old
             // places); one recorded after it lists only the references still remote. Either way each
             // rewritten URL is reported once per rewrite, with the old position when the scan has it.
