@@ -135,6 +135,19 @@ public enum Pipeline {
         }
     }
 
+    /// `status`, handed to `each` a post at a time (`StatusReport.make(archiveRoot:paths:manifest:each:)`);
+    /// returns the report's totals.
+    public static func status(
+        archiveRoot: URL, paths: [String], manifest: ManifestLocation = .archiveFolder,
+        each: ([StatusReport.Entry]) -> Void
+    ) async throws(PipelineError) -> StatusReport.Totals {
+        do {
+            return try await StatusReport.make(archiveRoot: archiveRoot, paths: paths, manifest: manifest, each: each)
+        } catch {
+            throw PipelineError(stopping: error, archiveRoot: archiveRoot, unusable: { _ in true })
+        }
+    }
+
     /// `verify`: re-hashes the archive's files without a lock; with `repair`, under the lock, fetches missing or
     /// corrupt originals again and rebuilds thumbnails. No archive at the path is `.unusableArchive`.
     public static func verify(settings: FetchSettings, repair: Bool, logger: Logger) async throws(PipelineError)

@@ -47,6 +47,10 @@ public struct StatusReport: Sendable {
         public var thumbnailMissing: Int?
         /// Where the archived copy came from when a web archive rescued it (nil when it came from the web).
         public var rescue: MementoProvenance? = nil
+
+        /// Whether it puts its post on the text report's list: failed, not fetched yet, or shown without the
+        /// thumbnail it should have.
+        public var needsAttention: Bool { state == .failed || state == .notFetched || thumbnailMissing != nil }
     }
 
     /// Every entry, ordered by post, then by position.
@@ -55,16 +59,40 @@ public struct StatusReport: Sendable {
     public var postCount: Int
 
     /// Entries counted by state.
-    public var counts: [State: Int] { entries.reduce(into: [:]) { $0[$1.state, default: 0] += 1 } }
+    public var counts: [State: Int] { Totals(entries, posts: postCount).counts }
 
     /// Archived or rewritten references whose copy a web archive rescued.
-    public var rescuedCount: Int { entries.lazy.filter { $0.rescue != nil }.count }
+    public var rescuedCount: Int { Totals(entries, posts: postCount).rescued }
 
     /// The posts that have a failed or not yet fetched reference.
     public var postsNeedingAttention: Set<String> {
-        Set(
-            entries.lazy.filter { $0.state == .failed || $0.state == .notFetched || $0.thumbnailMissing != nil }
-                .map(\.post))
+        Set(entries.lazy.filter(\.needsAttention).map(\.post))
+    }
+
+    /// What a report adds up to (its last line), kept while its entries are handed out a post at a time.
+    public struct Totals: Sendable, Hashable {
+        /// How many posts the report covers.
+        public var posts = 0
+        /// How many references (entries) it lists.
+        public var references = 0
+        /// Entries counted by state.
+        public var counts: [State: Int] = [:]
+        /// Archived or rewritten references whose copy a web archive rescued.
+        public var rescued = 0
+
+        /// The totals of `entries`, from `posts` posts.
+        init(_ entries: some Sequence<Entry>, posts: Int) {
+            self.posts = posts
+            add(entries)
+        }
+
+        mutating func add(_ entries: some Sequence<Entry>) {
+            for e in entries {
+                references += 1
+                counts[e.state, default: 0] += 1
+                if e.rescue != nil { rescued += 1 }
+            }
+        }
     }
 
     /// Reads the report from the archive at `archiveRoot`: every post, or only those at or under `paths`
@@ -73,6 +101,18 @@ public struct StatusReport: Sendable {
     public static func make(
         archiveRoot: URL, paths: [String] = [], manifest location: ManifestLocation = .archiveFolder
     ) async throws -> StatusReport {
+        var entries: [Entry] = []
+        let totals = try await make(archiveRoot: archiveRoot, paths: paths, manifest: location) { entries += $0 }
+        return StatusReport(entries: entries, postCount: totals.posts)
+    }
+
+    /// The report of `make(archiveRoot:paths:manifest:)` handed to `each` a post at a time (that post's entries,
+    /// in order; posts with no entry are skipped), so a big site's report is never held whole; returns its totals.
+    /// `each` is called only after every read of the manifest succeeded.
+    public static func make(
+        archiveRoot: URL, paths: [String] = [], manifest location: ManifestLocation = .archiveFolder,
+        each: ([Entry]) -> Void
+    ) async throws -> Totals {
         let layout = ArchiveLayout(root: archiveRoot)
         guard try ArchiveBackend.hasManifest(layout, location: location) else {
             throw StoreError(
@@ -81,50 +121,56 @@ public struct StatusReport: Sendable {
         }
         let manifest = try await ArchiveBackend.openManifest(layout, location: location)
         defer { try? manifest.close() }
-        return try await make(ledger: manifest, layout: layout, paths: paths)
+        return try await make(ledger: manifest, layout: layout, paths: paths, each: each)
     }
 
-    /// The report from a ledger.
-    static func make(ledger manifest: some ArchiveLedgerReader, layout: ArchiveLayout, paths: [String])
-        async throws -> StatusReport
-    {
-        let filters = paths.map { layout.postPath(layout.postKey($0)) }
+    /// The report from a ledger. The tables are read whole (one read each beats one per post or reference: a
+    /// blog has thousands), and each is cut down to what the entries need as soon as it is read, so the
+    /// peak holds one table's rows beside the others' digests, not every row at once.
+    static func make(
+        ledger manifest: some ArchiveLedgerReader, layout: ArchiveLayout, paths: [String], each: ([Entry]) -> Void
+    ) async throws -> Totals {
+        let base = layout.postBase
+        let filters = paths.map { ArchiveLayout.postPath(layout.postKey($0), base: base) }
         let posts = try await manifest.posts().filter { post in
             guard !filters.isEmpty else { return true }
-            let path = layout.postPath(post.path)
+            let path = ArchiveLayout.postPath(post.path, base: base)
             return filters.contains { path == $0 || path.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") }
         }
-        var entries: [Entry] = []
-        // Two queries for every URL and object beat one per reference (a blog has thousands).
-        let urls = Dictionary(try await manifest.allURLRecords().map { ($0.url, $0) }, uniquingKeysWith: { a, _ in a })
+        // The links of each post's applied rewrites; only a post with a recorded rewrite has rewrite rows (a
+        // revert clears both).
+        var links: [String: [Link]] = [:]
+        do {
+            let rewritten = Set(posts.lazy.filter { $0.rewrittenAt != nil }.map(\.path))
+            for (post, generations) in try await manifest.allRewriteGenerations() where rewritten.contains(post) {
+                links[post] = generations.filter(\.applied).flatMap(\.spans).map {
+                    Link(url: $0.url, replacement: $0.replacement)
+                }
+            }
+        }
+        let urls = try await knownURLs(manifest)
         // Link targets that turned out to be pages are not image references: not listed.
         let pages = try await manifest.linkPages()
         // SVGs that cannot be published: archived, but the posts keep their remote URLs (failed, `unsafe-svg`).
         let refusals = Dictionary(
             try await manifest.sanitizedSVGs().compactMap { r in r.error.map { (r.objectSHA256, $0) } },
             uniquingKeysWith: { a, _ in a })
-        let objects = try await manifest.objects()
-        let objectPaths = Dictionary(objects.map { ($0.sha256, $0.path) }, uniquingKeysWith: { a, _ in a })
-        let objectsBySHA = Dictionary(objects.map { ($0.sha256, $0) }, uniquingKeysWith: { a, _ in a })
         let thumbnails = Set(try await manifest.thumbnails().map { "\($0.objectSHA256)/\($0.width)" })
         // A JPEG or PNG shown at a width below its own has a thumbnail there unless its making failed.
-        func missingThumbnail(_ url: String, width: Int?) -> Int? {
-            guard let width, let sha = urls[url]?.objectSHA256, let object = objectsBySHA[sha],
-                object.format == .jpeg || object.format == .png
-            else { return nil }
-            return FetchPlanning.thumbnailWidths(requested: [width], imageWidth: object.width)
+        func missingThumbnail(_ known: Known?, width: Int?) -> Int? {
+            guard let width, let known, let sha = known.objectSHA256, known.thumbnailable else { return nil }
+            return FetchPlanning.thumbnailWidths(requested: [width], imageWidth: known.objectWidth)
                 .first { !thumbnails.contains("\(sha)/\($0)") }
         }
-        // Every post's references and rewrites in two reads, not two per post.
         let allReferences = try await manifest.allReferences()
-        let allRewrites = try await manifest.allRewriteGenerations()
         let here = ArchiveLayout.currentFolder()
+        var totals = Totals([], posts: posts.count)
+        var entries: [Entry] = []
         for post in posts {
+            entries.removeAll(keepingCapacity: true)
             let references = allReferences[post.path] ?? []
-            // Only a post with a recorded rewrite has rewrite rows (a revert clears both).
-            let rewrites =
-                post.rewrittenAt == nil ? [] : (allRewrites[post.path] ?? []).filter(\.applied).flatMap(\.spans)
-            let shown = layout.displayPath(post.path, from: here)
+            let rewrites = links[post.path] ?? []
+            let shown = ArchiveLayout.displayPath(post.path, from: here, base: base)
             // A scan recorded before the last rewrite still lists the rewritten references (at their old
             // places); one recorded after it lists only the references still remote. Either way each
             // rewritten URL is reported once per rewrite, with the old position when the scan has it.
@@ -139,9 +185,9 @@ public struct StatusReport: Sendable {
                     || FetchPlanning.isUnsignedLink(url: reference.url, origin: reference.origin)))
             {
                 let url = reference.url
-                var e = entry(
-                    post: shown, reference.line, reference.column, url, urls[url], objectPaths)
-                if e.state == .archived, let sha = urls[url]?.objectSHA256, let refusal = refusals[sha] {
+                let known = urls[url]
+                var e = entry(post: shown, reference.line, reference.column, url, known)
+                if e.state == .archived, let sha = known?.objectSHA256, let refusal = refusals[sha] {
                     e.state = .failed
                     e.errorClass = .unsafeSVG
                     e.message = refusal
@@ -149,48 +195,100 @@ public struct StatusReport: Sendable {
                 if scanIsStale, let link = unmatched[url]?.popFirst() {
                     e = Entry(
                         post: shown, line: reference.line, column: reference.column, url: url,
-                        state: .rewritten, objectPath: objectPath(urls[url], objectPaths), link: link)
+                        state: .rewritten, objectPath: known?.objectPath, link: link)
                 }
                 if e.state == .archived || e.state == .rewritten {
-                    e.thumbnailMissing = missingThumbnail(url, width: reference.width)
-                    e.rescue = urls[url]?.rescue
+                    e.thumbnailMissing = missingThumbnail(known, width: reference.width)
+                    e.rescue = known?.details?.rescue
                 }
                 entries.append(e)
             }
             for r in rewrites {
                 guard unmatched[r.url]?.popFirst() != nil else { continue }
+                let known = urls[r.url]
                 entries.append(
                     Entry(
                         post: shown, line: nil, column: nil, url: r.url, state: .rewritten,
-                        objectPath: objectPath(urls[r.url], objectPaths), link: r.replacement,
-                        rescue: urls[r.url]?.rescue))
+                        objectPath: known?.objectPath, link: r.replacement, rescue: known?.details?.rescue))
+            }
+            guard !entries.isEmpty else { continue }
+            totals.add(entries)
+            each(entries)
+        }
+        return totals
+    }
+
+    /// A link an applied rewrite gave a URL in a post.
+    private struct Link {
+        var url: String
+        var replacement: String
+    }
+
+    /// What the entries need of a URL's record and of its archived object (about a third of the record's
+    /// size: a site has a record per distinct URL, 161,000 on a 50,000-post blog).
+    private struct Known {
+        var status: URLRecord.Status
+        var objectSHA256: String?
+        /// The archived object's path, when the object is recorded.
+        var objectPath: String?
+        /// The object's pixel width.
+        var objectWidth: Int?
+        /// Whether the object is a JPEG or PNG (what thumbnails are made of).
+        var thumbnailable = false
+        /// The record's failure and rescue columns, for the few URLs that have any.
+        var details: Details?
+    }
+
+    /// The record of a URL whose entries need more than `Known` (failed, or rescued): one pointer in `Known`.
+    private final class Details {
+        let record: URLRecord
+        let rescue: MementoProvenance?
+        init(_ record: URLRecord) {
+            self.record = record
+            rescue = record.rescue
+        }
+    }
+
+    /// Every URL's `Known`, keyed by URL (the first record of a URL when a ledger lists it twice).
+    private static func knownURLs(_ manifest: some ArchiveLedgerReader) async throws -> [String: Known] {
+        var objects: [String: (path: String, width: Int?, thumbnailable: Bool)] = [:]
+        do {
+            let records = try await manifest.objects()
+            objects.reserveCapacity(records.count)
+            for o in records where objects[o.sha256] == nil {
+                objects[o.sha256] = (o.path, o.width, o.format == .jpeg || o.format == .png)
             }
         }
-        return StatusReport(entries: entries, postCount: posts.count)
+        let records = try await manifest.allURLRecords()
+        var known: [String: Known] = [:]
+        known.reserveCapacity(records.count)
+        for r in records where known[r.url] == nil {
+            let object = r.objectSHA256.flatMap { objects[$0] }
+            // Failure columns are reported only for a failed URL (an archived one whose origin failed later
+            // keeps them too, unreported); a rescue for any.
+            known[r.url] = Known(
+                status: r.status, objectSHA256: r.objectSHA256, objectPath: object?.path, objectWidth: object?.width,
+                thumbnailable: object?.thumbnailable ?? false,
+                details: r.status == .failed || r.rescue != nil ? Details(r) : nil)
+        }
+        return known
     }
 
-    private static func objectPath(_ record: URLRecord?, _ objectPaths: [String: String]) -> String? {
-        record?.objectSHA256.flatMap { objectPaths[$0] }
-    }
-
-    private static func entry(
-        post: String, _ line: Int, _ column: Int, _ url: String, _ record: URLRecord?,
-        _ objectPaths: [String: String]
-    ) -> Entry {
+    private static func entry(post: String, _ line: Int, _ column: Int, _ url: String, _ known: Known?) -> Entry {
         var e = Entry(post: post, line: line, column: column, url: url, state: .notFetched)
-        guard let record else { return e }
-        switch record.status {
+        guard let known else { return e }
+        switch known.status {
         case .archived:
             e.state = .archived
-            e.objectPath = objectPath(record, objectPaths)
+            e.objectPath = known.objectPath
         case .failed:
             e.state = .failed
-            e.errorClass = record.errorClass
-            e.httpStatus = record.httpStatus
-            e.message = record.errorMessage
-            e.failingSince = record.failingSince
+            let record = known.details?.record
+            e.errorClass = record?.errorClass
+            e.httpStatus = record?.httpStatus
+            e.message = record?.errorMessage
+            e.failingSince = record?.failingSince
         }
         return e
     }
-
 }

@@ -94,8 +94,12 @@ public struct ArchiveLayout: Sendable, Hashable {
     }
 
     /// The absolute path of the post a manifest name stands for.
-    public func postPath(_ key: String) -> String {
-        URL(fileURLWithPath: postBase + "/" + key).standardizedFileURL.path
+    public func postPath(_ key: String) -> String { Self.postPath(key, base: postBase) }
+
+    /// `postPath(_:)` with `postBase` given, for many posts: the archive's folder is resolved once (its
+    /// symbolic links: a `stat` per component), not once per post.
+    public static func postPath(_ key: String, base: String) -> String {
+        URL(fileURLWithPath: base + "/" + key).standardizedFileURL.path
     }
 
     /// A post's path as the user sees it: relative to the current folder when inside it, else absolute.
@@ -106,7 +110,12 @@ public struct ArchiveLayout: Sendable, Hashable {
     /// `displayPath(_:)` with the current folder given (`currentFolder()`), for many posts: the folder's
     /// symbolic links are resolved once, not once per post.
     public func displayPath(_ key: String, from here: String) -> String {
-        let path = postPath(key)
+        Self.displayPath(key, from: here, base: postBase)
+    }
+
+    /// `displayPath(_:from:)` with `postBase` given too (`postPath(_:base:)`).
+    public static func displayPath(_ key: String, from here: String, base: String) -> String {
+        let path = postPath(key, base: base)
         return path.hasPrefix(here + "/") ? String(path.dropFirst(here.count + 1)) : path
     }
 

@@ -117,8 +117,11 @@ package enum FileSystem {
         defer { closedir(dir) }
         var names: [String] = []
         while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            // The name is read in place, up to its NUL: a record is only as long as its name (`d_reclen`), so a
+            // copy of the whole 256-byte `d_name` can read past the record's end into an unmapped page (it did,
+            // listing a 50,000-post site's archive).
+            let name = withUnsafeMutablePointer(to: &entry.pointee.d_name) { field in
+                String(cString: UnsafeMutableRawPointer(field).assumingMemoryBound(to: CChar.self))
             }
             if name != "." && name != ".." { names.append(name) }
         }

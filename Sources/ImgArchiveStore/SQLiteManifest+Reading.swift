@@ -3,14 +3,16 @@ import GRDB
 import ImgArchiveCore
 import Synchronization
 
-/// The read side of the SQLite manifest: status, verify, reports, and the lookups of the other flows. Rows
-/// decode into the public records through `Fetched` (GRDB's `Decodable` records).
+/// The read side of the SQLite manifest: status, verify, reports, and the lookups of the other flows. The rows of
+/// the tables a whole-site read covers are read by column (`SQLiteManifest+Rows.swift`); the others decode into
+/// the public records through `Fetched` (GRDB's `Decodable` records).
 extension SQLiteManifest: ArchiveLedgerReader {
     // MARK: URLs
 
     public func urlRecord(_ url: String) async throws(StoreError) -> URLRecord? {
         try await read("reading a URL") { db in
-            try Fetched<URLRecord>.fetchOne(db, sql: "SELECT * FROM url WHERE url = ?", arguments: [url])?.record
+            try Row.fetchOne(db, sql: "SELECT \(Self.urlColumns) FROM url WHERE url = ?", arguments: [url])
+                .map(Self.urlRecord)
         }
     }
 
@@ -18,9 +20,9 @@ extension SQLiteManifest: ArchiveLedgerReader {
         let keys = Set(urls)
         return try await read("reading URLs") { db in
             var records: [String: URLRecord] = [:]
-            let statement = try db.cachedStatement(sql: "SELECT * FROM url WHERE url = ?")
+            let statement = try db.cachedStatement(sql: "SELECT \(Self.urlColumns) FROM url WHERE url = ?")
             for url in keys {
-                if let row = try Fetched<URLRecord>.fetchOne(statement, arguments: [url]) { records[url] = row.record }
+                if let row = try Row.fetchOne(statement, arguments: [url]) { records[url] = try Self.urlRecord(row) }
             }
             return records
         }
@@ -28,7 +30,7 @@ extension SQLiteManifest: ArchiveLedgerReader {
 
     public func allURLRecords() async throws(StoreError) -> [URLRecord] {
         try await read("reading URLs") { db in
-            try Fetched<URLRecord>.fetchAll(db, sql: "SELECT * FROM url ORDER BY url").map(\.record)
+            try Self.fetchAll(db, sql: "SELECT \(Self.urlColumns) FROM url ORDER BY url", Self.urlRecord)
         }
     }
 
@@ -76,8 +78,8 @@ extension SQLiteManifest: ArchiveLedgerReader {
 
     public func object(sha256: String) async throws(StoreError) -> ObjectRecord? {
         try await read("reading an object") { db in
-            try Fetched<ObjectRecord>.fetchOne(
-                db, sql: "SELECT \(Self.objectColumns) FROM object WHERE sha256 = ?", arguments: [sha256])?.record
+            try Row.fetchOne(db, sql: "SELECT \(Self.objectColumns) FROM object WHERE sha256 = ?", arguments: [sha256])
+                .map(Self.objectRecord)
         }
     }
 
@@ -87,8 +89,8 @@ extension SQLiteManifest: ArchiveLedgerReader {
             let statement = try db.cachedStatement(sql: "SELECT \(Self.objectColumns) FROM object WHERE sha256 = ?")
             var objects: [String: ObjectRecord] = [:]
             for sha256 in keys {
-                if let row = try Fetched<ObjectRecord>.fetchOne(statement, arguments: [sha256]) {
-                    objects[sha256] = row.record
+                if let row = try Row.fetchOne(statement, arguments: [sha256]) {
+                    objects[sha256] = try Self.objectRecord(row)
                 }
             }
             return objects
@@ -97,16 +99,16 @@ extension SQLiteManifest: ArchiveLedgerReader {
 
     public func objects() async throws(StoreError) -> [ObjectRecord] {
         try await read("reading objects") { db in
-            try Fetched<ObjectRecord>.fetchAll(db, sql: "SELECT \(Self.objectColumns) FROM object ORDER BY sha256")
-                .map(\.record)
+            try Self.fetchAll(db, sql: "SELECT \(Self.objectColumns) FROM object ORDER BY sha256", Self.objectRecord)
         }
     }
 
     public func thumbnail(sha256: String, width: Int) async throws(StoreError) -> ThumbnailRecord? {
         try await read("reading a thumbnail") { db in
-            try Fetched<ThumbnailRecord>.fetchOne(
-                db, sql: "SELECT * FROM thumbnail WHERE object_sha256 = ? AND width = ?", arguments: [sha256, width]
-            )?.record
+            try Row.fetchOne(
+                db, sql: "SELECT \(Self.thumbnailColumns) FROM thumbnail WHERE object_sha256 = ? AND width = ?",
+                arguments: [sha256, width]
+            ).map(Self.thumbnailRecord)
         }
     }
 
@@ -115,11 +117,14 @@ extension SQLiteManifest: ArchiveLedgerReader {
     {
         let keys = Set(sha256s)
         return try await read("reading thumbnails") { db in
-            let statement = try db.cachedStatement(sql: "SELECT * FROM thumbnail WHERE object_sha256 = ?")
+            let statement = try db.cachedStatement(
+                sql: "SELECT \(Self.thumbnailColumns) FROM thumbnail WHERE object_sha256 = ?")
             var thumbnails: [String: [Int: ThumbnailRecord]] = [:]
             for sha256 in keys {
-                for row in try Fetched<ThumbnailRecord>.fetchAll(statement, arguments: [sha256]) {
-                    thumbnails[sha256, default: [:]][row.record.width] = row.record
+                let rows = try Row.fetchCursor(statement, arguments: [sha256])
+                while let row = try rows.next() {
+                    let record = try Self.thumbnailRecord(row)
+                    thumbnails[sha256, default: [:]][record.width] = record
                 }
             }
             return thumbnails
@@ -129,13 +134,13 @@ extension SQLiteManifest: ArchiveLedgerReader {
     public func thumbnails(sha256: String?) async throws(StoreError) -> [ThumbnailRecord] {
         try await read("reading thumbnails") { db in
             if let sha256 {
-                return try Fetched<ThumbnailRecord>.fetchAll(
-                    db, sql: "SELECT * FROM thumbnail WHERE object_sha256 = ? ORDER BY width", arguments: [sha256]
-                ).map(\.record)
+                return try Self.fetchAll(
+                    db, sql: "SELECT \(Self.thumbnailColumns) FROM thumbnail WHERE object_sha256 = ? ORDER BY width",
+                    arguments: [sha256], Self.thumbnailRecord)
             }
-            return try Fetched<ThumbnailRecord>.fetchAll(
-                db, sql: "SELECT * FROM thumbnail ORDER BY object_sha256, width"
-            ).map(\.record)
+            return try Self.fetchAll(
+                db, sql: "SELECT \(Self.thumbnailColumns) FROM thumbnail ORDER BY object_sha256, width",
+                Self.thumbnailRecord)
         }
     }
 
@@ -166,13 +171,14 @@ extension SQLiteManifest: ArchiveLedgerReader {
 
     public func post(_ path: String) async throws(StoreError) -> PostRecord? {
         try await read("reading a post") { db in
-            try Fetched<PostRecord>.fetchOne(db, sql: "SELECT * FROM post WHERE path = ?", arguments: [path])?.record
+            try Row.fetchOne(db, sql: "SELECT \(Self.postColumns) FROM post WHERE path = ?", arguments: [path])
+                .map(Self.postRecord)
         }
     }
 
     public func posts() async throws(StoreError) -> [PostRecord] {
         try await read("reading posts") { db in
-            try Fetched<PostRecord>.fetchAll(db, sql: "SELECT * FROM post ORDER BY path").map(\.record)
+            try Self.fetchAll(db, sql: "SELECT \(Self.postColumns) FROM post ORDER BY path", Self.postRecord)
         }
     }
 
@@ -294,9 +300,6 @@ extension SQLiteManifest: ArchiveLedgerReader {
                 .map(\.record)
         }
     }
-
-    /// The `object` table's columns as `ObjectRecord` names them (`ext` holds its format).
-    static let objectColumns = "sha256, ext AS format, bytes, width, height, path, created_at"
 }
 
 /// A row decoded into a `Decodable` record by GRDB: columns are matched to properties by name, snake case

@@ -37,25 +37,42 @@ struct StatusCommand: AsyncParsableCommand {
     func run() async throws {
         let file = try ConfigurationLoader.load(explicitPath: config)
         let root = URL(fileURLWithPath: archive ?? file.archive ?? "archive")
-        let report = try await Pipeline.status(
-            archiveRoot: root, paths: paths, manifest: try ManifestOption.location(manifest, file))
         var out = StandardOutput()
-        if format == .json {
-            for e in report.entries { out.write { StatusOutput.json(e, to: &$0) } }
-        } else {
-            StatusOutput.text(report, all: all, to: &out)
+        var text = StatusOutput.Text(all: all)
+        let json = format == .json
+        // Printed a post at a time as the report is made: a big site's report is never held whole.
+        let totals = try await Pipeline.status(
+            archiveRoot: root, paths: paths, manifest: try ManifestOption.location(manifest, file)
+        ) { entries in
+            if json {
+                for e in entries { out.write { StatusOutput.json(e, to: &$0) } }
+            } else {
+                text.post(entries, to: &out)
+            }
         }
+        if !json { text.finish(totals, to: &out) }
         out.flush()
-        if report.counts[.failed, default: 0] > 0 { throw ExitCode(1) }
+        if totals.counts[.failed, default: 0] > 0 { throw ExitCode(1) }
     }
 }
 
 /// The status report as text blocks or JSON lines.
 enum StatusOutput {
-    static func text(_ report: StatusReport, all: Bool, to out: inout StandardOutput) {
-        var current: String?
-        let listed = all ? nil : report.postsNeedingAttention
-        for e in report.entries where listed?.contains(e.post) ?? true {
+    /// The text form: a block per listed post (every post with `all`, else those with an entry that needs
+    /// attention), then a total.
+    struct Text {
+        var all: Bool
+        private var current: String?
+
+        init(all: Bool) { self.all = all }
+
+        /// One post's entries (in order).
+        mutating func post(_ entries: [StatusReport.Entry], to out: inout StandardOutput) {
+            guard all || entries.contains(where: \.needsAttention) else { return }
+            for e in entries { entry(e, to: &out) }
+        }
+
+        private mutating func entry(_ e: StatusReport.Entry, to out: inout StandardOutput) {
             if e.post != current {
                 if current != nil { out.write("\n") }
                 current = e.post
@@ -88,13 +105,15 @@ enum StatusOutput {
             }
             out.write(line)
         }
-        if current != nil { out.write("\n") }
-        let counts = report.counts
-        let parts = StatusReport.State.allCases.map { "\(counts[$0, default: 0]) \($0.rawValue)" }
-        let rescued = report.rescuedCount
-        out.write(
-            "\(report.postCount) posts, \(report.entries.count) references: " + parts.joined(separator: ", ")
-                + (rescued > 0 ? " (\(rescued) rescued from web archives)" : "") + "\n")
+
+        /// The total line, after the last post.
+        func finish(_ totals: StatusReport.Totals, to out: inout StandardOutput) {
+            if current != nil { out.write("\n") }
+            let parts = StatusReport.State.allCases.map { "\(totals.counts[$0, default: 0]) \($0.rawValue)" }
+            out.write(
+                "\(totals.posts) posts, \(totals.references) references: " + parts.joined(separator: ", ")
+                    + (totals.rescued > 0 ? " (\(totals.rescued) rescued from web archives)" : "") + "\n")
+        }
     }
 
     static func json(_ e: StatusReport.Entry, to out: inout [UInt8]) {

@@ -83,6 +83,37 @@ private func object(_ n: Int, format: ImageFormat = .jpeg, created: Date = t0) t
         }
     }
 
+    /// Rows are read by column (`SQLiteManifest+Rows.swift`): a value written by a newer version reads as the
+    /// `Decodable` records read it, an unknown failure class as `other`, an unknown image format as corrupt.
+    @Test(.enabled(if: hasSQLiteShell)) func valuesOfANewerVersionReadAsOtherOrCorrupt() async throws {
+        let folder = try TemporaryFolder()
+        let manifest = try open(folder)
+        let url = "https://a.example/1.jpg"
+        try await manifest.record(
+            .failed(.init(url: url, failureClass: .http4xx, message: "404", httpStatus: 404, attempts: 1, at: t0)))
+        let file = folder.url.appendingPathComponent("manifest.sqlite").path
+        let sql = """
+            UPDATE url SET error_class = 'cosmic-ray';
+            INSERT INTO object (sha256, ext, media_type, bytes, path, created_at)
+            VALUES ('\(digest(9))', 'tiff', 'image/tiff', 1, 'objects/00/\(digest(9)).tif', '2027-01-15 08:00:00.000');
+            """
+        #expect(try run("/usr/bin/sqlite3", [file, sql]).status == 0)
+        #expect(try await manifest.urlRecord(url)?.errorClass == .other)
+        #expect(try await manifest.allURLRecords().map(\.errorClass) == [.other])
+        #expect(try await manifest.urlRecords([url])[url]?.errorClass == .other)
+        let reads: [() async throws -> Void] = [
+            { _ = try await manifest.objects() }, { _ = try await manifest.object(sha256: digest(9)) },
+        ]
+        for read in reads {
+            do {
+                try await read()
+                Issue.record("an object of an unknown format was read")
+            } catch let error as StoreError {
+                #expect(error.code == .corrupt)
+            }
+        }
+    }
+
     // MARK: Round trips
 
     @Test func fetchSuccessRoundTripsAndStoresTheObjectOnce() async throws {

@@ -184,12 +184,18 @@ extension ImageFormat {
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         let text = try container.decode(String.self)
-        guard
-            let format = ImageFormat(rawValue: text) ?? ImageFormat.allCases.first(where: { $0.fileExtension == text })
-        else {
+        guard let format = ImageFormat(nameOrExtension: text) else {
             throw DecodingError.dataCorruptedError(
                 in: container, debugDescription: "unknown image format \(text.debugDescription)")
         }
+        self = format
+    }
+
+    /// The format with this name (`jpeg`) or file extension (`jpg`), nil when unknown.
+    public init?(nameOrExtension text: String) {
+        guard
+            let format = ImageFormat(rawValue: text) ?? ImageFormat.allCases.first(where: { $0.fileExtension == text })
+        else { return nil }
         self = format
     }
 }
