@@ -77,7 +77,7 @@ public struct ArchiveLayout: Sendable, Hashable {
 
     /// A path's standardised absolute folder and its last part, as `URL.standardizedFileURL` gives them. A path
     /// with no `.`, `..` or empty part (what `SiteWalker` lists) is split where it is, without a `URL`.
-    private static func folderAndName(_ path: String, in here: String) -> (folder: String, name: String) {
+    static func folderAndName(_ path: String, in here: String) -> (folder: String, name: String) {
         let parts = path.split(separator: "/", omittingEmptySubsequences: false)
         let plain =
             !path.isEmpty && here.hasPrefix("/")
@@ -95,7 +95,14 @@ public struct ArchiveLayout: Sendable, Hashable {
 
     /// The absolute path of the post a manifest name stands for.
     public func postPath(_ key: String) -> String {
-        URL(fileURLWithPath: postBase + "/" + key).standardizedFileURL.path
+        postPath(key, base: postBase)
+    }
+
+    /// `postPath(_:)` with `postBase` given, for many posts: the archive's folder is resolved once, not once per
+    /// post.
+    public func postPath(_ key: String, base: String) -> String {
+        // A file, not a folder: the URL need not ask the file system which.
+        URL(fileURLWithPath: base + "/" + key, isDirectory: false).standardizedFileURL.path
     }
 
     /// A post's path as the user sees it: relative to the current folder when inside it, else absolute.
@@ -106,7 +113,13 @@ public struct ArchiveLayout: Sendable, Hashable {
     /// `displayPath(_:)` with the current folder given (`currentFolder()`), for many posts: the folder's
     /// symbolic links are resolved once, not once per post.
     public func displayPath(_ key: String, from here: String) -> String {
-        let path = postPath(key)
+        displayPath(key, from: here, base: postBase)
+    }
+
+    /// `displayPath(_:)` with the current folder (`currentFolder()`) and `postBase` given: neither is resolved
+    /// per post.
+    public func displayPath(_ key: String, from here: String, base: String) -> String {
+        let path = postPath(key, base: base)
         return path.hasPrefix(here + "/") ? String(path.dropFirst(here.count + 1)) : path
     }
 
@@ -122,7 +135,7 @@ public struct ArchiveLayout: Sendable, Hashable {
     }
 
     /// An absolute, standardised folder path with its symbolic links resolved.
-    private static func resolved(folder: String) -> String {
+    static func resolved(folder: String) -> String {
         URL(fileURLWithPath: folder, isDirectory: true).resolvingSymlinksInPath().standardizedFileURL.path
     }
 
