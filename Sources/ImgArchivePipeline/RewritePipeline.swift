@@ -139,7 +139,7 @@ public enum RewritePipeline {
         defer { backend?.close() }
         let catalog = try await Catalog(manifest: manifest, store: backend?.objects, posts: posts)
         // Each post's file (links resolved) and key, each folder resolved once.
-        let files = posts.map { Self.target(of: $0.path) }
+        let files = PostFile.targets(of: posts.map(\.path))
         let keys = layout.postKeys(posts.map(\.path))
         if lock != nil {
             removeStaleTemporaryPosts(files: files, logger: logger)
@@ -346,11 +346,26 @@ public enum RewritePipeline {
         var missing: [(key: String, outputs: Set<String>)] = []
         var keys = Set<String>()
         let rewrittenKeys = try await manifest.rewrittenPosts()
+        // The folders post names depend on, resolved once; each post's file (links resolved) looked at once.
+        let base = layout.postBase
+        let here = ArchiveLayout.currentFolder()
+        let files = rewrittenKeys.map { ArchiveLayout.postPath($0, base: base) }
+        let targets = PostFile.targets(of: files)
         if lock != nil {
-            removeStaleTemporaryPosts(files: rewrittenKeys.map { Self.target(of: layout.postPath($0)) }, logger: logger)
+            removeStaleTemporaryPosts(files: targets, logger: logger)
             try await settlePending(manifest, layout: layout)
         }
+        // Every post's generations in one read (after `settlePending`, which changes some).
+        let generations = try await manifest.allRewriteGenerations()
         let roots = siteRoots(layout)
+        func revertSafely(file: String, target: String, key: String, fileKey: String) -> (
+            PostRewriteOutcome, StagedRevert?
+        ) {
+            Self.revertSafely(
+                file: file, target: target, key: key, fileKey: fileKey,
+                shown: ArchiveLayout.displayPath(fileKey, from: here, base: base),
+                generations: generations[key] ?? [], settings: settings, roots: roots)
+        }
         var batch: [StagedRevert] = []
         func add(_ outcome: PostRewriteOutcome, _ pending: StagedRevert?) async {
             if var pending {
@@ -363,16 +378,20 @@ public enum RewritePipeline {
                 batch = []
             }
         }
-        for key in rewrittenKeys {
+        var present: [Int] = []
+        for (i, key) in rewrittenKeys.enumerated() {
             keys.insert(key)
-            let file = layout.postPath(key)
-            guard FileManager.default.fileExists(atPath: file) else {
-                missing.append((key, Set(try await manifest.rewriteGenerations(post: key).map(\.outputSHA256))))
+            guard FileManager.default.fileExists(atPath: files[i]) else {
+                missing.append((key, Set((generations[key] ?? []).map(\.outputSHA256))))
                 continue
             }
-            guard selected(file) else { continue }
-            let (outcome, pending) = await revertSafely(
-                file: file, key: key, settings: settings, manifest: manifest, layout: layout, roots: roots)
+            if selected(files[i]) { present.append(i) }
+        }
+        // The manifest's names of the posts' files as they are now (through linked folders), each folder once.
+        let fileKeys = layout.postKeys(present.map { files[$0] })
+        for (i, fileKey) in zip(present, fileKeys) {
+            let (outcome, pending) = revertSafely(
+                file: files[i], target: targets[i], key: rewrittenKeys[i], fileKey: fileKey)
             await add(outcome, pending)
         }
         await commit(batch, into: &report, settings: settings, manifest: manifest, logger: logger)
@@ -394,7 +413,7 @@ public enum RewritePipeline {
             // (renamed and edited).
             var match = outputs.lazy.compactMap({ byHash[$0] }).first
             if match == nil && !paths.isEmpty {
-                let links = try await manifest.rewriteGenerations(post: key).filter(\.applied).flatMap(\.spans)
+                let links = (generations[key] ?? []).filter(\.applied).flatMap(\.spans)
                     .map { Array($0.replacement.utf8) }
                 match =
                     candidates.first { candidate in
@@ -405,15 +424,18 @@ public enum RewritePipeline {
             if let file = match {
                 byHash = byHash.filter { $0.value != file }
                 candidates.removeAll { $0.file == file }
-                var (outcome, pending) = await revertSafely(
-                    file: file, key: key, settings: settings, manifest: manifest, layout: layout, roots: roots)
+                var (outcome, pending) = revertSafely(
+                    file: file, target: PostFile.target(of: file), key: key, fileKey: layout.postKey(file))
                 // Once reverted (the batch recorded), the old name's records go.
                 pending?.forgetKey = outcome.status == .reverted
-                outcome.message = [outcome.message, "found as \(outcome.post) (was \(layout.displayPath(key)))"]
-                    .compactMap { $0 }.joined(separator: "; ")
+                outcome.message = [
+                    outcome.message,
+                    "found as \(outcome.post) (was \(ArchiveLayout.displayPath(key, from: here, base: base)))",
+                ]
+                .compactMap { $0 }.joined(separator: "; ")
                 await add(outcome, pending)
-            } else if selected(layout.postPath(key)) {
-                let shown = layout.displayPath(key)
+            } else if selected(ArchiveLayout.postPath(key, base: base)) {
+                let shown = ArchiveLayout.displayPath(key, from: here, base: base)
                 report.posts.append(
                     PostRewriteOutcome(
                         post: shown, status: .missing,
@@ -440,16 +462,16 @@ public enum RewritePipeline {
         var forgetKey = false
     }
 
+    /// Reverts the post at `file` (`target`: symbolic links resolved; `fileKey`: its name now; `shown`: as the
+    /// user sees it) with the generations recorded under `key`; what went wrong is its outcome.
     private static func revertSafely(
-        file: String, key: String, settings: RewriteSettings, manifest: some RewriteLedger, layout: ArchiveLayout,
-        roots: [String]
-    ) async -> (PostRewriteOutcome, StagedRevert?) {
-        let fileKey = layout.postKey(file)
-        let shown = layout.displayPath(fileKey)
+        file: String, target: String, key: String, fileKey: String, shown: String, generations: [RewriteGeneration],
+        settings: RewriteSettings, roots: [String]
+    ) -> (PostRewriteOutcome, StagedRevert?) {
         do {
-            var (outcome, pending) = try await revertOne(
-                file: file, fileKey: fileKey, shown: shown, key: key, settings: settings, manifest: manifest,
-                roots: roots)
+            var (outcome, pending) = try revertOne(
+                file: file, target: target, fileKey: fileKey, shown: shown, key: key, generations: generations,
+                settings: settings, roots: roots)
             outcome.post = shown
             return (outcome, pending)
         } catch {
@@ -458,18 +480,17 @@ public enum RewritePipeline {
     }
 
     private static func revertOne(
-        file: String, fileKey: String, shown: String, key: String, settings: RewriteSettings,
-        manifest: some RewriteLedger, roots: [String]
-    ) async throws -> (PostRewriteOutcome, StagedRevert?) {
+        file: String, target: String, fileKey: String, shown: String, key: String, generations: [RewriteGeneration],
+        settings: RewriteSettings, roots: [String]
+    ) throws -> (PostRewriteOutcome, StagedRevert?) {
         var outcome = PostRewriteOutcome(post: shown, status: .reverted)
-        let target = Self.target(of: file)
         if let target = outsideSite(target: target, roots: roots) {
             outcome.status = .unchanged
             outcome.message = "\(shown) is a symbolic link to \(target), outside the site: read, never written"
             return (outcome, nil)
         }
         let bytes = try PostFile.read(file)
-        let generations = Array(try await manifest.rewriteGenerations(post: key).filter(\.applied).reversed())
+        let generations = Array(generations.filter(\.applied).reversed())
         // Exactly, while the bytes are each rewrite's output; by content from the first that is not.
         var current = bytes
         var splices: [Splice] = []
@@ -598,19 +619,14 @@ public enum RewritePipeline {
         }
     }
 
-    /// The file a post's path names, symbolic links resolved (where `PostFile.stage` writes).
-    static func target(of path: String) -> String {
-        URL(fileURLWithPath: path).resolvingSymlinksInPath().standardizedFileURL.path
-    }
-
     /// The folders imgarchive writes posts in: the current folder and the folder holding the archive, symbolic
     /// links resolved (read once per run).
     static func siteRoots(_ layout: ArchiveLayout) -> [String] {
-        [Self.target(of: FileManager.default.currentDirectoryPath), layout.postBase]
+        [PostFile.target(of: FileManager.default.currentDirectoryPath), layout.postBase]
     }
 
     /// The target of a post that lives outside the site (a symbolic link out of it), or nil: `target` is the
-    /// post's path with symbolic links resolved (`target(of:)`), `roots` the site's (`siteRoots`).
+    /// post's path with symbolic links resolved (`PostFile.target(of:)`), `roots` the site's (`siteRoots`).
     static func outsideSite(target: String, roots: [String]) -> String? {
         roots.contains { target == $0 || target.hasPrefix($0 == "/" ? "/" : $0 + "/") } ? nil : target
     }

@@ -77,7 +77,7 @@ public struct ArchiveLayout: Sendable, Hashable {
 
     /// A path's standardised absolute folder and its last part, as `URL.standardizedFileURL` gives them. A path
     /// with no `.`, `..` or empty part (what `SiteWalker` lists) is split where it is, without a `URL`.
-    private static func folderAndName(_ path: String, in here: String) -> (folder: String, name: String) {
+    static func folderAndName(_ path: String, in here: String) -> (folder: String, name: String) {
         let parts = path.split(separator: "/", omittingEmptySubsequences: false)
         let plain =
             !path.isEmpty && here.hasPrefix("/")
@@ -99,7 +99,8 @@ public struct ArchiveLayout: Sendable, Hashable {
     /// `postPath(_:)` with `postBase` given, for many posts: the archive's folder is resolved once (its
     /// symbolic links: a `stat` per component), not once per post.
     public static func postPath(_ key: String, base: String) -> String {
-        URL(fileURLWithPath: base + "/" + key).standardizedFileURL.path
+        // A file, not a folder: the URL need not ask the file system which.
+        URL(fileURLWithPath: base + "/" + key, isDirectory: false).standardizedFileURL.path
     }
 
     /// A post's path as the user sees it: relative to the current folder when inside it, else absolute.
@@ -131,7 +132,7 @@ public struct ArchiveLayout: Sendable, Hashable {
     }
 
     /// An absolute, standardised folder path with its symbolic links resolved.
-    private static func resolved(folder: String) -> String {
+    static func resolved(folder: String) -> String {
         URL(fileURLWithPath: folder, isDirectory: true).resolvingSymlinksInPath().standardizedFileURL.path
     }
 

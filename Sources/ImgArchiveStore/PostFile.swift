@@ -1,4 +1,5 @@
 import Foundation
+import ImgArchiveCore
 import Synchronization
 
 #if canImport(Glibc)
@@ -21,14 +22,44 @@ public enum PostFile {
         case changedMeanwhile
     }
 
-    /// Reads a post's bytes.
+    /// Reads a post's bytes (a regular file by open, fstat and read, as the scan reads it).
     public static func read(_ path: String) throws(StoreError) -> [UInt8] {
-        do {
+        if let bytes = SiteWalker.regularFileBytes(path) { return bytes }
+        do {  // not a regular file, or it failed: Foundation reads it or says why
             return Array(try Data(contentsOf: URL(fileURLWithPath: path)))
         } catch {
             throw StoreError(
                 code: .io, path: path, message: "\(path): cannot read the post (\(error.localizedDescription))",
                 underlying: error)
+        }
+    }
+
+    /// The file a post's path names, symbolic links resolved (the post's own too): where `stage` writes.
+    public static func target(of path: String) -> String {
+        URL(fileURLWithPath: path).resolvingSymlinksInPath().standardizedFileURL.path
+    }
+
+    /// `target(of:)` of many posts: each folder is resolved once, and each post looked at once (`lstat`). A post
+    /// that is not a regular file (a symbolic link, or gone), or whose path has a `.`, `..` or empty part (or a
+    /// hidden name), is resolved as a whole.
+    public static func targets(of paths: [String]) -> [String] {
+        let here = FileManager.default.currentDirectoryPath
+        var folders: [String: String] = [:]
+        return paths.map { path in
+            let plain =
+                !path.isEmpty && !path.hasPrefix(".") && !path.hasSuffix("/") && !path.contains("/.")
+                && !path.contains("//")
+            var info = stat()
+            guard plain, lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { return target(of: path) }
+            let (folder, name) = ArchiveLayout.folderAndName(path, in: here)
+            let resolved: String
+            if let known = folders[folder] {
+                resolved = known
+            } else {
+                resolved = ArchiveLayout.resolved(folder: folder)
+                folders[folder] = resolved
+            }
+            return (resolved == "/" ? "" : resolved) + "/" + name
         }
     }
 
@@ -65,7 +96,7 @@ public enum PostFile {
     public static func stage(_ path: String, target: String? = nil, expected: [UInt8], with bytes: [UInt8])
         throws(StoreError) -> Staged
     {
-        let target = target ?? URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        let target = target ?? Self.target(of: path)
         let folder = (target as NSString).deletingLastPathComponent
         let name = (target as NSString).lastPathComponent
         var info = stat()

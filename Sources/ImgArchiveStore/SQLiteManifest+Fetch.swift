@@ -178,8 +178,12 @@ extension SQLiteManifest: FetchLedger {
         guard !scans.isEmpty else { return }
         try await write("recording a scan") { db in
             let stamp = scannedAt.databaseValue
-            let upsertPost = try db.cachedStatement(
-                sql: ManifestSQL.upsertPost)
+            let upsertPost = try db.cachedStatement(sql: ManifestSQL.upsertPost)
+            let recorded = try db.cachedStatement(
+                sql: """
+                    SELECT range_start, range_end, line, "column", kind, written, url, origin, width, wrapped
+                    FROM reference WHERE post = ? ORDER BY ordinal
+                    """)
             let deleteReferences = try db.cachedStatement(sql: "DELETE FROM reference WHERE post = ?")
             let insert = try db.cachedStatement(
                 sql: """
@@ -193,6 +197,9 @@ extension SQLiteManifest: FetchLedger {
                     scan.post, scan.contentSHA256, stamp, file?.size, file?.modified, file?.changed, file?.inode,
                     scan.scannedWith,
                 ])
+                // The same references as recorded (a post scanned again unchanged, the scan a rewrite records
+                // before its rewrite): left as they are, so their pages and the URL index's are not written again.
+                if try Self.references(recorded, post: scan.post, equal: scan.references) { continue }
                 try deleteReferences.execute(arguments: [scan.post])
                 for (ordinal, reference) in scan.references.enumerated() {
                     try insert.execute(arguments: [
@@ -203,6 +210,30 @@ extension SQLiteManifest: FetchLedger {
                 }
             }
         }
+    }
+
+    /// Whether the references recorded for `post` (read with `statement`, as `replaceReferences` prepares it)
+    /// are `references`, in order.
+    private static func references(_ statement: Statement, post: String, equal references: [ReferenceRecord])
+        throws -> Bool
+    {
+        // Every row is read (the statement runs to its end before the caller writes the table), each compared as
+        // it comes, by column.
+        let rows = try Row.fetchCursor(statement, arguments: [post])
+        var count = 0
+        var equal = true
+        while let row = try rows.next() {
+            if equal {
+                equal =
+                    count < references.count
+                    && ReferenceRecord(
+                        rangeStart: row[0], rangeEnd: row[1], line: row[2], column: row[3], kind: row[4],
+                        written: row[5], url: row[6], origin: row[7], width: row[8], wrapped: row[9])
+                        == references[count]
+            }
+            count += 1
+        }
+        return equal && count == references.count
     }
 
     public func removePost(_ path: String) async throws(StoreError) {

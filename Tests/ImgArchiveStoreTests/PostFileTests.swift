@@ -55,6 +55,26 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder.url.path) == ["p.md"])
     }
 
+    @Test func manyPostsResolveToTheFilesEachResolvesTo() throws {
+        let folder = try TemporaryFolder()
+        let root = folder.url.path
+        let site = root + "/site"
+        try FileManager.default.createDirectory(atPath: site + "/deep", withIntermediateDirectories: true)
+        for name in ["a.md", "b.md", "deep/c.md"] {
+            try Data("x".utf8).write(to: URL(fileURLWithPath: site + "/" + name))
+        }
+        try FileManager.default.createSymbolicLink(atPath: root + "/linked", withDestinationPath: "site/deep")
+        try FileManager.default.createSymbolicLink(atPath: site + "/l.md", withDestinationPath: "deep/c.md")
+        let paths = [
+            site + "/a.md", site + "/b.md", root + "/linked/c.md", site + "/l.md", site + "/gone.md",
+            root + "/linked/../site/a.md", site + "/./b.md",
+        ]
+        let real = PostFile.target(of: site)
+        let targets = PostFile.targets(of: paths)
+        #expect(targets == paths.map(PostFile.target(of:)))
+        #expect(Array(targets.prefix(4)) == [real + "/a.md", real + "/b.md", real + "/deep/c.md", real + "/deep/c.md"])
+    }
+
     @Test func staleTemporaryPostsAreRemoved() throws {
         let folder = try TemporaryFolder()
         for name in ["p.md", ".p.md.imgarchive-12-34.tmp", ".other.tmp", "q.md.imgarchive-1.tmp"] {

@@ -14,20 +14,34 @@ public enum LinkStyle: Sendable, Hashable {
 public struct ArchiveLinker: Sendable, Hashable {
     /// The style links are written in.
     public let style: LinkStyle
+    /// A `prefix` without its trailing slashes: what every link starts with (worked out once, not per link).
+    private let linkPrefix: String
+    /// With a `prefix` that is a URL: what a link into the archive itself starts with (`isArchiveLink`).
+    private let archiveURLPrefix: String?
 
     /// Creates a linker.
     public init(style: LinkStyle) {
         self.style = style
+        guard case .prefix(let prefix) = style else {
+            (linkPrefix, archiveURLPrefix) = ("", nil)
+            return
+        }
+        var trimmed = prefix
+        while trimmed.hasSuffix("/") { trimmed.removeLast() }
+        linkPrefix = trimmed
+        if prefix.contains("//") {
+            archiveURLPrefix = (trimmed.hasPrefix("//") ? "https:" + trimmed : trimmed) + "/"
+        } else {
+            archiveURLPrefix = nil
+        }
     }
 
     /// The link to the file at `archivePath` (relative to the archive, e.g. `objects/ab/ab12....jpg`) from the
     /// post at `postPath` (absolute, or relative to the current folder).
     public func link(archivePath: String, fromPost postPath: String) -> String {
         switch style {
-        case .prefix(let prefix):
-            var p = prefix
-            while p.hasSuffix("/") { p.removeLast() }
-            return p + "/" + Self.percentEncoded(archivePath)
+        case .prefix:
+            return linkPrefix + "/" + Self.percentEncoded(archivePath)
         case .relative(let archiveRoot):
             let target = Self.components(of: archiveRoot) + archivePath.split(separator: "/").map(String.init)
             let postFolder = Self.components(of: postPath).dropLast()
@@ -45,10 +59,8 @@ public struct ArchiveLinker: Sendable, Hashable {
     /// Whether `url` is a link into the archive itself (only possible with a `prefix` that is a URL, such as
     /// `--archive-url https://cdn.example/archive`): such references are not images to archive.
     public func isArchiveLink(_ url: String) -> Bool {
-        guard case .prefix(var prefix) = style, prefix.contains("//") else { return false }
-        while prefix.hasSuffix("/") { prefix.removeLast() }
-        if prefix.hasPrefix("//") { prefix = "https:" + prefix }
-        return url.hasPrefix(prefix + "/")
+        guard let archiveURLPrefix else { return false }
+        return url.hasPrefix(archiveURLPrefix)
     }
 
     /// The components of `path` made absolute against the current folder, `.` and `..` resolved.
@@ -60,18 +72,29 @@ public struct ArchiveLinker: Sendable, Hashable {
     /// Percent-encodes everything but unreserved characters and `/`, so the link needs no quoting in Markdown,
     /// HTML, CSS, srcset or YAML.
     static func percentEncoded(_ text: String) -> String {
+        // An archive path (`objects/ab/<sha256>.jpg`) needs no encoding: given back as it is.
+        guard !text.utf8.allSatisfy(isUnreserved) else { return text }
         var out = ""
         for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
-                UInt8(ascii: "~"), UInt8(ascii: "/"):
+            if isUnreserved(byte) {
                 out.unicodeScalars.append(Unicode.Scalar(byte))
-            default:
+            } else {
                 out += "%" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
             }
         }
         return out
+    }
+
+    /// Whether a byte is an unreserved character or `/` (left as it is by `percentEncoded`).
+    private static func isUnreserved(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
+            UInt8(ascii: "~"), UInt8(ascii: "/"):
+            true
+        default:
+            false
+        }
     }
 }
 

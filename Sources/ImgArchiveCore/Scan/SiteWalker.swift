@@ -105,6 +105,12 @@ public enum SiteWalker {
         }
     }
 
+    /// A regular file's bytes (`readRegularFile`); nil when it is not a regular file or a call fails (the caller
+    /// reads it the general way, which says why). Posts are read with it again when they are rewritten.
+    package static func regularFileBytes(_ path: String) -> [UInt8]? {
+        readRegularFile(path)?.0
+    }
+
     /// A regular file's bytes by open, fstat and read (no URL, no `Data` copy: a small post costs three calls);
     /// nil when it is not a regular file or a call fails.
     private static func readRegularFile(_ path: String) -> ([UInt8], stat?)? {
