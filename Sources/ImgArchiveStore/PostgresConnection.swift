@@ -13,6 +13,9 @@ final class PostgresConnection {
     let location: String
     private let conninfo: String
     private var handle: OpaquePointer?
+    /// Set when a statement failed without a server's SQLSTATE (libpq lost the server): libpq may still report
+    /// the connection as open until it next tries it, but it is not trusted again before a reconnect.
+    private var lost = false
 
     /// Connects to `url` (`postgres://user@host:port/db`; the password from `PGPASSWORD` or `~/.pgpass`).
     init(url: String) throws(StoreError) {
@@ -36,11 +39,12 @@ final class PostgresConnection {
     deinit { PQfinish(handle) }
 
     /// Whether the connection is usable (false once the server went away).
-    var isOpen: Bool { handle != nil && PQstatus(handle) == CONNECTION_OK }
+    var isOpen: Bool { handle != nil && !lost && PQstatus(handle) == CONNECTION_OK }
 
     /// Reconnects with the same settings; throws `.unavailable` while the server does not answer.
     func reconnect() throws(StoreError) {
         PQreset(handle)
+        lost = false
         guard PQstatus(handle) == CONNECTION_OK else {
             throw StoreError(
                 code: .unavailable, path: location,
@@ -140,7 +144,11 @@ final class PostgresConnection {
         if message.isEmpty { message = Self.text(PQerrorMessage(handle)) }
         let code: StoreError.Code
         switch state {
-        case nil where !isOpen, "57P01", "57P02", "57P03": code = .unavailable
+        // No SQLSTATE: the failure is libpq's own, the server closed the connection or cannot be reached
+        // ("server closed the connection unexpectedly" comes while PQstatus may still say OK).
+        case nil, "57P01", "57P02", "57P03":
+            code = .unavailable
+            if state == nil { lost = true }
         case let s? where s.hasPrefix("08"): code = .unavailable
         case "40001", "40P01", "55P03": code = .busy
         case "53100": code = .diskFull

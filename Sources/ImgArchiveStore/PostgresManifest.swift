@@ -20,7 +20,9 @@ public final class PostgresManifest: Sendable {
 
     /// Connects to the database at `url` and brings its schema up to date, on a thread of its own.
     public static func open(url: String) async throws(StoreError) -> PostgresManifest {
-        let session = try await PostgresSession.connect(url: url)
+        // A process's first connection waits less for a server that does not answer (a wrong port waits that
+        // long before it says so) than a connection made mid-run, which rides out a restart.
+        let session = try await PostgresSession.connect(url: url, patience: 10)
         let manifest = PostgresManifest(session: session)
         try await manifest.migrate()
         return manifest
@@ -136,12 +138,22 @@ final class PostgresSession: @unchecked Sendable {
         queue = DispatchQueue(label: label)
     }
 
-    /// Connects on a Dispatch thread.
-    static func connect(url: String, label: String = "imgarchive.postgres") async throws(StoreError)
-        -> PostgresSession
-    {
+    /// Connects on a Dispatch thread, trying again while the server does not answer (restarting, say) for up to
+    /// `patience` seconds, then throws `.unavailable`.
+    static func connect(
+        url: String, label: String = "imgarchive.postgres", patience: TimeInterval = PostgresManifest.reconnectPatience
+    ) async throws(StoreError) -> PostgresSession {
         try await SQLiteManifest.offPool { () throws(StoreError) in
-            PostgresSession(url: url, connection: try PostgresConnection(url: url), label: label)
+            let deadline = Date().addingTimeInterval(patience)
+            var pause: TimeInterval = 0.1
+            while true {
+                do throws(StoreError) {
+                    return PostgresSession(url: url, connection: try PostgresConnection(url: url), label: label)
+                } catch  where error.code == .unavailable && Date() < deadline {
+                    Thread.sleep(forTimeInterval: pause)
+                    pause = min(pause * 2, 2)
+                }
+            }
         }
     }
 
