@@ -89,7 +89,9 @@ import Testing
         #expect(!records.contains { $0.uri == base + "/gone.jpg" }, "a failed URL archives nothing, so no record")
 
         // A revalidation: a 304 becomes a server-not-modified revisit of the first capture; the same bytes again
-        // an identical-payload revisit.
+        // an identical-payload revisit. In a later second than the first captures: replay addresses a capture by
+        // its 14-digit timestamp, and two captures of one URL in the same second are one address.
+        try await Task.sleep(for: .seconds(1.1))
         let second = try await runImgarchive(args + ["--revalidate"], in: folder.path)
         #expect(second.status == 1, "\(second.stdout) \(second.stderr)")
         let files = folder.files(under: "archive/warc").filter { $0.hasSuffix(".warc.gz") }.map {
@@ -363,9 +365,11 @@ struct Pywb {
     /// The body pywb serves at `path` (status 200 required), fetched with curl into `scratch`.
     func get(_ path: String, scratch: String) async throws -> [UInt8] {
         let file = scratch + "/replayed.bin"
+        try? FileManager.default.removeItem(atPath: file)
+        // The status is printed (a 3xx or an empty answer leaves no file, and curl says nothing of it).
         let (status, output) = try await WebArchiveTools.run(
-            ["curl", "-s", "--fail", "-o", file, "http://127.0.0.1:\(port)\(path)"])
-        #expect(status == 0, "pywb answers \(path): \(output)")
-        return [UInt8](try Data(contentsOf: URL(fileURLWithPath: file)))
+            ["curl", "-s", "--fail", "-o", file, "-w", "%{http_code}", "http://127.0.0.1:\(port)\(path)"])
+        try #require(status == 0 && output == "200", "pywb answers \(path) with \(output) (curl exit \(status))")
+        return [UInt8]((try? Data(contentsOf: URL(fileURLWithPath: file))) ?? Data())
     }
 }
