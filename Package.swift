@@ -40,6 +40,8 @@ let package = Package(
         .systemLibrary(
             name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(
+            name: "CDeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev"])]),
+        .systemLibrary(
             name: "CPostgres", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         // C shims: libjpeg's setjmp/longjmp error exit and decode/encode loops; libpng's macros.
         .target(name: "CJPEGShim", dependencies: ["CJPEG"], linkerSettings: [.linkedLibrary("jpeg")]),
@@ -75,10 +77,10 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strict),
-        // WARC 1.1 records in gzip members (zlib) and their CDXJ index.
+        // WARC 1.1 records in gzip members (zlib; libdeflate's CRC-32 for stored members) and their CDXJ index.
         .target(
             name: "ImgArchiveWARC",
-            dependencies: ["CZlib", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["CZlib", "CDeflate", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict),
         // The runs: fetch (download, commit, record, thumbnails) over the modules above.
         .target(

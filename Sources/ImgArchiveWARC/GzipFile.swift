@@ -1,3 +1,4 @@
+internal import CDeflate
 internal import CZlib
 
 #if canImport(Glibc)
@@ -8,32 +9,71 @@ internal import CZlib
 
 /// A file of concatenated gzip members, written one member at a time (a `.warc.gz`: one member per record, so a
 /// reader can seek to any record's offset and inflate it alone). Not thread-safe: one writer owns it.
+///
+/// Every byte goes through one buffer, written with `O_DIRECT` where the file system allows it: a WARC file is a
+/// second copy of every archived image, written once and not read back by this run, and copying it into the page
+/// cache was most of what `--warc` cost (docs/web-archives.md, "Cost"); written direct, the disk takes it from the
+/// buffer. Direct writes cover whole 4 KiB blocks, so the last, partial block is written padded with zeros at the
+/// end of each member (`endMember`: the member is then in the file, as the WARC log that follows it says) and again,
+/// fuller, later; `sync` cuts the padding off. Where `O_DIRECT` is refused (tmpfs), the same buffer is written
+/// through the page cache.
+///
+/// A member at level 0 (an image's record: its bytes do not shrink) is framed here rather than by zlib: a gzip
+/// header, the bytes in deflate's stored blocks (5 bytes of framing per 64 KiB), the trailer. zlib's level 0 copies
+/// every byte through its window and checksums it with a CRC-32 several times slower than libdeflate's; framed here,
+/// a file's bytes are read straight into the buffer they are written from (`write(fileAt:)`).
 final class GzipFile {
     let path: String
-    /// Bytes written to the file so far: the offset the next member starts at.
-    private(set) var size: Int64 = 0
+    /// Bytes in the file so far, counting those still in the buffer: the offset the next member starts at.
+    var size: Int64 { bufferOffset + Int64(filled) }
     private let fd: Int32
+    /// Writes are `O_DIRECT`: whole aligned blocks from the aligned buffer.
+    private var direct: Bool
     private var stream = z_stream()
     private var streamReady = false
-    private let output: UnsafeMutablePointer<UInt8>
-    private static let outputSize = 256 * 1024
+    /// The buffer, `alignment`-aligned: file bytes from `bufferOffset` on, `filled` of them.
+    private let buffer: UnsafeMutablePointer<UInt8>
+    private var bufferOffset: Int64 = 0
+    private var filled = 0
     /// Where the member being written started.
     private var memberStart: Int64 = 0
-    /// The end of the bytes already handed to writeback (`startWriteback`).
+    /// The member being written is framed here (level 0), not by zlib.
+    private var stored = false
+    /// A stored member's CRC-32 and length (mod 2^32) so far, for its trailer.
+    private var storedCRC: UInt32 = 0
+    private var storedLength: UInt32 = 0
+    /// The end of the bytes already handed to writeback (`startWriteback`; page-cache writes only).
     private var writebackStart: Int64 = 0
-    /// Writeback is started every this many bytes, so the `sync` that finishes the file finds little left to write.
+
+    /// The longest stored block deflate allows, and one with its 5 bytes of framing.
+    private static let storedBlock = 65535
+    private static let framedBlock = 5 + storedBlock
+    /// `O_DIRECT`'s unit: offsets, lengths and the buffer's address are multiples of it (the file system's block).
+    private static let alignment = 4096
+    /// 16 framed stored blocks, room for the partial block carried over, and a margin for framing.
+    private static let capacity = 16 * framedBlock + 2 * alignment
+    /// Page-cache writes start writeback every this many bytes, so the `sync` that finishes the file finds little
+    /// left to write.
     static let writebackStep: Int64 = 8 << 20
 
     /// Creates the file (it must not exist).
     init(creating path: String) throws(WARCError) {
         self.path = path
-        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        var fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_DIRECT, 0o644)
+        direct = fd >= 0
+        if fd < 0, errno == EINVAL {
+            // The file system refuses O_DIRECT, after creating the file.
+            _ = unlink(path)
+            fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        }
         guard fd >= 0 else { throw .system(path, "the WARC file could not be created") }
-        output = .allocate(capacity: Self.outputSize)
+        self.fd = fd
+        buffer = UnsafeMutableRawPointer.allocate(byteCount: Self.capacity, alignment: Self.alignment)
+            .bindMemory(to: UInt8.self, capacity: Self.capacity)
         // windowBits 15 + 16: a gzip header and trailer around the deflate stream.
         guard CZlib_deflateInit2(&stream, 6, 15 + 16) == Z_OK else {
             close(fd)
-            output.deallocate()
+            buffer.deallocate()
             throw WARCError(path: path, message: "zlib could not be set up")
         }
         streamReady = true
@@ -41,21 +81,40 @@ final class GzipFile {
 
     deinit {
         if streamReady { deflateEnd(&stream) }
-        output.deallocate()
+        buffer.deallocate()
         close(fd)
     }
 
     /// Starts a member compressed at `level` (0 stores the bytes: images are compressed already).
     func beginMember(level: Int32) throws(WARCError) {
+        memberStart = size
+        stored = level == 0
+        if stored {
+            // ID1 ID2, CM deflate, no flags, no mtime, no extra flags, OS unknown (RFC 1952), as zlib writes it.
+            try append([0x1F, 0x8B, 8, 0, 0, 0, 0, 0, 0, 0xFF])
+            storedCRC = 0
+            storedLength = 0
+            return
+        }
         guard deflateReset(&stream) == Z_OK, deflateParams(&stream, level, Z_DEFAULT_STRATEGY) == Z_OK else {
             throw WARCError(path: path, message: "zlib could not start a record")
         }
-        memberStart = size
     }
 
     /// Compresses `bytes` into the member.
     func write(_ bytes: UnsafeRawBufferPointer) throws(WARCError) {
         guard let base = bytes.baseAddress, !bytes.isEmpty else { return }
+        if stored {
+            var offset = 0
+            while offset < bytes.count {
+                let count = min(Self.storedBlock, bytes.count - offset)
+                try makeRoom(5 + count)
+                (buffer + filled + 5).update(from: base.assumingMemoryBound(to: UInt8.self) + offset, count: count)
+                frameStoredBlock(at: filled, count: count)
+                offset += count
+            }
+            return
+        }
         stream.next_in = UnsafeMutablePointer(mutating: base.assumingMemoryBound(to: UInt8.self))
         stream.avail_in = UInt32(bytes.count)
         while stream.avail_in > 0 { try deflateStep(Z_NO_FLUSH) }
@@ -70,54 +129,173 @@ final class GzipFile {
         if let failure { throw failure }
     }
 
-    /// Ends the member; returns its offset and compressed length.
+    /// Appends a file's bytes to the member; returns how many. In a stored member each read fills stored blocks in the
+    /// buffer, room left before each for its framing.
+    func write(fileAt source: String) throws(WARCError) -> Int64 {
+        let fd = open(source, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw .system(source, "an archived file could not be opened for its WARC record") }
+        defer { close(fd) }
+        var total: Int64 = 0
+        guard stored else {
+            let chunk = UnsafeMutableRawPointer.allocate(byteCount: 1 << 20, alignment: 16)
+            defer { chunk.deallocate() }
+            while true {
+                let n = try Self.read(fd, source) { Glibc.read(fd, chunk, 1 << 20) }
+                if n == 0 { return total }
+                try write(UnsafeRawBufferPointer(start: chunk, count: n))
+                total += Int64(n)
+            }
+        }
+        var parts = [iovec](repeating: iovec(), count: 16)
+        while true {
+            if Self.capacity - filled < 4 * Self.framedBlock { try flush() }
+            let blocks = min(16, (Self.capacity - filled) / Self.framedBlock)
+            for i in 0..<blocks {
+                parts[i] = iovec(iov_base: buffer + filled + i * Self.framedBlock + 5, iov_len: Self.storedBlock)
+            }
+            let n = try Self.read(fd, source) {
+                parts.withUnsafeBufferPointer { readv(fd, $0.baseAddress, Int32(blocks)) }
+            }
+            if n == 0 { return total }
+            // readv fills the blocks in order: all are whole but the last one it reached.
+            var left = n
+            while left > 0 {
+                let count = min(Self.storedBlock, left)
+                frameStoredBlock(at: filled, count: count)
+                left -= count
+            }
+            total += Int64(n)
+        }
+    }
+
+    /// Ends the member and writes it out (the last partial block padded: see the type's comment); returns its offset
+    /// and compressed length.
     func endMember() throws(WARCError) -> (offset: Int64, length: Int64) {
-        stream.avail_in = 0
-        while try deflateStep(Z_FINISH) != Z_STREAM_END {}
+        if stored {
+            // The final block (empty), then CRC-32 and length, little-endian.
+            try append([1, 0, 0, 0xFF, 0xFF])
+            try append(withUnsafeBytes(of: storedCRC.littleEndian, Array.init))
+            try append(withUnsafeBytes(of: storedLength.littleEndian, Array.init))
+            stored = false
+        } else {
+            stream.avail_in = 0
+            while try deflateStep(Z_FINISH) != Z_STREAM_END {}
+        }
+        try flush(partial: true)
         return (memberStart, size - memberStart)
     }
 
-    /// Flushes the file's data to stable storage.
+    /// Cuts the padding after the last member off and flushes the file's data to stable storage.
     func sync() throws(WARCError) {
+        try flush(partial: true)
+        guard ftruncate(fd, off_t(size)) == 0 else { throw .system(path, "the WARC file could not be cut to size") }
         guard fsync(fd) == 0 else { throw .system(path, "the WARC file could not be synced") }
+    }
+
+    // MARK: The buffer
+
+    /// Frames the `count` bytes after the 5 bytes at `buffer + start` (`start` is `filled`) as a stored block (not
+    /// final), adds them to the member's CRC-32 and length, and counts them in.
+    private func frameStoredBlock(at start: Int, count: Int) {
+        let header = buffer + start
+        header[0] = 0  // BFINAL 0, BTYPE 00 (stored); every block here starts on a byte boundary
+        header[1] = UInt8(truncatingIfNeeded: count)
+        header[2] = UInt8(truncatingIfNeeded: count >> 8)
+        header[3] = ~header[1]
+        header[4] = ~header[2]
+        storedCRC = libdeflate_crc32(storedCRC, header + 5, count)
+        storedLength &+= UInt32(truncatingIfNeeded: count)
+        filled = start + 5 + count
+    }
+
+    /// Appends a few bytes of framing.
+    private func append(_ bytes: [UInt8]) throws(WARCError) {
+        try makeRoom(bytes.count)
+        for byte in bytes {
+            buffer[filled] = byte
+            filled += 1
+        }
+    }
+
+    private func makeRoom(_ count: Int) throws(WARCError) {
+        if Self.capacity - filled < count { try flush() }
     }
 
     @discardableResult
     private func deflateStep(_ flush: Int32) throws(WARCError) -> Int32 {
-        stream.next_out = output
-        stream.avail_out = UInt32(Self.outputSize)
+        try makeRoom(Self.capacity / 4)
+        stream.next_out = buffer + filled
+        stream.avail_out = UInt32(Self.capacity - filled)
         let result = deflate(&stream, flush)
         guard result == Z_OK || result == Z_STREAM_END || result == Z_BUF_ERROR else {
             throw WARCError(path: path, message: "zlib failed (\(result))")
         }
-        try writeAll(output, count: Self.outputSize - Int(stream.avail_out))
+        filled = Self.capacity - Int(stream.avail_out)
         return result
     }
 
-    private func writeAll(_ bytes: UnsafeMutablePointer<UInt8>, count: Int) throws(WARCError) {
+    /// Writes the buffer's whole blocks and keeps the partial one at its start; with `partial`, writes that one too,
+    /// padded with zeros (direct writes), without letting it go: the next write covers it again.
+    private func flush(partial: Bool = false) throws(WARCError) {
+        let whole = direct ? filled / Self.alignment * Self.alignment : filled
+        if whole > 0 {
+            try writeAll(buffer, count: whole, at: bufferOffset)
+            let rest = filled - whole
+            if rest > 0 { buffer.update(from: buffer + whole, count: rest) }
+            bufferOffset += Int64(whole)
+            filled = rest
+            if !direct, size - writebackStart >= Self.writebackStep { startWriteback() }
+        }
+        if partial, filled > 0 {
+            (buffer + filled).initialize(repeating: 0, count: Self.alignment - filled)
+            try writeAll(buffer, count: Self.alignment, at: bufferOffset)
+        }
+    }
+
+    private func writeAll(_ bytes: UnsafeMutablePointer<UInt8>, count: Int, at offset: Int64) throws(WARCError) {
         var done = 0
         while done < count {
-            let n = systemWrite(fd, bytes + done, count - done)
+            let n = pwrite(fd, bytes + done, count - done, off_t(offset) + off_t(done))
             if n < 0 {
                 if errno == EINTR { continue }
+                // A file system that opened the file direct but will not write it so: through the page cache.
+                if errno == EINVAL, direct, fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_DIRECT) == 0 {
+                    direct = false
+                    continue
+                }
                 throw .system(path, "the WARC file could not be written")
             }
+            // A direct write stops only at a whole block; a short one (a full disk) fails the next call.
             done += n
         }
-        size += Int64(count)
-        if size - writebackStart >= Self.writebackStep { startWriteback() }
     }
 
     /// Starts writing the bytes written since the last call to disk, without waiting for them: spread over the run,
     /// the final `fsync` (which alone makes them durable) finds little left to write. On Linux, `DONTNEED` queues a
     /// range's dirty pages for writing (as the body writer does for downloads; the file is never read back here).
     private func startWriteback() {
-        _ = posix_fadvise(fd, off_t(writebackStart), off_t(size - writebackStart), Int32(POSIX_FADV_DONTNEED))
-        writebackStart = size
+        _ = posix_fadvise(fd, off_t(writebackStart), off_t(bufferOffset - writebackStart), Int32(POSIX_FADV_DONTNEED))
+        writebackStart = bufferOffset
+    }
+
+    /// A read, retried on EINTR.
+    private static func read(_ fd: Int32, _ path: String, _ call: () -> Int) throws(WARCError) -> Int {
+        while true {
+            let n = call()
+            if n >= 0 { return n }
+            if errno != EINTR { throw .system(path, "an archived file could not be read for its WARC record") }
+        }
     }
 }
 
-/// `write(2)`, named apart from `GzipFile.write`.
-private func systemWrite(_ fd: Int32, _ bytes: UnsafeMutablePointer<UInt8>, _ count: Int) -> Int {
-    write(fd, bytes, count)
-}
+/// `O_DIRECT`, which Swift's Glibc module leaves out (glibc defines it only under `_GNU_SOURCE`): Linux's value for
+/// each architecture.
+#if os(Linux)
+    #if arch(arm64) || arch(arm)
+        private let O_DIRECT: Int32 = 0o200000
+    #elseif arch(powerpc64) || arch(powerpc64le)
+        private let O_DIRECT: Int32 = 0o400000
+    #else
+        private let O_DIRECT: Int32 = 0o40000
+    #endif
+#endif

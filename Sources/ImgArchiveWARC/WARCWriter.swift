@@ -124,7 +124,7 @@ public final class WARCWriter {
         try file.write(Array(header.utf8))
         try file.write(record.head)
         if let body = record.bodyFile {
-            let again = try Self.read(body) { (chunk) throws(WARCError) in try file.write(chunk) }
+            let again = try file.write(fileAt: body)
             guard again == bodyLength else {
                 throw WARCError(path: body, message: "the archived file changed while its WARC record was written")
             }

@@ -133,9 +133,52 @@ import Testing
             try file.beginMember(level: 6)
             try file.write(bytes)
             _ = try file.endMember()
+            try file.sync()  // cuts the padding of a direct write off
         }
         defer { try? FileManager.default.removeItem(atPath: path) }
         return Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+    }
+
+    /// Stored members (an image's record) are framed by `GzipFile`, not zlib: files whose lengths sit on either side of
+    /// deflate's 65,535-byte block and of the 16-block read buffer, between small writes and beside a deflated member,
+    /// each inflate alone from its offset to exactly its bytes, their CRC-32 and length checked by Python's zlib.
+    @Test func storedMembersInflateAloneToTheirBytes() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let block = 65535
+        let sizes = [0, 1, block - 1, block, block + 1, 16 * block, 16 * block + 1, 3_000_000]
+        let warc = folder.path + "/members.gz"
+        let file = try GzipFile(creating: warc)
+        var members: [(offset: Int64, length: Int64, bytes: [UInt8])] = []
+        for (i, size) in sizes.enumerated() {
+            let body = (0..<size).map { UInt8(truncatingIfNeeded: ($0 &* 2_654_435_761) >> 13 &+ i) }
+            try Data(body).write(to: URL(fileURLWithPath: folder.path + "/body-\(i)"))
+            let head = Array("head \(i)\r\n".utf8)
+            let tail = Array("\r\n\r\n".utf8)
+            try file.beginMember(level: i == 3 ? 6 : 0)  // one deflated member among the stored ones
+            try file.write(head)
+            #expect(try file.write(fileAt: folder.path + "/body-\(i)") == Int64(size))
+            try file.write(tail)
+            let (offset, length) = try file.endMember()
+            members.append((offset, length, head + body + tail))
+        }
+        try file.sync()
+        let script = """
+            import hashlib, sys, zlib
+            data = open(sys.argv[1], 'rb').read()
+            for span in sys.argv[2:]:
+                offset, length = map(int, span.split(':'))
+                d = zlib.decompressobj(31)
+                out = d.decompress(data[offset:offset + length]) + d.flush()
+                print(hashlib.sha256(out).hexdigest() if d.eof and not d.unused_data else 'torn')
+            """
+        let spans = members.map { "\($0.offset):\($0.length)" }
+        let (status, output) = try await WebArchiveTools.run(["python3", "-c", script, warc] + spans)
+        try #require(status == 0, "python3 could not inflate the members: \(output)")
+        let digests = output.split(separator: "\n").map(String.init)
+        #expect(digests == members.map { ArchiveStore.sha256(of: $0.bytes) })
+        let written = try FileManager.default.attributesOfItem(atPath: warc)[.size] as? Int
+        #expect(members.last.map { Int($0.offset + $0.length) } == written, "the members fill the file")
     }
 
     /// SIGKILL while WARC records are being written: the next run cuts the interrupted file back to its whole
