@@ -13,10 +13,10 @@ internal import CZlib
 /// Every byte goes through one buffer, written with `O_DIRECT` where the file system allows it: a WARC file is a
 /// second copy of every archived image, written once and not read back by this run, and copying it into the page
 /// cache was most of what `--warc` cost (docs/web-archives.md, "Cost"); written direct, the disk takes it from the
-/// buffer. Direct writes cover whole 4 KiB blocks, so the last, partial block is written padded with zeros at the
-/// end of each member (`endMember`: the member is then in the file, as the WARC log that follows it says) and again,
-/// fuller, later; `sync` cuts the padding off. Where `O_DIRECT` is refused (tmpfs), the same buffer is written
-/// through the page cache.
+/// buffer. The buffer is written when full, and on `writeOut`; `written` says how far the file holds what was
+/// written to it (the WARC log names only records that end there). Direct writes cover whole 4 KiB blocks, so
+/// `writeOut` writes the last, partial block padded with zeros, and again, fuller, later; `sync` cuts the padding
+/// off. Where `O_DIRECT` is refused (tmpfs), the same buffer is written through the page cache.
 ///
 /// A member at level 0 (an image's record: its bytes do not shrink) is framed here rather than by zlib: a gzip
 /// header, the bytes in deflate's stored blocks (5 bytes of framing per 64 KiB), the trailer. zlib's level 0 copies
@@ -24,8 +24,10 @@ internal import CZlib
 /// a file's bytes are read straight into the buffer they are written from (`write(fileAt:)`).
 final class GzipFile {
     let path: String
-    /// Bytes in the file so far, counting those still in the buffer: the offset the next member starts at.
+    /// Bytes written so far, counting those still in the buffer: the offset the next member starts at.
     var size: Int64 { bufferOffset + Int64(filled) }
+    /// Bytes the file holds (a killed process leaves them): those before the buffer, or all after `writeOut`.
+    private(set) var written: Int64 = 0
     private let fd: Int32
     /// Writes are `O_DIRECT`: whole aligned blocks from the aligned buffer.
     private var direct: Bool
@@ -168,8 +170,7 @@ final class GzipFile {
         }
     }
 
-    /// Ends the member and writes it out (the last partial block padded: see the type's comment); returns its offset
-    /// and compressed length.
+    /// Ends the member; returns its offset and compressed length.
     func endMember() throws(WARCError) -> (offset: Int64, length: Int64) {
         if stored {
             // The final block (empty), then CRC-32 and length, little-endian.
@@ -181,8 +182,12 @@ final class GzipFile {
             stream.avail_in = 0
             while try deflateStep(Z_FINISH) != Z_STREAM_END {}
         }
-        try flush(partial: true)
         return (memberStart, size - memberStart)
+    }
+
+    /// Writes everything in the buffer to the file (the last partial block padded with zeros: see the type's comment).
+    func writeOut() throws(WARCError) {
+        try flush(partial: true)
     }
 
     /// Cuts the padding after the last member off and flushes the file's data to stable storage.
@@ -244,12 +249,14 @@ final class GzipFile {
             if rest > 0 { buffer.update(from: buffer + whole, count: rest) }
             bufferOffset += Int64(whole)
             filled = rest
+            written = max(written, bufferOffset)
             if !direct, size - writebackStart >= Self.writebackStep { startWriteback() }
         }
         if partial, filled > 0 {
             (buffer + filled).initialize(repeating: 0, count: Self.alignment - filled)
             try writeAll(buffer, count: Self.alignment, at: bufferOffset)
         }
+        if partial { written = size }
     }
 
     private func writeAll(_ bytes: UnsafeMutablePointer<UInt8>, count: Int, at offset: Int64) throws(WARCError) {

@@ -9,8 +9,9 @@ public import Foundation
 
 /// Writes WARC records into `.warc.gz` files (one gzip member per record) and keeps their CDXJ index.
 ///
-/// A file is written in the temporary folder (`archive/tmp/warc/`) beside its log (`<name>.log`): after each
-/// record's last byte, one line with the file's new end and the record's index line. A file is finished when it
+/// A file is written in the temporary folder (`archive/tmp/warc/`) beside its log (`<name>.log`): once the file
+/// holds a record's last byte, one line with the record's end and its index line (the file's buffer is written when
+/// full and at least every `writeOutInterval`, so a record is logged within that time). A file is finished when it
 /// reaches `maxFileSize` or the run ends (`finish`): synced, renamed into the WARC folder (`archive/warc/`), its
 /// index lines merged into `index.cdxj` (sorted, through a temporary file and a rename), its log removed. A
 /// killed run leaves a file and its log: `salvage` (the next run, before anything else) cuts the file back to the
@@ -55,6 +56,13 @@ public final class WARCWriter {
     private var log: Int32 = -1
     private var warcinfoID = ""
     private var pendingIndex: [String] = []
+    /// Records of the open file not yet in its log, because the file does not hold them yet: their end and index line.
+    private var unlogged: [(end: Int64, line: String)] = []
+    /// When the open file's buffer was last written out (`DispatchTime` nanoseconds).
+    private var lastWriteOut: UInt64 = 0
+    /// How often the buffer is written out: a record is in the file (and its log) at most this long after it was
+    /// written; between write-outs, the buffer goes to disk when full.
+    static let writeOutInterval: UInt64 = 200_000_000
     private var firstByDigest: [String: Capture] = [:]
     private var latestByURL: [String: Capture] = [:]
     /// Records written by this writer.
@@ -144,9 +152,28 @@ public final class WARCWriter {
                 latestByURL[uri] = first  // a revisit: the URL's payload is in the record it refers to
             }
         }
-        try appendLog("\(offset + length)\t\(line)\n")
+        unlogged.append((offset + length, line))
         recordsWritten += 1
-        if file.size >= settings.maxFileSize { try finishFile() }
+        if file.size >= settings.maxFileSize { return try finishFile() }
+        // Written out at least every `writeOutInterval`, so a kill loses only the records of the last moment.
+        let now = DispatchTime.now().uptimeNanoseconds
+        if now &- lastWriteOut >= Self.writeOutInterval {
+            try file.writeOut()
+            lastWriteOut = now
+        }
+        try logWrittenRecords()
+    }
+
+    /// Appends the log lines of the records the file now holds whole.
+    private func logWrittenRecords() throws(WARCError) {
+        guard let file, let last = unlogged.last else { return }
+        var count = unlogged.count
+        if last.end > file.written {
+            count = unlogged.firstIndex { $0.end > file.written } ?? unlogged.count
+        }
+        guard count > 0 else { return }
+        try appendLog(unlogged[..<count].map { "\($0.end)\t\($0.line)\n" }.joined())
+        unlogged.removeFirst(count)
     }
 
     /// Finishes the open file, if any (the run's end).
@@ -169,6 +196,8 @@ public final class WARCWriter {
         guard log >= 0 else { throw .system(logPath, "the WARC log could not be created") }
         file = try GzipFile(creating: path)
         pendingIndex = []
+        unlogged = []
+        lastWriteOut = DispatchTime.now().uptimeNanoseconds
         let info = WARCRecord(
             kind: .warcinfo, targetURI: nil, date: now, fields: [("WARC-Filename", fileName)],
             contentType: "application/warc-fields",
@@ -183,6 +212,7 @@ public final class WARCWriter {
     private func finishFile() throws(WARCError) {
         guard let file else { return }
         try file.sync()
+        try logWrittenRecords()
         self.file = nil
         close(log)
         log = -1
