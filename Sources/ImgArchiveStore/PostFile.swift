@@ -215,9 +215,12 @@ public enum PostFile {
         }
 
         func release() {
-            for fd in files.withLock({ files in
-                defer { files = [] }; return files
-            }) { close(fd) }
+            let all = files.withLock { files in
+                let all = files
+                files = []
+                return all
+            }
+            for fd in all { close(fd) }
         }
     }
 
