@@ -1,5 +1,7 @@
 internal import CDeflate
 internal import CZlib
+import Dispatch
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -13,8 +15,9 @@ internal import CZlib
 /// Every byte goes through one buffer, written with `O_DIRECT` where the file system allows it: a WARC file is a
 /// second copy of every archived image, written once and not read back by this run, and copying it into the page
 /// cache was most of what `--warc` cost (docs/web-archives.md, "Cost"); written direct, the disk takes it from the
-/// buffer. The buffer is written when full, and on `writeOut`; `written` says how far the file holds what was
-/// written to it (the WARC log names only records that end there). Direct writes cover whole 4 KiB blocks, so
+/// buffer. There are two buffers: one is filled while the other is written, on a queue of its own (a direct write
+/// waits for the disk). A buffer is written when full, and on `writeOut`; `written` says how far the file holds
+/// what was written to it (the WARC log names only records that end there). Direct writes cover whole 4 KiB blocks, so
 /// `writeOut` writes the last, partial block padded with zeros, and again, fuller, later; `sync` cuts the padding
 /// off. Where `O_DIRECT` is refused (tmpfs), the same buffer is written through the page cache.
 ///
@@ -26,15 +29,19 @@ final class GzipFile {
     let path: String
     /// Bytes written so far, counting those still in the buffer: the offset the next member starts at.
     var size: Int64 { bufferOffset + Int64(filled) }
-    /// Bytes the file holds (a killed process leaves them): those before the buffer, or all after `writeOut`.
-    private(set) var written: Int64 = 0
+    /// Bytes the file holds (a killed process leaves them): those of finished writes, all after `writeOut`.
+    var written: Int64 { writes.state.withLock { $0.written } }
     private let fd: Int32
+    private let writes: Writes
     /// Writes are `O_DIRECT`: whole aligned blocks from the aligned buffer.
     private var direct: Bool
     private var stream = z_stream()
     private var streamReady = false
-    /// The buffer, `alignment`-aligned: file bytes from `bufferOffset` on, `filled` of them.
-    private let buffer: UnsafeMutablePointer<UInt8>
+    /// The two buffers, `alignment`-aligned, and the one being filled: file bytes from `bufferOffset` on, `filled`
+    /// of them.
+    private let buffers: [UnsafeMutablePointer<UInt8>]
+    private var current = 0
+    private var buffer: UnsafeMutablePointer<UInt8> { buffers[current] }
     private var bufferOffset: Int64 = 0
     private var filled = 0
     /// Where the member being written started.
@@ -44,8 +51,6 @@ final class GzipFile {
     /// A stored member's CRC-32 and length (mod 2^32) so far, for its trailer.
     private var storedCRC: UInt32 = 0
     private var storedLength: UInt32 = 0
-    /// The end of the bytes already handed to writeback (`startWriteback`; page-cache writes only).
-    private var writebackStart: Int64 = 0
 
     /// The longest stored block deflate allows, and one with its 5 bytes of framing.
     private static let storedBlock = 65535
@@ -70,20 +75,24 @@ final class GzipFile {
         }
         guard fd >= 0 else { throw .system(path, "the WARC file could not be created") }
         self.fd = fd
-        buffer = UnsafeMutableRawPointer.allocate(byteCount: Self.capacity, alignment: Self.alignment)
-            .bindMemory(to: UInt8.self, capacity: Self.capacity)
+        writes = Writes(fd: fd, path: path, direct: direct)
+        buffers = (0..<2).map { _ in
+            UnsafeMutableRawPointer.allocate(byteCount: Self.capacity, alignment: Self.alignment)
+                .bindMemory(to: UInt8.self, capacity: Self.capacity)
+        }
         // windowBits 15 + 16: a gzip header and trailer around the deflate stream.
         guard CZlib_deflateInit2(&stream, 6, 15 + 16) == Z_OK else {
             close(fd)
-            buffer.deallocate()
+            for buffer in buffers { buffer.deallocate() }
             throw WARCError(path: path, message: "zlib could not be set up")
         }
         streamReady = true
     }
 
     deinit {
+        writes.queue.sync {}  // a write still running reads a buffer and the descriptor
         if streamReady { deflateEnd(&stream) }
-        buffer.deallocate()
+        for buffer in buffers { buffer.deallocate() }
         close(fd)
     }
 
@@ -239,50 +248,105 @@ final class GzipFile {
         return result
     }
 
-    /// Writes the buffer's whole blocks and keeps the partial one at its start; with `partial`, writes that one too,
-    /// padded with zeros (direct writes), without letting it go: the next write covers it again.
+    /// Hands the buffer's whole blocks to the write queue and goes on in the other buffer (once its write is done),
+    /// the partial block carried over; with `partial`, waits for the writes, then writes that block too, padded with
+    /// zeros (direct writes), without letting it go: the next write covers it again.
     private func flush(partial: Bool = false) throws(WARCError) {
         let whole = direct ? filled / Self.alignment * Self.alignment : filled
         if whole > 0 {
-            try writeAll(buffer, count: whole, at: bufferOffset)
+            try writes.wait()
+            direct = writes.state.withLock { $0.direct }
+            let next = buffers[1 - current]
             let rest = filled - whole
-            if rest > 0 { buffer.update(from: buffer + whole, count: rest) }
+            if rest > 0 { next.update(from: buffer + whole, count: rest) }
+            writes.start(buffer, count: whole, at: bufferOffset)
+            current = 1 - current
             bufferOffset += Int64(whole)
             filled = rest
-            written = max(written, bufferOffset)
-            if !direct, size - writebackStart >= Self.writebackStep { startWriteback() }
         }
-        if partial, filled > 0 {
-            (buffer + filled).initialize(repeating: 0, count: Self.alignment - filled)
-            try writeAll(buffer, count: Self.alignment, at: bufferOffset)
+        guard partial else { return }
+        try writes.wait()
+        if filled > 0 {
+            let count = direct ? Self.alignment : filled
+            if direct { (buffer + filled).initialize(repeating: 0, count: Self.alignment - filled) }
+            if let failure = writes.write(buffer, count: count, at: bufferOffset) { throw failure }
         }
-        if partial { written = size }
+        let end = size
+        writes.state.withLock { $0.written = end }
     }
 
-    private func writeAll(_ bytes: UnsafeMutablePointer<UInt8>, count: Int, at offset: Int64) throws(WARCError) {
-        var done = 0
-        while done < count {
-            let n = pwrite(fd, bytes + done, count - done, off_t(offset) + off_t(done))
-            if n < 0 {
-                if errno == EINTR { continue }
-                // A file system that opened the file direct but will not write it so: through the page cache.
-                if errno == EINVAL, direct, fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_DIRECT) == 0 {
-                    direct = false
-                    continue
+    /// The file's writes, on a serial queue of their own, and what they left: the first failure, how far the file
+    /// holds the bytes written, whether writes are still direct.
+    private final class Writes: Sendable {
+        let fd: Int32
+        let path: String
+        let queue = DispatchQueue(label: "imgarchive.warc.write")
+        let state: Mutex<(failure: WARCError?, written: Int64, direct: Bool, writebackStart: Int64)>
+
+        init(fd: Int32, path: String, direct: Bool) {
+            self.fd = fd
+            self.path = path
+            state = Mutex((nil, 0, direct, 0))
+        }
+
+        /// A buffer handed to the queue (the caller does not touch it until `wait`).
+        private struct Bytes: @unchecked Sendable {
+            let base: UnsafeMutablePointer<UInt8>
+        }
+
+        /// Writes `count` bytes at `offset` on the queue; a failure is kept for `wait`.
+        func start(_ bytes: UnsafeMutablePointer<UInt8>, count: Int, at offset: Int64) {
+            let bytes = Bytes(base: bytes)
+            queue.async { [self] in
+                guard state.withLock({ $0.failure == nil }) else { return }
+                let failure = write(bytes.base, count: count, at: offset)
+                let end = offset + Int64(count)
+                let writeback: Int64? = state.withLock { s in
+                    s.failure = failure
+                    guard failure == nil else { return nil }
+                    s.written = max(s.written, end)
+                    guard !s.direct, end - s.writebackStart >= GzipFile.writebackStep else { return nil }
+                    defer { s.writebackStart = end }
+                    return s.writebackStart
                 }
-                throw .system(path, "the WARC file could not be written")
+                if let writeback { startWriteback(from: writeback, to: end) }
             }
-            // A direct write stops only at a whole block; a short one (a full disk) fails the next call.
-            done += n
         }
-    }
 
-    /// Starts writing the bytes written since the last call to disk, without waiting for them: spread over the run,
-    /// the final `fsync` (which alone makes them durable) finds little left to write. On Linux, `DONTNEED` queues a
-    /// range's dirty pages for writing (as the body writer does for downloads; the file is never read back here).
-    private func startWriteback() {
-        _ = posix_fadvise(fd, off_t(writebackStart), off_t(bufferOffset - writebackStart), Int32(POSIX_FADV_DONTNEED))
-        writebackStart = bufferOffset
+        /// Waits for the queued writes; throws the first that failed.
+        func wait() throws(WARCError) {
+            queue.sync {}
+            if let failure = state.withLock({ $0.failure }) { throw failure }
+        }
+
+        /// Writes every byte now; nil, or why it failed.
+        func write(_ bytes: UnsafeMutablePointer<UInt8>, count: Int, at offset: Int64) -> WARCError? {
+            var done = 0
+            while done < count {
+                let n = pwrite(fd, bytes + done, count - done, off_t(offset) + off_t(done))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    // A file system that opened the file direct but will not write it so: through the page cache.
+                    if errno == EINVAL, state.withLock({ $0.direct }),
+                        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_DIRECT) == 0
+                    {
+                        state.withLock { $0.direct = false }
+                        continue
+                    }
+                    return .system(path, "the WARC file could not be written")
+                }
+                // A direct write stops only at a whole block; a short one (a full disk) fails the next call.
+                done += n
+            }
+            return nil
+        }
+
+        /// Page-cache writes only: starts writing a range to disk without waiting for it, so that the final `fsync`
+        /// (which alone makes it durable) finds little left to write. On Linux, `DONTNEED` queues a range's dirty
+        /// pages for writing (as the body writer does for downloads; the file is never read back here).
+        private func startWriteback(from start: Int64, to end: Int64) {
+            _ = posix_fadvise(fd, off_t(start), off_t(end - start), Int32(POSIX_FADV_DONTNEED))
+        }
     }
 
     /// A read, retried on EINTR.
