@@ -215,12 +215,9 @@ public enum PostFile {
         }
 
         func release() {
-            let all = files.withLock { files in
-                let all = files
-                files = []
-                return all
-            }
-            for fd in all { close(fd) }
+            for fd in files.withLock({ files in
+                defer { files = [] }; return files
+            }) { close(fd) }
         }
     }
 
