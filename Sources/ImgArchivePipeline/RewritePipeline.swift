@@ -102,7 +102,6 @@ public enum RewritePipeline {
         }
         let lock = try ArchiveLock.acquire(settings.archiveRoot)
         defer { lock.release() }
-        defer { PostFile.releaseReplaced() }
         let report = try await rewrite(posts: posts, settings: settings, lock: lock, logger: logger)
         if report.counts[.rewritten, default: 0] > 0 { await snapshot(settings, logger: logger) }
         return report
@@ -329,7 +328,6 @@ public enum RewritePipeline {
         defer { lock?.release() }
         let manifest = try await ArchiveBackend.openManifest(layout, location: settings.manifest)
         defer { try? manifest.close() }
-        defer { PostFile.releaseReplaced() }
         let report = try await revert(
             paths: paths, settings: settings, manifest: manifest, layout: layout, lock: lock, logger: logger)
         if lock != nil && report.posts.contains(where: { $0.reverted > 0 }) { await snapshot(settings, logger: logger) }

@@ -164,61 +164,19 @@ public enum PostFile {
     }
 
     /// Renames a staged post's temporary file over the post if the post still holds the bytes it was staged
-    /// against; otherwise deletes the temporary file and changes nothing. The replaced file is held open until
-    /// `releaseReplaced()`.
+    /// against; otherwise deletes the temporary file and changes nothing.
     public static func moveIntoPlace(_ staged: Staged) throws(StoreError) -> Outcome {
         guard (try? read(staged.target)) == staged.expected else {
             discard(staged)
             return .changedMeanwhile
         }
-        let old = open(staged.target, O_RDONLY | O_CLOEXEC)
         do {
             try FileSystem.moveIntoPlace(staged.temporary, to: staged.target)
         } catch {
-            if old >= 0 { close(old) }
             discard(staged)
             throw error
         }
-        if old >= 0 { replaced.hold(old) }
         return .replaced
-    }
-
-    /// Closes the files that `moveIntoPlace` replaced, freeing their inodes. Call it once a run has put its posts in
-    /// place (the held files are closed at exit in any case).
-    public static func releaseReplaced() { replaced.release() }
-
-    /// The replaced posts' files, held open so that their inodes stay allocated while the run creates the next
-    /// temporary files. On ext4 without a journal, the inode allocator checks each free inode for a recent deletion
-    /// (`recently_deleted`: within the last 60 s) before reusing it and steps over it; creating a temporary file
-    /// after n renames freed n inodes stepped over all n, so a run of n posts cost O(n^2) in the kernel (a quarter
-    /// of a 5,000-post rewrite's CPU, docs/performance.md). Held, they are freed together at the end. At most
-    /// half the descriptors the process may open are held; beyond that the oldest half is closed.
-    private static let replaced = HeldFiles()
-
-    private final class HeldFiles: Sendable {
-        let files = Mutex<[Int32]>([])
-        let limit: Int = {
-            var limit = rlimit()
-            guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 0 }
-            return Int(min(limit.rlim_cur / 2, 65536))
-        }()
-
-        func hold(_ fd: Int32) {
-            let closing: ArraySlice<Int32> = files.withLock { files in
-                files.append(fd)
-                guard files.count > limit else { return [] }
-                let oldest = files.prefix(files.count / 2)
-                files.removeFirst(oldest.count)
-                return oldest
-            }
-            for fd in closing { close(fd) }
-        }
-
-        func release() {
-            for fd in files.withLock({ files in
-                defer { files = [] }; return files
-            }) { close(fd) }
-        }
     }
 
     /// Flushes the folders of these posts (each once) to stable storage, so their renames survive a power loss.

@@ -112,26 +112,4 @@ import Testing
         #expect(mode == 0o640)
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder.url.path).sorted() == names.sorted())
     }
-
-    /// The files posts replace stay open until `releaseReplaced` (their inodes stay allocated while a run creates
-    /// its next temporary files: docs/performance.md), and are all closed then.
-    @Test func replacedFilesAreHeldUntilReleased() async throws {
-        let folder = try TemporaryFolder()
-        let paths = (0..<12).map { folder.url.appendingPathComponent("p\($0).md").path }
-        for path in paths { try Data("old".utf8).write(to: URL(fileURLWithPath: path)) }
-        /// This process's descriptors open on a file of the folder that was replaced (its name now says deleted).
-        func held() throws -> Int {
-            try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").filter { fd in
-                let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + fd)) ?? ""
-                return target.hasPrefix(folder.url.path + "/") && target.hasSuffix(" (deleted)")
-            }.count
-        }
-        let staged = try paths.map { try PostFile.stage($0, expected: Array("old".utf8), with: Array("new".utf8)) }
-        #expect(await PostFile.sync(staged).allSatisfy { $0 == nil })
-        #expect(try staged.map { try PostFile.moveIntoPlace($0) }.allSatisfy { $0 == .replaced })
-        #expect(try held() == paths.count)
-        PostFile.releaseReplaced()
-        #expect(try held() == 0)
-        #expect(try paths.allSatisfy { try PostFile.read($0) == Array("new".utf8) })
-    }
 }
