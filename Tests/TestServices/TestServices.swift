@@ -42,6 +42,9 @@ public enum TestServices {
         ).path
         try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let settings = folder + "/settings", log = folder + "/services.log"
+        // Engines of this process's own, in its folder: a set already running (a developer's, another test
+        // process's, in the script's default folder) is neither reused nor stopped at exit.
+        setenv("IMGARCHIVE_SERVICES_DIR", folder + "/engines", 1)
         // system(3), not Process: the servers outlive the script, and Foundation's Process would wait for them.
         let status = system("bash '\(servicesScript)' up >'\(settings)' 2>'\(log)'")
         atexit { _ = system("bash '\(servicesScript)' down >/dev/null 2>&1") }
