@@ -36,9 +36,14 @@ public enum ThumbnailOutcome: Sendable, Equatable {
     case originalSuffices(reason: String)
 }
 
-/// Reads the header only: the upright pixel size (EXIF orientation applied for JPEG) and the format.
-public func imageInfo(path: String) throws(ImageError) -> (width: Int, height: Int, format: ImageFormat) {
-    let format = try sniffFile(path)
+/// Reads the header only: the upright pixel size (EXIF orientation applied for JPEG) and the format. `sniffed` is
+/// the format `ImageFormat.sniff` gave for the file's first bytes when the caller has it (a download's, sniffed as
+/// it streamed): those bytes are then not read again.
+public func imageInfo(path: String, sniffed: ImageFormat? = nil) throws(ImageError) -> (
+    width: Int, height: Int, format: ImageFormat
+) {
+    let format: ImageFormat
+    if let sniffed { format = sniffed } else { format = try sniffFile(path) }
     switch format {
     case .jpeg:
         let decoder = try JPEGDecoder(path: path)

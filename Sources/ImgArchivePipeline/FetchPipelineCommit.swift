@@ -19,7 +19,7 @@ struct ArchiveWriter: Sendable {
         }
         let path = try store.commitObject(
             temporaryFile: URL(fileURLWithPath: file), sha256: download.sha256, format: format)
-        let info = try? imageInfo(path: store.fileForReading(path).path)
+        let info = try? imageInfo(path: store.fileForReading(path).path, sniffed: download.format)
         return ObjectRecord(
             sha256: download.sha256, format: format, bytes: Int64(download.byteCount), width: info?.width,
             height: info?.height, path: path, createdAt: Date())
@@ -45,13 +45,15 @@ struct ArchiveWriter: Sendable {
                 return nil
             }
             let path = try ArchiveLayout.thumbnailPath(sha256: originalSHA256, width: width, format: format)
-            let size = try? FileManager.default.attributesOfItem(atPath: temporary.path)[.size] as? NSNumber
+            // `FileSystem.fileSize`, one `stat`: Foundation's `attributesOfItem` also looks up the owner's user and
+            // group names (0.7 % of a fetch's CPU with a thumbnail for 12 % of its URLs).
+            let size = try? FileSystem.fileSize(temporary.path)
             let digest = try ArchiveStore.sha256(ofFileAt: temporary)
             try beforeCommit()
             try store.commitDerivative(temporaryFile: temporary, to: path)
             let record = ThumbnailRecord(
                 objectSHA256: originalSHA256, width: width, sha256: digest, height: height, format: format,
-                bytes: size?.int64Value ?? 0, path: path, createdAt: Date())
+                bytes: size ?? 0, path: path, createdAt: Date())
             if recordNow { try await manifest.recordThumbnail(record) }
             return record
         } catch {

@@ -154,7 +154,14 @@ final class Runner: Sendable {
                     let batch = try await coordinator.claim(
                         unclaimed, limit: window - running - ready.count, since: plannedAt)
                     let taken = Set(batch.claimed).union(batch.settled)
-                    unclaimed.removeAll { taken.contains($0) }
+                    // One process claims the URLs offered first: drop that prefix without hashing every URL left
+                    // (a search of the whole list per claim made the run quadratic: 4 % of its CPU at 16,100 URLs).
+                    var prefix = 0
+                    while prefix < min(taken.count, unclaimed.count), taken.contains(unclaimed[prefix]) {
+                        prefix += 1
+                    }
+                    unclaimed.removeFirst(prefix)
+                    if prefix < taken.count { unclaimed.removeAll { taken.contains($0) } }
                     ready += batch.claimed.reversed().flatMap { indices[$0] ?? [] }
                 }
                 while true {

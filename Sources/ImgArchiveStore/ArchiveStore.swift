@@ -94,27 +94,37 @@ public struct ArchiveStore: Sendable {
     ) throws(StoreError) {
         let source = temporaryFile.standardizedFileURL.path
         let destination = layout.url(for: relativePath).path
-        let shard = (destination as NSString).deletingLastPathComponent
-        let parent = (shard as NSString).deletingLastPathComponent
-        guard let size = try FileSystem.fileSize(source) else {
-            throw StoreError(
-                code: .io, path: source, message: "the temporary file \(source) does not exist", cCode: ENOENT)
+        func missing() -> StoreError {
+            StoreError(code: .io, path: source, message: "the temporary file \(source) does not exist", cCode: ENOENT)
         }
-        if !replace, let existing = try FileSystem.fileSize(destination), existing == size {
-            try FileSystem.removeFile(source)
-            return
+        // Per object, in the common case (a new address in a shard that exists): one `stat` of the address and
+        // the rename. The source's size is read only to compare with an object already there; a missing shard
+        // folder, or a missing source, is found by the rename failing with ENOENT.
+        if !replace, let existing = try FileSystem.fileSize(destination) {
+            guard let size = try FileSystem.fileSize(source) else { throw missing() }
+            if existing == size {
+                try FileSystem.removeFile(source)
+                return
+            }
         }
         let durable = durable ?? (durability == .immediate)
-        if durable { try FileSystem.syncFile(source) }
-        let shardExisted = try FileSystem.fileSize(shard) != nil
-        if !shardExisted {
-            try FileSystem.makeDirectory(shard)
+        if durable {
+            guard try FileSystem.fileSize(source) != nil else { throw missing() }
+            try FileSystem.syncFile(source)
+        }
+        let shard = (destination as NSString).deletingLastPathComponent
+        do {
+            try FileSystem.moveIntoPlace(source, to: destination)
+        } catch  where error.cCode == ENOENT {
+            guard try FileSystem.fileSize(source) != nil else { throw missing() }
+            try FileSystem.makeDirectory(shard)  // an existing folder (made by another commit meanwhile) is fine
             if durable {
+                let parent = (shard as NSString).deletingLastPathComponent
                 try FileSystem.syncDirectory(parent)
                 try FileSystem.syncDirectory((parent as NSString).deletingLastPathComponent)
             }
+            try FileSystem.moveIntoPlace(source, to: destination)
         }
-        try FileSystem.moveIntoPlace(source, to: destination)
         if durable { try FileSystem.syncDirectory(shard) }
     }
 

@@ -18,7 +18,9 @@
 # changes nothing; status counts every reference rewritten; verify passes, and fails once a byte of an object
 # is changed; the revert gives back the original posts byte for byte (a checksum of the tree); the job rewrites
 # them to the same bytes again and its rerun changes nothing and asks nginx for nothing.
-# Usage: Tests/Benchmarks/site-bench.sh [--posts N] [--rounds N] [--profile perf|strace]
+# Usage: Tests/Benchmarks/site-bench.sh [--posts N] [--rounds N] [--profile perf|strace] [--fetch-only]
+#   --fetch-only times only the first fetch, --rounds times per binary (3 by default), the binaries taking turns,
+#   each run on a fresh copy of the site with the same checks, and prints each run's user and system CPU per URL.
 #   --profile runs every imgarchive step but the fetches under a profiler (one round; the times are then the
 #   profiler's, not the program's) and writes each step's profile to $BENCHDATA/profile/: `perf` samples the
 #   CPU (perf record, cpu-clock, DWARF call graphs, as Swift's runtime and libc keep no frame pointers; user
@@ -27,21 +29,24 @@
 #   -f -c -w: where an fsync-bound step waits). valgrind's callgrind would count instructions, but Debian
 #   12's valgrind 3.19 cannot read the DWARF 5 of Swift 6 binaries and crashes in libdispatch.
 #   IMGARCHIVE=/path/to/imgarchive  times that binary instead of building this checkout's release build;
-#   BEFORE=/path/to/an/older/imgarchive  also times that binary, on its own copy of the site, in the same run;
+#   BEFORE=/path/to/an/older/imgarchive  also times that binary, on its own copy of the site, in the same run
+#   (several, separated by ':', are labelled before1, before2, ...);
 #   the cached site is in $SITECACHE (default ~/.cache/imgarchive-bench/blog-N); copies, archives and logs in
 #   $BENCHDATA (default /tmp/imgarchive-site-bench). Needs nginx (apt-get install nginx), GNU time, and Pillow
 #   to make the site.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-posts=5000 rounds=3 profile=
+posts=5000 rounds=3 profile= fetch_only=
 while [ $# -gt 0 ]; do
     case $1 in
         --posts) posts=$2; shift 2 ;;
         --rounds) rounds=$2; shift 2 ;;
         --profile) profile=$2 rounds=1; shift 2 ;;
+        --fetch-only) fetch_only=1; shift ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-        *) echo "site-bench: unknown argument '$1' (--posts N, --rounds N, --profile perf|strace)" >&2; exit 2 ;;
+        *) echo "site-bench: unknown argument '$1' (--posts N, --rounds N, --profile perf|strace, --fetch-only)" >&2
+           exit 2 ;;
     esac
 done
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] \
@@ -84,7 +89,14 @@ else
     bin="$root/.build/release/imgarchive"
 fi
 binaries=("$bin") labels=(imgarchive)
-if [ -n "${BEFORE:-}" ]; then binaries+=("$BEFORE") labels+=(before); fi
+if [ -n "${BEFORE:-}" ]; then
+    IFS=: read -ra befores <<<"$BEFORE"
+    if [ "${#befores[@]}" = 1 ]; then
+        binaries+=("$BEFORE") labels+=(before)
+    else
+        for j in "${!befores[@]}"; do binaries+=("${befores[$j]}") labels+=("before$((j + 1))"); done
+    fi
+fi
 
 # Only what an earlier run left: BENCHDATA may name a folder that holds other things.
 rm -rf "$work"/{nginx,out,profile,anchor,imgarchive,before}
@@ -189,6 +201,44 @@ if unchanged or remote or missing or links == 0:
           f"{missing} of {links} archive links name no file")
 PY
 }
+
+if [ -n "$fetch_only" ]; then  # the first fetch alone, the binaries taking turns
+    uptime | tee "$work/uptime-start.txt"
+    for round in $(seq "$rounds"); do
+        for i in "${!binaries[@]}"; do
+            b=${binaries[$i]} label=${labels[$i]}
+            site=$work/$label
+            rm -rf "$site"
+            cp -a "$cache/site" "$site"
+            sync
+            before=$(requests)
+            timed "$label" "fetch-$round" "$site" "$b" fetch "${connect[@]}" _posts
+            expect_status 0 "$label-fetch-$round"
+            asked=$(($(requests) - before))
+            [ "$asked" -ge "$distinct" ] || fail "$label fetch $round: nginx served $asked requests for $distinct URLs"
+            objects=$(find "$site/archive/objects" -type f | wc -l)
+            [ "$objects" = "$distinct" ] || fail "$label fetch $round: $objects objects for $distinct distinct URLs"
+        done
+    done
+    uptime | tee "$work/uptime-end.txt"
+    python3 - "$results" "$distinct" <<'PY'
+import sys
+distinct = int(sys.argv[2])
+print("| run | wall | user CPU (ms per URL) | system CPU (ms per URL) | CPU per URL |")
+print("| --- | ---: | ---: | ---: | ---: |")
+for line in open(sys.argv[1]):
+    label, step, wall, user, sys_, rss, status = line.split()
+    u, s = float(user), float(sys_)
+    print(f"| {label} {step} | {float(wall):.1f} s | {u:.2f} s ({u / distinct * 1000:.2f}) "
+          f"| {s:.2f} s ({s / distinct * 1000:.2f}) | {(u + s) / distinct * 1000:.2f} ms |")
+PY
+    if [ -s "$failures" ]; then
+        echo "site-bench: FAILED checks:" >&2
+        cat "$failures" >&2
+        exit 1
+    fi
+    exit 0
+fi
 
 uptime | tee "$work/uptime-start.txt"
 original=$(tree_sum "$cache/site")

@@ -22,6 +22,15 @@ private func tEXt(_ text: String) -> [UInt8] {
     ("JPEG/JavaScript", [0xFF, 0xD8, 0xFF, 0xE0] + Array("/*JFIF*/=alert(1);".utf8), "JavaScript"),
     ("JPEG with <iframe in a comment", [0xFF, 0xD8, 0xFF, 0xFE, 0, 30] + Array("<iframe src=//x>".utf8), "<iframe"),
     (
+        "PNG with <script> after tag-like text that is none",
+        pngSignature + ihdr + tEXt("a<b <scripts <<SCRIPT\talert(1)"),
+        "<script"
+    ),
+    (
+        "PNG with a tag in its last bytes", pngSignature + ihdr + tEXt(String(repeating: "<", count: 440) + "<img/"),
+        "<img"
+    ),
+    (
         "SVG with an HTML DOCTYPE", Array("<!DOCTYPE html><svg xmlns='http://www.w3.org/2000/svg'/>".utf8),
         "DOCTYPE html"
     ),

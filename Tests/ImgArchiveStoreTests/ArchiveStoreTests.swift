@@ -175,6 +175,38 @@ import Testing
         #expect(try store.verify(relative, sha256: digest) == .intact)
     }
 
+    @Test(arguments: [ArchiveStore.Durability.immediate, .deferred])
+    func commitIntoAnExistingShardFolder(durability: ArchiveStore.Durability) throws {
+        let folder = try TemporaryFolder()
+        let store = try ArchiveStore(root: folder.url, durability: durability)
+        let first = try write(jpegLikeBytes(seed: 20), into: store)
+        let firstDigest = try coreutilsSHA256(first)
+        // Two objects in one shard folder that exists before either commit (a new folder: the tests above), and
+        // a missing temporary file whose address would be in that folder.
+        var seed: UInt64 = 21
+        var second = try write(jpegLikeBytes(seed: seed), into: store)
+        while try coreutilsSHA256(second).prefix(2) != firstDigest.prefix(2) {
+            try FileManager.default.removeItem(at: second)
+            seed += 1
+            second = try write(jpegLikeBytes(seed: seed), into: store)
+        }
+        let shard = store.layout.url(for: "objects/" + firstDigest.prefix(2))
+        try FileManager.default.createDirectory(at: shard, withIntermediateDirectories: true)
+        let paths = try [first, second].map {
+            try store.commitObject(temporaryFile: $0, sha256: coreutilsSHA256($0), format: .jpeg)
+        }
+        #expect(paths[0].hasPrefix("objects/\(firstDigest.prefix(2))/") && paths[1].hasPrefix(paths[0].prefix(11)))
+        let missing = store.makeTemporaryFileURL()
+        let error = #expect(throws: StoreError.self) {
+            try store.commitObject(
+                temporaryFile: missing, sha256: firstDigest.prefix(2) + String(repeating: "0", count: 62),
+                format: .png)
+        }
+        #expect(error?.code == .io && error?.cCode == ENOENT && error?.path == missing.path)
+        #expect(regularFiles(under: folder.url) == paths.sorted())
+        for path in paths { #expect(try store.verify(path, sha256: String(path.dropFirst(11).prefix(64))) == .intact) }
+    }
+
     @Test func committingAMissingTemporaryFileThrowsIO() throws {
         let folder = try TemporaryFolder()
         let store = try ArchiveStore(root: folder.url)

@@ -7,6 +7,8 @@ extension ImageFormat {
         "<script", "<html", "<body", "<head", "<iframe", "<object", "<embed", "<svg", "<img", "<meta", "<style",
         "<!doctype",
     ]
+    /// `scriptableTags` as bytes.
+    private static let scriptablePatterns = scriptableTags.map { Array($0.utf8) }
 
     /// Why bytes that sniff as this format also read as something a browser could run, or nil when they do not.
     ///
@@ -40,30 +42,20 @@ extension ImageFormat {
                 + "(an image/JavaScript polyglot)"
         default:
             let lower = b.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }
-            for tag in Self.scriptableTags {
-                let pattern = Array(tag.utf8)
-                var start = 0
-                while start + pattern.count < lower.count {
-                    guard let at = Self.firstIndex(of: pattern, in: lower, from: start) else { break }
-                    let end = at + pattern.count
-                    if end < lower.count, [0x20, 0x09, 0x0A, 0x0C, 0x0D, 0x2F, 0x3E].contains(lower[end]) {
+            // Every tag starts with `<`: only where one is (a few places in 512 bytes of compressed data) is a tag
+            // compared, instead of every tag at every byte (this runs on the curl thread for every download).
+            let opens = lower.indices.filter { lower[$0] == UInt8(ascii: "<") }
+            guard !opens.isEmpty else { return nil }
+            for (tag, pattern) in zip(Self.scriptableTags, Self.scriptablePatterns) {
+                for at in opens where at + pattern.count < lower.count {
+                    guard lower[at..<(at + pattern.count)].elementsEqual(pattern) else { continue }
+                    if [0x20, 0x09, 0x0A, 0x0C, 0x0D, 0x2F, 0x3E].contains(lower[at + pattern.count]) {
                         return "its first \(Self.sniffLength) bytes also hold HTML markup (\(tag)), so it is an "
                             + "\(fileExtension) image and a web page at once (a polyglot)"
                     }
-                    start = at + 1
                 }
             }
             return nil
         }
-    }
-
-    private static func firstIndex(of pattern: [UInt8], in bytes: [UInt8], from start: Int) -> Int? {
-        guard let first = pattern.first, bytes.count >= pattern.count else { return nil }
-        var i = start
-        while i + pattern.count <= bytes.count {
-            if bytes[i] == first && bytes[i..<(i + pattern.count)].elementsEqual(pattern) { return i }
-            i += 1
-        }
-        return nil
     }
 }
