@@ -75,15 +75,9 @@ public enum Pipeline {
         roots: [String], scanOptions: ScanOptions, fetch: FetchSettings, linker: ArchiveLinker,
         warn: (String) -> Void, logger: Logger, progress: (@Sendable (FetchProgress) -> Void)? = nil
     ) async throws(PipelineError) -> ArchiveJobReport {
-        // The posts unchanged since the manifest's record of their last scan are not read or scanned again.
-        let known: KnownScans?
-        do {
-            known = try await KnownScans.read(archiveRoot: fetch.archiveRoot, manifest: fetch.manifest)
-        } catch {
-            throw PipelineError(stopping: error, archiveRoot: fetch.archiveRoot, whenLocked: .didNothing)
-        }
-        let site = try SiteScan.collect(
-            roots: roots, scanOptions: scanOptions, archiveLinks: linker, known: known, warn: warn)
+        // The posts unchanged since the manifest's record of their last scan are not read or scanned again. The
+        // record (every post's references) is let go once the scan is made, before the fetch and the rewrite.
+        let site = try await scan(roots: roots, scanOptions: scanOptions, fetch: fetch, linker: linker, warn: warn)
         var rewrite = RewriteSettings(
             archiveRoot: fetch.archiveRoot, linker: linker, scanner: PostScanner(options: scanOptions))
         rewrite.objectStore = fetch.objectStore
@@ -95,6 +89,20 @@ public enum Pipeline {
         } catch {
             throw PipelineError(stopping: error, archiveRoot: fetch.archiveRoot, whenLocked: .didNothing)
         }
+    }
+
+    /// The job's scan, with the manifest's record of the last scans (`KnownScans`) held only while it runs.
+    private static func scan(
+        roots: [String], scanOptions: ScanOptions, fetch: FetchSettings, linker: ArchiveLinker, warn: (String) -> Void
+    ) async throws(PipelineError) -> SiteScan {
+        let known: KnownScans?
+        do {
+            known = try await KnownScans.read(archiveRoot: fetch.archiveRoot, manifest: fetch.manifest)
+        } catch {
+            throw PipelineError(stopping: error, archiveRoot: fetch.archiveRoot, whenLocked: .didNothing)
+        }
+        return try SiteScan.collect(
+            roots: roots, scanOptions: scanOptions, archiveLinks: linker, known: known, warn: warn)
     }
 
     /// `rewrite`: scans the posts under `roots` and points each at the archived copies of its images.

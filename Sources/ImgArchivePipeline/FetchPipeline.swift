@@ -8,6 +8,9 @@ public import Logging
 /// Mirrors images into the archive: plans from the manifest, downloads (origin first, then the URL as written),
 /// commits by content address, records everything, and makes thumbnails at the widths posts show.
 public enum FetchPipeline {
+    /// How many URLs' records the read-back after the downloads reads at a time.
+    static let readBackChunk = 2_000
+
     /// Runs a fetch under the archive's lock. Throws `StoreError` (`.locked` when another run holds the archive)
     /// or `FetchError` for set-up failures; per-URL failures are outcomes, not errors.
     public static func run(
@@ -88,19 +91,24 @@ public enum FetchPipeline {
         let writtenWARC = await warcSummary
         for i in outcomes.indices where pages.contains(outcomes[i].url) { outcomes[i].status = .notAnImageLink }
 
-        // Read back only the URLs that need it: those archived before (for their object's path) and those
-        // shown at a width (for their thumbnails).
+        // Read back only the URLs that need it: those archived before (for their object's path), a chunk at a
+        // time (a rerun has every URL of the site here: their records read whole were most of its peak), and
+        // those shown at a width (for their thumbnails).
         let already = outcomes.indices.filter { outcomes[$0].status == .alreadyArchived }
-        let shown = settings.thumbnails == nil ? [] : items.filter { !$0.widths.isEmpty }.map(\.url)
-        let records = try await manifest.urlRecords(already.map { outcomes[$0].url } + shown)
-        let objects = try await manifest.objects(
-            sha256s: already.compactMap { records[outcomes[$0].url]?.objectSHA256 })
-        for i in already {
-            if let record = records[outcomes[i].url], let sha = record.objectSHA256 {
-                outcomes[i].objectPath = objects[sha]?.path
-                outcomes[i].archivedFrom = record.archivedFrom
+        for start in stride(from: 0, to: already.count, by: Self.readBackChunk) {
+            let chunk = already[start..<min(start + Self.readBackChunk, already.count)]
+            let records = try await manifest.urlRecords(chunk.map { outcomes[$0].url })
+            let objects = try await manifest.objects(
+                sha256s: chunk.compactMap { records[outcomes[$0].url]?.objectSHA256 })
+            for i in chunk {
+                if let record = records[outcomes[i].url], let sha = record.objectSHA256 {
+                    outcomes[i].objectPath = objects[sha]?.path
+                    outcomes[i].archivedFrom = record.archivedFrom
+                }
             }
         }
+        let shown = settings.thumbnails == nil ? [] : items.filter { !$0.widths.isEmpty }.map(\.url)
+        let records = try await manifest.urlRecords(shown)
         var report = FetchReport(outcomes: outcomes)
         report.diskFull = runner.diskFull
         report.warc = writtenWARC

@@ -678,33 +678,42 @@ enum FailPoint {
 }
 /// What the archive holds for each URL of the posts, read once from the manifest.
 private struct Catalog {
+    /// How many URLs' records are read at a time.
+    static let chunkSize = 2_000
+
     private var assets: [String: ArchivedAsset] = [:]
 
     init(manifest: (any ArchiveLedgerReader)?, store: (any ObjectStore)?, posts: [ScannedPost]) async throws {
         guard let manifest, let store else { return }
         let urls = Array(Set(posts.flatMap { $0.references.filter(\.remote).map(\.url) }))
-        let records = try await manifest.urlRecords(urls)
-        let digests = Set(records.values.compactMap(\.objectSHA256))
-        let objectRecords = try await manifest.objects(sha256s: digests)
-        let thumbnailRecords = try await manifest.thumbnails(sha256s: digests)
         var objects: [String: ArchivedAsset] = [:]
-        for (url, record) in records {
-            if let sha = record.objectSHA256 {
-                if objects[sha] == nil {
-                    guard let object = objectRecords[sha] else { continue }
-                    var thumbnails: [Int: String] = [:]
-                    for (width, t) in thumbnailRecords[sha] ?? [:] where try store.fileExists(t.path) {
-                        thumbnails[width] = t.path
+        // The records a chunk of URLs at a time: only what each URL's asset needs is kept (a big site has a
+        // record per distinct URL, and the records, objects and thumbnails read whole were most of the peak).
+        for start in stride(from: 0, to: urls.count, by: Self.chunkSize) {
+            let records = try await manifest.urlRecords(Array(urls[start..<min(start + Self.chunkSize, urls.count)]))
+            let digests = Set(records.values.compactMap(\.objectSHA256)).filter { objects[$0] == nil }
+            let objectRecords = try await manifest.objects(sha256s: digests)
+            let thumbnailRecords = try await manifest.thumbnails(sha256s: digests)
+            for (url, record) in records {
+                if let sha = record.objectSHA256 {
+                    if objects[sha] == nil {
+                        guard let object = objectRecords[sha] else { continue }
+                        var thumbnails: [Int: String] = [:]
+                        for (width, t) in thumbnailRecords[sha] ?? [:] where try store.fileExists(t.path) {
+                            thumbnails[width] = t.path
+                        }
+                        objects[sha] =
+                            try store.fileExists(object.path)
+                            ? .archived(original: object.path, thumbnails: thumbnails) : .missingFile(object.path)
+                        if object.format == .svg {
+                            objects[sha] = try await Self.sanitizedSVG(object, manifest, store)
+                        }
                     }
-                    objects[sha] =
-                        try store.fileExists(object.path)
-                        ? .archived(original: object.path, thumbnails: thumbnails) : .missingFile(object.path)
-                    if object.format == .svg { objects[sha] = try await Self.sanitizedSVG(object, manifest, store) }
+                    assets[url] = objects[sha]
+                } else {
+                    assets[url] = .failed(
+                        errorClass: record.errorClass ?? .other, message: record.errorMessage ?? "no message recorded")
                 }
-                assets[url] = objects[sha]
-            } else {
-                assets[url] = .failed(
-                    errorClass: record.errorClass ?? .other, message: record.errorMessage ?? "no message recorded")
             }
         }
         // Link targets that are pages, or that nothing has shown to be images, never hold a post back.

@@ -131,7 +131,6 @@ public struct SiteScan: Sendable {
         let (files, problems) = SiteWalker.posts(in: roots)
         for problem in problems { warn("\(problem.path): \(problem.message)") }
         var unreadable = problems.count
-        var references: [(post: String?, reference: ImageReference)] = []
         var posts: [ScannedPost] = []
         let keys = known.map { $0.layout.postKeys(files) }
         let results = ScanRun.map(files.count) { i -> Result<(ScannedPost, [ScanDiagnostic]), SiteWalker.Problem> in
@@ -170,9 +169,11 @@ public struct SiteScan: Sendable {
             case .success(let (scanned, diagnostics)):
                 for d in diagnostics { warn("\(path):\(d.line): \(d.message)") }
                 var post = scanned
-                post.references.removeAll { archiveLinks?.isArchiveLink($0.url) == true }
+                // Only a post that has such a link gets a copy of its references (`results` holds them too).
+                if let archiveLinks, post.references.contains(where: { archiveLinks.isArchiveLink($0.url) }) {
+                    post.references.removeAll { archiveLinks.isArchiveLink($0.url) }
+                }
                 posts.append(post)
-                references += post.references.map { (path, $0) }
             }
         }
         var listed: [URLList.Entry] = []
@@ -180,6 +181,10 @@ public struct SiteScan: Sendable {
             let list = try read(urlList: urlList, cdnRules: scanOptions.cdnRules)
             for problem in list.problems { warn(list.message(for: problem)) }
             listed = list.entries
+        }
+        // The items straight from the posts' references, not from a copy of every reference of the site.
+        let references = posts.lazy.flatMap { post in
+            post.references.lazy.map { (post: Optional(post.path), reference: $0) }
         }
         return SiteScan(items: FetchItem.items(from: references, listed: listed), posts: posts, unreadable: unreadable)
     }

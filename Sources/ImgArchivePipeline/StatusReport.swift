@@ -108,7 +108,7 @@ public struct StatusReport: Sendable {
 
     /// The report of `make(archiveRoot:paths:manifest:)` handed to `each` a post at a time (that post's entries,
     /// in order; posts with no entry are skipped), so a big site's report is never held whole; returns its totals.
-    /// `each` is called only after every read of the manifest succeeded.
+    /// A read of the manifest that fails stops it there (the posts before have been handed to `each`).
     public static func make(
         archiveRoot: URL, paths: [String] = [], manifest location: ManifestLocation = .archiveFolder,
         each: ([Entry]) -> Void
@@ -124,157 +124,103 @@ public struct StatusReport: Sendable {
         return try await make(ledger: manifest, layout: layout, paths: paths, each: each)
     }
 
-    /// The report from a ledger. The tables are read whole (one read each beats one per post or reference: a
-    /// blog has thousands), and each is cut down to what the entries need as soon as it is read, so the
-    /// peak holds one table's rows beside the others' digests, not every row at once.
+    /// How many posts the report reads at a time: its peak holds one chunk's references and links with their
+    /// URLs' standing, whatever the site's size.
+    static let chunkSize = 1_000
+
+    /// The report from a ledger, read a chunk of posts at a time (`postStandings(after:limit:)`: each post's
+    /// references and rewrite links joined to their URLs' records and objects in the ledger, one read per
+    /// chunk), so the peak does not grow with the site. A read that fails stops the report where it is: the
+    /// posts before it have been handed to `each`.
     static func make(
-        ledger manifest: some ArchiveLedgerReader, layout: ArchiveLayout, paths: [String], each: ([Entry]) -> Void
+        ledger manifest: some ArchiveLedgerReader, layout: ArchiveLayout, paths: [String], chunkSize: Int = chunkSize,
+        each: ([Entry]) -> Void
     ) async throws -> Totals {
         let base = layout.postBase
         let filters = paths.map { ArchiveLayout.postPath(layout.postKey($0), base: base) }
-        let posts = try await manifest.posts().filter { post in
+        func selected(_ post: PostRecord) -> Bool {
             guard !filters.isEmpty else { return true }
             let path = ArchiveLayout.postPath(post.path, base: base)
             return filters.contains { path == $0 || path.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") }
         }
-        // The links of each post's applied rewrites; only a post with a recorded rewrite has rewrite rows (a
-        // revert clears both).
-        var links: [String: [Link]] = [:]
-        do {
-            let rewritten = Set(posts.lazy.filter { $0.rewrittenAt != nil }.map(\.path))
-            for (post, generations) in try await manifest.allRewriteGenerations() where rewritten.contains(post) {
-                links[post] = generations.filter(\.applied).flatMap(\.spans).map {
-                    Link(url: $0.url, replacement: $0.replacement)
-                }
-            }
-        }
-        let urls = try await knownURLs(manifest)
-        // Link targets that turned out to be pages are not image references: not listed.
-        let pages = try await manifest.linkPages()
-        // SVGs that cannot be published: archived, but the posts keep their remote URLs (failed, `unsafe-svg`).
-        let refusals = Dictionary(
-            try await manifest.sanitizedSVGs().compactMap { r in r.error.map { (r.objectSHA256, $0) } },
-            uniquingKeysWith: { a, _ in a })
-        let thumbnails = Set(try await manifest.thumbnails().map { "\($0.objectSHA256)/\($0.width)" })
-        // A JPEG or PNG shown at a width below its own has a thumbnail there unless its making failed.
-        func missingThumbnail(_ known: Known?, width: Int?) -> Int? {
-            guard let width, let known, let sha = known.objectSHA256, known.thumbnailable else { return nil }
-            return FetchPlanning.thumbnailWidths(requested: [width], imageWidth: known.objectWidth)
-                .first { !thumbnails.contains("\(sha)/\($0)") }
-        }
-        let allReferences = try await manifest.allReferences()
         let here = ArchiveLayout.currentFolder()
-        var totals = Totals([], posts: posts.count)
+        var totals = Totals([], posts: 0)
         var entries: [Entry] = []
-        for post in posts {
-            entries.removeAll(keepingCapacity: true)
-            let references = allReferences[post.path] ?? []
-            let rewrites = links[post.path] ?? []
-            let shown = ArchiveLayout.displayPath(post.path, from: here, base: base)
-            // A scan recorded before the last rewrite still lists the rewritten references (at their old
-            // places); one recorded after it lists only the references still remote. Either way each
-            // rewritten URL is reported once per rewrite, with the old position when the scan has it.
-            let scanIsStale = post.rewrittenAt.map { post.scannedAt <= $0 } ?? false
-            // The links each rewritten URL was given, in order, not yet matched to a reference.
-            var unmatched: [String: ArraySlice<String>] = [:]
-            for r in rewrites { unmatched[r.url, default: []].append(r.replacement) }
-            for reference in references
-            where
-                !(reference.kind == ImageReference.Kind.linkImage.rawValue && urls[reference.url] == nil
-                && (pages[reference.url] != nil
-                    || FetchPlanning.isUnsignedLink(url: reference.url, origin: reference.origin)))
-            {
-                let url = reference.url
-                let known = urls[url]
-                var e = entry(post: shown, reference.line, reference.column, url, known)
-                if e.state == .archived, let sha = known?.objectSHA256, let refusal = refusals[sha] {
-                    e.state = .failed
-                    e.errorClass = .unsafeSVG
-                    e.message = refusal
-                }
-                if scanIsStale, let link = unmatched[url]?.popFirst() {
-                    e = Entry(
-                        post: shown, line: reference.line, column: reference.column, url: url,
-                        state: .rewritten, objectPath: known?.objectPath, link: link)
-                }
-                if e.state == .archived || e.state == .rewritten {
-                    e.thumbnailMissing = missingThumbnail(known, width: reference.width)
-                    e.rescue = known?.details?.rescue
-                }
-                entries.append(e)
+        var after: String?
+        while true {
+            let chunk = try await manifest.postStandings(after: after, limit: chunkSize)
+            guard let last = chunk.last else { break }
+            after = last.post.path
+            for standing in chunk where selected(standing.post) {
+                totals.posts += 1
+                report(standing, shown: ArchiveLayout.displayPath(standing.post.path, from: here, base: base), &entries)
+                guard !entries.isEmpty else { continue }
+                totals.add(entries)
+                each(entries)
             }
-            for r in rewrites {
-                guard unmatched[r.url]?.popFirst() != nil else { continue }
-                let known = urls[r.url]
-                entries.append(
-                    Entry(
-                        post: shown, line: nil, column: nil, url: r.url, state: .rewritten,
-                        objectPath: known?.objectPath, link: r.replacement, rescue: known?.details?.rescue))
-            }
-            guard !entries.isEmpty else { continue }
-            totals.add(entries)
-            each(entries)
         }
         return totals
     }
 
-    /// A link an applied rewrite gave a URL in a post.
-    private struct Link {
-        var url: String
-        var replacement: String
-    }
-
-    /// What the entries need of a URL's record and of its archived object (about a third of the record's
-    /// size: a site has a record per distinct URL, 161,000 on a 50,000-post blog).
-    private struct Known {
-        var status: URLRecord.Status
-        var objectSHA256: String?
-        /// The archived object's path, when the object is recorded.
-        var objectPath: String?
-        /// The object's pixel width.
-        var objectWidth: Int?
-        /// Whether the object is a JPEG or PNG (what thumbnails are made of).
-        var thumbnailable = false
-        /// The record's failure and rescue columns, for the few URLs that have any.
-        var details: Details?
-    }
-
-    /// The record of a URL whose entries need more than `Known` (failed, or rescued): one pointer in `Known`.
-    private final class Details {
-        let record: URLRecord
-        let rescue: MementoProvenance?
-        init(_ record: URLRecord) {
-            self.record = record
-            rescue = record.rescue
+    /// One post's entries, into `entries` (emptied first).
+    private static func report(_ standing: PostStanding, shown: String, _ entries: inout [Entry]) {
+        entries.removeAll(keepingCapacity: true)
+        let post = standing.post
+        // Only a post with a recorded rewrite has rewrite rows (a revert clears both).
+        let rewrites = post.rewrittenAt == nil ? [] : standing.links
+        // A JPEG or PNG shown at a width below its own has a thumbnail there unless its making failed.
+        func missingThumbnail(_ known: URLStanding?, width: Int?) -> Int? {
+            guard let width, let known, let sha = known.objectSHA256,
+                known.objectFormat == .jpeg || known.objectFormat == .png
+            else { return nil }
+            let made = standing.thumbnails[sha] ?? []
+            return FetchPlanning.thumbnailWidths(requested: [width], imageWidth: known.objectWidth)
+                .first { !made.contains($0) }
         }
-    }
-
-    /// Every URL's `Known`, keyed by URL (the first record of a URL when a ledger lists it twice).
-    private static func knownURLs(_ manifest: some ArchiveLedgerReader) async throws -> [String: Known] {
-        var objects: [String: (path: String, width: Int?, thumbnailable: Bool)] = [:]
-        do {
-            let records = try await manifest.objects()
-            objects.reserveCapacity(records.count)
-            for o in records where objects[o.sha256] == nil {
-                objects[o.sha256] = (o.path, o.width, o.format == .jpeg || o.format == .png)
+        // A scan recorded before the last rewrite still lists the rewritten references (at their old
+        // places); one recorded after it lists only the references still remote. Either way each
+        // rewritten URL is reported once per rewrite, with the old position when the scan has it.
+        let scanIsStale = post.rewrittenAt.map { post.scannedAt <= $0 } ?? false
+        // The links each rewritten URL was given, in order, not yet matched to a reference.
+        var unmatched: [String: ArraySlice<String>] = [:]
+        for r in rewrites { unmatched[r.url, default: []].append(r.replacement) }
+        // Link targets that turned out to be pages are not image references: not listed.
+        for reference in standing.references
+        where
+            !(reference.kind == ImageReference.Kind.linkImage.rawValue && reference.standing == nil
+            && (reference.isLinkPage
+                || FetchPlanning.isUnsignedLink(url: reference.url, origin: reference.origin)))
+        {
+            let url = reference.url
+            let known = reference.standing
+            var e = entry(post: shown, reference.line, reference.column, url, known)
+            // SVGs that cannot be published: archived, but the posts keep their remote URLs (failed, `unsafe-svg`).
+            if e.state == .archived, let refusal = known?.svgRefusal {
+                e.state = .failed
+                e.errorClass = .unsafeSVG
+                e.message = refusal
             }
+            if scanIsStale, let link = unmatched[url]?.popFirst() {
+                e = Entry(
+                    post: shown, line: reference.line, column: reference.column, url: url,
+                    state: .rewritten, objectPath: known?.objectPath, link: link)
+            }
+            if e.state == .archived || e.state == .rewritten {
+                e.thumbnailMissing = missingThumbnail(known, width: reference.width)
+                e.rescue = known?.rescue
+            }
+            entries.append(e)
         }
-        let records = try await manifest.allURLRecords()
-        var known: [String: Known] = [:]
-        known.reserveCapacity(records.count)
-        for r in records where known[r.url] == nil {
-            let object = r.objectSHA256.flatMap { objects[$0] }
-            // Failure columns are reported only for a failed URL (an archived one whose origin failed later
-            // keeps them too, unreported); a rescue for any.
-            known[r.url] = Known(
-                status: r.status, objectSHA256: r.objectSHA256, objectPath: object?.path, objectWidth: object?.width,
-                thumbnailable: object?.thumbnailable ?? false,
-                details: r.status == .failed || r.rescue != nil ? Details(r) : nil)
+        for r in rewrites {
+            guard unmatched[r.url]?.popFirst() != nil else { continue }
+            entries.append(
+                Entry(
+                    post: shown, line: nil, column: nil, url: r.url, state: .rewritten,
+                    objectPath: r.standing?.objectPath, link: r.replacement, rescue: r.standing?.rescue))
         }
-        return known
     }
 
-    private static func entry(post: String, _ line: Int, _ column: Int, _ url: String, _ known: Known?) -> Entry {
+    private static func entry(post: String, _ line: Int, _ column: Int, _ url: String, _ known: URLStanding?) -> Entry {
         var e = Entry(post: post, line: line, column: column, url: url, state: .notFetched)
         guard let known else { return e }
         switch known.status {
@@ -283,11 +229,10 @@ public struct StatusReport: Sendable {
             e.objectPath = known.objectPath
         case .failed:
             e.state = .failed
-            let record = known.details?.record
-            e.errorClass = record?.errorClass
-            e.httpStatus = record?.httpStatus
-            e.message = record?.errorMessage
-            e.failingSince = record?.failingSince
+            e.errorClass = known.errorClass
+            e.httpStatus = known.httpStatus
+            e.message = known.errorMessage
+            e.failingSince = known.failingSince
         }
         return e
     }

@@ -65,6 +65,11 @@ public protocol ArchiveLedgerReader: Sendable {
     func allRewriteGenerations() async throws(StoreError) -> [String: [RewriteGeneration]]
     /// The posts with at least one rewrite on record, ordered by path.
     func rewrittenPosts() async throws(StoreError) -> [String]
+    /// The link-rot report's view of the posts after `after` in path order (from the first when nil), at most
+    /// `limit` of them: each post with its references, the links of its applied rewrites and the thumbnails of
+    /// its references' objects, every URL joined to its record's standing; one read. The report reads a site
+    /// this way a chunk at a time, so it never holds the whole site; an empty answer is the end.
+    func postStandings(after: String?, limit: Int) async throws(StoreError) -> [PostStanding]
 
     /// The most recent runs, newest first.
     func runs(limit: Int) async throws(StoreError) -> [RunRecord]

@@ -1,3 +1,7 @@
+import Foundation
+import GRDB
+import ImgArchiveCore
+
 /// The statements the SQLite and PostgreSQL manifests share: the same SQL on both engines (PostgreSQL speaks
 /// SQLite's `INSERT ... ON CONFLICT` and `excluded`), written once so the two cannot drift apart.
 enum ManifestSQL {
@@ -120,4 +124,111 @@ enum ManifestSQL {
         DELETE FROM rewrite_generation WHERE post = ?
         AND generation NOT IN (SELECT generation FROM rewrite WHERE post = ?)
         """
+
+    // MARK: The link-rot report, a chunk of posts at a time (`postStandings(after:limit:)`)
+
+    /// The posts of a chunk: those after a path (every path is after the empty one), in path order, at most a
+    /// count. The chunk's other reads take the posts after the same path up to the chunk's last.
+    static let selectPostChunk = """
+        SELECT path, content_sha256, scanned_at, rewritten_at, rewritten_sha256
+        FROM post WHERE path > ? ORDER BY path LIMIT ?
+        """
+
+    /// What a URL's standing is read from, each column with its name (PostgreSQL's rows are keyed by name,
+    /// SQLite's are read by position): the `url` row as `u`, its object as `o` and the object's sanitized SVG
+    /// as `v` (`standingJoins`).
+    static let standingColumns: [(column: String, name: String)] = [
+        ("u.status", "url_status"), ("u.http_status", "http_status"), ("u.error_class", "error_class"),
+        ("u.error_message", "error_message"), ("u.failing_since", "failing_since"),
+        ("u.object_sha256", "object_sha256"), ("u.rescue_timegate", "rescue_timegate"),
+        ("u.rescue_memento", "rescue_memento"), ("u.rescue_memento_at", "rescue_memento_at"),
+        ("o.path", "object_path"), ("o.width", "object_width"), ("o.ext", "object_format"),
+        ("v.error", "svg_refusal"),
+    ]
+
+    private static let standingList = standingColumns.map { "\($0.column) AS \($0.name)" }.joined(separator: ", ")
+
+    /// The joins of `standingColumns` for the URL column `url`.
+    private static func standingJoins(_ url: String) -> String {
+        """
+        LEFT JOIN url u ON u.url = \(url)
+        LEFT JOIN object o ON o.sha256 = u.object_sha256
+        LEFT JOIN sanitized_svg v ON v.object_sha256 = u.object_sha256
+        """
+    }
+
+    /// The references of a chunk's posts (after a path, up to and with another), each with whether its URL is
+    /// a known page and its URL's standing from column 8 on; ordered by post, then as recorded.
+    static let selectChunkReferences = """
+        SELECT r.post, r.line, r."column", r.kind, r.url, r.origin, r.width,
+               CASE WHEN k.url IS NULL THEN 0 ELSE 1 END AS is_link_page, \(standingList)
+        FROM reference r
+        \(standingJoins("r.url"))
+        LEFT JOIN link_page k ON k.url = r.url
+        WHERE r.post > ? AND r.post <= ?
+        ORDER BY r.post, r.ordinal
+        """
+
+    /// The spans of the applied rewrites of a chunk's posts, with their URL's standing from column 3 on;
+    /// ordered by post, generation and range.
+    static let selectChunkLinks = """
+        SELECT s.post, s.url, s.replacement, \(standingList)
+        FROM rewrite s
+        JOIN rewrite_generation g ON g.post = s.post AND g.generation = s.generation
+        \(standingJoins("s.url"))
+        WHERE g.applied = 1 AND s.post > ? AND s.post <= ?
+        ORDER BY s.post, s.generation, s.range_start
+        """
+
+    /// The thumbnails recorded of the objects that a chunk's references with a width name, per post.
+    static let selectChunkThumbnails = """
+        SELECT DISTINCT r.post, t.object_sha256, t.width
+        FROM reference r
+        JOIN url u ON u.url = r.url
+        JOIN thumbnail t ON t.object_sha256 = u.object_sha256
+        WHERE r.width IS NOT NULL AND r.post > ? AND r.post <= ?
+        """
+
+    /// A URL's standing from `standingColumns`' values, `value(i)` being the i-th; nil when the URL has no
+    /// row. A status or image format this version does not know throws (the manifest is then reported
+    /// corrupt, as the records' reads report it); an unknown failure class reads as `other`.
+    static func standing(_ value: (Int) -> DatabaseValue) throws -> URLStanding? {
+        guard let statusText = String.fromDatabaseValue(value(0)) else { return nil }
+        guard let status = URLRecord.Status(rawValue: statusText) else {
+            throw unreadable("URL status", statusText)
+        }
+        var standing = URLStanding(
+            status: status, httpStatus: Int.fromDatabaseValue(value(1)),
+            errorClass: String.fromDatabaseValue(value(2)).map { FailureClass(rawValue: $0) ?? .other },
+            errorMessage: String.fromDatabaseValue(value(3)), failingSince: Date.fromDatabaseValue(value(4)),
+            objectSHA256: String.fromDatabaseValue(value(5)), objectPath: String.fromDatabaseValue(value(9)),
+            objectWidth: Int.fromDatabaseValue(value(10)), svgRefusal: String.fromDatabaseValue(value(12)))
+        if let timegate = String.fromDatabaseValue(value(6)), let memento = String.fromDatabaseValue(value(7)) {
+            standing.rescue = MementoProvenance(
+                timegate: timegate, memento: memento, capturedAt: Date.fromDatabaseValue(value(8)))
+        }
+        if let name = String.fromDatabaseValue(value(11)) {
+            guard let format = ImageFormat(nameOrExtension: name) else { throw unreadable("image format", name) }
+            standing.objectFormat = format
+        }
+        return standing
+    }
+
+    /// Posts, references, links and thumbnails read for a chunk, put together as `PostStanding`s, in the posts'
+    /// order (the rows of each are keyed by post).
+    static func standings(
+        posts: [PostRecord], references: [String: [PostStanding.Reference]], links: [String: [PostStanding.Link]],
+        thumbnails: [String: [String: [Int]]]
+    ) -> [PostStanding] {
+        posts.map { post in
+            PostStanding(
+                post: post, references: references[post.path] ?? [], links: links[post.path] ?? [],
+                thumbnails: thumbnails[post.path] ?? [:])
+        }
+    }
+
+    static func unreadable(_ what: String, _ value: String) -> DecodingError {
+        DecodingError.dataCorrupted(
+            DecodingError.Context(codingPath: [], debugDescription: "unknown \(what) '\(value)'"))
+    }
 }

@@ -238,6 +238,57 @@ extension PostgresManifest: ArchiveLedgerReader {
         return all
     }
 
+    public func postStandings(after: String?, limit: Int) async throws(StoreError) -> [PostStanding] {
+        let location = location
+        return try await read("reading the posts' standing") { c throws(StoreError) in
+            let posts = try c.fetchAll(PostRecord.self, ManifestSQL.selectPostChunk, [after ?? "", limit])
+            guard let last = posts.last?.path else { return [] }
+            let range: [(any DatabaseValueConvertible)?] = [after ?? "", last]
+            let names = ManifestSQL.standingColumns.map(\.name)
+            var references: [String: [PostStanding.Reference]] = [:]
+            var links: [String: [PostStanding.Link]] = [:]
+            var thumbnails: [String: [String: [Int]]] = [:]
+            let referenceRows = try c.execute(ManifestSQL.selectChunkReferences, range).rows
+            let linkRows = try c.execute(ManifestSQL.selectChunkLinks, range).rows
+            let thumbnailRows = try c.execute(ManifestSQL.selectChunkThumbnails, range).rows
+            do {
+                // By name: a row's columns come back keyed, not in order.
+                for row in referenceRows {
+                    let post: String = try row.decode(String.self, forColumn: "post")
+                    references[post, default: []].append(
+                        PostStanding.Reference(
+                            line: try row.decode(Int.self, forColumn: "line"),
+                            column: try row.decode(Int.self, forColumn: "column"),
+                            kind: try row.decode(String.self, forColumn: "kind"),
+                            url: try row.decode(String.self, forColumn: "url"), origin: row["origin"],
+                            width: row["width"], standing: try ManifestSQL.standing { row[names[$0]] ?? .null },
+                            isLinkPage: try row.decode(Bool.self, forColumn: "is_link_page")))
+                }
+                for row in linkRows {
+                    let post: String = try row.decode(String.self, forColumn: "post")
+                    links[post, default: []].append(
+                        PostStanding.Link(
+                            url: try row.decode(String.self, forColumn: "url"),
+                            replacement: try row.decode(String.self, forColumn: "replacement"),
+                            standing: try ManifestSQL.standing { row[names[$0]] ?? .null }))
+                }
+                for row in thumbnailRows {
+                    let post: String = try row.decode(String.self, forColumn: "post")
+                    let sha256: String = try row.decode(String.self, forColumn: "object_sha256")
+                    thumbnails[post, default: [:]][sha256, default: []].append(
+                        try row.decode(Int.self, forColumn: "width"))
+                }
+            } catch {
+                throw StoreError(
+                    code: .corrupt, path: location,
+                    message: "a post's standing in \(location) does not decode: \(error)",
+                    underlying: error)
+            }
+            return ManifestSQL.standings(
+                posts: posts, references: references, links: links, thumbnails: thumbnails)
+        }
+    }
+
     public func rewrittenPosts() async throws(StoreError) -> [String] {
         try await read("reading rewrites") { c throws(StoreError) in
             try c.execute("SELECT DISTINCT post FROM rewrite_generation ORDER BY post").column(String.self)

@@ -613,3 +613,125 @@ public struct PostRevert: Sendable {
         forgetting = spans
     }
 }
+
+/// What the link-rot report needs of a URL, joined from its `url` row, the `object` row it names and that
+/// object's `sanitized_svg` row (`ArchiveLedgerReader.postStandings(after:limit:)`): a few columns, not the
+/// records, as a report holds one per reference of a chunk of posts.
+public struct URLStanding: Sendable, Hashable {
+    /// Whether an object is archived.
+    public var status: URLRecord.Status
+    /// The HTTP status of the last response, nil when none came.
+    public var httpStatus: Int?
+    /// The failure class of the last attempt.
+    public var errorClass: FailureClass?
+    /// A sentence about the last failure.
+    public var errorMessage: String?
+    /// Since when attempts have failed.
+    public var failingSince: Date?
+    /// Where the archived bytes came from when a web archive rescued them.
+    public var rescue: MementoProvenance?
+    /// The SHA-256 of the archived object the record names.
+    public var objectSHA256: String?
+    /// The object's path, relative to the archive, when the object is recorded.
+    public var objectPath: String?
+    /// The object's pixel width, when recorded and decoded.
+    public var objectWidth: Int?
+    /// The object's format, when the object is recorded.
+    public var objectFormat: ImageFormat?
+    /// Why the object (an SVG) cannot be published, when its sanitizing refused it.
+    public var svgRefusal: String?
+
+    /// Creates a standing.
+    public init(
+        status: URLRecord.Status, httpStatus: Int? = nil, errorClass: FailureClass? = nil, errorMessage: String? = nil,
+        failingSince: Date? = nil, rescue: MementoProvenance? = nil, objectSHA256: String? = nil,
+        objectPath: String? = nil, objectWidth: Int? = nil, objectFormat: ImageFormat? = nil,
+        svgRefusal: String? = nil
+    ) {
+        self.status = status
+        self.httpStatus = httpStatus
+        self.errorClass = errorClass
+        self.errorMessage = errorMessage
+        self.failingSince = failingSince
+        self.rescue = rescue
+        self.objectSHA256 = objectSHA256
+        self.objectPath = objectPath
+        self.objectWidth = objectWidth
+        self.objectFormat = objectFormat
+        self.svgRefusal = svgRefusal
+    }
+}
+
+/// One post of a chunk the link-rot report reads (`ArchiveLedgerReader.postStandings(after:limit:)`): the post,
+/// its references from its last scan and the links of its applied rewrites, each with its URL's standing.
+public struct PostStanding: Sendable, Hashable {
+    /// One reference of the post's last scan, as the report needs it.
+    public struct Reference: Sendable, Hashable {
+        /// The 1-based line of the span's start.
+        public var line: Int
+        /// The 1-based column (in bytes) of the span's start.
+        public var column: Int
+        /// The syntax it came from, as the scanner names it.
+        public var kind: String
+        /// The URL (the key into the `url` table).
+        public var url: String
+        /// The origin URL the CDN rules give, when it differs from `url`.
+        public var origin: String?
+        /// The width the post asks for, when any.
+        public var width: Int?
+        /// The URL's standing, nil when no fetch of it is recorded.
+        public var standing: URLStanding?
+        /// Whether the URL is a link target known to be a page (`link_page`).
+        public var isLinkPage: Bool
+
+        /// Creates a reference.
+        public init(
+            line: Int, column: Int, kind: String, url: String, origin: String? = nil, width: Int? = nil,
+            standing: URLStanding? = nil, isLinkPage: Bool = false
+        ) {
+            self.line = line
+            self.column = column
+            self.kind = kind
+            self.url = url
+            self.origin = origin
+            self.width = width
+            self.standing = standing
+            self.isLinkPage = isLinkPage
+        }
+    }
+
+    /// One span of an applied rewrite: the URL it replaced and what the post links to now.
+    public struct Link: Sendable, Hashable {
+        /// The URL the span held.
+        public var url: String
+        /// The link written in its place.
+        public var replacement: String
+        /// The URL's standing, nil when no fetch of it is recorded.
+        public var standing: URLStanding?
+
+        /// Creates a link.
+        public init(url: String, replacement: String, standing: URLStanding? = nil) {
+            self.url = url
+            self.replacement = replacement
+            self.standing = standing
+        }
+    }
+
+    /// The post's record.
+    public var post: PostRecord
+    /// Its references, in the order they were recorded.
+    public var references: [Reference]
+    /// The spans of its applied rewrites, oldest generation first, each generation's by range.
+    public var links: [Link]
+    /// The widths of the thumbnails recorded of the objects its references with a width name, keyed by the
+    /// object's digest.
+    public var thumbnails: [String: [Int]]
+
+    /// Creates a post's standing.
+    public init(post: PostRecord, references: [Reference], links: [Link], thumbnails: [String: [Int]] = [:]) {
+        self.post = post
+        self.references = references
+        self.links = links
+        self.thumbnails = thumbnails
+    }
+}

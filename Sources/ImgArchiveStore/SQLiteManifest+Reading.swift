@@ -286,6 +286,40 @@ extension SQLiteManifest: ArchiveLedgerReader {
         return all
     }
 
+    public func postStandings(after: String?, limit: Int) async throws(StoreError) -> [PostStanding] {
+        try await read("reading the posts' standing") { db in
+            let posts = try Self.fetchAll(
+                db, sql: ManifestSQL.selectPostChunk, arguments: [after ?? "", limit], Self.postRecord)
+            guard let last = posts.last?.path else { return [] }
+            let range: StatementArguments = [after ?? "", last]
+            // Rows by column position (`ManifestSQL.standingColumns` from the given column on).
+            func standing(_ row: Row, from first: Int) throws -> URLStanding? {
+                try ManifestSQL.standing { row[first + $0] }
+            }
+            var references: [String: [PostStanding.Reference]] = [:]
+            let referenceRows = try Row.fetchCursor(db, sql: ManifestSQL.selectChunkReferences, arguments: range)
+            while let row = try referenceRows.next() {
+                references[row[0], default: []].append(
+                    PostStanding.Reference(
+                        line: row[1], column: row[2], kind: row[3], url: row[4], origin: row[5], width: row[6],
+                        standing: try standing(row, from: 8), isLinkPage: row[7]))
+            }
+            var links: [String: [PostStanding.Link]] = [:]
+            let linkRows = try Row.fetchCursor(db, sql: ManifestSQL.selectChunkLinks, arguments: range)
+            while let row = try linkRows.next() {
+                links[row[0], default: []].append(
+                    PostStanding.Link(url: row[1], replacement: row[2], standing: try standing(row, from: 3)))
+            }
+            var thumbnails: [String: [String: [Int]]] = [:]
+            let thumbnailRows = try Row.fetchCursor(db, sql: ManifestSQL.selectChunkThumbnails, arguments: range)
+            while let row = try thumbnailRows.next() {
+                thumbnails[row[0], default: [:]][row[1], default: []].append(row[2])
+            }
+            return ManifestSQL.standings(
+                posts: posts, references: references, links: links, thumbnails: thumbnails)
+        }
+    }
+
     public func rewrittenPosts() async throws(StoreError) -> [String] {
         try await read("reading rewrites") { db in
             try String.fetchAll(db, sql: "SELECT DISTINCT post FROM rewrite_generation ORDER BY post")

@@ -17,7 +17,7 @@ extension SQLiteManifest {
 
     static func urlRecord(_ row: Row) throws -> URLRecord {
         let status: String = try row.decode(atIndex: 1)
-        guard let known = URLRecord.Status(rawValue: status) else { throw unreadable("URL status", status) }
+        guard let known = URLRecord.Status(rawValue: status) else { throw ManifestSQL.unreadable("URL status", status) }
         let errorClass: String? = try row.decode(atIndex: 3)
         var record = URLRecord(
             url: try row.decode(atIndex: 0), status: known, httpStatus: try row.decode(atIndex: 2),
@@ -77,12 +77,9 @@ extension SQLiteManifest {
 
     private static func imageFormat(_ row: Row, _ index: Int) throws -> ImageFormat {
         let name: String = try row.decode(atIndex: index)
-        guard let format = ImageFormat(nameOrExtension: name) else { throw unreadable("image format", name) }
+        guard let format = ImageFormat(nameOrExtension: name) else {
+            throw ManifestSQL.unreadable("image format", name)
+        }
         return format
-    }
-
-    private static func unreadable(_ what: String, _ value: String) -> DecodingError {
-        DecodingError.dataCorrupted(
-            DecodingError.Context(codingPath: [], debugDescription: "unknown \(what) '\(value)'"))
     }
 }

@@ -34,6 +34,18 @@ import Testing
         #expect(sqliteState.someURLs["https://g.example/old.jpg"]?.rescue != nil)
         #expect(sqliteState.urls.contains { $0.url == "https://c.example/z.gif" && $0.rescueCheckedAt != nil })
         #expect(sqliteState.scans["posts/b.md"]?.file != nil && !sqliteState.allReferences.isEmpty)
+        // The standings join what the other reads give apart.
+        #expect(sqliteState.standings == sqliteState.standingsAtOnce)
+        #expect(sqliteState.standings.map(\.post) == sqliteState.posts)
+        let a = try #require(sqliteState.standings.first { $0.post.path == "posts/a.md" })
+        #expect(a.references.map(\.url) == sqliteState.references.map(\.url))
+        #expect(
+            a.references.first?.standing?.objectPath == sqliteState.objects.first { $0.sha256 == Self.digest(3) }?.path)
+        #expect(
+            a.references.last?.standing?.objectFormat == .png && a.references.last?.standing?.svgRefusal == "not an SVG"
+        )
+        let b = try #require(sqliteState.standings.first { $0.post.path == "posts/b.md" })
+        #expect(b.links.map(\.replacement) == ["/archive/x.jpg"] && b.links.first?.standing?.status == .archived)
         #expect(try await postgres.integrityCheck())
         #expect(try await postgres.appliedMigrations() == (try await sqlite.appliedMigrations()))
     }
@@ -219,6 +231,9 @@ import Testing
         var allReferences: [String: [ReferenceRecord]]
         var allGenerations: [String: [RewriteGeneration]]
         var pending: [String]
+        /// `postStandings` a post at a time, then all in one chunk.
+        var standings: [PostStanding]
+        var standingsAtOnce: [PostStanding]
     }
 
     private static func contents(_ m: some ArchiveLedgerReader) async throws -> Contents {
@@ -245,6 +260,19 @@ import Testing
             scans: try await m.recordedScans(),
             allReferences: try await m.allReferences(),
             allGenerations: try await m.allRewriteGenerations(),
-            pending: try await (m as? any RewriteLedger)?.postsWithPendingRewrites() ?? [])
+            pending: try await (m as? any RewriteLedger)?.postsWithPendingRewrites() ?? [],
+            standings: try await standings(m, limit: 1),
+            standingsAtOnce: try await m.postStandings(after: nil, limit: 100))
+    }
+
+    /// Every post's standing, read `limit` posts at a time.
+    static func standings(_ m: some ArchiveLedgerReader, limit: Int) async throws -> [PostStanding] {
+        var all: [PostStanding] = []
+        while true {
+            let chunk = try await m.postStandings(after: all.last?.post.path, limit: limit)
+            guard !chunk.isEmpty else { return all }
+            #expect(chunk.count <= limit)
+            all += chunk
+        }
     }
 }

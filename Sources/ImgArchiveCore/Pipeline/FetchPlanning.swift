@@ -24,7 +24,7 @@ public struct FetchItem: Sendable, Hashable {
     /// the order first seen, with every width each URL is shown at. A listed URL is wanted as an image (never
     /// link-only), at the width its CDN URL asks for.
     public static func items(
-        from references: [(post: String?, reference: ImageReference)], listed: [URLList.Entry] = []
+        from references: some Sequence<(post: String?, reference: ImageReference)>, listed: [URLList.Entry] = []
     ) -> [FetchItem] {
         var order: [String] = []
         var byURL: [String: FetchItem] = [:]
