@@ -143,20 +143,11 @@ final class GzipFile {
     /// Appends a file's bytes to the member; returns how many. In a stored member each read fills stored blocks in the
     /// buffer, room left before each for its framing.
     func write(fileAt source: String) throws(WARCError) -> Int64 {
+        guard stored else { return try WARCWriter.read(source) { (chunk) throws(WARCError) in try write(chunk) } }
         let fd = open(source, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw .system(source, "an archived file could not be opened for its WARC record") }
         defer { close(fd) }
         var total: Int64 = 0
-        guard stored else {
-            let chunk = UnsafeMutableRawPointer.allocate(byteCount: 1 << 20, alignment: 16)
-            defer { chunk.deallocate() }
-            while true {
-                let n = try Self.read(fd, source) { Glibc.read(fd, chunk, 1 << 20) }
-                if n == 0 { return total }
-                try write(UnsafeRawBufferPointer(start: chunk, count: n))
-                total += Int64(n)
-            }
-        }
         var parts = [iovec](repeating: iovec(), count: 16)
         while true {
             if Self.capacity - filled < 4 * Self.framedBlock { try flush() }
@@ -164,8 +155,10 @@ final class GzipFile {
             for i in 0..<blocks {
                 parts[i] = iovec(iov_base: buffer + filled + i * Self.framedBlock + 5, iov_len: Self.storedBlock)
             }
-            let n = try Self.read(fd, source) {
-                parts.withUnsafeBufferPointer { readv(fd, $0.baseAddress, Int32(blocks)) }
+            let n = parts.withUnsafeBufferPointer { readv(fd, $0.baseAddress, Int32(blocks)) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw .system(source, "an archived file could not be read for its WARC record")
             }
             if n == 0 { return total }
             // readv fills the blocks in order: all are whole but the last one it reached.
@@ -346,15 +339,6 @@ final class GzipFile {
         /// pages for writing (as the body writer does for downloads; the file is never read back here).
         private func startWriteback(from start: Int64, to end: Int64) {
             _ = posix_fadvise(fd, off_t(start), off_t(end - start), Int32(POSIX_FADV_DONTNEED))
-        }
-    }
-
-    /// A read, retried on EINTR.
-    private static func read(_ fd: Int32, _ path: String, _ call: () -> Int) throws(WARCError) -> Int {
-        while true {
-            let n = call()
-            if n >= 0 { return n }
-            if errno != EINTR { throw .system(path, "an archived file could not be read for its WARC record") }
         }
     }
 }

@@ -431,7 +431,7 @@ public final class WARCWriter {
     }
 
     /// Streams a file in 1 MiB chunks to `body`; returns its length.
-    private static func read(
+    static func read(
         _ path: String, _ body: (UnsafeRawBufferPointer) throws(WARCError) -> Void
     ) throws(WARCError) -> Int64 {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
