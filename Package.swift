@@ -80,7 +80,7 @@ let package = Package(
         // WARC 1.1 records in gzip members (zlib; libdeflate's CRC-32 for stored members) and their CDXJ index.
         .target(
             name: "ImgArchiveWARC",
-            dependencies: ["CZlib", "CDeflate", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["ImgArchiveCore", "CZlib", "CDeflate", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict),
         // The runs: fetch (download, commit, record, thumbnails) over the modules above.
         .target(

@@ -15,7 +15,8 @@ import Synchronization
 /// partial one, goes to the body's lane: one of a few serial queues (one per core), chosen round robin when
 /// the body starts, so every block of a file is handled in order by one queue while different files are
 /// hashed and written in parallel. The lane creates the temporary file, feeds SHA-256 and `write(2)`s the
-/// block (and, for a WARC record's block digest, a second SHA-256 of a head then the body: `DownloadOptions.digestHead`),
+/// block (`O_DIRECT` where the file system allows it, `DirectIO`: the whole 4 KiB units straight from the block to the
+/// disk, the body's last partial unit through the page cache) (and, for a WARC record's block digest, a second SHA-256 of a head then the body: `DownloadOptions.digestHead`),
 /// then returns it to a bounded pool. The curl thread never waits for a block: when the pool is empty,
 /// or the body already has `maxQueued` blocks waiting on its lane (back pressure: disk slower than network),
 /// the transfer is paused (`BodyFile.append` says `.paused`, the write callback returns `CURL_WRITEFUNC_PAUSE`)
@@ -36,6 +37,8 @@ final class BodyWriter: Sendable {
         /// The lane that handles every operation on this file.
         let lane: Int
         var descriptor: Int32 = -1
+        /// Whether `descriptor` writes `O_DIRECT` (whole aligned blocks only; the tail goes through the page cache).
+        var direct = false
         var path: String?
         var hasher = SHA256()
         /// The raw response head and the function that makes the head to hash in front of the body (set when the
@@ -122,7 +125,8 @@ final class BodyWriter: Sendable {
         pool.withLock { pool in
             guard pool.inUse < capacity else { return nil }
             pool.inUse += 1
-            return pool.free.popLast() ?? Block(base: .allocate(byteCount: Self.blockCapacity, alignment: 16))
+            return pool.free.popLast()
+                ?? Block(base: .allocate(byteCount: Self.blockCapacity, alignment: DirectIO.alignment))
         }
     }
 
@@ -166,8 +170,9 @@ final class BodyWriter: Sendable {
                 self.returnBlock(block)
             }
             if sink.descriptor >= 0 {
-                // Start writeback now: on Linux, DONTNEED queues dirty pages for writing (pages under writeback
-                // stay cached), so a later `fsync` of the file finds little left to write.
+                // Start writeback now (of the tail, when the rest was written direct): on Linux, DONTNEED queues
+                // dirty pages for writing (pages under writeback stay cached), so a later `fsync` of the file finds
+                // little left to write.
                 if sink.error.load(ordering: .relaxed) == 0 {
                     _ = posix_fadvise(sink.descriptor, 0, 0, Int32(POSIX_FADV_DONTNEED))
                 }
@@ -229,9 +234,16 @@ final class BodyWriter: Sendable {
         guard var base = bytes.baseAddress else { return }
         var left = bytes.count
         while left > 0 {
-            let written = systemWrite(sink.descriptor, base, left)
+            // Direct: the whole blocks; a tail (the body's last bytes) leaves direct mode for the rest.
+            let aligned = left & ~(DirectIO.alignment - 1)
+            if sink.direct && aligned == 0 {
+                guard leaveDirect(sink) else { return }
+            }
+            let written = systemWrite(sink.descriptor, base, sink.direct ? aligned : left)
             if written < 0 {
                 if errno == EINTR { continue }
+                // A file system that opened the file direct but will not write it so: through the page cache.
+                if errno == EINVAL && sink.direct && leaveDirect(sink) { continue }
                 fail(sink, errno)
                 return
             }
@@ -240,12 +252,30 @@ final class BodyWriter: Sendable {
         }
     }
 
+    /// Writes from here on go through the page cache; false (and the file failed) if the flag cannot be cleared.
+    private static func leaveDirect(_ sink: Sink) -> Bool {
+        guard DirectIO.leave(sink.descriptor) else {
+            fail(sink, errno)
+            return false
+        }
+        sink.direct = false
+        return true
+    }
+
     private static func create(_ sink: Sink) -> Bool {
         // The name never comes from the URL or a header: a random, unique name created exclusively.
         for _ in 0..<4 {
             let name =
                 "\(sink.directory)/fetch-\(getpid())-\(String(UInt64.random(in: .min ... .max), radix: 36)).part"
-            let fd = systemOpen(name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+            // O_DIRECT where the file system takes it (`DirectIO`): the body goes from the block to the disk, not
+            // into the page cache.
+            var fd = systemOpen(name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | DirectIO.flag, 0o644)
+            sink.direct = fd >= 0
+            if fd < 0 && errno == EINVAL {
+                // The file system refuses O_DIRECT, after creating the file.
+                _ = unlink(name)
+                fd = systemOpen(name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+            }
             if fd >= 0 {
                 sink.descriptor = fd
                 sink.path = name

@@ -1,6 +1,7 @@
 internal import CDeflate
 internal import CZlib
 import Dispatch
+import ImgArchiveCore
 import Synchronization
 
 #if canImport(Glibc)
@@ -55,8 +56,8 @@ final class GzipFile {
     /// The longest stored block deflate allows, and one with its 5 bytes of framing.
     private static let storedBlock = 65535
     private static let framedBlock = 5 + storedBlock
-    /// `O_DIRECT`'s unit: offsets, lengths and the buffer's address are multiples of it (the file system's block).
-    private static let alignment = 4096
+    /// `O_DIRECT`'s unit: offsets, lengths and the buffer's address are multiples of it.
+    private static let alignment = DirectIO.alignment
     /// 16 framed stored blocks, room for the partial block carried over, and a margin for framing.
     private static let capacity = 16 * framedBlock + 2 * alignment
     /// Page-cache writes start writeback every this many bytes, so the `sync` that finishes the file finds little
@@ -66,7 +67,7 @@ final class GzipFile {
     /// Creates the file (it must not exist).
     init(creating path: String) throws(WARCError) {
         self.path = path
-        var fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_DIRECT, 0o644)
+        var fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | DirectIO.flag, 0o644)
         direct = fd >= 0
         if fd < 0, errno == EINVAL {
             // The file system refuses O_DIRECT, after creating the file.
@@ -140,36 +141,9 @@ final class GzipFile {
         if let failure { throw failure }
     }
 
-    /// Appends a file's bytes to the member; returns how many. In a stored member each read fills stored blocks in the
-    /// buffer, room left before each for its framing.
+    /// Appends a file's bytes to the member; returns how many.
     func write(fileAt source: String) throws(WARCError) -> Int64 {
-        guard stored else { return try WARCWriter.read(source) { (chunk) throws(WARCError) in try write(chunk) } }
-        let fd = open(source, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw .system(source, "an archived file could not be opened for its WARC record") }
-        defer { close(fd) }
-        var total: Int64 = 0
-        var parts = [iovec](repeating: iovec(), count: 16)
-        while true {
-            if Self.capacity - filled < 4 * Self.framedBlock { try flush() }
-            let blocks = min(16, (Self.capacity - filled) / Self.framedBlock)
-            for i in 0..<blocks {
-                parts[i] = iovec(iov_base: buffer + filled + i * Self.framedBlock + 5, iov_len: Self.storedBlock)
-            }
-            let n = parts.withUnsafeBufferPointer { readv(fd, $0.baseAddress, Int32(blocks)) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw .system(source, "an archived file could not be read for its WARC record")
-            }
-            if n == 0 { return total }
-            // readv fills the blocks in order: all are whole but the last one it reached.
-            var left = n
-            while left > 0 {
-                let count = min(Self.storedBlock, left)
-                frameStoredBlock(at: filled, count: count)
-                left -= count
-            }
-            total += Int64(n)
-        }
+        try WARCWriter.read(source) { (chunk) throws(WARCError) in try write(chunk) }
     }
 
     /// Ends the member; returns its offset and compressed length.
@@ -320,9 +294,7 @@ final class GzipFile {
                 if n < 0 {
                     if errno == EINTR { continue }
                     // A file system that opened the file direct but will not write it so: through the page cache.
-                    if errno == EINVAL, state.withLock({ $0.direct }),
-                        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_DIRECT) == 0
-                    {
+                    if errno == EINVAL, state.withLock({ $0.direct }), DirectIO.leave(fd) {
                         state.withLock { $0.direct = false }
                         continue
                     }
@@ -342,15 +314,3 @@ final class GzipFile {
         }
     }
 }
-
-/// `O_DIRECT`, which Swift's Glibc module leaves out (glibc defines it only under `_GNU_SOURCE`): Linux's value for
-/// each architecture.
-#if os(Linux)
-    #if arch(arm64) || arch(arm)
-        private let O_DIRECT: Int32 = 0o200000
-    #elseif arch(powerpc64) || arch(powerpc64le)
-        private let O_DIRECT: Int32 = 0o400000
-    #else
-        private let O_DIRECT: Int32 = 0o40000
-    #endif
-#endif

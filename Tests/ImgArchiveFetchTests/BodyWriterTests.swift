@@ -7,10 +7,14 @@ import Testing
 @Suite(.timeLimit(.minutes(2))) struct BodyWriterTests {
     /// Sizes around the block boundary and several blocks long, all in flight at once with more bodies than the
     /// pool has blocks: every file has exactly its bytes and digest (blocks of one file stay in order, no block
-    /// is shared between files).
+    /// is shared between files). The sizes also straddle `O_DIRECT`'s 4 KiB unit (whole units written direct, the
+    /// tail through the page cache).
     @Test func concurrentBodiesAcrossBlockBoundariesKeepTheirBytes() async throws {
         let block = 256 * 1024
-        let sizes = [1, 511, 512, 513, block - 1, block, block + 1, 2 * block, 3 * block + 7, 900_001]
+        let sizes = [
+            1, 511, 512, 513, 4_095, 4_096, 4_097, block - 4_096, block - 1, block, block + 1, block + 4_096, 2 * block,
+            3 * block + 7, 900_001,
+        ]
         var images: [String: [UInt8]] = [:]
         for copy in 0..<4 {
             for (i, size) in sizes.enumerated() {
