@@ -80,8 +80,13 @@ public struct WARCRecord: Sendable {
         var time = time_t(date.timeIntervalSince1970.rounded(.down))
         var tm = tm()
         gmtime_r(&time, &tm)
-        let day = String(format: "%04d-%02d-%02d", Int(tm.tm_year) + 1900, Int(tm.tm_mon) + 1, Int(tm.tm_mday))
-        let clock = String(format: "%02d:%02d:%02d", Int(tm.tm_hour), Int(tm.tm_min), Int(tm.tm_sec))
+        // Zero-padded by hand: `String(format:)` cost more than the rest of an index line.
+        func digits(_ value: Int32, _ width: Int) -> String {
+            let text = String(value)
+            return String(repeating: "0", count: max(0, width - text.count)) + text
+        }
+        let day = digits(tm.tm_year + 1900, 4) + "-" + digits(tm.tm_mon + 1, 2) + "-" + digits(tm.tm_mday, 2)
+        let clock = digits(tm.tm_hour, 2) + ":" + digits(tm.tm_min, 2) + ":" + digits(tm.tm_sec, 2)
         return (day, clock)
     }
 }

@@ -103,7 +103,7 @@ public final class WARCWriter {
         if let body = record.bodyFile, blockDigest == nil || wantsPayload {
             var block = SHA256()
             block.update(data: record.head)
-            bodyLength = try Self.read(body) { chunk in
+            bodyLength = try file.read(body) { chunk in
                 block.update(bufferPointer: chunk)
                 if wantsPayload { payload.update(bufferPointer: chunk) }
             }
@@ -431,31 +431,4 @@ public final class WARCWriter {
         return Int64(info.st_size)
     }
 
-    /// Streams a file in 1 MiB chunks to `body`; returns its length. The file is read `O_DIRECT` where the file
-    /// system allows it: a download's body was written so (the body writer), and is read once here, so it need not
-    /// pass through the page cache either way.
-    static func read(
-        _ path: String, _ body: (UnsafeRawBufferPointer) throws(WARCError) -> Void
-    ) throws(WARCError) -> Int64 {
-        var fd = open(path, O_RDONLY | O_CLOEXEC | DirectIO.flag)
-        if fd < 0 && errno == EINVAL { fd = open(path, O_RDONLY | O_CLOEXEC) }
-        guard fd >= 0 else { throw .system(path, "an archived file could not be opened for its WARC record") }
-        defer { close(fd) }
-        let size = 1 << 20
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: DirectIO.alignment)
-        defer { buffer.deallocate() }
-        var total: Int64 = 0
-        while true {
-            let n = Glibc.read(fd, buffer, size)
-            if n < 0 {
-                if errno == EINTR { continue }
-                // A file system that opened the file direct but will not read it so: through the page cache.
-                if errno == EINVAL, DirectIO.isOn(fd), DirectIO.leave(fd) { continue }
-                throw .system(path, "an archived file could not be read for its WARC record")
-            }
-            if n == 0 { return total }
-            try body(UnsafeRawBufferPointer(start: buffer, count: n))
-            total += Int64(n)
-        }
-    }
 }

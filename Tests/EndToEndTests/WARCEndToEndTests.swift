@@ -142,6 +142,18 @@ import Testing
     /// Stored members (an image's record) are framed by `GzipFile`, not zlib: files whose lengths sit on either side of
     /// deflate's 65,535-byte block and of the 16-block read buffer, between small writes and beside a deflated member,
     /// each inflate alone from its offset to exactly its bytes, their CRC-32 and length checked by Python's zlib.
+    /// A record's date in both forms, in UTC, each field zero-padded, the fraction of a second dropped.
+    @Test(arguments: [
+        (0.0, "1970-01-01T00:00:00Z", "19700101000000"),
+        (946_684_799.9, "1999-12-31T23:59:59Z", "19991231235959"),
+        (1_767_323_045.5, "2026-01-02T03:04:05Z", "20260102030405"),
+    ])
+    func recordDatesHaveTheirWARCAndIndexForms(seconds: Double, warcDate: String, timestamp: String) {
+        let date = Date(timeIntervalSince1970: seconds)
+        #expect(WARCRecord.warcDate(date) == warcDate)
+        #expect(WARCRecord.timestamp(date) == timestamp)
+    }
+
     @Test func storedMembersInflateAloneToTheirBytes() async throws {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
