@@ -125,7 +125,8 @@ public final class WARCWriter {
         fields.append(("Content-Length", String(Int64(record.head.count) + bodyLength)))
         var header = "WARC/1.1\r\n"
         for (name, value) in fields {
-            header += name + ": " + value.filter { $0 != "\r" && $0 != "\n" } + "\r\n"
+            let clean = value.utf8.contains { $0 == 13 || $0 == 10 } ? value.filter { $0 != "\r" && $0 != "\n" } : value
+            header += name + ": " + clean + "\r\n"
         }
         header += "\r\n"
 
@@ -366,19 +367,7 @@ public final class WARCWriter {
         var mime = "warc/revisit"
         var status: String?
         if record.kind == .response {
-            let head = String(decoding: record.head, as: UTF8.self)
-            let lines = head.split(separator: "\r\n")
-            let statusParts = lines.first?.split(separator: " ") ?? []
-            status = statusParts.count >= 2 ? String(statusParts[1]) : nil
-            mime = "unk"
-            for line in lines.dropFirst() {
-                guard let colon = line.firstIndex(of: ":"), line[..<colon].lowercased() == "content-type" else {
-                    continue
-                }
-                let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-                mime = String(value.split(whereSeparator: { $0 == ";" || $0 == " " }).first ?? "")
-                break
-            }
+            (status, mime) = statusAndType(record.head)
         }
         var pairs: [(String, String)] = [("url", uri), ("mime", mime)]
         if let status { pairs.append(("status", status)) }
@@ -386,6 +375,26 @@ public final class WARCWriter {
         pairs += [("length", String(length)), ("offset", String(offset)), ("filename", fileName)]
         let json = pairs.filter { !$0.1.isEmpty && $0.1 != "-" }.map { "\(jsonString($0.0)): \(jsonString($0.1))" }
         return "\(SURT.key(uri)) \(WARCRecord.timestamp(record.date)) {\(json.joined(separator: ", "))}"
+    }
+
+    /// A response head's status code (the status line's second word) and media type (the first `Content-Type`
+    /// field's value up to a `;` or space, `unk` without one), read from its bytes.
+    static func statusAndType(_ head: [UInt8]) -> (status: String?, mime: String) {
+        let lines = head.split(separator: 10, omittingEmptySubsequences: false).map { line in
+            line.last == 13 ? line.dropLast() : line
+        }
+        let words = lines.first?.split(separator: 32) ?? []
+        let status = words.count >= 2 ? String(decoding: words[1], as: UTF8.self) : nil
+        let name = Array("content-type".utf8)
+        for line in lines.dropFirst() {
+            guard let colon = line.firstIndex(of: 58), colon - line.startIndex == name.count,
+                zip(line[..<colon], name).allSatisfy({ (65...90).contains($0) ? $0 | 0x20 == $1 : $0 == $1 })
+            else { continue }
+            let value = line[(colon + 1)...].drop { $0 == 32 || $0 == 9 }
+            let type = value.prefix { $0 != 59 && $0 != 32 && $0 != 9 }
+            return (status, String(decoding: type, as: UTF8.self))
+        }
+        return (status, "unk")
     }
 
     /// A JSON string as Python's `json.dumps` writes it (non-ASCII escaped).

@@ -154,6 +154,19 @@ import Testing
         #expect(WARCRecord.timestamp(date) == timestamp)
     }
 
+    /// The index line's status and media type, read from a response head's bytes as pywb's indexer reads them.
+    @Test(arguments: [
+        ("HTTP/1.1 200 OK\r\nContent-Type: image/jpeg; charset=x\r\n\r\n", "200", "image/jpeg"),
+        ("HTTP/2 404\r\ncontent-TYPE:text/html\r\nContent-Type: image/png\r\n\r\n", "404", "text/html"),
+        ("HTTP/1.1 200 OK\r\nX-Content-Type: a/b\r\nContent_Type: c/d\r\n\r\n", "200", "unk"),
+        ("HTTP/1.1 204 No Content\r\nContent-Type:\t\r\n\r\n", "204", ""),
+    ])
+    func indexLinesReadStatusAndTypeFromTheHead(head: String, status: String, mime: String) {
+        let found = WARCWriter.statusAndType(Array(head.utf8))
+        #expect(found.status == status)
+        #expect(found.mime == mime)
+    }
+
     @Test func storedMembersInflateAloneToTheirBytes() async throws {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
