@@ -15,8 +15,9 @@ import Synchronization
 /// partial one, goes to the body's lane: one of a few serial queues (one per core), chosen round robin when
 /// the body starts, so every block of a file is handled in order by one queue while different files are
 /// hashed and written in parallel. The lane creates the temporary file, feeds SHA-256 and `write(2)`s the
-/// block (`O_DIRECT` where the file system allows it, `DirectIO`: the whole 4 KiB units straight from the block to the
-/// disk, the body's last partial unit through the page cache) (and, for a WARC record's block digest, a second SHA-256 of a head then the body: `DownloadOptions.digestHead`),
+/// block (a body of more than one block, when no WARC record will copy it, `O_DIRECT` where the file system allows
+/// it, `DirectIO`: the whole 4 KiB units straight from the block to the disk, the last partial unit through the page
+/// cache) (and, for a WARC record's block digest, a second SHA-256 of a head then the body: `DownloadOptions.digestHead`),
 /// then returns it to a bounded pool. The curl thread never waits for a block: when the pool is empty,
 /// or the body already has `maxQueued` blocks waiting on its lane (back pressure: disk slower than network),
 /// the transfer is paused (`BodyFile.append` says `.paused`, the write callback returns `CURL_WRITEFUNC_PAUSE`)
@@ -156,7 +157,7 @@ final class BodyWriter: Sendable {
         sink.queued.wrappingAdd(1, ordering: .releasing)
         lanes[sink.lane].async {
             self.gate?(sink.directory)
-            Self.store(sink, UnsafeRawBufferPointer(start: block.base, count: count))
+            Self.store(sink, UnsafeRawBufferPointer(start: block.base, count: count), last: false)
             sink.queued.wrappingSubtract(1, ordering: .releasing)
             self.returnBlock(block)
         }
@@ -166,7 +167,7 @@ final class BodyWriter: Sendable {
     func complete(_ sink: Sink, _ block: Block?, count: Int, done: @escaping @Sendable (Completion) -> Void) {
         lanes[sink.lane].async {
             if let block {
-                Self.store(sink, UnsafeRawBufferPointer(start: block.base, count: count))
+                Self.store(sink, UnsafeRawBufferPointer(start: block.base, count: count), last: true)
                 self.returnBlock(block)
             }
             if sink.descriptor >= 0 {
@@ -220,9 +221,13 @@ final class BodyWriter: Sendable {
 
     // MARK: - On a lane
 
-    private static func store(_ sink: Sink, _ bytes: UnsafeRawBufferPointer) {
+    /// Hashes and writes `bytes`, the body's next block (`last`: its final, partial one).
+    private static func store(_ sink: Sink, _ bytes: UnsafeRawBufferPointer, last: Bool) {
         guard sink.error.load(ordering: .relaxed) == 0 else { return }
-        if sink.descriptor < 0 && !create(sink) { return }
+        // Through the page cache: a body of one block, whose file is read back whole soon (its header for the
+        // image's size, a thumbnail's decoding), and a body a WARC record will copy (`digestHead`): a direct write
+        // would send those reads to the disk.
+        if sink.descriptor < 0 && !create(sink, direct: !last && sink.digestHead == nil) { return }
         if sink.headed == nil, let digestHead = sink.digestHead {
             let head = digestHead.make(digestHead.responseHead)
             var hasher = SHA256()
@@ -262,16 +267,16 @@ final class BodyWriter: Sendable {
         return true
     }
 
-    private static func create(_ sink: Sink) -> Bool {
+    private static func create(_ sink: Sink, direct: Bool) -> Bool {
         // The name never comes from the URL or a header: a random, unique name created exclusively.
         for _ in 0..<4 {
             let name =
                 "\(sink.directory)/fetch-\(getpid())-\(String(UInt64.random(in: .min ... .max), radix: 36)).part"
-            // O_DIRECT where the file system takes it (`DirectIO`): the body goes from the block to the disk, not
-            // into the page cache.
-            var fd = systemOpen(name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | DirectIO.flag, 0o644)
-            sink.direct = fd >= 0
-            if fd < 0 && errno == EINVAL {
+            // O_DIRECT where asked and the file system takes it (`DirectIO`): the body goes from the block to the
+            // disk, not into the page cache.
+            var fd = systemOpen(name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | (direct ? DirectIO.flag : 0), 0o644)
+            sink.direct = direct && fd >= 0
+            if direct && fd < 0 && errno == EINVAL {
                 // The file system refuses O_DIRECT, after creating the file.
                 _ = unlink(name)
                 fd = systemOpen(name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)

@@ -153,13 +153,11 @@ final class GzipFile {
         try read(source) { (chunk) throws(WARCError) in try write(chunk) }
     }
 
-    /// Streams a file in chunks of `readCapacity` to `body`; returns its length. The file is read `O_DIRECT` where
-    /// the file system allows it (a download's body was written so by the body writer, and is read once here, so it
-    /// passes through the page cache neither way), into one buffer kept for every read (a fresh one per file was
-    /// a page fault per 4 KiB read).
+    /// Streams a file in chunks of `readCapacity` to `body`; returns its length. It reads into one buffer kept for
+    /// every read (a fresh one per file was a page fault per 4 KiB read). A download's body is in the page cache: the
+    /// body writer writes bodies that a WARC record copies through it.
     func read(_ path: String, _ body: (UnsafeRawBufferPointer) throws(WARCError) -> Void) throws(WARCError) -> Int64 {
-        var fd = open(path, O_RDONLY | O_CLOEXEC | DirectIO.flag)
-        if fd < 0 && errno == EINVAL { fd = open(path, O_RDONLY | O_CLOEXEC) }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw .system(path, "an archived file could not be opened for its WARC record") }
         defer { close(fd) }
         var total: Int64 = 0
@@ -167,8 +165,6 @@ final class GzipFile {
             let n = Glibc.read(fd, readBuffer, Self.readCapacity)
             if n < 0 {
                 if errno == EINTR { continue }
-                // A file system that opened the file direct but will not read it so: through the page cache.
-                if errno == EINVAL, DirectIO.isOn(fd), DirectIO.leave(fd) { continue }
                 throw .system(path, "an archived file could not be read for its WARC record")
             }
             if n == 0 { return total }

@@ -4,8 +4,8 @@
     import Musl
 #endif
 
-/// Reads and writes that skip the page cache (`O_DIRECT`), for bytes written once and read back at most once soon
-/// after: a download's body (the body writer) and a WARC file and what it copies in. Each such write is DMA from the
+/// Writes that skip the page cache (`O_DIRECT`), for bytes not read back soon: a download's body bigger than the
+/// body writer's first block (when no WARC record will copy it), and a WARC file. Each such write is DMA from the
 /// caller's buffer, where a page-cache write copies every byte into freshly allocated pages; on a virtual machine
 /// whose host takes back freed memory (free page reporting), each fresh page is also a fault in the host, which made
 /// that copy most of a fetch's CPU (docs/performance.md). Where the file system refuses `O_DIRECT`, callers fall
@@ -34,7 +34,4 @@ public enum DirectIO {
         let flags = fcntl(fd, F_GETFL)
         return flags >= 0 && fcntl(fd, F_SETFL, flags & ~flag) == 0
     }
-
-    /// Whether `fd` does direct I/O.
-    public static func isOn(_ fd: Int32) -> Bool { fcntl(fd, F_GETFL) & flag != 0 }
 }
