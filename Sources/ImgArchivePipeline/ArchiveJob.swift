@@ -146,17 +146,17 @@ public enum ArchiveJob {
 
         // Posts deleted from the site are forgotten, unless the manifest holds their rewrites (for revert); the
         // posts this run recorded are on disk, so reading the posts now (a chunk at a time) finds the same.
-        let rewritten = Set(try await manifest.rewrittenPosts())
         var removed = 0
         var after: String?
         while true {
             let paths = try await manifest.postPaths(after: after, limit: chunkSize)
             guard let last = paths.last else { break }
             after = last
-            for path in paths where !rewritten.contains(path) {
+            for path in paths {
                 let file = layout.postPath(path)
                 if !FileManager.default.fileExists(atPath: file),
-                    roots.contains(where: { file == $0 || file.hasPrefix($0 + "/") })
+                    roots.contains(where: { file == $0 || file.hasPrefix($0 + "/") }),
+                    try await manifest.rewriteGenerations(post: path).isEmpty
                 {
                     try await manifest.removePost(path)
                     removed += 1
@@ -217,14 +217,60 @@ public enum ArchiveJob {
         ]
     }
 
-    /// Writes `reports/<UTC time>-archive.json` (temporary file, then rename) and returns its path.
+    /// Writes `reports/<UTC time>-archive.json` (temporary file, then rename) and returns its path. The posts
+    /// rewritten (one entry each: a first run over a big site has tens of thousands) are written into the file as
+    /// `JSONSerialization` would print them, a buffer at a time, not made into one object with the rest: that
+    /// object and its printing were most of the job's peak memory.
     static func writeReport(_ r: ArchiveJobReport, layout: ArchiveLayout) throws -> String {
-        let time = ISO8601DateFormatter()
-        time.formatOptions = [.withInternetDateTime]
         let stamp = DateFormatter()
         stamp.locale = Locale(identifier: "en_US_POSIX")
         stamp.timeZone = TimeZone(identifier: "UTC")
         stamp.dateFormat = "yyyyMMdd'T'HHmmss.SSS'Z'"
+        // The rest of the report, its list of rewritten posts empty: the list goes in where the empty one is.
+        let data = try JSONSerialization.data(
+            withJSONObject: reportObject(r, rewritten: []), options: [.prettyPrinted, .sortedKeys])
+        let empty = Array("\n  \"rewritten\" : [\n\n  ]".utf8)
+        guard let at = [UInt8](data).firstRange(of: empty) else {
+            throw StoreError(code: .invalidArgument, message: "the report has no list of rewritten posts")
+        }
+        let folder = layout.reportsDirectory
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let final = folder.appendingPathComponent("\(stamp.string(from: r.startedAt))-archive.json")
+        let temporary = layout.temporaryDirectory.appendingPathComponent("report-\(UUID().uuidString).json")
+        guard FileManager.default.createFile(atPath: temporary.path, contents: nil) else {
+            throw StoreError(code: .io, path: temporary.path, message: "the report cannot be created")
+        }
+        let file = try FileHandle(forWritingTo: temporary)
+        do {
+            var buffer = [UInt8](data[data.startIndex..<data.startIndex + at.lowerBound])
+            buffer += "\n  \"rewritten\" : [\n".utf8
+            for (i, p) in r.postsRewritten.enumerated() {
+                buffer += (i == 0 ? "" : ",\n").utf8
+                buffer += "    {\n      \"post\" : ".utf8
+                try appendJSONString(p.post, to: &buffer)
+                buffer += ",\n      \"references\" : \(p.references)\n    }".utf8
+                if buffer.count >= 1 << 16 {
+                    try file.write(contentsOf: buffer)
+                    buffer.removeAll(keepingCapacity: true)
+                }
+            }
+            buffer += "\n  ]".utf8
+            buffer += data[(data.startIndex + at.upperBound)...]
+            try file.write(contentsOf: buffer)
+            try file.close()
+        } catch {
+            try? file.close()
+            try? FileManager.default.removeItem(at: temporary)
+            throw error
+        }
+        try FileManager.default.moveItem(at: temporary, to: final)
+        return final.path
+    }
+
+    /// The report as one object for `JSONSerialization`, with `rewritten` as its list of rewritten posts.
+    static func reportObject(_ r: ArchiveJobReport, rewritten: [[String: Any]]) -> [String: Any] {
+        let time = ISO8601DateFormatter()
+        time.formatOptions = [.withInternetDateTime]
         let failures: [[String: Any]] = r.fetch.outcomes.filter { $0.status == .failed }.map { o in
             [
                 "url": o.url, "post": o.post ?? NSNull(), "class": (o.errorClass ?? .other).rawValue,
@@ -233,24 +279,35 @@ public enum ArchiveJob {
                 "archived_copy_kept": r.originsLost.contains(o.url),
             ]
         }
-        let rewritten: [[String: Any]] = r.postsRewritten.map { p in ["post": p.post, "references": p.references] }
         let problems: [[String: Any]] = r.postProblems.map {
             ["post": $0.post, "status": $0.status.rawValue, "message": $0.message ?? ""]
         }
-        let object: [String: Any] = [
+        return [
             "command": "archive", "started_at": time.string(from: r.startedAt),
             "finished_at": time.string(from: r.finishedAt), "exit_code": Int(r.exitCode), "counts": counts(r),
             "failures": failures, "rewritten": rewritten, "waiting": r.postsWaiting, "post_problems": problems,
             "thumbnail_failures": r.fetch.thumbnailFailures.map(\.description),
             "rescued": r.fetch.outcomes.compactMap(RescueOutput.reportEntry),
         ]
-        let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
-        let folder = layout.reportsDirectory
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let final = folder.appendingPathComponent("\(stamp.string(from: r.startedAt))-archive.json")
-        let temporary = layout.temporaryDirectory.appendingPathComponent("report-\(UUID().uuidString).json")
-        try data.write(to: temporary)
-        try FileManager.default.moveItem(at: temporary, to: final)
-        return final.path
+    }
+
+    /// `string` as `JSONSerialization` prints it: printable ASCII as it is but `"`, `\\` and `/` escaped with a
+    /// backslash; any other string is printed by `JSONSerialization` itself.
+    static func appendJSONString(_ string: String, to out: inout [UInt8]) throws {
+        let utf8 = string.utf8
+        if utf8.allSatisfy({ (0x20...0x7E).contains($0) }) {
+            out.append(UInt8(ascii: "\""))
+            for byte in utf8 {
+                if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte == UInt8(ascii: "/") {
+                    out.append(UInt8(ascii: "\\"))
+                }
+                out.append(byte)
+            }
+            out.append(UInt8(ascii: "\""))
+            return
+        }
+        // `["..."]`: the string between the brackets.
+        let array = [UInt8](try JSONSerialization.data(withJSONObject: [string]))
+        out += array[1..<(array.count - 1)]
     }
 }

@@ -44,11 +44,11 @@ public enum FetchPipeline {
     /// A fetch run a chunk of the site at a time (`chunks` gives the next, nil at the end), under a lock the caller
     /// holds. Each chunk's posts are recorded, the URLs no earlier chunk had are planned, fetched and recorded,
     /// their thumbnails made, and the chunk and its URLs' outcomes handed to `each` (in the items' order; the job
-    /// rewrites the chunk's posts there) and let go: the report's
-    /// `outcomes` keep only those `keeping` says (its counts cover all). What the run holds across chunks is the
-    /// set of the URLs it has seen (a URL is fetched once per run) and the SVG originals it archived (their
-    /// sanitized copies are made at the end). The downloads of a chunk end before the next chunk is planned:
-    /// the next chunk's scan and plan take a fraction of its downloads' time.
+    /// rewrites the chunk's posts there) and let go: the report's `outcomes` keep only those `keeping` says (its
+    /// counts cover all). What the run holds across chunks is the set of the URLs it has seen (a URL is fetched
+    /// once per run; 16 bytes each, `StringDigestSet`) and the SVG originals it archived (their sanitized copies
+    /// are made at the end). The downloads of a chunk end before the next chunk is planned: the next chunk's scan
+    /// and plan take a fraction of its downloads' time.
     ///
     /// A run killed between chunks leaves the manifest consistent: each post's recorded references are a scan
     /// of it (the chunks recorded so far have this run's, the others their last run's, with the hash of the
@@ -96,8 +96,9 @@ public enum FetchPipeline {
             settings: settings, store: store, manifest: manifest, coordinator: coordinator, logger: logger,
             progress: progress)
         var report = FetchReport()
-        // The URLs of the chunks so far (a URL is fetched once per run), and the SVG originals archived.
-        var seen = Set<String>()
+        // The URLs of the chunks so far (a URL is fetched once per run; 16 bytes each), and the SVG originals
+        // archived.
+        var seen = StringDigestSet()
         var svgs: [(url: String, path: String)] = []
         do {
             while let chunk = try await chunks() {
@@ -131,7 +132,7 @@ public enum FetchPipeline {
     /// One chunk of a run: records its posts, fetches the URLs not in `seen` (adding them), reads back what the
     /// outcomes need, and makes the thumbnails of its items (into `report`). Returns the outcomes of its new URLs.
     private static func fetch(
-        _ chunk: Chunk, seen: inout Set<String>, settings: FetchSettings, manifest: some FetchLedger,
+        _ chunk: Chunk, seen: inout StringDigestSet, settings: FetchSettings, manifest: some FetchLedger,
         layout: ArchiveLayout, runner: Runner, report: inout FetchReport
     ) async throws -> [URLOutcome] {
         let now = Date()
@@ -149,7 +150,7 @@ public enum FetchPipeline {
 
         // An item of a URL an earlier chunk had is there for its widths only (thumbnails, below). A URL first
         // seen as a link target (`link-image`) and shown as an image in a later chunk was fetched as a link.
-        let items = chunk.items.filter { seen.insert($0.url).inserted }
+        let items = chunk.items.filter { seen.insert($0.url) }
         let (needs, pages) = try await plan(items: items, settings: settings, manifest: manifest, now: now)
         let lookups = settings.rescue == nil ? [:] : try await Rescuer.lastLookups(needs: needs, manifest: manifest)
         var outcomes = try await runner.fetch(items: items, needs: needs, plannedAt: now, rescueLookups: lookups)

@@ -219,8 +219,8 @@ public enum RewritePipeline {
         let logger: Logger
         /// The files already rewritten: two names for one file (a symbolic link, `./a/../a.md`) are one post,
         /// the first name is rewritten and the others are skipped (rewriting again would find the post "changed
-        /// meanwhile" on every run).
-        private var targets = Set<String>()
+        /// meanwhile" on every run). 16 bytes a post (`StringDigestSet`).
+        private var targets = StringDigestSet()
 
         private init(settings: RewriteSettings, backend: ArchiveBackend?, logger: Logger) {
             self.settings = settings
@@ -267,7 +267,7 @@ public enum RewritePipeline {
             var batch: [StagedRewrite] = []
             for (i, post) in posts.enumerated() {
                 let target = files[i]
-                guard targets.insert(target).inserted else { continue }
+                guard targets.insert(target) else { continue }
                 let plan = RewritePlan(
                     references: post.references, postPath: post.path, linker: settings.linker, asset: catalog.asset)
                 var outcome = PostRewriteOutcome(post: post.path, status: .unchanged, leftRemote: plan.leftRemote)
