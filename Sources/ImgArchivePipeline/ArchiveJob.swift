@@ -1,7 +1,7 @@
 public import Foundation
-public import ImgArchiveCore
+import ImgArchiveCore
 import ImgArchiveStore
-public import Logging
+import Logging
 
 /// What one run of the archive job did.
 public struct ArchiveJobReport: Sendable {
@@ -9,10 +9,14 @@ public struct ArchiveJobReport: Sendable {
     public var startedAt: Date
     /// When it ended.
     public var finishedAt: Date
-    /// The fetch half.
+    /// The fetch half: its outcomes are the failed and rescued URLs only (its counts cover all).
     public var fetch: FetchReport
-    /// The rewrite half.
-    public var rewrite: RewriteReport
+    /// The rewrite half, counted.
+    public var rewrite: RewriteReport.Totals
+    /// The posts rewritten, in the posts' order, with how many references each.
+    public var postsRewritten: [(post: String, references: Int)]
+    /// The posts that failed or changed while they were being rewritten, with why.
+    public var postProblems: [PostRewriteOutcome]
     /// Posts not rewritten because some of their references are not archived, with how many.
     public var postsWaiting: [String: Int]
     /// URLs that failed for the first time in this run (news worth a mail).
@@ -49,10 +53,16 @@ public struct ArchiveJobReport: Sendable {
 /// The unattended job: fetch what is new (and revalidate what is due), make thumbnails, and rewrite the posts
 /// whose references are all archived, under one lock, with a JSON report per run.
 public enum ArchiveJob {
-    /// Runs the job. Throws `StoreError` (`.locked` when another run holds the archive) for set-up failures.
-    public static func run(
-        items: [FetchItem], posts: [ScannedPost], unreadablePosts: Int, roots: [String], fetch: FetchSettings,
-        rewrite: RewriteSettings, logger: Logger, progress: (@Sendable (FetchProgress) -> Void)? = nil
+    /// Runs the job on the posts of `site`, a chunk of `chunkSize` posts at a time: each chunk is scanned (the
+    /// posts unchanged since the manifest's record of their last scan, read for the chunk, are not read or
+    /// scanned again), fetched (`FetchPipeline.run(chunks:...)`: its posts recorded, the URLs no earlier chunk
+    /// had fetched, their thumbnails made) and rewritten before the next is scanned, so memory does not grow
+    /// with the site but for the URLs seen and what the report lists. A chunk's posts are rewritten after its
+    /// fetch, when every URL they reference has been tried (in it or an earlier chunk). Throws `StoreError`
+    /// (`.locked` when another run holds the archive) for set-up failures.
+    static func run(
+        site: SitePosts, chunkSize: Int, roots: [String], fetch: FetchSettings, rewrite: RewriteSettings,
+        warn: (String) -> Void, logger: Logger, progress: (@Sendable (FetchProgress) -> Void)? = nil
     ) async throws -> ArchiveJobReport {
         let roots = roots.map { URL(fileURLWithPath: $0).standardizedFileURL.resolvingSymlinksInPath().path }
         let startedAt = Date()
@@ -64,30 +74,63 @@ public enum ArchiveJob {
         // A manifest that cannot record the run's start can record nothing else: the run stops here.
         let runID = try await manifest.startRun(command: "archive", at: startedAt)
 
-        // The posts as recorded before this run: for the removal of deleted posts below, and to tell whether the
-        // run changed what the manifest knows of them (else no snapshot is needed).
-        let recorded = try await manifest.posts()
-
-        // Revalidation covers every archived URL, also those of posts already rewritten (no longer remote).
-        var items = items
-        if fetch.revalidateAll || fetch.revalidateAfter != nil {
-            let known = Set(items.map(\.url))
-            for record in try await manifest.allURLRecords()
-            where record.status == .archived && !known.contains(record.url) {
-                items.append(FetchItem(url: record.url, origin: record.archivedFrom ?? record.url))
-            }
-        }
-        let fetchReport = try await FetchPipeline.run(
-            items: items, posts: posts, settings: fetch, logger: logger, progress: progress, holding: lock)
-
         // A post is rewritten only when every remote reference in it is archived (with its file present),
-        // as the manifest says after this run; the others wait, so an outage never leaves a post half local.
+        // as the manifest says after its chunk's fetch; the others wait, so an outage never leaves a post half
+        // local.
         var rewriteSettings = rewrite
         rewriteSettings.requireComplete = true
-        let rewriteReport = try await RewritePipeline.rewrite(
-            posts: posts, settings: rewriteSettings, lock: lock, logger: logger)
+        var rewriting = try await RewritePipeline.RewriteRun.open(
+            files: site.files, settings: rewriteSettings, lock: lock, logger: logger)
+        defer { rewriting.close() }
+        var rewriteTotals = RewriteReport.Totals()
+        var postsRewritten: [(post: String, references: Int)] = []
+        var postProblems: [PostRewriteOutcome] = []
         var waiting: [String: Int] = [:]
-        for p in rewriteReport.posts where p.status == .waiting { waiting[p.post] = p.leftRemote.count }
+
+        var unreadable = site.unlisted
+        // Whether a post's bytes differ from the manifest's record before this run (else no snapshot is needed).
+        var postsChanged = false
+        var ranges = site.chunks(of: chunkSize).makeIterator()
+        // Revalidation covers every archived URL, also those of posts already rewritten (no longer remote): a
+        // last chunk of every archived URL, of which the run fetches those no chunk of posts had.
+        var revalidation = fetch.revalidateAll || fetch.revalidateAfter != nil
+        let fetchReport = try await FetchPipeline.run(
+            chunks: {
+                guard let range = ranges.next() else {
+                    guard revalidation else { return nil }
+                    revalidation = false
+                    let items = try await manifest.allURLRecords().filter { $0.status == .archived }.map {
+                        FetchItem(url: $0.url, origin: $0.archivedFrom ?? $0.url)
+                    }
+                    return FetchPipeline.Chunk(items: items, posts: [])
+                }
+                // The manifest's record of the chunk's posts' last scans, held while the chunk is scanned.
+                let known = try await KnownScans.read(manifest, layout: layout, posts: Array(site.files[range]))
+                let (posts, failed) = site.scan(range, known: known, warn: warn)
+                unreadable += failed
+                if !postsChanged {
+                    postsChanged = zip(layout.postKeys(posts.map(\.path)), posts).contains { key, post in
+                        known.scans[key]?.contentSHA256 != post.contentSHA256
+                    }
+                }
+                return FetchPipeline.Chunk(
+                    items: FetchItem.items(from: SiteScan.references(of: posts)), posts: posts)
+            }, settings: fetch, logger: logger, progress: progress, holding: lock,
+            keeping: { $0.status == .failed || $0.status == .rescued },
+            each: { chunk, _ in
+                guard !chunk.posts.isEmpty else { return }
+                let outcomes = try await rewriting.rewrite(chunk.posts).posts
+                rewriteTotals.add(outcomes)
+                for p in outcomes {
+                    switch p.status {
+                    case .rewritten: postsRewritten.append((p.post, p.rewrites.count))
+                    case .failed, .changedMeanwhile: postProblems.append(p)
+                    case .waiting: waiting[p.post] = p.leftRemote.count
+                    default: break
+                    }
+                }
+            })
+        rewriting.close()
 
         // A failed URL that is still archived lost its origin (revalidation failed): the copy is kept and
         // posts keep using it; news once, not a failure.
@@ -101,23 +144,31 @@ public enum ArchiveJob {
         let newFailures = failed.filter { records[$0.url]?.status != .archived && isNew($0) }
         let newlyLost = lost.filter(isNew)
 
-        // Posts deleted from the site are forgotten, unless the manifest holds their rewrites (for revert).
-        let rewritten = Set(try await manifest.rewrittenPosts())
+        // Posts deleted from the site are forgotten, unless the manifest holds their rewrites (for revert); the
+        // posts this run recorded are on disk, so reading the posts now (a chunk at a time) finds the same.
         var removed = 0
-        for post in recorded where !rewritten.contains(post.path) {
-            let file = layout.postPath(post.path)
-            if !FileManager.default.fileExists(atPath: file),
-                roots.contains(where: { file == $0 || file.hasPrefix($0 + "/") })
-            {
-                try await manifest.removePost(post.path)
-                removed += 1
+        var after: String?
+        while true {
+            let paths = try await manifest.postPaths(after: after, limit: chunkSize)
+            guard let last = paths.last else { break }
+            after = last
+            for path in paths {
+                let file = layout.postPath(path)
+                if !FileManager.default.fileExists(atPath: file),
+                    roots.contains(where: { file == $0 || file.hasPrefix($0 + "/") }),
+                    try await manifest.rewriteGenerations(post: path).isEmpty
+                {
+                    try await manifest.removePost(path)
+                    removed += 1
+                }
             }
         }
 
         var report = ArchiveJobReport(
-            startedAt: startedAt, finishedAt: Date(), fetch: fetchReport, rewrite: rewriteReport,
-            postsWaiting: waiting, newFailures: newFailures, originsLost: lost.map(\.url),
-            newlyLostOrigins: newlyLost, unreadablePosts: unreadablePosts)
+            startedAt: startedAt, finishedAt: Date(), fetch: fetchReport, rewrite: rewriteTotals,
+            postsRewritten: postsRewritten, postProblems: postProblems, postsWaiting: waiting,
+            newFailures: newFailures, originsLost: lost.map(\.url), newlyLostOrigins: newlyLost,
+            unreadablePosts: unreadable)
         do {
             report.reportPath = try writeReport(report, layout: layout)
         } catch {
@@ -131,9 +182,6 @@ public enum ArchiveJob {
             // A database has its own backups (pg_dump, docs/scale-out.md).
             if let manifest = manifest as? SQLiteManifest {
                 let backups = ManifestBackups(layout: layout)
-                let scans = Dictionary(recorded.map { ($0.path, $0.contentSHA256) }, uniquingKeysWith: { a, _ in a })
-                let keys = layout.postKeys(posts.map(\.path))
-                let postsChanged = zip(keys, posts).contains { key, post in scans[key] != post.contentSHA256 }
                 let firstSnapshot = try backups.list().isEmpty
                 if postsChanged || removed > 0 || changedManifest(report) || firstSnapshot {
                     try await backups.snapshot(of: manifest)
@@ -148,9 +196,9 @@ public enum ArchiveJob {
     /// Whether the run's fetch or rewrite recorded anything: an image archived, revalidated or failed, a
     /// thumbnail made or failed, a post rewritten or left pending.
     static func changedManifest(_ r: ArchiveJobReport) -> Bool {
-        r.fetch.outcomes.contains { $0.status != .alreadyArchived && $0.status != .notAnImageLink }
+        r.fetch.counts.contains { $0.key != .alreadyArchived && $0.key != .notAnImageLink && $0.value > 0 }
             || r.fetch.thumbnailsMade > 0 || !r.fetch.thumbnailFailures.isEmpty || r.fetch.diskFull != nil
-            || r.rewrite.posts.contains { $0.status != .unchanged && $0.status != .waiting }
+            || r.rewrite.counts.contains { $0.key != .unchanged && $0.key != .waiting && $0.value > 0 }
     }
 
     static func counts(_ r: ArchiveJobReport) -> [String: Int] {
@@ -169,14 +217,60 @@ public enum ArchiveJob {
         ]
     }
 
-    /// Writes `reports/<UTC time>-archive.json` (temporary file, then rename) and returns its path.
+    /// Writes `reports/<UTC time>-archive.json` (temporary file, then rename) and returns its path. The posts
+    /// rewritten (one entry each: a first run over a big site has tens of thousands) are written into the file as
+    /// `JSONSerialization` would print them, a buffer at a time, not made into one object with the rest: that
+    /// object and its printing were most of the job's peak memory.
     static func writeReport(_ r: ArchiveJobReport, layout: ArchiveLayout) throws -> String {
-        let time = ISO8601DateFormatter()
-        time.formatOptions = [.withInternetDateTime]
         let stamp = DateFormatter()
         stamp.locale = Locale(identifier: "en_US_POSIX")
         stamp.timeZone = TimeZone(identifier: "UTC")
         stamp.dateFormat = "yyyyMMdd'T'HHmmss.SSS'Z'"
+        // The rest of the report, its list of rewritten posts empty: the list goes in where the empty one is.
+        let data = try JSONSerialization.data(
+            withJSONObject: reportObject(r, rewritten: []), options: [.prettyPrinted, .sortedKeys])
+        let empty = Array("\n  \"rewritten\" : [\n\n  ]".utf8)
+        guard let at = [UInt8](data).firstRange(of: empty) else {
+            throw StoreError(code: .invalidArgument, message: "the report has no list of rewritten posts")
+        }
+        let folder = layout.reportsDirectory
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let final = folder.appendingPathComponent("\(stamp.string(from: r.startedAt))-archive.json")
+        let temporary = layout.temporaryDirectory.appendingPathComponent("report-\(UUID().uuidString).json")
+        guard FileManager.default.createFile(atPath: temporary.path, contents: nil) else {
+            throw StoreError(code: .io, path: temporary.path, message: "the report cannot be created")
+        }
+        let file = try FileHandle(forWritingTo: temporary)
+        do {
+            var buffer = [UInt8](data[data.startIndex..<data.startIndex + at.lowerBound])
+            buffer += "\n  \"rewritten\" : [\n".utf8
+            for (i, p) in r.postsRewritten.enumerated() {
+                buffer += (i == 0 ? "" : ",\n").utf8
+                buffer += "    {\n      \"post\" : ".utf8
+                try appendJSONString(p.post, to: &buffer)
+                buffer += ",\n      \"references\" : \(p.references)\n    }".utf8
+                if buffer.count >= 1 << 16 {
+                    try file.write(contentsOf: buffer)
+                    buffer.removeAll(keepingCapacity: true)
+                }
+            }
+            buffer += "\n  ]".utf8
+            buffer += data[(data.startIndex + at.upperBound)...]
+            try file.write(contentsOf: buffer)
+            try file.close()
+        } catch {
+            try? file.close()
+            try? FileManager.default.removeItem(at: temporary)
+            throw error
+        }
+        try FileManager.default.moveItem(at: temporary, to: final)
+        return final.path
+    }
+
+    /// The report as one object for `JSONSerialization`, with `rewritten` as its list of rewritten posts.
+    static func reportObject(_ r: ArchiveJobReport, rewritten: [[String: Any]]) -> [String: Any] {
+        let time = ISO8601DateFormatter()
+        time.formatOptions = [.withInternetDateTime]
         let failures: [[String: Any]] = r.fetch.outcomes.filter { $0.status == .failed }.map { o in
             [
                 "url": o.url, "post": o.post ?? NSNull(), "class": (o.errorClass ?? .other).rawValue,
@@ -185,27 +279,35 @@ public enum ArchiveJob {
                 "archived_copy_kept": r.originsLost.contains(o.url),
             ]
         }
-        let rewritten: [[String: Any]] = r.rewrite.posts.filter { $0.status == .rewritten }.map { p in
-            ["post": p.post, "references": p.rewrites.count]
+        let problems: [[String: Any]] = r.postProblems.map {
+            ["post": $0.post, "status": $0.status.rawValue, "message": $0.message ?? ""]
         }
-        let problems: [[String: Any]] = r.rewrite.posts.filter {
-            $0.status == .failed || $0.status == .changedMeanwhile
-        }
-        .map { ["post": $0.post, "status": $0.status.rawValue, "message": $0.message ?? ""] }
-        let object: [String: Any] = [
+        return [
             "command": "archive", "started_at": time.string(from: r.startedAt),
             "finished_at": time.string(from: r.finishedAt), "exit_code": Int(r.exitCode), "counts": counts(r),
             "failures": failures, "rewritten": rewritten, "waiting": r.postsWaiting, "post_problems": problems,
             "thumbnail_failures": r.fetch.thumbnailFailures.map(\.description),
             "rescued": r.fetch.outcomes.compactMap(RescueOutput.reportEntry),
         ]
-        let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
-        let folder = layout.reportsDirectory
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let final = folder.appendingPathComponent("\(stamp.string(from: r.startedAt))-archive.json")
-        let temporary = layout.temporaryDirectory.appendingPathComponent("report-\(UUID().uuidString).json")
-        try data.write(to: temporary)
-        try FileManager.default.moveItem(at: temporary, to: final)
-        return final.path
+    }
+
+    /// `string` as `JSONSerialization` prints it: printable ASCII as it is but `"`, `\\` and `/` escaped with a
+    /// backslash; any other string is printed by `JSONSerialization` itself.
+    static func appendJSONString(_ string: String, to out: inout [UInt8]) throws {
+        let utf8 = string.utf8
+        if utf8.allSatisfy({ (0x20...0x7E).contains($0) }) {
+            out.append(UInt8(ascii: "\""))
+            for byte in utf8 {
+                if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte == UInt8(ascii: "/") {
+                    out.append(UInt8(ascii: "\\"))
+                }
+                out.append(byte)
+            }
+            out.append(UInt8(ascii: "\""))
+            return
+        }
+        // `["..."]`: the string between the brackets.
+        let array = [UInt8](try JSONSerialization.data(withJSONObject: [string]))
+        out += array[1..<(array.count - 1)]
     }
 }

@@ -42,12 +42,62 @@ public enum Pipeline {
         settings: FetchSettings, warn: (String) -> Void, logger: Logger,
         progress: (@Sendable (FetchProgress) -> Void)? = nil
     ) async throws(PipelineError) -> (report: FetchReport, unreadablePosts: Int) {
-        let site = try SiteScan.collect(
-            roots: roots, urlList: urlList, scanOptions: scanOptions, archiveLinks: archiveLinks, warn: warn)
+        try await fetch(
+            roots: roots, urlList: urlList, scanOptions: scanOptions, archiveLinks: archiveLinks, settings: settings,
+            chunkSize: SitePosts.chunkSize, warn: warn, logger: logger, progress: progress, keeping: { _ in true },
+            each: { _ in })
+    }
+
+    /// `fetch`, a chunk of posts at a time (`SitePosts.chunkSize`): each chunk is scanned, recorded and fetched,
+    /// and its URLs' outcomes handed to `each` (in the order first seen) before the next is scanned, so memory does
+    /// not grow with the site but for the set of URLs seen. The report keeps the failed and rescued outcomes
+    /// (what the text summary lists) and counts all.
+    public static func fetch(
+        roots: [String], urlList: String?, scanOptions: ScanOptions, archiveLinks: ArchiveLinker?,
+        settings: FetchSettings, warn: (String) -> Void, logger: Logger,
+        progress: (@Sendable (FetchProgress) -> Void)? = nil, each: ([URLOutcome]) -> Void
+    ) async throws(PipelineError) -> (report: FetchReport, unreadablePosts: Int) {
+        try await fetch(
+            roots: roots, urlList: urlList, scanOptions: scanOptions, archiveLinks: archiveLinks, settings: settings,
+            chunkSize: SitePosts.chunkSize, warn: warn, logger: logger, progress: progress,
+            keeping: { $0.status == .failed || $0.status == .rescued }, each: each)
+    }
+
+    /// `fetch` by chunks of `chunkSize` posts (tests make them small), keeping the outcomes `keep` says.
+    static func fetch(
+        roots: [String], urlList: String?, scanOptions: ScanOptions, archiveLinks: ArchiveLinker?,
+        settings: FetchSettings, chunkSize: Int, warn: (String) -> Void, logger: Logger,
+        progress: (@Sendable (FetchProgress) -> Void)?, keeping keep: (URLOutcome) -> Bool,
+        each: ([URLOutcome]) -> Void
+    ) async throws(PipelineError) -> (report: FetchReport, unreadablePosts: Int) {
+        let site = SitePosts(roots: roots, scanOptions: scanOptions, archiveLinks: archiveLinks, warn: warn)
+        // The list is read first (a list that cannot be read stops the run before it starts); its lines are
+        // told to `warn` after the posts', as a scan of the whole site tells them.
+        let list = try urlList.map { path throws(PipelineError) in
+            try SiteScan.read(urlList: path, cdnRules: scanOptions.cdnRules)
+        }
+        var unreadable = site.unlisted
+        var ranges = site.chunks(of: chunkSize)
+        if ranges.isEmpty { ranges = [0..<0] }  // a URL list alone is one chunk
+        var chunks = ranges.enumerated().makeIterator()
         do {
+            let lock = try ArchiveLock.acquire(settings.archiveRoot)
+            defer { lock.release() }
             let report = try await FetchPipeline.run(
-                items: site.items, posts: site.posts, settings: settings, logger: logger, progress: progress)
-            return (report, site.unreadable)
+                chunks: {
+                    guard let (n, range) = chunks.next() else { return nil }
+                    let (posts, failed) = site.scan(range, known: nil, warn: warn)
+                    unreadable += failed
+                    var listed: [URLList.Entry] = []
+                    if let list, n == ranges.count - 1 {
+                        for problem in list.problems { warn(list.message(for: problem)) }
+                        listed = list.entries
+                    }
+                    return FetchPipeline.Chunk(
+                        items: FetchItem.items(from: SiteScan.references(of: posts), listed: listed), posts: posts)
+                }, settings: settings, logger: logger, progress: progress, holding: lock, keeping: keep,
+                each: { each($1) })
+            return (report, unreadable)
         } catch {
             throw PipelineError(stopping: error, archiveRoot: settings.archiveRoot)
         }
@@ -70,50 +120,74 @@ public enum Pipeline {
 
     /// `archive`, the scheduled job: scans the posts under `roots` (leaving out links into the archive, which
     /// `linker` knows), then fetches, makes thumbnails and rewrites the posts whose references are all archived,
-    /// under one lock (`ArchiveJob`).
+    /// under one lock, a chunk of posts at a time (`ArchiveJob`).
     public static func archive(
         roots: [String], scanOptions: ScanOptions, fetch: FetchSettings, linker: ArchiveLinker,
         warn: (String) -> Void, logger: Logger, progress: (@Sendable (FetchProgress) -> Void)? = nil
     ) async throws(PipelineError) -> ArchiveJobReport {
-        // The posts unchanged since the manifest's record of their last scan are not read or scanned again. The
-        // record (every post's references) is let go once the scan is made, before the fetch and the rewrite.
-        let site = try await scan(roots: roots, scanOptions: scanOptions, fetch: fetch, linker: linker, warn: warn)
+        try await archive(
+            roots: roots, scanOptions: scanOptions, fetch: fetch, linker: linker, chunkSize: SitePosts.chunkSize,
+            warn: warn, logger: logger, progress: progress)
+    }
+
+    /// `archive` by chunks of `chunkSize` posts (tests make them small).
+    static func archive(
+        roots: [String], scanOptions: ScanOptions, fetch: FetchSettings, linker: ArchiveLinker, chunkSize: Int,
+        warn: (String) -> Void, logger: Logger, progress: (@Sendable (FetchProgress) -> Void)?
+    ) async throws(PipelineError) -> ArchiveJobReport {
+        let site = SitePosts(roots: roots, scanOptions: scanOptions, archiveLinks: linker, warn: warn)
         var rewrite = RewriteSettings(
             archiveRoot: fetch.archiveRoot, linker: linker, scanner: PostScanner(options: scanOptions))
         rewrite.objectStore = fetch.objectStore
         rewrite.manifest = fetch.manifest
         do {
             return try await ArchiveJob.run(
-                items: site.items, posts: site.posts, unreadablePosts: site.unreadable, roots: roots, fetch: fetch,
-                rewrite: rewrite, logger: logger, progress: progress)
+                site: site, chunkSize: chunkSize, roots: roots, fetch: fetch, rewrite: rewrite, warn: warn,
+                logger: logger, progress: progress)
         } catch {
             throw PipelineError(stopping: error, archiveRoot: fetch.archiveRoot, whenLocked: .didNothing)
         }
-    }
-
-    /// The job's scan, with the manifest's record of the last scans (`KnownScans`) held only while it runs.
-    private static func scan(
-        roots: [String], scanOptions: ScanOptions, fetch: FetchSettings, linker: ArchiveLinker, warn: (String) -> Void
-    ) async throws(PipelineError) -> SiteScan {
-        let known: KnownScans?
-        do {
-            known = try await KnownScans.read(archiveRoot: fetch.archiveRoot, manifest: fetch.manifest)
-        } catch {
-            throw PipelineError(stopping: error, archiveRoot: fetch.archiveRoot, whenLocked: .didNothing)
-        }
-        return try SiteScan.collect(
-            roots: roots, scanOptions: scanOptions, archiveLinks: linker, known: known, warn: warn)
     }
 
     /// `rewrite`: scans the posts under `roots` and points each at the archived copies of its images.
     public static func rewrite(roots: [String], settings: RewriteSettings, warn: (String) -> Void, logger: Logger)
         async throws(PipelineError) -> (report: RewriteReport, unreadablePosts: Int)
     {
-        let site = try SiteScan.collect(roots: roots, scanOptions: settings.scanner.options, warn: warn)
+        var report = RewriteReport()
+        let (_, unreadable) = try await rewrite(
+            roots: roots, settings: settings, warn: warn, logger: logger, each: { report.posts += $0 })
+        return (report, unreadable)
+    }
+
+    /// `rewrite`, a chunk of posts at a time (`SitePosts.chunkSize`): each chunk is scanned, rewritten and handed
+    /// to `each` (its outcomes in the posts' order) before the next is scanned, so memory does not grow with the
+    /// site. Returns the totals and how many posts could not be listed or read.
+    public static func rewrite(
+        roots: [String], settings: RewriteSettings, warn: (String) -> Void, logger: Logger,
+        each: ([PostRewriteOutcome]) -> Void
+    ) async throws(PipelineError) -> (totals: RewriteReport.Totals, unreadablePosts: Int) {
+        try await rewrite(
+            roots: roots, settings: settings, chunkSize: SitePosts.chunkSize, warn: warn, logger: logger, each: each)
+    }
+
+    /// `rewrite` by chunks of `chunkSize` posts (tests make them small).
+    static func rewrite(
+        roots: [String], settings: RewriteSettings, chunkSize: Int, warn: (String) -> Void, logger: Logger,
+        each: ([PostRewriteOutcome]) -> Void
+    ) async throws(PipelineError) -> (totals: RewriteReport.Totals, unreadablePosts: Int) {
+        let site = SitePosts(roots: roots, scanOptions: settings.scanner.options, warn: warn)
+        var unreadable = site.unlisted
+        var chunks = site.chunks(of: chunkSize).makeIterator()
         do {
-            return (
-                try await RewritePipeline.run(posts: site.posts, settings: settings, logger: logger), site.unreadable
-            )
+            let totals = try await RewritePipeline.run(
+                files: site.files,
+                chunks: {
+                    guard let range = chunks.next() else { return nil }
+                    let (posts, failed) = site.scan(range, known: nil, warn: warn)
+                    unreadable += failed
+                    return posts
+                }, settings: settings, logger: logger, each: each)
+            return (totals, unreadable)
         } catch {
             throw PipelineError(stopping: error, archiveRoot: settings.archiveRoot)
         }

@@ -28,6 +28,38 @@ public enum FetchPipeline {
         items: [FetchItem], posts: [ScannedPost], settings: FetchSettings, logger: Logger,
         progress: (@Sendable (FetchProgress) -> Void)?, holding lock: ArchiveLock
     ) async throws -> FetchReport {
+        var chunks = [Chunk(items: items, posts: posts)].makeIterator()
+        return try await run(
+            chunks: { chunks.next() }, settings: settings, logger: logger, progress: progress, holding: lock,
+            keeping: { _ in true }, each: { _, _ in })
+    }
+
+    /// A chunk of a site for a fetch: its posts as scanned, and the items of their references (plus, in the last
+    /// chunk, of a URL list): an item may stand for a URL an earlier chunk had already, for the widths it adds.
+    struct Chunk {
+        var items: [FetchItem]
+        var posts: [ScannedPost]
+    }
+
+    /// A fetch run a chunk of the site at a time (`chunks` gives the next, nil at the end), under a lock the caller
+    /// holds. Each chunk's posts are recorded, the URLs no earlier chunk had are planned, fetched and recorded,
+    /// their thumbnails made, and the chunk and its URLs' outcomes handed to `each` (in the items' order; the job
+    /// rewrites the chunk's posts there) and let go: the report's `outcomes` keep only those `keeping` says (its
+    /// counts cover all). What the run holds across chunks is the set of the URLs it has seen (a URL is fetched
+    /// once per run; 16 bytes each, `StringDigestSet`) and the SVG originals it archived (their sanitized copies
+    /// are made at the end). The downloads of a chunk end before the next chunk is planned: the next chunk's scan
+    /// and plan take a fraction of its downloads' time.
+    ///
+    /// A run killed between chunks leaves the manifest consistent: each post's recorded references are a scan
+    /// of it (the chunks recorded so far have this run's, the others their last run's, with the hash of the
+    /// bytes that scan read, so the next run scans them again if they changed), and every URL row is a finished
+    /// outcome whose object is durable (the recorder's rule). The next run plans from the manifest and fetches
+    /// what is missing, as after a run killed during its downloads.
+    static func run(
+        chunks: () async throws -> Chunk?, settings: FetchSettings, logger: Logger,
+        progress: (@Sendable (FetchProgress) -> Void)?, holding lock: ArchiveLock,
+        keeping keep: (URLOutcome) -> Bool, each: (Chunk, [URLOutcome]) async throws -> Void
+    ) async throws -> FetchReport {
         // Objects are committed by rename only; the run's recorder makes them durable (each file, then the
         // folders of a batch) before the batch's manifest rows commit (see `Recorder`).
         let backend = try await ArchiveBackend.open(
@@ -46,20 +78,6 @@ public enum FetchPipeline {
         let stale = try store.removeStaleTemporaryFiles(holding: lock)
         if stale > 0 { logger.info("removed temporary files of an interrupted run", metadata: ["count": "\(stale)"]) }
 
-        let now = Date()
-        // Posts found unchanged (not read: their record stands) are not recorded again.
-        let scanned = posts.filter { !$0.unchanged }
-        let keys = backend.layout.postKeys(scanned.map(\.path))
-        try await manifest.replaceReferences(
-            zip(keys, scanned).map { key, post in
-                PostReferences(
-                    post: key, contentSHA256: post.contentSHA256,
-                    references: post.references.filter(\.remote).map(referenceRecord), file: post.file,
-                    scannedWith: post.scannedWith)
-            }, scannedAt: now)
-
-        let (needs, pages) = try await plan(items: items, settings: settings, manifest: manifest, now: now)
-        let lookups = settings.rescue == nil ? [:] : try await Rescuer.lastLookups(needs: needs, manifest: manifest)
         var settings = settings
         let warc = settings.warc.map {
             WARCObserver(
@@ -76,10 +94,24 @@ public enum FetchPipeline {
         let coordinator = try await backend.workCoordinator()
         let runner = Runner(
             settings: settings, store: store, manifest: manifest, coordinator: coordinator, logger: logger,
-            progress: progress, rescueLookups: lookups)
-        var outcomes: [URLOutcome]
+            progress: progress)
+        var report = FetchReport()
+        // The URLs of the chunks so far (a URL is fetched once per run; 16 bytes each), and the SVG originals
+        // archived.
+        var seen = StringDigestSet()
+        var svgs: [(url: String, path: String)] = []
         do {
-            outcomes = try await runner.fetch(items: items, needs: needs, plannedAt: now)
+            while let chunk = try await chunks() {
+                let outcomes = try await fetch(
+                    chunk, seen: &seen, settings: settings, manifest: manifest, layout: backend.layout,
+                    runner: runner, report: &report)
+                svgs += outcomes.compactMap { o in
+                    o.objectPath.flatMap { $0.hasSuffix("." + ImageFormat.svg.fileExtension) ? (o.url, $0) : nil }
+                }
+                report.add(outcomes, keeping: keep)
+                report.diskFull = runner.diskFull
+                try await each(chunk, outcomes)
+            }
             await coordinator.finish()
         } catch {
             await coordinator.finish()
@@ -88,7 +120,40 @@ public enum FetchPipeline {
             throw error
         }
         warc?.finish()
-        let writtenWARC = await warcSummary
+        report.warc = await warcSummary
+        report.diskFull = runner.diskFull
+        // Posts never link an SVG original, only its sanitized copy (docs/images.md, "SVG"): make missing ones.
+        let (made, svgFailures) = try await SVGDerivatives.makeMissing(archived: svgs, store: store, manifest: manifest)
+        report.thumbnailsMade += made
+        report.thumbnailFailures += svgFailures
+        return report
+    }
+
+    /// One chunk of a run: records its posts, fetches the URLs not in `seen` (adding them), reads back what the
+    /// outcomes need, and makes the thumbnails of its items (into `report`). Returns the outcomes of its new URLs.
+    private static func fetch(
+        _ chunk: Chunk, seen: inout StringDigestSet, settings: FetchSettings, manifest: some FetchLedger,
+        layout: ArchiveLayout, runner: Runner, report: inout FetchReport
+    ) async throws -> [URLOutcome] {
+        let now = Date()
+        // Posts found unchanged (not read: their record stands) are not recorded again; after a full disk,
+        // nothing is (the manifest could not take it; the posts are scanned again next run).
+        let scanned = runner.diskFull == nil ? chunk.posts.filter { !$0.unchanged } : []
+        let keys = layout.postKeys(scanned.map(\.path))
+        try await manifest.replaceReferences(
+            zip(keys, scanned).map { key, post in
+                PostReferences(
+                    post: key, contentSHA256: post.contentSHA256,
+                    references: post.references.filter(\.remote).map(referenceRecord), file: post.file,
+                    scannedWith: post.scannedWith)
+            }, scannedAt: now)
+
+        // An item of a URL an earlier chunk had is there for its widths only (thumbnails, below). A URL first
+        // seen as a link target (`link-image`) and shown as an image in a later chunk was fetched as a link.
+        let items = chunk.items.filter { seen.insert($0.url) }
+        let (needs, pages) = try await plan(items: items, settings: settings, manifest: manifest, now: now)
+        let lookups = settings.rescue == nil ? [:] : try await Rescuer.lastLookups(needs: needs, manifest: manifest)
+        var outcomes = try await runner.fetch(items: items, needs: needs, plannedAt: now, rescueLookups: lookups)
         for i in outcomes.indices where pages.contains(outcomes[i].url) { outcomes[i].status = .notAnImageLink }
 
         // Read back only the URLs that need it: those archived before (for their object's path), a chunk at a
@@ -96,32 +161,28 @@ public enum FetchPipeline {
         // those shown at a width (for their thumbnails).
         let already = outcomes.indices.filter { outcomes[$0].status == .alreadyArchived }
         for start in stride(from: 0, to: already.count, by: Self.readBackChunk) {
-            let chunk = already[start..<min(start + Self.readBackChunk, already.count)]
-            let records = try await manifest.urlRecords(chunk.map { outcomes[$0].url })
+            let part = already[start..<min(start + Self.readBackChunk, already.count)]
+            let records = try await manifest.urlRecords(part.map { outcomes[$0].url })
             let objects = try await manifest.objects(
-                sha256s: chunk.compactMap { records[outcomes[$0].url]?.objectSHA256 })
-            for i in chunk {
+                sha256s: part.compactMap { records[outcomes[$0].url]?.objectSHA256 })
+            for i in part {
                 if let record = records[outcomes[i].url], let sha = record.objectSHA256 {
                     outcomes[i].objectPath = objects[sha]?.path
                     outcomes[i].archivedFrom = record.archivedFrom
                 }
             }
         }
-        let shown = settings.thumbnails == nil ? [] : items.filter { !$0.widths.isEmpty }.map(\.url)
-        let records = try await manifest.urlRecords(shown)
-        var report = FetchReport(outcomes: outcomes)
-        report.diskFull = runner.diskFull
-        report.warc = writtenWARC
-        if let thumbnailOptions = settings.thumbnails, report.diskFull == nil {
-            (report.thumbnailsMade, report.thumbnailFailures) = try await runner.makeThumbnails(
-                items: items, records: records, options: thumbnailOptions)
+        if let thumbnailOptions = settings.thumbnails, runner.diskFull == nil {
+            let shown = chunk.items.filter { !$0.widths.isEmpty }
+            let records = try await manifest.urlRecords(shown.map(\.url))
+            let (made, failures) = try await runner.makeThumbnails(
+                items: shown, records: records, options: thumbnailOptions)
+            report.thumbnailsMade += made
+            // A derivative that failed in an earlier chunk was tried again for this one: said once.
+            let said = Set(report.thumbnailFailures)
+            report.thumbnailFailures += failures.filter { !said.contains($0) }
         }
-        // Posts never link an SVG original, only its sanitized copy (docs/images.md, "SVG"): make missing ones.
-        let (svgs, svgFailures) = try await SVGDerivatives.makeMissing(
-            archived: outcomes.compactMap { o in o.objectPath.map { (o.url, $0) } }, store: store, manifest: manifest)
-        report.thumbnailsMade += svgs
-        report.thumbnailFailures += svgFailures
-        return report
+        return outcomes
     }
 
     /// What a dry run would fetch, reading the manifest when there is one and changing nothing.

@@ -15,8 +15,6 @@ final class Runner: Sendable {
     let coordinator: any WorkCoordinator
     let logger: Logger
     let progress: (@Sendable (FetchProgress) -> Void)?
-    /// When each failing URL was last looked up at the web archives (`Rescuer`).
-    let rescueLookups: [String: Date]
     private let state = Mutex(FetchProgress())
     private let diskFullMessage = Mutex<String?>(nil)
     /// The first disk-full failure of the run, if any: no download starts after it.
@@ -33,9 +31,8 @@ final class Runner: Sendable {
     init(
         settings: FetchSettings, store: any ObjectStore, manifest: any FetchLedger,
         coordinator: any WorkCoordinator = LocalCoordinator(), logger: Logger,
-        progress: (@Sendable (FetchProgress) -> Void)?, rescueLookups: [String: Date] = [:]
+        progress: (@Sendable (FetchProgress) -> Void)?
     ) {
-        self.rescueLookups = rescueLookups
         self.settings = settings
         self.store = store
         self.manifest = manifest
@@ -61,16 +58,19 @@ final class Runner: Sendable {
     }
 
     /// Fetches the items `needs` names, those this worker claims (all of them, with one process); `plannedAt`
-    /// is when `needs` was read (a URL some worker tried since is left to that worker's outcome).
-    func fetch(items: [FetchItem], needs: [String: FetchNeed], plannedAt: Date = Date()) async throws
-        -> [URLOutcome]
-    {
+    /// is when `needs` was read (a URL some worker tried since is left to that worker's outcome);
+    /// `rescueLookups`: when each failing URL was last looked up at the web archives (`Rescuer`). A run that
+    /// fetches a site a chunk at a time calls it once per chunk: the progress counts the chunks' URLs so far.
+    func fetch(
+        items: [FetchItem], needs: [String: FetchNeed], plannedAt: Date = Date(),
+        rescueLookups: [String: Date] = [:]
+    ) async throws -> [URLOutcome] {
         var outcomes = items.map {
             URLOutcome(url: $0.url, status: .alreadyArchived, post: $0.post)
         }
         let work = items.indices.filter { needs[items[$0].url] != nil }
         let snapshot = state.withLock {
-            $0.total = work.count
+            $0.total += work.count
             return $0
         }
         progress?(snapshot)

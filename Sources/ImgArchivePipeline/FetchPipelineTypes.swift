@@ -81,8 +81,11 @@ public struct URLOutcome: Sendable, Hashable {
 
 /// What a run did.
 public struct FetchReport: Sendable {
-    /// One outcome per URL, in the order of the input.
+    /// One outcome per URL, in the order of the input; of a run that handed its outcomes out a chunk at a time,
+    /// only those it was asked to keep (the failed and rescued ones, for the text summary).
     public var outcomes: [URLOutcome] = []
+    /// The outcomes handed out and not kept, counted by status.
+    private var notKept: [URLOutcome.Status: Int] = [:]
     /// Derivatives made in this run.
     public var thumbnailsMade = 0
     /// Derivatives that could not be made.
@@ -93,9 +96,21 @@ public struct FetchReport: Sendable {
     /// What the run wrote to `archive/warc/`, when WARC output is on.
     public var warc: WARCSummary?
 
-    /// Outcomes counted by status.
+    /// Creates a report of `outcomes`.
+    public init(outcomes: [URLOutcome] = []) {
+        self.outcomes = outcomes
+    }
+
+    /// Outcomes counted by status (those not kept too).
     public var counts: [URLOutcome.Status: Int] {
-        outcomes.reduce(into: [:]) { $0[$1.status, default: 0] += 1 }
+        outcomes.reduce(into: notKept) { $0[$1.status, default: 0] += 1 }
+    }
+
+    /// Adds a chunk's outcomes: those `keep` says to `outcomes`, the others to the counts only.
+    mutating func add(_ chunk: [URLOutcome], keeping keep: (URLOutcome) -> Bool) {
+        for outcome in chunk {
+            if keep(outcome) { outcomes.append(outcome) } else { notKept[outcome.status, default: 0] += 1 }
+        }
     }
 
     /// Failures counted by class.

@@ -72,6 +72,41 @@ public struct RewriteReport: Sendable {
     /// One outcome per post, in the order of the input.
     public var posts: [PostRewriteOutcome] = []
 
+    /// What a rewrite handed out a chunk of posts at a time adds up to: what its summary says, without the posts.
+    public struct Totals: Sendable, Hashable {
+        /// The posts handed out.
+        public var posts = 0
+        /// Posts counted by status.
+        public var counts: [PostRewriteOutcome.Status: Int] = [:]
+        /// The number of references replaced.
+        public var referencesRewritten = 0
+        /// The number of spans put back (revert).
+        public var referencesReverted = 0
+        /// The remote references left, counted by why (`not-fetched`, `failed`, `missing-file`).
+        public var leftRemoteByKind: [String: Int] = [:]
+
+        /// Creates empty totals.
+        public init() {}
+
+        /// Adds `outcomes` to the totals.
+        public mutating func add(_ outcomes: some Sequence<PostRewriteOutcome>) {
+            for outcome in outcomes {
+                posts += 1
+                counts[outcome.status, default: 0] += 1
+                referencesRewritten += outcome.rewrites.count
+                referencesReverted += outcome.reverted
+                for left in outcome.leftRemote { leftRemoteByKind[left.kind, default: 0] += 1 }
+            }
+        }
+    }
+
+    /// The report's totals.
+    public var totals: Totals {
+        var totals = Totals()
+        totals.add(posts)
+        return totals
+    }
+
     /// Posts counted by status.
     public var counts: [PostRewriteOutcome.Status: Int] {
         posts.reduce(into: [:]) { $0[$1.status, default: 0] += 1 }
@@ -94,17 +129,34 @@ public enum RewritePipeline {
     public static func run(posts: [ScannedPost], settings: RewriteSettings, logger: Logger) async throws
         -> RewriteReport
     {
+        var report = RewriteReport()
+        var chunks = [posts].makeIterator()
+        _ = try await run(
+            files: posts.map(\.path), chunks: { chunks.next() }, settings: settings, logger: logger,
+            each: { report.posts += $0 })
+        return report
+    }
+
+    /// `run` on a site handed over a chunk of posts at a time (`chunks` gives the next, nil at the end; `files`
+    /// are every post's path, for the sweep of temporary posts before any is written): each chunk's outcomes go
+    /// to `each` once its posts are in place, and only the totals are kept.
+    static func run(
+        files: [String], chunks: () throws -> [ScannedPost]?, settings: RewriteSettings, logger: Logger,
+        each: ([PostRewriteOutcome]) -> Void
+    ) async throws -> RewriteReport.Totals {
         // Without a manifest nothing is archived: plan (everything stays remote) without creating an archive.
         let hasManifest = try ArchiveBackend.hasManifest(
             ArchiveLayout(root: settings.archiveRoot), location: settings.manifest)
         if settings.dryRun || !hasManifest {
-            return try await rewrite(posts: posts, settings: settings, lock: nil, logger: logger)
+            return try await rewrite(
+                files: files, chunks: chunks, settings: settings, lock: nil, logger: logger, each: each)
         }
         let lock = try ArchiveLock.acquire(settings.archiveRoot)
         defer { lock.release() }
-        let report = try await rewrite(posts: posts, settings: settings, lock: lock, logger: logger)
-        if report.counts[.rewritten, default: 0] > 0 { await snapshot(settings, logger: logger) }
-        return report
+        let totals = try await rewrite(
+            files: files, chunks: chunks, settings: settings, lock: lock, logger: logger, each: each)
+        if totals.counts[.rewritten, default: 0] > 0 { await snapshot(settings, logger: logger) }
+        return totals
     }
 
     /// After a run that rewrote or reverted posts: a manifest snapshot, so the records `--revert` needs are in
@@ -130,63 +182,126 @@ public enum RewritePipeline {
     static func rewrite(posts: [ScannedPost], settings: RewriteSettings, lock: ArchiveLock?, logger: Logger)
         async throws -> RewriteReport
     {
-        let layout = ArchiveLayout(root: settings.archiveRoot)
-        let backend: ArchiveBackend? =
-            try ArchiveBackend.hasManifest(layout, location: settings.manifest) || lock != nil
-            ? try await ArchiveBackend.open(
-                root: settings.archiveRoot, objects: settings.objectStore, manifest: settings.manifest) : nil
-        let manifest = backend?.manifest
-        defer { backend?.close() }
-        let catalog = try await Catalog(manifest: manifest, store: backend?.objects, posts: posts)
-        // Each post's file (links resolved) and key, each folder resolved once.
-        let files = PostFile.targets(of: posts.map(\.path))
-        let keys = layout.postKeys(posts.map(\.path))
-        if lock != nil {
-            removeStaleTemporaryPosts(files: files, logger: logger)
-            if let manifest { try await settlePending(manifest, layout: layout) }
-        }
-        let roots = siteRoots(layout)
         var report = RewriteReport()
-        var batch: [StagedRewrite] = []
-        // Two names for one file (a symbolic link, `./a/../a.md`) are one post: the first name is rewritten,
-        // the others are skipped (rewriting again would find the post "changed meanwhile" on every run).
-        var targets = Set<String>()
-        for (i, post) in posts.enumerated() {
-            let target = files[i]
-            guard targets.insert(target).inserted else { continue }
-            let plan = RewritePlan(
-                references: post.references, postPath: post.path, linker: settings.linker, asset: catalog.asset)
-            var outcome = PostRewriteOutcome(post: post.path, status: .unchanged, leftRemote: plan.leftRemote)
-            if settings.requireComplete && !plan.leftRemote.isEmpty {
-                outcome.status = .waiting
-                report.posts.append(outcome)
-                continue
-            }
-            guard !plan.rewrites.isEmpty else {
-                report.posts.append(outcome)
-                continue
-            }
-            do {
-                if let staged = try stageRewrite(
-                    post, key: keys[i], target: target, plan: plan, outcome: &outcome, settings: settings,
-                    manifest: manifest, roots: roots)
-                {
-                    batch.append(StagedRewrite(index: report.posts.count, staged: staged.0, pending: staged.1))
-                }
-            } catch {
-                outcome.status = .failed
-                outcome.rewrites = []
-                outcome.message = "\(post.path): not rewritten: \(error)"
-                logger.info("rewrite failed", metadata: ["post": "\(post.path)"])
-            }
-            report.posts.append(outcome)
-            if let manifest, batch.count >= batchSize {
-                await commit(batch, into: &report, manifest: manifest, logger: logger)
-                batch = []
-            }
-        }
-        if let manifest { await commit(batch, into: &report, manifest: manifest, logger: logger) }
+        var chunks = [posts].makeIterator()
+        _ = try await rewrite(
+            files: posts.map(\.path), chunks: { chunks.next() }, settings: settings, lock: lock, logger: logger,
+            each: { report.posts += $0 })
         return report
+    }
+
+    /// The rewrite a chunk of posts at a time (`chunks`, nil at the end), with the lock already held (nil only in
+    /// a dry run): each chunk's outcomes go to `each` once its posts are in place (`RewriteRun`).
+    static func rewrite(
+        files: [String], chunks: () throws -> [ScannedPost]?, settings: RewriteSettings, lock: ArchiveLock?,
+        logger: Logger, each: ([PostRewriteOutcome]) -> Void
+    ) async throws -> RewriteReport.Totals {
+        var run = try await RewriteRun.open(files: files, settings: settings, lock: lock, logger: logger)
+        defer { run.close() }
+        var totals = RewriteReport.Totals()
+        while let posts = try chunks() {
+            let report = try await run.rewrite(posts)
+            totals.add(report.posts)
+            each(report.posts)
+        }
+        return totals
+    }
+
+    /// A rewrite of a site a chunk of posts at a time: `open` removes the temporary posts an interrupted run left
+    /// beside any of the site's files and settles the pending generations, once, before any post is written;
+    /// then `rewrite` takes each chunk (reading the catalog of its URLs only) and returns its outcomes, which
+    /// the caller hands on and lets go.
+    struct RewriteRun {
+        let settings: RewriteSettings
+        let layout: ArchiveLayout
+        let backend: ArchiveBackend?
+        let roots: [String]
+        let logger: Logger
+        /// The files already rewritten: two names for one file (a symbolic link, `./a/../a.md`) are one post,
+        /// the first name is rewritten and the others are skipped (rewriting again would find the post "changed
+        /// meanwhile" on every run). 16 bytes a post (`StringDigestSet`).
+        private var targets = StringDigestSet()
+
+        private init(settings: RewriteSettings, backend: ArchiveBackend?, logger: Logger) {
+            self.settings = settings
+            layout = ArchiveLayout(root: settings.archiveRoot)
+            self.backend = backend
+            roots = siteRoots(layout)
+            self.logger = logger
+        }
+
+        /// Opens the archive for a rewrite of the posts at `files`, with the lock already held (nil only in a dry
+        /// run, which opens the manifest only when there is one).
+        static func open(files: [String], settings: RewriteSettings, lock: ArchiveLock?, logger: Logger)
+            async throws -> RewriteRun
+        {
+            let layout = ArchiveLayout(root: settings.archiveRoot)
+            let backend: ArchiveBackend? =
+                try ArchiveBackend.hasManifest(layout, location: settings.manifest) || lock != nil
+                ? try await ArchiveBackend.open(
+                    root: settings.archiveRoot, objects: settings.objectStore, manifest: settings.manifest) : nil
+            let run = RewriteRun(settings: settings, backend: backend, logger: logger)
+            if lock != nil {
+                do {
+                    removeStaleTemporaryPosts(files: PostFile.targets(of: files), logger: logger)
+                    if let manifest = backend?.manifest { try await settlePending(manifest, layout: layout) }
+                } catch {
+                    run.close()
+                    throw error
+                }
+            }
+            return run
+        }
+
+        /// Closes the archive.
+        func close() { backend?.close() }
+
+        /// Rewrites one chunk of posts, reading the catalog of its URLs only.
+        mutating func rewrite(_ posts: [ScannedPost]) async throws -> RewriteReport {
+            let manifest = backend?.manifest
+            let catalog = try await Catalog(manifest: manifest, store: backend?.objects, posts: posts)
+            // Each post's file (links resolved) and key, each folder resolved once.
+            let files = PostFile.targets(of: posts.map(\.path))
+            let keys = layout.postKeys(posts.map(\.path))
+            var report = RewriteReport()
+            var batch: [StagedRewrite] = []
+            for (i, post) in posts.enumerated() {
+                let target = files[i]
+                guard targets.insert(target) else { continue }
+                let plan = RewritePlan(
+                    references: post.references, postPath: post.path, linker: settings.linker, asset: catalog.asset)
+                var outcome = PostRewriteOutcome(post: post.path, status: .unchanged, leftRemote: plan.leftRemote)
+                if settings.requireComplete && !plan.leftRemote.isEmpty {
+                    outcome.status = .waiting
+                    report.posts.append(outcome)
+                    continue
+                }
+                guard !plan.rewrites.isEmpty else {
+                    report.posts.append(outcome)
+                    continue
+                }
+                do {
+                    if let staged = try stageRewrite(
+                        post, key: keys[i], target: target, plan: plan, outcome: &outcome, settings: settings,
+                        manifest: manifest, roots: roots)
+                    {
+                        batch.append(StagedRewrite(index: report.posts.count, staged: staged.0, pending: staged.1))
+                    }
+                } catch {
+                    outcome.status = .failed
+                    outcome.rewrites = []
+                    outcome.message = "\(post.path): not rewritten: \(error)"
+                    logger.info("rewrite failed", metadata: ["post": "\(post.path)"])
+                }
+                report.posts.append(outcome)
+                if let manifest, batch.count >= batchSize {
+                    await commit(batch, into: &report, manifest: manifest, logger: logger)
+                    batch = []
+                }
+            }
+            if let manifest { await commit(batch, into: &report, manifest: manifest, logger: logger) }
+            return report
+        }
     }
 
     /// A post whose new bytes wait in a temporary file for their batch's record and rename.

@@ -73,14 +73,14 @@ public struct KnownScans: Sendable {
     let scans: [String: RecordedScan]
     let references: [String: [ReferenceRecord]]
 
-    /// Reads the records of the archive at `archiveRoot`; nil when it has no manifest yet.
-    static func read(archiveRoot: URL, manifest location: ManifestLocation) async throws -> KnownScans? {
-        let layout = ArchiveLayout(root: archiveRoot)
-        guard try ArchiveBackend.hasManifest(layout, location: location) else { return nil }
-        let manifest = try await ArchiveBackend.openManifest(layout, location: location)
-        defer { try? manifest.close() }
+    /// Reads the records of the posts at `files` (a chunk of a site's) from `manifest`.
+    static func read(_ manifest: some ArchiveLedgerReader, layout: ArchiveLayout, posts files: [String])
+        async throws -> KnownScans
+    {
+        let keys = layout.postKeys(files)
         return KnownScans(
-            layout: layout, scans: try await manifest.recordedScans(), references: try await manifest.allReferences())
+            layout: layout, scans: try await manifest.recordedScans(posts: keys),
+            references: try await manifest.references(posts: keys))
     }
 
     /// The recorded scan of the post at `key` as the scanner would make it now, nil when there is none it may
@@ -127,11 +127,92 @@ public struct SiteScan: Sendable {
         roots: [String], urlList: String? = nil, scanOptions: ScanOptions, archiveLinks: ArchiveLinker? = nil,
         known: KnownScans?, now: Int64, warn: (String) -> Void
     ) throws(PipelineError) -> SiteScan {
-        let scanner = PostScanner(options: scanOptions)
+        let site = SitePosts(roots: roots, scanOptions: scanOptions, archiveLinks: archiveLinks, now: now, warn: warn)
+        let (posts, unreadable) = site.scan(site.files.indices, known: known, warn: warn)
+        let listed = try listed(urlList, cdnRules: scanOptions.cdnRules, warn: warn)
+        // The items straight from the posts' references, not from a copy of every reference of the site.
+        return SiteScan(
+            items: FetchItem.items(from: references(of: posts), listed: listed), posts: posts,
+            unreadable: site.unlisted + unreadable)
+    }
+
+    /// The remote references of `posts` with their post, for `FetchItem.items(from:listed:)`, without a copy.
+    static func references(of posts: [ScannedPost]) -> some Sequence<(post: String?, reference: ImageReference)> {
+        posts.lazy.flatMap { post in post.references.lazy.map { (post: Optional(post.path), reference: $0) } }
+    }
+
+    /// The entries of the URL list at `urlList` (none without one); each line that is not an http(s) URL goes to
+    /// `warn`. Throws `.usage` when the list cannot be read.
+    static func listed(_ urlList: String?, cdnRules: CDNRules, warn: (String) -> Void) throws(PipelineError)
+        -> [URLList.Entry]
+    {
+        guard let urlList else { return [] }
+        let list = try read(urlList: urlList, cdnRules: cdnRules)
+        for problem in list.problems { warn(list.message(for: problem)) }
+        return list.entries
+    }
+
+    /// Reads the URL list at `path` (`fetch --urls`).
+    static func read(urlList path: String, cdnRules: CDNRules) throws(PipelineError) -> URLList {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw PipelineError(
+                code: .usage, message: "--urls \(path): cannot read the list (\(error.localizedDescription))",
+                underlying: error)
+        }
+        return URLList(path: path, text: text, cdnRules: cdnRules)
+    }
+}
+
+/// The posts under some roots, listed once and scanned a chunk at a time: the commands that work on a site a
+/// chunk of posts at a time (rewrite, fetch, the job) hold one chunk's scans, not the whole site's.
+struct SitePosts {
+    /// How many posts a chunk holds: their scans, plans and outcomes are what a chunked command's memory grows
+    /// with, not the site (a few MB of references at most).
+    static let chunkSize = 2_000
+
+    /// Every post found under the roots, in the walk's order.
+    let files: [String]
+    /// Paths that could not be listed (each was told to `warn`).
+    let unlisted: Int
+    private let scanner: PostScanner
+    private let archiveLinks: ArchiveLinker?
+    private let now: Int64
+
+    /// Lists the posts under `roots`; each path that cannot be listed goes to `warn`. `now` (nanoseconds since
+    /// 1970) says whose file stamps are settled.
+    init(
+        roots: [String], scanOptions: ScanOptions, archiveLinks: ArchiveLinker? = nil, now: Int64 = FileStamp.now(),
+        warn: (String) -> Void
+    ) {
         let (files, problems) = SiteWalker.posts(in: roots)
         for problem in problems { warn("\(problem.path): \(problem.message)") }
-        var unreadable = problems.count
+        self.files = files
+        unlisted = problems.count
+        scanner = PostScanner(options: scanOptions)
+        self.archiveLinks = archiveLinks
+        self.now = now
+    }
+
+    /// The ranges of `files` a chunk at a time, in order.
+    func chunks(of size: Int = chunkSize) -> [Range<Int>] {
+        stride(from: 0, to: files.count, by: max(1, size)).map { $0..<min($0 + max(1, size), files.count) }
+    }
+
+    /// Scans the posts at `range` of `files` on all cores. Each post that cannot be read and each scan diagnostic
+    /// goes to `warn`, in the posts' order, and the scan goes on. References that are links into the archive
+    /// itself are left out. With `known` (the manifest's record of the last scans), a post that has not changed
+    /// since is not read again (same file stamp) or not scanned again (same bytes): its recorded references
+    /// stand in. Returns the posts read and how many could not be.
+    func scan(_ range: Range<Int>, known: KnownScans?, warn: (String) -> Void) -> (
+        posts: [ScannedPost], unreadable: Int
+    ) {
+        let (files, scanner, now) = (Array(self.files[range]), scanner, now)
+        var unreadable = 0
         var posts: [ScannedPost] = []
+        posts.reserveCapacity(files.count)
         let keys = known.map { $0.layout.postKeys(files) }
         let results = ScanRun.map(files.count) { i -> Result<(ScannedPost, [ScanDiagnostic]), SiteWalker.Problem> in
             let path = files[i]
@@ -176,29 +257,6 @@ public struct SiteScan: Sendable {
                 posts.append(post)
             }
         }
-        var listed: [URLList.Entry] = []
-        if let urlList {
-            let list = try read(urlList: urlList, cdnRules: scanOptions.cdnRules)
-            for problem in list.problems { warn(list.message(for: problem)) }
-            listed = list.entries
-        }
-        // The items straight from the posts' references, not from a copy of every reference of the site.
-        let references = posts.lazy.flatMap { post in
-            post.references.lazy.map { (post: Optional(post.path), reference: $0) }
-        }
-        return SiteScan(items: FetchItem.items(from: references, listed: listed), posts: posts, unreadable: unreadable)
-    }
-
-    /// Reads the URL list at `path` (`fetch --urls`).
-    static func read(urlList path: String, cdnRules: CDNRules) throws(PipelineError) -> URLList {
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw PipelineError(
-                code: .usage, message: "--urls \(path): cannot read the list (\(error.localizedDescription))",
-                underlying: error)
-        }
-        return URLList(path: path, text: text, cdnRules: cdnRules)
+        return (posts, unreadable)
     }
 }

@@ -48,9 +48,15 @@ public protocol ArchiveLedgerReader: Sendable {
     func post(_ path: String) async throws(StoreError) -> PostRecord?
     /// Every scanned post, ordered by path.
     func posts() async throws(StoreError) -> [PostRecord]
+    /// The paths of the scanned posts after `after` in path order (from the first when nil), at most `limit`:
+    /// a site's posts a chunk at a time.
+    func postPaths(after: String?, limit: Int) async throws(StoreError) -> [String]
     /// Every post's last scan as a later run needs it to skip an unchanged post (content hash, file stamp, what
     /// the scan was made with), keyed by post; one read.
     func recordedScans() async throws(StoreError) -> [String: RecordedScan]
+    /// `recordedScans()` of the posts at `paths` only (those never scanned are absent); one read. The archive
+    /// job reads a chunk of posts' records at a time, not the whole site's.
+    func recordedScans(posts paths: [String]) async throws(StoreError) -> [String: RecordedScan]
     /// A post's references from its last scan, in the order they were recorded.
     func references(post: String) async throws(StoreError) -> [ReferenceRecord]
     /// The posts that reference a URL, ordered by path.
@@ -60,6 +66,8 @@ public protocol ArchiveLedgerReader: Sendable {
     /// Every post's references from its last scan (`references(post:)` of every post), keyed by post; one read
     /// for a whole site instead of one per post. Posts with no reference are absent.
     func allReferences() async throws(StoreError) -> [String: [ReferenceRecord]]
+    /// `references(post:)` of each post at `paths`, keyed by post; one read. Posts with no reference are absent.
+    func references(posts paths: [String]) async throws(StoreError) -> [String: [ReferenceRecord]]
     /// Every post's rewrites (`rewriteGenerations(post:)` of every post), keyed by post; one read. Posts with no
     /// rewrite are absent.
     func allRewriteGenerations() async throws(StoreError) -> [String: [RewriteGeneration]]
@@ -97,6 +105,27 @@ extension ArchiveLedgerReader {
         var all: [String: RecordedScan] = [:]
         for post in try await posts() {
             all[post.path] = RecordedScan(contentSHA256: post.contentSHA256, file: nil, scannedWith: nil)
+        }
+        return all
+    }
+
+    /// `recordedScans(posts:)` for a ledger that keeps no file stamps: every post is read and scanned again.
+    public func recordedScans(posts paths: [String]) async throws(StoreError) -> [String: RecordedScan] {
+        var scans: [String: RecordedScan] = [:]
+        for path in Set(paths) {
+            if let post = try await post(path) {
+                scans[path] = RecordedScan(contentSHA256: post.contentSHA256, file: nil, scannedWith: nil)
+            }
+        }
+        return scans
+    }
+
+    /// `references(posts:)` from `references(post:)` of each post: for a ledger that has no single read for it.
+    public func references(posts paths: [String]) async throws(StoreError) -> [String: [ReferenceRecord]] {
+        var all: [String: [ReferenceRecord]] = [:]
+        for path in Set(paths) {
+            let references = try await references(post: path)
+            if !references.isEmpty { all[path] = references }
         }
         return all
     }

@@ -106,6 +106,28 @@ enum ManifestSQL {
         FROM post
         """
 
+    /// The paths of the posts after a path (every path is after the empty one), in path order, at most a count
+    /// (`postPaths(after:limit:)`).
+    static let selectPostPaths = "SELECT path FROM post WHERE path > ? ORDER BY path LIMIT ?"
+
+    /// One post's recorded scan (`recordedScans(posts:)`, SQLite: a cached statement per post).
+    static let selectRecordedScan = selectRecordedScans + " WHERE path = ?"
+
+    /// The recorded scans of the posts in an array (`recordedScans(posts:)`, PostgreSQL).
+    static let selectRecordedScansIn = selectRecordedScans + " WHERE path = ANY(?::text[])"
+
+    /// The columns of a reference read by position (SQLite) or by name (PostgreSQL), its post first.
+    static let referenceColumns = """
+        post, range_start, range_end, line, "column", kind, written, url, origin, width, wrapped
+        """
+
+    /// One post's references in their order (`references(posts:)`, SQLite: a cached statement per post).
+    static let selectPostReferences = "SELECT \(referenceColumns) FROM reference WHERE post = ? ORDER BY ordinal"
+
+    /// The references of the posts in an array, each post's in their order (`references(posts:)`, PostgreSQL).
+    static let selectReferencesIn =
+        "SELECT \(referenceColumns) FROM reference WHERE post = ANY(?::text[]) ORDER BY post, ordinal"
+
     /// A rewrite generation, pending.
     static let insertGeneration = """
         INSERT INTO rewrite_generation (post, generation, input_sha256, output_sha256, applied, rewritten_at)

@@ -155,21 +155,23 @@ extension PostgresManifest: ArchiveLedgerReader {
     public func recordedScans() async throws(StoreError) -> [String: RecordedScan] {
         try await read("reading posts") { c throws(StoreError) in
             var all: [String: RecordedScan] = [:]
-            for row in try c.execute(
-                ManifestSQL.selectRecordedScans
-            ).rows {
-                var file: FileStamp?
-                // By name: a row's columns come back keyed, not in order.
-                if let size: Int64 = row["file_size"], let modified: Int64 = row["file_mtime_ns"],
-                    let changed: Int64 = row["file_ctime_ns"], let inode: Int64 = row["file_inode"]
-                {
-                    file = FileStamp(size: size, modified: modified, changed: changed, inode: inode)
-                }
-                guard let path: String = row["path"], let content: String = row["content_sha256"] else { continue }
-                all[path] = RecordedScan(contentSHA256: content, file: file, scannedWith: row["scanned_with"])
+            for row in try c.execute(ManifestSQL.selectRecordedScans).rows {
+                if let (path, scan) = Self.recordedScan(row) { all[path] = scan }
             }
             return all
         }
+    }
+
+    /// A `selectRecordedScans` row, read by name (a row's columns come back keyed, not in order).
+    private static func recordedScan(_ row: Row) -> (String, RecordedScan)? {
+        var file: FileStamp?
+        if let size: Int64 = row["file_size"], let modified: Int64 = row["file_mtime_ns"],
+            let changed: Int64 = row["file_ctime_ns"], let inode: Int64 = row["file_inode"]
+        {
+            file = FileStamp(size: size, modified: modified, changed: changed, inode: inode)
+        }
+        guard let path: String = row["path"], let content: String = row["content_sha256"] else { return nil }
+        return (path, RecordedScan(contentSHA256: content, file: file, scannedWith: row["scanned_with"]))
     }
 
     public func allReferences() async throws(StoreError) -> [String: [ReferenceRecord]] {
@@ -177,6 +179,42 @@ extension PostgresManifest: ArchiveLedgerReader {
         return try await read("reading references") { c throws(StoreError) in
             var all: [String: [ReferenceRecord]] = [:]
             for row in try c.execute("SELECT * FROM reference ORDER BY post, ordinal").rows {
+                do {
+                    let post: String = try row.decode(String.self, forColumn: "post")
+                    all[post, default: []].append(try Fetched<ReferenceRecord>(row: row).record)
+                } catch {
+                    throw StoreError(
+                        code: .corrupt, path: location, message: "a reference of \(location) does not decode: \(error)",
+                        underlying: error)
+                }
+            }
+            return all
+        }
+    }
+
+    public func postPaths(after: String?, limit: Int) async throws(StoreError) -> [String] {
+        try await read("reading posts") { c throws(StoreError) in
+            try c.execute(ManifestSQL.selectPostPaths, [after ?? "", limit]).column(String.self)
+        }
+    }
+
+    public func recordedScans(posts paths: [String]) async throws(StoreError) -> [String: RecordedScan] {
+        let keys = PostgresConnection.textArray(Set(paths))
+        return try await read("reading posts") { c throws(StoreError) in
+            var scans: [String: RecordedScan] = [:]
+            for row in try c.execute(ManifestSQL.selectRecordedScansIn, [keys]).rows {
+                if let (path, scan) = Self.recordedScan(row) { scans[path] = scan }
+            }
+            return scans
+        }
+    }
+
+    public func references(posts paths: [String]) async throws(StoreError) -> [String: [ReferenceRecord]] {
+        let keys = PostgresConnection.textArray(Set(paths))
+        let location = location
+        return try await read("reading references") { c throws(StoreError) in
+            var all: [String: [ReferenceRecord]] = [:]
+            for row in try c.execute(ManifestSQL.selectReferencesIn, [keys]).rows {
                 do {
                     let post: String = try row.decode(String.self, forColumn: "post")
                     all[post, default: []].append(try Fetched<ReferenceRecord>(row: row).record)

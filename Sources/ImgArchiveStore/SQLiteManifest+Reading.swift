@@ -188,17 +188,58 @@ extension SQLiteManifest: ArchiveLedgerReader {
             let rows = try Row.fetchCursor(
                 db,
                 sql: ManifestSQL.selectRecordedScans)
-            while let row = try rows.next() {
-                var file: FileStamp?
-                if let size: Int64 = row[2], let modified: Int64 = row[3], let changed: Int64 = row[4],
-                    let inode: Int64 = row[5]
-                {
-                    file = FileStamp(size: size, modified: modified, changed: changed, inode: inode)
-                }
-                all[row[0]] = RecordedScan(contentSHA256: row[1], file: file, scannedWith: row[6])
+            while let row = try rows.next() { all[row[0]] = Self.recordedScan(row) }
+            return all
+        }
+    }
+
+    public func postPaths(after: String?, limit: Int) async throws(StoreError) -> [String] {
+        try await read("reading posts") { db in
+            try String.fetchAll(db, sql: ManifestSQL.selectPostPaths, arguments: [after ?? "", limit])
+        }
+    }
+
+    public func recordedScans(posts paths: [String]) async throws(StoreError) -> [String: RecordedScan] {
+        let keys = Set(paths)
+        return try await read("reading posts") { db in
+            var scans: [String: RecordedScan] = [:]
+            let statement = try db.cachedStatement(sql: ManifestSQL.selectRecordedScan)
+            for path in keys {
+                if let row = try Row.fetchOne(statement, arguments: [path]) { scans[path] = Self.recordedScan(row) }
+            }
+            return scans
+        }
+    }
+
+    /// A `selectRecordedScans` row, read by position.
+    private static func recordedScan(_ row: Row) -> RecordedScan {
+        var file: FileStamp?
+        if let size: Int64 = row[2], let modified: Int64 = row[3], let changed: Int64 = row[4],
+            let inode: Int64 = row[5]
+        {
+            file = FileStamp(size: size, modified: modified, changed: changed, inode: inode)
+        }
+        return RecordedScan(contentSHA256: row[1], file: file, scannedWith: row[6])
+    }
+
+    public func references(posts paths: [String]) async throws(StoreError) -> [String: [ReferenceRecord]] {
+        let keys = Set(paths)
+        return try await read("reading references") { db in
+            var all: [String: [ReferenceRecord]] = [:]
+            let statement = try db.cachedStatement(sql: ManifestSQL.selectPostReferences)
+            for path in keys {
+                let rows = try Row.fetchCursor(statement, arguments: [path])
+                while let row = try rows.next() { all[path, default: []].append(Self.referenceRecord(row)) }
             }
             return all
         }
+    }
+
+    /// A reference row of `ManifestSQL.referenceColumns`, read by position.
+    private static func referenceRecord(_ row: Row) -> ReferenceRecord {
+        ReferenceRecord(
+            rangeStart: row[1], rangeEnd: row[2], line: row[3], column: row[4], kind: row[5], written: row[6],
+            url: row[7], origin: row[8], width: row[9], wrapped: row[10])
     }
 
     public func references(post: String) async throws(StoreError) -> [ReferenceRecord] {
@@ -228,17 +269,8 @@ extension SQLiteManifest: ArchiveLedgerReader {
             // Read by column (a site has tens of thousands of references): see `rewriteGenerations(_:where:)`.
             var all: [String: [ReferenceRecord]] = [:]
             let rows = try Row.fetchCursor(
-                db,
-                sql: """
-                    SELECT post, range_start, range_end, line, "column", kind, written, url, origin, width, wrapped
-                    FROM reference ORDER BY post, ordinal
-                    """)
-            while let row = try rows.next() {
-                all[row[0], default: []].append(
-                    ReferenceRecord(
-                        rangeStart: row[1], rangeEnd: row[2], line: row[3], column: row[4], kind: row[5],
-                        written: row[6], url: row[7], origin: row[8], width: row[9], wrapped: row[10]))
-            }
+                db, sql: "SELECT \(ManifestSQL.referenceColumns) FROM reference ORDER BY post, ordinal")
+            while let row = try rows.next() { all[row[0], default: []].append(Self.referenceRecord(row)) }
             return all
         }
     }

@@ -67,12 +67,10 @@ struct ArchiveCommand: AsyncParsableCommand {
             if let m = o.message { out.write("    \(m)\n") }
         }
         for failure in r.fetch.thumbnailFailures { out.write("thumbnail failed: \(failure)\n") }
-        for p in r.rewrite.posts where p.status == .rewritten {
-            out.write("rewrote \(p.post) (\(p.rewrites.count) reference\(p.rewrites.count == 1 ? "" : "s"))\n")
+        for p in r.postsRewritten {
+            out.write("rewrote \(p.post) (\(p.references) reference\(p.references == 1 ? "" : "s"))\n")
         }
-        for p in r.rewrite.posts where p.status == .failed || p.status == .changedMeanwhile {
-            out.write("not rewritten: \(p.message ?? p.post)\n")
-        }
+        for p in r.postProblems { out.write("not rewritten: \(p.message ?? p.post)\n") }
         for (post, n) in r.postsWaiting.sorted(by: { $0.key < $1.key }) {
             out.write("waiting: \(post) (\(n) reference\(n == 1 ? "" : "s") not archived; see imgarchive status)\n")
         }

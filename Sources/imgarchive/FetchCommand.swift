@@ -203,22 +203,34 @@ struct FetchCommand: AsyncParsableCommand {
         let bar = ProgressBar.ifTerminal()
         var progress: (@Sendable (FetchProgress) -> Void)?
         if let bar { progress = { bar.show($0) } }
+        // A JSON line per URL as each chunk of the site is done; the text summary lists only failed and rescued
+        // URLs, which the report keeps.
+        let format = format
         let (report, unreadable) = try await Pipeline.fetch(
             roots: roots, urlList: urls, scanOptions: file.scanOptions, archiveLinks: archiveLinks,
-            settings: settings, warn: Diagnostics.warn, logger: ProcessLogger.logger, progress: progress)
+            settings: settings, warn: Diagnostics.warn, logger: ProcessLogger.logger, progress: progress
+        ) { outcomes in if format == .json { FetchOutput.print(outcomes: outcomes) } }
         bar?.finish()
-        FetchOutput.print(report, format: format)
+        FetchOutput.print(summary: report, format: format)
         if report.counts[.failed, default: 0] > 0 || unreadable > 0 { throw ExitCode(1) }
     }
 }
 
 /// The fetch summary and per-URL lines.
 enum FetchOutput {
-    static func print(_ report: FetchReport, format: OutputFormat) {
+    /// A JSON line per outcome.
+    static func print(outcomes: [URLOutcome]) {
+        var out = StandardOutput()
+        for o in outcomes { out.write { json(o, to: &$0) } }
+        out.flush()
+    }
+
+    /// The summary: in JSON its object; in text the failed and rescued URLs of `report.outcomes`, the
+    /// thumbnails that failed and the counts.
+    static func print(summary report: FetchReport, format: OutputFormat) {
         var out = StandardOutput()
         let counts = report.counts
         if format == .json {
-            for o in report.outcomes { out.write { json(o, to: &$0) } }
             var s = "{\"summary\":{\"archived\":\(counts[.archived, default: 0])"
             s += ",\"already_archived\":\(counts[.alreadyArchived, default: 0])"
             s += ",\"not_modified\":\(counts[.notModified, default: 0]),\"failed\":\(counts[.failed, default: 0])"

@@ -95,11 +95,14 @@ struct RewriteCommand: AsyncParsableCommand {
             }
             return
         }
-        let (report, unreadable) = try await Pipeline.rewrite(
-            roots: roots, settings: settings, warn: Diagnostics.warn, logger: ProcessLogger.logger)
-        RewriteOutput.print(report, format: format, dryRun: dryRun, reverting: false)
-        if unreadable > 0 || report.leftRemoteByKind.values.reduce(0, +) > 0
-            || report.counts[.failed, default: 0] + report.counts[.changedMeanwhile, default: 0] > 0
+        // Printed a chunk of posts at a time, as the rewrite hands them out; the summary from the totals.
+        let format = format
+        let (totals, unreadable) = try await Pipeline.rewrite(
+            roots: roots, settings: settings, warn: Diagnostics.warn, logger: ProcessLogger.logger
+        ) { RewriteOutput.print(posts: $0, format: format) }
+        RewriteOutput.print(summary: totals, format: format, dryRun: dryRun, reverting: false)
+        if unreadable > 0 || totals.leftRemoteByKind.values.reduce(0, +) > 0
+            || totals.counts[.failed, default: 0] + totals.counts[.changedMeanwhile, default: 0] > 0
         {
             throw ExitCode(1)
         }
@@ -109,24 +112,18 @@ struct RewriteCommand: AsyncParsableCommand {
 /// The rewrite and revert summaries.
 enum RewriteOutput {
     static func print(_ report: RewriteReport, format: OutputFormat, dryRun: Bool, reverting: Bool) {
+        print(posts: report.posts, format: format)
+        print(summary: report.totals, format: format, dryRun: dryRun, reverting: reverting)
+    }
+
+    /// The lines of `posts`: a JSON object each, or their diffs, messages and references left remote.
+    static func print(posts: [PostRewriteOutcome], format: OutputFormat) {
         var out = StandardOutput()
-        let counts = report.counts
-        let changed = counts[reverting ? .reverted : .rewritten, default: 0]
-        if format == .json {
-            for post in report.posts { out.write { json(post, to: &$0) } }
-            var s = "{\"summary\":{\"posts_changed\":\(changed),\"references_\(reverting ? "reverted" : "rewritten")\":"
-            s += "\(reverting ? report.posts.reduce(0) { $0 + $1.reverted } : report.referencesRewritten)"
-            s += ",\"posts_unchanged\":\(counts[.unchanged, default: 0])"
-            s += ",\"posts_changed_meanwhile\":\(counts[.changedMeanwhile, default: 0])"
-            s += ",\"posts_failed\":\(counts[.failed, default: 0]),\"left_remote\":{"
-            s += report.leftRemoteByKind.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\($0.value)" }
-                .joined(separator: ",")
-            s += "},\"dry_run\":\(dryRun)}}\n"
-            out.write(s)
-            out.flush()
-            return
-        }
-        for post in report.posts {
+        for post in posts {
+            if format == .json {
+                out.write { json(post, to: &$0) }
+                continue
+            }
             if let diff = post.diff { out.write { $0 += diff } }
             if let message = post.message { out.write("\(post.status == .failed ? "failed" : "note"): \(message)\n") }
             for left in post.leftRemote {
@@ -134,21 +131,41 @@ enum RewriteOutput {
                     "left remote: \(post.post):\(left.reference.line): \(left.reference.url)\n    \(left.reason)\n")
             }
         }
+        out.flush()
+    }
+
+    /// The summary line (text) or object (JSON) of a run's totals.
+    static func print(summary totals: RewriteReport.Totals, format: OutputFormat, dryRun: Bool, reverting: Bool) {
+        var out = StandardOutput()
+        let counts = totals.counts
+        let changed = counts[reverting ? .reverted : .rewritten, default: 0]
+        if format == .json {
+            var s = "{\"summary\":{\"posts_changed\":\(changed),\"references_\(reverting ? "reverted" : "rewritten")\":"
+            s += "\(reverting ? totals.referencesReverted : totals.referencesRewritten)"
+            s += ",\"posts_unchanged\":\(counts[.unchanged, default: 0])"
+            s += ",\"posts_changed_meanwhile\":\(counts[.changedMeanwhile, default: 0])"
+            s += ",\"posts_failed\":\(counts[.failed, default: 0]),\"left_remote\":{"
+            s += totals.leftRemoteByKind.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\($0.value)" }
+                .joined(separator: ",")
+            s += "},\"dry_run\":\(dryRun)}}\n"
+            out.write(s)
+            out.flush()
+            return
+        }
         let verb = dryRun ? "would be " : ""
         var line: String
         if reverting {
-            let spans = report.posts.reduce(0) { $0 + $1.reverted }
-            line = "posts \(verb)reverted \(changed), references \(verb)put back \(spans)"
-            if report.posts.isEmpty { line = "nothing to revert: the manifest records no rewrite of these posts" }
-        } else if changed == 0 && report.leftRemoteByKind.isEmpty && counts[.failed] == nil
+            line = "posts \(verb)reverted \(changed), references \(verb)put back \(totals.referencesReverted)"
+            if totals.posts == 0 { line = "nothing to revert: the manifest records no rewrite of these posts" }
+        } else if changed == 0 && totals.leftRemoteByKind.isEmpty && counts[.failed] == nil
             && counts[.changedMeanwhile] == nil
         {
-            line = "nothing to rewrite: every post already points at the archive (\(report.posts.count) posts)"
+            line = "nothing to rewrite: every post already points at the archive (\(totals.posts) posts)"
         } else {
             line =
                 (changed == 0 && !dryRun ? "nothing changed: " : "")
-                + "posts \(verb)changed \(changed), references \(verb)rewritten \(report.referencesRewritten)"
-            let left = report.leftRemoteByKind
+                + "posts \(verb)changed \(changed), references \(verb)rewritten \(totals.referencesRewritten)"
+            let left = totals.leftRemoteByKind
             let total = left.values.reduce(0, +)
             line += ", left remote \(total)"
             if total > 0 {

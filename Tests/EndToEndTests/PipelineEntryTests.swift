@@ -174,9 +174,13 @@ struct PipelineEntryTests {
         let later = FileStamp.now() + 3_000_000_000
         func collect(_ options: ScanOptions = ScanOptions()) async throws -> (site: SiteScan, warnings: [String]) {
             var warnings: [String] = []
+            let manifest = try SQLiteManifest(layout: layout)
+            defer { try? manifest.close() }
+            // The records of the posts the scan finds, as the job reads them for each chunk.
+            let known = try await KnownScans.read(
+                manifest, layout: layout, posts: SiteWalker.posts(in: [folder.path + "/_posts"]).posts)
             let site = try SiteScan.collect(
-                roots: [folder.path + "/_posts"], scanOptions: options,
-                known: try await KnownScans.read(archiveRoot: archive, manifest: .archiveFolder), now: later,
+                roots: [folder.path + "/_posts"], scanOptions: options, known: known, now: later,
                 warn: { warnings.append($0) })
             return (site, warnings)
         }

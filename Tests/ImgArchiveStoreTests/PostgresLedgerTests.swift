@@ -34,6 +34,13 @@ import Testing
         #expect(sqliteState.someURLs["https://g.example/old.jpg"]?.rescue != nil)
         #expect(sqliteState.urls.contains { $0.url == "https://c.example/z.gif" && $0.rescueCheckedAt != nil })
         #expect(sqliteState.scans["posts/b.md"]?.file != nil && !sqliteState.allReferences.isEmpty)
+        // A chunk's reads give what the whole site's give of its posts.
+        #expect(sqliteState.chunkScans == sqliteState.scans.filter { $0.key == "posts/a.md" || $0.key == "posts/b.md" })
+        #expect(sqliteState.chunkScans.count == 2)
+        #expect(
+            sqliteState.chunkReferences
+                == sqliteState.allReferences.filter { $0.key == "posts/a.md" || $0.key == "posts/b.md" })
+        #expect(sqliteState.chunkReferences["posts/a.md"] == sqliteState.references)
         // The standings join what the other reads give apart.
         #expect(sqliteState.standings == sqliteState.standingsAtOnce)
         #expect(sqliteState.standings.map(\.post) == sqliteState.posts)
@@ -234,6 +241,10 @@ import Testing
         /// `postStandings` a post at a time, then all in one chunk.
         var standings: [PostStanding]
         var standingsAtOnce: [PostStanding]
+        /// The reads of a chunk of posts (a post never scanned among them), and the posts' paths a post at a time.
+        var chunkScans: [String: RecordedScan]
+        var chunkReferences: [String: [ReferenceRecord]]
+        var paths: [String]
     }
 
     private static func contents(_ m: some ArchiveLedgerReader) async throws -> Contents {
@@ -262,7 +273,18 @@ import Testing
             allGenerations: try await m.allRewriteGenerations(),
             pending: try await (m as? any RewriteLedger)?.postsWithPendingRewrites() ?? [],
             standings: try await standings(m, limit: 1),
-            standingsAtOnce: try await m.postStandings(after: nil, limit: 100))
+            standingsAtOnce: try await m.postStandings(after: nil, limit: 100),
+            chunkScans: try await m.recordedScans(posts: ["posts/b.md", "posts/a.md", "posts/never.md"]),
+            chunkReferences: try await m.references(posts: ["posts/b.md", "posts/a.md", "posts/never.md"]),
+            paths: try await paths(m))
+    }
+
+    /// Every post's path, read a post at a time.
+    static func paths(_ m: some ArchiveLedgerReader) async throws -> [String] {
+        var all: [String] = []
+        while let next = try await m.postPaths(after: all.last, limit: 1).first { all.append(next) }
+        #expect(all == (try await m.posts().map(\.path)))
+        return all
     }
 
     /// Every post's standing, read `limit` posts at a time.

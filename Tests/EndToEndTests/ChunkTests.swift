@@ -1,0 +1,196 @@
+import FlyingFox
+import Foundation
+import ImgArchiveCore
+import ImgArchiveFetch
+import ImgArchiveStore
+import Logging
+import Testing
+
+@testable import ImgArchivePipeline
+
+/// fetch, rewrite and the job work on a site a chunk of posts at a time (`SitePosts.chunkSize`): whatever the
+/// chunk's size, they do and report the same, and a URL in many chunks is fetched once per run.
+@Suite(.serialized, .timeLimit(.minutes(5))) struct ChunkTests {
+    static let logger = Logger(label: "imgarchive.chunk.tests")
+
+    /// Nine posts whose URLs repeat across posts (and so across chunks of 2): each image is shown at 200 px by
+    /// the first six, and `/2`, `/3` and `/4.jpg` at 100 px by the last three (thumbnails that only a later
+    /// chunk asks for); `/gone.jpg` (a 404) is in three posts.
+    static func writeSite(_ folder: TemporaryFolder, _ url: (String) -> String) throws {
+        for p in 0..<9 {
+            var text = "---\ntitle: p\(p)\n---\n\n![a](\(url("/\(p % 4).jpg")))\n\n"
+            text += "<img src=\"\(url("/\((p + 1) % 5).jpg"))\" width=\"\(p >= 6 ? 100 : 200)\">\n"
+            if p % 3 == 1 { text += "\n![gone](\(url("/gone.jpg")))\n" }
+            try folder.write("_posts/p\(p).md", text)
+        }
+    }
+
+    static func settings(_ folder: TemporaryFolder) -> FetchSettings {
+        let loopback = ["127.0.0.0/8"].compactMap { AddressAllowance($0) }
+        return FetchSettings(
+            archiveRoot: URL(fileURLWithPath: folder.path + "/archive"),
+            download: DownloadOptions(
+                jobs: 4, retries: 0, connectTimeout: .seconds(5), totalTimeout: .seconds(20),
+                allowAddresses: loopback))
+    }
+
+    static func rewriteSettings(_ folder: TemporaryFolder) -> RewriteSettings {
+        RewriteSettings(
+            archiveRoot: URL(fileURLWithPath: folder.path + "/archive"),
+            linker: ArchiveLinker(style: .relative(archiveRoot: folder.path + "/archive")),
+            scanner: PostScanner(options: ScanOptions()))
+    }
+
+    /// The posts' bytes and the archive's files (objects and thumbnails), by path inside the folder.
+    static func tree(_ folder: TemporaryFolder) throws -> [String: Data] {
+        var tree: [String: Data] = [:]
+        for file in folder.files(under: "_posts") {
+            tree["_posts/" + file] = try Data(contentsOf: URL(fileURLWithPath: folder.path + "/_posts/" + file))
+        }
+        for file in folder.files(under: "archive") where file.hasPrefix("objects/") || file.hasPrefix("w") {
+            tree["archive/" + file] = Data()
+        }
+        return tree
+    }
+
+    /// An outcome with its folder taken out of its post's path.
+    static func shown(_ o: URLOutcome, _ folder: TemporaryFolder) -> String {
+        "\(o.url) \(o.status) \(o.post?.replacingOccurrences(of: folder.path, with: "") ?? "-") \(o.objectPath ?? "-") "
+            + "\(o.errorClass?.rawValue ?? "-")"
+    }
+
+    static func shown(_ p: PostRewriteOutcome, _ folder: TemporaryFolder) -> String {
+        "\(p.post.replacingOccurrences(of: folder.path, with: "")) \(p.status) \(p.rewrites.map(\.replacement)) "
+            + "\(p.leftRemote.map(\.kind))"
+    }
+
+    @Test("fetch and rewrite by chunks of 2 and 3 posts do what one chunk does; each URL is fetched once")
+    func fetchAndRewrite() async throws {
+        let images = try (0..<5).map { try FixtureImages.jpeg(width: 320, height: 200, seed: $0) }
+        var routes: [String: @Sendable (HTTPRequest) async -> HTTPResponse] = [
+            "/gone.jpg": { _ in reply(404, [:], Array("gone".utf8)) }
+        ]
+        for (i, image) in images.enumerated() {
+            routes["/\(i).jpg"] = { _ in reply(200, ["Content-Type": "image/jpeg"], image) }
+        }
+        let server = try await ImageServer.start(routes)
+        try await serving(server) {
+            let url = { (path: String) in "http://127.0.0.1:\(server.port)\(path)" }
+            let chunked = try TemporaryFolder()
+            let whole = try TemporaryFolder()
+            defer {
+                chunked.remove()
+                whole.remove()
+            }
+            var handed: [String: [[URLOutcome]]] = [:]
+            var reports: [String: FetchReport] = [:]
+            for (name, folder, size) in [("chunked", chunked, 2), ("whole", whole, 1_000)] {
+                try Self.writeSite(folder, url)
+                var chunks: [[URLOutcome]] = []
+                let (report, unreadable) = try await Pipeline.fetch(
+                    roots: [folder.path + "/_posts"], urlList: nil, scanOptions: ScanOptions(), archiveLinks: nil,
+                    settings: Self.settings(folder), chunkSize: size, warn: { _ in }, logger: Self.logger,
+                    progress: nil, keeping: { $0.status == .failed }, each: { chunks.append($0) })
+                #expect(unreadable == 0)
+                handed[name] = chunks
+                reports[name] = report
+                // Each URL once per run, though most are in several chunks.
+                for path in ["/0.jpg", "/1.jpg", "/2.jpg", "/3.jpg", "/4.jpg", "/gone.jpg"] {
+                    #expect(server.hitCount(path) == (name == "chunked" ? 1 : 2), "\(name) \(path)")
+                }
+            }
+            let (c, w) = (try #require(reports["chunked"]), try #require(reports["whole"]))
+            #expect(handed["chunked"]?.count == 5 && handed["whole"]?.count == 1)
+            #expect(
+                handed["chunked"]?.joined().map { Self.shown($0, chunked) }
+                    == handed["whole"]?.joined().map { Self.shown($0, whole) })
+            #expect(handed["whole"]?.joined().count == 6)
+            #expect(c.counts == w.counts && c.counts[.archived] == 5 && c.counts[.failed] == 1)
+            // Kept: the failed outcome only; counted: all.
+            #expect(c.outcomes.map { Self.shown($0, chunked) } == w.outcomes.map { Self.shown($0, whole) })
+            #expect(c.outcomes.count == 1 && c.failuresByClass == w.failuresByClass)
+            // Every image at 200 px, and /2, /3 and /4 at 100 px too (asked for by later chunks only).
+            #expect(c.thumbnailsMade == w.thumbnailsMade && c.thumbnailsMade == 8 && c.thumbnailFailures.isEmpty)
+            #expect(try Self.tree(chunked) == Self.tree(whole))
+
+            var outcomes: [String: [PostRewriteOutcome]] = [:]
+            var totals: [String: RewriteReport.Totals] = [:]
+            for (name, folder, size) in [("chunked", chunked, 3), ("whole", whole, 1_000)] {
+                var posts: [PostRewriteOutcome] = []
+                let (t, unreadable) = try await Pipeline.rewrite(
+                    roots: [folder.path + "/_posts"], settings: Self.rewriteSettings(folder), chunkSize: size,
+                    warn: { _ in }, logger: Self.logger, each: { posts += $0 })
+                #expect(unreadable == 0)
+                outcomes[name] = posts
+                totals[name] = t
+            }
+            #expect(totals["chunked"] == totals["whole"])
+            #expect(totals["chunked"]?.counts[.rewritten] == 9 && totals["chunked"]?.referencesRewritten == 18)
+            #expect(totals["chunked"]?.leftRemoteByKind == ["failed": 3])
+            #expect(
+                outcomes["chunked"]?.map { Self.shown($0, chunked) } == outcomes["whole"]?.map { Self.shown($0, whole) }
+            )
+            let after = try Self.tree(chunked)
+            #expect(after == (try Self.tree(whole)))
+            #expect(after.filter { $0.key.hasPrefix("_posts/") }.allSatisfy { !$0.value.isEmpty })
+        }
+    }
+
+    @Test("the job by chunks of 2 posts does and reports what one chunk does, and its rerun too")
+    func job() async throws {
+        let images = try (0..<5).map { try FixtureImages.jpeg(width: 320, height: 200, seed: $0) }
+        var routes: [String: @Sendable (HTTPRequest) async -> HTTPResponse] = [
+            "/gone.jpg": { _ in reply(404, [:], Array("gone".utf8)) }
+        ]
+        for (i, image) in images.enumerated() {
+            routes["/\(i).jpg"] = { _ in reply(200, ["Content-Type": "image/jpeg"], image) }
+        }
+        let server = try await ImageServer.start(routes)
+        try await serving(server) {
+            let url = { (path: String) in "http://127.0.0.1:\(server.port)\(path)" }
+            let chunked = try TemporaryFolder()
+            let whole = try TemporaryFolder()
+            defer {
+                chunked.remove()
+                whole.remove()
+            }
+            for folder in [chunked, whole] { try Self.writeSite(folder, url) }
+            /// What a run's report says, its folder and times taken out.
+            func summary(_ r: ArchiveJobReport, _ folder: TemporaryFolder) throws -> [String] {
+                let path = try #require(r.reportPath)
+                let json = try String(contentsOfFile: path, encoding: .utf8)
+                    .replacingOccurrences(of: folder.path.replacingOccurrences(of: "/", with: "\\/"), with: "")
+                    .split(separator: "\n").filter { !$0.contains("started_at") && !$0.contains("finished_at") }
+                    .joined(separator: "\n")
+                func sorted<K>(_ d: [K: Int]) -> String {
+                    d.map { "\($0.key): \($0.value)" }.sorted().joined(separator: ", ")
+                }
+                return [
+                    "\(sorted(r.fetch.counts)) \(r.fetch.thumbnailsMade) \(sorted(r.rewrite.counts)) "
+                        + "\(r.rewrite.referencesRewritten) \(sorted(r.rewrite.leftRemoteByKind)) \(r.exitCode) \(r.isNews)",
+                    "\(r.postsRewritten.map { "\($0.post.replacingOccurrences(of: folder.path, with: "")) \($0.references)" })",
+                    "\(r.postsWaiting.map { "\($0.key.replacingOccurrences(of: folder.path, with: "")) \($0.value)" }.sorted())",
+                    "\(r.newFailures.map { Self.shown($0, folder) })", json,
+                ]
+            }
+            for round in 0..<2 {
+                var summaries: [[String]] = []
+                for (folder, size) in [(chunked, 2), (whole, 1_000)] {
+                    let report = try await Pipeline.archive(
+                        roots: [folder.path + "/_posts"], scanOptions: ScanOptions(), fetch: Self.settings(folder),
+                        linker: ArchiveLinker(style: .relative(archiveRoot: folder.path + "/archive")),
+                        chunkSize: size, warn: { _ in }, logger: Self.logger, progress: nil)
+                    summaries.append(try summary(report, folder))
+                    if round == 0 {
+                        #expect(report.rewrite.counts[.rewritten] == 6 && report.postsWaiting.count == 3)
+                        #expect(report.fetch.counts[.archived] == 5 && report.newFailures.count == 1)
+                    } else {
+                        #expect(report.fetch.counts[.archived] == nil && report.rewrite.counts[.rewritten] == nil)
+                    }
+                }
+                #expect(summaries[0] == summaries[1], "round \(round)")
+                #expect(try Self.tree(chunked) == Self.tree(whole), "round \(round)")
+            }
+        }
+    }
+}
