@@ -57,18 +57,27 @@ public struct ArchiveLayout: Sendable, Hashable {
     public func postKeys(_ paths: [String]) -> [String] {
         let base = Self.components(postBase)
         let here = FileManager.default.currentDirectoryPath
-        var folders: [String: [String]] = [:]
+        // Each folder once: resolved, and its part of the key (the common prefix with the base never takes the
+        // name, so a plain name is appended to it).
+        var folders: [String: (resolved: [String], key: String)] = [:]
         return paths.map { path in
             let (folder, name) = Self.folderAndName(path, in: here)
-            let resolvedFolder: [String]
-            if let known = folders[folder] {
-                resolvedFolder = known
+            let known: (resolved: [String], key: String)
+            if let cached = folders[folder] {
+                known = cached
             } else {
-                resolvedFolder = Self.components(Self.resolved(folder: folder))
-                folders[folder] = resolvedFolder
+                let resolved = Self.components(Self.resolved(folder: folder))
+                var common = 0
+                while common < base.count, common < resolved.count, base[common] == resolved[common] { common += 1 }
+                known = (
+                    resolved,
+                    (Array(repeating: "..", count: base.count - common) + resolved[common...]).joined(separator: "/")
+                )
+                folders[folder] = known
             }
+            if !name.isEmpty && !name.contains("/") { return known.key.isEmpty ? name : known.key + "/" + name }
             // `components` of the last part too: for a path that is the root itself it is "/", no name.
-            let post = resolvedFolder + Self.components(name)
+            let post = known.resolved + Self.components(name)
             var common = 0
             while common < base.count, common < post.count - 1, base[common] == post[common] { common += 1 }
             return (Array(repeating: "..", count: base.count - common) + post[common...]).joined(separator: "/")
