@@ -177,19 +177,26 @@ extension PostgresManifest: ArchiveLedgerReader {
     public func allReferences() async throws(StoreError) -> [String: [ReferenceRecord]] {
         let location = location
         return try await read("reading references") { c throws(StoreError) in
-            var all: [String: [ReferenceRecord]] = [:]
-            for row in try c.execute("SELECT * FROM reference ORDER BY post, ordinal").rows {
-                do {
-                    let post: String = try row.decode(String.self, forColumn: "post")
-                    all[post, default: []].append(try Fetched<ReferenceRecord>(row: row).record)
-                } catch {
-                    throw StoreError(
-                        code: .corrupt, path: location, message: "a reference of \(location) does not decode: \(error)",
-                        underlying: error)
-                }
-            }
-            return all
+            try Self.referencesByPost(c.execute("SELECT * FROM reference ORDER BY post, ordinal").rows, location)
         }
+    }
+
+    /// `reference` rows (in post and ordinal order) grouped by post.
+    private static func referencesByPost(_ rows: [Row], _ location: String) throws(StoreError)
+        -> [String: [ReferenceRecord]]
+    {
+        var all: [String: [ReferenceRecord]] = [:]
+        for row in rows {
+            do {
+                let post: String = try row.decode(String.self, forColumn: "post")
+                all[post, default: []].append(try Fetched<ReferenceRecord>(row: row).record)
+            } catch {
+                throw StoreError(
+                    code: .corrupt, path: location, message: "a reference of \(location) does not decode: \(error)",
+                    underlying: error)
+            }
+        }
+        return all
     }
 
     public func postPaths(after: String?, limit: Int) async throws(StoreError) -> [String] {
@@ -213,18 +220,7 @@ extension PostgresManifest: ArchiveLedgerReader {
         let keys = PostgresConnection.textArray(Set(paths))
         let location = location
         return try await read("reading references") { c throws(StoreError) in
-            var all: [String: [ReferenceRecord]] = [:]
-            for row in try c.execute(ManifestSQL.selectReferencesIn, [keys]).rows {
-                do {
-                    let post: String = try row.decode(String.self, forColumn: "post")
-                    all[post, default: []].append(try Fetched<ReferenceRecord>(row: row).record)
-                } catch {
-                    throw StoreError(
-                        code: .corrupt, path: location, message: "a reference of \(location) does not decode: \(error)",
-                        underlying: error)
-                }
-            }
-            return all
+            try Self.referencesByPost(c.execute(ManifestSQL.selectReferencesIn, [keys]).rows, location)
         }
     }
 
