@@ -64,8 +64,11 @@ import Testing
             + "\(p.leftRemote.map(\.kind))"
     }
 
-    @Test("fetch and rewrite by chunks of 2 and 3 posts do what one chunk does; each URL is fetched once")
-    func fetchAndRewrite() async throws {
+    /// Runs `body` with the images `/0.jpg` to `/4.jpg` (and a 404 at `/gone.jpg`) served on loopback, `url` of a
+    /// path on that server, and two empty folders (one for a run by chunks, one for a run in one chunk).
+    static func withTwoSites(
+        _ body: (ImageServer, @escaping (String) -> String, TemporaryFolder, TemporaryFolder) async throws -> Void
+    ) async throws {
         let images = try (0..<5).map { try FixtureImages.jpeg(width: 320, height: 200, seed: $0) }
         var routes: [String: @Sendable (HTTPRequest) async -> HTTPResponse] = [
             "/gone.jpg": { _ in reply(404, [:], Array("gone".utf8)) }
@@ -75,13 +78,19 @@ import Testing
         }
         let server = try await ImageServer.start(routes)
         try await serving(server) {
-            let url = { (path: String) in "http://127.0.0.1:\(server.port)\(path)" }
             let chunked = try TemporaryFolder()
             let whole = try TemporaryFolder()
             defer {
                 chunked.remove()
                 whole.remove()
             }
+            try await body(server, { "http://127.0.0.1:\(server.port)\($0)" }, chunked, whole)
+        }
+    }
+
+    @Test("fetch and rewrite by chunks of 2 and 3 posts do what one chunk does; each URL is fetched once")
+    func fetchAndRewrite() async throws {
+        try await Self.withTwoSites { server, url, chunked, whole in
             var handed: [String: [[URLOutcome]]] = [:]
             var reports: [String: FetchReport] = [:]
             for (name, folder, size) in [("chunked", chunked, 2), ("whole", whole, 1_000)] {
@@ -138,22 +147,7 @@ import Testing
 
     @Test("the job by chunks of 2 posts does and reports what one chunk does, and its rerun too")
     func job() async throws {
-        let images = try (0..<5).map { try FixtureImages.jpeg(width: 320, height: 200, seed: $0) }
-        var routes: [String: @Sendable (HTTPRequest) async -> HTTPResponse] = [
-            "/gone.jpg": { _ in reply(404, [:], Array("gone".utf8)) }
-        ]
-        for (i, image) in images.enumerated() {
-            routes["/\(i).jpg"] = { _ in reply(200, ["Content-Type": "image/jpeg"], image) }
-        }
-        let server = try await ImageServer.start(routes)
-        try await serving(server) {
-            let url = { (path: String) in "http://127.0.0.1:\(server.port)\(path)" }
-            let chunked = try TemporaryFolder()
-            let whole = try TemporaryFolder()
-            defer {
-                chunked.remove()
-                whole.remove()
-            }
+        try await Self.withTwoSites { _, url, chunked, whole in
             for folder in [chunked, whole] { try Self.writeSite(folder, url) }
             /// What a run's report says, its folder and times taken out.
             func summary(_ r: ArchiveJobReport, _ folder: TemporaryFolder) throws -> [String] {
