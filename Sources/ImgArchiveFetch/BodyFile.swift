@@ -15,10 +15,13 @@ import Synchronization
 /// partial one, goes to the body's lane: one of a few serial queues (one per core), chosen round robin when
 /// the body starts, so every block of a file is handled in order by one queue while different files are
 /// hashed and written in parallel. The lane creates the temporary file, feeds SHA-256 and `write(2)`s the
-/// block (a body of more than one block, when no WARC record will copy it, `O_DIRECT` where the file system allows
-/// it, `DirectIO`: the whole 4 KiB units straight from the block to the disk, the last partial unit through the page
-/// cache) (and, for a WARC record's block digest, a second SHA-256 of a head then the body: `DownloadOptions.digestHead`),
-/// then returns it to a bounded pool. The curl thread never waits for a block: when the pool is empty,
+/// block (a body of more than one block `O_DIRECT` where the file system allows it, `DirectIO`: the whole 4 KiB
+/// units straight from the block to the disk, the last partial unit through the page cache) (and, for a WARC
+/// record's block digest, a second SHA-256 of a head then the body: `DownloadOptions.digestHead`), then returns it to
+/// a bounded pool. A body a WARC record will copy (`digestHead`) keeps its blocks instead, while at most
+/// `holdCapacity` blocks are kept in all (`DownloadOptions.heldBodyBytes`): they reach the WARC writer with the download (`HeldBytes`), which copies
+/// them and so gives them back; a body that finds no room gives back what it kept and is read from its file (written
+/// through the page cache when that is known at its first block). The curl thread never waits for a block: when the pool is empty,
 /// or the body already has `maxQueued` blocks waiting on its lane (back pressure: disk slower than network),
 /// the transfer is paused (`BodyFile.append` says `.paused`, the write callback returns `CURL_WRITEFUNC_PAUSE`)
 /// and the lane calls `wake` when it frees a block, so the curl thread resumes it; memory stays at `capacity`
@@ -46,6 +49,10 @@ final class BodyWriter: Sendable {
         /// sink is made); the lane makes that head and starts `headed` with the first block.
         let digestHead: DigestHead?
         var headed: (head: [UInt8], hasher: SHA256)?
+        /// The body keeps its blocks for its WARC record (decided at its first block, dropped when the pool has no
+        /// more room for kept blocks), and those kept so far with their byte counts.
+        var keeps = false
+        var held: [(block: Block, count: Int)] = []
         /// The `errno` of the first failed open or write, 0 while all is well.
         let error = Atomic<Int32>(0)
         /// Blocks handed to the lane and not yet written (incremented on the curl thread, decremented on the lane).
@@ -71,20 +78,23 @@ final class BodyWriter: Sendable {
 
     /// How a file ended: its path (nil when no byte arrived) and digest, or the `errno` that stopped it.
     enum Completion: Sendable {
-        case written(path: String?, sha256: String, headed: HeadedDigest?)
+        case written(path: String?, sha256: String, headed: HeadedDigest?, held: HeldBytes?)
         case failed(errno: Int32)
     }
 
-    /// The blocks not handed out, and how many are.
+    /// The blocks not handed out, how many are, and how many bodies keep for their WARC records (not in `inUse`).
     private struct Pool {
         var free: [Block] = []
         var inUse = 0
+        var held = 0
     }
 
     private let lanes: [DispatchQueue]
     private let nextLane = Atomic<Int>(0)
     private let pool = Mutex(Pool())
     private let capacity: Int
+    /// How many blocks bodies may keep for their WARC records (0: none is kept).
+    private let holdCapacity: Int
     /// Set by the curl thread when a transfer paused for room; the lane that next frees a block clears it and
     /// calls `wake`.
     private let wanted = Atomic<Bool>(false)
@@ -94,15 +104,17 @@ final class BodyWriter: Sendable {
     private let gate: (@Sendable (String) -> Void)?
 
     /// A writer with `lanes` serial queues whose pool holds at most `capacity` blocks (more than the transfers
-    /// that can hold one); `wake` is called from a lane when a paused transfer may go on.
+    /// that can hold one), and at most `holdCapacity` more kept for WARC records; `wake` is called from a lane when a
+    /// paused transfer may go on.
     init(
-        capacity: Int, lanes: Int, wake: @escaping @Sendable () -> Void = {},
+        capacity: Int, lanes: Int, holdCapacity: Int = 0, wake: @escaping @Sendable () -> Void = {},
         gate: (@Sendable (String) -> Void)? = nil
     ) {
         self.lanes = (0..<max(1, lanes)).map {
             DispatchQueue(label: "imgarchive.body-writer.\($0)", qos: .userInitiated)
         }
         self.capacity = max(2, capacity)
+        self.holdCapacity = max(0, holdCapacity)
         self.wake = wake
         self.gate = gate
     }
@@ -137,6 +149,10 @@ final class BodyWriter: Sendable {
             pool.free.append(block)
             pool.inUse -= 1
         }
+        wakeIfWanted()
+    }
+
+    private func wakeIfWanted() {
         if wanted.exchange(false, ordering: .acquiringAndReleasing) { wake() }
     }
 
@@ -157,9 +173,9 @@ final class BodyWriter: Sendable {
         sink.queued.wrappingAdd(1, ordering: .releasing)
         lanes[sink.lane].async {
             self.gate?(sink.directory)
-            Self.store(sink, UnsafeRawBufferPointer(start: block.base, count: count), last: false)
+            self.store(sink, UnsafeRawBufferPointer(start: block.base, count: count), last: false)
             sink.queued.wrappingSubtract(1, ordering: .releasing)
-            self.returnBlock(block)
+            self.keepOrReturn(sink, block, count: count)
         }
     }
 
@@ -167,8 +183,8 @@ final class BodyWriter: Sendable {
     func complete(_ sink: Sink, _ block: Block?, count: Int, done: @escaping @Sendable (Completion) -> Void) {
         lanes[sink.lane].async {
             if let block {
-                Self.store(sink, UnsafeRawBufferPointer(start: block.base, count: count), last: true)
-                self.returnBlock(block)
+                self.store(sink, UnsafeRawBufferPointer(start: block.base, count: count), last: true)
+                self.keepOrReturn(sink, block, count: count)
             }
             if sink.descriptor >= 0 {
                 // Start writeback now (of the tail, when the rest was written direct): on Linux, DONTNEED queues
@@ -182,14 +198,19 @@ final class BodyWriter: Sendable {
             }
             let error = sink.error.load(ordering: .acquiring)
             if error != 0 {
-                Self.remove(sink)
+                self.remove(sink)
                 done(.failed(errno: error))
                 return
             }
             let path = sink.path
             sink.path = nil  // the caller owns it now
             let headed = sink.headed.map { HeadedDigest(head: $0.head, sha256: Array($0.hasher.finalize())) }
-            done(.written(path: path, sha256: Hex.lowercase(sink.hasher.finalize()), headed: headed))
+            var held: HeldBytes?
+            if sink.keeps && !sink.held.isEmpty {
+                held = HeldBytes(blocks: sink.held.map { ($0.block.base, $0.count) }) { self.giveBack(held: $0) }
+                sink.held = []
+            }
+            done(.written(path: path, sha256: Hex.lowercase(sink.hasher.finalize()), headed: headed, held: held))
         }
     }
 
@@ -197,7 +218,7 @@ final class BodyWriter: Sendable {
     func discard(_ sink: Sink?, _ block: Block?) {
         if let block { returnBlock(block) }
         guard let sink else { return }
-        lanes[sink.lane].async { Self.remove(sink) }
+        lanes[sink.lane].async { self.remove(sink) }
     }
 
     /// Runs `body` once every lane has run what was queued on it so far (results that must follow a discard).
@@ -222,12 +243,16 @@ final class BodyWriter: Sendable {
     // MARK: - On a lane
 
     /// Hashes and writes `bytes`, the body's next block (`last`: its final, partial one).
-    private static func store(_ sink: Sink, _ bytes: UnsafeRawBufferPointer, last: Bool) {
+    private func store(_ sink: Sink, _ bytes: UnsafeRawBufferPointer, last: Bool) {
         guard sink.error.load(ordering: .relaxed) == 0 else { return }
-        // Through the page cache: a body of one block, whose file is read back whole soon (its header for the
-        // image's size, a thumbnail's decoding), and a body a WARC record will copy (`digestHead`): a direct write
-        // would send those reads to the disk.
-        if sink.descriptor < 0 && !create(sink, direct: !last && sink.digestHead == nil) { return }
+        if sink.descriptor < 0 {
+            // A body a WARC record will copy keeps its blocks for it while there is room.
+            sink.keeps = sink.digestHead != nil && holdCapacity > 0 && pool.withLock { $0.held < holdCapacity }
+            // Through the page cache: a body of one block, whose file is read back whole soon (its header for the
+            // image's size, a thumbnail's decoding), and a body a WARC record will read from its file (one that
+            // keeps no blocks): a direct write would send those reads to the disk.
+            guard Self.create(sink, direct: !last && (sink.digestHead == nil || sink.keeps)) else { return }
+        }
         if sink.headed == nil, let digestHead = sink.digestHead {
             let head = digestHead.make(digestHead.responseHead)
             var hasher = SHA256()
@@ -242,14 +267,14 @@ final class BodyWriter: Sendable {
             // Direct: the whole blocks; a tail (the body's last bytes) leaves direct mode for the rest.
             let aligned = left & ~(DirectIO.alignment - 1)
             if sink.direct && aligned == 0 {
-                guard leaveDirect(sink) else { return }
+                guard Self.leaveDirect(sink) else { return }
             }
             let written = systemWrite(sink.descriptor, base, sink.direct ? aligned : left)
             if written < 0 {
                 if errno == EINTR { continue }
                 // A file system that opened the file direct but will not write it so: through the page cache.
-                if errno == EINVAL && sink.direct && leaveDirect(sink) { continue }
-                fail(sink, errno)
+                if errno == EINVAL && sink.direct && Self.leaveDirect(sink) { continue }
+                Self.fail(sink, errno)
                 return
             }
             left -= written
@@ -299,7 +324,44 @@ final class BodyWriter: Sendable {
         _ = sink.error.compareExchange(expected: 0, desired: code == 0 ? EIO : code, ordering: .releasing)
     }
 
-    private static func remove(_ sink: Sink) {
+    /// Keeps a stored block for the body's WARC record (`Sink.keeps`) while the pool has room for it, else gives it
+    /// back, with those the body kept (it is then read from its file).
+    private func keepOrReturn(_ sink: Sink, _ block: Block, count: Int) {
+        if sink.keeps && count > 0 && sink.error.load(ordering: .relaxed) == 0 {
+            let kept = pool.withLock { pool in
+                guard pool.held < holdCapacity else { return false }
+                pool.held += 1
+                pool.inUse -= 1
+                return true
+            }
+            if kept {
+                sink.held.append((block, count))
+                wakeIfWanted()  // the block left the transfers' share of the pool
+                return
+            }
+            sink.keeps = false
+            releaseHeld(sink)
+        }
+        returnBlock(block)
+    }
+
+    /// Gives back the blocks `sink` kept.
+    private func releaseHeld(_ sink: Sink) {
+        guard !sink.held.isEmpty else { return }
+        giveBack(held: sink.held.map(\.block.base))
+        sink.held = []
+    }
+
+    /// Takes back blocks a body kept for its WARC record (`HeldBytes` gone, or the body dropped).
+    private func giveBack(held blocks: [UnsafeMutableRawPointer]) {
+        pool.withLock { pool in
+            pool.free.append(contentsOf: blocks.map(Block.init))
+            pool.held -= blocks.count
+        }
+    }
+
+    private func remove(_ sink: Sink) {
+        releaseHeld(sink)
         if sink.descriptor >= 0 {
             _ = close(sink.descriptor)
             sink.descriptor = -1

@@ -49,6 +49,11 @@ public struct DownloadOptions: Sendable {
     /// front of the body as it arrives (`Download.headedDigest`), so a WARC writer has its record's block digest
     /// without reading the body again. Nil by default: nothing more is hashed.
     public var digestHead: (@Sendable (_ responseHead: [UInt8]) -> [UInt8])?
+    /// With `digestHead`: how much memory bodies may keep, in all, for their WARC records (`Download.heldBody`), so
+    /// the WARC writer copies them from memory and their files skip the page cache. The WARC writer copies a body
+    /// soon after it is archived; this covers its lag behind a fast network. A body that finds no room is read back
+    /// from its file.
+    public var heldBodyBytes = 32 << 20
 
     /// The library version named in the default User-Agent.
     public static let libraryVersion = "0.1.0"

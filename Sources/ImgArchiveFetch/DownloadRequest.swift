@@ -87,6 +87,9 @@ public struct Download: Sendable {
     /// With `DownloadOptions.digestHead`: the SHA-256 of the head it made followed by the body, computed as the body
     /// arrived (nil without it, or on 304).
     public var headedDigest: HeadedDigest?
+    /// With `DownloadOptions.digestHead`: the body's bytes, kept in memory for its WARC record while the run has
+    /// room for them (nil otherwise: read `temporaryFile`). Dropping the last reference gives the memory back.
+    public var heldBody: HeldBytes?
 }
 
 /// The SHA-256 of a head followed by a body (`DownloadOptions.digestHead`): what a WARC `response` record's block

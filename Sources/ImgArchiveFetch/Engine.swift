@@ -148,9 +148,12 @@ final class Engine: @unchecked Sendable {
         // Each running transfer holds at most one block; the rest are queued to the writer or free.
         // A lane that frees a block a paused transfer waits for wakes the curl thread, which resumes it.
         let wakeable = MultiHandle(pointer: multi)
+        // With WARC records (`digestHead`), bodies keep their blocks for them (`Download.heldBody`).
         writer = BodyWriter(
             capacity: 2 * options.jobs + 2,
             lanes: lanes ?? min(4, max(1, ProcessInfo.processInfo.activeProcessorCount)),
+            holdCapacity: options.captureExchanges && options.digestHead != nil
+                ? options.heldBodyBytes / BodyWriter.blockCapacity : 0,
             wake: { curl_multi_wakeup(wakeable.pointer) }, gate: laneGate)
         // libcurl counts a host's connections by where they go: through a proxy or a --connect-to entry, every
         // host of the run shares one count, so a limit of `perHost` there would leave 4 connections for all
@@ -422,11 +425,12 @@ final class Engine: @unchecked Sendable {
         let attempts = job.attempts
         body.complete { completion in
             switch completion {
-            case .written(let path, let sha256, let headed):
+            case .written(let path, let sha256, let headed, let held):
                 var download = download
                 download.temporaryFile = path
                 download.sha256 = sha256
                 download.headedDigest = headed
+                download.heldBody = held
                 continuation.resume(returning: .success(download))
             case .failed(let code):
                 let error = FetchError(

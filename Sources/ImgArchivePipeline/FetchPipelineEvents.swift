@@ -1,4 +1,5 @@
 public import Foundation
+public import ImgArchiveCore
 public import ImgArchiveFetch
 public import ImgArchiveStore
 
@@ -44,6 +45,8 @@ public struct FetchCapture: Sendable {
     /// The SHA-256 of the final response's head as a WARC record stores it followed by the body, computed as the body
     /// arrived (`DownloadOptions.digestHead`); nil when not asked for, or on a 304.
     public var headedDigest: HeadedDigest?
+    /// The body's bytes in memory (`Download.heldBody`), when the run kept them: the same bytes as `bodyFile`'s.
+    public var heldBody: HeldBytes?
 }
 
 /// Told every `FetchEvent` of a run, on the task that produced it: `observe` must return at once (hand the

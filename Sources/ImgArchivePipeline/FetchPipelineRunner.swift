@@ -382,7 +382,8 @@ final class Runner: Sendable {
         }
         return FetchCapture(
             url: candidate, exchanges: download.exchanges, object: archived.object,
-            bodyFile: try? store.fileForReading(archived.object.path), headedDigest: download.headedDigest)
+            bodyFile: try? store.fileForReading(archived.object.path), headedDigest: download.headedDigest,
+            heldBody: download.heldBody)
     }
 
     /// Makes the missing derivatives of every archived item at the widths its posts show, on a pool no wider

@@ -127,7 +127,8 @@ actor WARCObserver: FetchObserver {
                     response = WARCRecord(
                         kind: .response, targetURI: exchange.url, date: exchange.date, fields: fields,
                         contentType: WARCRecord.httpResponse, head: head, bodyFile: file.path,
-                        payloadDigest: digest, blockDigest: block, compress: object.format == .svg)
+                        heldBody: capture.heldBody, payloadDigest: digest, blockDigest: block,
+                        compress: object.format == .svg)
                 }
             } else if isFinal, exchange.status == 304 {
                 response = Self.revisit(

@@ -25,7 +25,7 @@ import Synchronization
 /// A member at level 0 (an image's record: its bytes do not shrink) is framed here rather than by zlib: a gzip
 /// header, the bytes in deflate's stored blocks (5 bytes of framing per 64 KiB), the trailer. zlib's level 0 copies
 /// every byte through its window and checksums it with a CRC-32 several times slower than libdeflate's; framed here,
-/// a file's bytes are read straight into the buffer they are written from (`write(fileAt:)`).
+/// bytes are copied once, into the buffer they are written from.
 final class GzipFile {
     let path: String
     /// Bytes written so far, counting those still in the buffer: the offset the next member starts at.
@@ -148,14 +148,9 @@ final class GzipFile {
         if let failure { throw failure }
     }
 
-    /// Appends a file's bytes to the member; returns how many.
-    func write(fileAt source: String) throws(WARCError) -> Int64 {
-        try read(source) { (chunk) throws(WARCError) in try write(chunk) }
-    }
-
     /// Streams a file in chunks of `readCapacity` to `body`; returns its length. It reads into one buffer kept for
-    /// every read (a fresh one per file was a page fault per 4 KiB read). A download's body is in the page cache: the
-    /// body writer writes bodies that a WARC record copies through it.
+    /// every read (a fresh one per file was a page fault per 4 KiB read). A download's body whose blocks were not kept
+    /// for its record (`WARCRecord.heldBody`) is in the page cache: the body writer writes it through it.
     func read(_ path: String, _ body: (UnsafeRawBufferPointer) throws(WARCError) -> Void) throws(WARCError) -> Int64 {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw .system(path, "an archived file could not be opened for its WARC record") }

@@ -1,4 +1,5 @@
 public import Foundation
+public import ImgArchiveCore
 
 /// One WARC 1.1 record to write: its named fields and its block (a head in memory, then optionally a file's
 /// bytes streamed after it). The writer adds `WARC-Record-ID`, `WARC-Date`, the digests and the length.
@@ -27,6 +28,8 @@ public struct WARCRecord: Sendable {
     public var head: [UInt8]
     /// A file whose bytes follow `head` in the block (an archived image: the HTTP payload).
     public var bodyFile: String?
+    /// The same bytes as `bodyFile`'s, in memory (a download's kept body): copied from there, the file is not read.
+    public var heldBody: HeldBytes?
     /// The payload's digest (`WARCDigest.sha256`), when the caller knows it (an archived image's SHA-256); a
     /// response without a body file gets the empty payload's.
     public var payloadDigest: String?
@@ -40,8 +43,8 @@ public struct WARCRecord: Sendable {
     /// Creates a record with a new id.
     public init(
         kind: Kind, targetURI: String?, date: Date, fields: [(String, String)] = [], contentType: String,
-        head: [UInt8], bodyFile: String? = nil, payloadDigest: String? = nil, blockDigest: String? = nil,
-        compress: Bool = true
+        head: [UInt8], bodyFile: String? = nil, heldBody: HeldBytes? = nil, payloadDigest: String? = nil,
+        blockDigest: String? = nil, compress: Bool = true
     ) {
         self.kind = kind
         self.id = Self.newID()
@@ -51,6 +54,7 @@ public struct WARCRecord: Sendable {
         self.contentType = contentType
         self.head = head
         self.bodyFile = bodyFile
+        self.heldBody = heldBody
         self.payloadDigest = payloadDigest
         self.blockDigest = blockDigest
         self.compress = compress

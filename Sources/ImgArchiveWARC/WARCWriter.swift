@@ -95,19 +95,22 @@ public final class WARCWriter {
         if file == nil { try openFile() }
         guard let file else { return }
         // The block digest needs the whole block before the header: unless the caller hashed it as the body arrived
-        // (`blockDigest`), the body file is read twice (the second read comes from the page cache).
+        // (`blockDigest`), the body is read twice (a file's second read comes from the page cache).
         let wantsPayload = record.payloadDigest == nil && record.kind == .response
+        let hasBody = record.heldBody != nil || record.bodyFile != nil
         var blockDigest = record.blockDigest
         var payload = SHA256()
         var bodyLength: Int64 = 0
-        if let body = record.bodyFile, blockDigest == nil || wantsPayload {
+        if hasBody, blockDigest == nil || wantsPayload {
             var block = SHA256()
             block.update(data: record.head)
-            bodyLength = try file.read(body) { chunk in
+            bodyLength = try Self.body(of: record, in: file) { chunk in
                 block.update(bufferPointer: chunk)
                 if wantsPayload { payload.update(bufferPointer: chunk) }
             }
             blockDigest = WARCDigest.sha256(block.finalize())
+        } else if let held = record.heldBody {
+            bodyLength = held.count
         } else if let body = record.bodyFile {
             bodyLength = try Self.size(of: body)
         } else if blockDigest == nil {
@@ -133,10 +136,11 @@ public final class WARCWriter {
         try file.beginMember(level: record.compress ? 6 : 0)
         try file.write(Array(header.utf8))
         try file.write(record.head)
-        if let body = record.bodyFile {
-            let again = try file.write(fileAt: body)
+        if hasBody {
+            let again = try Self.body(of: record, in: file) { (chunk) throws(WARCError) in try file.write(chunk) }
             guard again == bodyLength else {
-                throw WARCError(path: body, message: "the archived file changed while its WARC record was written")
+                throw WARCError(
+                    path: record.bodyFile ?? "", message: "the archived file changed while its WARC record was written")
             }
         }
         try file.write(Array("\r\n\r\n".utf8))
@@ -164,6 +168,19 @@ public final class WARCWriter {
             lastWriteOut = now
         }
         try logWrittenRecords()
+    }
+
+    /// Streams a record's body to `chunk`, from memory when it is held there (`WARCRecord.heldBody`), else from its
+    /// file (read through `file`'s buffer); returns its length.
+    private static func body(
+        of record: WARCRecord, in file: GzipFile, _ chunk: (UnsafeRawBufferPointer) throws(WARCError) -> Void
+    ) throws(WARCError) -> Int64 {
+        if let held = record.heldBody {
+            try held.forEachChunk(chunk)
+            return held.count
+        }
+        guard let path = record.bodyFile else { return 0 }
+        return try file.read(path, chunk)
     }
 
     /// Appends the log lines of the records the file now holds whole.

@@ -1,5 +1,7 @@
 import FlyingFox
 import Foundation
+import ImgArchiveCore
+import Synchronization
 import Testing
 
 @testable import ImgArchivePipeline
@@ -182,7 +184,8 @@ import Testing
             let tail = Array("\r\n\r\n".utf8)
             try file.beginMember(level: i == 3 ? 6 : 0)  // one deflated member among the stored ones
             try file.write(head)
-            #expect(try file.write(fileAt: folder.path + "/body-\(i)") == Int64(size))
+            let read = try file.read(folder.path + "/body-\(i)") { (chunk) throws(WARCError) in try file.write(chunk) }
+            #expect(read == Int64(size))
             try file.write(tail)
             let (offset, length) = try file.endMember()
             members.append((offset, length, head + body + tail))
@@ -204,6 +207,54 @@ import Testing
         #expect(digests == members.map { ArchiveStore.sha256(of: $0.bytes) })
         let written = try FileManager.default.attributesOfItem(atPath: warc)[.size] as? Int
         #expect(members.last.map { Int($0.offset + $0.length) } == written, "the members fill the file")
+    }
+
+    /// A body reaches its record from memory (`WARCRecord.heldBody`, a download's kept blocks) or, when the run kept
+    /// none for it, from its file: either way the writer hashes and copies the same bytes, warcio checks both records'
+    /// digests, and the held blocks go back to their owner once the record is written and dropped.
+    @Test func aHeldBodyAndItsFileMakeTheSameRecord() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let body = (0..<700_001).map { UInt8(truncatingIfNeeded: ($0 &* 2_654_435_761) >> 11) }
+        let path = folder.path + "/body"
+        try Data(body).write(to: URL(fileURLWithPath: path))
+        let released = Mutex(0)
+        let writer = try WARCWriter(
+            settings: .init(
+                folder: URL(fileURLWithPath: folder.path + "/warc"),
+                temporaryFolder: URL(fileURLWithPath: folder.path + "/tmp"), maxFileSize: 1 << 30, software: "test"))
+        let head = Array("HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\n\r\n".utf8)
+        do {
+            let blockSize = 256 * 1024
+            let blocks = stride(from: 0, to: body.count, by: blockSize).map { start in
+                let count = min(blockSize, body.count - start)
+                let block = UnsafeMutableRawPointer.allocate(byteCount: blockSize, alignment: 16)
+                body[start..<start + count].withUnsafeBytes {
+                    block.copyMemory(from: $0.baseAddress!, byteCount: count)
+                }
+                return (base: block, count: count)
+            }
+            let held = HeldBytes(blocks: blocks) { bases in
+                for base in bases { base.deallocate() }
+                released.withLock { $0 += bases.count }
+            }
+            for (name, source) in [("file", nil), ("held", held)] {
+                try writer.write(
+                    WARCRecord(
+                        kind: .response, targetURI: "http://img.example.test/\(name).jpg", date: Date(),
+                        contentType: WARCRecord.httpResponse, head: head, bodyFile: path, heldBody: source,
+                        compress: false))
+            }
+            #expect(released.withLock { $0 } == 0, "held while referenced")
+        }
+        #expect(released.withLock { $0 } == 3, "given back once dropped")
+        try writer.finish()
+        let files = writer.finishedFiles.map { folder.path + "/warc/" + $0 }
+        try await WebArchiveTools.check(files)
+        let responses = try await WebArchiveTools.records(files).filter { $0.type == "response" }
+        #expect(responses.map(\.uri) == ["http://img.example.test/file.jpg", "http://img.example.test/held.jpg"])
+        let digest = WARCDigest.sha256(hex: ArchiveStore.sha256(of: body))
+        #expect(responses.allSatisfy { $0.payloadDigest == digest })
     }
 
     /// SIGKILL while WARC records are being written: the next run cuts the interrupted file back to its whole

@@ -57,6 +57,60 @@ import Testing
         }
     }
 
+    /// With WARC records to write (`digestHead`), a body keeps its blocks for its record (`Download.heldBody`: the
+    /// bytes of its file) while the memory allowed (`heldBodyBytes`) has room; a body that finds none keeps nothing
+    /// and its file is whole; the blocks serve again once the held bodies are dropped.
+    @Test func bodiesKeepTheirBlocksForWARCWithinTheMemoryAllowed() async throws {
+        let block = 256 * 1024
+        // Room for 8 blocks: the two one-block bodies and two of three blocks; the others find none.
+        let sizes = [1, 4_097, 2 * block + 5, 3 * block, 2 * block + 9, 3 * block - 1]
+        let images = sizes.enumerated().map { jpegLikeBytes(count: max($1, 13), seed: UInt64(70 + $0)) }
+        let server = try await RouteServer.start { server in
+            for (i, bytes) in images.enumerated() {
+                await server.appendRoute(HTTPRoute("GET /w\(i)")) { _ in
+                    response(200, ["Content-Type": "image/jpeg"], body: bytes)
+                }
+            }
+        }
+        var options = testOptions(jobs: 2, perHost: 2)
+        options.captureExchanges = true
+        options.digestHead = { $0 }
+        options.heldBodyBytes = 8 * block
+        func check(_ download: Download, _ expected: [UInt8], held: Bool, _ name: String) throws {
+            #expect(fileBytes(try #require(download.temporaryFile)) == expected, "\(name)")
+            guard held else {
+                #expect(download.heldBody == nil, "\(name) found no room")
+                return
+            }
+            let body = try #require(download.heldBody, "\(name) kept its blocks")
+            var bytes: [UInt8] = []
+            body.forEachChunk { bytes += $0 }
+            #expect(body.count == Int64(expected.count), "\(name)")
+            #expect(bytes == expected, "\(name)")
+        }
+        try await serving(server) {
+            try await withTestDownloader(options) { downloader, tmp in
+                // One at a time, every download kept: what is held adds up in order.
+                var downloads: [Download] = []
+                for i in images.indices {
+                    let request = DownloadRequest(url: server.url("/w\(i)"), temporaryDirectory: tmp)
+                    downloads.append(try await downloader.download(request).get())
+                }
+                for (i, download) in downloads.enumerated() {
+                    try check(download, images[i], held: i < 4, "body \(i)")
+                }
+                downloads.removeAll()
+                // The blocks came back: two bodies of three blocks are held again.
+                for i in [3, 5] {
+                    let request = DownloadRequest(url: server.url("/w\(i)"), temporaryDirectory: tmp)
+                    downloads.append(try await downloader.download(request).get())
+                }
+                try check(downloads[0], images[3], held: true, "body 3 again")
+                try check(downloads[1], images[5], held: true, "body 5 again")
+            }
+        }
+    }
+
     /// The writer cannot create the file (its folder is gone): the download fails as `io`, whether the body
     /// fills blocks while it streams or fits in the last one, and nothing is left behind.
     @Test(arguments: [2_000, 1_500_000])
