@@ -19,13 +19,14 @@ import Synchronization
 /// units straight from the block to the disk, the last partial unit through the page cache) (and, for a WARC
 /// record's block digest, a second SHA-256 of a head then the body: `DownloadOptions.digestHead`), then returns it to
 /// a bounded pool. A body a WARC record will copy (`digestHead`) keeps its blocks instead, while at most
-/// `holdCapacity` blocks are kept in all (`DownloadOptions.heldBodyBytes`): they reach the WARC writer with the download (`HeldBytes`), which copies
-/// them and so gives them back; a body that finds no room gives back what it kept and is read from its file (written
-/// through the page cache when that is known at its first block). The curl thread never waits for a block: when the pool is empty,
-/// or the body already has `maxQueued` blocks waiting on its lane (back pressure: disk slower than network),
-/// the transfer is paused (`BodyFile.append` says `.paused`, the write callback returns `CURL_WRITEFUNC_PAUSE`)
-/// and the lane calls `wake` when it frees a block, so the curl thread resumes it; memory stays at `capacity`
-/// blocks, and one slow body does not hold up the others. A body's completion is delivered from its lane after
+/// `holdCapacity` blocks are kept in all (`DownloadOptions.heldBodyBytes`): they reach the WARC writer with the
+/// download (`HeldBytes`), which copies them and so gives them back; a body that finds no room gives back what it
+/// kept and is read from its file (written through the page cache when that is known at its first block). The curl
+/// thread never waits for a block: when the pool is empty, or the body already has `maxQueued` blocks waiting on its
+/// lane (back pressure: disk slower than network), the transfer is paused (`BodyFile.append` says `.paused`, the
+/// write callback returns `CURL_WRITEFUNC_PAUSE`) and the lane calls `wake` when it frees a block, so the curl thread
+/// resumes it; memory stays at `capacity` blocks (and `holdCapacity` kept), and one slow body does not hold up the
+/// others. A body's completion is delivered from its lane after
 /// the file is closed; other results wait for every lane (`afterQueued`), so a failure arrives after its file
 /// is deleted.
 final class BodyWriter: Sendable {
