@@ -53,7 +53,7 @@ public struct DownloadOptions: Sendable {
     /// the WARC writer copies them from memory and their files skip the page cache. The WARC writer copies a body
     /// soon after it is archived; this covers its lag behind a fast network. A body that finds no room is read back
     /// from its file.
-    public var heldBodyBytes = 32 << 20
+    public var heldBodyBytes = 64 << 20
 
     /// The library version named in the default User-Agent.
     public static let libraryVersion = "0.1.0"
