@@ -5,7 +5,7 @@
 #endif
 
 /// Writes that skip the page cache (`O_DIRECT`), for bytes not read back soon: a download's body bigger than the
-/// body writer's first block (when no WARC record will copy it), and a WARC file. Each such write is DMA from the
+/// body writer's first block (unless a WARC record will read it from its file: `HeldBytes`), and a WARC file. Each such write is DMA from the
 /// caller's buffer, where a page-cache write copies every byte into freshly allocated pages; on a virtual machine
 /// whose host takes back freed memory (free page reporting), each fresh page is also a fault in the host, which made
 /// that copy most of a fetch's CPU (docs/performance.md). Where the file system refuses `O_DIRECT`, callers fall
