@@ -80,7 +80,7 @@ public enum ArchiveJob {
         var rewriteSettings = rewrite
         rewriteSettings.requireComplete = true
         var rewriting = try await RewritePipeline.RewriteRun.open(
-            files: site.files, settings: rewriteSettings, lock: lock, logger: logger)
+            settings: rewriteSettings, lock: lock, logger: logger)
         defer { rewriting.close() }
         var rewriteTotals = RewriteReport.Totals()
         var postsRewritten: [(post: String, references: Int)] = []
@@ -88,6 +88,9 @@ public enum ArchiveJob {
         var waiting: [String: Int] = [:]
 
         var unreadable = site.unlisted
+        // The manifest's names of the posts listed (16 bytes each): those are on disk, the sweep of deleted posts
+        // below looks at the others only.
+        var listed = StringDigestSet()
         // Whether a post's bytes differ from the manifest's record before this run (else no snapshot is needed).
         var postsChanged = false
         var ranges = site.chunks(of: chunkSize).makeIterator()
@@ -106,10 +109,11 @@ public enum ArchiveJob {
                 }
                 // The manifest's record of the chunk's posts' last scans, held while the chunk is scanned.
                 let known = try await KnownScans.read(manifest, layout: layout, posts: Array(site.files[range]))
+                for key in known.keys { listed.insert(key) }
                 let (posts, failed) = site.scan(range, known: known, warn: warn)
                 unreadable += failed
                 if !postsChanged {
-                    postsChanged = zip(layout.postKeys(posts.map(\.path)), posts).contains { key, post in
+                    postsChanged = zip(layout.postKeys(of: posts), posts).contains { key, post in
                         known.scans[key]?.contentSHA256 != post.contentSHA256
                     }
                 }
@@ -145,14 +149,15 @@ public enum ArchiveJob {
         let newlyLost = lost.filter(isNew)
 
         // Posts deleted from the site are forgotten, unless the manifest holds their rewrites (for revert); the
-        // posts this run recorded are on disk, so reading the posts now (a chunk at a time) finds the same.
+        // posts this run recorded are on disk, so reading the posts now (a chunk at a time) finds the same. A post
+        // the walk listed was there when the run started: only the others are looked for on disk.
         var removed = 0
         var after: String?
         while true {
             let paths = try await manifest.postPaths(after: after, limit: chunkSize)
             guard let last = paths.last else { break }
             after = last
-            for path in paths {
+            for path in paths where !listed.contains(path) {
                 let file = layout.postPath(path)
                 if !FileManager.default.fileExists(atPath: file),
                     roots.contains(where: { file == $0 || file.hasPrefix($0 + "/") }),
