@@ -755,8 +755,15 @@ public enum RewritePipeline {
 
     /// `removeStaleTemporaryPosts(files:logger:)` in the folders not in `swept`, which it adds to it.
     private static func removeStaleTemporaryPosts(files: [String], skipping swept: inout Set<String>, logger: Logger) {
+        var previous: Substring?
         for file in files {
-            let folder = (file as NSString).deletingLastPathComponent
+            // Its folder as `NSString.deletingLastPathComponent` has it for these absolute paths, without a
+            // bridge per post; a folder's posts mostly follow each other.
+            let slash = file.utf8.lastIndex(of: UInt8(ascii: "/"))
+            let part = slash.map { file[..<($0 == file.utf8.startIndex ? file.utf8.index(after: $0) : $0)] } ?? ""
+            guard part != previous else { continue }
+            previous = part
+            let folder = String(part)
             guard swept.insert(folder).inserted else { continue }
             let removed = (try? PostFile.removeStaleTemporaryFiles(inFolder: folder.isEmpty ? "." : folder)) ?? 0
             if removed > 0 {
