@@ -88,9 +88,6 @@ public enum ArchiveJob {
         var waiting: [String: Int] = [:]
 
         var unreadable = site.unlisted
-        // The manifest's names of the posts listed (16 bytes each): those are on disk, the sweep of deleted posts
-        // below looks at the others only.
-        var listed = StringDigestSet()
         // Whether a post's bytes differ from the manifest's record before this run (else no snapshot is needed).
         var postsChanged = false
         var ranges = site.chunks(of: chunkSize).makeIterator()
@@ -109,7 +106,6 @@ public enum ArchiveJob {
                 }
                 // The manifest's record of the chunk's posts' last scans, held while the chunk is scanned.
                 let known = try await KnownScans.read(manifest, layout: layout, posts: Array(site.files[range]))
-                for key in known.keys { listed.insert(key) }
                 let (posts, failed) = site.scan(range, known: known, warn: warn)
                 unreadable += failed
                 if !postsChanged {
@@ -150,14 +146,16 @@ public enum ArchiveJob {
 
         // Posts deleted from the site are forgotten, unless the manifest holds their rewrites (for revert); the
         // posts this run recorded are on disk, so reading the posts now (a chunk at a time) finds the same. A post
-        // the walk listed was there when the run started: only the others are looked for on disk.
+        // whose file the rewrite took was there: only the others are looked for on disk. Its file is the archive's
+        // folder and its name, when that path is standardised (a name with `..` is not; nor one through a link).
+        let base = layout.postBase
         var removed = 0
         var after: String?
         while true {
             let paths = try await manifest.postPaths(after: after, limit: chunkSize)
             guard let last = paths.last else { break }
             after = last
-            for path in paths where !listed.contains(path) {
+            for path in paths where !rewriting.took(file: base + "/" + path) {
                 let file = layout.postPath(path)
                 if !FileManager.default.fileExists(atPath: file),
                     roots.contains(where: { file == $0 || file.hasPrefix($0 + "/") }),

@@ -255,6 +255,10 @@ public enum RewritePipeline {
         /// Closes the archive.
         func close() { backend?.close() }
 
+        /// Whether a post of a chunk rewritten so far had the file `target` (standardised, links resolved): the file
+        /// was there then. Also once closed.
+        func took(file target: String) -> Bool { targets.contains(target) }
+
         /// Rewrites one chunk of posts, reading the catalog of its URLs only.
         mutating func rewrite(_ posts: [ScannedPost]) async throws -> RewriteReport {
             let manifest = backend?.manifest
