@@ -80,7 +80,7 @@ public enum ArchiveJob {
         var rewriteSettings = rewrite
         rewriteSettings.requireComplete = true
         var rewriting = try await RewritePipeline.RewriteRun.open(
-            files: site.files, settings: rewriteSettings, lock: lock, logger: logger)
+            settings: rewriteSettings, lock: lock, logger: logger)
         defer { rewriting.close() }
         var rewriteTotals = RewriteReport.Totals()
         var postsRewritten: [(post: String, references: Int)] = []
@@ -109,7 +109,7 @@ public enum ArchiveJob {
                 let (posts, failed) = site.scan(range, known: known, warn: warn)
                 unreadable += failed
                 if !postsChanged {
-                    postsChanged = zip(layout.postKeys(posts.map(\.path)), posts).contains { key, post in
+                    postsChanged = zip(layout.postKeys(of: posts), posts).contains { key, post in
                         known.scans[key]?.contentSHA256 != post.contentSHA256
                     }
                 }
@@ -145,14 +145,17 @@ public enum ArchiveJob {
         let newlyLost = lost.filter(isNew)
 
         // Posts deleted from the site are forgotten, unless the manifest holds their rewrites (for revert); the
-        // posts this run recorded are on disk, so reading the posts now (a chunk at a time) finds the same.
+        // posts this run recorded are on disk, so reading the posts now (a chunk at a time) finds the same. A post
+        // whose file the rewrite took was there: only the others are looked for on disk. Its file is the archive's
+        // folder and its name, when that path is standardised (a name with `..` is not; nor one through a link).
+        let base = layout.postBase
         var removed = 0
         var after: String?
         while true {
             let paths = try await manifest.postPaths(after: after, limit: chunkSize)
             guard let last = paths.last else { break }
             after = last
-            for path in paths {
+            for path in paths where !rewriting.took(file: base + "/" + path) {
                 let file = layout.postPath(path)
                 if !FileManager.default.fileExists(atPath: file),
                     roots.contains(where: { file == $0 || file.hasPrefix($0 + "/") }),

@@ -180,7 +180,6 @@ public enum Pipeline {
         var chunks = site.chunks(of: chunkSize).makeIterator()
         do {
             let totals = try await RewritePipeline.run(
-                files: site.files,
                 chunks: {
                     guard let range = chunks.next() else { return nil }
                     let (posts, failed) = site.scan(range, known: nil, warn: warn)

@@ -139,7 +139,7 @@ public enum FetchPipeline {
         // Posts found unchanged (not read: their record stands) are not recorded again; after a full disk,
         // nothing is (the manifest could not take it; the posts are scanned again next run).
         let scanned = runner.diskFull == nil ? chunk.posts.filter { !$0.unchanged } : []
-        let keys = layout.postKeys(scanned.map(\.path))
+        let keys = layout.postKeys(of: scanned)
         try await manifest.replaceReferences(
             zip(keys, scanned).map { key, post in
                 PostReferences(

@@ -179,11 +179,14 @@ public struct ScannedPost: Sendable {
     /// True when the post was not read: its file's stamp and the scanner match the manifest's record of its
     /// last scan, whose references these are. Nothing new to record.
     public var unchanged: Bool
+    /// Its name in the manifest of the archive whose record of the last scans the scan read
+    /// (`ArchiveLayout.postKey`), computed once there and passed along; nil when the scan read no record.
+    public var key: String?
 
     /// Creates a record.
     public init(
         path: String, contentSHA256: String, references: [ImageReference], file: FileStamp? = nil,
-        scannedWith: String? = nil, unchanged: Bool = false
+        scannedWith: String? = nil, unchanged: Bool = false, key: String? = nil
     ) {
         self.path = path
         self.contentSHA256 = contentSHA256
@@ -191,5 +194,6 @@ public struct ScannedPost: Sendable {
         self.file = file
         self.scannedWith = scannedWith
         self.unchanged = unchanged
+        self.key = key
     }
 }

@@ -131,30 +131,25 @@ public enum RewritePipeline {
     {
         var report = RewriteReport()
         var chunks = [posts].makeIterator()
-        _ = try await run(
-            files: posts.map(\.path), chunks: { chunks.next() }, settings: settings, logger: logger,
-            each: { report.posts += $0 })
+        _ = try await run(chunks: { chunks.next() }, settings: settings, logger: logger, each: { report.posts += $0 })
         return report
     }
 
-    /// `run` on a site handed over a chunk of posts at a time (`chunks` gives the next, nil at the end; `files`
-    /// are every post's path, for the sweep of temporary posts before any is written): each chunk's outcomes go
-    /// to `each` once its posts are in place, and only the totals are kept.
+    /// `run` on a site handed over a chunk of posts at a time (`chunks` gives the next, nil at the end): each
+    /// chunk's outcomes go to `each` once its posts are in place, and only the totals are kept.
     static func run(
-        files: [String], chunks: () throws -> [ScannedPost]?, settings: RewriteSettings, logger: Logger,
+        chunks: () throws -> [ScannedPost]?, settings: RewriteSettings, logger: Logger,
         each: ([PostRewriteOutcome]) -> Void
     ) async throws -> RewriteReport.Totals {
         // Without a manifest nothing is archived: plan (everything stays remote) without creating an archive.
         let hasManifest = try ArchiveBackend.hasManifest(
             ArchiveLayout(root: settings.archiveRoot), location: settings.manifest)
         if settings.dryRun || !hasManifest {
-            return try await rewrite(
-                files: files, chunks: chunks, settings: settings, lock: nil, logger: logger, each: each)
+            return try await rewrite(chunks: chunks, settings: settings, lock: nil, logger: logger, each: each)
         }
         let lock = try ArchiveLock.acquire(settings.archiveRoot)
         defer { lock.release() }
-        let totals = try await rewrite(
-            files: files, chunks: chunks, settings: settings, lock: lock, logger: logger, each: each)
+        let totals = try await rewrite(chunks: chunks, settings: settings, lock: lock, logger: logger, each: each)
         if totals.counts[.rewritten, default: 0] > 0 { await snapshot(settings, logger: logger) }
         return totals
     }
@@ -185,7 +180,7 @@ public enum RewritePipeline {
         var report = RewriteReport()
         var chunks = [posts].makeIterator()
         _ = try await rewrite(
-            files: posts.map(\.path), chunks: { chunks.next() }, settings: settings, lock: lock, logger: logger,
+            chunks: { chunks.next() }, settings: settings, lock: lock, logger: logger,
             each: { report.posts += $0 })
         return report
     }
@@ -193,10 +188,10 @@ public enum RewritePipeline {
     /// The rewrite a chunk of posts at a time (`chunks`, nil at the end), with the lock already held (nil only in
     /// a dry run): each chunk's outcomes go to `each` once its posts are in place (`RewriteRun`).
     static func rewrite(
-        files: [String], chunks: () throws -> [ScannedPost]?, settings: RewriteSettings, lock: ArchiveLock?,
+        chunks: () throws -> [ScannedPost]?, settings: RewriteSettings, lock: ArchiveLock?,
         logger: Logger, each: ([PostRewriteOutcome]) -> Void
     ) async throws -> RewriteReport.Totals {
-        var run = try await RewriteRun.open(files: files, settings: settings, lock: lock, logger: logger)
+        var run = try await RewriteRun.open(settings: settings, lock: lock, logger: logger)
         defer { run.close() }
         var totals = RewriteReport.Totals()
         while let posts = try chunks() {
@@ -207,10 +202,11 @@ public enum RewritePipeline {
         return totals
     }
 
-    /// A rewrite of a site a chunk of posts at a time: `open` removes the temporary posts an interrupted run left
-    /// beside any of the site's files and settles the pending generations, once, before any post is written;
-    /// then `rewrite` takes each chunk (reading the catalog of its URLs only) and returns its outcomes, which
-    /// the caller hands on and lets go.
+    /// A rewrite of a site a chunk of posts at a time: `open` settles the pending generations, once, before any
+    /// post is written; then `rewrite` takes each chunk (reading the catalog of its URLs only), removes the
+    /// temporary posts an interrupted run left in the folders of its posts' files that no earlier chunk had
+    /// (before any post of the chunk is written), and returns its outcomes, which the caller hands on and lets
+    /// go.
     struct RewriteRun {
         let settings: RewriteSettings
         let layout: ArchiveLayout
@@ -221,18 +217,22 @@ public enum RewritePipeline {
         /// the first name is rewritten and the others are skipped (rewriting again would find the post "changed
         /// meanwhile" on every run). 16 bytes a post (`StringDigestSet`).
         private var targets = StringDigestSet()
+        /// The folders already rid of an interrupted run's temporary posts (with the lock held; none without).
+        private var swept = Set<String>()
+        private let sweeps: Bool
 
-        private init(settings: RewriteSettings, backend: ArchiveBackend?, logger: Logger) {
+        private init(settings: RewriteSettings, backend: ArchiveBackend?, sweeps: Bool, logger: Logger) {
             self.settings = settings
+            self.sweeps = sweeps
             layout = ArchiveLayout(root: settings.archiveRoot)
             self.backend = backend
             roots = siteRoots(layout)
             self.logger = logger
         }
 
-        /// Opens the archive for a rewrite of the posts at `files`, with the lock already held (nil only in a dry
-        /// run, which opens the manifest only when there is one).
-        static func open(files: [String], settings: RewriteSettings, lock: ArchiveLock?, logger: Logger)
+        /// Opens the archive for a rewrite, with the lock already held (nil only in a dry run, which opens the
+        /// manifest only when there is one).
+        static func open(settings: RewriteSettings, lock: ArchiveLock?, logger: Logger)
             async throws -> RewriteRun
         {
             let layout = ArchiveLayout(root: settings.archiveRoot)
@@ -240,10 +240,9 @@ public enum RewritePipeline {
                 try ArchiveBackend.hasManifest(layout, location: settings.manifest) || lock != nil
                 ? try await ArchiveBackend.open(
                     root: settings.archiveRoot, objects: settings.objectStore, manifest: settings.manifest) : nil
-            let run = RewriteRun(settings: settings, backend: backend, logger: logger)
+            let run = RewriteRun(settings: settings, backend: backend, sweeps: lock != nil, logger: logger)
             if lock != nil {
                 do {
-                    removeStaleTemporaryPosts(files: PostFile.targets(of: files), logger: logger)
                     if let manifest = backend?.manifest { try await settlePending(manifest, layout: layout) }
                 } catch {
                     run.close()
@@ -256,13 +255,18 @@ public enum RewritePipeline {
         /// Closes the archive.
         func close() { backend?.close() }
 
+        /// Whether a post of a chunk rewritten so far had the file `target` (standardised, links resolved): the file
+        /// was there then. Also once closed.
+        func took(file target: String) -> Bool { targets.contains(target) }
+
         /// Rewrites one chunk of posts, reading the catalog of its URLs only.
         mutating func rewrite(_ posts: [ScannedPost]) async throws -> RewriteReport {
             let manifest = backend?.manifest
             let catalog = try await Catalog(manifest: manifest, store: backend?.objects, posts: posts)
             // Each post's file (links resolved) and key, each folder resolved once.
             let files = PostFile.targets(of: posts.map(\.path))
-            let keys = layout.postKeys(posts.map(\.path))
+            let keys = layout.postKeys(of: posts)
+            if sweeps { removeStaleTemporaryPosts(files: files, skipping: &swept, logger: logger) }
             var report = RewriteReport()
             var batch: [StagedRewrite] = []
             for (i, post) in posts.enumerated() {
@@ -749,7 +753,22 @@ public enum RewritePipeline {
     /// Deletes the temporary posts an interrupted rewrite or revert left beside these files (the posts' files,
     /// symbolic links resolved: where `PostFile.stage` writes them). Only under the archive's lock.
     private static func removeStaleTemporaryPosts(files: [String], logger: Logger) {
-        for folder in Set(files.map { ($0 as NSString).deletingLastPathComponent }) {
+        var swept = Set<String>()
+        removeStaleTemporaryPosts(files: files, skipping: &swept, logger: logger)
+    }
+
+    /// `removeStaleTemporaryPosts(files:logger:)` in the folders not in `swept`, which it adds to it.
+    private static func removeStaleTemporaryPosts(files: [String], skipping swept: inout Set<String>, logger: Logger) {
+        var previous: Substring?
+        for file in files {
+            // Its folder as `NSString.deletingLastPathComponent` has it for these absolute paths, without a
+            // bridge per post; a folder's posts mostly follow each other.
+            let slash = file.utf8.lastIndex(of: UInt8(ascii: "/"))
+            let part = slash.map { file[..<($0 == file.utf8.startIndex ? file.utf8.index(after: $0) : $0)] } ?? ""
+            guard part != previous else { continue }
+            previous = part
+            let folder = String(part)
+            guard swept.insert(folder).inserted else { continue }
             let removed = (try? PostFile.removeStaleTemporaryFiles(inFolder: folder.isEmpty ? "." : folder)) ?? 0
             if removed > 0 {
                 logger.info("removed temporary posts of an interrupted rewrite", metadata: ["folder": "\(folder)"])

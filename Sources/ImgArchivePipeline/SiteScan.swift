@@ -70,6 +70,9 @@ extension ScanRun {
 /// as the same scanner made the record (`PostScanner.fingerprint`).
 public struct KnownScans: Sendable {
     let layout: ArchiveLayout
+    /// The posts whose records were read, and their names in the manifest, in the same order.
+    let files: [String]
+    let keys: [String]
     let scans: [String: RecordedScan]
     let references: [String: [ReferenceRecord]]
 
@@ -79,8 +82,13 @@ public struct KnownScans: Sendable {
     {
         let keys = layout.postKeys(files)
         return KnownScans(
-            layout: layout, scans: try await manifest.recordedScans(posts: keys),
+            layout: layout, files: files, keys: keys, scans: try await manifest.recordedScans(posts: keys),
             references: try await manifest.references(posts: keys))
+    }
+
+    /// The manifest's names of the posts at `files`: those `read` made when they are its posts, else made now.
+    func keys(of files: [String]) -> [String] {
+        files == self.files ? keys : layout.postKeys(files)
     }
 
     /// The recorded scan of the post at `key` as the scanner would make it now, nil when there is none it may
@@ -93,6 +101,17 @@ public struct KnownScans: Sendable {
             references.append(reference)
         }
         return (scan, references)
+    }
+}
+
+extension ArchiveLayout {
+    /// The manifest's names of `posts`: the ones their scans carry (`ScannedPost.key`, made when the scan read
+    /// this archive's record of them), the others made now, each folder resolved once.
+    func postKeys(of posts: [ScannedPost]) -> [String] {
+        var keys = posts.map { $0.key ?? "" }
+        let missing = posts.indices.filter { posts[$0].key == nil }
+        for (i, key) in zip(missing, postKeys(missing.map { posts[$0].path })) { keys[i] = key }
+        return keys
     }
 }
 
@@ -213,16 +232,18 @@ struct SitePosts {
         var unreadable = 0
         var posts: [ScannedPost] = []
         posts.reserveCapacity(files.count)
-        let keys = known.map { $0.layout.postKeys(files) }
+        // Each post's name in the manifest, made once here (or by `known`) and carried by its scan.
+        let keys = known?.keys(of: files)
         let results = ScanRun.map(files.count) { i -> Result<(ScannedPost, [ScanDiagnostic]), SiteWalker.Problem> in
             let path = files[i]
-            let prior = keys.flatMap { known?.reusable($0[i], fingerprint: scanner.fingerprint) }
+            let key = keys?[i]
+            let prior = key.flatMap { known?.reusable($0, fingerprint: scanner.fingerprint) }
             if case let (record, recorded)? = prior, let stamp = record.file, FileStamp.of(path) == stamp {
                 return .success(
                     (
                         ScannedPost(
                             path: path, contentSHA256: record.contentSHA256, references: recorded, file: stamp,
-                            scannedWith: record.scannedWith, unchanged: true), []
+                            scannedWith: record.scannedWith, unchanged: true, key: key), []
                     ))
             }
             return SiteWalker.readStamped(path, now: now).map { bytes, stamp in
@@ -231,14 +252,15 @@ struct SitePosts {
                     return (
                         ScannedPost(
                             path: path, contentSHA256: sha, references: recorded, file: stamp,
-                            scannedWith: record.scannedWith), []
+                            scannedWith: record.scannedWith, key: key), []
                     )
                 }
                 let scan = scanner.scan(bytes)
                 return (
                     ScannedPost(
                         path: path, contentSHA256: sha, references: scan.references, file: stamp,
-                        scannedWith: scan.diagnostics.isEmpty ? scanner.fingerprint : nil), scan.diagnostics
+                        scannedWith: scan.diagnostics.isEmpty ? scanner.fingerprint : nil, key: key),
+                    scan.diagnostics
                 )
             }
         }

@@ -27,4 +27,9 @@ struct StringDigestSet {
     mutating func insert(_ string: String) -> Bool {
         digests.insert(Self.digest(string)).inserted
     }
+
+    /// Whether `string` was added (or one whose digest is the same: see above).
+    func contains(_ string: String) -> Bool {
+        digests.contains(Self.digest(string))
+    }
 }

@@ -87,6 +87,7 @@ public struct ArchiveLayout: Sendable, Hashable {
     /// A path's standardised absolute folder and its last part, as `URL.standardizedFileURL` gives them. A path
     /// with no `.`, `..` or empty part (what `SiteWalker` lists) is split where it is, without a `URL`.
     static func folderAndName(_ path: String, in here: String) -> (folder: String, name: String) {
+        if let split = asciiFolderAndName(path, in: here) { return split }
         let parts = path.split(separator: "/", omittingEmptySubsequences: false)
         let plain =
             !path.isEmpty && here.hasPrefix("/")
@@ -100,6 +101,31 @@ public struct ArchiveLayout: Sendable, Hashable {
         let absolute = path.hasPrefix("/") ? path : (here == "/" ? "" : here) + "/" + path
         let folder = absolute.dropLast(last.count + 1)
         return (folder.isEmpty ? "/" : String(folder), String(last))
+    }
+
+    /// `folderAndName` of a plain ASCII path, on its bytes (splitting a `String` into `Character`s was most of
+    /// its cost, once per post per chunk); nil for any other path.
+    private static func asciiFolderAndName(_ path: String, in here: String) -> (folder: String, name: String)? {
+        let (slash, dot) = (UInt8(ascii: "/"), UInt8(ascii: "."))
+        let utf8 = path.utf8
+        guard !utf8.isEmpty, here.hasPrefix("/"), utf8.allSatisfy({ $0 < 0x80 }) else { return nil }
+        // Plain: no empty part but the first of an absolute path, no `.` or `..` part.
+        var start = utf8.startIndex
+        while true {
+            let end = utf8[start...].firstIndex(of: slash) ?? utf8.endIndex
+            let part = utf8[start..<end]
+            let notPlain =
+                part.isEmpty
+                ? start != utf8.startIndex || end == utf8.endIndex  // empty, and not the first part of "/..."
+                : part.count <= 2 && part.allSatisfy { $0 == dot }  // "." or ".."
+            if notPlain { return nil }
+            guard end != utf8.endIndex else { break }
+            start = utf8.index(after: end)
+        }
+        let absolute = path.hasPrefix("/") ? path : (here == "/" ? "" : here) + "/" + path
+        guard let last = absolute.utf8.lastIndex(of: slash) else { return nil }  // none: the path is absolute
+        let folder = absolute[..<last]
+        return (folder.isEmpty ? "/" : String(folder), String(absolute[absolute.utf8.index(after: last)...]))
     }
 
     /// The absolute path of the post a manifest name stands for.

@@ -110,8 +110,14 @@ enum ManifestSQL {
     /// (`postPaths(after:limit:)`).
     static let selectPostPaths = "SELECT path FROM post WHERE path > ? ORDER BY path LIMIT ?"
 
-    /// One post's recorded scan (`recordedScans(posts:)`, SQLite: a cached statement per post).
-    static let selectRecordedScan = selectRecordedScans + " WHERE path = ?"
+    /// How many posts a statement of `selectRecordedScans(count:)` or `selectReferences(count:)` names at most
+    /// (SQLite: one `?` each, far below its limit of 32,766).
+    static let postsPerStatement = 500
+
+    /// The recorded scans of `count` posts, one `?` each (`recordedScans(posts:)`, SQLite).
+    static func selectRecordedScans(count: Int) -> String {
+        selectRecordedScans + " WHERE path IN (\(placeholders(count)))"
+    }
 
     /// The recorded scans of the posts in an array (`recordedScans(posts:)`, PostgreSQL).
     static let selectRecordedScansIn = selectRecordedScans + " WHERE path = ANY(?::text[])"
@@ -121,8 +127,16 @@ enum ManifestSQL {
         post, range_start, range_end, line, "column", kind, written, url, origin, width, wrapped
         """
 
-    /// One post's references in their order (`references(posts:)`, SQLite: a cached statement per post).
-    static let selectPostReferences = "SELECT \(referenceColumns) FROM reference WHERE post = ? ORDER BY ordinal"
+    /// The references of `count` posts, one `?` each, each post's in their order (`references(posts:)`, SQLite:
+    /// the primary key's order, no sort).
+    static func selectReferences(count: Int) -> String {
+        "SELECT \(referenceColumns) FROM reference WHERE post IN (\(placeholders(count))) ORDER BY post, ordinal"
+    }
+
+    /// `?, ?, ...`, `count` of them.
+    private static func placeholders(_ count: Int) -> String {
+        Array(repeating: "?", count: count).joined(separator: ", ")
+    }
 
     /// The references of the posts in an array, each post's in their order (`references(posts:)`, PostgreSQL).
     static let selectReferencesIn =

@@ -200,14 +200,24 @@ extension SQLiteManifest: ArchiveLedgerReader {
     }
 
     public func recordedScans(posts paths: [String]) async throws(StoreError) -> [String: RecordedScan] {
-        let keys = Set(paths)
+        let keys = Array(Set(paths))
         return try await read("reading posts") { db in
             var scans: [String: RecordedScan] = [:]
-            let statement = try db.cachedStatement(sql: ManifestSQL.selectRecordedScan)
-            for path in keys {
-                if let row = try Row.fetchOne(statement, arguments: [path]) { scans[path] = Self.recordedScan(row) }
+            // A statement per `postsPerStatement` posts, not per post: GRDB's cost per statement run was most of
+            // the job's manifest reads on a rerun.
+            for part in Self.parts(of: keys) {
+                let statement = try db.cachedStatement(sql: ManifestSQL.selectRecordedScans(count: part.count))
+                let rows = try Row.fetchCursor(statement, arguments: StatementArguments(part))
+                while let row = try rows.next() { scans[row[0]] = Self.recordedScan(row) }
             }
             return scans
+        }
+    }
+
+    /// `keys` in parts of at most `ManifestSQL.postsPerStatement`.
+    private static func parts(of keys: [String]) -> [ArraySlice<String>] {
+        stride(from: 0, to: keys.count, by: ManifestSQL.postsPerStatement).map {
+            keys[$0..<min($0 + ManifestSQL.postsPerStatement, keys.count)]
         }
     }
 
@@ -223,13 +233,13 @@ extension SQLiteManifest: ArchiveLedgerReader {
     }
 
     public func references(posts paths: [String]) async throws(StoreError) -> [String: [ReferenceRecord]] {
-        let keys = Set(paths)
+        let keys = Array(Set(paths))
         return try await read("reading references") { db in
             var all: [String: [ReferenceRecord]] = [:]
-            let statement = try db.cachedStatement(sql: ManifestSQL.selectPostReferences)
-            for path in keys {
-                let rows = try Row.fetchCursor(statement, arguments: [path])
-                while let row = try rows.next() { all[path, default: []].append(Self.referenceRecord(row)) }
+            for part in Self.parts(of: keys) {
+                let statement = try db.cachedStatement(sql: ManifestSQL.selectReferences(count: part.count))
+                let rows = try Row.fetchCursor(statement, arguments: StatementArguments(part))
+                while let row = try rows.next() { all[row[0], default: []].append(Self.referenceRecord(row)) }
             }
             return all
         }

@@ -187,4 +187,70 @@ import Testing
             }
         }
     }
+
+    @Test("the job by chunks of 2 removes the stale temporary posts of every folder and forgets the posts deleted")
+    func jobSweepsEveryFolderAndForgetsDeletedPosts() async throws {
+        try await Self.withTwoSites { _, url, folder, _ in
+            // Two posts in each of three folders: a chunk of 2 reaches at most two folders, so a later chunk
+            // reaches the others. The second post of `b` and `c` waits (a 404): it has no rewrites.
+            for (i, sub) in ["a", "b", "c"].enumerated() {
+                try folder.write("_posts/\(sub)/p0.md", "![x](\(url("/\(i).jpg")))\n")
+                try folder.write("_posts/\(sub)/p1.md", "![y](\(url(sub == "a" ? "/4.jpg" : "/gone.jpg")))\n")
+            }
+            let layout = ArchiveLayout(root: URL(fileURLWithPath: folder.path + "/archive"))
+            func run() async throws -> ArchiveJobReport {
+                try await Pipeline.archive(
+                    roots: [folder.path + "/_posts"], scanOptions: ScanOptions(), fetch: Self.settings(folder),
+                    linker: ArchiveLinker(style: .relative(archiveRoot: folder.path + "/archive")),
+                    chunkSize: 2, warn: { _ in }, logger: Self.logger, progress: nil)
+            }
+            func recorded() async throws -> [String] {
+                let manifest = try SQLiteManifest(layout: layout)
+                defer { try? manifest.close() }
+                return try await manifest.postPaths(after: nil, limit: 100)
+            }
+            let first = try await run()
+            #expect(first.rewrite.counts[.rewritten] == 4 && first.postsWaiting.count == 2)
+            let all = ["a", "b", "c"].flatMap { ["_posts/\($0)/p0.md", "_posts/\($0)/p1.md"] }
+            #expect(try await recorded().sorted() == all)
+
+            let stale = ["a", "b", "c"].map { folder.path + "/_posts/\($0)/.p0.md.imgarchive-999999-42.tmp" }
+            for file in stale { try "half a post".write(toFile: file, atomically: false, encoding: .utf8) }
+            // Deleted: a post that waits (forgotten) and a rewritten one (kept: its rewrites are for revert).
+            try FileManager.default.removeItem(atPath: folder.path + "/_posts/b/p1.md")
+            try FileManager.default.removeItem(atPath: folder.path + "/_posts/a/p0.md")
+            let rerun = try await run()
+            #expect(rerun.postsWaiting.count == 1 && rerun.rewrite.counts[.rewritten] == nil)
+            #expect(stale.allSatisfy { !FileManager.default.fileExists(atPath: $0) })
+            #expect(try await recorded().sorted() == all.filter { $0 != "_posts/b/p1.md" })
+        }
+    }
+
+    @Test("a chunk's scan carries each post's name in the manifest, made once, as postKeys makes it")
+    func scanCarriesPostKeys() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        for name in ["a/x.md", "a/y.md", "b/z.md"] {
+            try folder.write("_posts/" + name, "![](http://img.test/1.jpg)\n")
+        }
+        let layout = ArchiveLayout(root: URL(fileURLWithPath: folder.path + "/archive"))
+        let manifest = try SQLiteManifest(layout: layout)
+        defer { try? manifest.close() }
+        let site = SitePosts(roots: [folder.path + "/_posts"], scanOptions: ScanOptions(), warn: { _ in })
+        let known = try await KnownScans.read(manifest, layout: layout, posts: site.files)
+        let (posts, _) = site.scan(site.files.indices, known: known, warn: { _ in })
+        let made = layout.postKeys(posts.map(\.path))
+        #expect(made.sorted() == ["_posts/a/x.md", "_posts/a/y.md", "_posts/b/z.md"])
+        #expect(posts.map(\.key) == made)
+        // Another chunk than the record's: its names are made for it.
+        let (part, _) = site.scan(1..<3, known: known, warn: { _ in })
+        #expect(part.map(\.key) == Array(made[1..<3]))
+        // Without a record the scan carries none; `postKeys(of:)` uses the names carried and makes the others.
+        let (bare, _) = site.scan(site.files.indices, known: nil, warn: { _ in })
+        #expect(bare.allSatisfy { $0.key == nil } && layout.postKeys(of: bare) == made)
+        var mixed = posts
+        mixed[1].key = nil
+        mixed[2].key = "carried"
+        #expect(layout.postKeys(of: mixed) == [made[0], made[1], "carried"])
+    }
 }

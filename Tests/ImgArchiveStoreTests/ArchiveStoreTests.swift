@@ -84,6 +84,18 @@ import Testing
         #expect(ArchiveLayout(root: URL(fileURLWithPath: "/archive")).postKey("/") == "")
     }
 
+    @Test(arguments: [
+        "/a/b.md", "/b.md", "rel/p.md", "p.md", ".hidden/p.md", "a/.p.md", "a/.../p.md", "/a/b/c/d.markdown",
+        "./rel/p.md", "rel//p.md", "rel/x/../p.md", "rel/p.md/", "/", "//a.md", "a/..", "é/p.md", "a/é.md",
+    ])
+    func aPathsFolderAndNameAreTheStandardisedURLs(path: String) {
+        // Split on bytes (a plain ASCII path), on characters (other plain paths) or through URL: one answer.
+        let here = FileManager.default.currentDirectoryPath
+        let url = URL(fileURLWithPath: path).standardizedFileURL
+        let split = ArchiveLayout.folderAndName(path, in: here)
+        #expect(split.folder == url.deletingLastPathComponent().path && split.name == url.lastPathComponent)
+    }
+
     @Test func scopedSynchronizationSyncsObjectsAndTheirFoldersAndRefusesMissingOnes() throws {
         let folder = try TemporaryFolder()
         let store = try ArchiveStore(root: folder.url, durability: .deferred)
