@@ -416,6 +416,10 @@ public final class WARCWriter {
 
     /// A JSON string as Python's `json.dumps` writes it (non-ASCII escaped).
     static func jsonString(_ text: String) -> String {
+        // Most values (URLs, digests, numbers, names) need no escape: quoted as they are.
+        if text.utf8.allSatisfy({ (0x20..<0x7F).contains($0) && $0 != 0x22 && $0 != 0x5C }) {
+            return "\"" + text + "\""
+        }
         var out = "\""
         for unit in text.utf16 {
             switch unit {

@@ -169,6 +169,21 @@ import Testing
         #expect(found.mime == mime)
     }
 
+    @Test(arguments: [
+        ("http://a.test/x.jpg?b=1&a=2", #""http://a.test/x.jpg?b=1&a=2""#),
+        ("say \"hi\"", #""say \"hi\"""#),
+        ("back\\slash", #""back\\slash""#),
+        ("line\nbreak\ttab\r", #""line\nbreak\ttab\r""#),
+        ("caf\u{E9}", #""caf\u00e9""#),
+        ("\u{1F600}", #""\ud83d\ude00""#),
+        ("\u{01}", #""\u0001""#),
+        ("~ and \u{7F}", #""~ and \u007f""#),
+    ])
+    func indexValuesAreQuotedAsPythonsJSONDumpsQuotesThem(text: String, quoted: String) {
+        // The expected strings are what Python's `json.dumps` (pywb's indexer) gives for each value.
+        #expect(WARCWriter.jsonString(text) == quoted)
+    }
+
     @Test func storedMembersInflateAloneToTheirBytes() async throws {
         let folder = try TemporaryFolder()
         defer { folder.remove() }

@@ -274,7 +274,7 @@ extension RewritePlan {
         for r in replaced {
             let link = r.replacement.utf8
             guard r.reference.range.upperBound <= bytes.count, plain(bytes[r.reference.range]), plain(link),
-                !r.replacement.hasPrefix("//"), !r.replacement.contains("://")
+                !r.replacement.hasPrefix("//"), link.firstRange(of: "://".utf8) == nil
             else { return nil }
         }
         var kept: [ImageReference] = []
