@@ -148,12 +148,11 @@ final class Engine: @unchecked Sendable {
         // Each running transfer holds at most one block; the rest are queued to the writer or free.
         // A lane that frees a block a paused transfer waits for wakes the curl thread, which resumes it.
         let wakeable = MultiHandle(pointer: multi)
-        // With WARC records (`digestHead`), bodies keep their blocks for them (`Download.heldBody`).
+        // Only a body a WARC record will copy (its transfer sets `digestHead`) keeps its blocks (`Download.heldBody`).
         writer = BodyWriter(
             capacity: 2 * options.jobs + 2,
             lanes: lanes ?? min(4, max(1, ProcessInfo.processInfo.activeProcessorCount)),
-            holdCapacity: options.captureExchanges && options.digestHead != nil
-                ? options.heldBodyBytes / BodyWriter.blockCapacity : 0,
+            holdCapacity: options.heldBodyBytes / BodyWriter.blockCapacity,
             wake: { curl_multi_wakeup(wakeable.pointer) }, gate: laneGate)
         // libcurl counts a host's connections by where they go: through a proxy or a --connect-to entry, every
         // host of the run shares one count, so a limit of `perHost` there would leave 4 connections for all

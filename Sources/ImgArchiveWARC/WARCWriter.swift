@@ -460,5 +460,4 @@ public final class WARCWriter {
         }
         return Int64(info.st_size)
     }
-
 }
