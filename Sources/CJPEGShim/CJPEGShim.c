@@ -71,6 +71,37 @@ struct CJPEGShim_Decoder {
     JSAMPLE *cmykRows;   // scratch rows for CMYK to RGB, allocated at start
 };
 
+// Reads the header from the source set on d->cinfo (by `set_source`, under the error handler).
+static CJPEGShim_Decoder *open_decoder(CJPEGShim_Decoder *d, void (*set_source)(CJPEGShim_Decoder *, const void *),
+                                       const void *source) {
+    d->cinfo.err = &d->err.pub;
+    if (setjmp(d->err.jump)) return d;
+    jpeg_create_decompress(&d->cinfo);
+    d->created = 1;
+    set_source(d, source);
+    jpeg_save_markers(&d->cinfo, JPEG_APP0 + 1, 0xFFFF);
+    jpeg_save_markers(&d->cinfo, JPEG_APP0 + 2, 0xFFFF);
+    jpeg_read_header(&d->cinfo, TRUE);
+    d->multiScan = jpeg_has_multiple_scans(&d->cinfo) ? 1 : 0;
+    d->headerRead = 1;
+    return d;
+}
+
+static void set_file_source(CJPEGShim_Decoder *d, const void *unused) {
+    (void)unused;
+    jpeg_stdio_src(&d->cinfo, d->file);
+}
+
+typedef struct MemorySource {
+    const uint8_t *bytes;
+    size_t length;
+} MemorySource;
+
+static void set_memory_source(CJPEGShim_Decoder *d, const void *source) {
+    const MemorySource *m = source;
+    jpeg_mem_src(&d->cinfo, m->bytes, (unsigned long)m->length);
+}
+
 CJPEGShim_Decoder *CJPEGShim_openDecoder(const char *path) {
     CJPEGShim_Decoder *d = calloc(1, sizeof *d);
     if (d == NULL) return NULL;
@@ -80,17 +111,20 @@ CJPEGShim_Decoder *CJPEGShim_openDecoder(const char *path) {
         set_io_error(&d->status, "open");
         return d;
     }
-    d->cinfo.err = &d->err.pub;
-    if (setjmp(d->err.jump)) return d;
-    jpeg_create_decompress(&d->cinfo);
-    d->created = 1;
-    jpeg_stdio_src(&d->cinfo, d->file);
-    jpeg_save_markers(&d->cinfo, JPEG_APP0 + 1, 0xFFFF);
-    jpeg_save_markers(&d->cinfo, JPEG_APP0 + 2, 0xFFFF);
-    jpeg_read_header(&d->cinfo, TRUE);
-    d->multiScan = jpeg_has_multiple_scans(&d->cinfo) ? 1 : 0;
-    d->headerRead = 1;
-    return d;
+    return open_decoder(d, set_file_source, NULL);
+}
+
+CJPEGShim_Decoder *CJPEGShim_openDecoderMemory(const uint8_t *bytes, size_t length) {
+    CJPEGShim_Decoder *d = calloc(1, sizeof *d);
+    if (d == NULL) return NULL;
+    shim_init_error(&d->err, &d->status);
+    if (length == 0) {
+        d->status.code = CJPEGShim_TRUNCATED;
+        snprintf(d->status.message, sizeof d->status.message, "no bytes");
+        return d;
+    }
+    MemorySource source = {bytes, length};
+    return open_decoder(d, set_memory_source, &source);
 }
 
 const CJPEGShim_Status *CJPEGShim_decoderStatus(const CJPEGShim_Decoder *d) { return &d->status; }

@@ -26,9 +26,7 @@ static void keep_message(CPNGShim_Reader *r) {
 // a chunk other than IDAT over CPNGShim_maxChunkBytes refuses the file, and CPNGShim_FAILED says which.
 enum { CPNGShim_maxChunkBytes = 8000000 };  // libpng's own suggested PNG_USER_CHUNK_MALLOC_MAX
 
-static int oversized_chunk(const char *path, char *message, size_t size) {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) return 0;  // libpng says why it cannot open it
+static int oversized_chunk_in(FILE *f, char *message, size_t size) {
     unsigned char h[8];
     int found = 0;
     if (fread(h, 1, 8, f) == 8) {
@@ -48,6 +46,12 @@ static int oversized_chunk(const char *path, char *message, size_t size) {
     return found;
 }
 
+static int oversized_chunk(const char *path, char *message, size_t size) {
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) return 0;  // libpng says why it cannot open it
+    return oversized_chunk_in(f, message, size);
+}
+
 CPNGShim_Reader *CPNGShim_openReader(const char *path) {
     CPNGShim_Reader *r = calloc(1, sizeof *r);
     if (r == NULL) return NULL;
@@ -57,6 +61,24 @@ CPNGShim_Reader *CPNGShim_openReader(const char *path) {
     }
     r->image.version = PNG_IMAGE_VERSION;
     if (!png_image_begin_read_from_file(&r->image, path)) keep_message(r);
+    return r;
+}
+
+CPNGShim_Reader *CPNGShim_openReaderMemory(const uint8_t *bytes, size_t length) {
+    CPNGShim_Reader *r = calloc(1, sizeof *r);
+    if (r == NULL) return NULL;
+    FILE *f = length > 0 ? fmemopen((void *)bytes, length, "rb") : NULL;
+    if (f == NULL) {
+        r->code = length > 0 ? CPNGShim_NOMEM : CPNGShim_FAILED;
+        snprintf(r->message, sizeof r->message, "%s", length > 0 ? "out of memory" : "no bytes");
+        return r;
+    }
+    if (oversized_chunk_in(f, r->message, sizeof r->message)) {
+        r->code = CPNGShim_FAILED;
+        return r;
+    }
+    r->image.version = PNG_IMAGE_VERSION;
+    if (!png_image_begin_read_from_memory(&r->image, bytes, length)) keep_message(r);
     return r;
 }
 

@@ -15,7 +15,7 @@ import Synchronization
 /// partial one, goes to the body's lane: one of a few serial queues (one per core), chosen round robin when
 /// the body starts, so every block of a file is handled in order by one queue while different files are
 /// hashed and written in parallel. The lane creates the temporary file, feeds SHA-256 and `write(2)`s the
-/// block (a body of more than one block `O_DIRECT` where the file system allows it, `DirectIO`: the whole 4 KiB
+/// block (a body of 4 KiB or more `O_DIRECT` where the file system allows it, `DirectIO`: the whole 4 KiB
 /// units straight from the block to the disk, the last partial unit through the page cache) (and, for a WARC
 /// record's block digest, a second SHA-256 of a head then the body: `DownloadOptions.digestHead`), then returns it to
 /// a bounded pool. A body a WARC record will copy (`digestHead`) keeps its blocks instead, while at most
@@ -54,6 +54,8 @@ final class BodyWriter: Sendable {
         /// more room for kept blocks), and those kept so far with their byte counts.
         var keeps = false
         var held: [(block: Block, count: Int)] = []
+        /// The image's size, read from the first block (`DownloadOptions.imageSize`).
+        var imageSize: PixelSize?
         /// The `errno` of the first failed open or write, 0 while all is well.
         let error = Atomic<Int32>(0)
         /// Blocks handed to the lane and not yet written (incremented on the curl thread, decremented on the lane).
@@ -79,7 +81,7 @@ final class BodyWriter: Sendable {
 
     /// How a file ended: its path (nil when no byte arrived) and digest, or the `errno` that stopped it.
     enum Completion: Sendable {
-        case written(path: String?, sha256: String, headed: HeadedDigest?, held: HeldBytes?)
+        case written(path: String?, sha256: String, headed: HeadedDigest?, held: HeldBytes?, imageSize: PixelSize?)
         case failed(errno: Int32)
     }
 
@@ -101,6 +103,8 @@ final class BodyWriter: Sendable {
     private let wanted = Atomic<Bool>(false)
     /// Wakes the curl thread (`curl_multi_wakeup`); called on a lane.
     private let wake: @Sendable () -> Void
+    /// Reads an image's size from a body's first block (`DownloadOptions.imageSize`).
+    private let imageSize: (@Sendable (UnsafeRawBufferPointer, Bool) -> PixelSize?)?
     /// Tests only: called on the lane before each block is stored, with the body's directory (to hold a lane up).
     private let gate: (@Sendable (String) -> Void)?
 
@@ -108,14 +112,16 @@ final class BodyWriter: Sendable {
     /// that can hold one), and at most `holdCapacity` more kept for WARC records; `wake` is called from a lane when a
     /// paused transfer may go on.
     init(
-        capacity: Int, lanes: Int, holdCapacity: Int = 0, wake: @escaping @Sendable () -> Void = {},
-        gate: (@Sendable (String) -> Void)? = nil
+        capacity: Int, lanes: Int, holdCapacity: Int = 0,
+        imageSize: (@Sendable (UnsafeRawBufferPointer, Bool) -> PixelSize?)? = nil,
+        wake: @escaping @Sendable () -> Void = {}, gate: (@Sendable (String) -> Void)? = nil
     ) {
         self.lanes = (0..<max(1, lanes)).map {
             DispatchQueue(label: "imgarchive.body-writer.\($0)", qos: .userInitiated)
         }
         self.capacity = max(2, capacity)
         self.holdCapacity = max(0, holdCapacity)
+        self.imageSize = imageSize
         self.wake = wake
         self.gate = gate
     }
@@ -211,7 +217,10 @@ final class BodyWriter: Sendable {
                 held = HeldBytes(blocks: sink.held.map { ($0.block.base, $0.count) }) { self.giveBack(held: $0) }
                 sink.held = []
             }
-            done(.written(path: path, sha256: Hex.lowercase(sink.hasher.finalize()), headed: headed, held: held))
+            done(
+                .written(
+                    path: path, sha256: Hex.lowercase(sink.hasher.finalize()), headed: headed, held: held,
+                    imageSize: sink.imageSize))
         }
     }
 
@@ -249,10 +258,13 @@ final class BodyWriter: Sendable {
         if sink.descriptor < 0 {
             // A body a WARC record will copy keeps its blocks for it while there is room.
             sink.keeps = sink.digestHead != nil && holdCapacity > 0 && pool.withLock { $0.held < holdCapacity }
-            // Through the page cache: a body of one block, whose file is read back whole soon (its header for the
-            // image's size, a thumbnail's decoding), and a body a WARC record will read from its file (one that
-            // keeps no blocks): a direct write would send those reads to the disk.
-            guard Self.create(sink, direct: !last && (sink.digestHead == nil || sink.keeps)) else { return }
+            // Direct, but for a body under one 4 KiB unit (it would all go through the page cache anyway) and a
+            // body a WARC record will read from its file (one that keeps no blocks): a direct write would send
+            // that read to the disk. The image's size is read here, from memory, for the same reason; a thumbnail
+            // (made for some images only) reads its original from the disk.
+            sink.imageSize = imageSize?(bytes, last)
+            let direct = (!last || bytes.count >= DirectIO.alignment) && (sink.digestHead == nil || sink.keeps)
+            guard Self.create(sink, direct: direct) else { return }
         }
         if sink.headed == nil, let digestHead = sink.digestHead {
             let head = digestHead.make(digestHead.responseHead)

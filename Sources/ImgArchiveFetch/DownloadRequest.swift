@@ -90,6 +90,23 @@ public struct Download: Sendable {
     /// With `DownloadOptions.digestHead`: the body's bytes, kept in memory for its WARC record while the run has
     /// room for them (nil otherwise: read `temporaryFile`). Dropping the last reference gives the memory back.
     public var heldBody: HeldBytes?
+    /// With `DownloadOptions.imageSize`: the image's pixel size, read from the body's first block as it was written
+    /// (nil when that block did not tell: read the file).
+    public var imageSize: PixelSize?
+}
+
+/// An image's upright pixel size, as its header gives it (`DownloadOptions.imageSize`).
+public struct PixelSize: Sendable, Hashable {
+    /// Pixels across.
+    public var width: Int
+    /// Pixels down.
+    public var height: Int
+
+    /// Creates a size.
+    public init(width: Int, height: Int) {
+        self.width = width
+        self.height = height
+    }
 }
 
 /// The SHA-256 of a head followed by a body (`DownloadOptions.digestHead`): what a WARC `response` record's block

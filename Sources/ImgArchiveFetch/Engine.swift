@@ -152,7 +152,7 @@ final class Engine: @unchecked Sendable {
         writer = BodyWriter(
             capacity: 2 * options.jobs + 2,
             lanes: lanes ?? min(4, max(1, ProcessInfo.processInfo.activeProcessorCount)),
-            holdCapacity: options.heldBodyBytes / BodyWriter.blockCapacity,
+            holdCapacity: options.heldBodyBytes / BodyWriter.blockCapacity, imageSize: options.imageSize,
             wake: { curl_multi_wakeup(wakeable.pointer) }, gate: laneGate)
         // libcurl counts a host's connections by where they go: through a proxy or a --connect-to entry, every
         // host of the run shares one count, so a limit of `perHost` there would leave 4 connections for all
@@ -424,12 +424,13 @@ final class Engine: @unchecked Sendable {
         let attempts = job.attempts
         body.complete { completion in
             switch completion {
-            case .written(let path, let sha256, let headed, let held):
+            case .written(let path, let sha256, let headed, let held, let imageSize):
                 var download = download
                 download.temporaryFile = path
                 download.sha256 = sha256
                 download.headedDigest = headed
                 download.heldBody = held
+                download.imageSize = imageSize
                 continuation.resume(returning: .success(download))
             case .failed(let code):
                 let error = FetchError(

@@ -30,8 +30,19 @@ final class JPEGDecoder {
     /// What those coefficients take, in bytes (whether or not the image is multi-scan).
     let coefficientBytes: Int
 
-    init(path: String) throws(ImageError) {
-        guard let handle = CJPEGShim_openDecoder(path) else {
+    convenience init(path: String) throws(ImageError) {
+        try self.init(path: path, handle: CJPEGShim_openDecoder(path))
+    }
+
+    /// The header of the JPEG whose first bytes (or all of them) are `bytes`, which must outlive the decoder;
+    /// `.truncated` when they end before the header does. `path` names the image in errors.
+    convenience init(bytes: UnsafeRawBufferPointer, path: String) throws(ImageError) {
+        let start = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
+        try self.init(path: path, handle: CJPEGShim_openDecoderMemory(start, bytes.count))
+    }
+
+    private init(path: String, handle: OpaquePointer?) throws(ImageError) {
+        guard let handle else {
             throw ImageError(code: .outOfMemory, path: path, message: "cannot allocate a JPEG decoder")
         }
         if let status = CJPEGShim_decoderStatus(handle)?.pointee, Int(status.code) != CJPEGShim_OK {

@@ -34,8 +34,19 @@ final class PNGDecoder {
     /// 8-bit output channels: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA (tRNS counts as alpha).
     let channels: Int
 
-    init(path: String) throws(ImageError) {
-        guard let handle = CPNGShim_openReader(path) else {
+    convenience init(path: String) throws(ImageError) {
+        try self.init(path: path, handle: CPNGShim_openReader(path))
+    }
+
+    /// The header of the PNG whose bytes (all of them) are `bytes`, which must outlive the decoder. `path` names
+    /// the image in errors.
+    convenience init(bytes: UnsafeRawBufferPointer, path: String) throws(ImageError) {
+        let start = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
+        try self.init(path: path, handle: CPNGShim_openReaderMemory(start, bytes.count))
+    }
+
+    private init(path: String, handle: OpaquePointer?) throws(ImageError) {
+        guard let handle else {
             throw ImageError(code: .outOfMemory, path: path, message: "cannot allocate a PNG reader")
         }
         var message: UnsafePointer<CChar>? = nil

@@ -59,6 +59,25 @@ public func imageInfo(path: String, sniffed: ImageFormat? = nil) throws(ImageErr
     }
 }
 
+/// `imageInfo(path:)` from a file's first bytes held in memory (`whole`: all of its bytes), as a download's first
+/// block is while it is written: nil when they do not tell, and the caller reads the file. They do not tell when
+/// the JPEG header goes on past them, when a PNG is not whole (its reading walks every chunk), for other formats,
+/// and for a header the library refuses (the file's reading says why). Bytes that tell give the file's answer:
+/// the header is read from the same bytes by the same library.
+public func imageInfo(head: UnsafeRawBufferPointer, whole: Bool) -> (width: Int, height: Int, format: ImageFormat)? {
+    switch ImageFormat.sniff(head) {
+    case .jpeg:
+        guard let decoder = try? JPEGDecoder(bytes: head, path: "(memory)") else { return nil }
+        let swap = decoder.orientation.swapsAxes
+        return (swap ? decoder.height : decoder.width, swap ? decoder.width : decoder.height, .jpeg)
+    case .png where whole:
+        guard let decoder = try? PNGDecoder(bytes: head, path: "(memory)") else { return nil }
+        return (decoder.width, decoder.height, .png)
+    default:
+        return nil
+    }
+}
+
 /// Makes a `width`-pixel-wide derivative of the JPEG or PNG at `inputPath` (height from the aspect
 /// ratio, EXIF orientation applied, ICC profile carried) and writes it atomically to `outputPath`
 /// in the input's format. Never upscales; other formats are left as they are.

@@ -79,6 +79,7 @@ public enum FetchPipeline {
         if stale > 0 { logger.info("removed temporary files of an interrupted run", metadata: ["count": "\(stale)"]) }
 
         var settings = settings
+        settings.download.imageSize = ArchiveWriter.imageSize
         let warc = settings.warc.map {
             WARCObserver(
                 root: settings.archiveRoot, temporaryDirectory: store.temporaryDirectory, options: $0, logger: logger)

@@ -19,10 +19,20 @@ struct ArchiveWriter: Sendable {
         }
         let path = try store.commitObject(
             temporaryFile: URL(fileURLWithPath: file), sha256: download.sha256, format: format)
-        let info = try? imageInfo(path: store.fileForReading(path).path, sniffed: download.format)
+        // The size read from the first block as it was written (`imageSize`), else from the file's header.
+        let size =
+            download.imageSize
+            ?? (try? imageInfo(path: store.fileForReading(path).path, sniffed: download.format))
+            .map { PixelSize(width: $0.width, height: $0.height) }
         return ObjectRecord(
-            sha256: download.sha256, format: format, bytes: Int64(download.byteCount), width: info?.width,
-            height: info?.height, path: path, createdAt: Date())
+            sha256: download.sha256, format: format, bytes: Int64(download.byteCount), width: size?.width,
+            height: size?.height, path: path, createdAt: Date())
+    }
+
+    /// `DownloadOptions.imageSize` for every fetch: the image's size from a body's first block, as `commitOriginal`
+    /// would read it from the file's header.
+    static let imageSize: @Sendable (UnsafeRawBufferPointer, Bool) -> PixelSize? = { head, whole in
+        imageInfo(head: head, whole: whole).map { PixelSize(width: $0.width, height: $0.height) }
     }
 
     /// Makes the derivative of original `originalSHA256` (at `originalPath`) at `width`, commits it (durable

@@ -128,6 +128,15 @@ import Testing
             let manifest = try SQLiteManifest(layout: ArchiveLayout(root: URL(fileURLWithPath: f.archive)))
             #expect(try await manifest.integrityCheck())
             #expect(try await manifest.references(post: "_posts/2024-01-01-a.md").count == 5)
+            // Each object's size as its file's header gives it (the fetch reads it from the body's first block).
+            let objectRecords = try await manifest.objects()
+            #expect(objectRecords.count == 3)
+            for o in objectRecords {
+                let info = try imageInfo(path: f.archive + "/" + o.path)
+                #expect(o.width == info.width && o.height == info.height, "\(o.path)")
+            }
+            #expect(
+                Set(objectRecords.map { "\($0.width ?? 0)x\($0.height ?? 0)" }) == ["640x480", "500x400", "320x240"])
             try manifest.close()
         }
     }

@@ -1,6 +1,7 @@
 import FlyingFox
 import Foundation
 import ImgArchiveFetch
+import Synchronization
 import Testing
 
 /// Bodies are hashed and written off the curl thread, through a bounded pool of 256 KB blocks.
@@ -107,6 +108,43 @@ import Testing
                 }
                 try check(downloads[0], images[3], held: true, "body 3 again")
                 try check(downloads[1], images[5], held: true, "body 5 again")
+            }
+        }
+    }
+
+    /// `imageSize` reads each body's first block, once, on its lane: the whole body when it is shorter than a block, else
+    /// the first full block; what it returns arrives with the download, and the files are whole either way.
+    @Test func theImageSizeIsReadFromTheFirstBlock() async throws {
+        let block = 256 * 1024
+        let sizes = [13, 4_096, 30_001, block, block + 1, 3 * block + 7]
+        let images = sizes.enumerated().map { jpegLikeBytes(count: $1, seed: UInt64(90 + $0)) }
+        let server = try await RouteServer.start { server in
+            for (i, bytes) in images.enumerated() {
+                await server.appendRoute(HTTPRoute("GET /s\(i)")) { _ in
+                    response(200, ["Content-Type": "image/jpeg"], body: bytes)
+                }
+            }
+        }
+        let calls = Mutex<[[UInt8]: (count: Int, whole: Bool)]>([:])
+        var options = testOptions(jobs: 2, perHost: 2)
+        options.imageSize = { head, whole in
+            // Keyed by the first 64 bytes (each body's differ); the size says what was seen.
+            calls.withLock { $0[Array(head.prefix(64)), default: (0, false)].count += 1 }
+            calls.withLock { $0[Array(head.prefix(64))]?.whole = whole }
+            return PixelSize(width: head.count, height: whole ? 1 : 0)
+        }
+        try await serving(server) {
+            try await withTestDownloader(options) { downloader, tmp in
+                for (i, bytes) in images.enumerated() {
+                    let request = DownloadRequest(url: server.url("/s\(i)"), temporaryDirectory: tmp)
+                    let download = try await downloader.download(request).get()
+                    // A body of exactly one block is sent full, before its end is known.
+                    let whole = bytes.count < block
+                    #expect(download.imageSize == PixelSize(width: min(bytes.count, block), height: whole ? 1 : 0))
+                    #expect(fileBytes(try #require(download.temporaryFile)) == bytes, "body \(i)")
+                    let seen = calls.withLock { $0[Array(bytes.prefix(64))] }
+                    #expect(seen?.count == 1 && seen?.whole == whole, "body \(i)")
+                }
             }
         }
     }

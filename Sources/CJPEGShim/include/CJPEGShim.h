@@ -42,6 +42,10 @@ typedef struct CJPEGShim_Decoder CJPEGShim_Decoder;
 /// Opens `path` and reads the header (markers APP1 and APP2 are kept). Returns NULL only when out of
 /// memory; otherwise check CJPEGShim_decoderStatus and always call CJPEGShim_closeDecoder.
 CJPEGShim_Decoder *CJPEGShim_openDecoder(const char *path);
+/// Reads the header from `length` bytes at `bytes` (a file's first bytes, or all of them), as CJPEGShim_openDecoder
+/// does from a file; bytes that end before the header does leave the status CJPEGShim_TRUNCATED. The bytes must stay
+/// valid until close.
+CJPEGShim_Decoder *CJPEGShim_openDecoderMemory(const uint8_t *bytes, size_t length);
 const CJPEGShim_Status *CJPEGShim_decoderStatus(const CJPEGShim_Decoder *decoder);
 void CJPEGShim_decoderHeader(const CJPEGShim_Decoder *decoder, CJPEGShim_Header *header);
 /// The TIFF payload of the Exif APP1 marker (after "Exif\0\0"), or NULL. Valid until close.

@@ -21,6 +21,8 @@ typedef struct CPNGShim_Reader CPNGShim_Reader;
 /// Opens `path` and reads the header. NULL only when out of memory; otherwise check the returned
 /// code from CPNGShim_readerStatus and always call CPNGShim_closeReader.
 CPNGShim_Reader *CPNGShim_openReader(const char *path);
+/// CPNGShim_openReader on a whole file's `length` bytes at `bytes`, which must stay valid until close.
+CPNGShim_Reader *CPNGShim_openReaderMemory(const uint8_t *bytes, size_t length);
 /// The status of the last call: CPNGShim_* code; message is libpng's text.
 int CPNGShim_readerStatus(const CPNGShim_Reader *reader, const char **message);
 /// Header facts: size, 8-bit output channels (1 gray, 2 gray+alpha, 3 RGB, 4 RGBA; tRNS counts as
