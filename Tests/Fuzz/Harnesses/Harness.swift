@@ -175,9 +175,23 @@ enum ImageChecks {
         }
         // A small pixel limit keeps each run fast; headers that declare more are refused before any decode.
         let options = ThumbnailOptions(quality: 75, maxPixels: 1 << 20)
-        if let info = try? imageInfo(path: path) {
+        let fromFile = try? imageInfo(path: path)
+        if let info = fromFile {
             guard info.format == format, info.width > 0, info.height > 0 else {
                 return "imageInfo says \(info) for a \(format) input"
+            }
+        }
+        // The same bytes in memory, whole and cut in half (as a download's first block): the file's answer or none.
+        for (count, whole) in [(input.count, true), (input.count / 2, false)] {
+            let memory = input.withUnsafeBytes {
+                imageInfo(head: UnsafeRawBufferPointer(rebasing: $0[..<count]), whole: whole)
+            }
+            guard let memory else { continue }
+            guard let file = fromFile, memory.width == file.width, memory.height == file.height,
+                memory.format == file.format
+            else {
+                return
+                    "imageInfo of \(count) bytes in memory says \(memory), of the file \(String(describing: fromFile))"
             }
         }
         switch try? makeThumbnail(inputPath: path, outputPath: output, width: 7, options: options) {
