@@ -471,7 +471,8 @@ public enum RewritePipeline {
         func selected(_ absolute: String) -> Bool {
             filters.isEmpty || filters.contains { absolute == $0 || absolute.hasPrefix($0 == "/" ? "/" : $0 + "/") }
         }
-        let rewrittenKeys = try await manifest.rewrittenPosts()
+        // Packed: the one list a revert holds of the whole site.
+        let rewrittenKeys = PackedStrings(try await manifest.rewrittenPosts())
         // Once per run, before any post is written; the generations are read after it, which changes some.
         if lock != nil { try await settlePending(manifest, layout: layout) }
         let base = layout.postBase
@@ -508,10 +509,9 @@ public enum RewritePipeline {
             if !report.posts.isEmpty { each(report.posts) }
             report = RewriteReport()
         }
-        // What the search for renamed posts needs across chunks: the posts whose file is gone (with the bytes
-        // they were rewritten to) and the names of all the posts with records, 16 bytes each.
+        // What the search for renamed posts needs across chunks: the posts whose file is gone, with the bytes
+        // they were rewritten to.
         var missing: [(key: String, outputs: Set<String>)] = []
-        var keys = StringDigestSet()
         var swept = Set<String>()
         for start in stride(from: 0, to: rewrittenKeys.count, by: chunkSize) {
             let chunk = Array(rewrittenKeys[start..<min(start + chunkSize, rewrittenKeys.count)])
@@ -522,7 +522,6 @@ public enum RewritePipeline {
             let generations = try await manifest.rewriteGenerations(posts: chunk)
             var present: [Int] = []
             for (i, key) in chunk.enumerated() {
-                keys.insert(key)
                 guard FileManager.default.fileExists(atPath: files[i]) else {
                     missing.append((key, Set((generations[key] ?? []).map(\.outputSHA256))))
                     continue
@@ -540,8 +539,10 @@ public enum RewritePipeline {
             await handOut()
         }
         guard !missing.isEmpty else { return totals }
-        // Renamed or moved posts: a post under the paths (with no records of its own) that holds the bytes a
-        // missing post was rewritten to.
+        // Renamed or moved posts: a post under the paths (with no records of its own: the names of the posts
+        // with records, 16 bytes each, made only now) that holds the bytes a missing post was rewritten to.
+        var keys = StringDigestSet()
+        for key in rewrittenKeys { keys.insert(key) }
         var candidates: [(file: String, bytes: [UInt8])] = []
         var byHash: [String: String] = [:]
         var seen = Set<String>()
