@@ -215,6 +215,14 @@ import Testing
         }
     }
 
+    @Test("packed strings give back each string, in order")
+    func packedStrings() {
+        let strings = ["_posts/a.md", "", "été/ünïcode.md", "_posts/a.md", String(repeating: "x", count: 300)]
+        let packed = PackedStrings(strings)
+        #expect(packed.count == 5 && Array(packed) == strings)
+        #expect(packed[2] == "été/ünïcode.md" && PackedStrings([String]()).isEmpty)
+    }
+
     @Test("the job by chunks of 2 posts does and reports what one chunk does, and its rerun too")
     func job() async throws {
         try await Self.withTwoSites { _, url, chunked, whole in
