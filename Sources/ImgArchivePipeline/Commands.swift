@@ -197,8 +197,31 @@ public enum Pipeline {
     public static func revert(paths: [String], settings: RewriteSettings, logger: Logger) async throws(PipelineError)
         -> RewriteReport
     {
+        var report = RewriteReport()
+        _ = try await revert(
+            paths: paths, settings: settings, chunkSize: SitePosts.chunkSize, logger: logger,
+            each: { report.posts += $0 })
+        return report
+    }
+
+    /// `rewrite --revert`, a chunk of rewritten posts at a time (`SitePosts.chunkSize`): each chunk's records are
+    /// read, its posts reverted and its outcomes handed to `each` before the next, so memory does not grow with
+    /// the site (the posts found under a new name, and those missing, come last). Returns the totals.
+    public static func revert(
+        paths: [String], settings: RewriteSettings, logger: Logger, each: ([PostRewriteOutcome]) -> Void
+    ) async throws(PipelineError) -> RewriteReport.Totals {
+        try await revert(
+            paths: paths, settings: settings, chunkSize: SitePosts.chunkSize, logger: logger, each: each)
+    }
+
+    /// `revert` by chunks of `chunkSize` posts (tests make them small).
+    static func revert(
+        paths: [String], settings: RewriteSettings, chunkSize: Int, logger: Logger,
+        each: ([PostRewriteOutcome]) -> Void
+    ) async throws(PipelineError) -> RewriteReport.Totals {
         do {
-            return try await RewritePipeline.revert(paths: paths, settings: settings, logger: logger)
+            return try await RewritePipeline.revert(
+                paths: paths, settings: settings, chunkSize: chunkSize, logger: logger, each: each)
         } catch {
             throw PipelineError(stopping: error, archiveRoot: settings.archiveRoot)
         }

@@ -72,7 +72,8 @@ public struct RewriteReport: Sendable {
     /// One outcome per post, in the order of the input.
     public var posts: [PostRewriteOutcome] = []
 
-    /// What a rewrite handed out a chunk of posts at a time adds up to: what its summary says, without the posts.
+    /// What a rewrite or revert handed out a chunk of posts at a time adds up to: what its summary and exit code
+    /// say, without the posts.
     public struct Totals: Sendable, Hashable {
         /// The posts handed out.
         public var posts = 0
@@ -82,6 +83,8 @@ public struct RewriteReport: Sendable {
         public var referencesRewritten = 0
         /// The number of spans put back (revert).
         public var referencesReverted = 0
+        /// The posts with local links no longer found, left as they are (revert).
+        public var postsWithLinksNotFound = 0
         /// The remote references left, counted by why (`not-fetched`, `failed`, `missing-file`).
         public var leftRemoteByKind: [String: Int] = [:]
 
@@ -95,6 +98,7 @@ public struct RewriteReport: Sendable {
                 counts[outcome.status, default: 0] += 1
                 referencesRewritten += outcome.rewrites.count
                 referencesReverted += outcome.reverted
+                if !outcome.notFound.isEmpty { postsWithLinksNotFound += 1 }
                 for left in outcome.leftRemote { leftRemoteByKind[left.kind, default: 0] += 1 }
             }
         }
@@ -437,54 +441,54 @@ public enum RewritePipeline {
     /// Puts back the exact original bytes of every rewritten reference in the posts under `paths` (all
     /// posts with rewrites when empty), newest rewrite first. A post edited since its rewrite is reverted by
     /// finding each local link by content; a post renamed since is found by its bytes among the posts under
-    /// `paths`.
-    public static func revert(paths: [String], settings: RewriteSettings, logger: Logger) async throws
-        -> RewriteReport
-    {
+    /// `paths`. The posts with rewrites are taken a chunk of `chunkSize` at a time (their records read for that
+    /// chunk only): each chunk's outcomes go to `each` once its posts are in place (the posts found under a new
+    /// name, and those missing, after all the others), and only the totals are kept.
+    static func revert(
+        paths: [String], settings: RewriteSettings, chunkSize: Int, logger: Logger,
+        each: ([PostRewriteOutcome]) -> Void
+    ) async throws -> RewriteReport.Totals {
         let layout = ArchiveLayout(root: settings.archiveRoot)
-        guard try ArchiveBackend.hasManifest(layout, location: settings.manifest) else { return RewriteReport() }
+        guard try ArchiveBackend.hasManifest(layout, location: settings.manifest) else {
+            return RewriteReport.Totals()
+        }
         let lock: ArchiveLock? = settings.dryRun ? nil : try ArchiveLock.acquire(settings.archiveRoot)
         defer { lock?.release() }
         let manifest = try await ArchiveBackend.openManifest(layout, location: settings.manifest)
         defer { try? manifest.close() }
-        let report = try await revert(
-            paths: paths, settings: settings, manifest: manifest, layout: layout, lock: lock, logger: logger)
-        if lock != nil && report.posts.contains(where: { $0.reverted > 0 }) { await snapshot(settings, logger: logger) }
-        return report
+        let totals = try await revert(
+            paths: paths, settings: settings, chunkSize: chunkSize, manifest: manifest, layout: layout, lock: lock,
+            logger: logger, each: each)
+        if lock != nil && totals.referencesReverted > 0 { await snapshot(settings, logger: logger) }
+        return totals
     }
 
     private static func revert(
-        paths: [String], settings: RewriteSettings, manifest: some RewriteLedger, layout: ArchiveLayout,
-        lock: ArchiveLock?, logger: Logger
-    ) async throws -> RewriteReport {
-        var report = RewriteReport()
+        paths: [String], settings: RewriteSettings, chunkSize: Int, manifest: some RewriteLedger,
+        layout: ArchiveLayout, lock: ArchiveLock?, logger: Logger, each: ([PostRewriteOutcome]) -> Void
+    ) async throws -> RewriteReport.Totals {
         let filters = paths.map { layout.postPath(layout.postKey($0)) }
         func selected(_ absolute: String) -> Bool {
             filters.isEmpty || filters.contains { absolute == $0 || absolute.hasPrefix($0 == "/" ? "/" : $0 + "/") }
         }
-        var missing: [(key: String, outputs: Set<String>)] = []
-        var keys = Set<String>()
-        let rewrittenKeys = try await manifest.rewrittenPosts()
-        // The folders post names depend on, resolved once; each post's file (links resolved) looked at once.
+        // Packed: the one list a revert holds of the whole site.
+        let rewrittenKeys = PackedStrings(try await manifest.rewrittenPosts())
+        // Once per run, before any post is written; the generations are read after it, which changes some.
+        if lock != nil { try await settlePending(manifest, layout: layout) }
         let base = layout.postBase
         let here = ArchiveLayout.currentFolder()
-        let files = rewrittenKeys.map { ArchiveLayout.postPath($0, base: base) }
-        let targets = PostFile.targets(of: files)
-        if lock != nil {
-            removeStaleTemporaryPosts(files: targets, logger: logger)
-            try await settlePending(manifest, layout: layout)
-        }
-        // Every post's generations in one read (after `settlePending`, which changes some).
-        let generations = try await manifest.allRewriteGenerations()
         let roots = siteRoots(layout)
-        func revertSafely(file: String, target: String, key: String, fileKey: String) -> (
-            PostRewriteOutcome, StagedRevert?
-        ) {
+        func revertSafely(
+            file: String, target: String, key: String, fileKey: String, generations: [RewriteGeneration]
+        ) -> (PostRewriteOutcome, StagedRevert?) {
             Self.revertSafely(
                 file: file, target: target, key: key, fileKey: fileKey,
-                shown: ArchiveLayout.displayPath(fileKey, from: here, base: base),
-                generations: generations[key] ?? [], settings: settings, roots: roots)
+                shown: ArchiveLayout.displayPath(fileKey, from: here, base: base), generations: generations,
+                settings: settings, roots: roots)
         }
+        // The outcomes of the chunk under way, and its posts waiting for their batch.
+        var totals = RewriteReport.Totals()
+        var report = RewriteReport()
         var batch: [StagedRevert] = []
         func add(_ outcome: PostRewriteOutcome, _ pending: StagedRevert?) async {
             if var pending {
@@ -497,27 +501,48 @@ public enum RewritePipeline {
                 batch = []
             }
         }
-        var present: [Int] = []
-        for (i, key) in rewrittenKeys.enumerated() {
-            keys.insert(key)
-            guard FileManager.default.fileExists(atPath: files[i]) else {
-                missing.append((key, Set((generations[key] ?? []).map(\.outputSHA256))))
-                continue
+        /// Puts the chunk's last batch in place, hands its outcomes out and lets them go.
+        func handOut() async {
+            await commit(batch, into: &report, settings: settings, manifest: manifest, logger: logger)
+            batch = []
+            totals.add(report.posts)
+            if !report.posts.isEmpty { each(report.posts) }
+            report = RewriteReport()
+        }
+        // What the search for renamed posts needs across chunks: the posts whose file is gone, with the bytes
+        // they were rewritten to.
+        var missing: [(key: String, outputs: Set<String>)] = []
+        var swept = Set<String>()
+        for start in stride(from: 0, to: rewrittenKeys.count, by: chunkSize) {
+            let chunk = Array(rewrittenKeys[start..<min(start + chunkSize, rewrittenKeys.count)])
+            // The folders post names depend on, resolved once; each post's file (links resolved) looked at once.
+            let files = chunk.map { ArchiveLayout.postPath($0, base: base) }
+            let targets = PostFile.targets(of: files)
+            if lock != nil { removeStaleTemporaryPosts(files: targets, skipping: &swept, logger: logger) }
+            let generations = try await manifest.rewriteGenerations(posts: chunk)
+            var present: [Int] = []
+            for (i, key) in chunk.enumerated() {
+                guard FileManager.default.fileExists(atPath: files[i]) else {
+                    missing.append((key, Set((generations[key] ?? []).map(\.outputSHA256))))
+                    continue
+                }
+                if selected(files[i]) { present.append(i) }
             }
-            if selected(files[i]) { present.append(i) }
+            // The manifest's names of the posts' files as they are now (through linked folders), each folder once.
+            let fileKeys = layout.postKeys(present.map { files[$0] })
+            for (i, fileKey) in zip(present, fileKeys) {
+                let (outcome, pending) = revertSafely(
+                    file: files[i], target: targets[i], key: chunk[i], fileKey: fileKey,
+                    generations: generations[chunk[i]] ?? [])
+                await add(outcome, pending)
+            }
+            await handOut()
         }
-        // The manifest's names of the posts' files as they are now (through linked folders), each folder once.
-        let fileKeys = layout.postKeys(present.map { files[$0] })
-        for (i, fileKey) in zip(present, fileKeys) {
-            let (outcome, pending) = revertSafely(
-                file: files[i], target: targets[i], key: rewrittenKeys[i], fileKey: fileKey)
-            await add(outcome, pending)
-        }
-        await commit(batch, into: &report, settings: settings, manifest: manifest, logger: logger)
-        batch = []
-        guard !missing.isEmpty else { return report }
-        // Renamed or moved posts: a post under the paths (with no records of its own) that holds the bytes a
-        // missing post was rewritten to.
+        guard !missing.isEmpty else { return totals }
+        // Renamed or moved posts: a post under the paths (with no records of its own: the names of the posts
+        // with records, 16 bytes each, made only now) that holds the bytes a missing post was rewritten to.
+        var keys = StringDigestSet()
+        for key in rewrittenKeys { keys.insert(key) }
         var candidates: [(file: String, bytes: [UInt8])] = []
         var byHash: [String: String] = [:]
         var seen = Set<String>()
@@ -527,45 +552,50 @@ public enum RewritePipeline {
             byHash[ArchiveStore.sha256(of: bytes)] = file
             candidates.append((file, bytes))
         }
-        for (key, outputs) in missing {
-            // By its bytes as rewritten; or, when the user named the posts, by holding every link it was given
-            // (renamed and edited).
-            var match = outputs.lazy.compactMap({ byHash[$0] }).first
-            if match == nil && !paths.isEmpty {
-                let links = (generations[key] ?? []).filter(\.applied).flatMap(\.spans)
-                    .map { Array($0.replacement.utf8) }
-                match =
-                    candidates.first { candidate in
-                        !links.isEmpty
-                            && links.allSatisfy { !RevertStep.occurrences(of: $0, in: candidate.bytes).isEmpty }
-                    }?.file
+        for start in stride(from: 0, to: missing.count, by: chunkSize) {
+            let chunk = missing[start..<min(start + chunkSize, missing.count)]
+            let generations = try await manifest.rewriteGenerations(posts: chunk.map(\.key))
+            for (key, outputs) in chunk {
+                // By its bytes as rewritten; or, when the user named the posts, by holding every link it was given
+                // (renamed and edited).
+                var match = outputs.lazy.compactMap({ byHash[$0] }).first
+                if match == nil && !paths.isEmpty {
+                    let links = (generations[key] ?? []).filter(\.applied).flatMap(\.spans)
+                        .map { Array($0.replacement.utf8) }
+                    match =
+                        candidates.first { candidate in
+                            !links.isEmpty
+                                && links.allSatisfy { !RevertStep.occurrences(of: $0, in: candidate.bytes).isEmpty }
+                        }?.file
+                }
+                if let file = match {
+                    byHash = byHash.filter { $0.value != file }
+                    candidates.removeAll { $0.file == file }
+                    var (outcome, pending) = revertSafely(
+                        file: file, target: PostFile.target(of: file), key: key, fileKey: layout.postKey(file),
+                        generations: generations[key] ?? [])
+                    // Once reverted (the batch recorded), the old name's records go.
+                    pending?.forgetKey = outcome.status == .reverted
+                    outcome.message = [
+                        outcome.message,
+                        "found as \(outcome.post) (was \(ArchiveLayout.displayPath(key, from: here, base: base)))",
+                    ]
+                    .compactMap { $0 }.joined(separator: "; ")
+                    await add(outcome, pending)
+                } else if selected(ArchiveLayout.postPath(key, base: base)) {
+                    let shown = ArchiveLayout.displayPath(key, from: here, base: base)
+                    report.posts.append(
+                        PostRewriteOutcome(
+                            post: shown, status: .missing,
+                            message: "\(shown) no longer exists, and no post under "
+                                + (paths.isEmpty ? "the site" : paths.joined(separator: ", "))
+                                + " holds its rewritten bytes: if it was renamed, give its new path; its original "
+                                + "URLs stay in the manifest"))
+                }
             }
-            if let file = match {
-                byHash = byHash.filter { $0.value != file }
-                candidates.removeAll { $0.file == file }
-                var (outcome, pending) = revertSafely(
-                    file: file, target: PostFile.target(of: file), key: key, fileKey: layout.postKey(file))
-                // Once reverted (the batch recorded), the old name's records go.
-                pending?.forgetKey = outcome.status == .reverted
-                outcome.message = [
-                    outcome.message,
-                    "found as \(outcome.post) (was \(ArchiveLayout.displayPath(key, from: here, base: base)))",
-                ]
-                .compactMap { $0 }.joined(separator: "; ")
-                await add(outcome, pending)
-            } else if selected(ArchiveLayout.postPath(key, base: base)) {
-                let shown = ArchiveLayout.displayPath(key, from: here, base: base)
-                report.posts.append(
-                    PostRewriteOutcome(
-                        post: shown, status: .missing,
-                        message: "\(shown) no longer exists, and no post under "
-                            + (paths.isEmpty ? "the site" : paths.joined(separator: ", "))
-                            + " holds its rewritten bytes: if it was renamed, give its new path; its original URLs "
-                            + "stay in the manifest"))
-            }
+            await handOut()
         }
-        await commit(batch, into: &report, settings: settings, manifest: manifest, logger: logger)
-        return report
+        return totals
     }
 
     /// A reverted post waiting for its batch: its original bytes in a temporary file (nil when the post's
@@ -751,13 +781,8 @@ public enum RewritePipeline {
     }
 
     /// Deletes the temporary posts an interrupted rewrite or revert left beside these files (the posts' files,
-    /// symbolic links resolved: where `PostFile.stage` writes them). Only under the archive's lock.
-    private static func removeStaleTemporaryPosts(files: [String], logger: Logger) {
-        var swept = Set<String>()
-        removeStaleTemporaryPosts(files: files, skipping: &swept, logger: logger)
-    }
-
-    /// `removeStaleTemporaryPosts(files:logger:)` in the folders not in `swept`, which it adds to it.
+    /// symbolic links resolved: where `PostFile.stage` writes them), in the folders not in `swept`, which it adds to
+    /// it (a run takes a chunk of posts at a time, each folder once). Only under the archive's lock.
     private static func removeStaleTemporaryPosts(files: [String], skipping swept: inout Set<String>, logger: Logger) {
         var previous: Substring?
         for file in files {

@@ -68,9 +68,9 @@ public protocol ArchiveLedgerReader: Sendable {
     func allReferences() async throws(StoreError) -> [String: [ReferenceRecord]]
     /// `references(post:)` of each post at `paths`, keyed by post; one read. Posts with no reference are absent.
     func references(posts paths: [String]) async throws(StoreError) -> [String: [ReferenceRecord]]
-    /// Every post's rewrites (`rewriteGenerations(post:)` of every post), keyed by post; one read. Posts with no
-    /// rewrite are absent.
-    func allRewriteGenerations() async throws(StoreError) -> [String: [RewriteGeneration]]
+    /// `rewriteGenerations(post:)` of each post at `paths`, keyed by post; one read. Posts with no rewrite are
+    /// absent. A revert reads a chunk of posts' rewrites at a time, not the whole site's.
+    func rewriteGenerations(posts paths: [String]) async throws(StoreError) -> [String: [RewriteGeneration]]
     /// The posts with at least one rewrite on record, ordered by path.
     func rewrittenPosts() async throws(StoreError) -> [String]
     /// The link-rot report's view of the posts after `after` in path order (from the first when nil), at most
@@ -137,13 +137,6 @@ extension ArchiveLedgerReader {
             let references = try await references(post: post.path)
             if !references.isEmpty { all[post.path] = references }
         }
-        return all
-    }
-
-    /// `allRewriteGenerations()` from `rewriteGenerations(post:)` of each rewritten post.
-    public func allRewriteGenerations() async throws(StoreError) -> [String: [RewriteGeneration]] {
-        var all: [String: [RewriteGeneration]] = [:]
-        for post in try await rewrittenPosts() { all[post] = try await rewriteGenerations(post: post) }
         return all
     }
 }

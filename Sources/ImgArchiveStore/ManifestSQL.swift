@@ -110,8 +110,8 @@ enum ManifestSQL {
     /// (`postPaths(after:limit:)`).
     static let selectPostPaths = "SELECT path FROM post WHERE path > ? ORDER BY path LIMIT ?"
 
-    /// How many posts a statement of `selectRecordedScans(count:)` or `selectReferences(count:)` names at most
-    /// (SQLite: one `?` each, far below its limit of 32,766).
+    /// How many posts a statement of `selectRecordedScans(count:)` or `selectReferences(count:)`, or a read of
+    /// `rewriteGenerations(posts:)`, names at most (SQLite: one `?` each, far below its limit of 32,766).
     static let postsPerStatement = 500
 
     /// The recorded scans of `count` posts, one `?` each (`recordedScans(posts:)`, SQLite).
@@ -134,7 +134,7 @@ enum ManifestSQL {
     }
 
     /// `?, ?, ...`, `count` of them.
-    private static func placeholders(_ count: Int) -> String {
+    static func placeholders(_ count: Int) -> String {
         Array(repeating: "?", count: count).joined(separator: ", ")
     }
 

@@ -244,8 +244,11 @@ extension PostgresManifest: ArchiveLedgerReader {
         }
     }
 
-    public func allRewriteGenerations() async throws(StoreError) -> [String: [RewriteGeneration]] {
-        try await read("reading rewrites") { c throws(StoreError) in try Self.generations(c, where: "", []) }
+    public func rewriteGenerations(posts paths: [String]) async throws(StoreError) -> [String: [RewriteGeneration]] {
+        let keys = PostgresConnection.textArray(Set(paths))
+        return try await read("reading rewrites") { c throws(StoreError) in
+            try Self.generations(c, where: "WHERE post = ANY(?::text[])", [keys])
+        }
     }
 
     /// The rewrite generations of the posts a `WHERE` clause picks, with their spans, per post.

@@ -285,14 +285,25 @@ extension SQLiteManifest: ArchiveLedgerReader {
         }
     }
 
-    public func allRewriteGenerations() async throws(StoreError) -> [String: [RewriteGeneration]] {
-        try await read("reading rewrites") { db in try Self.rewriteGenerations(db, where: "", arguments: []) }
+    public func rewriteGenerations(posts paths: [String]) async throws(StoreError) -> [String: [RewriteGeneration]] {
+        let keys = Array(Set(paths))
+        return try await read("reading rewrites") { db in
+            var all: [String: [RewriteGeneration]] = [:]
+            // A statement per `postsPerStatement` posts, as `recordedScans(posts:)`; each post is in one part.
+            for part in Self.parts(of: keys) {
+                let filter = "WHERE post IN (\(ManifestSQL.placeholders(part.count)))"
+                all.merge(
+                    try Self.rewriteGenerations(db, where: filter, arguments: StatementArguments(part)),
+                    uniquingKeysWith: { $1 })
+            }
+            return all
+        }
     }
 
-    /// The rewrite generations of the posts `filter` selects (a `WHERE` clause on `post`, or empty for all),
-    /// keyed by post, each post's oldest first with its spans ordered by range. Rows are read by column, not
-    /// decoded as `Decodable` records: a site's rewrites are tens of thousands of rows, and GRDB's decoder maps
-    /// every column name of every row.
+    /// The rewrite generations of the posts `filter` selects (a `WHERE` clause on `post`), keyed by post, each
+    /// post's oldest first with its spans ordered by range. Rows are read by column, not decoded as `Decodable`
+    /// records: a site's rewrites are tens of thousands of rows, and GRDB's decoder maps every column name of
+    /// every row.
     private static func rewriteGenerations(_ db: Database, where filter: String, arguments: StatementArguments)
         throws -> [String: [RewriteGeneration]]
     {

@@ -85,18 +85,20 @@ struct RewriteCommand: AsyncParsableCommand {
         settings.objectStore = objects
         settings.dryRun = dryRun
         settings.manifest = try ManifestOption.location(manifest, file)
+        // Printed a chunk of posts at a time, as the rewrite or revert hands them out; the summary from the totals.
+        let format = format
         if revert {
-            let report = try await Pipeline.revert(paths: paths, settings: settings, logger: ProcessLogger.logger)
-            RewriteOutput.print(report, format: format, dryRun: dryRun, reverting: true)
-            if report.counts[.failed, default: 0] + report.counts[.changedMeanwhile, default: 0]
-                + report.counts[.missing, default: 0] > 0 || report.posts.contains(where: { !$0.notFound.isEmpty })
+            let totals = try await Pipeline.revert(paths: paths, settings: settings, logger: ProcessLogger.logger) {
+                RewriteOutput.print(posts: $0, format: format)
+            }
+            RewriteOutput.print(summary: totals, format: format, dryRun: dryRun, reverting: true)
+            if totals.counts[.failed, default: 0] + totals.counts[.changedMeanwhile, default: 0]
+                + totals.counts[.missing, default: 0] + totals.postsWithLinksNotFound > 0
             {
                 throw ExitCode(1)
             }
             return
         }
-        // Printed a chunk of posts at a time, as the rewrite hands them out; the summary from the totals.
-        let format = format
         let (totals, unreadable) = try await Pipeline.rewrite(
             roots: roots, settings: settings, warn: Diagnostics.warn, logger: ProcessLogger.logger
         ) { RewriteOutput.print(posts: $0, format: format) }
@@ -111,11 +113,6 @@ struct RewriteCommand: AsyncParsableCommand {
 
 /// The rewrite and revert summaries.
 enum RewriteOutput {
-    static func print(_ report: RewriteReport, format: OutputFormat, dryRun: Bool, reverting: Bool) {
-        print(posts: report.posts, format: format)
-        print(summary: report.totals, format: format, dryRun: dryRun, reverting: reverting)
-    }
-
     /// The lines of `posts`: a JSON object each, or their diffs, messages and references left remote.
     static func print(posts: [PostRewriteOutcome], format: OutputFormat) {
         var out = StandardOutput()

@@ -8,8 +8,8 @@ import Testing
 
 @testable import ImgArchivePipeline
 
-/// fetch, rewrite and the job work on a site a chunk of posts at a time (`SitePosts.chunkSize`): whatever the
-/// chunk's size, they do and report the same, and a URL in many chunks is fetched once per run.
+/// fetch, rewrite, revert and the job work on a site a chunk of posts at a time (`SitePosts.chunkSize`): whatever
+/// the chunk's size, they do and report the same, and a URL in many chunks is fetched once per run.
 @Suite(.serialized, .timeLimit(.minutes(5))) struct ChunkTests {
     static let logger = Logger(label: "imgarchive.chunk.tests")
 
@@ -143,6 +143,84 @@ import Testing
             #expect(after == (try Self.tree(whole)))
             #expect(after.filter { $0.key.hasPrefix("_posts/") }.allSatisfy { !$0.value.isEmpty })
         }
+    }
+
+    @Test("a revert by chunks of 2 posts reverts and reports what one chunk does, a renamed post and a missing one too")
+    func revert() async throws {
+        try await Self.withTwoSites { _, url, chunked, whole in
+            var handed: [String: [[PostRewriteOutcome]]] = [:]
+            var totals: [String: RewriteReport.Totals] = [:]
+            var originals: [String: [String: Data]] = [:]
+            for (name, folder, size) in [("chunked", chunked, 2), ("whole", whole, 1_000)] {
+                try Self.writeSite(folder, url)
+                originals[name] = try Self.tree(folder)
+                let posts = folder.path + "/_posts/"
+                _ = try await Pipeline.fetch(
+                    roots: [posts], urlList: nil, scanOptions: ScanOptions(), archiveLinks: nil,
+                    settings: Self.settings(folder), warn: { _ in }, logger: Self.logger, progress: nil)
+                let (rewritten, _) = try await Pipeline.rewrite(
+                    roots: [posts], settings: Self.rewriteSettings(folder), warn: { _ in }, logger: Self.logger)
+                #expect(rewritten.counts[.rewritten] == 9)
+                // Renamed (found by its bytes), deleted (missing), edited (one of its two links gone), and a
+                // temporary post an interrupted run left.
+                try FileManager.default.moveItem(atPath: posts + "p3.md", toPath: posts + "renamed.md")
+                try FileManager.default.removeItem(atPath: posts + "p5.md")
+                let p7 = try String(contentsOfFile: posts + "p7.md", encoding: .utf8)
+                try p7.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.hasPrefix("<img") }
+                    .joined(separator: "\n").write(toFile: posts + "p7.md", atomically: true, encoding: .utf8)
+                try "half a post".write(
+                    toFile: posts + ".p0.md.imgarchive-999999-42.tmp", atomically: false, encoding: .utf8)
+                var chunks: [[PostRewriteOutcome]] = []
+                totals[name] = try await Pipeline.revert(
+                    paths: [posts], settings: Self.rewriteSettings(folder), chunkSize: size, logger: Self.logger,
+                    each: { chunks.append($0) })
+                handed[name] = chunks
+                #expect(!FileManager.default.fileExists(atPath: posts + ".p0.md.imgarchive-999999-42.tmp"))
+                let manifest = try SQLiteManifest(
+                    layout: ArchiveLayout(root: URL(fileURLWithPath: folder.path + "/archive")))
+                defer { try? manifest.close() }
+                // The missing post keeps its records, and so do the links not found.
+                #expect(try await manifest.rewrittenPosts() == ["_posts/p5.md", "_posts/p7.md"], "\(name)")
+            }
+            /// An outcome, its folder's name taken out of its path and message.
+            func shown(_ p: PostRewriteOutcome, _ folder: TemporaryFolder) -> String {
+                let name = URL(fileURLWithPath: folder.path).lastPathComponent
+                return "\(p.post) \(p.status) \(p.reverted) \(p.notFound) \(p.message ?? "-")"
+                    .replacingOccurrences(of: name, with: "SITE")
+            }
+            let (c, w) = (try #require(handed["chunked"]), try #require(handed["whole"]))
+            // 9 posts with records by 2, then the missing ones; in one chunk, then the missing ones.
+            #expect(c.map(\.count) == [2, 1, 1, 2, 1, 2] && w.map(\.count) == [7, 2])
+            #expect(c.joined().map { shown($0, chunked) } == w.joined().map { shown($0, whole) })
+            #expect(totals["chunked"] == totals["whole"])
+            let t = try #require(totals["chunked"])
+            #expect(t.counts == [.reverted: 8, .missing: 1] && t.posts == 9)
+            #expect(t.referencesReverted == 15 && t.postsWithLinksNotFound == 1)
+            let last = try #require(c.last)
+            #expect(last.first?.post.hasSuffix("_posts/renamed.md") == true && last.first?.status == .reverted)
+            #expect(last.first?.message?.contains("(was ") == true && last.last?.status == .missing)
+            // The posts as they were, the renamed one under its new name, the edited one without its line.
+            for (name, folder) in [("chunked", chunked), ("whole", whole)] {
+                let after = try Self.tree(folder).filter { $0.key.hasPrefix("_posts/") }
+                var expected = try #require(originals[name]).filter { $0.key.hasPrefix("_posts/") }
+                expected["_posts/renamed.md"] = expected.removeValue(forKey: "_posts/p3.md")
+                expected["_posts/p5.md"] = nil
+                #expect(after.keys.sorted() == expected.keys.sorted(), "\(name)")
+                for (post, bytes) in expected where post != "_posts/p7.md" {
+                    #expect(after[post] == bytes, "\(name) \(post)")
+                }
+                let p7 = String(decoding: try #require(after["_posts/p7.md"]), as: UTF8.self)
+                #expect(p7.contains(url("/3.jpg")) && !p7.contains("<img"), "\(name): \(p7)")
+            }
+        }
+    }
+
+    @Test("packed strings give back each string, in order")
+    func packedStrings() {
+        let strings = ["_posts/a.md", "", "été/ünïcode.md", "_posts/a.md", String(repeating: "x", count: 300)]
+        let packed = PackedStrings(strings)
+        #expect(packed.count == 5 && Array(packed) == strings)
+        #expect(packed[2] == "été/ünïcode.md" && PackedStrings([String]()).isEmpty)
     }
 
     @Test("the job by chunks of 2 posts does and reports what one chunk does, and its rerun too")

@@ -658,7 +658,7 @@ private func object(_ n: Int, format: ImageFormat = .jpeg, created: Date = t0) t
             #expect(references[post] ?? [] == (try await manifest.references(post: post)))
         }
         #expect(references["b.md"] == [reference(3), reference(1)], "in recorded order")
-        let generations = try await manifest.allRewriteGenerations()
+        let generations = try await manifest.rewriteGenerations(posts: ["c.md", "b.md", "a.md", "b.md", "never.md"])
         #expect(generations.keys.sorted() == ["a.md", "b.md"])
         for post in ["a.md", "b.md", "c.md"] {
             #expect(generations[post] ?? [] == (try await manifest.rewriteGenerations(post: post)))
@@ -734,6 +734,34 @@ private func object(_ n: Int, format: ImageFormat = .jpeg, created: Date = t0) t
         #expect(try await manifest.rewrites(post: "c.md") == [[span(12)]], "only the span put back is forgotten")
         #expect(try await manifest.rewrittenPosts() == ["c.md"])
         #expect(try await manifest.integrityCheck())
+    }
+
+    @Test func theRewritesOfMorePostsThanAStatementNamesAreReadAsOneAtATime() async throws {
+        let folder = try TemporaryFolder()
+        let manifest = try open(folder)
+        // Three statements' worth (`ManifestSQL.postsPerStatement`); every fourth post is never rewritten.
+        let posts = (0..<1_201).map { String(format: "p%04d.md", $0) }
+        try await manifest.replaceReferences(
+            posts.map { PostReferences(post: $0, contentSHA256: digest(1), references: []) }, scannedAt: t0)
+        let rewritten = posts.indices.filter { $0 % 4 != 3 }
+        _ = try await manifest.recordRewrites(
+            rewritten.map { i in
+                PostRewrite(
+                    post: posts[i], inputSHA256: digest(1), outputSHA256: digest(2 + i),
+                    rewrites: (0...(i % 3)).map {
+                        RewriteRecord(
+                            rangeStart: 10 * $0, rangeEnd: 10 * $0 + 2, replacement: "/\(i)/\($0)",
+                            original: Data("https://x/\(i)/\($0)".utf8), url: "https://x/\(i)/\($0)",
+                            rewrittenAt: at(1))
+                    }, at: at(1))
+            })
+        let chunk = try await manifest.rewriteGenerations(posts: posts.reversed() + ["never.md"])
+        #expect(chunk.keys.sorted() == rewritten.map { posts[$0] })
+        for (i, post) in posts.enumerated() where i % 97 == 0 || i % 4 == 3 || i == posts.count - 1 {
+            #expect(chunk[post] ?? [] == (try await manifest.rewriteGenerations(post: post)), "\(post)")
+        }
+        #expect(chunk[posts[1_200]]?.first?.spans.map(\.replacement) == ["/1200/0"])
+        #expect(chunk[posts[5]]?.first?.spans.count == 3)
     }
 
     @Test func runsRoundTrip() async throws {

@@ -41,6 +41,10 @@ import Testing
             sqliteState.chunkReferences
                 == sqliteState.allReferences.filter { $0.key == "posts/a.md" || $0.key == "posts/b.md" })
         #expect(sqliteState.chunkReferences["posts/a.md"] == sqliteState.references)
+        #expect(sqliteState.chunkGenerations == sqliteState.eachGenerations)
+        #expect(
+            sqliteState.chunkGenerations.keys.sorted() == ["posts/a.md", "posts/b.md"]
+                && sqliteState.chunkGenerations.values.allSatisfy { $0.contains { !$0.spans.isEmpty } })
         // The standings join what the other reads give apart.
         #expect(sqliteState.standings == sqliteState.standingsAtOnce)
         #expect(sqliteState.standings.map(\.post) == sqliteState.posts)
@@ -236,7 +240,9 @@ import Testing
         var runs: [RunRecord]
         var scans: [String: RecordedScan]
         var allReferences: [String: [ReferenceRecord]]
-        var allGenerations: [String: [RewriteGeneration]]
+        /// The rewrites of a chunk of posts (a post never rewritten among them), and of each post apart.
+        var chunkGenerations: [String: [RewriteGeneration]]
+        var eachGenerations: [String: [RewriteGeneration]]
         var pending: [String]
         /// `postStandings` a post at a time, then all in one chunk.
         var standings: [PostStanding]
@@ -270,13 +276,26 @@ import Testing
             runs: try await m.runs(),
             scans: try await m.recordedScans(),
             allReferences: try await m.allReferences(),
-            allGenerations: try await m.allRewriteGenerations(),
+            chunkGenerations: try await m.rewriteGenerations(posts: ["posts/b.md", "posts/a.md", "posts/never.md"]),
+            eachGenerations: try await generations(m, posts: ["posts/b.md", "posts/a.md", "posts/never.md"]),
             pending: try await (m as? any RewriteLedger)?.postsWithPendingRewrites() ?? [],
             standings: try await standings(m, limit: 1),
             standingsAtOnce: try await m.postStandings(after: nil, limit: 100),
             chunkScans: try await m.recordedScans(posts: ["posts/b.md", "posts/a.md", "posts/never.md"]),
             chunkReferences: try await m.references(posts: ["posts/b.md", "posts/a.md", "posts/never.md"]),
             paths: try await paths(m))
+    }
+
+    /// `rewriteGenerations(post:)` of each post that has some.
+    static func generations(_ m: some ArchiveLedgerReader, posts: [String]) async throws
+        -> [String: [RewriteGeneration]]
+    {
+        var all: [String: [RewriteGeneration]] = [:]
+        for post in posts {
+            let generations = try await m.rewriteGenerations(post: post)
+            if !generations.isEmpty { all[post] = generations }
+        }
+        return all
     }
 
     /// Every post's path, read a post at a time.
