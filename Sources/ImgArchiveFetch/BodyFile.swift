@@ -15,7 +15,7 @@ import Synchronization
 /// partial one, goes to the body's lane: one of a few serial queues (one per core), chosen round robin when
 /// the body starts, so every block of a file is handled in order by one queue while different files are
 /// hashed and written in parallel. The lane creates the temporary file, feeds SHA-256 and `write(2)`s the
-/// block (a body of 4 KiB or more `O_DIRECT` where the file system allows it, `DirectIO`: the whole 4 KiB
+/// block (a body of more than one block `O_DIRECT` where the file system allows it, `DirectIO`: the whole 4 KiB
 /// units straight from the block to the disk, the last partial unit through the page cache) (and, for a WARC
 /// record's block digest, a second SHA-256 of a head then the body: `DownloadOptions.digestHead`), then returns it to
 /// a bounded pool. A body a WARC record will copy (`digestHead`) keeps its blocks instead, while at most
@@ -258,13 +258,13 @@ final class BodyWriter: Sendable {
         if sink.descriptor < 0 {
             // A body a WARC record will copy keeps its blocks for it while there is room.
             sink.keeps = sink.digestHead != nil && holdCapacity > 0 && pool.withLock { $0.held < holdCapacity }
-            // Direct, but for a body under one 4 KiB unit (it would all go through the page cache anyway) and a
-            // body a WARC record will read from its file (one that keeps no blocks): a direct write would send
-            // that read to the disk. The image's size is read here, from memory, for the same reason; a thumbnail
-            // (made for some images only) reads its original from the disk.
+            // The image's size, from memory: a body written direct is not in the page cache to be read back.
             sink.imageSize = imageSize?(bytes, last)
-            let direct = (!last || bytes.count >= DirectIO.alignment) && (sink.digestHead == nil || sink.keeps)
-            guard Self.create(sink, direct: direct) else { return }
+            // Through the page cache: a body of one block, and a body a WARC record will read from its file (one
+            // that keeps no blocks). Written direct, a small file is read back from the disk by the next reader
+            // (a thumbnail, `verify`); on the site bench that saved a sixth of the first fetch's system time but
+            // made a `verify` right after it 2.7 times slower (docs/performance.md, session 8).
+            guard Self.create(sink, direct: !last && (sink.digestHead == nil || sink.keeps)) else { return }
         }
         if sink.headed == nil, let digestHead = sink.digestHead {
             let head = digestHead.make(digestHead.responseHead)
