@@ -56,8 +56,8 @@ public struct DownloadOptions: Sendable {
     public var heldBodyBytes = 64 << 20
     /// Reads an image's pixel size from a body's first block (`whole`: the block is the whole body), on the
     /// body-writer lane before the block is written (`Download.imageSize`), so the archive does not read the file's
-    /// header back: bodies are written `O_DIRECT`, and that read would go to the disk. It returns nil when the block
-    /// does not tell (the file is read then). Nil by default: nothing is read.
+    /// header back: a body longer than one block is written `O_DIRECT`, and that read would go to the disk. It
+    /// returns nil when the block does not tell (the file is read then). Nil by default: nothing is read.
     public var imageSize: (@Sendable (_ firstBlock: UnsafeRawBufferPointer, _ whole: Bool) -> PixelSize?)?
 
     /// The library version named in the default User-Agent.
