@@ -355,13 +355,17 @@ func referencesAfterARewriteAreThoseOfARescan(_ c: RewriteCase, keep: Int) throw
     if let after { #expect(after.filter(\.remote) == scanner.scan(rewritten).references.filter(\.remote)) }
 }
 
-/// A link written as a URL (`--archive-url`) is listed by a scan: the references are then scanned again.
-@Test func linksThatAreURLsNeedARescan() {
+/// A link written as a URL (`--archive-url`, with a scheme or protocol-relative) is listed by a scan: the
+/// references are then scanned again; a path is not.
+@Test(arguments: [
+    ("https://cdn.example/archive", true), ("//cdn.example/archive", true), ("/blog/archive", false),
+    ("/blog/a:b//archive", false),
+])
+func linksThatAreURLsNeedARescan(prefix: String, isURL: Bool) {
     let bytes = Array("![a](http://img.test/a.jpg) ![b](http://img.test/b.jpg)\n".utf8)
     let references = PostScanner().scan(bytes).references
     let plan = RewritePlan(
-        references: references, postPath: "p.md", linker: ArchiveLinker(style: .prefix("https://cdn.example/archive")),
-        asset: fakeAsset)
+        references: references, postPath: "p.md", linker: ArchiveLinker(style: .prefix(prefix)), asset: fakeAsset)
     #expect(plan.rewrites.count == 2)
-    #expect(plan.references(after: references, in: bytes) == nil)
+    #expect((plan.references(after: references, in: bytes) == nil) == isURL)
 }
