@@ -18,6 +18,8 @@ public struct ArchiveStore: Sendable {
     public let layout: ArchiveLayout
     /// When committed files reach stable storage.
     public let durability: Durability
+    /// The root as a path, made once (a `URL` made per file was most of `fileExists`).
+    private let rootPath: String
 
     /// When committed files reach stable storage. Either way a commit is a rename from `tmp/`, so a killed
     /// process never leaves a partial file at an archive path; the choice matters only for power loss.
@@ -44,6 +46,7 @@ public struct ArchiveStore: Sendable {
     public init(root: URL, durability: Durability = .immediate) throws(StoreError) {
         layout = ArchiveLayout(root: root)
         self.durability = durability
+        rootPath = layout.rootPath
         for folder in ["", ArchiveLayout.objectsFolder, ArchiveLayout.temporaryFolder, ArchiveLayout.reportsFolder] {
             try FileSystem.makeDirectory(folder.isEmpty ? layout.rootPath : layout.rootPath + "/" + folder)
         }
@@ -161,7 +164,7 @@ public struct ArchiveStore: Sendable {
     /// Whether a file exists at a relative archive path.
     public func fileExists(_ relativePath: String) throws(StoreError) -> Bool {
         try ArchiveLayout.checkRelativePath(relativePath)
-        return try FileSystem.fileSize(layout.url(for: relativePath).path) != nil
+        return try FileSystem.fileSize(rootPath + "/" + relativePath) != nil
     }
 
     /// Deletes everything in the temporary folder: files left by a run that died. Only safe while no other

@@ -17,12 +17,11 @@ extension SQLiteManifest: ArchiveLedgerReader {
     }
 
     public func urlRecords(_ urls: [String]) async throws(StoreError) -> [String: URLRecord] {
-        let keys = Set(urls)
-        return try await read("reading URLs") { db in
+        try await read("reading URLs") { db in
             var records: [String: URLRecord] = [:]
-            let statement = try db.cachedStatement(sql: "SELECT \(Self.urlColumns) FROM url WHERE url = ?")
-            for url in keys {
-                if let row = try Row.fetchOne(statement, arguments: [url]) { records[url] = try Self.urlRecord(row) }
+            try Self.forEachRow(db, "SELECT \(Self.urlColumns) FROM url WHERE url IN", keys: urls) { row in
+                let record = try Self.urlRecord(row)
+                records[record.url] = record
             }
             return records
         }
@@ -35,13 +34,11 @@ extension SQLiteManifest: ArchiveLedgerReader {
     }
 
     public func linkPages(_ urls: [String]?) async throws(StoreError) -> [String: Date] {
-        let keys = urls.map(Set.init)
-        return try await read("reading link pages") { db in
+        try await read("reading link pages") { db in
             var pages: [String: Date] = [:]
-            if let keys {
-                let statement = try db.cachedStatement(sql: "SELECT checked_at FROM link_page WHERE url = ?")
-                for url in keys {
-                    if let date = try Date.fetchOne(statement, arguments: [url]) { pages[url] = date }
+            if let keys = urls {
+                try Self.forEachRow(db, "SELECT url, checked_at FROM link_page WHERE url IN", keys: keys) { row in
+                    pages[row[0]] = row[1]
                 }
             } else {
                 for row in try Row.fetchAll(db, sql: "SELECT url, checked_at FROM link_page") {
@@ -84,14 +81,12 @@ extension SQLiteManifest: ArchiveLedgerReader {
     }
 
     public func objects(sha256s: some Sequence<String>) async throws(StoreError) -> [String: ObjectRecord] {
-        let keys = Set(sha256s)
+        let keys = Array(sha256s)
         return try await read("reading objects") { db in
-            let statement = try db.cachedStatement(sql: "SELECT \(Self.objectColumns) FROM object WHERE sha256 = ?")
             var objects: [String: ObjectRecord] = [:]
-            for sha256 in keys {
-                if let row = try Row.fetchOne(statement, arguments: [sha256]) {
-                    objects[sha256] = try Self.objectRecord(row)
-                }
+            try Self.forEachRow(db, "SELECT \(Self.objectColumns) FROM object WHERE sha256 IN", keys: keys) { row in
+                let object = try Self.objectRecord(row)
+                objects[object.sha256] = object
             }
             return objects
         }
@@ -115,17 +110,13 @@ extension SQLiteManifest: ArchiveLedgerReader {
     public func thumbnails(sha256s: some Sequence<String>) async throws(StoreError)
         -> [String: [Int: ThumbnailRecord]]
     {
-        let keys = Set(sha256s)
+        let keys = Array(sha256s)
         return try await read("reading thumbnails") { db in
-            let statement = try db.cachedStatement(
-                sql: "SELECT \(Self.thumbnailColumns) FROM thumbnail WHERE object_sha256 = ?")
             var thumbnails: [String: [Int: ThumbnailRecord]] = [:]
-            for sha256 in keys {
-                let rows = try Row.fetchCursor(statement, arguments: [sha256])
-                while let row = try rows.next() {
-                    let record = try Self.thumbnailRecord(row)
-                    thumbnails[sha256, default: [:]][record.width] = record
-                }
+            let select = "SELECT \(Self.thumbnailColumns) FROM thumbnail WHERE object_sha256 IN"
+            try Self.forEachRow(db, select, keys: keys) { row in
+                let record = try Self.thumbnailRecord(row)
+                thumbnails[record.objectSHA256, default: [:]][record.width] = record
             }
             return thumbnails
         }
