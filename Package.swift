@@ -46,6 +46,8 @@ let package = Package(
         // C shims: libjpeg's setjmp/longjmp error exit and decode/encode loops; libpng's macros.
         .target(name: "CJPEGShim", dependencies: ["CJPEG"], linkerSettings: [.linkedLibrary("jpeg")]),
         .target(name: "CPNGShim", dependencies: ["CPNG"], linkerSettings: [.linkedLibrary("png16")]),
+        // Linux file calls Swift's Glibc does not import: renameat2's exchange, a write lease's test.
+        .target(name: "CFileShim"),
 
         // Pure logic: scanning posts, CDN URL rules. No C library, no database.
         .target(
@@ -72,7 +74,7 @@ let package = Package(
         .target(
             name: "ImgArchiveStore",
             dependencies: [
-                "ImgArchiveCore", "CPostgres",
+                "ImgArchiveCore", "CPostgres", "CFileShim",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],

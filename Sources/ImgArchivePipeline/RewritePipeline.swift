@@ -224,6 +224,8 @@ public enum RewritePipeline {
         /// The folders already rid of an interrupted run's temporary posts (with the lock held; none without).
         private var swept = Set<String>()
         private let sweeps: Bool
+        /// The replaced posts' files, written again for later posts (`PostFile.Spares`).
+        private let spares = PostFile.Spares()
 
         private init(settings: RewriteSettings, backend: ArchiveBackend?, sweeps: Bool, logger: Logger) {
             self.settings = settings
@@ -256,8 +258,11 @@ public enum RewritePipeline {
             return run
         }
 
-        /// Closes the archive.
-        func close() { backend?.close() }
+        /// Deletes the spare files and closes the archive.
+        func close() {
+            spares.removeAll()
+            backend?.close()
+        }
 
         /// Whether a post of a chunk rewritten so far had the file `target` (standardised, links resolved): the file
         /// was there then. Also once closed.
@@ -291,7 +296,7 @@ public enum RewritePipeline {
                 do {
                     if let staged = try stageRewrite(
                         post, key: keys[i], target: target, plan: plan, outcome: &outcome, settings: settings,
-                        manifest: manifest, roots: roots)
+                        manifest: manifest, roots: roots, spares: spares)
                     {
                         batch.append(StagedRewrite(index: report.posts.count, staged: staged.0, pending: staged.1))
                     }
@@ -303,11 +308,11 @@ public enum RewritePipeline {
                 }
                 report.posts.append(outcome)
                 if let manifest, batch.count >= batchSize {
-                    await commit(batch, into: &report, manifest: manifest, logger: logger)
+                    await commit(batch, into: &report, manifest: manifest, spares: spares, logger: logger)
                     batch = []
                 }
             }
-            if let manifest { await commit(batch, into: &report, manifest: manifest, logger: logger) }
+            if let manifest { await commit(batch, into: &report, manifest: manifest, spares: spares, logger: logger) }
             return report
         }
     }
@@ -331,7 +336,7 @@ public enum RewritePipeline {
     /// or changed since its scan), writes them to a temporary file beside it.
     private static func stageRewrite(
         _ post: ScannedPost, key: String, target: String, plan: RewritePlan, outcome: inout PostRewriteOutcome,
-        settings: RewriteSettings, manifest: (any RewriteLedger)?, roots: [String]
+        settings: RewriteSettings, manifest: (any RewriteLedger)?, roots: [String], spares: PostFile.Spares
     ) throws -> (PostFile.Staged, PendingRewrite)? {
         if let target = outsideSite(target: target, roots: roots) {
             outcome.status = .unchanged
@@ -373,7 +378,9 @@ public enum RewritePipeline {
                 post: key, inputSHA256: post.contentSHA256, outputSHA256: newSHA, rewrites: records, at: now),
             after: PostReferences(
                 post: key, contentSHA256: newSHA, references: left.filter(\.remote).map(FetchPipeline.referenceRecord)))
-        return (try PostFile.stage(post.path, target: target, expected: bytes, with: newBytes), pending)
+        return (
+            try PostFile.stage(post.path, target: target, expected: bytes, with: newBytes, spares: spares), pending
+        )
     }
 
     /// Puts a batch of staged posts in place: their temporary files made durable together, the scans they were
@@ -382,7 +389,8 @@ public enum RewritePipeline {
     /// transaction. A kill at any point leaves each post its old or its new bytes, with its record on disk
     /// when it shows the new ones (`settlePending` sorts the rest out on the next run).
     private static func commit(
-        _ batch: [StagedRewrite], into report: inout RewriteReport, manifest: some RewriteLedger, logger: Logger
+        _ batch: [StagedRewrite], into report: inout RewriteReport, manifest: some RewriteLedger,
+        spares: PostFile.Spares, logger: Logger
     ) async {
         guard !batch.isEmpty else { return }
         func fail(_ item: StagedRewrite, _ message: String) {
@@ -409,7 +417,7 @@ public enum RewritePipeline {
         for (item, generation) in zip(live, generations) {
             let key = item.pending.rewrite.post
             do {
-                if try PostFile.moveIntoPlace(item.staged) == .replaced {
+                if try PostFile.moveIntoPlace(item.staged, spares: spares) == .replaced {
                     renamed.append((item, generation))
                     continue
                 }
@@ -478,13 +486,16 @@ public enum RewritePipeline {
         let base = layout.postBase
         let here = ArchiveLayout.currentFolder()
         let roots = siteRoots(layout)
+        // The reverted posts' files, written again for later posts (`PostFile.Spares`).
+        let spares = PostFile.Spares()
+        defer { spares.removeAll() }
         func revertSafely(
             file: String, target: String, key: String, fileKey: String, generations: [RewriteGeneration]
         ) -> (PostRewriteOutcome, StagedRevert?) {
             Self.revertSafely(
                 file: file, target: target, key: key, fileKey: fileKey,
                 shown: ArchiveLayout.displayPath(fileKey, from: here, base: base), generations: generations,
-                settings: settings, roots: roots)
+                settings: settings, roots: roots, spares: spares)
         }
         // The outcomes of the chunk under way, and its posts waiting for their batch.
         var totals = RewriteReport.Totals()
@@ -497,13 +508,15 @@ public enum RewritePipeline {
             }
             report.posts.append(outcome)
             if batch.count >= batchSize {
-                await commit(batch, into: &report, settings: settings, manifest: manifest, logger: logger)
+                await commit(
+                    batch, into: &report, settings: settings, manifest: manifest, spares: spares, logger: logger)
                 batch = []
             }
         }
         /// Puts the chunk's last batch in place, hands its outcomes out and lets them go.
         func handOut() async {
-            await commit(batch, into: &report, settings: settings, manifest: manifest, logger: logger)
+            await commit(
+                batch, into: &report, settings: settings, manifest: manifest, spares: spares, logger: logger)
             batch = []
             totals.add(report.posts)
             if !report.posts.isEmpty { each(report.posts) }
@@ -615,12 +628,12 @@ public enum RewritePipeline {
     /// user sees it) with the generations recorded under `key`; what went wrong is its outcome.
     private static func revertSafely(
         file: String, target: String, key: String, fileKey: String, shown: String, generations: [RewriteGeneration],
-        settings: RewriteSettings, roots: [String]
+        settings: RewriteSettings, roots: [String], spares: PostFile.Spares
     ) -> (PostRewriteOutcome, StagedRevert?) {
         do {
             var (outcome, pending) = try revertOne(
                 file: file, target: target, fileKey: fileKey, shown: shown, key: key, generations: generations,
-                settings: settings, roots: roots)
+                settings: settings, roots: roots, spares: spares)
             outcome.post = shown
             return (outcome, pending)
         } catch {
@@ -630,7 +643,7 @@ public enum RewritePipeline {
 
     private static func revertOne(
         file: String, target: String, fileKey: String, shown: String, key: String, generations: [RewriteGeneration],
-        settings: RewriteSettings, roots: [String]
+        settings: RewriteSettings, roots: [String], spares: PostFile.Spares
     ) throws -> (PostRewriteOutcome, StagedRevert?) {
         var outcome = PostRewriteOutcome(post: shown, status: .reverted)
         if let target = outsideSite(target: target, roots: roots) {
@@ -701,7 +714,7 @@ public enum RewritePipeline {
             outcome,
             StagedRevert(
                 staged: current == bytes
-                    ? nil : try PostFile.stage(file, target: target, expected: bytes, with: current),
+                    ? nil : try PostFile.stage(file, target: target, expected: bytes, with: current, spares: spares),
                 revert: outcome.notFound.isEmpty
                     ? PostRevert(post: key, contentSHA256: newSHA) : PostRevert(post: key, forgetting: forgotten),
                 scan: PostReferences(
@@ -717,7 +730,7 @@ public enum RewritePipeline {
     /// holding them is recognised by the next revert).
     private static func commit(
         _ batch: [StagedRevert], into report: inout RewriteReport, settings: RewriteSettings,
-        manifest: some RewriteLedger, logger: Logger
+        manifest: some RewriteLedger, spares: PostFile.Spares, logger: Logger
     ) async {
         guard !batch.isEmpty else { return }
         func fail(_ item: StagedRevert, _ message: String) {
@@ -739,7 +752,7 @@ public enum RewritePipeline {
                     continue
                 }
                 do {
-                    guard try PostFile.moveIntoPlace(staged) == .replaced else {
+                    guard try PostFile.moveIntoPlace(staged, spares: spares) == .replaced else {
                         report.posts[item.index].status = .changedMeanwhile
                         report.posts[item.index].reverted = 0
                         report.posts[item.index].message =

@@ -1,3 +1,4 @@
+import CFileShim
 import Foundation
 import ImgArchiveCore
 import Synchronization
@@ -92,20 +93,28 @@ public enum PostFile {
 
     /// Writes a post's new bytes to a temporary file beside it (the file a symbolic link names), with the
     /// post's permissions; not yet durable (`sync`) nor in place (`moveIntoPlace`). `target` is `path` with
-    /// symbolic links resolved, when the caller knows it.
-    public static func stage(_ path: String, target: String? = nil, expected: [UInt8], with bytes: [UInt8])
-        throws(StoreError) -> Staged
-    {
+    /// symbolic links resolved, when the caller knows it. With `spares`, the file of a post of the same folder
+    /// replaced earlier in the run is written again when there is one (`Spares`).
+    public static func stage(
+        _ path: String, target: String? = nil, expected: [UInt8], with bytes: [UInt8], spares: Spares? = nil
+    ) throws(StoreError) -> Staged {
         let target = target ?? Self.target(of: path)
         let folder = (target as NSString).deletingLastPathComponent
         let name = (target as NSString).lastPathComponent
         var info = stat()
         guard stat(target, &info) == 0 else { throw StoreError.posix("reading the post's status", path: path) }
-        let temporary = folder + "/." + name + temporaryMarker + "\(getpid())-\(UInt32.random(in: 0...UInt32.max)).tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw StoreError.posix("creating a temporary file beside the post", path: temporary) }
+        let temporary: String
+        let fd: Int32
+        if let (spare, spareFD) = spares?.take(in: folder) {
+            (temporary, fd) = (spare, spareFD)
+        } else {
+            temporary = folder + "/." + name + temporaryMarker + "\(getpid())-\(UInt32.random(in: 0...UInt32.max)).tmp"
+            fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            guard fd >= 0 else { throw StoreError.posix("creating a temporary file beside the post", path: temporary) }
+        }
         defer { close(fd) }
-        guard writeAll(fd, bytes) else {
+        // A spare is written from its start and cut to the new length.
+        guard writeAll(fd, bytes), ftruncate(fd, off_t(bytes.count)) == 0 else {
             let error = StoreError.posix("writing the rewritten post", path: temporary)
             unlink(temporary)
             throw error
@@ -164,12 +173,14 @@ public enum PostFile {
     }
 
     /// Renames a staged post's temporary file over the post if the post still holds the bytes it was staged
-    /// against; otherwise deletes the temporary file and changes nothing.
-    public static func moveIntoPlace(_ staged: Staged) throws(StoreError) -> Outcome {
+    /// against; otherwise deletes the temporary file and changes nothing. With `spares`, the two are swapped
+    /// instead, and the post's old file is kept under the temporary name to be written again (`Spares`).
+    public static func moveIntoPlace(_ staged: Staged, spares: Spares? = nil) throws(StoreError) -> Outcome {
         guard (try? read(staged.target)) == staged.expected else {
             discard(staged)
             return .changedMeanwhile
         }
+        if let spares, spares.exchange(staged.temporary, staged.target, in: staged.folder) { return .replaced }
         do {
             try FileSystem.moveIntoPlace(staged.temporary, to: staged.target)
         } catch {
@@ -186,6 +197,76 @@ public enum PostFile {
 
     /// Deletes a staged post's temporary file (a post never put in place).
     public static func discard(_ staged: Staged) { unlink(staged.temporary) }
+
+    /// The files of the posts a run replaced, kept to be written again. Each replaced post would otherwise free a
+    /// file and each staged one create one; on a file system that searches its free inodes for every new file
+    /// (ext4 without a journal steps over each inode freed in the last minute or so, docs/performance.md), that
+    /// was a third of a rewrite's CPU. `moveIntoPlace` swaps the post and its new file (`RENAME_EXCHANGE`, one
+    /// step: a reader sees one or the other) and keeps the old file under the temporary name; `stage` writes a
+    /// later post of the same folder into it only when no one else can see its bytes change: a regular file with
+    /// that one name (a hard link elsewhere still shows the old post), no extended attributes (they were the old
+    /// post's), and no other open file description in any process (a reader of the old post keeps reading the
+    /// old bytes; Linux grants a write lease only then). A file that fails any of these is deleted, as the rename
+    /// would have freed it. Where the swap is refused (a file system without it), posts are renamed over as
+    /// before. `removeAll` deletes what is left at the end of a run; a killed run's are stale temporary files,
+    /// which the next run removes.
+    public final class Spares: Sendable {
+        /// At most this many files are kept (the rest are deleted at once): about one batch's worth.
+        static let limit = 512
+        private let state = Mutex<(byFolder: [String: [String]], count: Int, swaps: Bool)>(([:], 0, true))
+
+        /// An empty set.
+        public init() {}
+
+        /// Swaps `temporary` and `target`, keeping the old file under `temporary`; false (nothing changed) where
+        /// the swap is refused, which stops the swaps for the rest of the run when the file system cannot.
+        func exchange(_ temporary: String, _ target: String, in folder: String) -> Bool {
+            guard state.withLock({ $0.swaps }) else { return false }
+            guard CFileShim_exchange(temporary, target) == 0 else {
+                if errno == EINVAL || errno == ENOSYS || errno == ENOTSUP { state.withLock { $0.swaps = false } }
+                return false
+            }
+            let kept = state.withLock { s in
+                guard s.count < Self.limit else { return false }
+                s.byFolder[folder, default: []].append(temporary)
+                s.count += 1
+                return true
+            }
+            if !kept { unlink(temporary) }
+            return true
+        }
+
+        /// A kept file of `folder` opened for writing, which only this run can see; nil when there is none.
+        func take(in folder: String) -> (path: String, fd: Int32)? {
+            let folder = folder.isEmpty ? "." : folder
+            while let path = state.withLock({ s -> String? in
+                guard let path = s.byFolder[folder]?.popLast() else { return nil }
+                s.count -= 1
+                return path
+            }) {
+                let fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC)
+                guard fd >= 0 else { continue }
+                var info = stat()
+                if fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_nlink == 1,
+                    CFileShim_noExtendedAttributes(fd) == 1, CFileShim_aloneOpen(fd) == 1
+                {
+                    return (path, fd)
+                }
+                close(fd)
+                unlink(path)
+            }
+            return nil
+        }
+
+        /// Deletes the kept files.
+        public func removeAll() {
+            let paths = state.withLock { s in
+                defer { (s.byFolder, s.count) = ([:], 0) }
+                return Array(s.byFolder.values.joined())
+            }
+            for path in paths { unlink(path) }
+        }
+    }
 
     /// A post's new bytes in a temporary file beside it (`stage`).
     public struct Staged: Sendable {

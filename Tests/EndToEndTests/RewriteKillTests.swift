@@ -154,8 +154,15 @@ import Testing
         defer { try? manifest.close() }
         let pending = try await manifest.postsWithPendingRewrites()
         #expect(pending.count == (reverting ? 0 : RewritePipeline.batchSize), "\(failPoint): pending generations")
+        // Killed before the renames, the batch's new bytes wait in temporary files; after them, the posts' old files
+        // are kept under the temporary names to be written again (`PostFile.Spares`). The next run removes both.
         let temporary = folder.files(under: "posts").filter { !$0.hasSuffix(".md") }
-        #expect(temporary.count == (failPoint == "rewrite-recorded" ? RewritePipeline.batchSize : 0))
+        #expect(temporary.count == RewritePipeline.batchSize, "\(failPoint): temporary files")
+        let held = failPoint == "rewrite-renamed" ? old : new
+        for name in temporary {
+            let file = try bytes(folder, "posts/" + name)
+            #expect(held.values.contains(file), "\(failPoint): \(name) holds what a post held before or after")
+        }
 
         let after = try await runImgarchive(
             next == "revert" ? ["rewrite", "--revert", "posts"] : ["rewrite", "posts"], in: folder.path)

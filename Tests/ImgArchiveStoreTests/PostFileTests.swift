@@ -112,4 +112,94 @@ import Testing
         #expect(mode == 0o640)
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder.url.path).sorted() == names.sorted())
     }
+
+    /// With spares, a replaced post's file is kept under the temporary name and written again for the next post of
+    /// its folder: the next post gets its own bytes (shorter: cut to length) and permissions in that file, and
+    /// `removeAll` leaves only the posts.
+    @Test func aReplacedPostsFileIsWrittenAgainForTheNextPost() async throws {
+        let folder = try TemporaryFolder()
+        let a = folder.url.appendingPathComponent("a.md").path
+        let b = folder.url.appendingPathComponent("b.md").path
+        try Data("old a, a long post".utf8).write(to: URL(fileURLWithPath: a))
+        try Data("old b".utf8).write(to: URL(fileURLWithPath: b))
+        chmod(a, 0o604)
+        chmod(b, 0o640)
+        let oldA = inode(a)
+        let spares = PostFile.Spares()
+        let first = try PostFile.stage(a, expected: PostFile.read(a), with: Array("new a".utf8), spares: spares)
+        #expect(await PostFile.sync([first]).allSatisfy { $0 == nil })
+        #expect(try PostFile.moveIntoPlace(first, spares: spares) == .replaced)
+        #expect(try PostFile.read(a) == Array("new a".utf8))
+        #expect(inode(first.temporary) == oldA, "a's old file is kept under the temporary name")
+        let second = try PostFile.stage(b, expected: PostFile.read(b), with: Array("new b".utf8), spares: spares)
+        #expect(second.temporary == first.temporary)
+        #expect(await PostFile.sync([second]).allSatisfy { $0 == nil })
+        #expect(try PostFile.moveIntoPlace(second, spares: spares) == .replaced)
+        #expect(try PostFile.read(b) == Array("new b".utf8))
+        #expect(inode(b) == oldA, "b's new bytes are in a's old file")
+        #expect(mode(a) == 0o604 && mode(b) == 0o640)
+        spares.removeAll()
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.url.path).sorted() == ["a.md", "b.md"])
+    }
+
+    /// A replaced post's file that someone else can still see is deleted, not written again: held open by a reader
+    /// (who keeps reading the old bytes), linked under another name (which keeps showing them), or carrying
+    /// extended attributes (which were the old post's).
+    @Test(arguments: ["held open", "hard link", "extended attribute"])
+    func aSpareOthersCanSeeIsNotWrittenAgain(_ how: String) async throws {
+        let folder = try TemporaryFolder()
+        let a = folder.url.appendingPathComponent("a.md").path
+        let b = folder.url.appendingPathComponent("b.md").path
+        let other = folder.url.appendingPathComponent("other.md").path
+        try Data("old a".utf8).write(to: URL(fileURLWithPath: a))
+        try Data("old b".utf8).write(to: URL(fileURLWithPath: b))
+        var reader: Int32 = -1
+        switch how {
+        case "held open": reader = open(a, O_RDONLY)
+        case "hard link": #expect(link(a, other) == 0)
+        default: try #require(setExtendedAttribute(a, "user.tag", "x") == 0)
+        }
+        defer { if reader >= 0 { close(reader) } }
+        let spares = PostFile.Spares()
+        let first = try PostFile.stage(a, expected: PostFile.read(a), with: Array("new a".utf8), spares: spares)
+        #expect(try PostFile.moveIntoPlace(first, spares: spares) == .replaced)
+        let second = try PostFile.stage(b, expected: PostFile.read(b), with: Array("new b".utf8), spares: spares)
+        #expect(second.temporary != first.temporary)
+        #expect(!FileManager.default.fileExists(atPath: first.temporary), "the old file's temporary name is gone")
+        #expect(try PostFile.moveIntoPlace(second, spares: spares) == .replaced)
+        #expect(try PostFile.read(b) == Array("new b".utf8))
+        if reader >= 0 {
+            var buffer = [UInt8](repeating: 0, count: 16)
+            #expect(pread(reader, &buffer, 16, 0) == 5 && Array(buffer.prefix(5)) == Array("old a".utf8))
+        }
+        if how == "hard link" { #expect(try PostFile.read(other) == Array("old a".utf8)) }
+        if how == "extended attribute" { #expect(getxattr(b, "user.tag", nil, 0) < 0, "b has none of a's attributes") }
+        spares.removeAll()
+    }
+
+    private func inode(_ path: String) -> UInt {
+        var info = stat()
+        return stat(path, &info) == 0 ? UInt(info.st_ino) : 0
+    }
+
+    private func mode(_ path: String) -> UInt32 {
+        var info = stat()
+        return stat(path, &info) == 0 ? UInt32(info.st_mode & 0o7777) : 0
+    }
+}
+
+/// setxattr(2) and getxattr(2), which Swift's Glibc module does not import.
+@_silgen_name("setxattr")
+private func setxattr(
+    _ path: UnsafePointer<CChar>, _ name: UnsafePointer<CChar>, _ value: UnsafeRawPointer?, _ size: Int,
+    _ flags: Int32
+) -> Int32
+
+@_silgen_name("getxattr")
+private func getxattr(
+    _ path: UnsafePointer<CChar>, _ name: UnsafePointer<CChar>, _ value: UnsafeMutableRawPointer?, _ size: Int
+) -> Int
+
+private func setExtendedAttribute(_ path: String, _ name: String, _ value: String) -> Int32 {
+    setxattr(path, name, value, value.utf8.count, 0)
 }

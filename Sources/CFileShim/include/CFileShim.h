@@ -1,0 +1,21 @@
+// CFileShim: Linux file calls Swift's Glibc module does not import (they need _GNU_SOURCE): swapping two names,
+// listing extended attributes, telling whether anyone else holds a file open. They let a rewrite write a replaced
+// post's file again instead of creating a new one (PostFile.Spares).
+#ifndef CFILESHIM_H
+#define CFILESHIM_H
+
+/// Swaps the files at `a` and `b` in one step (`renameat2` with `RENAME_EXCHANGE`): both must exist, on one file
+/// system. 0, or -1 with errno set (EINVAL or ENOSYS where the file system or kernel cannot).
+int CFileShim_exchange(const char *a, const char *b);
+
+/// 1 when the file open as `fd` has no extended attributes (ACLs, security labels, user tags), 0 otherwise or when
+/// that cannot be read.
+int CFileShim_noExtendedAttributes(int fd);
+
+/// 1 when `fd` is the only open file description of its file in any process (Linux grants a write lease only
+/// then: the lease is taken and given back at once), 0 otherwise or when no lease can be taken (another owner's
+/// file, leases disabled). A lease broken in between would send SIGIO, whose default action ends the process: the
+/// first call ignores SIGIO unless the program handles it.
+int CFileShim_aloneOpen(int fd);
+
+#endif
