@@ -33,11 +33,14 @@ extension SQLiteManifest: RewriteLedger {
                     throw StoreError(code: .invalidArgument, path: path, message: "post \(r.post) was never scanned")
                 }
                 let generation = try Int.fetchOne(next, arguments: [r.post]) ?? 1
-                try insertGeneration.execute(arguments: [r.post, generation, r.inputSHA256, r.outputSHA256, r.at])
+                // A date is bound as text made by a DateFormatter: made once for the spans of a post, which share it.
+                let at = r.at.databaseValue
+                try insertGeneration.execute(arguments: [r.post, generation, r.inputSHA256, r.outputSHA256, at])
                 for span in r.rewrites {
                     try insert.execute(arguments: [
                         r.post, generation, span.rangeStart, span.rangeEnd, span.replacement, span.original, span.url,
-                        span.rewrittenAt, span.contextBefore, span.contextAfter,
+                        span.rewrittenAt == r.at ? at : span.rewrittenAt.databaseValue, span.contextBefore,
+                        span.contextAfter,
                     ])
                 }
                 return generation
