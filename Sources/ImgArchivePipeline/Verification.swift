@@ -226,40 +226,51 @@ public enum Verification {
             urlsByObject[sha] = list
             return list
         }
-        var objectPaths: [String: String] = [:]
-        for object in try await manifest.objects() {
-            report.objectsChecked += 1
-            objectPaths[object.sha256] = object.path
-            let result = try store.verify(object.path, sha256: object.sha256)
-            guard let damage = Self.damage(result) else { continue }
-            report.problems.append(
-                ArchiveProblem(
-                    kind: .object, damage: damage.0, path: object.path, expectedSHA256: object.sha256,
-                    actualSHA256: damage.1, width: nil, objectPath: nil, urls: try await urls(object.sha256)))
+        // The objects a page at a time, and the paths the manifest records as 16-byte digests: what verify holds
+        // grows by 16 bytes an archived file, not by a record.
+        func objectPath(_ sha: String) async throws(StoreError) -> String? {
+            try await manifest.object(sha256: sha)?.path
         }
-        var recorded = Set(objectPaths.values)
+        var recorded = StringDigestSet()
+        var after: String?
+        while true {
+            let page = try await manifest.objects(after: after, limit: Self.objectsPerRead)
+            for object in page {
+                report.objectsChecked += 1
+                _ = recorded.insert(object.path)
+                let result = try store.verify(object.path, sha256: object.sha256)
+                guard let damage = Self.damage(result) else { continue }
+                report.problems.append(
+                    ArchiveProblem(
+                        kind: .object, damage: damage.0, path: object.path, expectedSHA256: object.sha256,
+                        actualSHA256: damage.1, width: nil, objectPath: nil, urls: try await urls(object.sha256)))
+            }
+            guard page.count == Self.objectsPerRead, let last = page.last else { break }
+            after = last.sha256
+        }
         for thumbnail in try await manifest.thumbnails() {
-            recorded.insert(thumbnail.path)
+            _ = recorded.insert(thumbnail.path)
             report.thumbnailsChecked += 1
             let result = try store.verify(thumbnail.path, sha256: thumbnail.sha256)
             guard let damage = Self.damage(result) else { continue }
             report.problems.append(
                 ArchiveProblem(
                     kind: .thumbnail, damage: damage.0, path: thumbnail.path, expectedSHA256: thumbnail.sha256,
-                    actualSHA256: damage.1, width: thumbnail.width, objectPath: objectPaths[thumbnail.objectSHA256],
+                    actualSHA256: damage.1, width: thumbnail.width,
+                    objectPath: try await objectPath(thumbnail.objectSHA256),
                     urls: try await urls(thumbnail.objectSHA256)))
         }
         // Sanitized SVG copies: what posts link to instead of SVG originals.
         for record in try await manifest.sanitizedSVGs() {
             guard let path = record.path, let sha = record.sha256 else { continue }
-            recorded.insert(path)
+            _ = recorded.insert(path)
             report.thumbnailsChecked += 1
             guard let damage = Self.damage(try store.verify(path, sha256: sha)) else { continue }
             report.problems.append(
                 ArchiveProblem(
                     kind: .thumbnail, damage: damage.0, path: path, expectedSHA256: sha, actualSHA256: damage.1,
-                    width: nil, objectPath: objectPaths[record.objectSHA256], urls: try await urls(record.objectSHA256))
-            )
+                    width: nil, objectPath: try await objectPath(record.objectSHA256),
+                    urls: try await urls(record.objectSHA256)))
         }
         for path in try store.archivedFiles() where !recorded.contains(path) {
             let isObject = path.hasPrefix(ArchiveLayout.objectsFolder + "/")
@@ -268,10 +279,13 @@ public enum Verification {
                 ArchiveProblem(
                     kind: isObject ? .object : .thumbnail, damage: .unrecorded, path: path, expectedSHA256: digest,
                     actualSHA256: nil, width: isObject ? nil : Int(path.prefix { $0 != "/" }.dropFirst()),
-                    objectPath: isObject ? nil : objectPaths[digest], urls: []))
+                    objectPath: isObject ? nil : try await objectPath(digest), urls: []))
         }
         return report
     }
+
+    /// How many object records `verify` reads at a time.
+    static let objectsPerRead = 2_000
 
     private static func damage(_ v: ArchiveStore.HashCheck) -> (ArchiveProblem.Damage, String?)? {
         switch v {

@@ -30,8 +30,9 @@ public protocol ArchiveLedgerReader: Sendable {
     func object(sha256: String) async throws(StoreError) -> ObjectRecord?
     /// The objects with these digests, keyed by digest (digests not archived are absent); one read.
     func objects(sha256s: some Sequence<String>) async throws(StoreError) -> [String: ObjectRecord]
-    /// Every object, ordered by digest (for `verify`).
-    func objects() async throws(StoreError) -> [ObjectRecord]
+    /// At most `limit` objects whose digests come after `after` (all when nil), ordered by digest: `verify` reads
+    /// the objects a page at a time.
+    func objects(after: String?, limit: Int) async throws(StoreError) -> [ObjectRecord]
 
     /// The derivative of an object at a width, nil when none was made.
     func thumbnail(sha256: String, width: Int) async throws(StoreError) -> ThumbnailRecord?
@@ -91,6 +92,16 @@ extension ArchiveLedgerReader {
 
     /// Every derivative, ordered by object and width.
     public func thumbnails() async throws(StoreError) -> [ThumbnailRecord] { try await thumbnails(sha256: nil) }
+
+    /// Every object, ordered by digest (`objects(after:limit:)` page after page).
+    public func objects() async throws(StoreError) -> [ObjectRecord] {
+        var all: [ObjectRecord] = []
+        while true {
+            let page = try await objects(after: all.last?.sha256, limit: 10_000)
+            all += page
+            if page.count < 10_000 { return all }
+        }
+    }
 
     /// The 100 most recent runs, newest first.
     public func runs() async throws(StoreError) -> [RunRecord] { try await runs(limit: 100) }

@@ -82,9 +82,12 @@ extension PostgresManifest: ArchiveLedgerReader {
         }
     }
 
-    public func objects() async throws(StoreError) -> [ObjectRecord] {
+    public func objects(after: String?, limit: Int) async throws(StoreError) -> [ObjectRecord] {
         try await read("reading objects") { c throws(StoreError) in
-            try c.fetchAll(ObjectRecord.self, "SELECT \(SQLiteManifest.objectColumns) FROM object ORDER BY sha256")
+            try c.fetchAll(
+                ObjectRecord.self,
+                "SELECT \(SQLiteManifest.objectColumns) FROM object WHERE sha256 > ? ORDER BY sha256 LIMIT ?",
+                [after ?? "", limit])
         }
     }
 

@@ -92,9 +92,11 @@ extension SQLiteManifest: ArchiveLedgerReader {
         }
     }
 
-    public func objects() async throws(StoreError) -> [ObjectRecord] {
+    public func objects(after: String?, limit: Int) async throws(StoreError) -> [ObjectRecord] {
         try await read("reading objects") { db in
-            try Self.fetchAll(db, sql: "SELECT \(Self.objectColumns) FROM object ORDER BY sha256", Self.objectRecord)
+            try Self.fetchAll(
+                db, sql: "SELECT \(Self.objectColumns) FROM object WHERE sha256 > ? ORDER BY sha256 LIMIT ?",
+                arguments: [after ?? "", limit], Self.objectRecord)
         }
     }
 

@@ -31,6 +31,7 @@ import Testing
         #expect(sqliteState == postgresState)
         // The calls did leave something to compare.
         #expect(sqliteState.urls.count == 4 && sqliteState.objects.count == 5 && !sqliteState.generations.isEmpty)
+        #expect(sqliteState.objectPages == sqliteState.objects, "the objects read a page at a time are all of them")
         #expect(sqliteState.someURLs["https://g.example/old.jpg"]?.rescue != nil)
         #expect(sqliteState.urls.contains { $0.url == "https://c.example/z.gif" && $0.rescueCheckedAt != nil })
         #expect(sqliteState.scans["posts/b.md"]?.file != nil && !sqliteState.allReferences.isEmpty)
@@ -228,6 +229,8 @@ import Testing
         var history: [String]
         var archivedAs: [String]
         var objects: [ObjectRecord]
+        /// `objects(after:limit:)` two at a time.
+        var objectPages: [ObjectRecord]
         var someObjects: [String: ObjectRecord]
         var thumbnails: [ThumbnailRecord]
         var someThumbnails: [String: [Int: ThumbnailRecord]]
@@ -263,6 +266,7 @@ import Testing
             history: try await m.objectHistory(url: "https://a.example/x.jpg"),
             archivedAs: try await m.urls(archivedAs: digest(1)).map { "\($0.url) \($0.archivedFrom)" },
             objects: try await m.objects(),
+            objectPages: try await objectPages(m, limit: 2),
             someObjects: try await m.objects(sha256s: [digest(1), digest(9)]),
             thumbnails: try await m.thumbnails(),
             someThumbnails: try await m.thumbnails(sha256s: [digest(1)]),
@@ -307,6 +311,16 @@ import Testing
     }
 
     /// Every post's standing, read `limit` posts at a time.
+    static func objectPages(_ m: some ArchiveLedgerReader, limit: Int) async throws -> [ObjectRecord] {
+        var all: [ObjectRecord] = []
+        while true {
+            let page = try await m.objects(after: all.last?.sha256, limit: limit)
+            guard !page.isEmpty else { return all }
+            #expect(page.count <= limit)
+            all += page
+        }
+    }
+
     static func standings(_ m: some ArchiveLedgerReader, limit: Int) async throws -> [PostStanding] {
         var all: [PostStanding] = []
         while true {
