@@ -211,7 +211,7 @@ public enum PostFile {
     /// before. `removeAll` deletes what is left at the end of a run; a killed run's are stale temporary files,
     /// which the next run removes.
     public final class Spares: Sendable {
-        /// At most this many files are kept (the rest are deleted at once): about one batch's worth.
+        /// At most this many files are kept (the rest are deleted at once): two batches of posts.
         static let limit = 512
         private let state = Mutex<(byFolder: [String: [String]], count: Int, swaps: Bool)>(([:], 0, true))
 
