@@ -95,11 +95,12 @@ extension ArchiveLedgerReader {
 
     /// Every object, ordered by digest (`objects(after:limit:)` page after page).
     public func objects() async throws(StoreError) -> [ObjectRecord] {
+        let pageSize = 10_000
         var all: [ObjectRecord] = []
         while true {
-            let page = try await objects(after: all.last?.sha256, limit: 10_000)
+            let page = try await objects(after: all.last?.sha256, limit: pageSize)
             all += page
-            if page.count < 10_000 { return all }
+            if page.count < pageSize { return all }
         }
     }
 

@@ -277,7 +277,7 @@ extension RewritePlan {
             // `firstIndex(of:in:from:)`, not the standard library's generic `firstRange(of:)`: that one built a
             // searcher per call and was a tenth of a rewrite's CPU.
             guard r.reference.range.upperBound <= bytes.count, plain(bytes[r.reference.range]), plain(link),
-                !link.starts(with: scheme[1...]), firstIndex(of: scheme, in: link, from: 0) == nil
+                !r.replacement.hasPrefix("//"), firstIndex(of: scheme, in: link, from: 0) == nil
             else { return nil }
         }
         var kept: [ImageReference] = []
