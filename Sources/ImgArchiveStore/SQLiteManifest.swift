@@ -50,8 +50,10 @@ public final class SQLiteManifest: Sendable {
         // commits but never corrupts. Objects are fsynced before they are recorded, so a lost row only means
         // a URL is fetched again. Rewrite records are the exception (`durableWrite`).
         configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
-        // Two processes creating or migrating the same new file race on the schema: the loser's
-        // "table already exists" or busy error is retried, and then finds the migration applied.
+        // Two processes creating or migrating the same new file race on the schema: the loser's "table already
+        // exists", "duplicate column" or busy error is retried, and then finds the migration applied. Each loss is
+        // on a migration another process has just applied, so a process loses at most once per migration.
+        let attempts = ManifestSchema.migrator.migrations.count + 1
         var attempt = 0
         while true {
             attempt += 1
@@ -72,7 +74,7 @@ public final class SQLiteManifest: Sendable {
             } catch {
                 var mapped = StoreError.database(error, path: path, operation: "opening")
                 if mapped.code == .corrupt { mapped.message += "; " + ArchiveLayout.wayOut }
-                if attempt >= 3 || mapped.code == .corrupt { throw mapped }
+                if attempt >= attempts || mapped.code == .corrupt { throw mapped }
             }
         }
     }
