@@ -184,6 +184,12 @@ enum ManifestSchema {
                     ALTER TABLE post ADD COLUMN scanned_with TEXT;
                     """)
         }
+        migrator.registerMigration("v8") { db in
+            // No query finds references by URL alone (`posts(referencing:)` matches the URL or the origin, which
+            // reads the table), but every reference a scan records or drops wrote a page of this index: on a
+            // site of 50,000 posts, a page at a random place for nearly every reference (docs/performance.md).
+            try db.execute(sql: "DROP INDEX IF EXISTS reference_by_url")
+        }
         return migrator
     }
 }

@@ -174,5 +174,6 @@ enum PostgresSchema {
             ALTER TABLE post ADD COLUMN scanned_with \(text);
             """
         ),
+        ("v8", "DROP INDEX IF EXISTS reference_by_url;"),
     ]
 }

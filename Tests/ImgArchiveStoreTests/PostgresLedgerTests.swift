@@ -79,7 +79,7 @@ import Testing
             return try await group.reduce(into: []) { $0.append($1) }
         }
         for manifest in manifests {
-            #expect(try await manifest.appliedMigrations() == ["v1", "v2", "v3", "v4", "v5", "v6", "v7"])
+            #expect(try await manifest.appliedMigrations() == ["v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8"])
             manifest.close()
         }
     }
