@@ -213,20 +213,27 @@ public struct ArchiveLayout: Sendable, Hashable {
     /// Checks that a relative path stays inside the archive and is one the archive makes
     /// (`objects/..`, `w<n>/..`, `svg/..`), so a manifest value can never point outside the root.
     package static func checkRelativePath(_ path: String) throws(StoreError) {
-        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
-        let valid =
-            parts.count == 3 && !path.hasPrefix("/")
-            && parts.allSatisfy { !$0.isEmpty && $0 != "." && $0 != ".." }
-            && (parts[0] == Substring(objectsFolder) || parts[0] == Substring(sanitizedFolder)
-                || isWidthFolder(parts[0]))
-        guard valid else {
+        guard isArchivePath(path.utf8) else {
             throw StoreError(
                 code: .invalidArgument, path: path, message: "not an archive path: \(path.prefix(200).debugDescription)"
             )
         }
     }
 
-    private static func isWidthFolder(_ part: Substring) -> Bool {
-        part.count > 1 && part.first == "w" && part.dropFirst().allSatisfy { $0.isASCII && $0.isNumber }
+    /// Three parts between slashes, none empty, `.` or `..`, the first an archive folder; read on the bytes (a
+    /// rewrite checks the path of every object and thumbnail its posts link).
+    private static func isArchivePath(_ path: String.UTF8View) -> Bool {
+        let parts = path.split(separator: UInt8(ascii: "/"), maxSplits: 3, omittingEmptySubsequences: false)
+        guard parts.count == 3 else { return false }
+        for part in parts where part.isEmpty || part.count <= 2 && part.allSatisfy({ $0 == UInt8(ascii: ".") }) {
+            return false
+        }
+        return parts[0].elementsEqual(objectsFolder.utf8) || parts[0].elementsEqual(sanitizedFolder.utf8)
+            || isWidthFolder(parts[0])
+    }
+
+    private static func isWidthFolder(_ part: Substring.UTF8View) -> Bool {
+        part.count > 1 && part.first == UInt8(ascii: "w")
+            && part.dropFirst().allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
     }
 }

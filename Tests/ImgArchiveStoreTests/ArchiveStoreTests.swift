@@ -246,6 +246,26 @@ import Testing
         }
     }
 
+    /// A path read from the manifest is used only when it is one the archive makes, inside its root.
+    @Test func onlyArchivePathsAreTakenFromTheManifest() {
+        let digest = String(repeating: "ab", count: 32)
+        for path in ["objects/ab/\(digest).jpg", "w160/ab/\(digest).webp", "svg/ab/\(digest).svg", "w1/a/..."] {
+            #expect(throws: Never.self) { try ArchiveLayout.checkRelativePath(path) }
+        }
+        let refused = [
+            "", "/", "objects", "objects/ab", "/objects/ab/x.jpg", "objects/ab/x.jpg/", "objects/ab/x/y.jpg",
+            "objects//x.jpg", "objects/./x.jpg", "objects/../x.jpg", "objects/ab/..", "objects/ab/.", "../ab/x.jpg",
+            "w/ab/x.jpg", "w16a/ab/x.jpg", "W160/ab/x.jpg", "w١٦٠/ab/x.jpg", "Objects/ab/x.jpg", "objectsx/ab/x.jpg",
+            "obj/ab/x.jpg", "tmp/ab/x.jpg", "svg\u{301}/ab/x.svg",
+        ]
+        for path in refused {
+            let error = #expect(throws: StoreError.self, "\(path.debugDescription)") {
+                try ArchiveLayout.checkRelativePath(path)
+            }
+            #expect(error?.code == .invalidArgument)
+        }
+    }
+
     @Test(arguments: ImageFormat.allCases)
     func pathsHoldOnlyTheDigestWidthAndExtension(format: ImageFormat) throws {
         let digest = String(repeating: "0123456789abcdef", count: 4)
