@@ -4,13 +4,18 @@
 /// prefix for each half), so two strings take one entry only if both 64-bit halves collide: for n strings the
 /// chance of any such pair is about n² / 2¹²⁹ (below 10⁻²⁶ for a million URLs), and the seed, new for each
 /// process, is not known to whoever writes the posts.
-struct StringDigestSet {
+public struct StringDigestSet: Sendable {
     private struct Digest: Hashable {
         var high: Int
         var low: Int
     }
 
     private var digests = Set<Digest>()
+
+    public init() {}
+
+    /// How many strings were added (strings whose digests are the same counted once: see above).
+    public var count: Int { digests.count }
 
     private static func digest(_ string: String) -> Digest {
         var high = Hasher()
@@ -24,12 +29,12 @@ struct StringDigestSet {
 
     /// Adds `string`; true when it was not in the set.
     @discardableResult
-    mutating func insert(_ string: String) -> Bool {
+    public mutating func insert(_ string: String) -> Bool {
         digests.insert(Self.digest(string)).inserted
     }
 
     /// Whether `string` was added (or one whose digest is the same: see above).
-    func contains(_ string: String) -> Bool {
+    public func contains(_ string: String) -> Bool {
         digests.contains(Self.digest(string))
     }
 }
