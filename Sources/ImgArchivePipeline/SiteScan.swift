@@ -192,8 +192,9 @@ struct SitePosts {
     /// with, not the site (a few MB of references at most).
     static let chunkSize = 2_000
 
-    /// Every post found under the roots, in the walk's order.
-    let files: [String]
+    /// Every post found under the roots, in the walk's order (their bytes one after another: 1.7 MB for 50,000
+    /// posts, 3.2 MB as `String`s).
+    let files: PackedStrings
     /// Paths that could not be listed (each was told to `warn`).
     let unlisted: Int
     private let scanner: PostScanner
@@ -208,7 +209,7 @@ struct SitePosts {
     ) {
         let (files, problems) = SiteWalker.posts(in: roots)
         for problem in problems { warn("\(problem.path): \(problem.message)") }
-        self.files = files
+        self.files = PackedStrings(files)
         unlisted = problems.count
         scanner = PostScanner(options: scanOptions)
         self.archiveLinks = archiveLinks

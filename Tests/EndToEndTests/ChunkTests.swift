@@ -315,7 +315,7 @@ import Testing
         let manifest = try SQLiteManifest(layout: layout)
         defer { try? manifest.close() }
         let site = SitePosts(roots: [folder.path + "/_posts"], scanOptions: ScanOptions(), warn: { _ in })
-        let known = try await KnownScans.read(manifest, layout: layout, posts: site.files)
+        let known = try await KnownScans.read(manifest, layout: layout, posts: Array(site.files))
         let (posts, _) = site.scan(site.files.indices, known: known, warn: { _ in })
         let made = layout.postKeys(posts.map(\.path))
         #expect(made.sorted() == ["_posts/a/x.md", "_posts/a/y.md", "_posts/b/z.md"])
