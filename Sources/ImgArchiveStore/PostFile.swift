@@ -105,16 +105,17 @@ public enum PostFile {
         guard stat(target, &info) == 0 else { throw StoreError.posix("reading the post's status", path: path) }
         let temporary: String
         let fd: Int32
-        if let (spare, spareFD) = spares?.take(in: folder) {
-            (temporary, fd) = (spare, spareFD)
+        let spare = spares?.take(in: folder)
+        if let spare {
+            (temporary, fd) = spare
         } else {
             temporary = folder + "/." + name + temporaryMarker + "\(getpid())-\(UInt32.random(in: 0...UInt32.max)).tmp"
             fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
             guard fd >= 0 else { throw StoreError.posix("creating a temporary file beside the post", path: temporary) }
         }
         defer { close(fd) }
-        // A spare is written from its start and cut to the new length.
-        guard writeAll(fd, bytes), ftruncate(fd, off_t(bytes.count)) == 0 else {
+        // A spare is written from its start and cut to the new length; a new file is empty.
+        guard writeAll(fd, bytes), spare == nil || ftruncate(fd, off_t(bytes.count)) == 0 else {
             let error = StoreError.posix("writing the rewritten post", path: temporary)
             unlink(temporary)
             throw error
