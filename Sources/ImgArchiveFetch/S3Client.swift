@@ -236,6 +236,16 @@ public final class S3Client: Sendable {
     /// Every object under `prefix` (ListObjectsV2, `pageSize` keys a page, 1000 being S3's most).
     public func list(prefix: String, pageSize: Int = 1000) throws(S3Error) -> [S3ObjectInfo] {
         var objects: [S3ObjectInfo] = []
+        try list(prefix: prefix, pageSize: pageSize) { page in
+            objects += page
+            return true
+        }
+        return objects
+    }
+
+    /// Lists the keys under `prefix` a page at a time (ListObjectsV2, in the bucket's key order), calling `page`
+    /// with each until it returns false or the listing ends.
+    public func list(prefix: String, pageSize: Int = 1000, page: ([S3ObjectInfo]) -> Bool) throws(S3Error) {
         var token: String?
         repeat {
             // SigV4 signs the query as sent; libcurl 7.88 signs it as given, so it is given canonical: sorted by
@@ -248,11 +258,10 @@ public final class S3Client: Sendable {
                 _, _ in
             }
             guard (200..<300).contains(response.status) else { throw response.error(operation) }
-            let page = ListingParser.parse(response.body)
-            objects += page.objects
-            token = page.isTruncated ? page.nextToken : nil
+            let listing = ListingParser.parse(response.body)
+            guard page(listing.objects) else { return }
+            token = listing.isTruncated ? listing.nextToken : nil
         } while token != nil
-        return objects
     }
 
     // MARK: Requests

@@ -240,11 +240,23 @@ public struct S3ObjectStore: ObjectStore {
         return actual == sha256 ? .intact : .mismatch(actualSHA256: actual)
     }
 
-    public func archivedFiles() throws(StoreError) -> [String] {
-        try bucket { () throws(S3Error) in try client.list(prefix: prefix) }
-            .map { String($0.key.dropFirst(prefix.count)) }
-            .filter { (try? ArchiveLayout.checkRelativePath($0)) != nil }
-            .sorted()
+    public func forEachArchivedFile(_ body: (String) throws(StoreError) -> Void) throws(StoreError) {
+        // A listing page at a time, in the bucket's order (keys by their UTF-8 bytes, as ListObjectsV2 returns them).
+        var failure: StoreError?
+        try bucket { () throws(S3Error) in
+            try client.list(prefix: prefix) { page in
+                for object in page {
+                    let path = String(object.key.dropFirst(prefix.count))
+                    guard (try? ArchiveLayout.checkRelativePath(path)) != nil else { continue }
+                    do throws(StoreError) { try body(path) } catch {
+                        failure = error
+                        return false
+                    }
+                }
+                return true
+            }
+        }
+        if let failure { throw failure }
     }
 
     /// Copies the object to `folder/<its path>` under the prefix (CopyObject), then deletes it: the bucket's

@@ -272,7 +272,12 @@ public enum Verification {
                     width: nil, objectPath: try await objectPath(record.objectSHA256),
                     urls: try await urls(record.objectSHA256)))
         }
-        for path in try store.archivedFiles() where !recorded.contains(path) {
+        // The files on disk a folder at a time; only those no row names are kept.
+        var unrecorded: [String] = []
+        try store.forEachArchivedFile { path in
+            if !recorded.contains(path) { unrecorded.append(path) }
+        }
+        for path in unrecorded {
             let isObject = path.hasPrefix(ArchiveLayout.objectsFolder + "/")
             let digest = digest(inPath: path) ?? ""
             report.problems.append(

@@ -253,8 +253,8 @@ extension ArchiveStore: ObjectStore {
         try synchronizeFolders(of: relativePaths, movedFrom: folders)
     }
 
-    public func archivedFiles() throws(StoreError) -> [String] {
-        try layout.archivedFiles()
+    public func forEachArchivedFile(_ body: (String) throws(StoreError) -> Void) throws(StoreError) {
+        try layout.forEachArchivedFile(body)
     }
 
     public func quarantine(_ relativePath: String, into folder: String) throws(StoreError) -> String? {

@@ -47,10 +47,9 @@ extension ArchiveLayout {
         return false
     }
 
-    /// Every file at an archive path (`objects/<x>/<y>`, `w<n>/<x>/<y>`), relative to the root, sorted: what
-    /// `verify` compares with the manifest's rows.
-    public func archivedFiles() throws(StoreError) -> [String] {
-        var found: [String] = []
+    /// Calls `body` with every file at an archive path (`objects/<x>/<y>`, `w<n>/<x>/<y>`), relative to the root,
+    /// sorted, one shard folder's names held at a time: what `verify` compares with the manifest's rows.
+    public func forEachArchivedFile(_ body: (String) throws(StoreError) -> Void) throws(StoreError) {
         for top in try FileSystem.contents(of: rootPath).sorted() {
             guard (try? Self.checkRelativePath(top + "/x/y")) != nil else { continue }
             let topPath = rootPath + "/" + top
@@ -62,11 +61,17 @@ extension ArchiveLayout {
                 for name in try FileSystem.contents(of: shardPath).sorted() {
                     let relative = top + "/" + shard + "/" + name
                     guard (try? Self.checkRelativePath(relative)) != nil else { continue }
-                    found.append(relative)
+                    try body(relative)
                 }
             }
         }
-        return found
+    }
+
+    /// Every file at an archive path, relative to the root, sorted (`forEachArchivedFile`, gathered).
+    public func archivedFiles() throws(StoreError) -> [String] {
+        var files: [String] = []
+        try forEachArchivedFile { files.append($0) }
+        return files
     }
 }
 

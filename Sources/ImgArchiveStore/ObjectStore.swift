@@ -48,8 +48,10 @@ public protocol ObjectStore: Sendable {
     /// Re-hashes the file at an archive path and compares it with `sha256`.
     func verify(_ relativePath: String, sha256: String) throws(StoreError) -> ArchiveStore.HashCheck
 
-    /// Every file at an archive path (originals and derivatives), relative, for finding files no row names.
-    func archivedFiles() throws(StoreError) -> [String]
+    /// Calls `body` with every file at an archive path (originals and derivatives), relative, in order, for
+    /// finding files no row names: a folder (or a listing's page) at a time, so what is held does not grow with
+    /// the archive.
+    func forEachArchivedFile(_ body: (String) throws(StoreError) -> Void) throws(StoreError)
 
     /// Moves the file at an archive path aside to `folder/<its path>` (`folder` relative to the archive,
     /// e.g. `quarantine/<time>`), never deleting it; returns that path, or nil when there is no file.
@@ -57,4 +59,13 @@ public protocol ObjectStore: Sendable {
 
     /// Deletes an original that no row names (its rows could not be written).
     func removeUnrecorded(_ relativePath: String) throws(StoreError)
+}
+
+extension ObjectStore {
+    /// Every file at an archive path, relative, in order (`forEachArchivedFile`, gathered).
+    public func archivedFiles() throws(StoreError) -> [String] {
+        var files: [String] = []
+        try forEachArchivedFile { files.append($0) }
+        return files
+    }
 }

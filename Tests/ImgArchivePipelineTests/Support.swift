@@ -82,7 +82,9 @@ final class FaultyStore: ObjectStore {
         try base.verify(relativePath, sha256: sha256)
     }
 
-    func archivedFiles() throws(StoreError) -> [String] { try base.archivedFiles() }
+    func forEachArchivedFile(_ body: (String) throws(StoreError) -> Void) throws(StoreError) {
+        try base.forEachArchivedFile(body)
+    }
 
     func quarantine(_ relativePath: String, into folder: String) throws(StoreError) -> String? {
         try base.quarantine(relativePath, into: folder)

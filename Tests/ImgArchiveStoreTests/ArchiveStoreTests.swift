@@ -326,6 +326,36 @@ import Testing
         #expect(try store.verify(relative, sha256: digest) == .missing)
     }
 
+    @Test func archivedFilesAreWalkedInOrderAndTheWalkStopsAtAnError() throws {
+        let folder = try TemporaryFolder()
+        let store = try ArchiveStore(root: folder.url)
+        var committed: [String] = []
+        for seed in UInt64(1)...6 {
+            let temporary = try write(jpegLikeBytes(seed: seed), into: store)
+            committed.append(
+                try store.commitObject(temporaryFile: temporary, sha256: try coreutilsSHA256(temporary), format: .jpeg))
+        }
+        let thumbnail = "w160/" + committed[0].dropFirst("objects/".count)
+        try store.commitDerivative(temporaryFile: try write(Data("small".utf8), into: store), to: thumbnail)
+        // Not archive paths: a report, a temporary file, a file beside the shards.
+        for other in ["reports/run.json", "tmp/part", "objects/loose"] {
+            try Data("x".utf8).write(to: store.layout.url(for: other))
+        }
+        var walked: [String] = []
+        try store.forEachArchivedFile { walked.append($0) }
+        #expect(walked == (committed + [thumbnail]).sorted())
+        #expect(try store.archivedFiles() == walked)
+
+        var seen = 0
+        #expect(throws: StoreError.self) {
+            try store.forEachArchivedFile { _ throws(StoreError) in
+                seen += 1
+                if seen == 3 { throw StoreError(code: .io, path: "x", message: "stop") }
+            }
+        }
+        #expect(seen == 3)
+    }
+
     @Test func streamingHashMatchesCoreutilsAcrossChunks() throws {
         let folder = try TemporaryFolder()
         let file = folder.url.appendingPathComponent("big")
