@@ -3,6 +3,31 @@ import ImgArchiveCore
 import ImgArchiveStore
 import Logging
 
+/// The posts a job rewrote, in order, with how many references each: kept packed (their names' bytes one after
+/// another, 8 bytes more a post), as a first run over a big site rewrites tens of thousands.
+public struct RewrittenPosts: RandomAccessCollection, Sendable {
+    private var posts = PackedStrings([])
+    private var references: [UInt32] = []
+
+    /// Packs `list`, in its order.
+    public init(_ list: some Sequence<(post: String, references: Int)> = []) {
+        for entry in list { append(post: entry.post, references: entry.references) }
+    }
+
+    /// Adds a post at the end.
+    public mutating func append(post: String, references count: Int) {
+        posts.append(post)
+        references.append(UInt32(clamping: count))
+    }
+
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { references.count }
+
+    public subscript(index: Int) -> (post: String, references: Int) {
+        (posts[index], Int(references[index]))
+    }
+}
+
 /// What one run of the archive job did.
 public struct ArchiveJobReport: Sendable {
     /// When the run started.
@@ -14,7 +39,7 @@ public struct ArchiveJobReport: Sendable {
     /// The rewrite half, counted.
     public var rewrite: RewriteReport.Totals
     /// The posts rewritten, in the posts' order, with how many references each.
-    public var postsRewritten: [(post: String, references: Int)]
+    public var postsRewritten: RewrittenPosts
     /// The posts that failed or changed while they were being rewritten, with why.
     public var postProblems: [PostRewriteOutcome]
     /// Posts not rewritten because some of their references are not archived, with how many.
@@ -83,7 +108,7 @@ public enum ArchiveJob {
             settings: rewriteSettings, lock: lock, logger: logger)
         defer { rewriting.close() }
         var rewriteTotals = RewriteReport.Totals()
-        var postsRewritten: [(post: String, references: Int)] = []
+        var postsRewritten = RewrittenPosts()
         var postProblems: [PostRewriteOutcome] = []
         var waiting: [String: Int] = [:]
 
@@ -123,7 +148,7 @@ public enum ArchiveJob {
                 rewriteTotals.add(outcomes)
                 for p in outcomes {
                     switch p.status {
-                    case .rewritten: postsRewritten.append((p.post, p.rewrites.count))
+                    case .rewritten: postsRewritten.append(post: p.post, references: p.rewrites.count)
                     case .failed, .changedMeanwhile: postProblems.append(p)
                     case .waiting: waiting[p.post] = p.leftRemote.count
                     default: break

@@ -41,16 +41,19 @@ public struct StringDigestSet: Sendable {
 
 /// A list of strings kept as their UTF-8 bytes one after another, 4 bytes of offset each: what a run holds of a
 /// list of names it takes a chunk at a time (50,000 post names are 1.7 MB here, 4 MB as `String`s).
-struct PackedStrings: RandomAccessCollection {
+struct PackedStrings: RandomAccessCollection, Sendable {
     private var bytes: [UInt8] = []
     private var ends: [UInt32] = []
 
     /// Packs `strings`, in their order.
     init(_ strings: some Sequence<String>) {
-        for string in strings {
-            bytes.append(contentsOf: string.utf8)
-            ends.append(UInt32(bytes.count))
-        }
+        for string in strings { append(string) }
+    }
+
+    /// Adds `string` at the end.
+    mutating func append(_ string: String) {
+        bytes.append(contentsOf: string.utf8)
+        ends.append(UInt32(bytes.count))
     }
 
     var startIndex: Int { 0 }

@@ -25,7 +25,7 @@ import Testing
         let report = ArchiveJobReport(
             startedAt: Date(timeIntervalSince1970: 1_800_000_000),
             finishedAt: Date(timeIntervalSince1970: 1_800_000_060),
-            fetch: fetch, rewrite: RewriteReport.Totals(), postsRewritten: rewritten,
+            fetch: fetch, rewrite: RewriteReport.Totals(), postsRewritten: RewrittenPosts(rewritten),
             postProblems: [PostRewriteOutcome(post: "posts/x.md", status: .failed, message: "no")],
             postsWaiting: ["posts/w.md": 2], newFailures: [], originsLost: [], newlyLostOrigins: [], unreadablePosts: 0)
         let path = try ArchiveJob.writeReport(report, layout: layout)
