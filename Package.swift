@@ -46,7 +46,7 @@ let package = Package(
         // C shims: libjpeg's setjmp/longjmp error exit and decode/encode loops; libpng's macros.
         .target(name: "CJPEGShim", dependencies: ["CJPEG"], linkerSettings: [.linkedLibrary("jpeg")]),
         .target(name: "CPNGShim", dependencies: ["CPNG"], linkerSettings: [.linkedLibrary("png16")]),
-        // Linux file calls Swift's Glibc does not import: renameat2's exchange, a write lease's test.
+        // Linux calls Swift's Glibc does not import: renameat2's exchange, a write lease's test, mallopt.
         .target(name: "CFileShim"),
 
         // Pure logic: scanning posts, CDN URL rules. No C library, no database.
@@ -96,7 +96,7 @@ let package = Package(
             name: "imgarchive",
             dependencies: [
                 "ImgArchiveCore", "ImgArchiveImage", "ImgArchiveFetch", "ImgArchiveStore", "ImgArchivePipeline",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "CFileShim", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 // The loopback server of `imgarchive demo`.
                 .product(name: "FlyingFox", package: "FlyingFox"),

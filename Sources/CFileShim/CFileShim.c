@@ -2,6 +2,7 @@
 #include "CFileShim.h"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -26,3 +27,5 @@ int CFileShim_aloneOpen(int fd) {
     fcntl(fd, F_SETLEASE, F_UNLCK);
     return 1;
 }
+
+int CFileShim_limitMallocArenas(int max) { return mallopt(M_ARENA_MAX, max); }

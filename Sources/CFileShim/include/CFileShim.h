@@ -1,6 +1,7 @@
 // CFileShim: Linux file calls Swift's Glibc module does not import (they need _GNU_SOURCE): swapping two names,
 // listing extended attributes, telling whether anyone else holds a file open. They let a rewrite write a replaced
-// post's file again instead of creating a new one (PostFile.Spares).
+// post's file again instead of creating a new one (PostFile.Spares). Also glibc's mallopt (malloc.h, which the
+// Glibc module leaves out), for the executable's cap on malloc's arenas.
 #ifndef CFILESHIM_H
 #define CFILESHIM_H
 
@@ -17,5 +18,8 @@ int CFileShim_noExtendedAttributes(int fd);
 /// file, leases disabled). A lease broken in between would send SIGIO, whose default action ends the process: the
 /// first call ignores SIGIO unless the program handles it.
 int CFileShim_aloneOpen(int fd);
+
+/// Caps how many arenas glibc's malloc makes (`mallopt(M_ARENA_MAX, max)`): 1 when set, 0 when not.
+int CFileShim_limitMallocArenas(int max);
 
 #endif
