@@ -46,7 +46,7 @@ let package = Package(
         // C shims: libjpeg's setjmp/longjmp error exit and decode/encode loops; libpng's macros.
         .target(name: "CJPEGShim", dependencies: ["CJPEG"], linkerSettings: [.linkedLibrary("jpeg")]),
         .target(name: "CPNGShim", dependencies: ["CPNG"], linkerSettings: [.linkedLibrary("png16")]),
-        // Linux calls Swift's Glibc does not import: renameat2's exchange, a write lease's test, mallopt.
+        // Linux calls Swift's Glibc does not import: renameat2's exchange, a write lease's test, mallopt's settings.
         .target(name: "CFileShim"),
 
         // Pure logic: scanning posts, CDN URL rules. No C library, no database.

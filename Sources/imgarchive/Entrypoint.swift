@@ -29,7 +29,7 @@ struct ImgArchive: AsyncParsableCommand {
     /// help and version exit 0, a `PipelineError` exits with its code (75 when another run holds the archive),
     /// every other error (usage, configuration, set-up) prints its message and exits 2.
     static func main() async {
-        MallocArenas.capUnlessChosen()
+        MallocTuning.apply()
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {

@@ -22,4 +22,8 @@ int CFileShim_aloneOpen(int fd);
 /// Caps how many arenas glibc's malloc makes (`mallopt(M_ARENA_MAX, max)`): 1 when set, 0 when not.
 int CFileShim_limitMallocArenas(int max);
 
+/// Fixes the size from which glibc's malloc maps each block on its own and unmaps it when freed
+/// (`mallopt(M_MMAP_THRESHOLD, bytes)`; a fixed value also stops glibc from raising it): 1 when set, 0 when not.
+int CFileShim_fixMallocMapThreshold(int bytes);
+
 #endif
