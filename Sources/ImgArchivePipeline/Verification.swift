@@ -232,34 +232,39 @@ public enum Verification {
             try await manifest.object(sha256: sha)?.path
         }
         var recorded = StringDigestSet()
+        // Each page's thumbnails are read with it (a thumbnail's row names its object: a foreign key), and their
+        // problems listed after the originals', by object and width, as `thumbnails()` orders them.
+        var thumbnailProblems: [ArchiveProblem] = []
         var after: String?
         while true {
             let page = try await manifest.objects(after: after, limit: Self.objectsPerRead)
+            let thumbnails = try await manifest.thumbnails(sha256s: page.map(\.sha256))
             for object in page {
                 report.objectsChecked += 1
                 _ = recorded.insert(object.path)
                 let result = try store.verify(object.path, sha256: object.sha256)
-                guard let damage = Self.damage(result) else { continue }
-                report.problems.append(
-                    ArchiveProblem(
-                        kind: .object, damage: damage.0, path: object.path, expectedSHA256: object.sha256,
-                        actualSHA256: damage.1, width: nil, objectPath: nil, urls: try await urls(object.sha256)))
+                if let damage = Self.damage(result) {
+                    report.problems.append(
+                        ArchiveProblem(
+                            kind: .object, damage: damage.0, path: object.path, expectedSHA256: object.sha256,
+                            actualSHA256: damage.1, width: nil, objectPath: nil, urls: try await urls(object.sha256)))
+                }
+                for (width, thumbnail) in (thumbnails[object.sha256] ?? [:]).sorted(by: { $0.key < $1.key }) {
+                    _ = recorded.insert(thumbnail.path)
+                    report.thumbnailsChecked += 1
+                    let result = try store.verify(thumbnail.path, sha256: thumbnail.sha256)
+                    guard let damage = Self.damage(result) else { continue }
+                    thumbnailProblems.append(
+                        ArchiveProblem(
+                            kind: .thumbnail, damage: damage.0, path: thumbnail.path, expectedSHA256: thumbnail.sha256,
+                            actualSHA256: damage.1, width: width, objectPath: object.path,
+                            urls: try await urls(object.sha256)))
+                }
             }
             guard page.count == Self.objectsPerRead, let last = page.last else { break }
             after = last.sha256
         }
-        for thumbnail in try await manifest.thumbnails() {
-            _ = recorded.insert(thumbnail.path)
-            report.thumbnailsChecked += 1
-            let result = try store.verify(thumbnail.path, sha256: thumbnail.sha256)
-            guard let damage = Self.damage(result) else { continue }
-            report.problems.append(
-                ArchiveProblem(
-                    kind: .thumbnail, damage: damage.0, path: thumbnail.path, expectedSHA256: thumbnail.sha256,
-                    actualSHA256: damage.1, width: thumbnail.width,
-                    objectPath: try await objectPath(thumbnail.objectSHA256),
-                    urls: try await urls(thumbnail.objectSHA256)))
-        }
+        report.problems += thumbnailProblems
         // Sanitized SVG copies: what posts link to instead of SVG originals.
         for record in try await manifest.sanitizedSVGs() {
             guard let path = record.path, let sha = record.sha256 else { continue }

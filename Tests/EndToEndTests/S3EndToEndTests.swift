@@ -177,18 +177,20 @@ struct S3TestSettings {
         let clean = try await runImgarchive(["verify"], in: bucket.path)
         #expect(clean.status == 0, "\(clean.stdout)\(clean.stderr)")
         #expect(clean.stdout.contains("checked 2 originals and 1 thumbnails: 0 missing, 0 corrupt"))
+        // The PNG's bytes put at an archive path of the bucket.
+        func putScratch(at path: String) throws {
+            _ = try s3.client.put(
+                key: "\(prefix)/\(path)", file: scratch, sha256: ArchiveStore.sha256(of: site.png),
+                contentType: "image/jpeg", cacheControl: "no-cache", ifAbsent: false)
+        }
         // A key at an archive path that no row names is found in the bucket's listing, read a page at a time.
         let stray = try ArchiveLayout.objectPath(sha256: String(repeating: "ab", count: 32), format: .jpeg)
-        _ = try s3.client.put(
-            key: "\(prefix)/\(stray)", file: scratch, sha256: ArchiveStore.sha256(of: site.png),
-            contentType: "image/jpeg", cacheControl: "no-cache", ifAbsent: false)
+        try putScratch(at: stray)
         let strayed = try await runImgarchive(["verify"], in: bucket.path)
         #expect(strayed.status == 1)
         #expect(strayed.stdout.contains("unrecorded original \(stray)"), "\(strayed.stdout)")
         try s3.client.delete(key: "\(prefix)/\(stray)")
-        _ = try s3.client.put(
-            key: "\(prefix)/\(photoPath)", file: scratch, sha256: ArchiveStore.sha256(of: site.png),
-            contentType: "image/jpeg", cacheControl: "no-cache", ifAbsent: false)
+        try putScratch(at: photoPath)
         let broken = try await runImgarchive(["verify"], in: bucket.path)
         #expect(broken.status == 1)
         #expect(broken.stdout.contains("corrupt original \(photoPath)\n"), "\(broken.stdout)")
