@@ -206,7 +206,7 @@ public struct ArchiveStore: Sendable {
         Hex.lowercase(SHA256.hash(data: bytes))
     }
 
-    /// The lowercase hex SHA-256 of a file's bytes, read in 1 MiB chunks.
+    /// The lowercase hex SHA-256 of a file's bytes, read in 64 KiB chunks.
     public static func sha256(ofFileAt url: URL) throws(StoreError) -> String {
         guard let digest = try sha256(ofFileAt: url, missingOK: false) else {
             throw StoreError(code: .io, path: url.path, message: "no file at \(url.path)", cCode: ENOENT)
@@ -223,7 +223,9 @@ public struct ArchiveStore: Sendable {
         }
         defer { close(fd) }
         var hasher = SHA256()
-        let chunk = 1 << 20
+        // Below malloc's map threshold (`MallocTuning`): a block from there up would be mapped and unmapped for
+        // every file (verify hashes each archived file once), its pages faulted in anew each time.
+        let chunk = 1 << 16
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 16)
         defer { buffer.deallocate() }
         while true {
