@@ -89,7 +89,7 @@ let package = Package(
             name: "ImgArchivePipeline",
             dependencies: [
                 "ImgArchiveCore", "ImgArchiveImage", "ImgArchiveFetch", "ImgArchiveStore", "ImgArchiveWARC",
-                .product(name: "Logging", package: "swift-log"),
+                "CFileShim", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
         .executableTarget(

@@ -31,3 +31,5 @@ int CFileShim_aloneOpen(int fd) {
 int CFileShim_limitMallocArenas(int max) { return mallopt(M_ARENA_MAX, max); }
 
 int CFileShim_fixMallocMapThreshold(int bytes) { return mallopt(M_MMAP_THRESHOLD, bytes); }
+
+int CFileShim_trimMalloc(void) { return malloc_trim(0); }

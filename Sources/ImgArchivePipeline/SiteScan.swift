@@ -20,10 +20,10 @@ public enum ScanRun {
 
     /// Scans `posts` on all cores and hands each outcome (after `then`) to `emit` in the posts' order, as soon as
     /// it and all before it are done. `emit` runs under a lock: its calls never overlap.
-    public static func scan<T: Sendable>(
-        _ posts: [String], with scanner: PostScanner, then: @Sendable @escaping (String, [UInt8], PostScan) -> T,
+    public static func scan<T: Sendable, Posts: RandomAccessCollection<String> & Sendable>(
+        _ posts: Posts, with scanner: PostScanner, then: @Sendable @escaping (String, [UInt8], PostScan) -> T,
         inOrder emit: @Sendable (Int, Outcome<T>) -> Void
-    ) {
+    ) where Posts.Index == Int {
         let order = Mutex<(next: Int, ready: [Int: Outcome<T>])>((0, [:]))
         let workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
         let next = Atomic<Int>(0)
@@ -31,9 +31,10 @@ public enum ScanRun {
             while true {
                 let i = next.add(1, ordering: .relaxed).oldValue
                 guard i < posts.count else { return }
-                let result: Outcome<T> = SiteWalker.read(posts[i]).map {
+                let post = posts[i]
+                let result: Outcome<T> = SiteWalker.read(post).map {
                     let scan = scanner.scan($0)
-                    return (scan, then(posts[i], $0, scan))
+                    return (scan, then(post, $0, scan))
                 }
                 order.withLock { state in
                     state.ready[i] = result

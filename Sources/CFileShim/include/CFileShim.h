@@ -26,4 +26,7 @@ int CFileShim_limitMallocArenas(int max);
 /// (`mallopt(M_MMAP_THRESHOLD, bytes)`; a fixed value also stops glibc from raising it): 1 when set, 0 when not.
 int CFileShim_fixMallocMapThreshold(int bytes);
 
+/// Gives the free pages of malloc's heaps back to the system (`malloc_trim(0)`): 1 when some were, 0 otherwise.
+int CFileShim_trimMalloc(void);
+
 #endif
