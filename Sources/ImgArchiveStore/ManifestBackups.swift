@@ -67,12 +67,6 @@ extension ArchiveLayout {
         }
     }
 
-    /// Every file at an archive path, relative to the root, sorted (`forEachArchivedFile`, gathered).
-    public func archivedFiles() throws(StoreError) -> [String] {
-        var files: [String] = []
-        try forEachArchivedFile { files.append($0) }
-        return files
-    }
 }
 
 /// Snapshots of the manifest in `archive/backups/` (`manifest-<UTC time>.sqlite`), taken with SQLite's online

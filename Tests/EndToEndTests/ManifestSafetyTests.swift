@@ -153,7 +153,8 @@ import Testing
             #expect(!output.contains("errno 13") && !output.contains("ermission denied"), "\(output)")
 
             // Every file at an archive path has its row; nothing is left in tmp/.
-            let files = try ArchiveLayout(root: URL(fileURLWithPath: archive)).archivedFiles()
+            var files: [String] = []
+            try ArchiveLayout(root: URL(fileURLWithPath: archive)).forEachArchivedFile { files.append($0) }
             let manifest = try SQLiteManifest(layout: ArchiveLayout(root: URL(fileURLWithPath: archive)))
             let rows = Set(try await manifest.objects().map(\.path))
             try manifest.close()

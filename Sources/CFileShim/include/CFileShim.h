@@ -1,7 +1,7 @@
 // CFileShim: Linux file calls Swift's Glibc module does not import (they need _GNU_SOURCE): swapping two names,
 // listing extended attributes, telling whether anyone else holds a file open. They let a rewrite write a replaced
-// post's file again instead of creating a new one (PostFile.Spares). Also glibc's mallopt (malloc.h, which the
-// Glibc module leaves out), for the executable's cap on malloc's arenas.
+// post's file again instead of creating a new one (PostFile.Spares). Also glibc's mallopt and malloc_trim
+// (malloc.h, which the Glibc module leaves out): how malloc keeps memory on a long run over a big site.
 #ifndef CFILESHIM_H
 #define CFILESHIM_H
 
