@@ -2,7 +2,7 @@ import CFileShim
 import Foundation
 
 /// glibc's malloc, set for a long run over a big site. Left as it is, its peak RSS grew with the site (from 5,000
-/// to 50,000 posts: a first fetch 80 -> 119 MB, a rewrite 67 -> 84 MB) while the program's own data grew by a few
+/// to 50,000 posts: a first fetch 80 -> 119 MB, a rewrite 72 -> 84 MB) while the program's own data grew by a few
 /// MB: what grew was what malloc kept.
 /// - Arenas: each thread that finds the allocator busy gets an arena of its own (up to 8 a core), and each keeps
 ///   what it once held; a run's threads (Swift's pool, Dispatch's workers, GRDB's queues, the fsync threads) filled
