@@ -165,15 +165,16 @@ public enum Pipeline {
         return (report, unreadable)
     }
 
-    /// `rewrite`, a chunk of posts at a time (`SitePosts.chunkSize`): each chunk is scanned, rewritten and handed
-    /// to `each` (its outcomes in the posts' order) before the next is scanned, so memory does not grow with the
-    /// site. Returns the totals and how many posts could not be listed or read.
+    /// `rewrite`, a chunk of posts at a time (`RewritePipeline.chunkSize`): each chunk is scanned, rewritten and
+    /// handed to `each` (its outcomes in the posts' order), the next chunk scanned while one is rewritten, so memory
+    /// does not grow with the site. Returns the totals and how many posts could not be listed or read.
     public static func rewrite(
         roots: [String], settings: RewriteSettings, warn: (String) -> Void, logger: Logger,
         each: ([PostRewriteOutcome]) -> Void
     ) async throws(PipelineError) -> (totals: RewriteReport.Totals, unreadablePosts: Int) {
         try await rewrite(
-            roots: roots, settings: settings, chunkSize: SitePosts.chunkSize, warn: warn, logger: logger, each: each)
+            roots: roots, settings: settings, chunkSize: RewritePipeline.chunkSize, warn: warn, logger: logger,
+            each: each)
     }
 
     /// `rewrite` by chunks of `chunkSize` posts (tests make them small).

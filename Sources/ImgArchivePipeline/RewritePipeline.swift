@@ -177,6 +177,11 @@ public enum RewritePipeline {
     /// written in one durable transaction before their renames, and their folders synced once.
     static let batchSize = 256
 
+    /// How many posts `rewrite` scans at a time: two batches. While a chunk is rewritten the next is scanned and its
+    /// catalog read; the first chunk's is waited for, and each chunk's last batch is in place before the chunk's
+    /// outcomes are handed out, so chunks much bigger or smaller were slower (docs/performance.md).
+    public static let chunkSize = 2 * batchSize
+
     /// The rewrite itself, with the lock already held (nil only in a dry run).
     static func rewrite(posts: [ScannedPost], settings: RewriteSettings, lock: ArchiveLock?, logger: Logger)
         async throws -> RewriteReport
@@ -198,8 +203,23 @@ public enum RewritePipeline {
         var run = try await RewriteRun.open(settings: settings, lock: lock, logger: logger)
         defer { run.close() }
         var totals = RewriteReport.Totals()
-        while let posts = try chunks() {
-            let report = try await run.rewrite(posts)
+        // While a chunk is rewritten (mostly waiting for the disk), the next is scanned and the catalog of its URLs
+        // read in a task of its own. A task under way is waited for before an error goes up, so nothing reads the
+        // manifest once the run is closed.
+        var posts = try chunks()
+        var catalog = posts.map { run.catalog(of: $0) }
+        while let chunk = posts, let reading = catalog {
+            let report: RewriteReport
+            do {
+                let read = try await reading.value
+                posts = try chunks()
+                catalog = posts.map { run.catalog(of: $0) }
+                report = try await run.rewrite(chunk, catalog: read)
+            } catch {
+                _ = try? await reading.value
+                _ = try? await catalog?.value
+                throw error
+            }
             totals.add(report.posts)
             each(report.posts)
         }
@@ -268,16 +288,37 @@ public enum RewritePipeline {
         /// was there then. Also once closed.
         func took(file target: String) -> Bool { targets.contains(target) }
 
-        /// Rewrites one chunk of posts, reading the catalog of its URLs only.
-        mutating func rewrite(_ posts: [ScannedPost]) async throws -> RewriteReport {
+        /// The catalog of the URLs of `posts`, read in a task of its own (`rewrite(_:catalog:)`).
+        func catalog(of posts: [ScannedPost]) -> Task<Catalog, any Error> {
+            let (manifest, store) = (backend?.manifest, backend?.objects)
+            return Task { try await Catalog(manifest: manifest, store: store, posts: posts) }
+        }
+
+        /// Rewrites one chunk of posts, reading the catalog of its URLs only (unless given, read from the manifest
+        /// as it is now: `catalog(of:)`).
+        mutating func rewrite(_ posts: [ScannedPost], catalog given: Catalog? = nil) async throws -> RewriteReport {
             let manifest = backend?.manifest
-            let catalog = try await Catalog(manifest: manifest, store: backend?.objects, posts: posts)
+            let catalog: Catalog
+            if let given {
+                catalog = given
+            } else {
+                catalog = try await Catalog(manifest: manifest, store: backend?.objects, posts: posts)
+            }
             // Each post's file (links resolved) and key, each folder resolved once.
             let files = PostFile.targets(of: posts.map(\.path))
             let keys = layout.postKeys(of: posts)
             if sweeps { removeStaleTemporaryPosts(files: files, skipping: &swept, logger: logger) }
             var report = RewriteReport()
             var batch: [StagedRewrite] = []
+            var line = BatchLine()
+            func launch(_ batch: [StagedRewrite], into manifest: any RewriteLedger) async {
+                let outcomes = batch.map { report.posts[$0.index] }
+                let (spares, logger) = (spares, logger)
+                await line.launch(flushing: batch.map(\.staged), in: &report) { synced in
+                    await commit(
+                        batch, outcomes: outcomes, synced: synced, manifest: manifest, spares: spares, logger: logger)
+                }
+            }
             for (i, post) in posts.enumerated() {
                 let target = files[i]
                 guard targets.insert(target) else { continue }
@@ -308,12 +349,46 @@ public enum RewritePipeline {
                 }
                 report.posts.append(outcome)
                 if let manifest, batch.count >= batchSize {
-                    await commit(batch, into: &report, manifest: manifest, spares: spares, logger: logger)
+                    await launch(batch, into: manifest)
                     batch = []
                 }
             }
-            if let manifest { await commit(batch, into: &report, manifest: manifest, spares: spares, logger: logger) }
+            if let manifest, !batch.isEmpty { await launch(batch, into: manifest) }
+            await line.land(in: &report)
             return report
+        }
+    }
+
+    /// The batches of a chunk of posts (rewritten or reverted) put in place one after the other while the next are
+    /// staged: a batch's temporary files are flushed as soon as it is launched, and the rest of its commit (records,
+    /// renames, the folders' fsyncs) waits for the batch before it, so a batch's waits for the disk and its
+    /// manifest writes overlap the reading and writing of the next posts. At most two are under way; a batch's
+    /// outcomes are its chunk report's once it has landed.
+    struct BatchLine {
+        private var underWay: [Task<[(Int, PostRewriteOutcome)], Never>] = []
+
+        /// Waits for the batches under way but the newest `left`, oldest first, and puts their outcomes in `report`.
+        mutating func land(leaving left: Int = 0, in report: inout RewriteReport) async {
+            while underWay.count > left {
+                for (index, outcome) in await underWay.removeFirst().value { report.posts[index] = outcome }
+            }
+        }
+
+        /// Launches a batch once at most one other is under way (landing the older ones in `report`): its `files`
+        /// are flushed at once, then, once the batch before it has landed, `rest` gets the flush's results (for
+        /// each file, nil or why it failed) and returns the batch's outcomes with their places in the report.
+        mutating func launch(
+            flushing files: [PostFile.Staged], in report: inout RewriteReport,
+            rest: @escaping @Sendable ([StoreError?]) async -> [(Int, PostRewriteOutcome)]
+        ) async {
+            await land(leaving: 1, in: &report)
+            let before = underWay.last
+            underWay.append(
+                Task {
+                    let synced = await PostFile.sync(files)
+                    _ = await before?.value
+                    return await rest(synced)
+                })
         }
     }
 
@@ -388,9 +463,25 @@ public enum RewritePipeline {
     /// their folders synced once each, then the rewrites confirmed with the scans they leave, in one
     /// transaction. A kill at any point leaves each post its old or its new bytes, with its record on disk
     /// when it shows the new ones (`settlePending` sorts the rest out on the next run).
+    ///
+    /// This one is the rest of it once the temporary files are flushed (`synced`: nil or why each failed), on the
+    /// batch's `outcomes` (in its order), returned with their places in the chunk's report (`BatchLine`).
     private static func commit(
-        _ batch: [StagedRewrite], into report: inout RewriteReport, manifest: some RewriteLedger,
-        spares: PostFile.Spares, logger: Logger
+        _ batch: [StagedRewrite], outcomes: [PostRewriteOutcome], synced: [StoreError?],
+        manifest: some RewriteLedger, spares: PostFile.Spares, logger: Logger
+    ) async -> [(Int, PostRewriteOutcome)] {
+        var report = RewriteReport()
+        report.posts = outcomes
+        var local = batch
+        for j in local.indices { local[j].index = j }
+        await commit(local, synced: synced, into: &report, manifest: manifest, spares: spares, logger: logger)
+        return Array(zip(batch.map(\.index), report.posts))
+    }
+
+    /// `commit` with the outcomes in `report` at the items' indices.
+    private static func commit(
+        _ batch: [StagedRewrite], synced: [StoreError?], into report: inout RewriteReport,
+        manifest: some RewriteLedger, spares: PostFile.Spares, logger: Logger
     ) async {
         guard !batch.isEmpty else { return }
         func fail(_ item: StagedRewrite, _ message: String) {
@@ -401,7 +492,7 @@ public enum RewritePipeline {
             logger.info("rewrite failed", metadata: ["post": "\(item.staged.path)"])
         }
         var live: [StagedRewrite] = []
-        for (item, error) in zip(batch, await PostFile.sync(batch.map(\.staged))) {
+        for (item, error) in zip(batch, synced) {
             if let error { fail(item, "\(item.staged.path): not rewritten: \(error)") } else { live.append(item) }
         }
         let generations: [Int]
@@ -501,6 +592,15 @@ public enum RewritePipeline {
         var totals = RewriteReport.Totals()
         var report = RewriteReport()
         var batch: [StagedRevert] = []
+        var line = BatchLine()
+        func launch() async {
+            guard !batch.isEmpty else { return }
+            let (batch, outcomes) = (batch, batch.map { report.posts[$0.index] })
+            await line.launch(flushing: batch.compactMap(\.staged), in: &report) { synced in
+                await commit(
+                    batch, outcomes: outcomes, synced: synced, manifest: manifest, spares: spares, logger: logger)
+            }
+        }
         func add(_ outcome: PostRewriteOutcome, _ pending: StagedRevert?) async {
             if var pending {
                 pending.index = report.posts.count
@@ -508,16 +608,15 @@ public enum RewritePipeline {
             }
             report.posts.append(outcome)
             if batch.count >= batchSize {
-                await commit(
-                    batch, into: &report, settings: settings, manifest: manifest, spares: spares, logger: logger)
+                await launch()
                 batch = []
             }
         }
         /// Puts the chunk's last batch in place, hands its outcomes out and lets them go.
         func handOut() async {
-            await commit(
-                batch, into: &report, settings: settings, manifest: manifest, spares: spares, logger: logger)
+            await launch()
             batch = []
+            await line.land(in: &report)
             totals.add(report.posts)
             if !report.posts.isEmpty { each(report.posts) }
             report = RewriteReport()
@@ -728,8 +827,25 @@ public enum RewritePipeline {
     /// renamed, their folders synced once each, then every revert recorded in one transaction (a revert needs
     /// no record before its rename: the original bytes are what the records give back, and a post already
     /// holding them is recognised by the next revert).
+    ///
+    /// This one is the rest of it once the temporary files are flushed (`synced`: nil or why each failed, in the
+    /// order of the batch's files), on the batch's `outcomes` (in its order), returned with their places in the
+    /// chunk's report (`BatchLine`).
     private static func commit(
-        _ batch: [StagedRevert], into report: inout RewriteReport, settings: RewriteSettings,
+        _ batch: [StagedRevert], outcomes: [PostRewriteOutcome], synced: [StoreError?],
+        manifest: some RewriteLedger, spares: PostFile.Spares, logger: Logger
+    ) async -> [(Int, PostRewriteOutcome)] {
+        var report = RewriteReport()
+        report.posts = outcomes
+        var local = batch
+        for j in local.indices { local[j].index = j }
+        await commit(local, synced: synced, into: &report, manifest: manifest, spares: spares, logger: logger)
+        return Array(zip(batch.map(\.index), report.posts))
+    }
+
+    /// `commit` with the outcomes in `report` at the items' indices.
+    private static func commit(
+        _ batch: [StagedRevert], synced: [StoreError?], into report: inout RewriteReport,
         manifest: some RewriteLedger, spares: PostFile.Spares, logger: Logger
     ) async {
         guard !batch.isEmpty else { return }
@@ -743,7 +859,7 @@ public enum RewritePipeline {
         var live: [StagedRevert] = []
         let files = batch.compactMap(\.staged)
         var errors: [String: StoreError] = [:]
-        for (staged, error) in zip(files, await PostFile.sync(files)) { errors[staged.path] = error }
+        for (staged, error) in zip(files, synced) { errors[staged.path] = error }
         for item in batch {
             let shown = report.posts[item.index].post
             if let staged = item.staged {
@@ -849,7 +965,7 @@ enum FailPoint {
     }
 }
 /// What the archive holds for each URL of the posts, read once from the manifest.
-private struct Catalog {
+struct Catalog: Sendable {
     /// How many URLs' records are read at a time.
     static let chunkSize = 2_000
 
