@@ -175,12 +175,14 @@ public enum RewritePipeline {
 
     /// How many posts are put in place together: their temporary files made durable at once, their records
     /// written in one durable transaction before their renames, and their folders synced once.
-    static let batchSize = 256
+    /// With batches put in place while the next are staged (`BatchLine`), 128 was faster than 64 or 256 (and 256
+    /// faster than 512: docs/performance.md, 2026-12-05).
+    static let batchSize = 128
 
-    /// How many posts `rewrite` scans at a time: two batches. While a chunk is rewritten the next is scanned and its
-    /// catalog read; the first chunk's is waited for, and each chunk's last batch is in place before the chunk's
-    /// outcomes are handed out, so chunks much bigger or smaller were slower (docs/performance.md).
-    public static let chunkSize = 2 * batchSize
+    /// How many posts `rewrite` scans at a time: four batches. While a chunk is rewritten the next is scanned and
+    /// its catalog read; the first chunk's is waited for, and each chunk's last batch is in place before the
+    /// chunk's outcomes are handed out (2,000 was slower, 256 to 1,024 within noise: docs/performance.md).
+    public static let chunkSize = 512
 
     /// The rewrite itself, with the lock already held (nil only in a dry run).
     static func rewrite(posts: [ScannedPost], settings: RewriteSettings, lock: ArchiveLock?, logger: Logger)

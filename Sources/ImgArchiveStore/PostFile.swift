@@ -212,7 +212,8 @@ public enum PostFile {
     /// before. `removeAll` deletes what is left at the end of a run; a killed run's are stale temporary files,
     /// which the next run removes.
     public final class Spares: Sendable {
-        /// At most this many files are kept (the rest are deleted at once): two batches of posts.
+        /// At most this many files are kept (the rest are deleted at once): four of a rewrite's batches (it stages a
+        /// batch while the two before it are put in place).
         static let limit = 512
         private let state = Mutex<(byFolder: [String: [String]], count: Int, swaps: Bool)>(([:], 0, true))
 
