@@ -166,8 +166,9 @@ public enum Pipeline {
     }
 
     /// `rewrite`, a chunk of posts at a time (`RewritePipeline.chunkSize`): each chunk is scanned, rewritten and
-    /// handed to `each` (its outcomes in the posts' order), the next chunk scanned while one is rewritten, so memory
-    /// does not grow with the site. Returns the totals and how many posts could not be listed or read.
+    /// handed to `each` (its outcomes in the posts' order), the next chunk scanned before one is rewritten and its
+    /// catalog read meanwhile, so memory does not grow with the site. Returns the totals and how many posts could
+    /// not be listed or read.
     public static func rewrite(
         roots: [String], settings: RewriteSettings, warn: (String) -> Void, logger: Logger,
         each: ([PostRewriteOutcome]) -> Void
@@ -206,19 +207,19 @@ public enum Pipeline {
     {
         var report = RewriteReport()
         _ = try await revert(
-            paths: paths, settings: settings, chunkSize: SitePosts.chunkSize, logger: logger,
+            paths: paths, settings: settings, chunkSize: RewritePipeline.chunkSize, logger: logger,
             each: { report.posts += $0 })
         return report
     }
 
-    /// `rewrite --revert`, a chunk of rewritten posts at a time (`SitePosts.chunkSize`): each chunk's records are
-    /// read, its posts reverted and its outcomes handed to `each` before the next, so memory does not grow with
+    /// `rewrite --revert`, a chunk of rewritten posts at a time (`RewritePipeline.chunkSize`): each chunk's records
+    /// are read, its posts reverted and its outcomes handed to `each` before the next, so memory does not grow with
     /// the site (the posts found under a new name, and those missing, come last). Returns the totals.
     public static func revert(
         paths: [String], settings: RewriteSettings, logger: Logger, each: ([PostRewriteOutcome]) -> Void
     ) async throws(PipelineError) -> RewriteReport.Totals {
         try await revert(
-            paths: paths, settings: settings, chunkSize: SitePosts.chunkSize, logger: logger, each: each)
+            paths: paths, settings: settings, chunkSize: RewritePipeline.chunkSize, logger: logger, each: each)
     }
 
     /// `revert` by chunks of `chunkSize` posts (tests make them small).

@@ -179,9 +179,10 @@ public enum RewritePipeline {
     /// faster than 512: docs/performance.md, 2026-12-05).
     static let batchSize = 128
 
-    /// How many posts `rewrite` scans at a time: four batches. While a chunk is rewritten the next is scanned and
-    /// its catalog read; the first chunk's is waited for, and each chunk's last batch is in place before the
-    /// chunk's outcomes are handed out (2,000 was slower, 256 to 1,024 within noise: docs/performance.md).
+    /// How many posts `rewrite` scans at a time (and a revert takes): four batches. The next chunk is scanned before a
+    /// chunk is rewritten and its catalog read meanwhile; the first chunk's is waited for, and each chunk's last
+    /// batch is in place before the chunk's outcomes are handed out (2,000 was slower, 256 to 1,024 within noise:
+    /// docs/performance.md).
     public static let chunkSize = 512
 
     /// The rewrite itself, with the lock already held (nil only in a dry run).
@@ -205,9 +206,9 @@ public enum RewritePipeline {
         var run = try await RewriteRun.open(settings: settings, lock: lock, logger: logger)
         defer { run.close() }
         var totals = RewriteReport.Totals()
-        // While a chunk is rewritten (mostly waiting for the disk), the next is scanned and the catalog of its URLs
-        // read in a task of its own. A task under way is waited for before an error goes up, so nothing reads the
-        // manifest once the run is closed.
+        // Before a chunk is rewritten the next is scanned, and the catalog of its URLs is read in a task of its own
+        // while the chunk is rewritten (mostly waiting for the disk). A task under way is waited for before an error
+        // goes up, so nothing reads the manifest once the run is closed.
         var posts = try chunks()
         var catalog = posts.map { run.catalog(of: $0) }
         while let chunk = posts, let reading = catalog {
@@ -527,7 +528,7 @@ public enum RewritePipeline {
         FailPoint.reach("rewrite-renamed")
         // The posts are rewritten now; a failure to record that is settled by the next run (pending generations).
         do {
-            try PostFile.syncFolders(of: renamed.map(\.item.staged))
+            try PostFile.syncFolders(of: renamed.map(\.item.staged), releasing: spares)
             try await manifest.markRewritesApplied(renamed.map { ($0.item.pending.rewrite.post, $0.generation) })
             try await manifest.replaceReferences(renamed.map(\.item.pending.after), scannedAt: Date())
         } catch {
@@ -886,7 +887,7 @@ public enum RewritePipeline {
         }
         FailPoint.reach("revert-renamed")
         do {
-            try PostFile.syncFolders(of: live.compactMap(\.staged))
+            try PostFile.syncFolders(of: live.compactMap(\.staged), releasing: spares)
             try await manifest.recordReverts(live.map(\.revert))
             try await manifest.replaceReferences(live.map(\.scan), scannedAt: Date())
             for item in live where item.forgetKey { try await manifest.removePost(item.revert.post) }

@@ -191,9 +191,13 @@ public enum PostFile {
         return .replaced
     }
 
-    /// Flushes the folders of these posts (each once) to stable storage, so their renames survive a power loss.
-    public static func syncFolders(of staged: [Staged]) throws(StoreError) {
-        for folder in Set(staged.map(\.folder)) { try FileSystem.syncDirectory(folder) }
+    /// Flushes the folders of these posts (each once) to stable storage, so their renames survive a power loss;
+    /// then the old files their swaps kept in `spares` may be written again (`Spares.release`).
+    public static func syncFolders(of staged: [Staged], releasing spares: Spares? = nil) throws(StoreError) {
+        let folders = Set(staged.map(\.folder))
+        let swapped = spares?.parked(in: folders) ?? []
+        for folder in folders { try FileSystem.syncDirectory(folder) }
+        spares?.release(swapped)
     }
 
     /// Deletes a staged post's temporary file (a post never put in place).
@@ -207,15 +211,21 @@ public enum PostFile {
     /// later post of the same folder into it only when no one else can see its bytes change: a regular file with
     /// that one name (a hard link elsewhere still shows the old post), no extended attributes (they were the old
     /// post's), and no other open file description in any process (a reader of the old post keeps reading the
-    /// old bytes; Linux grants a write lease only then). A file that fails any of these is deleted, as the rename
-    /// would have freed it. Where the swap is refused (a file system without it), posts are renamed over as
-    /// before. `removeAll` deletes what is left at the end of a run; a killed run's are stale temporary files,
+    /// old bytes; Linux grants a write lease only then), and only once the folder has been fsynced after the swap
+    /// (`PostFile.syncFolders(of:releasing:)`): until then a power loss could undo the swap and give the post's name
+    /// back to the old file, which must still hold the post's old bytes. A file that fails any of these is deleted,
+    /// as the rename would have freed it. Where the swap is refused (a file system without it), posts are renamed
+    /// over as before. `removeAll` deletes what is left at the end of a run; a killed run's are stale temporary files,
     /// which the next run removes.
     public final class Spares: Sendable {
         /// At most this many files are kept (the rest are deleted at once): four of a rewrite's batches (it stages a
-        /// batch while the two before it are put in place).
+        /// batch while the one before it is put in place).
         static let limit = 512
-        private let state = Mutex<(byFolder: [String: [String]], count: Int, swaps: Bool)>(([:], 0, true))
+        /// The files that may be written again, by folder; those whose swap is not yet durable (`parked`, by folder);
+        /// how many in all; whether swaps work here.
+        private let state = Mutex<
+            (byFolder: [String: [String]], parked: [String: Set<String>], count: Int, swaps: Bool)
+        >(([:], [:], 0, true))
 
         /// An empty set.
         public init() {}
@@ -230,12 +240,26 @@ public enum PostFile {
             }
             let kept = state.withLock { s in
                 guard s.count < Self.limit else { return false }
-                s.byFolder[folder, default: []].append(temporary)
+                s.parked[folder, default: []].insert(temporary)
                 s.count += 1
                 return true
             }
             if !kept { unlink(temporary) }
             return true
+        }
+
+        /// The files kept from swaps in `folders` that wait for their folder's fsync (`syncFolders`), as they are now.
+        func parked(in folders: Set<String>) -> [(folder: String, path: String)] {
+            state.withLock { s in folders.flatMap { folder in (s.parked[folder] ?? []).map { (folder, $0) } } }
+        }
+
+        /// Makes these parked files (`parked(in:)`, their folders fsynced since) ones that may be written again.
+        func release(_ files: [(folder: String, path: String)]) {
+            state.withLock { s in
+                for (folder, path) in files where s.parked[folder]?.remove(path) != nil {
+                    s.byFolder[folder, default: []].append(path)
+                }
+            }
         }
 
         /// A kept file of `folder` opened for writing, which only this run can see; nil when there is none.
@@ -263,8 +287,8 @@ public enum PostFile {
         /// Deletes the kept files.
         public func removeAll() {
             let paths = state.withLock { s in
-                defer { (s.byFolder, s.count) = ([:], 0) }
-                return Array(s.byFolder.values.joined())
+                defer { (s.byFolder, s.parked, s.count) = ([:], [:], 0) }
+                return Array(s.byFolder.values.joined()) + Array(s.parked.values.joined())
             }
             for path in paths { unlink(path) }
         }

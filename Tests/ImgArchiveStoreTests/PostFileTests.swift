@@ -114,8 +114,8 @@ import Testing
     }
 
     /// With spares, a replaced post's file is kept under the temporary name and written again for the next post of
-    /// its folder: the next post gets its own bytes (shorter: cut to length) and permissions in that file, and
-    /// `removeAll` leaves only the posts.
+    /// its folder once the folder is fsynced: the next post gets its own bytes (shorter: cut to length) and
+    /// permissions in that file, and `removeAll` leaves only the posts.
     @Test func aReplacedPostsFileIsWrittenAgainForTheNextPost() async throws {
         let folder = try TemporaryFolder()
         let a = folder.url.appendingPathComponent("a.md").path
@@ -131,6 +131,12 @@ import Testing
         #expect(try PostFile.moveIntoPlace(first, spares: spares) == .replaced)
         #expect(try PostFile.read(a) == Array("new a".utf8))
         #expect(inode(first.temporary) == oldA, "a's old file is kept under the temporary name")
+        // Not written again before the folder's fsync makes the swap durable: a power loss could undo it.
+        let early = try PostFile.stage(b, expected: PostFile.read(b), with: Array("new b".utf8), spares: spares)
+        #expect(early.temporary != first.temporary)
+        PostFile.discard(early)
+        #expect(try PostFile.read(first.temporary) == Array("old a, a long post".utf8))
+        try PostFile.syncFolders(of: [first], releasing: spares)
         let second = try PostFile.stage(b, expected: PostFile.read(b), with: Array("new b".utf8), spares: spares)
         #expect(second.temporary == first.temporary)
         #expect(await PostFile.sync([second]).allSatisfy { $0 == nil })
@@ -163,6 +169,7 @@ import Testing
         let spares = PostFile.Spares()
         let first = try PostFile.stage(a, expected: PostFile.read(a), with: Array("new a".utf8), spares: spares)
         #expect(try PostFile.moveIntoPlace(first, spares: spares) == .replaced)
+        try PostFile.syncFolders(of: [first], releasing: spares)
         let second = try PostFile.stage(b, expected: PostFile.read(b), with: Array("new b".utf8), spares: spares)
         #expect(second.temporary != first.temporary)
         #expect(!FileManager.default.fileExists(atPath: first.temporary), "the old file's temporary name is gone")
