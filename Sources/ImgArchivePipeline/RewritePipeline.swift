@@ -315,11 +315,10 @@ public enum RewritePipeline {
             var batch: [StagedRewrite] = []
             var line = BatchLine()
             func launch(_ batch: [StagedRewrite], into manifest: any RewriteLedger) async {
-                let outcomes = batch.map { report.posts[$0.index] }
                 let (spares, logger) = (spares, logger)
-                await line.launch(flushing: batch.map(\.staged), in: &report) { synced in
+                await line.launch(batch, flushing: batch.map(\.staged), in: &report) { items, synced, outcomes in
                     await commit(
-                        batch, outcomes: outcomes, synced: synced, manifest: manifest, spares: spares, logger: logger)
+                        items, synced: synced, into: &outcomes, manifest: manifest, spares: spares, logger: logger)
                 }
             }
             for (i, post) in posts.enumerated() {
@@ -377,26 +376,38 @@ public enum RewritePipeline {
             }
         }
 
-        /// Launches a batch once at most one other is under way (landing the older ones in `report`): its `files`
-        /// are flushed at once, then, once the batch before it has landed, `rest` gets the flush's results (for
-        /// each file, nil or why it failed) and returns the batch's outcomes with their places in the report.
-        mutating func launch(
-            flushing files: [PostFile.Staged], in report: inout RewriteReport,
-            rest: @escaping @Sendable ([StoreError?]) async -> [(Int, PostRewriteOutcome)]
+        /// Launches `batch` (its items' outcomes in `report`) once at most one other is under way, landing the
+        /// older ones: its `files` are flushed at once, then, once the batch before it has landed, `rest` gets the
+        /// items numbered from 0, the flush's results (for each file, nil or why it failed) and a report of their
+        /// outcomes in that order, which it updates; they land at the items' places in `report`.
+        mutating func launch<Item: BatchItem>(
+            _ batch: [Item], flushing files: [PostFile.Staged], in report: inout RewriteReport,
+            rest: @escaping @Sendable ([Item], [StoreError?], inout RewriteReport) async -> Void
         ) async {
             await land(leaving: 1, in: &report)
-            let before = underWay.last
+            var outcomes = RewriteReport()
+            outcomes.posts = batch.map { report.posts[$0.index] }
+            var numbered = batch
+            for j in numbered.indices { numbered[j].index = j }
+            let (before, places) = (underWay.last, batch.map(\.index))
             underWay.append(
-                Task {
+                Task { [outcomes, numbered] in
+                    var outcomes = outcomes
                     let synced = await PostFile.sync(files)
                     _ = await before?.value
-                    return await rest(synced)
+                    await rest(numbered, synced, &outcomes)
+                    return Array(zip(places, outcomes.posts))
                 })
         }
     }
 
+    /// A post of a batch (`BatchLine`): its place in its chunk's report.
+    protocol BatchItem: Sendable {
+        var index: Int { get set }
+    }
+
     /// A post whose new bytes wait in a temporary file for their batch's record and rename.
-    private struct StagedRewrite {
+    private struct StagedRewrite: BatchItem {
         /// The post's outcome in the report.
         var index: Int
         var staged: PostFile.Staged
@@ -465,23 +476,9 @@ public enum RewritePipeline {
     /// planned from and their rewrites recorded (the rewrites in one durable transaction), the posts renamed,
     /// their folders synced once each, then the rewrites confirmed with the scans they leave, in one
     /// transaction. A kill at any point leaves each post its old or its new bytes, with its record on disk
-    /// when it shows the new ones (`settlePending` sorts the rest out on the next run).
-    ///
-    /// This one is the rest of it once the temporary files are flushed (`synced`: nil or why each failed), on the
-    /// batch's `outcomes` (in its order), returned with their places in the chunk's report (`BatchLine`).
-    private static func commit(
-        _ batch: [StagedRewrite], outcomes: [PostRewriteOutcome], synced: [StoreError?],
-        manifest: some RewriteLedger, spares: PostFile.Spares, logger: Logger
-    ) async -> [(Int, PostRewriteOutcome)] {
-        var report = RewriteReport()
-        report.posts = outcomes
-        var local = batch
-        for j in local.indices { local[j].index = j }
-        await commit(local, synced: synced, into: &report, manifest: manifest, spares: spares, logger: logger)
-        return Array(zip(batch.map(\.index), report.posts))
-    }
-
-    /// `commit` with the outcomes in `report` at the items' indices.
+    /// when it shows the new ones (`settlePending` sorts the rest out on the next run). The temporary files were
+    /// flushed already (`BatchLine`; `synced`: nil or why each failed); the outcomes are in `report` at the items'
+    /// indices.
     private static func commit(
         _ batch: [StagedRewrite], synced: [StoreError?], into report: inout RewriteReport,
         manifest: some RewriteLedger, spares: PostFile.Spares, logger: Logger
@@ -598,10 +595,8 @@ public enum RewritePipeline {
         var line = BatchLine()
         func launch() async {
             guard !batch.isEmpty else { return }
-            let (batch, outcomes) = (batch, batch.map { report.posts[$0.index] })
-            await line.launch(flushing: batch.compactMap(\.staged), in: &report) { synced in
-                await commit(
-                    batch, outcomes: outcomes, synced: synced, manifest: manifest, spares: spares, logger: logger)
+            await line.launch(batch, flushing: batch.compactMap(\.staged), in: &report) { items, synced, outcomes in
+                await commit(items, synced: synced, into: &outcomes, manifest: manifest, spares: spares, logger: logger)
             }
         }
         func add(_ outcome: PostRewriteOutcome, _ pending: StagedRevert?) async {
@@ -715,7 +710,7 @@ public enum RewritePipeline {
 
     /// A reverted post waiting for its batch: its original bytes in a temporary file (nil when the post's
     /// bytes do not change, only the manifest), and what the manifest records once it is in place.
-    private struct StagedRevert {
+    private struct StagedRevert: BatchItem {
         /// The post's outcome in the report.
         var index = 0
         var staged: PostFile.Staged?
@@ -829,24 +824,9 @@ public enum RewritePipeline {
     /// Puts a batch of reverted posts in place: their temporary files made durable together, the posts
     /// renamed, their folders synced once each, then every revert recorded in one transaction (a revert needs
     /// no record before its rename: the original bytes are what the records give back, and a post already
-    /// holding them is recognised by the next revert).
-    ///
-    /// This one is the rest of it once the temporary files are flushed (`synced`: nil or why each failed, in the
-    /// order of the batch's files), on the batch's `outcomes` (in its order), returned with their places in the
-    /// chunk's report (`BatchLine`).
-    private static func commit(
-        _ batch: [StagedRevert], outcomes: [PostRewriteOutcome], synced: [StoreError?],
-        manifest: some RewriteLedger, spares: PostFile.Spares, logger: Logger
-    ) async -> [(Int, PostRewriteOutcome)] {
-        var report = RewriteReport()
-        report.posts = outcomes
-        var local = batch
-        for j in local.indices { local[j].index = j }
-        await commit(local, synced: synced, into: &report, manifest: manifest, spares: spares, logger: logger)
-        return Array(zip(batch.map(\.index), report.posts))
-    }
-
-    /// `commit` with the outcomes in `report` at the items' indices.
+    /// holding them is recognised by the next revert). The temporary files were flushed already (`BatchLine`;
+    /// `synced`: nil or why each failed, in the order of the batch's files); the outcomes are in `report` at the
+    /// items' indices.
     private static func commit(
         _ batch: [StagedRevert], synced: [StoreError?], into report: inout RewriteReport,
         manifest: some RewriteLedger, spares: PostFile.Spares, logger: Logger
