@@ -26,12 +26,10 @@ public enum Pipeline {
         then: @Sendable @escaping (String, [UInt8], PostScan) -> T,
         inOrder: @Sendable (String, ScanRun.Outcome<T>) -> Void
     ) -> ScanCount {
-        let (walked, problems) = SiteWalker.posts(in: roots)
+        let (posts, problems) = SiteWalker.posts(in: roots)
         for problem in problems { warn("\(problem.path): \(problem.message)") }
-        // The paths packed while the posts are scanned, and the pages the walk's `String`s held given back: the
-        // set of distinct URLs that grows meanwhile would otherwise come on top of them (at 50,000 posts 50 -> 46
-        // MB of RSS).
-        let posts = PackedStrings(consume walked)
+        // The pages the walk held (its folders' names, sorted) given back: the set of distinct URLs that grows
+        // meanwhile would otherwise come on top of them.
         _ = CFileShim_trimMalloc()
         let failed = Atomic<Int>(0)
         ScanRun.scan(posts, with: PostScanner(options: scanOptions), then: then) { index, outcome in

@@ -210,7 +210,7 @@ struct SitePosts {
     ) {
         let (files, problems) = SiteWalker.posts(in: roots)
         for problem in problems { warn("\(problem.path): \(problem.message)") }
-        self.files = PackedStrings(files)
+        self.files = files
         unlisted = problems.count
         scanner = PostScanner(options: scanOptions)
         self.archiveLinks = archiveLinks

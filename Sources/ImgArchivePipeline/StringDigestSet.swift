@@ -38,29 +38,3 @@ public struct StringDigestSet: Sendable {
         digests.contains(Self.digest(string))
     }
 }
-
-/// A list of strings kept as their UTF-8 bytes one after another, 4 bytes of offset each: what a run holds of a
-/// list of names it takes a chunk at a time (50,000 post names are 1.7 MB here, 4 MB as `String`s).
-struct PackedStrings: RandomAccessCollection, Sendable {
-    private var bytes: [UInt8] = []
-    private var ends: [UInt32] = []
-
-    /// Packs `strings`, in their order.
-    init(_ strings: some Sequence<String>) {
-        for string in strings { append(string) }
-    }
-
-    /// Adds `string` at the end.
-    mutating func append(_ string: String) {
-        bytes.append(contentsOf: string.utf8)
-        ends.append(UInt32(bytes.count))
-    }
-
-    var startIndex: Int { 0 }
-    var endIndex: Int { ends.count }
-
-    subscript(index: Int) -> String {
-        let start = index == 0 ? 0 : Int(ends[index - 1])
-        return String(decoding: bytes[start..<Int(ends[index])], as: UTF8.self)
-    }
-}

@@ -178,7 +178,7 @@ struct PipelineEntryTests {
             defer { try? manifest.close() }
             // The records of the posts the scan finds, as the job reads them for each chunk.
             let known = try await KnownScans.read(
-                manifest, layout: layout, posts: SiteWalker.posts(in: [folder.path + "/_posts"]).posts)
+                manifest, layout: layout, posts: Array(SiteWalker.posts(in: [folder.path + "/_posts"]).posts))
             let site = try SiteScan.collect(
                 roots: [folder.path + "/_posts"], scanOptions: options, known: known, now: later,
                 warn: { warnings.append($0) })
