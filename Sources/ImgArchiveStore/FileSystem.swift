@@ -1,4 +1,5 @@
 import Foundation
+import ImgArchiveCore
 
 #if canImport(Glibc)
     import Glibc
@@ -113,18 +114,9 @@ package enum FileSystem {
 
     /// The names in a folder (without `.` and `..`).
     package static func contents(of path: String) throws(StoreError) -> [String] {
-        guard let dir = opendir(path) else { throw StoreError.posix("listing the folder", path: path) }
-        defer { closedir(dir) }
         var names: [String] = []
-        while let entry = readdir(dir) {
-            // The name is read in place, up to its NUL: a record is only as long as its name (`d_reclen`), so a
-            // copy of the whole 256-byte `d_name` can read past the record's end into an unmapped page (it did,
-            // listing a 50,000-post site's archive).
-            let name = withUnsafeMutablePointer(to: &entry.pointee.d_name) { field in
-                String(cString: UnsafeMutableRawPointer(field).assumingMemoryBound(to: CChar.self))
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
+        let end = FolderListing.forEach(in: path) { name, _ in names.append(String(decoding: name, as: UTF8.self)) }
+        if case .notOpened(let code) = end { throw StoreError.posix("listing the folder", path: path, errno: code) }
         return names
     }
 

@@ -325,12 +325,18 @@ public enum PostFile {
     /// Deletes the temporary files a killed rewrite left in `folder`; returns how many.
     @discardableResult
     public static func removeStaleTemporaryFiles(inFolder folder: String) throws(StoreError) -> Int {
-        var removed = 0
-        for name in try FileSystem.contents(of: folder)
-        where name.hasPrefix(".") && name.hasSuffix(".tmp") && name.contains(temporaryMarker) {
-            try FileSystem.removeFile(folder + "/" + name)
-            removed += 1
+        // Only the temporary files' names are made `String`s: a post folder may hold 50,000 names (3-4 MB of
+        // `String`s, a rewrite rerun's peak).
+        var temporary: [String] = []
+        let end = FolderListing.forEach(in: folder) { name, _ in
+            guard name.first == UInt8(ascii: "."), name.count > 4, name.suffix(4).elementsEqual(".tmp".utf8) else {
+                return
+            }
+            let text = String(decoding: name, as: UTF8.self)
+            if text.contains(temporaryMarker) { temporary.append(text) }
         }
-        return removed
+        if case .notOpened(let code) = end { throw StoreError.posix("listing the folder", path: folder, errno: code) }
+        for name in temporary { try FileSystem.removeFile(folder + "/" + name) }
+        return temporary.count
     }
 }

@@ -61,36 +61,17 @@ public enum SiteWalker {
     private static func walk(
         _ folder: String, prefix: [UInt8], into posts: inout PackedStrings, problems: inout [Problem]
     ) {
-        guard let stream = opendir(folder) else {
-            problems.append(
-                Problem(path: folder, message: "cannot list this folder (\(String(cString: strerror(errno))))"))
-            return
-        }
         var folders: [[UInt8]] = []
-        while true {
-            errno = 0
-            guard let entry = readdir(stream) else {
-                if errno != 0 {
-                    problems.append(
-                        Problem(
-                            path: folder,
-                            message: "cannot list all of this folder (\(String(cString: strerror(errno))))"))
-                }
-                break
-            }
-            let start = UnsafeRawPointer(entry).advanced(by: MemoryLayout<dirent>.offset(of: \.d_name)!)
-                .assumingMemoryBound(to: UInt8.self)
-            let name = UnsafeBufferPointer(start: start, count: strlen(start))
-            guard !name.elementsEqual(".".utf8), !name.elementsEqual("..".utf8) else { continue }
-            var type = Int(entry.pointee.d_type)
+        let end = FolderListing.forEach(in: folder) { name, listedType in
+            var type = listedType
             if type == DT_UNKNOWN {  // a file system that does not say: lstat, which does not follow a link
                 var status = stat()
-                guard lstat(String(decoding: prefix + name, as: UTF8.self), &status) == 0 else { continue }
+                guard lstat(String(decoding: prefix + name, as: UTF8.self), &status) == 0 else { return }
                 let mode = status.st_mode & S_IFMT
                 type = mode == S_IFDIR ? DT_DIR : mode == S_IFREG ? DT_REG : mode == S_IFLNK ? DT_LNK : DT_UNKNOWN
             }
             let isFolder = type == DT_DIR
-            guard isFolder || ((type == DT_REG || type == DT_LNK) && isPostName(name)) else { continue }
+            guard isFolder || ((type == DT_REG || type == DT_LNK) && isPostName(name)) else { return }
             guard let text = String(validating: name, as: UTF8.self) else {
                 let what =
                     isFolder
@@ -98,7 +79,7 @@ public enum SiteWalker {
                     : "this post's name is not UTF-8: rename it to have it read"
                 problems.append(
                     Problem(path: String(decoding: prefix + name, as: UTF8.self), message: "\(what) (skipped)"))
-                continue
+                return
             }
             if !isFolder {
                 posts.append(prefix, name)
@@ -106,7 +87,12 @@ public enum SiteWalker {
                 folders.append(Array(name))
             }
         }
-        closedir(stream)
+        switch end {
+        case .listed: break
+        case .notOpened: problems.append(Problem(path: folder, message: "cannot list this folder (\(end.reason!))"))
+        case .cutShort:
+            problems.append(Problem(path: folder, message: "cannot list all of this folder (\(end.reason!))"))
+        }
         for name in folders {
             walk(
                 String(decoding: prefix + name, as: UTF8.self), prefix: prefix + name + [slash], into: &posts,
