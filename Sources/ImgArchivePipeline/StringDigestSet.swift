@@ -81,6 +81,7 @@ private final class SortedDigests: @unchecked Sendable {
 
     /// Merges `new` (sorted, none of them here) in: the block grows in place and is filled from its end.
     func merge(_ new: [StringDigestSet.Digest]) {
+        guard !new.isEmpty else { return }  // `realloc` to 0 bytes may free the block
         let total = count + new.count
         let stride = MemoryLayout<StringDigestSet.Digest>.stride
         guard let grown = realloc(digests, total * stride) else {

@@ -27,4 +27,11 @@ import Testing
     #expect(set.count == strings.count && copy.count == strings.count + more.count)
     let (inSet, inCopy) = (set.insert(more[0]), copy.insert(more[0]))
     #expect(inSet && !inCopy)
+
+    // A copy taken before any merge: the first merge of either copies nothing.
+    var small = StringDigestSet()
+    small.insert("a")
+    var smallCopy = small
+    #expect((0..<2_000).allSatisfy { smallCopy.insert("\($0)") })
+    #expect(small.count == 1 && smallCopy.count == 2_001 && smallCopy.contains("a") && !small.contains("0"))
 }
