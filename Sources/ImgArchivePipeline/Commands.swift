@@ -28,8 +28,8 @@ public enum Pipeline {
     ) -> ScanCount {
         let (posts, problems) = SiteWalker.posts(in: roots)
         for problem in problems { warn("\(problem.path): \(problem.message)") }
-        // The pages the walk held (its folders' names, sorted) given back: the set of distinct URLs that grows
-        // meanwhile would otherwise come on top of them.
+        // The pages the walk used (its lists of sub-folders, the sort's buffer) given back: the set of distinct
+        // URLs that grows meanwhile would otherwise come on top of them.
         _ = CFileShim_trimMalloc()
         let failed = Atomic<Int>(0)
         ScanRun.scan(posts, with: PostScanner(options: scanOptions), then: then) { index, outcome in

@@ -105,8 +105,8 @@ public enum FetchPipeline {
         do {
             while true {
                 // The free pages the last chunk left inside malloc's heaps given back before the next is read: by
-                // the end of a big site they were a third of the job's peak (at 50,000 posts 96 -> 84 MB, a few
-                // ms a chunk).
+                // the end of a big site they were up to a seventh of the job's peak (at 50,000 posts 86-96 -> 84-85
+                // MB, a few ms a chunk).
                 _ = CFileShim_trimMalloc()
                 guard let chunk = try await chunks() else { break }
                 let outcomes = try await fetch(
