@@ -66,7 +66,6 @@ extension ArchiveLayout {
             }
         }
     }
-
 }
 
 /// Snapshots of the manifest in `archive/backups/` (`manifest-<UTC time>.sqlite`), taken with SQLite's online

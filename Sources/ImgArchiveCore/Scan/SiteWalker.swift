@@ -89,9 +89,12 @@ public enum SiteWalker {
         }
         switch end {
         case .listed: break
-        case .notOpened: problems.append(Problem(path: folder, message: "cannot list this folder (\(end.reason!))"))
-        case .cutShort:
-            problems.append(Problem(path: folder, message: "cannot list all of this folder (\(end.reason!))"))
+        case .notOpened(let code):
+            problems.append(
+                Problem(path: folder, message: "cannot list this folder (\(String(cString: strerror(code))))"))
+        case .cutShort(let code):
+            problems.append(
+                Problem(path: folder, message: "cannot list all of this folder (\(String(cString: strerror(code))))"))
         }
         for name in folders {
             walk(

@@ -16,14 +16,6 @@ package enum FolderListing {
         case notOpened(Int32)
         /// Reading failed (the `errno`) after the entries handed over.
         case cutShort(Int32)
-
-        /// What the failure's `errno` says, for a message; nil when the folder was listed.
-        package var reason: String? {
-            switch self {
-            case .listed: nil
-            case .notOpened(let code), .cutShort(let code): String(cString: strerror(code))
-            }
-        }
     }
 
     /// Hands each entry of the folder at `path` but `.` and `..` to `body`: its name (valid during the call only)
